@@ -1,0 +1,3 @@
+"""synthgp: an artificial English GP practice, with longitudinal primary-care records."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from synthgp.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,150 @@
+"""The `synthgp` command line."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import textwrap
+from pathlib import Path
+
+from synthgp import __version__
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own errors also exit 2
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date in YYYY-MM-DD form: {text!r}") from None
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    return tuple(f.strip() for f in text.split(",") if f.strip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="synthgp", formatter_class=_formatter,
+        description=textwrap.dedent("""\
+            Build an artificial English GP practice: patients who never existed, registered with
+            practices that never existed, with records in the shapes GP data comes in.
+
+            examples:
+              synthgp generate --patients 20000 --seed 1 --out practice
+              synthgp scenario show
+              synthgp scenario check my-scenario.toml"""))
+    p.add_argument("--version", action="version", version=f"synthgp {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    g = sub.add_parser("generate", formatter_class=_formatter, help="generate a practice population",
+                       description=textwrap.dedent("""\
+            Generate practices, staff and patients into OUT: OUT/synthgp.duckdb (every table) and
+            OUT/aurum/ (CPRD Aurum text files). The same seed gives the same output, whatever the
+            number of workers or the block size. OUT must not exist unless --overwrite is given.
+
+            examples:
+              synthgp generate --patients 100000 --seed 42 --out out/sw
+              synthgp generate --patients 1000000 --seed 1 --out big --workers 2
+              synthgp generate --patients 5000 --seed 7 --out test --scenario my.toml --format aurum"""))
+    g.add_argument("--patients", type=int, required=True, metavar="N",
+                   help="patient records to generate (everyone registered at any time in the period)")
+    g.add_argument("--seed", type=int, required=True, metavar="S", help="random seed (a whole number >= 0)")
+    g.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    g.add_argument("--scenario", type=Path, metavar="FILE", help="scenario file (TOML or YAML); default: South West England")
+    g.add_argument("--start", type=_date, metavar="DATE", help="study start (default: ten years before --end)")
+    g.add_argument("--end", type=_date, metavar="DATE", help="study end (default 2024-12-31)")
+    g.add_argument("--format", type=_formats, default=("duckdb", "aurum"), metavar="LIST",
+                   help="comma-separated output formats (default duckdb,aurum; available: duckdb, aurum)")
+    g.add_argument("--workers", type=int, default=1, metavar="K", help="worker processes (a local Dask cluster if > 1)")
+    g.add_argument("--scheduler", metavar="ADDRESS", help="use an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
+    g.add_argument("--block-size", type=int, default=None, metavar="B", help="patients per block (default 50000)")
+    g.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    g.add_argument("--quiet", action="store_true", help="no progress bar or messages")
+
+    s = sub.add_parser("scenario", formatter_class=_formatter, help="show or check a scenario",
+                       description=textwrap.dedent("""\
+            examples:
+              synthgp scenario show                  # the default scenario, with units and sources
+              synthgp scenario show --file my.toml   # the effective scenario for a file
+              synthgp scenario check my.yaml         # validate; exit 2 with the reasons if invalid"""))
+    ssub = s.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+    show = ssub.add_parser("show", help="print the effective scenario with units and sources")
+    show.add_argument("--file", type=Path, metavar="FILE", help="scenario file to apply over the defaults")
+    check = ssub.add_parser("check", help="validate a scenario file")
+    check.add_argument("file", type=Path, metavar="FILE")
+    return p
+
+
+def _fail(message: str) -> int:
+    print(f"synthgp: error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _cmd_generate(a: argparse.Namespace) -> int:
+    from synthgp import engine, scenario
+
+    overrides: dict = {}
+    if a.end:
+        overrides["period.end"] = a.end
+    if a.start:
+        overrides["period.start"] = a.start
+    try:
+        sc = scenario.load(a.scenario, overrides)
+        opts = engine.RunOptions(
+            n_patients=a.patients, seed=a.seed, out=a.out, formats=a.format, workers=a.workers,
+            scheduler=a.scheduler, block_size=a.block_size or engine.DEFAULT_BLOCK_SIZE,
+            overwrite=a.overwrite, progress=not a.quiet and sys.stderr.isatty())
+        engine.check_options(opts)
+    except (scenario.ScenarioError, ValueError, FileExistsError) as exc:
+        return _fail(str(exc))
+    log = (lambda s: None) if a.quiet else (lambda s: print(s, file=sys.stderr))
+    m = engine.generate(sc, opts, log=log)
+    if not a.quiet:
+        out = a.out
+        print(f"Wrote {m['patients']:,} patients in {m['practices']} practices to {out}/ in {m['seconds']} s")
+        if "duckdb" in m["formats"]:
+            print(f"  database: {out}/{engine.DB_NAME}")
+            print(f"  look:     duckdb {out}/{engine.DB_NAME} \"SELECT * FROM patient LIMIT 5\"")
+            print(f"            python -c \"import duckdb; print(duckdb.connect('{out}/{engine.DB_NAME}', read_only=True)"
+                  f".sql('SELECT gender, count(*) FROM patient GROUP BY 1'))\"")
+        if "aurum" in m["formats"]:
+            print(f"  CPRD Aurum files: {out}/aurum/")
+    return 0
+
+
+def _cmd_scenario(a: argparse.Namespace) -> int:
+    from synthgp import scenario
+
+    path = a.file
+    try:
+        sc = scenario.load(path)
+    except scenario.ScenarioError as exc:
+        return _fail(str(exc))
+    if a.action == "check":
+        print(f"{path}: valid ({sc.name}; {sc.period.first_day} to {sc.period.end}; region {sc.population.region})")
+        return 0
+    print(f"# {sc.name}")
+    print(f"# study period {sc.period.first_day} to {sc.period.end}")
+    for name, value, unit, kind, source in scenario.describe(sc):
+        print(f"{name} = {value}")
+        print(f"    unit: {unit}; kind: {kind}")
+        print(f"    source: {source}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"generate": _cmd_generate, "scenario": _cmd_scenario}[args.command]
+    return handler(args)

@@ -1,0 +1,211 @@
+"""Run a generation: plan, simulate blocks (in process or on Dask workers), stage, export, move.
+
+Blocks are simulated independently (record.block_tables is a pure function of the plan and the
+block's patient range) and staged as Parquet in block order, so the output does not depend on
+how many workers ran or in what order blocks finished. Everything is written to a temporary
+folder beside the destination and moved into place only when complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from synthgp import __version__, record, schema
+from synthgp.exporters import EXPORTERS, FORMATS
+from synthgp.population import Plan, make_plan
+from synthgp.scenario import Scenario
+
+DB_NAME = "synthgp.duckdb"
+DEFAULT_BLOCK_SIZE = 50_000
+
+
+class OutputExistsError(FileExistsError):
+    pass
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    n_patients: int
+    seed: int
+    out: Path
+    formats: tuple[str, ...] = ("duckdb", "aurum")
+    workers: int = 1
+    scheduler: str | None = None
+    block_size: int = DEFAULT_BLOCK_SIZE
+    overwrite: bool = False
+    progress: bool = True
+
+
+def check_options(o: RunOptions) -> None:
+    """Raise ValueError naming the bad option and what is allowed, before any work starts."""
+    if o.n_patients < 1:
+        raise ValueError(f"--patients must be a whole number of at least 1 (got {o.n_patients})")
+    if o.seed < 0:
+        raise ValueError(f"--seed must be a non-negative whole number (got {o.seed})")
+    if o.workers < 1:
+        raise ValueError(f"--workers must be at least 1 (got {o.workers})")
+    if o.block_size < 1:
+        raise ValueError(f"--block-size must be at least 1 (got {o.block_size})")
+    bad = [f for f in o.formats if f not in FORMATS]
+    if bad or not o.formats:
+        raise ValueError(f"--format: unknown {', '.join(bad) or '(none given)'}; allowed: {', '.join(FORMATS)}")
+    if o.out.exists() and not o.overwrite:
+        raise OutputExistsError(f"output folder {o.out} already exists; pass --overwrite to replace it")
+
+
+def _blocks(n: int, size: int) -> list[tuple[int, int]]:
+    return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+
+
+def _run_blocks(plan: Plan, blocks: list[tuple[int, int]], o: RunOptions) -> Iterator[tuple[int, dict[str, pa.Table]]]:
+    """Yield (block number, tables) as blocks finish, in process or through Dask."""
+    if o.workers == 1 and o.scheduler is None:
+        for i, (lo, hi) in enumerate(blocks):
+            yield i, record.block_tables(plan, lo, hi)
+        return
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    if o.scheduler:
+        client, cluster = Client(o.scheduler), None
+    else:
+        cluster = LocalCluster(n_workers=o.workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=40)
+        client = Client(cluster)
+    try:
+        plan_f = client.scatter(plan, broadcast=True)
+        window = 2 * max(1, len(client.scheduler_info()["workers"]))
+        pending = iter(enumerate(blocks))
+        ac = as_completed()
+        for _ in range(window):
+            nxt = next(pending, None)
+            if nxt is None:
+                break
+            i, (lo, hi) = nxt
+            f = client.submit(record.block_tables, plan_f, lo, hi, pure=False)
+            f.block = i
+            ac.add(f)
+        for f in ac:
+            yield f.block, f.result()
+            f.release()
+            nxt = next(pending, None)
+            if nxt is not None:
+                i, (lo, hi) = nxt
+                g = client.submit(record.block_tables, plan_f, lo, hi, pure=False)
+                g.block = i
+                ac.add(g)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="block", desc="simulating", disable=not enabled, file=sys.stderr,
+                dynamic_ncols=True)
+
+
+def _stage_path(stage: Path, table: str, block: int) -> Path:
+    return stage / table / f"{block:06d}.parquet"
+
+
+def _sql_text(text: str) -> str:
+    """A SQL string literal for our own schema docs (COMMENT ON takes no parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _load_record(con: duckdb.DuckDBPyConnection, stage: Path, plan_tables: dict[str, pa.Table],
+                 n_blocks: int, materialise: bool) -> None:
+    """Make every record table visible on `con`: as tables (the DuckDB store) or as views."""
+    kind = "TABLE" if materialise else "VIEW"
+    for t in schema.ALL_TABLES:
+        if t.name in plan_tables:
+            con.register(f"_arrow_{t.name}", plan_tables[t.name])
+            src = f"SELECT * FROM _arrow_{t.name}"
+        else:
+            files = [str(_stage_path(stage, t.name, b)) for b in range(n_blocks)]
+            src = f"SELECT * FROM read_parquet({files!r})"
+        con.execute(f"CREATE {kind} {t.name} AS {src}")
+        if materialise:
+            con.execute(f"COMMENT ON TABLE {t.name} IS {_sql_text(f'[{t.group}] {t.doc}')}")
+            for c in t.columns:
+                con.execute(f"COMMENT ON COLUMN {t.name}.{c.name} IS {_sql_text(c.doc)}")
+    for name, tbl in record.lookup_tables().items():
+        target = "medical_dictionary" if name == "MedicalDictionary" else f"lookup_{name}"
+        con.register(f"_arrow_{target}", tbl)
+        con.execute(f'CREATE {kind} "{target}" AS SELECT * FROM "_arrow_{target}"')
+
+
+def generate(sc: Scenario, o: RunOptions, log: Callable[[str], None] = lambda s: None) -> dict:
+    """Generate a practice population into o.out. Returns the manifest."""
+    check_options(o)
+    t0 = time.perf_counter()
+    out = o.out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = out.parent / f".{out.name}.partial-{os.getpid()}"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir()
+    try:
+        plan = make_plan(sc, o.seed, o.n_patients)
+        log(f"{o.n_patients:,} patients in {plan.n_practices} practices, "
+            f"{sc.period.first_day} to {sc.period.end}, seed {o.seed}")
+        blocks = _blocks(o.n_patients, o.block_size)
+        stage = work / ".stage"
+        for t in schema.BLOCK_TABLES:
+            (stage / t.name).mkdir(parents=True)
+        with _progress(len(blocks), o.progress) as bar:
+            for i, tables in _run_blocks(plan, blocks, o):
+                for name, tbl in tables.items():
+                    pq.write_table(tbl, _stage_path(stage, name, i), compression="lz4")
+                bar.update(1)
+        plan_tables = record.plan_tables(plan)
+        materialise = "duckdb" in o.formats
+        db_path = work / DB_NAME
+        con = duckdb.connect(str(db_path) if materialise else ":memory:")
+        try:
+            con.execute("SET preserve_insertion_order = true")
+            _load_record(con, stage, plan_tables, len(blocks), materialise)
+            for fmt in o.formats:
+                if fmt in EXPORTERS:
+                    EXPORTERS[fmt](con, work)
+            counts = {t.name: con.execute(f"SELECT count(*) FROM {t.name}").fetchone()[0] for t in schema.ALL_TABLES}
+        finally:
+            con.close()
+        shutil.rmtree(stage)
+        manifest = {
+            "synthgp_version": __version__, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "seed": o.seed, "patients": o.n_patients, "practices": plan.n_practices,
+            "formats": list(o.formats), "scenario": sc.model_dump(mode="json"),
+            "period": {"start": str(sc.period.first_day), "end": str(sc.period.end)},
+            "tables": counts, "seconds": round(time.perf_counter() - t0, 2),
+        }
+        (work / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        _move_into_place(work, out)
+        return manifest
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _move_into_place(work: Path, out: Path) -> None:
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        os.replace(out, old)
+        os.replace(work, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(work, out)

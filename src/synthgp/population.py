@@ -1,0 +1,309 @@
+"""The practice population: practices and staff (the plan), then people, simulated a block at a time.
+
+A run of N patient records is planned up front: practices with list sizes drawn until their
+records add up to N, and their staff. Patients are then global indices 0..N-1, and every draw
+about patient i is keyed by i (see rng.py), so any split into blocks gives the same people.
+
+Who is in the records: everyone registered at any time in the study period. Of a practice's
+records, `current` are registered on the end date (age and sex drawn from the list's age
+structure), `leavers` died or moved away during the period (age at leaving drawn in proportion to
+the list's age structure times the age-specific death and moving rates), and a small share are
+temporary residents. The end-date list therefore lands on the published age structure by
+construction (a calibration), while the deaths, turnover and age at death follow from the rates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from synthgp import dates, reference
+from synthgp.rng import Draws
+from synthgp.scenario import Scenario
+
+PATID_MULT = 100_000  # patid = seq * 100000 + pracid (aurum.md)
+OBS_PER_PATIENT_BITS = 16  # obsid = ((seq << 16) | k) * 100000 + pracid
+MAX_AGE = 100
+
+
+# ---------------------------------------------------------------- age, sex and hazards
+
+def _step_lookup(starts: list[int], values: list[float], ages: np.ndarray) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64)[np.searchsorted(starts, ages, side="right") - 1]
+
+
+@dataclass(frozen=True)
+class Demography:
+    """Age-sex distributions of one region, as 2 x 101 arrays (row 0 men, row 1 women)."""
+
+    current: np.ndarray  # P(sex, age) on the list at the end date
+    leaver: np.ndarray  # P(sex, age at leaving) among those who died or moved
+    death_share: np.ndarray  # P(died | left, sex, age)
+    hazard: float  # mean leaving rate per person-year on the list
+
+    @classmethod
+    def for_region(cls, region: str) -> "Demography":
+        pop = reference.toml("population.toml")
+        ages = np.arange(MAX_AGE + 1)
+        bands = pop["age_bands"]["bands"]
+        share = np.asarray(pop["age_bands"]["share"], dtype=np.float64)
+        profile = reference.toml("regions.toml")[region].get("profile", {})
+        share = share * np.asarray(profile.get("age_band_multiplier", np.ones(len(bands))))
+        shape = _step_lookup(pop["age_shape"]["starts"], pop["age_shape"]["weight"], ages)
+        by_age = np.zeros(len(ages))
+        for (lo, hi), s in zip(bands, share):
+            sel = (ages >= lo) & (ages <= hi)
+            by_age[sel] = s * shape[sel] / shape[sel].sum()
+        by_age /= by_age.sum()
+        male = _step_lookup(pop["male_share"]["starts"], pop["male_share"]["share"], ages)
+        current = np.vstack([by_age * male, by_age * (1 - male)])
+
+        m = pop["mortality"]
+        mort = np.vstack([
+            _step_lookup(m["starts"], m["male_per_1000"], ages),
+            _step_lookup(m["starts"], m["female_per_1000"], ages),
+        ]) / 1000.0
+        mv = pop["moving_out"]
+        move = np.broadcast_to(_step_lookup(mv["starts"], mv["rate"], ages), mort.shape)
+        rate = mort + move
+        leaver = current * rate
+        hazard = float(leaver.sum())
+        return cls(current=current, leaver=leaver / hazard, death_share=mort / rate, hazard=hazard)
+
+
+# ---------------------------------------------------------------- the plan
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything decided before patients are simulated: small arrays, cheap to send to workers."""
+
+    seed: int
+    n_patients: int
+    start_day: int
+    end_day: int
+    scenario: Scenario
+    pracid: np.ndarray
+    region_id: np.ndarray
+    town: np.ndarray  # index into the postcode table's towns
+    outward: np.ndarray  # practice postcode outward index
+    list_size: np.ndarray
+    first_record: np.ndarray  # global index of each practice's first record
+    n_records: np.ndarray
+    n_current: np.ndarray
+    n_leavers: np.ndarray
+    uts_day: np.ndarray
+    staff_first: np.ndarray  # (practices, jobs): first local staff number of each job
+    staff_count: np.ndarray  # (practices, jobs)
+
+    @property
+    def n_practices(self) -> int:
+        return len(self.pracid)
+
+    @property
+    def years(self) -> float:
+        return (self.end_day - self.start_day + 1) / dates.DAYS_PER_YEAR
+
+
+def _lognormal_sizes(seed: int, n: int, sc: Scenario) -> np.ndarray:
+    p = sc.population
+    sigma2 = np.log1p((p.list_size_sd / p.list_size_mean) ** 2)
+    mu = np.log(p.list_size_mean) - sigma2 / 2
+    z = Draws(seed, "practice.list_size").normal(np.arange(n))
+    return np.clip(np.round(np.exp(mu + np.sqrt(sigma2) * z)), p.list_size_min, p.list_size_max).astype(np.int64)
+
+
+def make_plan(sc: Scenario, seed: int, n_patients: int) -> Plan:
+    if n_patients < 1:
+        raise ValueError("n_patients must be at least 1")
+    start_day = dates.to_days(sc.period.first_day)
+    end_day = dates.to_days(sc.period.end)
+    years = (end_day - start_day + 1) / dates.DAYS_PER_YEAR
+    demo = Demography.for_region(sc.population.region)
+    temp = sc.registration.temporary_resident_share
+    per_list = (1 + years * demo.hazard) / (1 - temp)  # records per patient on the end-date list
+
+    # Draw list sizes until the practices' records reach n_patients (a few spare draws at a time).
+    sizes = np.empty(0, dtype=np.int64)
+    while np.round(sizes * per_list).sum() < n_patients:
+        sizes = _lognormal_sizes(seed, len(sizes) + 64, sc)
+        cum = np.cumsum(np.round(sizes * per_list))
+        k = int(np.searchsorted(cum, n_patients)) + 1
+        if k <= len(sizes):
+            sizes = sizes[:k]
+    records = np.round(sizes * per_list).astype(np.int64)
+    records[-1] -= records.sum() - n_patients
+    sizes[-1] = max(1, int(round(records[-1] / per_list)))
+    n_current = np.minimum(records, np.round(records * (1 - temp) / (1 + years * demo.hazard))).astype(np.int64)
+    n_temp = np.round(records * temp).astype(np.int64)
+    n_leavers = np.maximum(records - n_current - n_temp, 0)
+    n_prac = len(records)
+    ids = np.arange(n_prac)
+
+    regions = reference.toml("regions.toml")
+    lookup = regions["lookup"]
+    if sc.population.region == "england":
+        rkey_idx = Draws(seed, "practice.region").categorical(ids, np.asarray(lookup["population_share"]))
+    else:
+        rkey_idx = np.full(n_prac, lookup["keys"].index(sc.population.region))
+    region_id = np.asarray(lookup["ids"])[rkey_idx]
+    pc = postcode_table()
+    outward = np.empty(n_prac, dtype=np.int64)
+    for r in np.unique(rkey_idx):
+        sel = rkey_idx == r
+        first, count = pc.region_range[lookup["keys"][r]]
+        outward[sel] = first + Draws(seed, "practice.outward").integers(ids[sel], count)
+
+    prac = reference.toml("practice.toml")
+    dc = prac["data_collection"]
+    uts_lo = dates.to_days(__import__("datetime").date(dc["uts_year_min"], 1, 1))
+    uts_hi = dates.to_days(__import__("datetime").date(dc["uts_year_max"], 12, 31))
+    uts = uts_lo + Draws(seed, "practice.uts").integers(ids, uts_hi - uts_lo + 1)
+
+    spp = prac["staff_per_patient"]
+    jitter = 0.8 + 0.4 * np.stack([Draws(seed, f"practice.staff.{j}").uniform(ids) for j in spp["jobs"]], axis=1)
+    counts = np.maximum(np.round(sizes[:, None] / np.asarray(spp["patients_per"])[None, :] * jitter),
+                        np.asarray(spp["min"])[None, :]).astype(np.int64)
+    first = 1 + np.cumsum(counts, axis=1) - counts
+
+    return Plan(
+        seed=seed, n_patients=n_patients, start_day=start_day, end_day=end_day, scenario=sc,
+        pracid=prac["identifiers"]["first_pracid"] + ids, region_id=region_id,
+        town=pc.town_index[outward], outward=outward, list_size=sizes,
+        first_record=np.cumsum(records) - records, n_records=records, n_current=n_current,
+        n_leavers=n_leavers, uts_day=uts, staff_first=first, staff_count=counts,
+    )
+
+
+@dataclass(frozen=True)
+class PostcodeTable:
+    outward: np.ndarray  # str
+    town_index: np.ndarray  # per outward code
+    towns: np.ndarray  # str, unique
+    region_range: dict[str, tuple[int, int]]  # region key -> (first row, count); rows sorted by region
+    town_range: np.ndarray  # per town: (first row, count)
+
+
+_PC: PostcodeTable | None = None
+
+
+def postcode_table() -> PostcodeTable:
+    global _PC
+    if _PC is None:
+        rows = sorted(reference.csv_rows("postcodes.csv"), key=lambda r: (r["region"], r["town"]))
+        outward = np.array([r["outward"] for r in rows])
+        town_names = [r["town"] for r in rows]
+        towns, town_index = np.unique(np.array(town_names), return_inverse=True)
+        ranges: dict[str, tuple[int, int]] = {}
+        for i, r in enumerate(rows):
+            f, c = ranges.get(r["region"], (i, 0))
+            ranges[r["region"]] = (f, c + 1)
+        town_range = np.zeros((len(towns), 2), dtype=np.int64)
+        for t in range(len(towns)):
+            rows_t = np.flatnonzero(town_index == t)
+            town_range[t] = (rows_t[0], len(rows_t))
+        _PC = PostcodeTable(outward, town_index, towns, ranges, town_range)
+    return _PC
+
+
+# ---------------------------------------------------------------- people
+
+CURRENT, LEAVER, TEMPORARY = 0, 1, 2
+
+
+@dataclass
+class People:
+    """One block of people as arrays (one entry per patient record)."""
+
+    index: np.ndarray  # global patient index
+    practice: np.ndarray  # practice row in the plan
+    patid: np.ndarray
+    pracid: np.ndarray
+    status: np.ndarray  # CURRENT, LEAVER or TEMPORARY
+    male: np.ndarray  # bool
+    dob: np.ndarray  # day numbers
+    regstart: np.ndarray
+    regend: np.ndarray  # day number, or -1 if registered at the end
+    death: np.ndarray  # day number, or -1
+    ethnicity: np.ndarray  # index into population.toml ethnicity groups
+    ethnicity_recorded: np.ndarray  # bool
+    imd: np.ndarray  # 1..5
+    townsend: np.ndarray
+    usual_gp: np.ndarray  # staffid
+
+
+def _scramble(local: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """A bijection of 0..n-1 per practice, so patid order says nothing about who left or died."""
+    a = np.where(np.gcd(7919, n) == 1, 7919, np.where(np.gcd(104729, n) == 1, 104729, 1))
+    return (local * a + 12345) % n
+
+
+def simulate_people(plan: Plan, lo: int, hi: int) -> People:
+    sc, seed = plan.scenario, plan.seed
+    reg = sc.registration
+    idx = np.arange(lo, hi, dtype=np.int64)
+    prac = np.searchsorted(plan.first_record, idx, side="right") - 1
+    local = idx - plan.first_record[prac]
+    status = np.where(local < plan.n_current[prac], CURRENT,
+                      np.where(local < plan.n_current[prac] + plan.n_leavers[prac], LEAVER, TEMPORARY))
+    seq = _scramble(local, plan.n_records[prac]) + 1
+    pracid = plan.pracid[prac]
+    demo = Demography.for_region(sc.population.region)
+    n = len(idx)
+    start, end = plan.start_day, plan.end_day
+    span = end - start + 1
+
+    # Age and sex: current and temporary from the list's structure, leavers from the leaving one.
+    cell_cur = Draws(seed, "person.agesex").categorical(idx, demo.current.ravel())
+    cell_lv = Draws(seed, "person.agesex.leaver").categorical(idx, demo.leaver.ravel())
+    cell = np.where(status == LEAVER, cell_lv, cell_cur)
+    male = cell < demo.current.shape[1]
+    age = cell % demo.current.shape[1]
+    frac = Draws(seed, "person.age_fraction").uniform(idx)
+
+    # The reference day at which `age` holds: the end date, or the day of leaving.
+    leave_day = start + Draws(seed, "person.leave_day").integers(idx, span)
+    ref_day = np.where(status == LEAVER, leave_day, end)
+    dob = ref_day - np.floor((age + frac) * dates.DAYS_PER_YEAR).astype(np.int64)
+
+    died = (status == LEAVER) & (Draws(seed, "person.died").uniform(idx) < demo.death_share[(~male).astype(int), age])
+    lag = np.round(Draws(seed, "person.newborn_lag").exponential(idx, reg.newborn_lag_mean_days)).astype(np.int64)
+    mean_years = np.where(status == CURRENT, reg.current_mean_years, reg.leaver_mean_years)
+    duration = np.round(Draws(seed, "person.registration").exponential(idx, mean_years) * dates.DAYS_PER_YEAR).astype(np.int64)
+    regstart = np.maximum(dob + lag, ref_day - duration)
+    regstart = np.minimum(regstart, ref_day)  # a newborn who dies within days is registered on the day
+
+    regend = np.where(status == LEAVER, leave_day, -1)
+    dereg = np.round(Draws(seed, "person.deregistration").exponential(idx, reg.deregistration_after_death_mean_days)).astype(np.int64)
+    regend = np.where(died, leave_day + dereg, regend)
+    regend = np.where(regend > end, -1, regend)  # deregistered after data collection: not yet in the record
+    death = np.where(died, leave_day, -1)
+
+    # Temporary residents: a short stay starting in the period.
+    t = status == TEMPORARY
+    t_start = start + Draws(seed, "person.temporary_start").integers(idx, span)
+    t_start = np.maximum(t_start, dob)
+    t_len = np.round(Draws(seed, "person.temporary_stay").exponential(idx, reg.temporary_stay_mean_days)).astype(np.int64)
+    regstart = np.where(t, t_start, regstart)
+    regend = np.where(t, np.where(t_start + t_len > end, -1, t_start + t_len), regend)
+
+    region_key = sc.population.region
+    pop = reference.toml("population.toml")
+    profile = reference.toml("regions.toml")[region_key].get("profile", {})
+    eth_share = np.asarray(profile.get("ethnicity_share", pop["ethnicity"]["share"]))
+    ethnicity = Draws(seed, "person.ethnicity").categorical(idx, eth_share)
+    recorded = Draws(seed, "person.ethnicity_recorded").uniform(idx) >= sc.population.ethnicity_unrecorded
+
+    imd_share = np.asarray(profile.get("imd_quintile_share", pop["imd"]["quintile_share"]))
+    imd = Draws(seed, "person.imd").categorical(idx, imd_share) + 1
+    ts = pop["townsend"]
+    townsend = np.clip(np.asarray(ts["mean_by_imd_quintile"])[imd - 1] + ts["sd"] * Draws(seed, "person.townsend").normal(idx),
+                       ts["min"], ts["max"])
+    townsend = np.round(townsend, 3)
+
+    gp_k = plan.staff_first[prac, 0] + Draws(seed, "person.usual_gp").integers(idx, plan.staff_count[prac, 0])
+    return People(
+        index=idx, practice=prac, patid=seq * PATID_MULT + pracid, pracid=pracid, status=status,
+        male=male, dob=dob, regstart=regstart, regend=regend, death=death, ethnicity=ethnicity,
+        ethnicity_recorded=recorded, imd=imd, townsend=townsend, usual_gp=gp_k * PATID_MULT + pracid,
+    )

@@ -1,0 +1,189 @@
+"""The scenario: every tunable parameter of a run, validated, with its unit and source.
+
+Defaults come from the packaged `default_scenario.toml`, where each parameter carries a value, a
+unit, a kind and a source. A user's TOML or YAML file sets plain values for any subset; unknown
+names are rejected (a typo must not pass silently).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from synthgp import reference
+
+
+class ScenarioError(ValueError):
+    """A scenario or option that cannot be used; the message names the field and what is allowed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Period(_Strict):
+    end: dt.date
+    years: int = Field(ge=1, le=60)
+    start: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _order(self) -> "Period":
+        if self.start is not None and self.start >= self.end:
+            raise ValueError(f"start ({self.start}) must be before end ({self.end})")
+        return self
+
+    @property
+    def first_day(self) -> dt.date:
+        if self.start is not None:
+            return self.start
+        try:
+            return self.end.replace(year=self.end.year - self.years) + dt.timedelta(days=1)
+        except ValueError:  # 29 February
+            return self.end.replace(year=self.end.year - self.years, day=28) + dt.timedelta(days=1)
+
+
+class Population(_Strict):
+    region: str
+    list_size_mean: float = Field(gt=0)
+    list_size_sd: float = Field(ge=0)
+    list_size_min: int = Field(ge=1)
+    list_size_max: int = Field(ge=1)
+    ethnicity_unrecorded: float = Field(ge=0, le=1)
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, v: str) -> str:
+        allowed = reference.region_keys()
+        if v not in allowed:
+            raise ValueError(f"unknown region {v!r}; allowed: {', '.join(allowed)}")
+        return v
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "Population":
+        if self.list_size_min > self.list_size_max:
+            raise ValueError("list_size_min must not exceed list_size_max")
+        return self
+
+
+class Registration(_Strict):
+    current_mean_years: float = Field(gt=0, le=100)
+    leaver_mean_years: float = Field(gt=0, le=100)
+    newborn_lag_mean_days: float = Field(ge=0, le=365)
+    temporary_resident_share: float = Field(ge=0, le=0.5)
+    temporary_stay_mean_days: float = Field(gt=0, le=365)
+    deregistration_after_death_mean_days: float = Field(ge=0, le=365)
+
+
+class Scenario(_Strict):
+    name: str
+    period: Period
+    population: Population
+    registration: Registration
+
+
+def _defaults_table() -> dict[str, Any]:
+    return reference.toml("default_scenario.toml")
+
+
+def _leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:
+    """Flatten the defaults file to {"period.end": {"value": ..., "unit": ...}, ...}."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, val in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(val, dict) and "value" in val:
+            out[path] = val
+        elif isinstance(val, dict):
+            out.update(_leaves(val, path + "."))
+    return out
+
+
+def parameters() -> dict[str, dict[str, Any]]:
+    """Every parameter with its default value, unit, kind and source."""
+    return _leaves(_defaults_table())
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for path, value in flat.items():
+        node = tree
+        *parents, leaf = path.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return tree
+
+
+def _flatten_user(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, val in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(val, dict):
+            out.update(_flatten_user(val, path + "."))
+        else:
+            out[path] = val
+    return out
+
+
+def _format_errors(err: ValidationError, source: str) -> str:
+    lines = [f"invalid scenario ({source}):"]
+    for e in err.errors():
+        field = ".".join(str(p) for p in e["loc"]) or "(scenario)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown parameter; see `synthgp scenario show` for the allowed names"
+        lines.append(f"  {field}: {msg} (got {e.get('input')!r})")
+    return "\n".join(lines)
+
+
+def read_file(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML or YAML scenario file into plain values."""
+    p = Path(path)
+    if not p.is_file():
+        raise ScenarioError(f"scenario file not found: {p}")
+    text = p.read_text(encoding="utf-8")
+    try:
+        if p.suffix.lower() == ".toml":
+            data = tomllib.loads(text)
+        elif p.suffix.lower() in (".yaml", ".yml"):
+            data = yaml.safe_load(text) or {}
+        else:
+            raise ScenarioError(f"scenario file {p}: unknown type {p.suffix!r}; allowed: .toml, .yaml, .yml")
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ScenarioError(f"scenario file {p} is not valid {p.suffix[1:].upper()}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ScenarioError(f"scenario file {p}: expected a table of parameters at the top level")
+    return data
+
+
+def build(overrides: dict[str, Any] | None = None, source: str = "defaults") -> Scenario:
+    """Defaults, then `overrides` (nested or dotted keys), validated."""
+    values = {path: meta["value"] for path, meta in parameters().items()}
+    values.update(_flatten_user(overrides or {}))
+    try:
+        return Scenario.model_validate(_nest(values))
+    except ValidationError as err:
+        raise ScenarioError(_format_errors(err, source)) from None
+
+
+def load(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Scenario:
+    """The scenario from a file (or the default), with command-line overrides on top."""
+    data = read_file(path) if path else {}
+    merged = _flatten_user(data)
+    merged.update(_flatten_user(overrides or {}))
+    return build(merged, source=str(path) if path else "defaults")
+
+
+def describe(sc: Scenario) -> list[tuple[str, str, str, str, str]]:
+    """Rows of (parameter, effective value, unit, kind, source) for printing."""
+    flat = _flatten_user(sc.model_dump(exclude_none=True))
+    rows = []
+    for path, meta in parameters().items():
+        rows.append((path, str(flat.get(path, meta["value"])), meta["unit"], meta["kind"], meta["source"]))
+    if sc.period.start is not None:
+        rows.append(("period.start", str(sc.period.start), "date", "modelling", "set by the user"))
+    return rows
