@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
             examples:
               synthgp generate --patients 20000 --seed 1 --out practice
               synthgp scenario show
-              synthgp scenario check my-scenario.toml"""))
+              synthgp scenario check my-scenario.toml
+              synthgp calibrate practice"""))
     p.add_argument("--version", action="version", version=f"synthgp {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
@@ -84,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--file", type=Path, metavar="FILE", help="scenario file to apply over the defaults")
     check = ssub.add_parser("check", help="validate a scenario file")
     check.add_argument("file", type=Path, metavar="FILE")
+    c = sub.add_parser("calibrate", formatter_class=_formatter, help="compare an output with published figures",
+                       description=textwrap.dedent("""\
+            Print each published calibration figure beside the generated practice's own, marking
+            which figures a parameter was fitted to (calibration) and which not (validation).
+            Exit status 1 if any figure is outside its tolerance.
+
+            example:
+              synthgp calibrate practice"""))
+    c.add_argument("dir", type=Path, metavar="DIR", help="an output folder written by `synthgp generate`")
     return p
 
 
@@ -144,7 +154,17 @@ def _cmd_scenario(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(a: argparse.Namespace) -> int:
+    from synthgp import calibration
+
+    if not (a.dir / "manifest.json").is_file() or not (a.dir / "synthgp.duckdb").is_file():
+        return _fail(f"{a.dir} is not a synthgp output with a DuckDB file (expected manifest.json and synthgp.duckdb)")
+    rows = calibration.for_output(a.dir)
+    print(calibration.format_table(rows))
+    return 0 if all(r.passed for r in rows) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"generate": _cmd_generate, "scenario": _cmd_scenario}[args.command]
+    handler = {"generate": _cmd_generate, "scenario": _cmd_scenario, "calibrate": _cmd_calibrate}[args.command]
     return handler(args)

@@ -1,0 +1,120 @@
+"""The command line as a user drives it: help, bad input (exit 2, nothing written), scenarios."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from synthgp.cli import main
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "synthgp", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_help_explains_each_command_with_an_example():
+    top = run("--help")
+    assert top.returncode == 0
+    for cmd in ("generate", "scenario", "calibrate"):
+        assert cmd in top.stdout
+        sub = run(cmd, "--help")
+        assert sub.returncode == 0 and "example" in sub.stdout
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--patients", "-5", "--seed", "1"], "--patients"),
+    (["--patients", "0", "--seed", "1"], "--patients"),
+    (["--patients", "ten", "--seed", "1"], "invalid int"),
+    (["--patients", "10", "--seed", "-1"], "--seed"),
+    (["--patients", "10", "--seed", "1", "--workers", "0"], "--workers"),
+    (["--patients", "10", "--seed", "1", "--format", "duckdb,xml"], "allowed: duckdb, aurum"),
+    (["--patients", "10", "--seed", "1", "--end", "2010-01-01", "--start", "2012-01-01"], "must be before end"),
+    (["--patients", "10", "--seed", "1", "--end", "31/12/2024"], "YYYY-MM-DD"),
+])
+def test_bad_options_exit_2_and_write_nothing(tmp_path, args, says):
+    out = tmp_path / "out"
+    r = run("generate", "--out", str(out), *args)
+    assert r.returncode == 2, r.stderr
+    assert says in r.stderr
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("content, suffix, says", [
+    ('population.region = "mars"\n', ".toml", "allowed: england, south_west"),
+    ("population:\n  ethnicity_unrecorded: 1.5\n", ".yaml", "population.ethnicity_unrecorded"),
+    ('period.yeers = 5\n', ".toml", "period.yeers: unknown parameter"),
+    ("population = [unclosed\n", ".toml", "not valid TOML"),
+    ("a: [b\n", ".yml", "not valid YML"),
+    ("x = 1\n", ".json", "allowed: .toml, .yaml, .yml"),
+])
+def test_bad_scenarios_are_named_and_rejected(tmp_path, content, suffix, says):
+    f = tmp_path / f"scenario{suffix}"
+    f.write_text(content)
+    check = run("scenario", "check", str(f))
+    assert check.returncode == 2 and says in check.stderr, check.stderr
+    out = tmp_path / "out"
+    gen = run("generate", "--patients", "10", "--seed", "1", "--out", str(out), "--scenario", str(f))
+    assert gen.returncode == 2 and says in gen.stderr
+    assert not out.exists()
+
+
+def test_existing_output_is_kept_unless_overwrite(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["generate", "--patients", "300", "--seed", "1", "--out", str(out), "--quiet"]) == 0
+    before = (out / "aurum" / "Patient.txt").read_bytes()
+    assert main(["generate", "--patients", "300", "--seed", "2", "--out", str(out), "--quiet"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "aurum" / "Patient.txt").read_bytes() == before
+    assert main(["generate", "--patients", "300", "--seed", "2", "--out", str(out), "--quiet", "--overwrite"]) == 0
+    assert (out / "aurum" / "Patient.txt").read_bytes() != before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary folders left behind
+
+
+def test_a_failed_run_leaves_no_output(tmp_path, monkeypatch):
+    from synthgp import engine, record, scenario
+
+    def boom(*a, **k):
+        raise RuntimeError("simulated failure in a block")
+
+    monkeypatch.setattr(record, "block_tables", boom)
+    with pytest.raises(RuntimeError):
+        engine.generate(scenario.load(), engine.RunOptions(n_patients=500, seed=1, out=tmp_path / "out", progress=False))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_scenario_show_prints_units_and_sources(tmp_path):
+    r = run("scenario", "show")
+    assert r.returncode == 0
+    assert "population.region = south_west" in r.stdout
+    assert "unit:" in r.stdout and "source:" in r.stdout
+    f = tmp_path / "s.yaml"
+    f.write_text("population:\n  region: england\nperiod:\n  end: 2020-12-31\n  years: 5\n")
+    r = run("scenario", "show", "--file", str(f))
+    assert "population.region = england" in r.stdout and "2016-01-01 to 2020-12-31" in r.stdout
+    assert run("scenario", "check", str(f)).returncode == 0
+
+
+def test_generate_prints_where_the_output_is_and_how_to_look(tmp_path):
+    out = tmp_path / "practice"
+    r = run("generate", "--patients", "2000", "--seed", "3", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "synthgp.duckdb" in r.stdout and "aurum" in r.stdout and "SELECT" in r.stdout
+    assert (out / "manifest.json").is_file()
+    cal = run("calibrate", str(out))
+    assert "age_band_share" not in cal.stdout or cal.returncode in (0, 1)
+    assert "within tolerance" in cal.stdout
+    assert run("calibrate", str(tmp_path / "nowhere")).returncode == 2
+
+
+def test_study_period_options_move_the_record(tmp_path):
+    out = tmp_path / "p"
+    assert main(["generate", "--patients", "500", "--seed", "1", "--out", str(out), "--quiet",
+                 "--start", "2018-01-01", "--end", "2019-12-31", "--format", "aurum"]) == 0
+    assert not (out / "synthgp.duckdb").exists()
+    practice = (out / "aurum" / "Practice.txt").read_text().splitlines()[1]
+    assert "\t31/12/2019\t" in practice
+    rows = [r.split("\t") for r in (out / "aurum" / "Patient.txt").read_text().splitlines()[1:]]
+    ends = [r[9] for r in rows if r[9]]
+    assert ends and all(e[-4:] in ("2018", "2019") for e in ends)

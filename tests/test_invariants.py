@@ -1,0 +1,55 @@
+"""Record invariants on generated populations, over many seeds, sizes and scenarios (Hypothesis)."""
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from synthgp import population, record, scenario
+
+REGIONS = st.sampled_from(["south_west", "england"])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 4000), region=REGIONS,
+       years=st.integers(1, 20), unrecorded=st.floats(0, 1))
+def test_people_invariants(seed, n, region, years, unrecorded):
+    sc = scenario.build({"population": {"region": region, "ethnicity_unrecorded": unrecorded},
+                         "period": {"years": years}})
+    plan = population.make_plan(sc, seed, n)
+    assert plan.n_records.sum() == n and (plan.n_records >= 0).all()
+    p = population.simulate_people(plan, 0, n)
+    start, end = plan.start_day, plan.end_day
+    assert len(np.unique(p.patid)) == n
+    assert (p.patid % 100_000 == p.pracid).all()
+    assert (p.dob <= p.regstart).all()
+    assert (p.regstart <= end).all()
+    ended = p.regend >= 0
+    assert (p.regstart[ended] <= p.regend[ended]).all()
+    assert (p.regend[ended] >= start).all() and (p.regend[ended] <= end).all()
+    died = p.death >= 0
+    assert ((p.death[died] >= start) & (p.death[died] <= end) & (p.death[died] >= p.dob[died])).all()
+    assert (p.death[died] >= p.regstart[died]).all()
+    # everyone is registered at some time within the period
+    last_day = np.where(ended, p.regend, end)
+    assert (last_day >= start).all()
+    # nobody born after the end, nobody past 100 on their last day in the record
+    last_seen = np.where(died, p.death, last_day)
+    assert (p.dob <= end).all() and ((last_seen - p.dob) / 365.25 < 101).all()
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(1, 3000))
+def test_tables_match_their_schema_and_each_other(seed, n):
+    plan = population.make_plan(scenario.load(), seed, n)
+    tables = record.block_tables(plan, 0, n)
+    from synthgp import schema
+
+    for name, t in tables.items():
+        assert t.schema == schema.BY_NAME[name].arrow_schema
+    pat = tables["patient"].to_pydict()
+    obs = tables["observation"].to_pydict()
+    assert set(obs["patid"]) <= set(pat["patid"])
+    reg = dict(zip(pat["patid"], pat["regstartdate"]))
+    assert all(d >= reg[p] for p, d in zip(obs["patid"], obs["obsdate"]))
+    assert all(e >= d for d, e in zip(obs["obsdate"], obs["enterdate"]))
+    assert len(set(obs["obsid"])) == len(obs["obsid"])

@@ -1,0 +1,84 @@
+"""A 100,000-patient population against calibration.md's figures (tolerances in calibration.toml)."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from synthgp import calibration, population, scenario
+
+
+def _by_id(rows):
+    return {(r.id, r.part): r for r in rows}
+
+
+def test_england_population_lands_on_published_figures(england_100k):
+    rows = calibration.for_output(england_100k)
+    ids = {r.id for r in rows}
+    assert {"age_band_share", "adult_male_share", "imd_quintile_share", "ethnicity_broad_share"} <= ids
+    failed = [r for r in rows if not r.passed]
+    assert not failed, calibration.format_table(failed)
+
+
+def test_south_west_is_older_and_less_diverse(south_west_100k, england_100k):
+    sw = _by_id(calibration.for_output(south_west_100k))
+    en = _by_id(calibration.for_output(england_100k))
+    assert sw[("white_share", "")].passed and sw[("aged_65_plus_share", "")].passed
+    assert sw[("aged_65_plus_share", "")].generated > en[("aged_65_plus_share", "")].generated + 0.03
+
+
+def test_ethnicity_recording_gap_is_in_the_published_range(south_west_100k):
+    row = _by_id(calibration.for_output(south_west_100k))[("ethnicity_unrecorded", "")]
+    assert 0.10 <= row.generated <= 0.30
+
+
+def test_mean_list_size_over_many_practices_is_in_the_published_range():
+    plan = population.make_plan(scenario.load(), seed=1, n_patients=5_000_000)
+    assert plan.n_practices > 250
+    assert 9_400 <= plan.list_size.mean() <= 10_400
+    assert plan.list_size.std() > 2_500  # real lists vary widely
+    assert plan.n_records.sum() == 5_000_000
+
+
+def test_calibration_catches_a_shifted_population(england_100k, tmp_path):
+    """The check can fail: an output of the South West profile judged against England's figures."""
+    import shutil
+
+    from tests.conftest import generate
+
+    out = generate(tmp_path / "sw", 50_000, seed=2, region="south_west")
+    rows = calibration.compare(out / "synthgp.duckdb", "england", dt.date(2024, 12, 31), 10.0)
+    failed = {(r.id, r.part) for r in rows if not r.passed}
+    assert ("ethnicity_broad_share", "White") in failed
+    assert any(f[0] == "age_band_share" for f in failed)
+    shutil.rmtree(out)
+
+
+def test_practices_and_staff_are_sized_to_the_list(small):
+    import duckdb
+
+    con = duckdb.connect(str(small / "synthgp.duckdb"), read_only=True)
+    rows = con.execute("""
+        SELECT p.list_size, count(*) FILTER (WHERE s.jobcatid = 1) gps, count(*) FILTER (WHERE s.jobcatid = 2) nurses,
+               count(*) FILTER (WHERE s.jobcatid = 5) admin
+        FROM practice p JOIN staff s USING (pracid) GROUP BY p.pracid, p.list_size""").fetchall()
+    for size, gps, nurses, admin in rows:
+        assert 0.5 * size / 1450 <= gps <= 1.5 * size / 1450 + 1
+        assert nurses >= 1 and admin >= 2
+    assert all(r[0] >= 90001 for r in con.execute("SELECT pracid FROM practice").fetchall())
+    # every patient's usual GP is a GP of their own practice
+    bad = con.execute("""SELECT count(*) FROM patient p LEFT JOIN staff s ON s.staffid = p.usualgpstaffid
+                         WHERE s.jobcatid IS DISTINCT FROM 1 OR s.pracid <> p.pracid""").fetchone()[0]
+    assert bad == 0
+
+
+def test_deaths_follow_age():
+    """Leavers who died are much older than leavers who moved (age-specific rates, not a flat rate)."""
+    plan = population.make_plan(scenario.load(), seed=4, n_patients=60_000)
+    p = population.simulate_people(plan, 0, 60_000)
+    died = p.death >= 0
+    age_at_death = (p.death[died] - p.dob[died]) / 365.25
+    moved = (p.status == population.LEAVER) & ~died
+    age_moved = (p.regend[moved] - p.dob[moved]) / 365.25
+    assert np.median(age_at_death) > 75
+    assert np.median(age_moved) < 45
