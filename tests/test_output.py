@@ -126,3 +126,12 @@ def test_same_seed_same_output_whatever_the_workers_and_block_size(tmp_path):
     assert d1 == _digest(small_blocks)
     other = generate(tmp_path / "four", 30_000, seed=10)
     assert _digest(other)["patient"] != d1["patient"]
+
+
+def test_an_existing_dask_cluster_gives_the_same_output(tmp_path):
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote = generate(tmp_path / "remote", 12_000, seed=21, scheduler=cluster.scheduler_address, block_size=5_000)
+    local = generate(tmp_path / "local", 12_000, seed=21)
+    assert _digest(remote) == _digest(local)

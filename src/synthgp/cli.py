@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
 def _fail(message: str) -> int:
     print(f"synthgp: error: {message}", file=sys.stderr)
     return EXIT_BAD_INPUT
@@ -123,12 +127,12 @@ def _cmd_generate(a: argparse.Namespace) -> int:
     m = engine.generate(sc, opts, log=log)
     if not a.quiet:
         out = a.out
-        print(f"Wrote {m['patients']:,} patients in {m['practices']} practices to {out}/ in {m['seconds']} s")
+        print(f"Wrote {m['patients']:,} patients in {_plural(m['practices'], 'practice')} to {out}/ in {m['seconds']} s")
         if "duckdb" in m["formats"]:
             print(f"  database: {out}/{engine.DB_NAME}")
-            print(f"  look:     duckdb {out}/{engine.DB_NAME} \"SELECT * FROM patient LIMIT 5\"")
-            print(f"            python -c \"import duckdb; print(duckdb.connect('{out}/{engine.DB_NAME}', read_only=True)"
-                  f".sql('SELECT gender, count(*) FROM patient GROUP BY 1'))\"")
+            print(f"  look:     {Path(sys.executable).name} -c \"import duckdb; print(duckdb.connect('{out}/{engine.DB_NAME}', "
+                  f"read_only=True).sql('SELECT * FROM patient JOIN patient_identity USING (patid) LIMIT 5'))\"")
+            print(f"            synthgp calibrate {out}    # published figures beside this practice's own")
         if "aurum" in m["formats"]:
             print(f"  CPRD Aurum files: {out}/aurum/")
     return 0

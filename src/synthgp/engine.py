@@ -29,6 +29,7 @@ from synthgp.scenario import Scenario
 
 DB_NAME = "synthgp.duckdb"
 DEFAULT_BLOCK_SIZE = 50_000
+DUCKDB_MEMORY_LIMIT = "256MB"
 
 
 class OutputExistsError(FileExistsError):
@@ -161,7 +162,7 @@ def generate(sc: Scenario, o: RunOptions, log: Callable[[str], None] = lambda s:
     work.mkdir()
     try:
         plan = make_plan(sc, o.seed, o.n_patients)
-        log(f"{o.n_patients:,} patients in {plan.n_practices} practices, "
+        log(f"{o.n_patients:,} patients in {plan.n_practices} practice{'s' * (plan.n_practices != 1)}, "
             f"{sc.period.first_day} to {sc.period.end}, seed {o.seed}")
         blocks = _blocks(o.n_patients, o.block_size)
         stage = work / ".stage"
@@ -178,6 +179,10 @@ def generate(sc: Scenario, o: RunOptions, log: Callable[[str], None] = lambda s:
         con = duckdb.connect(str(db_path) if materialise else ":memory:")
         try:
             con.execute("SET preserve_insertion_order = true")
+            con.execute("SET enable_progress_bar = false")
+            # DuckDB caches table pages up to its memory limit; a fixed cap keeps a run's memory
+            # flat as N grows (it writes pages out to the file instead).
+            con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
             _load_record(con, stage, plan_tables, len(blocks), materialise)
             for fmt in o.formats:
                 if fmt in EXPORTERS:
