@@ -1,0 +1,67 @@
+"""NG136 rules as decisions on hand-made patients (recommendation numbers in brackets)."""
+
+import numpy as np
+
+from synthgp import ng136 as g
+
+a = np.array
+
+
+def test_first_drug_by_age_family_origin_and_diabetes():
+    # (1.4.32-1.4.37): age, black, type 2 diabetes, heart failure -> class
+    cases = [
+        (45, False, False, False, "A"),   # under 55, not Black
+        (45, True, False, False, "C"),    # Black without diabetes: C at any age
+        (45, True, True, False, "A"),     # type 2 diabetes: A at any age and origin
+        (54.9, False, False, False, "A"),
+        (55, False, False, False, "C"),   # 55 and over without diabetes
+        (70, False, True, False, "A"),
+        (70, False, False, True, "D"),    # C not suitable with heart failure
+    ]
+    got = g.first_line(a([c[0] for c in cases]), a([c[1] for c in cases]), a([c[2] for c in cases]),
+                       a([c[3] for c in cases]))
+    assert list(got) == [c[4] for c in cases]
+    assert list(g.prefer_arb(a([True, False]))) == [True, False]
+
+
+def test_step_up_sequence():
+    on_a, on_c, on_d = a([1, 0, 1, 1, 0]).astype(bool), a([0, 1, 1, 1, 0]).astype(bool), a([0, 0, 0, 1, 1]).astype(bool)
+    got = g.next_class(on_a, on_c, on_d, a([False] * 5), a([False] * 5))
+    assert list(got) == ["C", "A", "D", "4", "A"]
+
+
+def test_step4_by_potassium():
+    assert list(g.step4_drug(a([3.9, 4.5, 4.6, 5.2]))) == ["spironolactone", "spironolactone", "alpha_or_beta", "alpha_or_beta"]
+
+
+def test_targets_change_at_80_and_with_type1_or_albuminuria():
+    sbp, dbp = g.target(a([79.9, 80, 50, 50]), a([False, False, True, False]), a([3, 3, 3, 75]))
+    assert list(sbp) == [140, 150, 130, 130] and list(dbp) == [90, 90, 80, 80]
+    # NICE "below" versus QOF "or less"
+    assert not g.controlled(a([140]), a([80]), a([140]), a([90]))[0]
+    assert g.qof_controlled(a([140]), a([90]), a([79]))[0]
+    assert g.qof_controlled(a([150]), a([90]), a([80]))[0] and not g.qof_controlled(a([151]), a([90]), a([80]))[0]
+
+
+def test_severe_thresholds_are_180_over_120_not_110():
+    assert list(g.clinic_severe(a([180, 179, 150, 150]), a([100, 119, 120, 110]))) == [True, False, True, False]
+
+
+def test_diagnosis_and_staging():
+    assert list(g.clinic_raised(a([140, 139, 120]), a([80, 89, 90]))) == [True, False, True]
+    assert list(g.confirmed(a([135, 134, 120]), a([80, 84, 85]))) == [True, False, True]
+    st = g.stage(a([150, 165, 150, 185, 150]), a([95, 95, 90, 100, 90]), a([140, 152, 130, 150, 138]),
+                 a([88, 90, 80, 90, 96]))
+    assert list(st) == [g.STAGE1, g.STAGE2, g.NONE, g.SEVERE, g.STAGE2]
+
+
+def test_whom_to_treat():
+    f = a([False] * 6)
+    stage = a([g.STAGE2, g.STAGE1, g.STAGE1, g.STAGE1, g.STAGE1, g.STAGE1])
+    age = a([85, 70, 70, 50, 85, 65])
+    qrisk = a([5, 12, 5, 5, 30, 5])
+    diabetes = a([False, False, False, False, False, True])
+    offer, consider = g.offer_treatment(stage, age, f, f, f, diabetes, qrisk)
+    assert list(offer) == [True, True, False, False, False, True]
+    assert list(consider) == [False, False, False, True, False, False]
+    assert list(g.offer_treatment_over80(a([g.STAGE1] * 3), a([85, 85, 70]), a([155, 145, 155]), a([85, 85, 85]))) == [True, False, False]
