@@ -108,8 +108,11 @@ def clinic_reading(seed: int, ids: np.ndarray, step: int, true_sbp: np.ndarray, 
 
 def out_of_clinic(seed: int, ids: np.ndarray, step: int, true_sbp: np.ndarray, true_dbp: np.ndarray,
                   home: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """ABPM daytime mean (or HBPM mean where `home`): the true level with the averaging noise."""
+    """ABPM daytime mean (or HBPM mean where `home`): the true level, less the usual clinic excess,
+    with the averaging noise."""
     cl = _cfg()["clinic"]
+    true_sbp = true_sbp - cl["out_of_clinic_offset_sbp"]
+    true_dbp = true_dbp - cl["out_of_clinic_offset_dbp"]
     sd_s = np.where(home, cl["hbpm_sd_sbp"], cl["abpm_sd_sbp"])
     sd_d = np.where(home, cl["hbpm_sd_dbp"], cl["abpm_sd_dbp"])
     s = true_sbp + sd_s * Draws(seed, "bp.oc_sbp").normal(ids, step)

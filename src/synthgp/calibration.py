@@ -29,11 +29,14 @@ class Row:
     tolerance: float | None
     role: str
     source: str
+    relative: bool = False
 
     @property
     def passed(self) -> bool:
         if isinstance(self.target, tuple):
             return self.target[0] <= self.generated <= self.target[1]
+        if self.relative:
+            return abs(self.generated - self.target) <= (self.tolerance or 0) * self.target
         return abs(self.generated - self.target) <= (self.tolerance or 0)
 
 
@@ -74,9 +77,57 @@ def measure(con: duckdb.DuckDBPyConnection, end: dt.date, years: float) -> dict[
     out["ethnicity_unrecorded"] = q(
         "SELECT 1 - (SELECT count(DISTINCT o.patid) FROM observation o JOIN medical_dictionary m USING (medcodeid) "
         "WHERE m.term LIKE '%ethnic category%') / count(*) FROM patient")[0][0]
+    out.update(_hypertension(con, end))
     deaths = q("SELECT count(*) FROM patient WHERE cprd_ddate IS NOT NULL")[0][0]
     out["crude_death_rate"] = 1000 * deaths / years / n
     return out
+
+
+def _hypertension(con: duckdb.DuckDBPyConnection, end: dt.date) -> dict[str, Any]:
+    """QOF-style figures computed from the record itself, and the undiagnosed share from the truth."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'hypertension_truth'").fetchone()[0]:
+        return {}
+    con.execute("SET VARIABLE end_date = ?::DATE", [end])
+    q = lambda sql: con.execute(sql).fetchall()  # noqa: E731
+    base = f"""
+        WITH cur AS (SELECT p.patid, {_AGE} AS age FROM patient p JOIN person_truth t USING (patid)
+                     WHERE p.regenddate IS NULL AND p.cprd_ddate IS NULL AND p.patienttypeid = 3),
+        reg AS (SELECT DISTINCT o.patid FROM observation o JOIN medical_dictionary m USING (medcodeid) WHERE m.cluster = 'HYP'),
+        bp AS (SELECT o.patid, o.obsdate, o.value AS sbp, d.value AS dbp,
+                      row_number() OVER (PARTITION BY o.patid ORDER BY o.obsdate DESC, o.obsid DESC) AS rn
+               FROM observation o JOIN observation d ON d.parentobsid = o.obsid AND d.patid = o.patid
+               JOIN medical_dictionary m ON m.medcodeid = o.medcodeid
+               WHERE m.snomedctconceptid IN (163030003, 314446007, 413606001)
+                 AND o.obsdate > getvariable('end_date') - INTERVAL 12 MONTH AND o.obsdate <= getvariable('end_date'))"""
+    out: dict[str, Any] = {}
+    out["hypertension_register"] = q(f"{base} SELECT avg((patid IN (SELECT patid FROM reg))::INT) FROM cur")[0][0]
+    bands = q(f"""{base} SELECT CASE WHEN age < 30 THEN 0 WHEN age < 40 THEN 1 WHEN age < 50 THEN 2 WHEN age < 60 THEN 3
+                                     WHEN age < 70 THEN 4 WHEN age < 80 THEN 5 ELSE 6 END AS b,
+                              avg((patid IN (SELECT patid FROM reg))::INT)
+                       FROM cur WHERE age >= 20 GROUP BY 1 ORDER BY 1""")
+    out["register_by_age"] = [v for _, v in bands]
+    ctl = dict(q(f"""{base} SELECT cur.age >= 80, avg(CASE WHEN bp.sbp IS NULL THEN 0
+                         WHEN cur.age >= 80 THEN (bp.sbp <= 150 AND bp.dbp <= 90)::INT
+                         ELSE (bp.sbp <= 140 AND bp.dbp <= 90)::INT END)
+                     FROM cur JOIN reg USING (patid) LEFT JOIN bp ON bp.patid = cur.patid AND bp.rn = 1 GROUP BY 1"""))
+    out["controlled_under80"] = ctl.get(False, float("nan"))
+    out["controlled_80_plus"] = ctl.get(True, float("nan"))
+    truth = q(f"""{base}, treated AS (SELECT DISTINCT patid FROM drug_issue)
+                  SELECT avg((h.diagnosed_date IS NULL)::INT), count(*) FROM cur JOIN hypertension_truth h USING (patid)
+                  WHERE cur.age >= 18 AND (h.hypertensive_at_end = 1 OR cur.patid IN (SELECT patid FROM treated))""")
+    out["undiagnosed_share"] = truth[0][0]
+    adults = q(f"{base} SELECT count(*) FROM cur WHERE age >= 18")[0][0]
+    out["true_hypertension_adults"] = truth[0][1] / adults
+    out["diabetes_register"] = q(f"""{base}, dm AS (SELECT DISTINCT o.patid FROM observation o JOIN medical_dictionary m USING (medcodeid) WHERE m.cluster = 'DM')
+        SELECT avg((patid IN (SELECT patid FROM dm))::INT) FROM cur WHERE age >= 17""")[0][0]
+    rf = q(f"""{base} SELECT avg((r.smoking IN ('light', 'moderate', 'heavy'))::INT), avg((r.bmi >= 30)::INT)
+               FROM cur JOIN risk_factor_truth r USING (patid) WHERE cur.age >= 18""")[0]
+    out["current_smokers"], out["obesity"] = rf
+    return out
+
+
+_AGE = ("(date_diff('year', t.date_of_birth, getvariable('end_date')) - "
+        "(strftime(t.date_of_birth, '%m%d') > strftime(getvariable('end_date'), '%m%d'))::INT)")
 
 
 def compare(db_path: Path, region: str, end: dt.date, years: float) -> list[Row]:
@@ -90,12 +141,17 @@ def compare(db_path: Path, region: str, end: dt.date, years: float) -> list[Row]
         if f.get("region") not in (None, region):
             continue
         target = _resolve(f["input"]) if "input" in f else f["value"]
+        if f["id"] not in got:
+            continue
         g = got[f["id"]]
-        common = dict(id=f["id"], what=f["what"], tolerance=f.get("tolerance"), role=f["role"], source=f["source"])
+        rel = "relative_tolerance" in f
+        common = dict(id=f["id"], what=f["what"], tolerance=f.get("relative_tolerance", f.get("tolerance")),
+                      role=f["role"], source=f["source"], relative=rel)
         if isinstance(target, list) and len(target) == 2 and not isinstance(g, list):
             rows.append(Row(part="", target=(target[0], target[1]), generated=g, **common))
         elif isinstance(target, list):
-            parts = AGE_BANDS if f["id"] == "age_band_share" else [str(i) for i in range(1, len(target) + 1)]
+            parts = {"age_band_share": AGE_BANDS, "register_by_age": AGE_BANDS[1:]}.get(
+                f["id"], [str(i) for i in range(1, len(target) + 1)])
             rows += [Row(part=p, target=t, generated=v, **common) for p, t, v in zip(parts, target, g)]
         elif isinstance(target, dict):
             rows += [Row(part=k, target=t, generated=g[k], **common) for k, t in target.items()]
@@ -120,7 +176,7 @@ def format_table(rows: list[Row]) -> str:
     head = f"{'figure':<24} {'part':<7} {'target':>11} {'generated':>10} {'tol':>6}  {'role':<11} {'ok':<4}"
     lines = [head, "-" * len(head)]
     for r in rows:
-        tol = "" if r.tolerance is None else _num(r.tolerance)
+        tol = "" if r.tolerance is None else (f"{r.tolerance:.0%}" if r.relative else _num(r.tolerance))
         lines.append(f"{r.id:<24} {r.part:<7} {fmt(r.target):>11} {_num(r.generated):>10} {tol:>6}  {r.role:<11} "
                      f"{'pass' if r.passed else 'FAIL'}")
     n_fail = sum(not r.passed for r in rows)

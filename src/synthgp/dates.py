@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 EPOCH = dt.date(1970, 1, 1)
+NONE = int(np.iinfo(np.int32).min)  # "no date": day numbers before 1970 are negative, so -1 will not do
 DAYS_PER_YEAR = 365.25
 
 

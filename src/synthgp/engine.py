@@ -145,7 +145,7 @@ def _load_record(con: duckdb.DuckDBPyConnection, stage: Path, plan_tables: dict[
             for c in t.columns:
                 con.execute(f"COMMENT ON COLUMN {t.name}.{c.name} IS {_sql_text(c.doc)}")
     for name, tbl in record.lookup_tables().items():
-        target = "medical_dictionary" if name == "MedicalDictionary" else f"lookup_{name}"
+        target = {"MedicalDictionary": "medical_dictionary", "ProductDictionary": "product_dictionary"}.get(name, f"lookup_{name}")
         con.register(f"_arrow_{target}", tbl)
         con.execute(f'CREATE {kind} "{target}" AS SELECT * FROM "_arrow_{target}"')
 

@@ -6,8 +6,9 @@ import numpy as np
 import pyarrow as pa
 
 from synthgp import dates, identities, reference, schema
-from synthgp.population import (CURRENT, LEAVER, OBS_PER_PATIENT_BITS, PATID_MULT, TEMPORARY, People, Plan,
-                                postcode_table, simulate_people)
+from synthgp.events import EventLog, Finished
+from synthgp.pathways import hypertension
+from synthgp.population import CURRENT, LEAVER, PATID_MULT, TEMPORARY, People, Plan, postcode_table, simulate_people
 from synthgp.rng import Draws
 
 _INT_NULL = None
@@ -77,6 +78,19 @@ def lookup_tables() -> dict[str, pa.Table]:
         out[name] = pa.table({c: pa.array(v) for c, v in zip(spec["columns"], cols)})
     reg = reference.toml("regions.toml")["lookup"]
     out["Region"] = pa.table({"regionid": pa.array(reg["ids"], pa.int16()), "description": reg["names"]})
+    meds = reference.toml("medicines.toml")
+    rows = [(k, v, lv) for k, v in meds.items() if isinstance(v, dict) for lv in v["levels"]]
+    out["ProductDictionary"] = pa.table({
+        "prodcodeid": pa.array([lv["prodcodeid"] for _, _, lv in rows], pa.int64()),
+        "dmdid": pa.array([lv["dmd"] for _, _, lv in rows], pa.int64()),
+        "termfromemis": [f"{k.capitalize()} {lv['mg']:g}mg {v['form']}s" for k, v, lv in rows],
+        "productname": [f"{k.capitalize()} {lv['mg']:g}mg {v['form']}s" for k, v, lv in rows],
+        "formulation": [v["form"].capitalize() for _, v, _ in rows],
+        "routeofadministration": ["Oral"] * len(rows),
+        "drugsubstancename": [k.capitalize() for k, _, _ in rows],
+        "substancestrength": [f"{lv['mg']:g}mg" for _, _, lv in rows],
+        "bnfchapter": [v["bnf"] for _, v, _ in rows],
+    })
     codes = reference.csv_rows("codes.csv")
     out["MedicalDictionary"] = pa.table({
         "medcodeid": pa.array([int(r["medcodeid"]) for r in codes], pa.int64()),
@@ -87,6 +101,8 @@ def lookup_tables() -> dict[str, pa.Table]:
         "snomedctdescriptionid": pa.nulls(len(codes), pa.int64()),
         "release": pa.nulls(len(codes), pa.string()),
         "emiscodecategoryid": pa.nulls(len(codes), pa.int16()),
+        "cluster": [r["cluster"] for r in codes],
+        "code_status": [r["status"] for r in codes],
     })
     return out
 
@@ -109,27 +125,82 @@ def _patient(plan: Plan, p: People) -> pa.Table:
     })
 
 
-def _ethnicity_observations(plan: Plan, p: People) -> pa.Table:
+def _ethnicity(plan: Plan, p: People, log: EventLog) -> None:
     """An ethnicity code for those whose ethnicity the practice recorded, soon after registration."""
     pop = reference.toml("population.toml")["ethnicity"]
+    lk = reference.toml("aurum_lookups.toml")
     r = np.flatnonzero(p.ethnicity_recorded)
     ids = p.index[r]
     obsdate = p.regstart[r] + np.round(Draws(plan.seed, "obs.ethnicity.delay").exponential(ids, 30.0)).astype(np.int64)
     last = np.where(p.regend[r] >= 0, p.regend[r], plan.end_day)
-    obsdate = np.minimum(obsdate, last)
-    seq = p.patid[r] // PATID_MULT
-    prac = p.practice[r]
-    admin_job = reference.toml("aurum_lookups.toml")["JobCat"]["job_keys"].index("admin")
-    k = plan.staff_first[prac, admin_job] + Draws(plan.seed, "obs.ethnicity.staff").integers(ids, plan.staff_count[prac, admin_job])
-    obstype = {d: i for i, d in reference.toml("aurum_lookups.toml")["ObsType"]["rows"]}["Observation"]
-    return _table(schema.OBSERVATION, {
-        "patid": p.patid[r], "pracid": p.pracid[r],
-        "obsid": ((seq << OBS_PER_PATIENT_BITS) | 0) * PATID_MULT + p.pracid[r],
-        "obsdate": dates.arrow(obsdate), "enterdate": dates.arrow(obsdate),
-        "staffid": k * PATID_MULT + p.pracid[r],
-        "medcodeid": np.asarray(pop["medcodeid"])[p.ethnicity[r]],
-        "obstypeid": np.full(len(r), obstype),
+    obsdate = np.minimum(obsdate, np.where(p.death[r] >= 0, np.minimum(last, p.death[r]), last))
+    obstype = {d: i for i, d in lk["ObsType"]["rows"]}["Observation"]
+    log.observation(r, obsdate, np.asarray(pop["medcodeid"])[p.ethnicity[r]], obstype=obstype)
+
+
+def _record_tables(plan: Plan, p: People, fin: Finished, problem_key: np.ndarray) -> dict[str, pa.Table]:
+    def date(x: np.ndarray) -> pa.Array:
+        return dates.arrow(x, x == dates.NONE)
+
+    def opt(x: np.ndarray, type_: pa.DataType) -> pa.Array:
+        return pa.array(x, type=type_, mask=x < 0)
+
+    c, o, i = fin.cons, fin.obs, fin.issue
+    out = {"consultation": _table(schema.CONSULTATION, {
+        "patid": p.patid[c["pat"]], "consid": c["consid"], "pracid": p.pracid[c["pat"]], "consdate": date(c["day"]),
+        "enterdate": date(c["day"]), "staffid": c["staff"], "conssourceid": c["source"]})}
+    out["observation"] = _table(schema.OBSERVATION, {
+        "patid": p.patid[o["pat"]], "consid": opt(o["consid"], pa.int64()), "pracid": p.pracid[o["pat"]],
+        "obsid": o["obsid"], "obsdate": date(o["day"]), "enterdate": date(o["enter"]), "staffid": _obs_staff(plan, p, o),
+        "parentobsid": opt(o["parentobsid"], pa.int64()), "medcodeid": o["medcode"],
+        "value": pa.array(o["value"], mask=np.isnan(o["value"])), "numunitid": opt(np.where(o["unit"] > 0, o["unit"], -1), pa.int16()),
+        "obstypeid": o["obstype"], "numrangelow": pa.array(o["low"], mask=np.isnan(o["low"])),
+        "numrangehigh": pa.array(o["high"], mask=np.isnan(o["high"])),
     })
+    pr = np.flatnonzero(o["problem"] > 0)
+    out["problem"] = _table(schema.PROBLEM, {
+        "patid": p.patid[o["pat"][pr]], "obsid": o["obsid"][pr], "pracid": p.pracid[o["pat"][pr]],
+        "probstatusid": o["problem"][pr], "signid": np.ones(len(pr), dtype=np.int64)})
+    rf = np.flatnonzero(o["referral"] > 0)
+    out["referral"] = _table(schema.REFERRAL, {
+        "patid": p.patid[o["pat"][rf]], "obsid": o["obsid"][rf], "pracid": p.pracid[o["pat"][rf]],
+        "refurgencyid": o["referral"][rf], "refservicetypeid": np.where(o["referral"][rf] == 3, 3, 1),
+        "refmodeid": np.where(o["referral"][rf] == 3, 3, 1)})
+    prob_obsid = np.full(len(p.patid), -1, dtype=np.int64)
+    has = problem_key["key"] >= 0
+    prob_obsid[problem_key["pat"][has]] = fin.obs_map[problem_key["key"][has]]
+    out["drug_issue"] = _table(schema.DRUG_ISSUE, {
+        "patid": p.patid[i["pat"]], "issueid": i["issueid"], "pracid": p.pracid[i["pat"]],
+        "probobsid": opt(prob_obsid[i["pat"]], pa.int64()), "drugrecid": i["drugrecid"], "issuedate": date(i["day"]),
+        "enterdate": date(i["day"]), "staffid": i["staff"], "prodcodeid": i["prod"], "dosageid": i["dosage"],
+        "quantity": i["qty"], "quantunitid": i["qunit"], "duration": i["duration"], "estnhscost": i["cost"]})
+    return out
+
+
+def _obs_staff(plan: Plan, p: People, o: dict[str, np.ndarray]) -> np.ndarray:
+    """Who entered each observation: a clinician of the practice (an admin for demographic codes)."""
+    prac = p.practice[o["pat"]]
+    lk = reference.toml("aurum_lookups.toml")["JobCat"]["job_keys"]
+    job = np.where(o["obstype"] == 5, lk.index("admin"), np.where(o["obstype"] == 4, lk.index("hca"), lk.index("nurse")))
+    count = plan.staff_count[prac, job]
+    job = np.where(count > 0, job, lk.index("gp"))
+    k = plan.staff_first[prac, job] + Draws(plan.seed, "obs.staff").integers(o["obsid"], plan.staff_count[prac, job])
+    return k * PATID_MULT + p.pracid[o["pat"]]
+
+
+def _truth_table(t: schema.Table, cols: dict[str, np.ndarray], p: People) -> pa.Table:
+    out: dict[str, pa.Array | np.ndarray] = {"patid": p.patid[cols["pat"].astype(np.int64)]}
+    for c in t.columns[1:]:
+        v = cols[c.name]
+        if c.type == pa.date32():
+            out[c.name] = dates.arrow(v.astype(np.int64), v == dates.NONE)
+        elif c.type == pa.string():
+            out[c.name] = pa.array([None if x is None else str(x) for x in v], pa.string())
+        elif pa.types.is_floating(c.type):
+            out[c.name] = pa.array(v, type=c.type, mask=np.isnan(v.astype(np.float64)))
+        else:
+            out[c.name] = v
+    return _table(t, out)
 
 
 def _truth(plan: Plan, p: People) -> pa.Table:
@@ -146,14 +217,18 @@ def _truth(plan: Plan, p: People) -> pa.Table:
 def block_tables(plan: Plan, lo: int, hi: int) -> dict[str, pa.Table]:
     """All per-patient tables for patients lo..hi-1. A pure function of (plan, lo, hi)."""
     people = simulate_people(plan, lo, hi)
-    return {
-        "patient": _patient(plan, people),
-        "observation": _ethnicity_observations(plan, people),
-        "patient_deprivation": _table(schema.DEPRIVATION, {
-            "patid": people.patid, "pracid": people.pracid, "e2019_imd_5": people.imd, "townsend": people.townsend}),
-        "patient_identity": identities.patient_identity(plan, people),
-        "person_truth": _truth(plan, people),
-    }
-
-
-assert CURRENT == 0  # status codes are shared with population.py
+    first = np.maximum(people.dob, people.regstart)
+    last = np.where(people.death >= 0, people.death, np.where(people.regend >= 0, people.regend, plan.end_day))
+    log = EventLog(first, last.copy())
+    _ethnicity(plan, people, log)
+    htn = hypertension.simulate(plan, people, log)  # may bring deaths forward (fatal events)
+    fin = log.finish(people.patid, people.pracid)
+    out = {"patient": _patient(plan, people)}
+    out.update(_record_tables(plan, people, fin, htn.truth["_problem_key"]))
+    out["patient_deprivation"] = _table(schema.DEPRIVATION, {
+        "patid": people.patid, "pracid": people.pracid, "e2019_imd_5": people.imd, "townsend": people.townsend})
+    out["patient_identity"] = identities.patient_identity(plan, people)
+    out["person_truth"] = _truth(plan, people)
+    for name in ("hypertension_truth", "bp_truth_year", "decision_truth", "outcome_truth", "risk_factor_truth"):
+        out[name] = _truth_table(schema.BY_NAME[name], htn.truth[name], people)
+    return out

@@ -39,10 +39,11 @@ class Draws:
     def __init__(self, seed: int, purpose: str):
         self._key = _purpose_key(seed, purpose)
 
-    def bits(self, ids: np.ndarray, step: int = 0) -> np.ndarray:
+    def bits(self, ids: np.ndarray, step: int | np.ndarray = 0) -> np.ndarray:
+        """64 random bits per id. `step` is a counter: a number, or one per id (e.g. a day)."""
         with np.errstate(over="ignore"):
             z = np.asarray(ids, dtype=np.uint64) * _GOLDEN + self._key
-            z = _mix(z) + np.uint64(step + 1) * _STEP
+            z = _mix(z) + (np.asarray(step, dtype=np.int64).astype(np.uint64) + np.uint64(1)) * _STEP
             return _mix(z)
 
     def uniform(self, ids: np.ndarray, step: int = 0) -> np.ndarray:
@@ -51,6 +52,7 @@ class Draws:
 
     def normal(self, ids: np.ndarray, step: int = 0) -> np.ndarray:
         """Standard normal by Box-Muller over two counter steps."""
+        step = np.asarray(step, dtype=np.int64)
         u1 = self.uniform(ids, 2 * step)
         u2 = self.uniform(ids, 2 * step + 1)
         return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)

@@ -79,11 +79,41 @@ class Registration(_Strict):
     deregistration_after_death_mean_days: float = Field(ge=0, le=365)
 
 
+class Care(_Strict):
+    """How the practice and its patients behave (hypertension pathway)."""
+
+    consultation_rate_young: float = Field(ge=0, le=50)
+    consultation_rate_old: float = Field(ge=0, le=50)
+    female_consultation_ratio: float = Field(gt=0, le=5)
+    bp_check_if_overdue: float = Field(ge=0, le=1)
+    bp_check_overdue_from_age: float = Field(ge=18, le=100)
+    bp_check_young_factor: float = Field(ge=0, le=1)
+    bp_check_opportunistic: float = Field(ge=0, le=1)
+    bp_check_diagnosed: float = Field(ge=0, le=1)
+    recheck_after_raised: float = Field(ge=0, le=1)
+    health_check_uptake: float = Field(ge=0, le=1)
+    review_delay_mean_days: float = Field(ge=0, le=3650)
+    out_of_clinic_done: float = Field(ge=0, le=1)
+    hbpm_share: float = Field(ge=0, le=1)
+    prior_diagnosis: float = Field(ge=0, le=1)
+    inertia: float = Field(ge=0, le=1)
+    consider_uptake: float = Field(ge=0, le=1)
+    decline_treatment: float = Field(ge=0, le=1)
+    did_not_attend: float = Field(ge=0, le=1)
+    nonadherent_share: float = Field(ge=0, le=1)
+    stop_per_year: float = Field(ge=0, le=1)
+    repeat_56_day_share: float = Field(ge=0, le=1)
+    acei_cough: float = Field(ge=0, le=1)
+    condition_known_at_entry: float = Field(ge=0, le=1)
+    condition_diagnosis_delay_years: float = Field(gt=0, le=50)
+
+
 class Scenario(_Strict):
     name: str
     period: Period
     population: Population
     registration: Registration
+    care: Care
 
 
 def _defaults_table() -> dict[str, Any]:

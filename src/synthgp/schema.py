@@ -82,7 +82,21 @@ PATIENT = Table("patient", "record", "One row per patient ever registered in the
     Column("cprd_ddate", DATE, "CPRD-derived date of death."),
 ), aurum_file="Patient.txt")
 
-OBSERVATION = Table("observation", "record", "Coded clinical observations (this release: ethnicity).", (
+CONSULTATION = Table("consultation", "record", "One row per consultation (face to face, telephone, clinic, results).", (
+    Column("patid", I64, "Patient."),
+    Column("consid", I64, "Consultation id; its last five digits are the pracid."),
+    Column("pracid", I32, "Practice."),
+    Column("consdate", DATE, "Date of the consultation."),
+    Column("enterdate", DATE, "Date entered."),
+    Column("staffid", I64, "Staff member."),
+    Column("conssourceid", I16, "Kind of consultation (lookups/ConsSource.txt)."),
+    Column("cprdconstype", I16, "CPRD consultation type (empty: not derived)."),
+    Column("consmedcodeid", I64, "Code of the consultation (empty)."),
+), aurum_file="Consultation.txt")
+
+OBSERVATION = Table("observation", "record",
+    "Coded observations: ethnicity, blood pressure (systolic and diastolic paired by parentobsid), tests, "
+    "diagnoses, risk factors, reviews, referrals.", (
     Column("patid", I64, "Patient."),
     Column("consid", I64, "Consultation (empty if none)."),
     Column("pracid", I32, "Practice."),
@@ -99,6 +113,48 @@ OBSERVATION = Table("observation", "record", "Coded clinical observations (this 
     Column("numrangehigh", F64, "Reference range high."),
     Column("probobsid", I64, "Problem this observation belongs to."),
 ), aurum_file="Observation.txt")
+
+PROBLEM = Table("problem", "record", "Problems: a diagnosis observation with the same obsid made a problem.", (
+    Column("patid", I64, "Patient."),
+    Column("obsid", I64, "The observation that is the problem."),
+    Column("pracid", I32, "Practice."),
+    Column("parentprobobsid", I64, "Parent problem."),
+    Column("probenddate", DATE, "End of the problem (empty if active)."),
+    Column("expduration", I32, "Expected duration in days."),
+    Column("lastrevdate", DATE, "Last reviewed."),
+    Column("lastrevstaffid", I64, "Who last reviewed it."),
+    Column("parentprobrelid", I16, "Relation to the parent problem."),
+    Column("probstatusid", I16, "Status (lookups/ProbStatus.txt)."),
+    Column("signid", I16, "Significance (lookups/Sign.txt)."),
+), aurum_file="Problem.txt")
+
+REFERRAL = Table("referral", "record", "Referrals: a referral observation with the same obsid.", (
+    Column("patid", I64, "Patient."),
+    Column("obsid", I64, "The referral observation."),
+    Column("pracid", I32, "Practice."),
+    Column("refsourceorgid", I64, "Referring organisation."),
+    Column("reftargetorgid", I64, "Organisation referred to."),
+    Column("refurgencyid", I16, "Urgency (lookups/RefUrgency.txt)."),
+    Column("refservicetypeid", I16, "Service type (lookups/RefServiceType.txt)."),
+    Column("refmodeid", I16, "Mode (lookups/RefMode.txt)."),
+), aurum_file="Referral.txt")
+
+DRUG_ISSUE = Table("drug_issue", "record", "Prescriptions issued (acute and repeat).", (
+    Column("patid", I64, "Patient."),
+    Column("issueid", I64, "Issue id; its last five digits are the pracid."),
+    Column("pracid", I32, "Practice."),
+    Column("probobsid", I64, "Problem the drug was issued for (the hypertension diagnosis)."),
+    Column("drugrecid", I64, "Drug record (the course: same product from one start)."),
+    Column("issuedate", DATE, "Date of issue."),
+    Column("enterdate", DATE, "Date entered."),
+    Column("staffid", I64, "Prescriber."),
+    Column("prodcodeid", I64, "Product (ProductDictionary.txt)."),
+    Column("dosageid", STR, "Dosage (lookups/common_dosages.txt)."),
+    Column("quantity", F64, "Quantity issued."),
+    Column("quantunitid", I16, "Unit of quantity (lookups/QuantUnit.txt)."),
+    Column("duration", I32, "Days the issue lasts."),
+    Column("estnhscost", F64, "Estimated NHS cost, pounds."),
+), aurum_file="DrugIssue.txt")
 
 DEPRIVATION = Table("patient_deprivation", "record",
     "Area deprivation of the patient's postcode, as CPRD's linked small-area data gives it.", (
@@ -136,7 +192,73 @@ PERSON_TRUTH = Table("person_truth", "truth",
     Column("exit_reason", STR, "died, moved, temporary, or empty if registered at the end."),
 ))
 
-BLOCK_TABLES: tuple[Table, ...] = (PATIENT, OBSERVATION, DEPRIVATION, IDENTITY, PERSON_TRUTH)
+HYPERTENSION_TRUTH = Table("hypertension_truth", "truth",
+    "Per adult: the true hypertension state behind the record, and what the practice made of it.", (
+    Column("patid", I64, "Patient."),
+    Column("true_hypertension_onset", DATE, "First day the usual (untreated, no white-coat) BP was >= 140/90 while "
+           "in the record; the record start if already then."),
+    Column("hypertensive_at_end", I8, "1 if hypertensive (usual BP >= 140/90 untreated) on the last day in the record."),
+    Column("diagnosed_date", DATE, "When the practice recorded the diagnosis (may be before the study for prior diagnoses)."),
+    Column("prior_diagnosis", I8, "1 if the diagnosis predates the person's record in this practice."),
+    Column("usual_sbp_entry", F64, "Usual untreated systolic BP at the record start."),
+    Column("white_coat_sbp", F64, "Person's white-coat effect, systolic (negative: masked)."),
+    Column("drug_response", F64, "Multiplier on the average drug effect."),
+    Column("adherence", F64, "Share of prescribed doses taken (when taking them at all)."),
+    Column("stopped_treatment_date", DATE, "When the person stopped all antihypertensives, if they did."),
+))
+
+BP_TRUTH_YEAR = Table("bp_truth_year", "truth", "True mean BP per person and calendar year (months in the record).", (
+    Column("patid", I64, "Patient."),
+    Column("year", I16, "Calendar year."),
+    Column("usual_sbp", F64, "Mean usual systolic BP without treatment."),
+    Column("usual_dbp", F64, "Mean usual diastolic BP without treatment."),
+    Column("treated_sbp", F64, "Mean systolic BP with treatment as taken."),
+    Column("treated_dbp", F64, "Mean diastolic BP with treatment as taken."),
+    Column("months", I8, "Months of the year in the record."),
+))
+
+DECISION_TRUTH = Table("decision_truth", "truth", "Every treatment decision and the rule that made it.", (
+    Column("patid", I64, "Patient."),
+    Column("date", DATE, "Date of the decision."),
+    Column("decision", STR, "start, titrate, add, switch, refer, no_change, declined, lifestyle, restart."),
+    Column("drug", STR, "Drug concerned, if any."),
+    Column("rule", STR, "NG136 recommendation, or the behaviour parameter, behind it."),
+))
+
+OUTCOME_TRUTH = Table("outcome_truth", "truth", "Cardiovascular events (all are also coded in the record).", (
+    Column("patid", I64, "Patient."),
+    Column("date", DATE, "Date of the event."),
+    Column("event", STR, "stroke, mi or heart_failure."),
+    Column("fatal", I8, "1 if the person died of it within 30 days."),
+    Column("treated_sbp", F64, "True systolic BP (as treated) when it happened."),
+))
+
+RISK_TRUTH = Table("risk_factor_truth", "truth", "QRISK3 inputs as they truly were when the person's record started.", (
+    Column("patid", I64, "Patient."),
+    Column("bmi", F64, "Body mass index."),
+    Column("smoking", STR, "never, ex, light, moderate, heavy."),
+    Column("type1", I8, "Type 1 diabetes."),
+    Column("type2", I8, "Type 2 diabetes."),
+    Column("af", I8, "Atrial fibrillation."),
+    Column("ckd", I8, "CKD stage 3-5."),
+    Column("ra", I8, "Rheumatoid arthritis."),
+    Column("sle", I8, "Systemic lupus erythematosus."),
+    Column("migraine", I8, "Migraine."),
+    Column("semi", I8, "Severe mental illness."),
+    Column("atypical_antipsychotic", I8, "On atypical antipsychotics."),
+    Column("corticosteroids", I8, "On regular corticosteroids."),
+    Column("impotence", I8, "Erectile dysfunction (men)."),
+    Column("fh_cvd", I8, "Family history of premature CHD."),
+    Column("total_cholesterol", F64, "Total cholesterol, mmol/L."),
+    Column("hdl", F64, "HDL cholesterol, mmol/L."),
+    Column("type2_onset_age", F64, "Age at type 2 diabetes onset (empty: never)."),
+    Column("ckd_onset_age", F64, "Age at CKD 3-5 onset (empty: never)."),
+    Column("af_onset_age", F64, "Age at AF onset (empty: never)."),
+))
+
+BLOCK_TABLES: tuple[Table, ...] = (PATIENT, CONSULTATION, OBSERVATION, PROBLEM, REFERRAL, DRUG_ISSUE, DEPRIVATION,
+                                   IDENTITY, PERSON_TRUTH, HYPERTENSION_TRUTH, BP_TRUTH_YEAR, DECISION_TRUTH,
+                                   OUTCOME_TRUTH, RISK_TRUTH)
 PLAN_TABLES: tuple[Table, ...] = (PRACTICE, STAFF, STAFF_IDENTITY)
 ALL_TABLES: tuple[Table, ...] = PLAN_TABLES + BLOCK_TABLES
 BY_NAME = {t.name: t for t in ALL_TABLES}

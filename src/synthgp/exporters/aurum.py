@@ -13,6 +13,8 @@ import duckdb
 
 from synthgp import schema
 
+LOOKUPS = ("JobCat", "Gender", "PatientType", "ObsType", "NumUnit", "Region", "ConsSource", "ProbStatus", "Sign",
+           "RefUrgency", "RefServiceType", "RefMode", "QuantUnit", "common_dosages")
 _OPTIONS = "HEADER, DELIMITER '\t', DATEFORMAT '%d/%m/%Y', QUOTE '', NULLSTR ''"
 
 
@@ -27,6 +29,7 @@ def write(con: duckdb.DuckDBPyConnection, out: Path) -> None:
         if t.group == "record" and t.aurum_file:
             cols = ", ".join(t.aurum_columns)
             _copy(con, f"SELECT {cols} FROM {t.name}", folder / t.aurum_file)
-    for name in ("JobCat", "Gender", "PatientType", "ObsType", "NumUnit", "Region"):
+    for name in LOOKUPS:
         _copy(con, f'SELECT * FROM "lookup_{name}"', folder / "lookups" / f"{name}.txt")
-    _copy(con, "SELECT * FROM medical_dictionary", folder / "MedicalDictionary.txt")
+    _copy(con, "SELECT * EXCLUDE (cluster, code_status) FROM medical_dictionary", folder / "MedicalDictionary.txt")
+    _copy(con, "SELECT * FROM product_dictionary", folder / "ProductDictionary.txt")
