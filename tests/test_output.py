@@ -18,8 +18,13 @@ AURUM = {
     "Practice.txt": "pracid lcd uts region",
     "Staff.txt": "staffid pracid jobcatid",
     "Observation.txt": "patid consid pracid obsid obsdate enterdate staffid parentobsid medcodeid value numunitid obstypeid numrangelow numrangehigh probobsid",
+    "Consultation.txt": "patid consid pracid consdate enterdate staffid conssourceid cprdconstype consmedcodeid",
+    "Problem.txt": "patid obsid pracid parentprobobsid probenddate expduration lastrevdate lastrevstaffid parentprobrelid probstatusid signid",
+    "Referral.txt": "patid obsid pracid refsourceorgid reftargetorgid refurgencyid refservicetypeid refmodeid",
+    "DrugIssue.txt": "patid issueid pracid probobsid drugrecid issuedate enterdate staffid prodcodeid dosageid quantity quantunitid duration estnhscost",
 }
-DATE_COLS = {"emis_ddate", "regstartdate", "regenddate", "cprd_ddate", "lcd", "uts", "obsdate", "enterdate"}
+DATE_COLS = {"emis_ddate", "regstartdate", "regenddate", "cprd_ddate", "lcd", "uts", "obsdate", "enterdate",
+             "consdate", "issuedate", "probenddate", "lastrevdate"}
 DDMMYYYY = re.compile(r"^\d{2}/\d{2}/\d{4}$")
 
 
@@ -57,7 +62,11 @@ def test_aurum_ids_follow_cprd_conventions(small):
     ohead, obs = _read(small / "aurum" / "Observation.txt")
     _, dic = _read(small / "aurum" / "MedicalDictionary.txt")
     assert {o[ohead.index("medcodeid")] for o in obs} <= {d[0] for d in dic}
-    for lookup in ("JobCat", "Region", "PatientType", "Gender", "ObsType", "NumUnit"):
+    _, prod = _read(small / "aurum" / "ProductDictionary.txt")
+    ihead, issues = _read(small / "aurum" / "DrugIssue.txt")
+    assert {i[ihead.index("prodcodeid")] for i in issues} <= {p[0] for p in prod}
+    for lookup in ("JobCat", "Region", "PatientType", "Gender", "ObsType", "NumUnit", "ConsSource", "ProbStatus",
+                   "RefUrgency", "QuantUnit", "common_dosages"):
         assert (small / "aurum" / "lookups" / f"{lookup}.txt").is_file()
 
 

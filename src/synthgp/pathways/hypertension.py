@@ -123,7 +123,8 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         prevalent = on <= ent
         delay = np.round(d(f"dxdelay.{c}").exponential(ids, care.condition_diagnosis_delay_years * YEAR)).astype(np.int64)
         known_at_entry = prevalent & (d(f"known.{c}").uniform(ids) < care.condition_known_at_entry)
-        kd = np.where(known_at_entry, np.maximum(on, first_allowed[P]), on + delay)
+        # a diagnosis made before registration here arrives with the records, dated at registration
+        kd = np.maximum(np.where(known_at_entry, on, on + delay), first_allowed[P])
         known_day[c] = kd
         sel = np.flatnonzero(kd <= lst)
         log.observation(P[sel], kd[sel], code[snomed], obstype=obstype["Diagnosis"], problem=1)
@@ -186,7 +187,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         level[pos, s] = lvl
         course[pos, s] = np.arange(n_courses, n_courses + len(pos))
         n_courses += len(pos)
-        next_issue[pos] = np.minimum(next_issue[pos], day)
+        next_issue[pos] = day  # issue the new drug now, and bring the repeats into step with it
 
     def stop_slot(pos, slot):
         s = SLOTS.index(slot)
@@ -200,6 +201,11 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
             on = drug[pos, s] >= 0
             u[on] += meds.units[drug[pos[on], s], level[pos[on], s]]
         return u
+
+    def young_ramp(age):
+        """Opportunistic checking rises from `bp_check_young_factor` at 18 to full at the overdue age."""
+        f = np.clip((age - 18) / (care.bp_check_overdue_from_age - 18), 0, 1)
+        return care.bp_check_young_factor + (1 - care.bp_check_young_factor) * f
 
     def usual_at(pos, day):
         age = (day - dob[pos]) / YEAR
@@ -242,7 +248,8 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         lab = dict(cons=None, obstype=obstype["Investigation"], enter_delay=day_in - day)
         log.observation(P[pos], day, code[1011481000000105], value=np.round(egfr), unit=unit_id["mL/min/1.73m2"], low=90.0, **lab)
         log.observation(P[pos], day, code[1000731000000107], value=np.round(creat), unit=unit_id["umol/L"], low=45.0, high=104.0, **lab)
-        log.observation(P[pos], day, code[1000651000000109], value=np.round(np.clip(k, 2.5, 7.5), 1), unit=unit_id["mmol/L"], low=3.5, high=5.3, **lab)
+        k = np.round(np.clip(k, 2.5, 7.5), 1)  # decisions use the value the record shows
+        log.observation(P[pos], day, code[1000651000000109], value=k, unit=unit_id["mmol/L"], low=3.5, high=5.3, **lab)
         log.observation(P[pos], day, code[1000661000000107], value=np.round(np.clip(na, 120, 155)), unit=unit_id["mmol/L"], low=133.0, high=146.0, **lab)
         if full:
             t2 = onset_day["type2"][pos] <= day
@@ -387,7 +394,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
     s0, d0, _, bmi0 = usual_at(np.arange(n), ent)
     htn0 = (s0 >= th["clinic_sbp"]) | (d0 >= th["clinic_dbp"])
     onset_htn[htn0] = ent[htn0]
-    p_prior = care.prior_diagnosis * np.clip(0.1 + 0.9 * (age_entry - 25) / 40, 0.1, 1.0)
+    p_prior = care.prior_diagnosis * np.clip((age_entry - 20) / 45, 0.0, 1.0)
     pri = np.flatnonzero(htn0 & (d("prior").uniform(ids) < p_prior))
     if len(pri):
         pday = np.maximum(first_allowed[P[pri]], ent[pri] - np.round(d("prior.day").exponential(ids[pri], 5 * YEAR)).astype(np.int64))
@@ -411,7 +418,8 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
                 for c in ("A", "C", "D"):
                     _add_class(more[nxt == c], c, ent[more[nxt == c]], "1.4.41-1.4.45 step up")
                 s4 = more[nxt == "4"]
-                _step4(s4, ent[s4], k_person[s4], 0)
+                if len(s4):
+                    _step4(s4, ent[s4], labs(s4, ent[s4], False)["k"], 0)
             cough_pending[treated] = False  # a tolerated regimen is what carries over
             oedema_pending[treated] = False
         next_review[pri] = ent[pri] + d("prior.review").integers(ids[pri], 365)
@@ -459,7 +467,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         older = c_age >= care.bp_check_overdue_from_age
         p_check = np.where(older & (since >= 5 * YEAR), care.bp_check_if_overdue,
                            np.where(cday - last_raised[cpos] <= YEAR, care.recheck_after_raised,
-                                    care.bp_check_opportunistic * np.where(older, 1.0, care.bp_check_young_factor)))
+                                    care.bp_check_opportunistic * young_ramp(c_age)))
         known_t2 = known_day["type2"][cpos] <= cday
         p_check = np.where(known_t2 & (since >= 300), 0.9, p_check)
         check = ndx & (d("check").uniform(ids[cpos], m) < p_check)
@@ -598,7 +606,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
                     level[sel, s] += 1
                     course[sel, s] = np.arange(n_courses, n_courses + len(sel))
                     n_courses += len(sel)
-                    next_issue[sel] = np.minimum(next_issue[sel], sd)
+                    next_issue[sel] = sd
                     nm = np.asarray(meds.names, dtype=object)[drug[sel, s]]
                     decide(sel, sd, "titrate", nm, "1.4.44 optimal dose before adding")
                     if s == 0:
