@@ -120,6 +120,11 @@ def _hypertension(con: duckdb.DuckDBPyConnection, end: dt.date) -> dict[str, Any
     out["true_hypertension_adults"] = truth[0][1] / adults
     out["diabetes_register"] = q(f"""{base}, dm AS (SELECT DISTINCT o.patid FROM observation o JOIN medical_dictionary m USING (medcodeid) WHERE m.cluster = 'DM')
         SELECT avg((patid IN (SELECT patid FROM dm))::INT) FROM cur WHERE age >= 17""")[0][0]
+    out["ckd_register"], out["ckd_stage5_adults"] = q(f"""{base},
+        ckd AS (SELECT o.patid, max(m.snomedctconceptid = 433146000) AS s5 FROM observation o
+                JOIN medical_dictionary m USING (medcodeid) WHERE m.cluster = 'CKD' GROUP BY 1)
+        SELECT avg((ckd.patid IS NOT NULL)::INT), avg(coalesce(ckd.s5, false)::INT)
+        FROM cur LEFT JOIN ckd USING (patid) WHERE cur.age >= 18""")[0]
     rf = q(f"""{base} SELECT avg((r.smoking IN ('light', 'moderate', 'heavy'))::INT), avg((r.bmi >= 30)::INT)
                FROM cur JOIN risk_factor_truth r USING (patid) WHERE cur.age >= 18""")[0]
     out["current_smokers"], out["obesity"] = rf

@@ -126,7 +126,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         # a diagnosis made before registration here arrives with the records, dated at registration
         kd = np.maximum(np.where(known_at_entry, on, on + delay), first_allowed[P])
         known_day[c] = kd
-        sel = np.flatnonzero(kd <= lst)
+        sel = np.flatnonzero(kd < ent)  # history; later diagnoses are coded as the months reach them
         log.observation(P[sel], kd[sel], code[snomed], obstype=obstype["Diagnosis"], problem=1)
     static_conditions = (("type1", 46635009), ("ra", 69896004), ("sle", 55464009), ("migraine", 37796009),
                          ("semi", 58214004), ("impotence", 860914002), ("fh_cvd", 266894000))
@@ -134,6 +134,16 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
     for c, snomed in static_conditions:
         sel = np.flatnonzero(rf[c])
         log.observation(P[sel], hist_day[sel], code[snomed], obstype=obstype["Diagnosis"], problem=1)
+
+    # ---------------------------------------------------------------- kidney function (a declining state)
+    kid = reference.toml("blood_pressure.toml")["kidney"]
+    ckd_rate = np.maximum(0.3, kid["ckd_decline"] + kid["ckd_decline_sd"] * d("egfr.rate").normal(ids))
+    healthy = kid["normal_at_30"] - kid["age_decline"] * (age_entry - 30) + kid["person_sd"] * d("egfr.person").normal(ids)
+    has_onset = rf["onset_ckd"] < 900
+    # crosses 60 at the onset age; before the record starts, decline is taken at the slow CKD rate
+    on_track = 60 + np.where(rf["onset_ckd"] > age_entry, ckd_rate, 0.7 * ckd_rate) * (rf["onset_ckd"] - age_entry)
+    egfr = np.where(has_onset, np.minimum(np.maximum(on_track, 6.0), np.maximum(healthy, 61.0)), np.maximum(healthy, 61.0))
+    ckd_stage_coded = np.zeros(n, dtype=np.int64)
 
     # ---------------------------------------------------------------- state
     smoking = rf["smoking"].copy()
@@ -168,6 +178,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
     recent_sbp = np.full((n, 3), np.nan)
     event_day = {e: np.full(n, -1, dtype=np.int64) for e in ("stroke", "mi", "heart_failure")}
     onset_htn = np.full(n, dates.NONE, dtype=np.int64)
+    post_event_check = np.full(n, NEVER, dtype=np.int64)
     decisions: dict[str, list] = {k: [] for k in ("pat", "day", "decision", "drug", "rule")}
     outcomes: dict[str, list] = {k: [] for k in ("pat", "day", "event", "fatal", "sbp")}
     years = np.arange(dates.year_of(np.array([start]))[0], dates.year_of(np.array([end]))[0] + 1)
@@ -236,9 +247,15 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         step = day  # the draw counter: one visit a day at most
         age = (day - dob[pos]) / YEAR
         ck = onset_day["ckd"][pos] <= day
-        egfr = np.where(ck, 45 + 8 * d("egfr.ckd").normal(i), np.maximum(62, 108 - 0.75 * (age - 30) + 9 * d("egfr").normal(i)))
-        egfr = np.clip(egfr + 2 * d("egfr.visit").normal(i, step), 8, 140)
-        creat = 80 * (egfr / 90) ** -1.15 * np.where(male[pos], 1.15, 0.9)
+        egfr_v = np.clip(egfr[pos] + kid["visit_sd"] * d("egfr.visit").normal(i, step), 4, 140)
+        # stage 4 and 5 are coded when a result first shows them
+        for stage_no, limit, snomed in ((4, 30, 431857002), (5, 15, 433146000)):
+            new = (egfr_v < limit) & (ckd_stage_coded[pos] < stage_no)
+            if new.any():
+                log.observation(P[pos[new]], day[new], code[snomed], obstype=obstype["Diagnosis"], problem=1)
+                ckd_stage_coded[pos[new]] = stage_no
+        egfr_ = egfr_v
+        creat = 80 * (egfr_ / 90) ** -1.15 * np.where(male[pos], 1.15, 0.9)
         on_a = drug[pos, 0] >= 0
         spiro = drug[pos, 3] == meds.index["spironolactone"]
         on_d = drug[pos, 2] >= 0
@@ -246,7 +263,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         na = 139.5 - 1.5 * on_d + 2.0 * d("na").normal(i, step)
         day_in = day + d("lab.delay").integers(i, 3, step)
         lab = dict(cons=None, obstype=obstype["Investigation"], enter_delay=day_in - day)
-        log.observation(P[pos], day, code[1011481000000105], value=np.round(egfr), unit=unit_id["mL/min/1.73m2"], low=90.0, **lab)
+        log.observation(P[pos], day, code[1011481000000105], value=np.round(egfr_), unit=unit_id["mL/min/1.73m2"], low=90.0, **lab)
         log.observation(P[pos], day, code[1000731000000107], value=np.round(creat), unit=unit_id["umol/L"], low=45.0, high=104.0, **lab)
         k = np.round(np.clip(k, 2.5, 7.5), 1)  # decisions use the value the record shows
         log.observation(P[pos], day, code[1000651000000109], value=k, unit=unit_id["mmol/L"], low=3.5, high=5.3, **lab)
@@ -262,8 +279,8 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
             log.observation(P[pos], day, code[1005671000000105], value=np.round(tc, 1), unit=unit_id["mmol/L"], high=5.0, **lab)
             log.observation(P[pos], day, code[1005681000000107], value=np.round(hdl, 1), unit=unit_id["mmol/L"], low=1.0, **lab)
             log.observation(P[pos], day, code[1023491000000104], value=np.round(acr, 1), unit=unit_id["mg/mmol"], high=3.0, **lab)
-            return {"egfr": egfr, "k": k, "tc": tc, "hdl": hdl, "acr": acr}
-        return {"egfr": egfr, "k": k}
+            return {"egfr": egfr_, "k": k, "tc": tc, "hdl": hdl, "acr": acr}
+        return {"egfr": egfr_, "k": k}
 
     def record_lifestyle(pos, day, bmi_now):
         log.observation(P[pos], day, code[60621009], value=np.round(bmi_now, 1), unit=unit_id["kg/m2"], obstype=obstype["Value"])
@@ -444,11 +461,29 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         acc[act, yi] += np.stack([s_u, d_u, s_t, d_t, np.ones(len(act))], axis=1)
         smoking[act[(smoking[act] >= 2) & (quit_day[act] <= vday)]] = 1
 
+        # kidney function declines; CKD starts when it falls below 60
+        diseased = has_onset[act] & (egfr[act] < 75)
+        decline = np.where(has_onset[act] | (egfr[act] > 61), kid["age_decline"], 0.0) + diseased * (
+                                                   ckd_rate[act] - kid["age_decline"]
+                                                   + kid["bp_decline_per_10"] * np.maximum(s_t - kid["bp_threshold"], 0) / 10
+                                                   + kid["diabetes_decline"] * (onset_day["type2"][act] <= vday))
+        egfr[act] = np.maximum(egfr[act] - decline / 12, 4.0)
+        crossed = act[(egfr[act] < 60) & (onset_day["ckd"][act] > vday)]
+        onset_day["ckd"][crossed] = vday[np.isin(act, crossed)]
+        known_day["ckd"][crossed] = np.minimum(known_day["ckd"][crossed], vday[np.isin(act, crossed)] + np.round(
+            d("dxdelay.ckd.new").exponential(ids[crossed], care.condition_diagnosis_delay_years * YEAR, m)).astype(np.int64))
+
         # stopping treatment (unseen by the practice until a review)
         on_rx = act[(drug[act] >= 0).any(axis=1) & ~stopped[act]]
         stop = on_rx[d("stop").uniform(ids[on_rx], m) < care.stop_per_year / 12]
         stopped[stop] = True
         stop_day[stop] = day0
+
+        # conditions diagnosed this month (diabetes, CKD, AF) are coded
+        for c, snomed in (("type2", 44054006), ("ckd", 433144002), ("af", 49436004)):
+            kd = known_day[c][act]
+            now = (kd >= np.maximum(day0, ent[act])) & (kd < day1)
+            log.observation(P[act[now]], kd[now], code[snomed], obstype=obstype["Diagnosis"], problem=1)
 
         # consultations
         rate = _rate_by_age(age, care.consultation_rate_young, care.consultation_rate_old)
@@ -501,9 +536,17 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         s_c, d_c, _, _ = usual_at(chk_pos, chk_day)
         rs, rd, _ = bp.clinic_reading(seed, ids[chk_pos], 7 * m, s_c, d_c, bpp.white_coat_sbp[chk_pos], bpp.white_coat_dbp[chk_pos])
         record_bp(chk_pos, chk_day, rs, rd, chk_cons)
-        r_pos = np.concatenate([chk_pos, hc])
-        r_day = np.concatenate([chk_day, hc_day])
-        r_s, r_d = np.concatenate([rs, hcs]), np.concatenate([rd, hcd])
+        # after a cardiovascular event, someone not known to be hypertensive has their BP checked
+        pe = act[(post_event_check[act] >= day0) & (post_event_check[act] < day1) & ~dx[act]]
+        pe_day = np.clip(post_event_check[pe], ent[pe], lst[pe])
+        post_event_check[pe] = NEVER
+        pe_cons = log.consultation(P[pe], pe_day, staff("gp", pe, "post_event", m), source["Face to face consultation"])
+        ps, pd_, _, _ = usual_at(pe, pe_day)
+        pes, ped, _ = bp.clinic_reading(seed, ids[pe], 7 * m + 5, ps, pd_, bpp.white_coat_sbp[pe], bpp.white_coat_dbp[pe])
+        record_bp(pe, pe_day, pes, ped, pe_cons)
+        r_pos = np.concatenate([chk_pos, hc, pe])
+        r_day = np.concatenate([chk_day, hc_day, pe_day])
+        r_s, r_d = np.concatenate([rs, hcs, pes]), np.concatenate([rd, hcd, ped])
         keep = ~dx[r_pos]
         r_pos, r_day, r_s, r_d = r_pos[keep], r_day[keep], r_s[keep], r_d[keep]
         _, first = np.unique(r_pos, return_index=True)
@@ -560,20 +603,21 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
             ok = ng136.controlled(vs, vd, tgt_s, tgt_d)
             on_any = (drug[rv] >= 0).any(axis=1)
             # side effects first (1.4.34, 1.4.37)
-            cg = rv[cough_pending[rv] & (drug[rv, 0] == meds.index["ramipril"])]
+            cough = cough_pending[rv] & (drug[rv, 0] == meds.index["ramipril"])
+            cg, cg_day = rv[cough], rv_day[cough]
             if len(cg):
-                log.observation(P[cg], next_review[cg].clip(ent[cg], lst[cg]), code[49727002], obstype=obstype["Symptom"])
+                log.observation(P[cg], cg_day, code[49727002], cons=rv_cons[cough], obstype=obstype["Symptom"])
                 lv = np.minimum(level[cg, 0], meds.max_level[meds.index["losartan"]])
-                set_drug(cg, "A", meds.index["losartan"], np.minimum(lv, 1), np.clip(next_review[cg], ent[cg], lst[cg]))
-                decide(cg, np.clip(next_review[cg], ent[cg], lst[cg]), "switch", "losartan", "1.4.34 ACEi cough: ARB")
+                set_drug(cg, "A", meds.index["losartan"], np.minimum(lv, 1), cg_day)
+                decide(cg, cg_day, "switch", "losartan", "1.4.34 ACEi cough: ARB")
             cough_pending[rv] = False
-            oe = rv[oedema_pending[rv] & (drug[rv, 1] >= 0)]
+            oedema = oedema_pending[rv] & (drug[rv, 1] >= 0)
+            oe, oday = rv[oedema], rv_day[oedema]
             if len(oe):
-                oday = np.clip(next_review[oe], ent[oe], lst[oe])
-                log.observation(P[oe], oday, code[267038008], obstype=obstype["Symptom"])
+                log.observation(P[oe], oday, code[267038008], cons=rv_cons[oedema], obstype=obstype["Symptom"])
                 stop_slot(oe, "C")
-                add_d = oe[drug[oe, 2] < 0]
-                _add_class(add_d, "D", np.clip(next_review[add_d], ent[add_d], lst[add_d]), "1.4.36 CCB not tolerated: diuretic")
+                no_d = drug[oe, 2] < 0
+                _add_class(oe[no_d], "D", oday[no_d], "1.4.36 CCB not tolerated: diuretic")
             oedema_pending[rv] = False
             # a patient who stopped is found out (their BP is back up)
             back = rv[stopped[rv] & ~ok]
@@ -661,6 +705,10 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
             e_pos, e_day = act[hit], vday[hit]
             event_day[ev][e_pos] = e_day
             fatal = d(f"fatal.{ev}").uniform(ids[e_pos], m) < fatal_p
+            # the practice follows up the discharge letter: a review within about a month
+            follow = e_day + 30
+            next_review[e_pos[dx[e_pos]]] = np.minimum(next_review[e_pos[dx[e_pos]]], follow[dx[e_pos]])
+            post_event_check[e_pos[~dx[e_pos]]] = follow[~dx[e_pos]]
             log.observation(P[e_pos], e_day, code[snomed], obstype=obstype["Diagnosis"], problem=1,
                             enter_delay=14 + d(f"letter.{ev}").integers(ids[e_pos], 21, m))
             for k, v in (("pat", P[e_pos]), ("day", e_day), ("event", np.full(len(e_pos), ev, dtype=object)),
