@@ -1,4 +1,4 @@
-"""Population benchmark: patients per second and peak memory, 100,000 and 1,000,000 patients.
+"""Population benchmark (no care pathways): patients per second and peak memory, 100,000 and 1,000,000 patients.
 
 Each configuration runs in a fresh subprocess, so peak memory (max RSS, including Dask workers)
 is that run's own. The baseline is the simulation alone (block tables built in memory and
@@ -23,13 +23,13 @@ CHILD = textwrap.dedent("""
     n, workers = int(sys.argv[1]), int(sys.argv[2])
     sc = scenario.load()
     t = time.perf_counter()
-    plan = population.make_plan(sc, 1, n)
+    plan = population.make_plan(sc, 1, n, care=False)
     for lo in range(0, n, engine.DEFAULT_BLOCK_SIZE):
         record.block_tables(plan, lo, min(n, lo + engine.DEFAULT_BLOCK_SIZE))
     sim = time.perf_counter() - t
     out = pathlib.Path(tempfile.mkdtemp()) / "out"
     t = time.perf_counter()
-    engine.generate(sc, engine.RunOptions(n_patients=n, seed=1, out=out, workers=workers, progress=False))
+    engine.generate(sc, engine.RunOptions(n_patients=n, seed=1, out=out, workers=workers, progress=False, care=False))
     full = time.perf_counter() - t
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)

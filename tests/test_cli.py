@@ -118,3 +118,20 @@ def test_study_period_options_move_the_record(tmp_path):
     rows = [r.split("\t") for r in (out / "aurum" / "Patient.txt").read_text().splitlines()[1:]]
     ends = [r[9] for r in rows if r[9]]
     assert ends and all(e[-4:] in ("2018", "2019") for e in ends)
+
+
+def test_population_only_writes_the_population_without_care(tmp_path):
+    import duckdb
+
+    out = tmp_path / "pop"
+    assert main(["generate", "--patients", "3000", "--seed", "4", "--out", str(out), "--quiet", "--population-only"]) == 0
+    con = duckdb.connect(str(out / "synthgp.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM patient").fetchone()[0] == 3000
+    assert con.execute("SELECT count(*) FROM drug_issue").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM hypertension_truth").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM observation").fetchone()[0] > 0  # ethnicity codes
+    full = tmp_path / "full"
+    assert main(["generate", "--patients", "3000", "--seed", "4", "--out", str(full), "--quiet"]) == 0
+    # the same people either way: care changes records, not who is registered (bar fatal events)
+    a = (out / "aurum" / "Practice.txt").read_bytes()
+    assert a == (full / "aurum" / "Practice.txt").read_bytes()

@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--scheduler", metavar="ADDRESS", help="use an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
     g.add_argument("--block-size", type=int, default=None, metavar="B", help="patients per block (default 50000)")
     g.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    g.add_argument("--population-only", action="store_true",
+                   help="practices, staff and registered patients only: no care pathways (much faster)")
     g.add_argument("--quiet", action="store_true", help="no progress bar or messages")
 
     s = sub.add_parser("scenario", formatter_class=_formatter, help="show or check a scenario",
@@ -119,7 +121,7 @@ def _cmd_generate(a: argparse.Namespace) -> int:
         opts = engine.RunOptions(
             n_patients=a.patients, seed=a.seed, out=a.out, formats=a.format, workers=a.workers,
             scheduler=a.scheduler, block_size=a.block_size or engine.DEFAULT_BLOCK_SIZE,
-            overwrite=a.overwrite, progress=not a.quiet and sys.stderr.isatty())
+            overwrite=a.overwrite, progress=not a.quiet and sys.stderr.isatty(), care=not a.population_only)
         engine.check_options(opts)
     except (scenario.ScenarioError, ValueError, FileExistsError) as exc:
         return _fail(str(exc))

@@ -47,6 +47,7 @@ class RunOptions:
     block_size: int = DEFAULT_BLOCK_SIZE
     overwrite: bool = False
     progress: bool = True
+    care: bool = True  # False: the registered population only, no care pathways
 
 
 def check_options(o: RunOptions) -> None:
@@ -161,7 +162,7 @@ def generate(sc: Scenario, o: RunOptions, log: Callable[[str], None] = lambda s:
         shutil.rmtree(work)
     work.mkdir()
     try:
-        plan = make_plan(sc, o.seed, o.n_patients)
+        plan = make_plan(sc, o.seed, o.n_patients, care=o.care)
         log(f"{o.n_patients:,} patients in {plan.n_practices} practice{'s' * (plan.n_practices != 1)}, "
             f"{sc.period.first_day} to {sc.period.end}, seed {o.seed}")
         blocks = _blocks(o.n_patients, o.block_size)
@@ -193,7 +194,7 @@ def generate(sc: Scenario, o: RunOptions, log: Callable[[str], None] = lambda s:
         shutil.rmtree(stage)
         manifest = {
             "synthgp_version": __version__, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "seed": o.seed, "patients": o.n_patients, "practices": plan.n_practices,
+            "seed": o.seed, "patients": o.n_patients, "practices": plan.n_practices, "care": o.care,
             "formats": list(o.formats), "scenario": sc.model_dump(mode="json"),
             "period": {"start": str(sc.period.first_day), "end": str(sc.period.end)},
             "tables": counts, "seconds": round(time.perf_counter() - t0, 2),

@@ -101,7 +101,7 @@ class EventLog:
         order, consid = ids(c["pat"], c["day"], c["key"])
         c = {k: v[order] for k, v in c.items()}
         c["consid"] = consid
-        cons_map = np.full(self._n_cons, -1, dtype=np.int64)
+        cons_map = np.full(max(self._n_cons, 1), -1, dtype=np.int64)
         cons_map[c["key"]] = consid
 
         o = {k: _cat(v, np.float64 if k in ("value", "low", "high") else np.int64) for k, v in self._obs.items()}

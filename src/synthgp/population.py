@@ -95,6 +95,7 @@ class Plan:
     uts_day: np.ndarray
     staff_first: np.ndarray  # (practices, jobs): first local staff number of each job
     staff_count: np.ndarray  # (practices, jobs)
+    care: bool = True  # simulate care pathways (False: the registered population only)
 
     @property
     def n_practices(self) -> int:
@@ -113,7 +114,7 @@ def _lognormal_sizes(seed: int, n: int, sc: Scenario) -> np.ndarray:
     return np.clip(np.round(np.exp(mu + np.sqrt(sigma2) * z)), p.list_size_min, p.list_size_max).astype(np.int64)
 
 
-def make_plan(sc: Scenario, seed: int, n_patients: int) -> Plan:
+def make_plan(sc: Scenario, seed: int, n_patients: int, care: bool = True) -> Plan:
     if n_patients < 1:
         raise ValueError("n_patients must be at least 1")
     start_day = dates.to_days(sc.period.first_day)
@@ -171,7 +172,7 @@ def make_plan(sc: Scenario, seed: int, n_patients: int) -> Plan:
         pracid=prac["identifiers"]["first_pracid"] + ids, region_id=region_id,
         town=pc.town_index[outward], outward=outward, list_size=sizes,
         first_record=np.cumsum(records) - records, n_records=records, n_current=n_current,
-        n_leavers=n_leavers, uts_day=uts, staff_first=first, staff_count=counts,
+        n_leavers=n_leavers, uts_day=uts, staff_first=first, staff_count=counts, care=care,
     )
 
 

@@ -221,14 +221,16 @@ def block_tables(plan: Plan, lo: int, hi: int) -> dict[str, pa.Table]:
     last = np.where(people.death >= 0, people.death, np.where(people.regend >= 0, people.regend, plan.end_day))
     log = EventLog(first, last.copy())
     _ethnicity(plan, people, log)
-    htn = hypertension.simulate(plan, people, log)  # may bring deaths forward (fatal events)
+    htn = hypertension.simulate(plan, people, log) if plan.care else None  # may bring deaths forward
     fin = log.finish(people.patid, people.pracid)
     out = {"patient": _patient(plan, people)}
-    out.update(_record_tables(plan, people, fin, htn.truth["_problem_key"]))
+    no_problems = {"pat": np.empty(0, dtype=np.int64), "key": np.empty(0, dtype=np.int64)}
+    out.update(_record_tables(plan, people, fin, htn.truth["_problem_key"] if htn else no_problems))
     out["patient_deprivation"] = _table(schema.DEPRIVATION, {
         "patid": people.patid, "pracid": people.pracid, "e2019_imd_5": people.imd, "townsend": people.townsend})
     out["patient_identity"] = identities.patient_identity(plan, people)
     out["person_truth"] = _truth(plan, people)
     for name in ("hypertension_truth", "bp_truth_year", "decision_truth", "outcome_truth", "risk_factor_truth"):
-        out[name] = _truth_table(schema.BY_NAME[name], htn.truth[name], people)
+        t = schema.BY_NAME[name]
+        out[name] = _truth_table(t, htn.truth[name], people) if htn else t.arrow_schema.empty_table()
     return out
