@@ -11,11 +11,9 @@ dropped), run in the same process as the full generate, so the ratio shows what 
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
-import tempfile
 import textwrap
+
+from _runner import run_child
 
 CHILD = textwrap.dedent("""
     import json, resource, sys, time, tempfile, pathlib
@@ -46,11 +44,7 @@ def main() -> None:
           f"{'gen/sim':>7} {'peak MB':>8} {'output MB':>9}")
     for n in sizes:
         for workers in (1, 2):
-            r = subprocess.run([sys.executable, "-c", CHILD, str(n), str(workers)], capture_output=True, text=True,
-                               cwd=tempfile.gettempdir())
-            if r.returncode:
-                sys.exit(r.stderr)
-            m = json.loads(r.stdout.strip().splitlines()[-1])
+            m = run_child(CHILD, n, workers)
             print(f"{n:>10,} {workers:>7} {m['sim']:>10.2f} {m['full']:>10.2f} {n / m['full']:>11,.0f} "
                   f"{m['full'] / m['sim']:>7.2f} {m['rss_mb']:>8.0f} {m['bytes'] / 1e6:>9.0f}")
 

@@ -11,11 +11,9 @@ so the ratio shows what the ten years of care cost.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
-import tempfile
 import textwrap
+
+from _runner import run_child
 
 CHILD = textwrap.dedent("""
     import json, resource, sys, time, tempfile, pathlib
@@ -45,11 +43,7 @@ def main() -> None:
     print(f"{'patients':>9} {'workers':>7} {'seconds':>8} {'patients/s':>10} {'rows':>11} {'observations':>12} "
           f"{'issues':>10} {'peak MB':>8} {'vs population only':>18}")
     for workers in (1, 2):
-        r = subprocess.run([sys.executable, "-c", CHILD, str(a.patients), str(workers)], capture_output=True, text=True,
-                           cwd=tempfile.gettempdir())
-        if r.returncode:
-            sys.exit(r.stderr)
-        m = json.loads(r.stdout.strip().splitlines()[-1])
+        m = run_child(CHILD, a.patients, workers)
         print(f"{a.patients:>9,} {workers:>7} {m['full']:>8.1f} {a.patients / m['full']:>10,.0f} {m['rows']:>11,} "
               f"{m['obs']:>12,} {m['issues']:>10,} {m['rss_mb']:>8.0f} {m['full'] / m['base']:>17.0f}x")
 

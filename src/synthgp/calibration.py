@@ -165,6 +165,15 @@ def compare(db_path: Path, region: str, end: dt.date, years: float) -> list[Row]
     return rows
 
 
+def list_size(out: Path) -> int:
+    con = duckdb.connect(str(Path(out) / "synthgp.duckdb"), read_only=True)
+    try:
+        return con.execute("SELECT count(*) FROM patient WHERE regenddate IS NULL AND cprd_ddate IS NULL "
+                           "AND patienttypeid = 3").fetchone()[0]
+    finally:
+        con.close()
+
+
 def for_output(out: Path) -> list[Row]:
     m = json.loads((Path(out) / "manifest.json").read_text())
     start, end = (dt.date.fromisoformat(m["period"][k]) for k in ("start", "end"))
@@ -172,7 +181,7 @@ def for_output(out: Path) -> list[Row]:
                    ((end - start).days + 1) / 365.25)
 
 
-def format_table(rows: list[Row]) -> str:
+def format_table(rows: list[Row], list_size: int | None = None) -> str:
     def fmt(x: float | tuple[float, float]) -> str:
         if isinstance(x, tuple):
             return f"{_num(x[0])}-{_num(x[1])}"
@@ -187,6 +196,10 @@ def format_table(rows: list[Row]) -> str:
     n_fail = sum(not r.passed for r in rows)
     lines.append(f"\n{len(rows) - n_fail} of {len(rows)} within tolerance. calibration = a parameter was fitted to "
                  "the figure; validation = not fitted, so agreement is evidence.")
+    if list_size is not None:
+        lines.append(f"The list holds {list_size:,} people on the end date. Tolerances are sized for runs of 200,000 "
+                     "patients or more; in smaller runs a figure over a small group (a 0.4% register band of a few "
+                     "thousand people) can miss by sampling noise alone: its standard error is sqrt(p(1-p)/n).")
     return "\n".join(lines)
 
 

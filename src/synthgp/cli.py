@@ -166,7 +166,7 @@ def _cmd_calibrate(a: argparse.Namespace) -> int:
     if not (a.dir / "manifest.json").is_file() or not (a.dir / "synthgp.duckdb").is_file():
         return _fail(f"{a.dir} is not a synthgp output with a DuckDB file (expected manifest.json and synthgp.duckdb)")
     rows = calibration.for_output(a.dir)
-    print(calibration.format_table(rows))
+    print(calibration.format_table(rows, calibration.list_size(a.dir)))
     return 0 if all(r.passed for r in rows) else 1
 
 

@@ -238,6 +238,15 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         recent_sbp[pos] = np.roll(recent_sbp[pos], 1, axis=1)
         recent_sbp[pos, 0] = sbp
 
+    def measure(pos, day, cons, step):
+        """A clinic BP at a visit (NG136 1.2.2, lower of two if raised), recorded. Returns the
+        recorded (sbp, dbp) and the usual untreated (sbp, dbp) behind them."""
+        us, ud, _, _ = usual_at(pos, day)
+        ts, td = treated_bp(pos, us, ud)
+        rs, rd, _ = bp.clinic_reading(seed, ids[pos], step, ts, td, bpp.white_coat_sbp[pos], bpp.white_coat_dbp[pos])
+        record_bp(pos, day, rs, rd, cons)
+        return rs, rd, us, ud
+
     def labs(pos, day, full):
         """U&E (and, if `full`, HbA1c, lipids and urine ACR): plausible, mutually consistent values."""
         if not len(pos):
@@ -511,11 +520,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         # known hypertensives: BP re-checked at some consultations
         kn = dx[cpos] & ~phone & (d("check.dx").uniform(ids[cpos], m) < care.bp_check_diagnosed)
         if kn.any():
-            kp, kd_ = cpos[kn], cday[kn]
-            ks, kdd, _, _ = usual_at(kp, kd_)
-            kts, ktd = treated_bp(kp, ks, kdd)
-            kr_s, kr_d, _ = bp.clinic_reading(seed, ids[kp], 7 * m + 4, kts, ktd, bpp.white_coat_sbp[kp], bpp.white_coat_dbp[kp])
-            record_bp(kp, kd_, kr_s, kr_d, ckeys[kn])
+            measure(cpos[kn], cday[kn], ckeys[kn], 7 * m + 4)
 
         # NHS Health Checks (every five years, 40-74, no known condition)
         elig = act[(age >= 40) & (age < 75) & ~dx[act] & (known_day["type2"][act] > vday) & (known_day["ckd"][act] > vday)
@@ -525,25 +530,20 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         hc, hc_day = elig[go], hc_day[go]
         hc_cons = log.consultation(P[hc], hc_day, staff("nurse", hc, "hc", m), source["Clinic"])
         log.observation(P[hc], hc_day, code[840411000000107], cons=hc_cons, obstype=obstype["Observation"])
-        hs, hd_, _, hbmi = usual_at(hc, hc_day)
+        _, _, _, hbmi = usual_at(hc, hc_day)
         record_lifestyle(hc, hc_day, hbmi)
         hc_lab = labs(hc, hc_day, True)
-        hcs, hcd, _ = bp.clinic_reading(seed, ids[hc], 7 * m + 1, hs, hd_, bpp.white_coat_sbp[hc], bpp.white_coat_dbp[hc])
-        record_bp(hc, hc_day, hcs, hcd, hc_cons)
+        hcs, hcd, _, _ = measure(hc, hc_day, hc_cons, 7 * m + 1)
         if len(hc):
             qrisk(hc, hc_day, hcs, hc_lab, hbmi)
         # readings at consultations
-        s_c, d_c, _, _ = usual_at(chk_pos, chk_day)
-        rs, rd, _ = bp.clinic_reading(seed, ids[chk_pos], 7 * m, s_c, d_c, bpp.white_coat_sbp[chk_pos], bpp.white_coat_dbp[chk_pos])
-        record_bp(chk_pos, chk_day, rs, rd, chk_cons)
+        rs, rd, _, _ = measure(chk_pos, chk_day, chk_cons, 7 * m)
         # after a cardiovascular event, someone not known to be hypertensive has their BP checked
         pe = act[(post_event_check[act] >= day0) & (post_event_check[act] < day1) & ~dx[act]]
         pe_day = np.clip(post_event_check[pe], ent[pe], lst[pe])
         post_event_check[pe] = NEVER
         pe_cons = log.consultation(P[pe], pe_day, staff("gp", pe, "post_event", m), source["Face to face consultation"])
-        ps, pd_, _, _ = usual_at(pe, pe_day)
-        pes, ped, _ = bp.clinic_reading(seed, ids[pe], 7 * m + 5, ps, pd_, bpp.white_coat_sbp[pe], bpp.white_coat_dbp[pe])
-        record_bp(pe, pe_day, pes, ped, pe_cons)
+        pes, ped, _, _ = measure(pe, pe_day, pe_cons, 7 * m + 5)
         r_pos = np.concatenate([chk_pos, hc, pe])
         r_day = np.concatenate([chk_day, hc_day, pe_day])
         r_s, r_d = np.concatenate([rs, hcs, pes]), np.concatenate([rd, hcd, ped])
@@ -556,9 +556,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         severe = ng136.clinic_severe(r_s, r_d)
         sv, sv_day = r_pos[severe], r_day[severe] + 1 + d("severe.repeat").integers(ids[r_pos[severe]], 7, m)
         sv_cons = log.consultation(P[sv], sv_day, staff("nurse", sv, "severe", m), source["Clinic"])
-        s2, d2, _, _ = usual_at(sv, sv_day)
-        s2r, d2r, _ = bp.clinic_reading(seed, ids[sv], 7 * m + 2, s2, d2, bpp.white_coat_sbp[sv], bpp.white_coat_dbp[sv])
-        record_bp(sv, sv_day, s2r, d2r, sv_cons)
+        s2r, d2r, s2, d2 = measure(sv, sv_day, sv_cons, 7 * m + 2)
         still = ng136.clinic_severe(s2r, d2r)
         accelerated = still & (s2 >= th["accelerated_sbp"])
         refer(sv[accelerated], sv_day[accelerated], 3, "1.5.1 accelerated hypertension: same-day referral")
@@ -590,10 +588,8 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
             next_review[due[dna]] = rday[dna] + 30
             rv, rv_day = due[~dna], rday[~dna]
             rv_cons = log.consultation(P[rv], rv_day, staff("gp", rv, "review", m), source["Face to face consultation"])
-            us, ud, rage, rbmi = usual_at(rv, rv_day)
-            ts, td = treated_bp(rv, us, ud)
-            vs, vd, _ = bp.clinic_reading(seed, ids[rv], 7 * m + 3, ts, td, bpp.white_coat_sbp[rv], bpp.white_coat_dbp[rv])
-            record_bp(rv, rv_day, vs, vd, rv_cons)
+            _, _, rage, rbmi = usual_at(rv, rv_day)
+            vs, vd, _, _ = measure(rv, rv_day, rv_cons, 7 * m + 3)
             annual = rv_day - np.maximum(dx_day[rv], ent[rv]) >= 300
             log.observation(P[rv[annual]], rv_day[annual], code[185665008], cons=rv_cons[annual], obstype=obstype["Observation"])
             record_lifestyle(rv[annual], rv_day[annual], rbmi[annual])
