@@ -112,7 +112,8 @@ def _hypertension(con: duckdb.DuckDBPyConnection, end: dt.date) -> dict[str, Any
                      FROM cur JOIN reg USING (patid) LEFT JOIN bp ON bp.patid = cur.patid AND bp.rn = 1 GROUP BY 1"""))
     out["controlled_under80"] = ctl.get(False, float("nan"))
     out["controlled_80_plus"] = ctl.get(True, float("nan"))
-    truth = q(f"""{base}, treated AS (SELECT DISTINCT patid FROM drug_issue)
+    truth = q(f"""{base}, treated AS (SELECT DISTINCT i.patid FROM drug_issue i JOIN product_dictionary p USING (prodcodeid)
+                                       WHERE p.bnfchapter LIKE '02%')  -- antihypertensives (BNF chapter 2)
                   SELECT avg((h.diagnosed_date IS NULL)::INT), count(*) FROM cur JOIN hypertension_truth h USING (patid)
                   WHERE cur.age >= 18 AND (h.hypertensive_at_end = 1 OR cur.patid IN (SELECT patid FROM treated))""")
     out["undiagnosed_share"] = truth[0][0]
@@ -125,7 +126,7 @@ def _hypertension(con: duckdb.DuckDBPyConnection, end: dt.date) -> dict[str, Any
                 JOIN medical_dictionary m USING (medcodeid) WHERE m.cluster = 'CKD' GROUP BY 1)
         SELECT avg((ckd.patid IS NOT NULL)::INT), avg(coalesce(ckd.s5, false)::INT)
         FROM cur LEFT JOIN ckd USING (patid) WHERE cur.age >= 18""")[0]
-    rf = q(f"""{base} SELECT avg((r.smoking IN ('light', 'moderate', 'heavy'))::INT), avg((r.bmi >= 30)::INT)
+    rf = q(f"""{base} SELECT avg((r.smoking IN ('light', 'moderate', 'heavy'))::INT), avg((r.bmi_at_end >= 30)::INT)
                FROM cur JOIN risk_factor_truth r USING (patid) WHERE cur.age >= 18""")[0]
     out["current_smokers"], out["obesity"] = rf
     return out

@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
               synthgp generate --patients 20000 --seed 1 --out practice
               synthgp scenario show
               synthgp scenario check my-scenario.toml
-              synthgp calibrate practice"""))
+              synthgp calibrate practice
+              synthgp export practice --format cprd-cvd"""))
     p.add_argument("--version", action="version", version=f"synthgp {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
@@ -67,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--start", type=_date, metavar="DATE", help="study start (default: ten years before --end)")
     g.add_argument("--end", type=_date, metavar="DATE", help="study end (default 2024-12-31)")
     g.add_argument("--format", type=_formats, default=("duckdb", "aurum"), metavar="LIST",
-                   help="comma-separated output formats (default duckdb,aurum; available: duckdb, aurum)")
+                   help="comma-separated output formats (default duckdb,aurum; available: duckdb, aurum, cprd-cvd)")
     g.add_argument("--workers", type=int, default=1, metavar="K", help="worker processes (a local Dask cluster if > 1)")
     g.add_argument("--scheduler", metavar="ADDRESS", help="use an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
     g.add_argument("--block-size", type=int, default=None, metavar="B", help="patients per block (default 50000)")
@@ -87,6 +88,20 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--file", type=Path, metavar="FILE", help="scenario file to apply over the defaults")
     check = ssub.add_parser("check", help="validate a scenario file")
     check.add_argument("file", type=Path, metavar="FILE")
+    x = sub.add_parser("export", formatter_class=_formatter, help="write more formats from an existing output",
+                       description=textwrap.dedent("""\
+            Write further formats from an output's DuckDB file, without simulating again. Formats:
+              aurum     CPRD Aurum text files (DIR/aurum/)
+              cprd-cvd  the regulator's flat cardiovascular table, QRISK3 predictors at a baseline
+                        date plus outcomes, as CSV and Parquet with a data dictionary (DIR/cprd_cvd/)
+
+            examples:
+              synthgp export practice --format cprd-cvd
+              synthgp export practice --format aurum,cprd-cvd --overwrite"""))
+    x.add_argument("dir", type=Path, metavar="DIR", help="an output folder written by `synthgp generate`")
+    x.add_argument("--format", type=_formats, required=True, metavar="LIST", help="comma-separated formats")
+    x.add_argument("--overwrite", action="store_true", help="replace a format's folder if it exists")
+
     c = sub.add_parser("calibrate", formatter_class=_formatter, help="compare an output with published figures",
                        description=textwrap.dedent("""\
             Print each published calibration figure beside the generated practice's own, marking
@@ -137,6 +152,8 @@ def _cmd_generate(a: argparse.Namespace) -> int:
             print(f"            synthgp calibrate {out}    # published figures beside this practice's own")
         if "aurum" in m["formats"]:
             print(f"  CPRD Aurum files: {out}/aurum/")
+        if "cprd-cvd" in m["formats"]:
+            print(f"  flat cardiovascular table: {out}/cprd_cvd/ (see data_dictionary.md there)")
     return 0
 
 
@@ -160,6 +177,18 @@ def _cmd_scenario(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(a: argparse.Namespace) -> int:
+    from synthgp import engine
+
+    try:
+        written = engine.export(a.dir, a.format, a.overwrite)
+    except (ValueError, FileExistsError) as exc:
+        return _fail(str(exc))
+    for w in written:
+        print(f"Wrote {w}/")
+    return 0
+
+
 def _cmd_calibrate(a: argparse.Namespace) -> int:
     from synthgp import calibration
 
@@ -172,5 +201,5 @@ def _cmd_calibrate(a: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"generate": _cmd_generate, "scenario": _cmd_scenario, "calibrate": _cmd_calibrate}[args.command]
+    handler = {"generate": _cmd_generate, "scenario": _cmd_scenario, "calibrate": _cmd_calibrate, "export": _cmd_export}[args.command]
     return handler(args)

@@ -187,7 +187,7 @@ def generate(sc: Scenario, o: RunOptions, log: Callable[[str], None] = lambda s:
             _load_record(con, stage, plan_tables, len(blocks), materialise)
             for fmt in o.formats:
                 if fmt in EXPORTERS:
-                    EXPORTERS[fmt](con, work)
+                    EXPORTERS[fmt](con, work, sc)
             counts = {t.name: con.execute(f"SELECT count(*) FROM {t.name}").fetchone()[0] for t in schema.ALL_TABLES}
         finally:
             con.close()
@@ -205,6 +205,46 @@ def generate(sc: Scenario, o: RunOptions, log: Callable[[str], None] = lambda s:
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+
+
+def export(out: Path, formats: tuple[str, ...], overwrite: bool = False) -> list[Path]:
+    """Write more formats from an existing output's DuckDB file (never re-simulating). Each format's
+    folder is built beside the output and moved into place when complete."""
+    from synthgp.exporters import FOLDERS
+    from synthgp.scenario import Scenario
+
+    out = Path(out)
+    manifest_path = out / "manifest.json"
+    if not manifest_path.is_file() or not (out / DB_NAME).is_file():
+        raise ValueError(f"{out} is not a synthgp output with a DuckDB file (expected manifest.json and {DB_NAME})")
+    bad = [f for f in formats if f not in EXPORTERS]
+    if bad or not formats:
+        raise ValueError(f"--format: unknown {', '.join(bad) or '(none given)'}; allowed: {', '.join(EXPORTERS)}")
+    for f in formats:
+        if (out / FOLDERS[f]).exists() and not overwrite:
+            raise OutputExistsError(f"{out / FOLDERS[f]} already exists; pass --overwrite to replace it")
+    manifest = json.loads(manifest_path.read_text())
+    sc = Scenario.model_validate(manifest["scenario"])
+    work = out / f".export-{os.getpid()}"
+    written = []
+    try:
+        work.mkdir()
+        con = duckdb.connect(str(out / DB_NAME), read_only=True)
+        try:
+            for f in formats:
+                EXPORTERS[f](con, work, sc)
+        finally:
+            con.close()
+        for f in formats:
+            _move_into_place(work / FOLDERS[f], out / FOLDERS[f])
+            written.append(out / FOLDERS[f])
+        manifest["formats"] = sorted(set(manifest["formats"]) | set(formats))
+        tmp = out / f".manifest-{os.getpid()}.json"
+        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+        os.replace(tmp, manifest_path)
+        return written
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _move_into_place(work: Path, out: Path) -> None:

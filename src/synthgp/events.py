@@ -76,8 +76,8 @@ class EventLog:
     def issue(self, pat, day, staff, prod, qty, qunit, duration, cost, course, dosage) -> None:
         n = len(pat)
         for k, v in (("pat", pat), ("day", day), ("staff", staff), ("prod", prod), ("qty", qty), ("qunit", qunit),
-                     ("duration", duration), ("cost", cost), ("course", course), ("dosage", np.broadcast_to(dosage, n))):
-            self._issue[k].append(np.asarray(v))
+                     ("duration", duration), ("cost", cost), ("course", course), ("dosage", dosage)):
+            self._issue[k].append(np.broadcast_to(np.asarray(v), n))
 
     # ------------------------------------------------------------ finishing
     def _keep(self, pat: np.ndarray, day: np.ndarray) -> np.ndarray:

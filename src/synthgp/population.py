@@ -10,6 +10,8 @@ structure), `leavers` died or moved away during the period (age at leaving drawn
 the list's age structure times the age-specific death and moving rates), and a small share are
 temporary residents. The end-date list therefore lands on the published age structure by
 construction (a calibration), while the deaths, turnover and age at death follow from the rates.
+Time since registration is drawn from the same moving rates, counted back from each person's age,
+so the list keeps its size and age structure through the study instead of drifting.
 """
 
 from __future__ import annotations
@@ -41,6 +43,17 @@ class Demography:
     leaver: np.ndarray  # P(sex, age at leaving) among those who died or moved
     death_share: np.ndarray  # P(died | left, sex, age)
     hazard: float  # mean leaving rate per person-year on the list
+    move_grid: np.ndarray  # ages (years) on a fine grid
+    move_cumulative: np.ndarray  # cumulative moving hazard from birth to each grid age
+
+    def years_since_registration(self, age: np.ndarray, e: np.ndarray) -> np.ndarray:
+        """Time back to the last move for people aged `age`, given Exp(1) draws `e`: moves happen at the
+        age-specific moving rates, so older people have been registered longer. Capped at `age` (registered
+        since birth)."""
+        c_now = np.interp(age, self.move_grid, self.move_cumulative)
+        target = c_now - e
+        moved_at = np.interp(np.maximum(target, 0.0), self.move_cumulative, self.move_grid)
+        return np.where(target > 0, age - moved_at, age)
 
     @classmethod
     def for_region(cls, region: str) -> "Demography":
@@ -69,7 +82,10 @@ class Demography:
         rate = mort + move
         leaver = current * rate
         hazard = float(leaver.sum())
-        return cls(current=current, leaver=leaver / hazard, death_share=mort / rate, hazard=hazard)
+        grid = np.arange(0, MAX_AGE + 1.01, 0.05)
+        cum = np.concatenate([[0.0], np.cumsum(_step_lookup(mv["starts"], mv["rate"], grid[:-1]) * 0.05)])
+        return cls(current=current, leaver=leaver / hazard, death_share=mort / rate, hazard=hazard,
+                   move_grid=grid, move_cumulative=cum)
 
 
 # ---------------------------------------------------------------- the plan
@@ -269,8 +285,10 @@ def simulate_people(plan: Plan, lo: int, hi: int) -> People:
 
     died = (status == LEAVER) & (Draws(seed, "person.died").uniform(idx) < demo.death_share[(~male).astype(int), age])
     lag = np.round(Draws(seed, "person.newborn_lag").exponential(idx, reg.newborn_lag_mean_days)).astype(np.int64)
-    mean_years = np.where(status == CURRENT, reg.current_mean_years, reg.leaver_mean_years)
-    duration = np.round(Draws(seed, "person.registration").exponential(idx, mean_years) * dates.DAYS_PER_YEAR).astype(np.int64)
+    # time since registration follows the age-specific moving rates backwards from the reference age,
+    # so joiners are mostly young movers and newborns, and the list keeps its age structure over time
+    since = demo.years_since_registration(age + frac, Draws(seed, "person.registration").exponential(idx, 1.0))
+    duration = np.round(since * dates.DAYS_PER_YEAR).astype(np.int64)
     regstart = np.maximum(dob + lag, ref_day - duration)
     regstart = np.minimum(regstart, ref_day)  # a newborn who dies within days is registered on the day
 

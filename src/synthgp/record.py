@@ -169,9 +169,13 @@ def _record_tables(plan: Plan, p: People, fin: Finished, problem_key: np.ndarray
     prob_obsid = np.full(len(p.patid), -1, dtype=np.int64)
     has = problem_key["key"] >= 0
     prob_obsid[problem_key["pat"][has]] = fin.obs_map[problem_key["key"][has]]
+    meds = reference.toml("medicines.toml")
+    for_hypertension = np.array([lv["prodcodeid"] for v in meds.values() if isinstance(v, dict) and v["class"] != "O"
+                                 for lv in v["levels"]])
+    issue_problem = np.where(np.isin(i["prod"], for_hypertension), prob_obsid[i["pat"]], -1)
     out["drug_issue"] = _table(schema.DRUG_ISSUE, {
         "patid": p.patid[i["pat"]], "issueid": i["issueid"], "pracid": p.pracid[i["pat"]],
-        "probobsid": opt(prob_obsid[i["pat"]], pa.int64()), "drugrecid": i["drugrecid"], "issuedate": date(i["day"]),
+        "probobsid": opt(issue_problem, pa.int64()), "drugrecid": i["drugrecid"], "issuedate": date(i["day"]),
         "enterdate": date(i["day"]), "staffid": i["staff"], "prodcodeid": i["prod"], "dosageid": i["dosage"],
         "quantity": i["qty"], "quantunitid": i["qunit"], "duration": i["duration"], "estnhscost": i["cost"]})
     return out

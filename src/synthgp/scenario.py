@@ -71,8 +71,6 @@ class Population(_Strict):
 
 
 class Registration(_Strict):
-    current_mean_years: float = Field(gt=0, le=100)
-    leaver_mean_years: float = Field(gt=0, le=100)
     newborn_lag_mean_days: float = Field(ge=0, le=365)
     temporary_resident_share: float = Field(ge=0, le=0.5)
     temporary_stay_mean_days: float = Field(gt=0, le=365)
@@ -82,6 +80,7 @@ class Registration(_Strict):
 class Care(_Strict):
     """How the practice and its patients behave (hypertension pathway)."""
 
+    burn_in_years: int = Field(ge=0, le=40)
     consultation_rate_young: float = Field(ge=0, le=50)
     consultation_rate_old: float = Field(ge=0, le=50)
     female_consultation_ratio: float = Field(gt=0, le=5)
@@ -108,12 +107,35 @@ class Care(_Strict):
     condition_diagnosis_delay_years: float = Field(gt=0, le=50)
 
 
+class Exports(_Strict):
+    cvd_baseline: str
+
+    @field_validator("cvd_baseline")
+    @classmethod
+    def _date_or_start(cls, v: str) -> str:
+        if v != "start":
+            try:
+                dt.date.fromisoformat(v)
+            except ValueError:
+                raise ValueError(f"must be 'start' or a date YYYY-MM-DD (got {v!r})") from None
+        return v
+
+
 class Scenario(_Strict):
     name: str
     period: Period
     population: Population
     registration: Registration
     care: Care
+    exports: Exports
+
+    @model_validator(mode="after")
+    def _baseline_in_period(self) -> "Scenario":
+        b = self.exports.cvd_baseline
+        if b != "start" and not (self.period.first_day <= dt.date.fromisoformat(b) <= self.period.end):
+            raise ValueError(f"exports.cvd_baseline {b} must lie in the study period "
+                             f"({self.period.first_day} to {self.period.end})")
+        return self
 
 
 def _defaults_table() -> dict[str, Any]:

@@ -235,7 +235,8 @@ OUTCOME_TRUTH = Table("outcome_truth", "truth", "Cardiovascular events (all are 
 
 RISK_TRUTH = Table("risk_factor_truth", "truth", "QRISK3 inputs as they truly were when the person's record started.", (
     Column("patid", I64, "Patient."),
-    Column("bmi", F64, "Body mass index."),
+    Column("bmi", F64, "Body mass index at the record start."),
+    Column("bmi_at_end", F64, "Body mass index on the person's last day in the record."),
     Column("smoking", STR, "never, ex, light, moderate, heavy."),
     Column("type1", I8, "Type 1 diabetes."),
     Column("type2", I8, "Type 2 diabetes."),

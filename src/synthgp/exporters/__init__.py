@@ -3,16 +3,21 @@ connection on which every record table is visible by name, and writes under an o
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import duckdb
 
-from synthgp.exporters import aurum
+from synthgp.exporters import aurum, cprd_cvd
 
-Exporter = Callable[[duckdb.DuckDBPyConnection, "object"], None]
+# write(con, out_dir, scenario): read the record through `con`, write under `out_dir`
+Exporter = Callable[[duckdb.DuckDBPyConnection, Path, object], None]
 
 # duckdb is not here: the DuckDB file is the run's own store, written by the engine itself.
 EXPORTERS: dict[str, Exporter] = {
     "aurum": aurum.write,
+    "cprd-cvd": cprd_cvd.write,
 }
+# the folder each exporter writes, for `synthgp export` to replace atomically
+FOLDERS = {"aurum": "aurum", "cprd-cvd": cprd_cvd.SUBDIR}
 FORMATS = ("duckdb", *EXPORTERS)

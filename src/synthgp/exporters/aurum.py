@@ -23,7 +23,7 @@ def _copy(con: duckdb.DuckDBPyConnection, select: str, path: Path) -> None:
     con.execute(f"COPY ({select}) TO '{path.as_posix()}' ({_OPTIONS})")
 
 
-def write(con: duckdb.DuckDBPyConnection, out: Path) -> None:
+def write(con: duckdb.DuckDBPyConnection, out: Path, sc: object = None) -> None:
     folder = Path(out) / "aurum"
     for t in schema.ALL_TABLES:
         if t.group == "record" and t.aurum_file:

@@ -78,7 +78,10 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
     meds = Meds()
     eth = reference.toml("population.toml")["ethnicity"]
 
-    start, end = plan.start_day, plan.end_day
+    study_start, end = plan.start_day, plan.end_day
+    # care is simulated from a burn-in before the study, so the study opens on a steady state;
+    # what the burn-in records is history, as in a real extract
+    start = study_start - int(round(care.burn_in_years * YEAR))
     adult_day = people.dob + np.round(18 * YEAR).astype(np.int64)
     last = np.where(people.death >= 0, people.death, np.where(people.regend >= 0, people.regend, end))
     entry = np.maximum.reduce([people.regstart, np.full(len(last), start), adult_day])
@@ -181,7 +184,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
     post_event_check = np.full(n, NEVER, dtype=np.int64)
     decisions: dict[str, list] = {k: [] for k in ("pat", "day", "decision", "drug", "rule")}
     outcomes: dict[str, list] = {k: [] for k in ("pat", "day", "event", "fatal", "sbp")}
-    years = np.arange(dates.year_of(np.array([start]))[0], dates.year_of(np.array([end]))[0] + 1)
+    years = np.arange(dates.year_of(np.array([study_start]))[0], dates.year_of(np.array([end]))[0] + 1)
     acc = np.zeros((n, len(years), 5))
 
     def decide(pos, day, what, drug_name, rule):
@@ -445,12 +448,42 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
                     _add_class(more[nxt == c], c, ent[more[nxt == c]], "1.4.41-1.4.45 step up")
                 s4 = more[nxt == "4"]
                 if len(s4):
-                    _step4(s4, ent[s4], labs(s4, ent[s4], False)["k"], 0)
+                    # the potassium that chose step 4 predates the issues carried over from before the record
+                    k_day = np.maximum(ent[s4] - 3 * interval[s4] - 7, first_allowed[P[s4]])
+                    _step4(s4, ent[s4], labs(s4, k_day, False)["k"], 0)
             cough_pending[treated] = False  # a tolerated regimen is what carries over
             oedema_pending[treated] = False
+            # the regimen was being issued before the record starts: the last three repeats are on it
+            for k in (3, 2, 1):
+                hday = ent[treated] - k * interval[treated]
+                ok_h = hday >= first_allowed[P[treated]]
+                for slot in range(4):
+                    has = treated[ok_h & (drug[treated, slot] >= 0)]
+                    hd = (ent[has] - k * interval[has])
+                    mi, lv = drug[has, slot], level[has, slot]
+                    log.issue(P[has], hd, staff("gp", has, "rx.hist", k), meds.prod[mi, lv], interval[has].astype(np.float64),
+                              np.where(meds.capsule[mi], 2, 1), interval[has],
+                              np.round(meds.cost[mi, lv] * interval[has] / 28 / 100, 2), course[has, slot],
+                              np.where(meds.capsule[mi], "OD1C", "OD1"))
         next_review[pri] = ent[pri] + d("prior.review").integers(ids[pri], 365)
-    # risk factors known at entry are on the record as history
+    # risk factors known at entry are on the record as history, and so is the last BP check
     record_lifestyle(np.arange(n), hist_day, bmi0)
+    hist = np.flatnonzero((last_bp >= first_allowed[P]) & (last_bp >= dob + np.round(18 * YEAR).astype(np.int64)) & (last_bp < ent))
+    if len(hist):
+        measure(hist, last_bp[hist], np.full(len(hist), -1), -1)
+
+    # regular medicines behind QRISK3 inputs: 28-day repeats for as long as the person is here
+    other_meds = [(c, meds.index[name]) for c, name in (("atypical_antipsychotic", "olanzapine"), ("corticosteroids", "prednisolone"))]
+    other_course = np.arange(n) + 10_000_000  # one course per person and medicine (offset by medicine below)
+    # issued for a year before the record starts too (from registration at the earliest)
+    next_other = np.where(rf["atypical_antipsychotic"] | rf["corticosteroids"], ent, NEVER)
+    for k in range(13, 0, -1):
+        hday = ent - 28 * k
+        for j, (flag, mi) in enumerate(other_meds):
+            has = np.flatnonzero(rf[flag] & (hday >= first_allowed[P]))
+            log.issue(P[has], hday[has], staff("gp", has, "rx.other.hist", k), np.full(len(has), meds.prod[mi, 0]),
+                      np.full(len(has), 28.0), 1, np.full(len(has), 28), np.full(len(has), round(meds.cost[mi, 0] / 100, 2)),
+                      other_course[has] + j * 20_000_000, "OD1")
 
     # ---------------------------------------------------------------- month by month
     n_months = int(np.ceil((end - start + 1) / MONTH))
@@ -466,8 +499,9 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         htn_now = (s_u >= th["clinic_sbp"]) | (d_u >= th["clinic_dbp"])
         new_onset = htn_now & (onset_htn[act] == dates.NONE)
         onset_htn[act[new_onset]] = vday[new_onset]
-        yi = int(np.searchsorted(years, dates.year_of(np.array([day0]))[0]))
-        acc[act, yi] += np.stack([s_u, d_u, s_t, d_t, np.ones(len(act))], axis=1)
+        if day0 >= study_start:  # the truth tables cover the study period
+            yi = int(np.searchsorted(years, dates.year_of(np.array([day0]))[0]))
+            acc[act, yi] += np.stack([s_u, d_u, s_t, d_t, np.ones(len(act))], axis=1)
         smoking[act[(smoking[act] >= 2) & (quit_day[act] <= vday)]] = 1
 
         # kidney function declines; CKD starts when it falls below 60
@@ -686,6 +720,18 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
             on_any = (drug[iss] >= 0).any(axis=1)
             next_issue[iss] = np.where(on_any, iday + np.round(interval[iss] / np.maximum(adherence[iss], 0.35)).astype(np.int64), NEVER)
 
+        # regular non-antihypertensive medicines
+        for _ in range(2):
+            oi = act[(next_other[act] < day1) & (next_other[act] <= lst[act])]
+            if not len(oi):
+                break
+            for k, (flag, mi) in enumerate(other_meds):
+                has = oi[rf[flag][oi]]
+                log.issue(P[has], next_other[has], staff("gp", has, "rx.other", m), np.full(len(has), meds.prod[mi, 0]),
+                          np.full(len(has), 28.0), 1, np.full(len(has), 28), np.full(len(has), round(meds.cost[mi, 0] / 100, 2)),
+                          other_course[has] + k * 20_000_000, "OD1")
+            next_other[oi] += 28
+
         # cardiovascular events (Lewington: log-linear in usual SBP, shallower in the old)
         slope = np.interp(age, [40, 70, 90], [np.log(2) / 20, np.log(2) / 20, np.log(1.5) / 20])
         base = np.exp(0.075 * (age - 65)) * np.exp(slope * (s_t - 140))
@@ -700,7 +746,8 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
             hit = (event_day[ev][act] < 0) & (age >= 30) & (d(f"event.{ev}").uniform(ids[act], m) < haz)
             e_pos, e_day = act[hit], vday[hit]
             event_day[ev][e_pos] = e_day
-            fatal = d(f"fatal.{ev}").uniform(ids[e_pos], m) < fatal_p
+            # everyone simulated is known to be alive in the study period, so burn-in events are not fatal
+            fatal = (d(f"fatal.{ev}").uniform(ids[e_pos], m) < fatal_p) & (e_day >= study_start)
             # the practice follows up the discharge letter: a review within about a month
             follow = e_day + 30
             next_review[e_pos[dx[e_pos]]] = np.minimum(next_review[e_pos[dx[e_pos]]], follow[dx[e_pos]])
@@ -724,7 +771,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
     has = cnt > 0
     pi, yi = np.nonzero(has)
     yearly = acc[pi, yi, :4] / cnt[pi, yi, None]
-    s_end, d_end, _, _ = usual_at(np.arange(n), lst)
+    s_end, d_end, _, bmi_end = usual_at(np.arange(n), lst)
     return Result(truth={
         "hypertension_truth": {
             "pat": P, "true_hypertension_onset": onset_htn, "hypertensive_at_end": ((s_end >= 140) | (d_end >= 90)).astype(np.int8),
@@ -736,7 +783,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
                           "months": cnt[pi, yi].astype(np.int8)},
         "decision_truth": _columns(decisions, {"day": "date"}),
         "outcome_truth": _columns(outcomes, {"day": "date", "sbp": "treated_sbp"}),
-        "risk_factor_truth": {"pat": P, **{k: rf[k] for k in ("bmi", "total_cholesterol", "hdl")},
+        "risk_factor_truth": {"pat": P, **{k: rf[k] for k in ("bmi", "total_cholesterol", "hdl")}, "bmi_at_end": np.round(bmi_end, 2),
                               "smoking": np.asarray(SMOKING_LEVELS, dtype=object)[rf["smoking"]],
                               **{k: rf[k].astype(np.int8) for k in ("type1", "type2", "af", "ckd", "ra", "sle", "migraine", "semi",
                                                                     "atypical_antipsychotic", "corticosteroids", "impotence", "fh_cvd")},
