@@ -104,3 +104,14 @@ def test_export_refuses_to_overwrite_and_validates(flat, capsys):
     assert main(["export", str(flat), "--format", "fhir"]) == 2
     assert "allowed: aurum, cprd-cvd" in capsys.readouterr().err
     assert main(["export", str(flat / "nowhere"), "--format", "cprd-cvd"]) == 2
+
+
+def test_the_docs_worked_example_runs(flat):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("example", Path(__file__).parents[1] / "docs/examples/cprd_cvd_summary.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    text = example.summarise(flat)
+    assert "adults aged 25-84" in text and "strokeha" in text and "QRISK3 band" in text
