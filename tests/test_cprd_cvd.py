@@ -34,7 +34,7 @@ def _day(s):
 @pytest.fixture(scope="module")
 def record(flat):
     """Everything we need, read independently from the Aurum files (not from DuckDB)."""
-    dic = {r["medcodeid"]: int(r["snomedctconceptid"]) for r in _aurum(flat, "MedicalDictionary.txt")}
+    dic = {r["medcodeid"]: int(r["snomedctconceptid"] or 0) for r in _aurum(flat, "MedicalDictionary.txt")}
     obs = defaultdict(list)
     for o in _aurum(flat, "Observation.txt"):
         obs[o["patid"]].append((_day(o["obsdate"]), dic[o["medcodeid"]], o["value"], int(o["obsid"])))

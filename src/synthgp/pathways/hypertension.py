@@ -27,9 +27,12 @@ DOSE_UNITS = {-2: 0.6, -1: 0.78, 0: 1.0, 1: 1.25, 2: 1.4}  # effect relative to 
 SLOTS = ("A", "C", "D", "S")  # drug classes held at once: ACEi/ARB, CCB, diuretic, step 4
 
 
-def _codes() -> dict[str, int]:
-    """medcodeid by SNOMED concept id, from codes.csv."""
-    return {int(r["snomedctconceptid"]): int(r["medcodeid"]) for r in reference.csv_rows("codes.csv")}
+def _codes() -> dict[int | str, int]:
+    """medcodeid by SNOMED CT concept id (or by key, for rows without one), from codes.csv."""
+    rows = reference.csv_rows("codes.csv")
+    out: dict[int | str, int] = {int(r["snomedctconceptid"]): int(r["medcodeid"]) for r in rows if r["snomedctconceptid"]}
+    out.update({r["key"]: int(r["medcodeid"]) for r in rows if r["key"]})
+    return out
 
 
 class Meds:
@@ -563,7 +566,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         go = d("hc.uptake").uniform(ids[elig], m) < care.health_check_uptake
         hc, hc_day = elig[go], hc_day[go]
         hc_cons = log.consultation(P[hc], hc_day, staff("nurse", hc, "hc", m), source["Clinic"])
-        log.observation(P[hc], hc_day, code[840411000000107], cons=hc_cons, obstype=obstype["Observation"])
+        log.observation(P[hc], hc_day, code[523221000000100], cons=hc_cons, obstype=obstype["Observation"])
         _, _, _, hbmi = usual_at(hc, hc_day)
         record_lifestyle(hc, hc_day, hbmi)
         hc_lab = labs(hc, hc_day, True)
@@ -618,14 +621,14 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         if len(due):
             rday = np.clip(np.maximum(next_review[due], day0), ent[due], lst[due])
             dna = d("dna").uniform(ids[due], m) < care.did_not_attend
-            log.observation(P[due[dna]], rday[dna], code[281036007], obstype=obstype["Observation"])
+            log.observation(P[due[dna]], rday[dna], code["did_not_attend"], obstype=obstype["Observation"])
             next_review[due[dna]] = rday[dna] + 30
             rv, rv_day = due[~dna], rday[~dna]
             rv_cons = log.consultation(P[rv], rv_day, staff("gp", rv, "review", m), source["Face to face consultation"])
             _, _, rage, rbmi = usual_at(rv, rv_day)
             vs, vd, _, _ = measure(rv, rv_day, rv_cons, 7 * m + 3)
             annual = rv_day - np.maximum(dx_day[rv], ent[rv]) >= 300
-            log.observation(P[rv[annual]], rv_day[annual], code[185665008], cons=rv_cons[annual], obstype=obstype["Observation"])
+            log.observation(P[rv[annual]], rv_day[annual], code["hypertension_annual_review"], cons=rv_cons[annual], obstype=obstype["Observation"])
             record_lifestyle(rv[annual], rv_day[annual], rbmi[annual])
             rlab = labs(rv[annual], rv_day[annual], False)
             del rlab
