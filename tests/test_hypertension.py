@@ -156,3 +156,12 @@ def test_default_scenario_calibrates(tmp_path):
     assert len(rows) == 11
     failed = [r for r in rows if not r.passed]
     assert not failed, calibration.format_table(failed)
+
+
+def test_ids_of_different_tables_never_coincide(small):
+    con = _con(small)
+    clash = con.execute("""SELECT (SELECT count(*) FROM observation o JOIN drug_issue i ON i.issueid = o.obsid)
+                                + (SELECT count(*) FROM observation o JOIN consultation c ON c.consid = o.obsid)
+                                + (SELECT count(*) FROM consultation c JOIN drug_issue i ON i.issueid = c.consid)""").fetchone()[0]
+    assert clash == 0
+    assert con.execute("SELECT count(*) FROM drug_issue WHERE probobsid IS NOT NULL").fetchone()[0] > 0

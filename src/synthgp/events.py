@@ -86,19 +86,21 @@ class EventLog:
     def finish(self, patid: np.ndarray, pracid: np.ndarray) -> "Finished":
         seq = patid // PATID_MULT
 
-        def ids(pat: np.ndarray, day: np.ndarray, emitted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def ids(pat: np.ndarray, day: np.ndarray, emitted: np.ndarray, table: int) -> tuple[np.ndarray, np.ndarray]:
+            """Ids in (patient, day, emission) order; `table` (1-3) keeps each table's ids apart, so an
+            obsid can never equal a consid or an issueid."""
             order = np.lexsort((emitted, day, pat))
             p = pat[order]
             start = np.r_[0, np.flatnonzero(p[1:] != p[:-1]) + 1]
             k = np.arange(len(p)) - np.repeat(start, np.diff(np.r_[start, len(p)]))
             if len(k) and k.max() >= 1 << OBS_PER_PATIENT_BITS:
                 raise OverflowError("more than 65,536 rows of one kind for one patient")
-            return order, ((seq[p] << OBS_PER_PATIENT_BITS) | k) * PATID_MULT + pracid[p]
+            return order, (((seq[p] << OBS_PER_PATIENT_BITS) | k) * 4 + table) * PATID_MULT + pracid[p]
 
         c = {k: _cat(v, np.float64 if k == "x" else np.int64) for k, v in self._cons.items()}
         keep = self._keep(c["pat"], c["day"])
         c = {k: v[keep] for k, v in c.items()}
-        order, consid = ids(c["pat"], c["day"], c["key"])
+        order, consid = ids(c["pat"], c["day"], c["key"], 1)
         c = {k: v[order] for k, v in c.items()}
         c["consid"] = consid
         cons_map = np.full(max(self._n_cons, 1), -1, dtype=np.int64)
@@ -108,7 +110,7 @@ class EventLog:
         keep = self._keep(o["pat"], o["day"])
         # a BP pair stands or falls together (same patient and day, so it always does)
         o = {k: v[keep] for k, v in o.items()}
-        order, obsid = ids(o["pat"], o["day"], o["key"])
+        order, obsid = ids(o["pat"], o["day"], o["key"], 2)
         o = {k: v[order] for k, v in o.items()}
         o["obsid"] = obsid
         o["consid"] = np.where(o["cons"] >= 0, cons_map[np.maximum(o["cons"], 0)], -1)
@@ -125,7 +127,7 @@ class EventLog:
              for k, v in self._issue.items()}
         keep = self._keep(i["pat"], i["day"])
         i = {k: v[keep] for k, v in i.items()}
-        order, issueid = ids(i["pat"], i["day"], np.arange(len(i["pat"])))
+        order, issueid = ids(i["pat"], i["day"], np.arange(len(i["pat"])), 3)
         i = {k: v[order] for k, v in i.items()}
         i["issueid"] = issueid
         # a course's drug record id is the id of its first issue

@@ -84,7 +84,7 @@ PATIENT = Table("patient", "record", "One row per patient ever registered in the
 
 CONSULTATION = Table("consultation", "record", "One row per consultation (face to face, telephone, clinic, results).", (
     Column("patid", I64, "Patient."),
-    Column("consid", I64, "Consultation id; its last five digits are the pracid."),
+    Column("consid", I64, "Consultation id; its last five digits are the pracid (ids of each table are distinct)."),
     Column("pracid", I32, "Practice."),
     Column("consdate", DATE, "Date of the consultation."),
     Column("enterdate", DATE, "Date entered."),
