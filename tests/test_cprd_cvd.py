@@ -102,7 +102,7 @@ def test_export_refuses_to_overwrite_and_validates(flat, capsys):
     assert main(["export", str(flat), "--format", "cprd-cvd"]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert main(["export", str(flat), "--format", "fhir"]) == 2
-    assert "allowed: aurum, cprd-cvd" in capsys.readouterr().err
+    assert "allowed: aurum, cprd-cvd, parquet" in capsys.readouterr().err
     assert main(["export", str(flat / "nowhere"), "--format", "cprd-cvd"]) == 2
 
 

@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--start", type=_date, metavar="DATE", help="study start (default: ten years before --end)")
     g.add_argument("--end", type=_date, metavar="DATE", help="study end (default 2024-12-31)")
     g.add_argument("--format", type=_formats, default=("duckdb", "aurum"), metavar="LIST",
-                   help="comma-separated output formats (default duckdb,aurum; available: duckdb, aurum, cprd-cvd)")
+                   help="comma-separated output formats (default duckdb,aurum; available: duckdb, aurum, cprd-cvd, parquet)")
     g.add_argument("--workers", type=int, default=1, metavar="K", help="worker processes (a local Dask cluster if > 1)")
     g.add_argument("--scheduler", metavar="ADDRESS", help="use an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
     g.add_argument("--block-size", type=int, default=None, metavar="B", help="patients per block (default 50000)")
@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
               aurum     CPRD Aurum text files (DIR/aurum/)
               cprd-cvd  the regulator's flat cardiovascular table, QRISK3 predictors at a baseline
                         date plus outcomes, as CSV and Parquet with a data dictionary (DIR/cprd_cvd/)
+              parquet   every table, partitioned by practice (DIR/parquet/<table>/pracid=N/)
 
             examples:
               synthgp export practice --format cprd-cvd

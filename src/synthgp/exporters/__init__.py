@@ -8,7 +8,7 @@ from typing import Callable
 
 import duckdb
 
-from synthgp.exporters import aurum, cprd_cvd
+from synthgp.exporters import aurum, cprd_cvd, parquet
 
 # write(con, out_dir, scenario): read the record through `con`, write under `out_dir`
 Exporter = Callable[[duckdb.DuckDBPyConnection, Path, object], None]
@@ -17,7 +17,8 @@ Exporter = Callable[[duckdb.DuckDBPyConnection, Path, object], None]
 EXPORTERS: dict[str, Exporter] = {
     "aurum": aurum.write,
     "cprd-cvd": cprd_cvd.write,
+    "parquet": parquet.write,
 }
 # the folder each exporter writes, for `synthgp export` to replace atomically
-FOLDERS = {"aurum": "aurum", "cprd-cvd": cprd_cvd.SUBDIR}
+FOLDERS = {"aurum": "aurum", "cprd-cvd": cprd_cvd.SUBDIR, "parquet": parquet.SUBDIR}
 FORMATS = ("duckdb", *EXPORTERS)
