@@ -143,6 +143,8 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
 
     # ---------------------------------------------------------------- kidney function (a declining state)
     kid = reference.toml("blood_pressure.toml")["kidney"]
+    outcomes_cfg = reference.toml("outcomes.toml")
+    lab_cfg = outcomes_cfg["labs"]
     ckd_rate = np.maximum(0.3, kid["ckd_decline"] + kid["ckd_decline_sd"] * d("egfr.rate").normal(ids))
     healthy = kid["normal_at_30"] - kid["age_decline"] * (age_entry - 30) + kid["person_sd"] * d("egfr.person").normal(ids)
     has_onset = rf["onset_ckd"] < 900
@@ -275,7 +277,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         spiro = drug[pos, 3] == meds.index["spironolactone"]
         on_d = drug[pos, 2] >= 0
         k = k_person[pos] + 0.15 * on_a + 0.3 * spiro - 0.25 * on_d + 0.2 * ck + 0.15 * d("k.visit").normal(i, step)
-        na = 139.5 - 1.5 * on_d + 2.0 * d("na").normal(i, step)
+        na = lab_cfg["sodium_mean"] + lab_cfg["sodium_on_thiazide"] * on_d + lab_cfg["sodium_sd"] * d("na").normal(i, step)
         day_in = day + d("lab.delay").integers(i, 3, step)
         lab = dict(cons=None, obstype=obstype["Investigation"], enter_delay=day_in - day)
         log.observation(P[pos], day, code[1011481000000105], value=np.round(egfr_), unit=unit_id["mL/min/1.73m2"], low=90.0, **lab)
@@ -285,11 +287,13 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         log.observation(P[pos], day, code[1000661000000107], value=np.round(np.clip(na, 120, 155)), unit=unit_id["mmol/L"], low=133.0, high=146.0, **lab)
         if full:
             t2 = onset_day["type2"][pos] <= day
-            hba1c = np.where(t2, 55 + 9 * d("hba1c.dm").normal(i, step), 37 + 3.5 * d("hba1c").normal(i, step))
+            hba1c = np.where(t2, lab_cfg["hba1c_diabetes_mean"] + lab_cfg["hba1c_diabetes_sd"] * d("hba1c.dm").normal(i, step),
+                             lab_cfg["hba1c_normal_mean"] + lab_cfg["hba1c_normal_sd"] * d("hba1c").normal(i, step))
             hba1c = np.where(t2, np.maximum(hba1c, 48), np.minimum(hba1c, 47))
             tc = np.clip(rf["total_cholesterol"][pos] + 0.25 * d("tc").normal(i, step), 2.5, 11)
             hdl = np.clip(rf["hdl"][pos] + 0.08 * d("hdl").normal(i, step), 0.5, 3.5)
-            acr = np.exp(np.log(0.8) + 0.7 * d("acr").normal(i) + 1.1 * t2 + 1.4 * ck)
+            acr = np.exp(np.log(lab_cfg["acr_median"]) + lab_cfg["acr_log_sd"] * d("acr").normal(i)
+                         + lab_cfg["acr_log_diabetes"] * t2 + lab_cfg["acr_log_ckd"] * ck)
             log.observation(P[pos], day, code[999791000000106], value=np.round(hba1c), unit=unit_id["mmol/mol"], low=20.0, high=41.0, **lab)
             log.observation(P[pos], day, code[1005671000000105], value=np.round(tc, 1), unit=unit_id["mmol/L"], high=5.0, **lab)
             log.observation(P[pos], day, code[1005681000000107], value=np.round(hdl, 1), unit=unit_id["mmol/L"], low=1.0, **lab)
@@ -399,7 +403,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         decide(pos[~treat], day[~treat], "lifestyle", None, "1.4.12/1.4.13 not offered")
         start_first_line(pos[start_now], day[start_now])
         next_review[pos] = np.where(start_now, day + 28, day + 365)
-        young = pos[(age < 40) & (d("young.ref").uniform(ids[pos], step) < 0.5)]
+        young = pos[(age < 40) & (d("young.ref").uniform(ids[pos], step) < care.refer_under40)]
         refer(young, dx_day[young], 1, "1.4.14 under 40: secondary causes")
 
     def refer(pos, day, urgency, rule):
@@ -415,7 +419,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         set_drug(sp, "S", meds.index["spironolactone"], np.zeros(len(sp), dtype=np.int64), day[which == "spironolactone"] if np.ndim(day) else day)
         decide(sp, day[which == "spironolactone"] if np.ndim(day) else day, "add", "spironolactone", "1.4.48 K+ <= 4.5")
         ab = pos[which != "spironolactone"]
-        pick = np.where(d("alpha_beta").uniform(ids[ab], step) < 0.5, "doxazosin", "bisoprolol")
+        pick = np.where(d("alpha_beta").uniform(ids[ab], step) < care.step4_alpha_share, "doxazosin", "bisoprolol")
         for nm in ("doxazosin", "bisoprolol"):
             s = ab[pick == nm]
             sd = day[which != "spironolactone"][pick == nm] if np.ndim(day) else day
@@ -434,7 +438,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         dx[pri], dx_day[pri], stage_[pri], prior[pri] = True, pday, st, True
         problem_key[pri] = log.observation(P[pri], pday, np.where(st == ng136.STAGE2, code[846371000000103], code[908631000000108]),
                                            obstype=obstype["Diagnosis"], problem=1)
-        treated = pri[d("prior.treated").uniform(ids[pri]) < 0.85]
+        treated = pri[d("prior.treated").uniform(ids[pri]) < care.prior_treated]
         if len(treated):
             age_t = (ent[treated] - dob[treated]) / YEAR
             tgt_s, _ = ng136.target(age_t, rf["type1"][treated], np.zeros(len(treated)))
@@ -537,7 +541,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         consults = d("consult").uniform(ids[act], m) < 1 - np.exp(-rate / 12)
         cpos = act[consults]
         cday = vday[consults]
-        phone = d("phone").uniform(ids[cpos], m) < 0.3
+        phone = d("phone").uniform(ids[cpos], m) < care.telephone_share
         ckeys = log.consultation(P[cpos], cday, staff("gp", cpos, "consult", m),
                                  np.where(phone, source["Telephone consultation"], source["Face to face consultation"]))
 
@@ -550,7 +554,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
                            np.where(cday - last_raised[cpos] <= YEAR, care.recheck_after_raised,
                                     care.bp_check_opportunistic * young_ramp(c_age)))
         known_t2 = known_day["type2"][cpos] <= cday
-        p_check = np.where(known_t2 & (since >= 300), 0.9, p_check)
+        p_check = np.where(known_t2 & (since >= 300), care.diabetes_review_bp, p_check)
         check = ndx & (d("check").uniform(ids[cpos], m) < p_check)
         chk_pos, chk_day, chk_cons = cpos[check], cday[check], ckeys[check]
 
@@ -654,7 +658,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
             oedema_pending[rv] = False
             # a patient who stopped is found out (their BP is back up)
             back = rv[stopped[rv] & ~ok]
-            restart = back[d("restart").uniform(ids[back], m) < 0.5]
+            restart = back[d("restart").uniform(ids[back], m) < care.restart_after_stopping]
             stopped[restart] = False
             decide(restart, rv_day[np.isin(rv, restart)], "restart", None, "1.4.40 adherence discussed")
             for s in range(4):
@@ -736,18 +740,18 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
             next_other[oi] += 28
 
         # cardiovascular events (Lewington: log-linear in usual SBP, shallower in the old)
-        slope = np.interp(age, [40, 70, 90], [np.log(2) / 20, np.log(2) / 20, np.log(1.5) / 20])
-        base = np.exp(0.075 * (age - 65)) * np.exp(slope * (s_t - 140))
-        t2 = onset_day["type2"][act] <= vday
-        smoker = smoking[act] >= 2
-        af = onset_day["af"][act] <= vday
-        for ev, b0, extra, fatal_p, snomed in (
-                ("stroke", 0.0045, 1.8 * t2 + 0.6 * smoker + 2.0 * af, 0.15, 230690007),
-                ("mi", 0.0055 * 1.0, 0.8 * t2 + 0.6 * smoker + 0.5 * male[act], 0.10, 22298006),
-                ("heart_failure", 0.0035, 0.8 * t2 + 1.0 * af, 0.0, 84114007)):
-            haz = b0 * base * (1 + extra) / 12
-            hit = (event_day[ev][act] < 0) & (age >= 30) & (d(f"event.{ev}").uniform(ids[act], m) < haz)
+        ev_cfg = outcomes_cfg["events"]
+        slope = np.interp(age, ev_cfg["slope_ages"], np.log(2) / np.asarray(ev_cfg["doubling_mmhg"], dtype=float))
+        base = np.exp(ev_cfg["age_per_year"] * (age - ev_cfg["reference_age"])) * np.exp(slope * (s_t - ev_cfg["reference_sbp"]))
+        factors = {"type2": onset_day["type2"][act] <= vday, "smoker": smoking[act] >= 2,
+                   "af": onset_day["af"][act] <= vday, "male": male[act]}
+        for ev in ("stroke", "mi", "heart_failure"):
+            spec = ev_cfg[ev]
+            extra = sum(w * factors[f] for f, w in spec["extra"].items())
+            haz = spec["annual_risk"] * base * (1 + extra) / 12
+            hit = (event_day[ev][act] < 0) & (age >= ev_cfg["min_age"]) & (d(f"event.{ev}").uniform(ids[act], m) < haz)
             e_pos, e_day = act[hit], vday[hit]
+            fatal_p, snomed = spec["case_fatality"], spec["snomed"]
             event_day[ev][e_pos] = e_day
             # everyone simulated is known to be alive in the study period, so burn-in events are not fatal
             fatal = (d(f"fatal.{ev}").uniform(ids[e_pos], m) < fatal_p) & (e_day >= study_start)
