@@ -48,6 +48,7 @@ def test_bad_options_exit_2_and_write_nothing(tmp_path, args, says):
     ("population = [unclosed\n", ".toml", "not valid TOML"),
     ("a: [b\n", ".yml", "not valid YML"),
     ("x = 1\n", ".json", "allowed: .toml, .yaml, .yml"),
+    ("care:\n  adherence_partial: [0.8, 0.2]\n", ".yaml", "care.adherence_partial: must be [low, high]"),
 ])
 def test_bad_scenarios_are_named_and_rejected(tmp_path, content, suffix, says):
     f = tmp_path / f"scenario{suffix}"

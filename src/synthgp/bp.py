@@ -73,10 +73,10 @@ def drug_lowering(usual_sbp: np.ndarray, n_standard: np.ndarray, n_half: np.ndar
                   adherence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Lowering (mmHg, >= 0) from drugs at standard and half doses (Law 2003), bounded."""
     t = _cfg()["treatment"]
-    extra = np.maximum(usual_sbp - 154.0, 0) / 10 * t["per_10_above_154_sbp"]
+    extra = np.maximum(usual_sbp - t["law_reference_sbp"], 0) / 10 * t["per_10_above_154_sbp"]
     s = (n_standard * (t["standard_sbp"] + extra) + n_half * (t["half_sbp"] + extra)) * response * adherence
     d = (n_standard * t["standard_dbp"] + n_half * t["half_dbp"]) * response * adherence
-    cap = t["max_fraction_of_excess"] * np.maximum(usual_sbp - 100.0, 0)
+    cap = t["max_fraction_of_excess"] * np.maximum(usual_sbp - t["floor_sbp"], 0)
     scale = np.where(s > cap, cap / np.maximum(s, 1e-9), 1.0)
     return s * scale, d * scale
 

@@ -131,14 +131,12 @@ class EventLog:
         i = {k: v[order] for k, v in i.items()}
         i["issueid"] = issueid
         # a course's drug record id is the id of its first issue
-        first_of_course: dict[int, int] = {}
         if len(issueid):
             uniq, first = np.unique(i["course"], return_index=True)
             rec = issueid[first][np.searchsorted(uniq, i["course"])]
         else:
             rec = np.empty(0, dtype=np.int64)
         i["drugrecid"] = rec
-        del first_of_course
         return Finished(c, o, i, obs_map)
 
 

@@ -11,8 +11,6 @@ from synthgp.pathways import hypertension
 from synthgp.population import CURRENT, LEAVER, PATID_MULT, TEMPORARY, People, Plan, postcode_table, simulate_people
 from synthgp.rng import Draws
 
-_INT_NULL = None
-
 
 def _opt(values: np.ndarray, missing: np.ndarray, type_: pa.DataType) -> pa.Array:
     return pa.array(values, type=type_, mask=missing)

@@ -100,6 +100,15 @@ class Care(_Strict):
     decline_treatment: float = Field(ge=0, le=1)
     did_not_attend: float = Field(ge=0, le=1)
     nonadherent_share: float = Field(ge=0, le=1)
+    adherence_partial: tuple[float, float]
+    adherence_full: tuple[float, float]
+
+    @field_validator("adherence_partial", "adherence_full")
+    @classmethod
+    def _range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= v[0] <= v[1] <= 1:
+            raise ValueError(f"must be [low, high] with 0 <= low <= high <= 1 (got {list(v)})")
+        return v
     stop_per_year: float = Field(ge=0, le=1)
     repeat_56_day_share: float = Field(ge=0, le=1)
     prior_treated: float = Field(ge=0, le=1)

@@ -72,6 +72,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
     sc, seed = plan.scenario, plan.seed
     care = sc.care
     th = reference.toml("ng136.toml")["thresholds"]
+    fu = reference.toml("ng136.toml")["follow_up"]
     code = _codes()
     lk = reference.toml("aurum_lookups.toml")
     unit_id = {d: i for i, d in lk["NumUnit"]["rows"]}
@@ -150,17 +151,19 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
     has_onset = rf["onset_ckd"] < 900
     # crosses 60 at the onset age; before the record starts, decline is taken at the slow CKD rate
     on_track = 60 + np.where(rf["onset_ckd"] > age_entry, ckd_rate, 0.7 * ckd_rate) * (rf["onset_ckd"] - age_entry)
-    egfr = np.where(has_onset, np.minimum(np.maximum(on_track, 6.0), np.maximum(healthy, 61.0)), np.maximum(healthy, 61.0))
+    healthy = np.maximum(healthy, kid["healthy_floor"])
+    egfr = np.where(has_onset, np.minimum(np.maximum(on_track, 6.0), healthy), healthy)
     ckd_stage_coded = np.zeros(n, dtype=np.int64)
 
     # ---------------------------------------------------------------- state
     smoking = rf["smoking"].copy()
     quit_day = np.where(smoking >= 2, ent + np.round(d("quit").exponential(ids, YEAR / reference.toml("risk_factors.toml")["nodes"]["smoking"]["quit_per_year"])), np.iinfo(np.int64).max // 4).astype(np.int64)
     bmi_drift = reference.toml("risk_factors.toml")["nodes"]["bmi"]["drift_per_year"]
+    (plo, phi), (flo, fhi) = care.adherence_partial, care.adherence_full
     adherence = np.where(d("nonadherent").uniform(ids) < care.nonadherent_share,
-                         0.3 + 0.4 * d("adherence.low").uniform(ids), 0.85 + 0.15 * d("adherence.high").uniform(ids))
+                         plo + (phi - plo) * d("adherence.low").uniform(ids), flo + (fhi - flo) * d("adherence.high").uniform(ids))
     interval = np.where(d("repeat56").uniform(ids) < care.repeat_56_day_share, 56, 28)
-    k_person = 4.3 + 0.3 * d("potassium").normal(ids)
+    k_person = lab_cfg["potassium_mean"] + lab_cfg["potassium_person_sd"] * d("potassium").normal(ids)
     hc_phase = d("hc_phase").integers(ids, 60)
 
     NEVER = np.iinfo(np.int64).max // 4
@@ -276,7 +279,9 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         on_a = drug[pos, 0] >= 0
         spiro = drug[pos, 3] == meds.index["spironolactone"]
         on_d = drug[pos, 2] >= 0
-        k = k_person[pos] + 0.15 * on_a + 0.3 * spiro - 0.25 * on_d + 0.2 * ck + 0.15 * d("k.visit").normal(i, step)
+        k = (k_person[pos] + lab_cfg["potassium_on_acei_arb"] * on_a + lab_cfg["potassium_on_spironolactone"] * spiro
+             + lab_cfg["potassium_on_thiazide"] * on_d + lab_cfg["potassium_with_ckd"] * ck
+             + lab_cfg["potassium_visit_sd"] * d("k.visit").normal(i, step))
         na = lab_cfg["sodium_mean"] + lab_cfg["sodium_on_thiazide"] * on_d + lab_cfg["sodium_sd"] * d("na").normal(i, step)
         day_in = day + d("lab.delay").integers(i, 3, step)
         lab = dict(cons=None, obstype=obstype["Investigation"], enter_delay=day_in - day)
@@ -290,8 +295,8 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
             hba1c = np.where(t2, lab_cfg["hba1c_diabetes_mean"] + lab_cfg["hba1c_diabetes_sd"] * d("hba1c.dm").normal(i, step),
                              lab_cfg["hba1c_normal_mean"] + lab_cfg["hba1c_normal_sd"] * d("hba1c").normal(i, step))
             hba1c = np.where(t2, np.maximum(hba1c, 48), np.minimum(hba1c, 47))
-            tc = np.clip(rf["total_cholesterol"][pos] + 0.25 * d("tc").normal(i, step), 2.5, 11)
-            hdl = np.clip(rf["hdl"][pos] + 0.08 * d("hdl").normal(i, step), 0.5, 3.5)
+            tc = np.clip(rf["total_cholesterol"][pos] + lab_cfg["cholesterol_visit_sd"] * d("tc").normal(i, step), 2.5, 11)
+            hdl = np.clip(rf["hdl"][pos] + lab_cfg["hdl_visit_sd"] * d("hdl").normal(i, step), 0.5, 3.5)
             acr = np.exp(np.log(lab_cfg["acr_median"]) + lab_cfg["acr_log_sd"] * d("acr").normal(i)
                          + lab_cfg["acr_log_diabetes"] * t2 + lab_cfg["acr_log_ckd"] * ck)
             log.observation(P[pos], day, code[999791000000106], value=np.round(hba1c), unit=unit_id["mmol/mol"], low=20.0, high=41.0, **lab)
@@ -380,8 +385,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         lab_day = day - 3 - d("tod.delay").integers(ids[pos], 5, step)
         lab_day = np.maximum(lab_day, ent[pos])
         lab = labs(pos, lab_day, True)
-        ecg = log.observation(P[pos], lab_day, code[268400002], obstype=obstype["Investigation"])
-        del ecg
+        log.observation(P[pos], lab_day, code[268400002], obstype=obstype["Investigation"])
         log.observation(P[pos], day, code[314971001], cons=cons, obstype=obstype["Investigation"])
         tod = (lab["egfr"] < 60) | (lab["acr"] >= 3)
         dx_code = np.select([st == ng136.SEVERE, st == ng136.STAGE2, tod], [code[843841000000109], code[846371000000103], code[908651000000101]], code[908631000000108])
@@ -402,7 +406,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         decide(pos[declines], day[declines], "declined", None, "decline_treatment")
         decide(pos[~treat], day[~treat], "lifestyle", None, "1.4.12/1.4.13 not offered")
         start_first_line(pos[start_now], day[start_now])
-        next_review[pos] = np.where(start_now, day + 28, day + 365)
+        next_review[pos] = np.where(start_now, day + fu["step_up_days"], day + fu["annual_review_days"])
         young = pos[(age < 40) & (d("young.ref").uniform(ids[pos], step) < care.refer_under40)]
         refer(young, dx_day[young], 1, "1.4.14 under 40: secondary causes")
 
@@ -512,8 +516,8 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         smoking[act[(smoking[act] >= 2) & (quit_day[act] <= vday)]] = 1
 
         # kidney function declines; CKD starts when it falls below 60
-        diseased = has_onset[act] & (egfr[act] < 75)
-        decline = np.where(has_onset[act] | (egfr[act] > 61), kid["age_decline"], 0.0) + diseased * (
+        diseased = has_onset[act] & (egfr[act] < kid["progression_below"])
+        decline = np.where(has_onset[act] | (egfr[act] > kid["healthy_floor"]), kid["age_decline"], 0.0) + diseased * (
                                                    ckd_rate[act] - kid["age_decline"]
                                                    + kid["bp_decline_per_10"] * np.maximum(s_t - kid["bp_threshold"], 0) / 10
                                                    + kid["diabetes_decline"] * (onset_day["type2"][act] <= vday))
@@ -626,7 +630,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
             rday = np.clip(np.maximum(next_review[due], day0), ent[due], lst[due])
             dna = d("dna").uniform(ids[due], m) < care.did_not_attend
             log.observation(P[due[dna]], rday[dna], code["did_not_attend"], obstype=obstype["Observation"])
-            next_review[due[dna]] = rday[dna] + 30
+            next_review[due[dna]] = rday[dna] + fu["missed_review_rebook_days"]
             rv, rv_day = due[~dna], rday[~dna]
             rv_cons = log.consultation(P[rv], rv_day, staff("gp", rv, "review", m), source["Face to face consultation"])
             _, _, rage, rbmi = usual_at(rv, rv_day)
@@ -634,8 +638,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
             annual = rv_day - np.maximum(dx_day[rv], ent[rv]) >= 300
             log.observation(P[rv[annual]], rv_day[annual], code["hypertension_annual_review"], cons=rv_cons[annual], obstype=obstype["Observation"])
             record_lifestyle(rv[annual], rv_day[annual], rbmi[annual])
-            rlab = labs(rv[annual], rv_day[annual], False)
-            del rlab
+            labs(rv[annual], rv_day[annual], False)
             tgt_s, tgt_d = ng136.target(rage, rf["type1"][rv], np.zeros(len(rv)))
             ok = ng136.controlled(vs, vd, tgt_s, tgt_d)
             on_any = (drug[rv] >= 0).any(axis=1)
@@ -708,7 +711,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
             referred[ref] = True
             refer(ref, add_day[np.isin(add_pos, ref)], 1, "1.4.52 uncontrolled on four drugs")
             slip = np.round(d("review.slip").exponential(ids[rv], care.review_delay_mean_days, m)).astype(np.int64)
-            next_review[rv] = np.where(ok | inert, rv_day + 365 + slip, rv_day + 28)
+            next_review[rv] = np.where(ok | inert, rv_day + fu["annual_review_days"] + slip, rv_day + fu["step_up_days"])
 
         # repeat prescriptions
         for _ in range(3):
@@ -756,7 +759,7 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
             # everyone simulated is known to be alive in the study period, so burn-in events are not fatal
             fatal = (d(f"fatal.{ev}").uniform(ids[e_pos], m) < fatal_p) & (e_day >= study_start)
             # the practice follows up the discharge letter: a review within about a month
-            follow = e_day + 30
+            follow = e_day + fu["event_follow_up_days"]
             next_review[e_pos[dx[e_pos]]] = np.minimum(next_review[e_pos[dx[e_pos]]], follow[dx[e_pos]])
             post_event_check[e_pos[~dx[e_pos]]] = follow[~dx[e_pos]]
             log.observation(P[e_pos], e_day, code[snomed], obstype=obstype["Diagnosis"], problem=1,
