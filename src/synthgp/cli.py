@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 from synthgp import __version__
+from synthgp.exporters import FORMATS, FORMATS_INFO, describe
 
 EXIT_BAD_INPUT = 2
 
@@ -68,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--start", type=_date, metavar="DATE", help="study start (default: ten years before --end)")
     g.add_argument("--end", type=_date, metavar="DATE", help="study end (default 2024-12-31)")
     g.add_argument("--format", type=_formats, default=("duckdb", "aurum"), metavar="LIST",
-                   help="comma-separated output formats (default duckdb,aurum; available: duckdb, aurum, cprd-cvd, parquet)")
+                   help=f"comma-separated output formats (default duckdb,aurum; available: {', '.join(FORMATS)})")
     g.add_argument("--workers", type=int, default=1, metavar="K", help="worker processes (a local Dask cluster if > 1)")
     g.add_argument("--scheduler", metavar="ADDRESS", help="use an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
     g.add_argument("--block-size", type=int, default=None, metavar="B", help="patients per block (default 50000)")
@@ -91,14 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("export", formatter_class=_formatter, help="write more formats from an existing output",
                        description=textwrap.dedent("""\
             Write further formats from an output's DuckDB file, without simulating again. Formats:
-              aurum     CPRD Aurum text files (DIR/aurum/)
-              cprd-cvd  the regulator's flat cardiovascular table, QRISK3 predictors at a baseline
-                        date plus outcomes, as CSV and Parquet with a data dictionary (DIR/cprd_cvd/)
-              parquet   every table, partitioned by practice (DIR/parquet/<table>/pracid=N/)
+            {formats}
 
             examples:
               synthgp export practice --format cprd-cvd
-              synthgp export practice --format aurum,cprd-cvd --overwrite"""))
+              synthgp export practice --format aurum,cprd-cvd --overwrite""").format(formats=describe("  ")))
     x.add_argument("dir", type=Path, metavar="DIR", help="an output folder written by `synthgp generate`")
     x.add_argument("--format", type=_formats, required=True, metavar="LIST", help="comma-separated formats")
     x.add_argument("--overwrite", action="store_true", help="replace a format's folder if it exists")
@@ -151,10 +149,9 @@ def _cmd_generate(a: argparse.Namespace) -> int:
             print(f"  look:     {Path(sys.executable).name} -c \"import duckdb; print(duckdb.connect('{out}/{engine.DB_NAME}', "
                   f"read_only=True).sql('SELECT * FROM patient JOIN patient_identity USING (patid) LIMIT 5'))\"")
             print(f"            synthgp calibrate {out}    # published figures beside this practice's own")
-        if "aurum" in m["formats"]:
-            print(f"  CPRD Aurum files: {out}/aurum/")
-        if "cprd-cvd" in m["formats"]:
-            print(f"  flat cardiovascular table: {out}/cprd_cvd/ (see data_dictionary.md there)")
+        for f in m["formats"]:
+            if f in FORMATS_INFO:
+                print(f"  {f}: {out}/{FORMATS_INFO[f].folder}/  ({FORMATS_INFO[f].about})")
     return 0
 
 

@@ -231,6 +231,8 @@ def export(out: Path, formats: tuple[str, ...], overwrite: bool = False) -> list
         work.mkdir()
         con = duckdb.connect(str(out / DB_NAME), read_only=True)
         try:
+            con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+            con.execute("SET enable_progress_bar = false")
             for f in formats:
                 EXPORTERS[f](con, work, sc)
         finally:
