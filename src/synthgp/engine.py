@@ -30,6 +30,13 @@ from synthgp.scenario import Scenario
 DB_NAME = "synthgp.duckdb"
 DEFAULT_BLOCK_SIZE = 50_000
 DUCKDB_MEMORY_LIMIT = "256MB"
+# exporters sort and group whole tables (FHIR, CSV); DuckDB spills past this to a folder in the work dir
+EXPORT_MEMORY_LIMIT = "1GB"
+
+
+def _for_export(con: duckdb.DuckDBPyConnection, work: Path) -> None:
+    con.execute(f"SET memory_limit = '{EXPORT_MEMORY_LIMIT}'")
+    con.execute(f"SET temp_directory = '{(work / '.duckdb-tmp').as_posix()}'")
 
 
 class OutputExistsError(FileExistsError):
@@ -185,6 +192,7 @@ def generate(sc: Scenario, o: RunOptions, log: Callable[[str], None] = lambda s:
             # flat as N grows (it writes pages out to the file instead).
             con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
             _load_record(con, stage, plan_tables, len(blocks), materialise)
+            _for_export(con, stage)
             for fmt in o.formats:
                 if fmt in EXPORTERS:
                     EXPORTERS[fmt](con, work, sc)
@@ -231,8 +239,8 @@ def export(out: Path, formats: tuple[str, ...], overwrite: bool = False) -> list
         work.mkdir()
         con = duckdb.connect(str(out / DB_NAME), read_only=True)
         try:
-            con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
             con.execute("SET enable_progress_bar = false")
+            _for_export(con, work)
             for f in formats:
                 EXPORTERS[f](con, work, sc)
         finally:
