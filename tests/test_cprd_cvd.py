@@ -101,8 +101,8 @@ def test_qrisk3_column_is_in_range_and_rises_with_age(flat):
 def test_export_refuses_to_overwrite_and_validates(flat, capsys):
     assert main(["export", str(flat), "--format", "cprd-cvd"]) == 2
     assert "--overwrite" in capsys.readouterr().err
-    assert main(["export", str(flat), "--format", "fhir"]) == 2
-    assert "allowed: aurum, cprd-cvd, parquet" in capsys.readouterr().err
+    assert main(["export", str(flat), "--format", "hl7v2"]) == 2
+    assert "allowed: aurum, cprd-cvd, parquet, fhir, fhir-bundles, csv" in capsys.readouterr().err
     assert main(["export", str(flat / "nowhere"), "--format", "cprd-cvd"]) == 2
 
 

@@ -31,14 +31,21 @@ def write(con: duckdb.DuckDBPyConnection, out: Path, sc: object = None) -> None:
     folder = Path(out) / SUBDIR
     folder.mkdir(parents=True, exist_ok=True)
     output = []
-    for kind in fhir.TYPES:
-        path = folder / f"{kind}.ndjson"
-        select = fhir.QUERIES[kind](fhir._all)
-        con.execute(f"COPY (SELECT resource FROM ({select}) ORDER BY patid, id) TO '{path.as_posix()}' "
-                    "(FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\t')")
-        n = con.execute(f"SELECT count(*) FROM read_csv('{path.as_posix()}', columns={{'r': 'VARCHAR'}}, "
-                        "header=false, quote='', escape='', delim='\t')").fetchall()[0][0]
-        output.append({"type": kind, "url": path.name, "count": n})
+    # One thread makes the row order, and so the files, the same on every run without sorting gigabytes
+    # of JSON (a sort cost as much time as the second thread saved, and ran out of memory at 100k patients).
+    threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+    con.execute("SET threads = 1")
+    try:
+        for kind in fhir.TYPES:
+            path = folder / f"{kind}.ndjson"
+            select = fhir.QUERIES[kind](fhir._all)
+            con.execute(f"COPY (SELECT resource FROM ({select})) TO '{path.as_posix()}' "
+                        "(FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\t')")
+            n = con.execute(f"SELECT count(*) FROM read_csv('{path.as_posix()}', columns={{'r': 'VARCHAR'}}, "
+                            "header=false, quote='', escape='', delim='\t')").fetchall()[0][0]
+            output.append({"type": kind, "url": path.name, "count": n})
+    finally:
+        con.execute(f"SET threads = {int(threads)}")
     manifest = {
         "transactionTime": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "request": "synthgp export --format fhir", "requiresAccessToken": False,
