@@ -13,7 +13,8 @@ Mapping (record -> FHIR):
   or Procedure for reviews, health checks and tests of organ damage; referral -> ServiceRequest;
   drug_issue -> MedicationRequest (dm+d coded, one per issue).
 Ids are the record's own ids (Patient/<patid>, Observation/<obsid>, ...), so a FHIR resource and its
-Aurum row are found by the same number.
+Aurum row are found by the same number. Patient-level queries also give search columns (sdate, scodes,
+scat) for the FHIR API; a query that does not select them (or the resource) does not compute them.
 """
 
 from __future__ import annotations
@@ -184,6 +185,7 @@ SELECT c.patid, CAST(c.consid AS VARCHAR) AS id, {_json(f'''{{
   'period': {{'start': c.consdate, 'end': c.consdate}},
   'serviceProvider': {{'reference': 'Organization/' || CAST(c.pracid AS VARCHAR)}}
 }}''')}
+  , c.consdate AS sdate, NULL::VARCHAR[] AS scodes, NULL::VARCHAR AS scat
 FROM consultation c LEFT JOIN "lookup_ConsSource" cs USING (conssourceid) WHERE {flt('c')}"""
 
 
@@ -208,6 +210,7 @@ SELECT pr.patid, CAST(pr.obsid AS VARCHAR) AS id, {_json(f'''{{
   'recordedDate': o.enterdate,
   'recorder': {_ref('Practitioner', 'o.staffid')}
 }}''')}
+  , o.obsdate AS sdate, [CAST(d.snomedctconceptid AS VARCHAR)] AS scodes, 'problem-list-item' AS scat
 FROM problem pr JOIN observation o ON o.obsid = pr.obsid JOIN medical_dictionary d ON d.medcodeid = o.medcodeid
 WHERE d.cluster NOT IN {_not_condition()} AND {flt('pr')}"""
 
@@ -250,6 +253,10 @@ def observation(flt: Filter = _all) -> str:
                   f"{{'code': {_concept('dia.sct', 'dia.term', loinc(bp['diastolic_loinc']))}, 'valueQuantity': {_quantity('dia.value', 'dia.unit')}}}"
                   f"] END")
     bound = lambda col: _quantity(col, "o.unit")  # noqa: E731
+    panel_codes = ", ".join(q(c["code"]) for c in bp["panel"])
+    scodes = (f"CASE WHEN o.cluster = 'BP' THEN [{panel_codes}, CAST(o.sct AS VARCHAR)] "
+              f"WHEN o.cluster = 'BMI' THEN [CAST(o.sct AS VARCHAR), {q(m['bmi']['loinc']['code'])}] "
+              f"ELSE [CAST(o.sct AS VARCHAR)] END")
     return f"""
 WITH {_observation_rows(flt)}
 SELECT o.patid, CAST(o.obsid AS VARCHAR) AS id, {_json(f'''{{
@@ -266,6 +273,7 @@ SELECT o.patid, CAST(o.obsid AS VARCHAR) AS id, {_json(f'''{{
       THEN [{{'low': {bound('o.numrangelow')}, 'high': {bound('o.numrangehigh')}}}] END,
   'component': {components}
 }}''')}
+  , o.obsdate AS sdate, {scodes} AS scodes, {cat} AS scat
 FROM main o LEFT JOIN dia ON dia.parentobsid = o.obsid"""
 
 
@@ -281,6 +289,7 @@ SELECT o.patid, CAST(o.obsid AS VARCHAR) AS id, {_json(f'''{{
   'performedDateTime': o.obsdate,
   'performer': CASE WHEN o.staffid IS NOT NULL THEN [{{'actor': {_ref('Practitioner', 'o.staffid')}}}] END
 }}''')}
+  , o.obsdate AS sdate, [CAST(d.snomedctconceptid AS VARCHAR)] AS scodes, NULL::VARCHAR AS scat
 FROM observation o JOIN medical_dictionary d USING (medcodeid)
 WHERE d.cluster IN ({procs}) AND {flt('o')}"""
 
@@ -300,6 +309,7 @@ SELECT r.patid, CAST(r.obsid AS VARCHAR) AS id, {_json(f'''{{
   'performerType': CASE WHEN st.description IS NOT NULL THEN {{'text': st.description}} END,
   'reasonReference': CASE WHEN o.probobsid IS NOT NULL THEN [{_ref('Condition', 'o.probobsid')}] END
 }}''')}
+  , o.obsdate AS sdate, [CAST(d.snomedctconceptid AS VARCHAR)] AS scodes, NULL::VARCHAR AS scat
 FROM referral r JOIN observation o ON o.obsid = r.obsid JOIN medical_dictionary d ON d.medcodeid = o.medcodeid
 LEFT JOIN "lookup_RefServiceType" st USING (refservicetypeid)
 WHERE {flt('r')}"""
@@ -327,6 +337,7 @@ SELECT di.patid, CAST(di.issueid AS VARCHAR) AS id, {_json(f'''{{
       'expectedSupplyDuration': CASE WHEN di.duration IS NOT NULL THEN
           {{'value': di.duration, 'unit': 'days', 'system': {_sys('ucum')}, 'code': 'd'}} END}}
 }}''')}
+  , di.issuedate AS sdate, [CAST(pd.dmdid AS VARCHAR)] AS scodes, NULL::VARCHAR AS scat
 FROM drug_issue di JOIN product_dictionary pd USING (prodcodeid)
 LEFT JOIN "lookup_common_dosages" cd USING (dosageid) LEFT JOIN "lookup_QuantUnit" qu USING (quantunitid)
 WHERE {flt('di')}"""

@@ -1,0 +1,111 @@
+"""The web application: record viewer pages and the FHIR API, over one output's DuckDB file, read-only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from synthgp import __version__
+from synthgp.serve import viewer
+from synthgp.serve.fhir_api import Api, FhirError, outcome, router
+
+HERE = Path(__file__).parent
+DB_NAME = "synthgp.duckdb"
+
+
+def create_app(out: Path) -> FastAPI:
+    db = Path(out) / DB_NAME
+    if not db.is_file():
+        raise ValueError(f"{out} is not a synthgp output with a DuckDB file (expected {db})")
+    root = duckdb.connect(str(db), read_only=True)
+    root.execute("SET enable_progress_bar = false")
+
+    def connect() -> duckdb.DuckDBPyConnection:
+        return root.cursor()  # a connection of its own per request, sharing the one read-only database
+
+    app = FastAPI(title="synthgp record viewer and FHIR API", version=__version__,
+                  description="A synthetic GP practice: pages for people under /, FHIR R4 under /fhir. Read-only.")
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.filters["d"] = lambda d: d.strftime("%d %b %Y") if d else ""
+    templates.env.filters["pct"] = lambda x: "-" if x is None else f"{100 * x:.1f}%"
+    api = Api(connect)
+    app.include_router(router(api))
+
+    def page(request: Request, name: str, status: int = 200, **ctx):
+        return templates.TemplateResponse(request, name, {"output": Path(out).name, **ctx}, status_code=status)
+
+    @app.exception_handler(FhirError)
+    def _fhir_error(request: Request, exc: FhirError):
+        return outcome(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError):
+        msg = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors())
+        if request.url.path.startswith("/fhir"):
+            return outcome(400, "invalid", msg)
+        return PlainTextResponse(f"Bad request: {msg}", status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(request: Request, exc: StarletteHTTPException):
+        if request.url.path.startswith("/fhir"):
+            return outcome(exc.status_code, "not-found" if exc.status_code == 404 else "processing", str(exc.detail))
+        return page(request, "error.html", exc.status_code, message=exc.detail)
+
+    @app.get("/", response_class=HTMLResponse, summary="Practice dashboard")
+    def dashboard(request: Request):
+        con = connect()
+        try:
+            return page(request, "dashboard.html", practices=viewer.dashboard(con))
+        finally:
+            con.close()
+
+    @app.get("/practice/{pracid}", response_class=HTMLResponse, summary="A practice's recall lists")
+    def practice(request: Request, pracid: int):
+        con = connect()
+        try:
+            rows = [r for r in viewer.dashboard(con) if r["pracid"] == pracid]
+            if not rows:
+                raise HTTPException(404, f"No practice {pracid}")
+            return page(request, "practice.html", p=rows[0], overdue=viewer.recall(con, pracid, "overdue"),
+                        uncontrolled=viewer.recall(con, pracid, "uncontrolled"))
+        finally:
+            con.close()
+
+    @app.get("/patients", response_class=HTMLResponse, summary="Find a patient")
+    def patients(request: Request, q: str = Query("", max_length=100), pracid: int | None = Query(None, ge=0),
+                 page_no: int = Query(1, ge=1, le=100000, alias="page")):
+        con = connect()
+        try:
+            try:
+                total, rows = viewer.patients(con, viewer.Query(q, pracid, page_no))
+            except ValueError as exc:
+                return page(request, "patients.html", 400, q=q, pracid=pracid, error=str(exc), rows=[], total=0,
+                            page=1, pages=1)
+            pages = max(1, -(-total // viewer.PAGE))
+            return page(request, "patients.html", q=q, pracid=pracid, rows=rows, total=total, page=page_no,
+                        pages=pages, error=None)
+        finally:
+            con.close()
+
+    @app.get("/patient/{patid}", response_class=HTMLResponse, summary="A patient's record")
+    def patient(request: Request, patid: int):
+        con = connect()
+        try:
+            rec = viewer.record(con, patid)
+        finally:
+            con.close()
+        if rec is None:
+            raise HTTPException(404, f"No patient {patid}")
+        chart = viewer.bp_chart(rec["bps"], rec["issues"], rec["target"])
+        return page(request, "patient.html", r=rec, chart=chart, today=dt.date.today())
+
+    return app

@@ -1,0 +1,341 @@
+"""FHIR R4 read and search API over a generated practice, serving the same resources as the export.
+
+Read: GET /fhir/{type}/{id}. Search: GET /fhir/{type}?params, answered with a searchset Bundle
+(`total`, `self`/`next`/`previous` links, `_count` up to 500, `_offset` for paging, `_include` of the
+patient). Every parameter is validated; unknown ones and malformed values get a 400 OperationOutcome,
+unknown ids a 404. Values reach SQL only as bound parameters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import json
+import re
+from typing import Any, Callable
+
+import duckdb
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from synthgp import fhir
+
+FHIR_JSON = "application/fhir+json"
+MAX_COUNT, DEFAULT_COUNT = 500, 50
+ID_RE = re.compile(r"^[0-9]{1,19}$")  # synthgp's ids are the record's integer ids
+DATE_RE = re.compile(r"^(eq|ne|gt|lt|ge|le)?(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+class FhirError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def outcome(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"resourceType": "OperationOutcome", "issue": [
+        {"severity": "error", "code": code, "diagnostics": message}]}, status_code=status, media_type=FHIR_JSON)
+
+
+# --------------------------------------------------------------------------- parameter parsing
+
+def _date_range(value: str, name: str) -> tuple[str, dt.date, dt.date]:
+    """A FHIR date parameter: (prefix, first day, last day) of the value's precision."""
+    m = DATE_RE.match(value)
+    if not m:
+        raise FhirError(400, "invalid", f"{name}: '{value}' is not a date (YYYY, YYYY-MM or YYYY-MM-DD, optionally "
+                                        "prefixed eq, ne, gt, lt, ge or le)")
+    prefix, y, mo, d = m.group(1) or "eq", int(m.group(2)), m.group(3), m.group(4)
+    try:
+        if d:
+            lo = hi = dt.date(y, int(mo), int(d))
+        elif mo:
+            lo = dt.date(y, int(mo), 1)
+            hi = (dt.date(y + int(mo) // 12, int(mo) % 12 + 1, 1) - dt.timedelta(days=1))
+        else:
+            lo, hi = dt.date(y, 1, 1), dt.date(y, 12, 31)
+    except ValueError:
+        raise FhirError(400, "invalid", f"{name}: '{value}' is not a real date") from None
+    return prefix, lo, hi
+
+
+def _date_sql(col: str, values: list[str], name: str, params: dict) -> list[str]:
+    out = []
+    for i, v in enumerate(values):
+        prefix, lo, hi = _date_range(v, name)
+        a, b = f"{name}_{i}_lo", f"{name}_{i}_hi"
+        sql = {"eq": f"{col} BETWEEN ${a} AND ${b}", "ne": f"NOT ({col} BETWEEN ${a} AND ${b})",
+               "gt": f"{col} > ${b}", "ge": f"{col} >= ${a}", "lt": f"{col} < ${a}", "le": f"{col} <= ${b}"}[prefix]
+        if f"${a}" in sql:
+            params[a] = lo
+        if f"${b}" in sql:
+            params[b] = hi
+        out.append(sql)
+    return out
+
+
+def _token(value: str, name: str) -> tuple[str | None, str]:
+    if "|" in value:
+        system, code = value.split("|", 1)
+    else:
+        system, code = None, value
+    if not code or len(code) > 64 or not re.fullmatch(r"[A-Za-z0-9\-.]+", code):
+        raise FhirError(400, "invalid", f"{name}: '{value}' is not a token (code or system|code)")
+    return system or None, code
+
+
+def _patient_ref(value: str, name: str) -> int:
+    ref = value.removeprefix("Patient/")
+    if not ID_RE.match(ref):
+        raise FhirError(400, "invalid", f"{name}: '{value}' is not a patient reference (Patient/<id> or <id>)")
+    return int(ref)
+
+
+# --------------------------------------------------------------------------- search definitions
+
+COMMON = ("_count", "_offset", "_include", "_id", "_total", "_totalMethod", "_format")
+# result parameters accepted for what clients send; the total is always counted exactly and JSON is the only format
+CHOICES = {"_total": {"none", "estimated", "accurate"}, "_totalMethod": {"count", "estimate"},
+           "_format": {"json", "application/json", "application/fhir+json"}}
+PATIENT_SCOPED = {
+    # type: (search parameters, allowed _include values)
+    "Observation": (("patient", "subject", "code", "date", "category"), ("Observation:patient", "Observation:subject")),
+    "Condition": (("patient", "subject", "code", "onset-date", "category"), ("Condition:patient", "Condition:subject")),
+    "MedicationRequest": (("patient", "subject", "code", "authoredon"), ("MedicationRequest:patient", "MedicationRequest:subject")),
+    "Encounter": (("patient", "subject", "date"), ("Encounter:patient", "Encounter:subject")),
+    "Procedure": (("patient", "subject", "code", "date"), ("Procedure:patient", "Procedure:subject")),
+    "ServiceRequest": (("patient", "subject", "code", "authored"), ("ServiceRequest:patient", "ServiceRequest:subject")),
+}
+OTHER = {"Patient": ("identifier", "name", "family", "given", "birthdate", "gender"),
+         "Practitioner": ("name", "family", "given"), "Organization": ("name",)}
+DATE_PARAMS = {"date", "onset-date", "authoredon", "authored", "birthdate"}
+
+
+class Api:
+    """The FHIR API over one DuckDB file (read-only)."""
+
+    def __init__(self, connect: Callable[[], duckdb.DuckDBPyConnection], base_url: str = "/fhir"):
+        self.connect = connect
+        self.base = base_url
+
+    # ------------------------------------------------------------------ reading
+    def _fetch(self, con, kind: str, ids: list[str], patids: list[int] | None) -> dict[str, dict]:
+        """Resources of `kind` with these ids (patient-level: of these patients), as dicts by id."""
+        if not ids:
+            return {}
+        if kind in PATIENT_SCOPED or kind == "Patient":
+            flt = lambda a: f"{a}.patid IN (SELECT unnest($patids::BIGINT[]))"  # noqa: E731
+            sql = f"SELECT id, resource FROM ({fhir.QUERIES[kind](flt)}) WHERE list_contains($ids, id)"
+            rows = con.execute(sql, {"patids": sorted(set(patids or [])), "ids": ids}).fetchall()
+        else:
+            sql = f"SELECT id, resource FROM ({fhir.QUERIES[kind]()}) WHERE list_contains($ids, id)"
+            rows = con.execute(sql, {"ids": ids}).fetchall()
+        return {i: json.loads(r) for i, r in rows}
+
+    def read(self, kind: str, rid: str) -> dict:
+        if not ID_RE.match(rid):
+            raise FhirError(404, "not-found", f"{kind}/{rid} is not known here")
+        con = self.connect()
+        try:
+            if kind in PATIENT_SCOPED:
+                found = self._search_ids(con, kind, {"_id": [rid]}, 1, 0)[1]
+                res = self._fetch(con, kind, [rid], [p for _, p in found])
+            elif kind == "Patient":
+                res = self._fetch(con, kind, [rid], [int(rid)])
+            else:
+                res = self._fetch(con, kind, [rid], None)
+        finally:
+            con.close()
+        if rid not in res:
+            raise FhirError(404, "not-found", f"{kind}/{rid} is not known here")
+        return res[rid]
+
+    # ------------------------------------------------------------------ searching
+    def _search_ids(self, con, kind: str, p: dict[str, list[str]], count: int, offset: int):
+        """(total, [(id, patid)]) of the matches, in date then id order."""
+        params: dict[str, Any] = {}
+        where: list[str] = []
+        if kind in PATIENT_SCOPED:
+            flt = fhir._all
+            for name in ("patient", "subject"):
+                for v in p.get(name, []):
+                    params["patid"] = _patient_ref(v, name)
+                    flt = lambda a: f"{a}.patid = $patid"  # noqa: E731
+            source = fhir.QUERIES[kind](flt)
+            codes = []
+            for i, v in enumerate(p.get("code", [])):
+                for j, item in enumerate(v.split(",")):
+                    _, code = _token(item, "code")
+                    params[f"code_{i}_{j}"] = code
+                    codes.append(f"list_contains(scodes, $code_{i}_{j})")
+            if codes:
+                where.append("(" + " OR ".join(codes) + ")")
+            for i, v in enumerate(p.get("category", [])):
+                _, code = _token(v, "category")
+                params[f"cat_{i}"] = code
+                where.append(f"scat = $cat_{i}")
+            for name in DATE_PARAMS & set(p):
+                where += _date_sql("sdate", p[name], name.replace("-", "_"), params)
+            order, pat = "sdate, id", "patid"
+        elif kind == "Patient":
+            source = ("SELECT p.patid, CAST(p.patid AS VARCHAR) AS id, i.*, p.gender AS g FROM patient p "
+                      "JOIN patient_identity i USING (patid)")
+            for i, v in enumerate(p.get("identifier", [])):
+                system, value = _token(v, "identifier")
+                if system not in (None, fhir.mapping()["system"]["nhs_number"]):
+                    where.append("FALSE")
+                params[f"ident_{i}"] = value
+                where.append(f"nhs_number = $ident_{i}")
+            for name, cols in (("name", ("given_name", "family_name")), ("family", ("family_name",)),
+                               ("given", ("given_name",))):
+                for i, v in enumerate(p.get(name, [])):
+                    if not v.strip() or len(v) > 100:
+                        raise FhirError(400, "invalid", f"{name}: give 1 to 100 characters")
+                    params[f"{name}_{i}"] = v.strip().lower()
+                    where.append("(" + " OR ".join(f"starts_with(lower({c}), ${name}_{i})" for c in cols) + ")")
+            for i, v in enumerate(p.get("gender", [])):
+                codes = {g: k for k, g in fhir.mapping()["gender"].items()}
+                if v not in codes and v != "unknown":
+                    raise FhirError(400, "invalid", f"gender: '{v}' is not one of male, female, other, unknown")
+                where.append(f"g = {int(codes[v])}" if v in codes else "FALSE")
+            if "birthdate" in p:
+                where += _date_sql("date_of_birth", p["birthdate"], "birthdate", params)
+            order, pat = "patid", "patid"
+        else:
+            table, alias = ("staff s JOIN staff_identity si USING (staffid)", "staffid") if kind == "Practitioner" \
+                else ("practice", "pracid")
+            source = f"SELECT CAST({alias} AS VARCHAR) AS id, * FROM {table}"
+            names = (("name", ("given_name", "family_name")), ("family", ("family_name",)), ("given", ("given_name",))) \
+                if kind == "Practitioner" else (("name", ("name",)),)
+            for name, cols in names:
+                for i, v in enumerate(p.get(name, [])):
+                    params[f"{name}_{i}"] = v.strip().lower()
+                    where.append("(" + " OR ".join(f"contains(lower({c}), ${name}_{i})" for c in cols) + ")")
+            order, pat = "id", "NULL::BIGINT"
+        for i, v in enumerate(p.get("_id", [])):
+            ids = v.split(",")
+            if not all(ID_RE.match(x) for x in ids):
+                raise FhirError(400, "invalid", f"_id: '{v}' holds an id that cannot exist here")
+            params[f"id_{i}"] = ids
+            where.append(f"list_contains($id_{i}, id)")
+        cond = " AND ".join(where) or "TRUE"
+        total = con.execute(f"SELECT count(*) FROM ({source}) WHERE {cond}", params).fetchall()[0][0]
+        rows = con.execute(f"SELECT id, {pat} FROM ({source}) WHERE {cond} ORDER BY {order} LIMIT {int(count)} "
+                           f"OFFSET {int(offset)}", params).fetchall()
+        return total, rows
+
+    def search(self, kind: str, request: Request) -> dict:
+        allowed = set(COMMON) | set(PATIENT_SCOPED.get(kind, ((), ()))[0]) | set(OTHER.get(kind, ()))
+        p: dict[str, list[str]] = {}
+        for k, v in request.query_params.multi_items():
+            if k not in allowed:
+                raise FhirError(400, "not-supported", f"unknown search parameter '{k}' for {kind}; "
+                                                      f"supported: {', '.join(sorted(allowed))}")
+            p.setdefault(k, []).append(v)
+        for name, ok in CHOICES.items():
+            for v in p.get(name, []):
+                if v not in ok:
+                    raise FhirError(400, "invalid", f"{name}: '{v}' is not one of {', '.join(sorted(ok))}")
+        count = _int(p, "_count", DEFAULT_COUNT, 0, MAX_COUNT)
+        offset = _int(p, "_offset", 0, 0, 10**9)
+        includes = p.get("_include", [])
+        ok_inc = PATIENT_SCOPED.get(kind, ((), ()))[1]
+        for inc in includes:
+            if inc not in ok_inc:
+                raise FhirError(400, "not-supported", f"_include '{inc}' is not supported for {kind}; "
+                                                      f"supported: {', '.join(ok_inc) or 'none'}")
+        con = self.connect()
+        try:
+            total, found = self._search_ids(con, kind, p, count, offset)
+            ids = [i for i, _ in found]
+            res = self._fetch(con, kind, ids, [pid for _, pid in found if pid is not None])
+            entries = [{"fullUrl": f"{self._abs(request)}/{kind}/{i}", "resource": res[i], "search": {"mode": "match"}}
+                       for i in ids if i in res]
+            if includes:
+                pids = sorted({pid for _, pid in found})
+                pats = self._fetch(con, "Patient", [str(x) for x in pids], pids)
+                entries += [{"fullUrl": f"{self._abs(request)}/Patient/{i}", "resource": r,
+                             "search": {"mode": "include"}} for i, r in pats.items()]
+        finally:
+            con.close()
+        links = [{"relation": "self", "url": self._page_url(request, offset)}]
+        if offset + count < total:
+            links.append({"relation": "next", "url": self._page_url(request, offset + count)})
+        if offset > 0:
+            links.append({"relation": "previous", "url": self._page_url(request, max(0, offset - count))})
+        out = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links}
+        if entries:
+            out["entry"] = entries
+        return out
+
+    def _abs(self, request: Request) -> str:
+        return str(request.base_url).rstrip("/") + self.base
+
+    def _page_url(self, request: Request, offset: int) -> str:
+        q = [(k, v) for k, v in request.query_params.multi_items() if k != "_offset"] + [("_offset", str(offset))]
+        from urllib.parse import urlencode
+        return f"{self._abs(request)}/{request.path_params.get('kind') or request.url.path.rsplit('/', 1)[-1]}?{urlencode(q)}"
+
+    def capability(self) -> dict:
+        resources = []
+        for kind in fhir.TYPES:
+            params = list(PATIENT_SCOPED.get(kind, ((), ()))[0]) + list(OTHER.get(kind, ())) + ["_id"]
+            resources.append({
+                "type": kind, "profile": fhir.profile(kind),
+                "interaction": [{"code": "read"}, {"code": "search-type"}],
+                "searchInclude": list(PATIENT_SCOPED.get(kind, ((), ()))[1]),
+                "searchParam": [{"name": n, "type": "date" if n in DATE_PARAMS else
+                                 "reference" if n in ("patient", "subject") else
+                                 "string" if n in ("name", "family", "given") else "token"} for n in params],
+            })
+        return {"resourceType": "CapabilityStatement", "status": "active", "date": dt.date.today().isoformat(),
+                "kind": "instance", "fhirVersion": "4.0.1", "format": ["json"],
+                "software": {"name": "synthgp serve"},
+                "implementation": {"description": "Read-only FHIR R4 API over a synthetic GP practice"},
+                "rest": [{"mode": "server", "resource": resources}]}
+
+
+def _int(p: dict[str, list[str]], name: str, default: int, lo: int, hi: int) -> int:
+    if name not in p:
+        return default
+    v = p[name][-1]
+    if not re.fullmatch(r"\d{1,10}", v) or not lo <= int(v) <= hi:
+        raise FhirError(400, "invalid", f"{name}: '{v}' must be a whole number from {lo} to {hi}")
+    return int(v)
+
+
+def router(api: Api) -> APIRouter:
+    r = APIRouter(prefix="/fhir", tags=["FHIR"])
+
+    @r.get("/metadata", summary="CapabilityStatement")
+    def metadata():
+        return JSONResponse(api.capability(), media_type=FHIR_JSON)
+
+    for kind in fhir.TYPES:
+        names = list(COMMON) + list(PATIENT_SCOPED.get(kind, ((), ()))[0]) + list(OTHER.get(kind, ()))
+        r.add_api_route(f"/{kind}", _search_endpoint(api, kind, names), methods=["GET"], summary=f"Search {kind}",
+                        name=f"search_{kind}")
+        r.add_api_route(f"/{kind}/{{rid}}", _read_endpoint(api, kind), methods=["GET"], summary=f"Read {kind}",
+                        name=f"read_{kind}")
+    return r
+
+
+def _search_endpoint(api: Api, kind: str, names: list[str]):
+    def endpoint(request: Request, **_: Any):
+        return JSONResponse(api.search(kind, request), media_type=FHIR_JSON)
+
+    params = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)]
+    for n in names:
+        params.append(inspect.Parameter(n.replace("-", "_").lstrip("_") + ("_" if n.startswith("_") else ""),
+                                        inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
+                                        default=Query(None, alias=n)))
+    endpoint.__signature__ = inspect.Signature(params)
+    endpoint.__name__ = f"search_{kind}"
+    return endpoint
+
+
+def _read_endpoint(api: Api, kind: str):
+    def endpoint(rid: str):
+        return JSONResponse(api.read(kind, rid), media_type=FHIR_JSON)
+    endpoint.__name__ = f"read_{kind}"
+    return endpoint

@@ -1,0 +1,219 @@
+"""`synthgp serve` end to end: the real server on a free localhost port over a freshly generated practice,
+driven by headless Chromium (Playwright), an independent FHIR client (fhirpy) and schemathesis."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+
+from conftest import generate
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(os.environ.get("SYNTHGP_SCREENSHOTS", Path(__file__).parent / "screenshots"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory) -> Path:
+    return generate(tmp_path_factory.mktemp("serve") / "out", 1500, seed=31)
+
+
+@pytest.fixture(scope="module")
+def server(out):
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "synthgp", "serve", str(out), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if httpx.get(base + "/fhir/metadata", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail(f"server did not start: {proc.stderr.read().decode()}")
+    yield base
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def db(out):
+    con = duckdb.connect(str(out / "synthgp.duckdb"), read_only=True)
+    yield con
+    con.close()
+
+
+def _hypertensive_patient(db) -> tuple[int, str, str, str]:
+    """A registered patient on current treatment with several BP readings: (patid, family, given, nhs)."""
+    return db.execute("""
+        SELECT p.patid, i.family_name, i.given_name, i.nhs_number FROM patient p JOIN patient_identity i USING (patid)
+        WHERE p.regenddate IS NULL AND p.emis_ddate IS NULL
+          AND (SELECT count(*) FROM drug_issue d WHERE d.patid = p.patid) > 20
+          AND (SELECT max(issuedate) FROM drug_issue d WHERE d.patid = p.patid)
+              > (SELECT lcd FROM practice pr WHERE pr.pracid = p.pracid) - 60
+          AND (SELECT count(*) FROM observation o WHERE o.patid = p.patid AND o.medcodeid = 2001) >= 4
+        ORDER BY p.patid LIMIT 1""").fetchone()
+
+
+def test_binds_to_localhost_only(server):
+    assert server.startswith("http://127.0.0.1:")
+    port = int(server.rsplit(":", 1)[1])
+    # not listening on other addresses of the machine
+    ip = socket.gethostbyname(socket.gethostname())
+    if not ip.startswith("127."):
+        with socket.socket() as s, pytest.raises(OSError):
+            s.settimeout(1)
+            s.connect((ip, port))
+
+
+def test_fhir_api_through_fhirpy_agrees_with_the_database(server, db):
+    from fhirpy import SyncFHIRClient
+
+    client = SyncFHIRClient(server + "/fhir")
+    patid, family, given, nhs = _hypertensive_patient(db)
+    pats = client.resources("Patient").search(identifier=f"https://fhir.nhs.uk/Id/nhs-number|{nhs}").fetch()
+    assert [p.id for p in pats] == [str(patid)]
+    assert pats[0]["name"][0]["family"] == family
+    # every BP panel of the patient, and only those after a date
+    bp = ("FROM observation o JOIN medical_dictionary d USING (medcodeid) "
+          "WHERE d.cluster = 'BP' AND o.parentobsid IS NULL AND o.patid = ?")  # clinic, ABPM and home readings
+    n_bp = db.execute(f"SELECT count(*) {bp}", [patid]).fetchone()[0]
+    bps = client.resources("Observation").search(patient=str(patid), code="http://snomed.info/sct|75367002").limit(500).fetch()
+    assert len(bps) == n_bp and all("component" in o for o in bps)
+    cut = sorted(o["effectiveDateTime"] for o in bps)[n_bp // 2]
+    later = client.resources("Observation").search(patient=f"Patient/{patid}", code="75367002").search(
+        date=f"ge{cut}").limit(500).fetch()
+    n_later = db.execute(f"SELECT count(*) {bp} AND o.obsdate >= ?", [patid, cut]).fetchone()[0]
+    assert len(later) == n_later < n_bp
+    # medication requests: one per issue
+    n_rx = db.execute("SELECT count(*) FROM drug_issue WHERE patid = ?", [patid]).fetchone()[0]
+    assert client.resources("MedicationRequest").search(patient=str(patid)).count() == n_rx
+    # read by id, and the resource equals the bulk export's
+    obs = client.reference("Observation", bps[0].id).to_resource()
+    assert obs["subject"]["reference"] == f"Patient/{patid}"
+    # search counts and paging across everyone
+    n_pat = db.execute("SELECT count(*) FROM patient").fetchone()[0]
+    assert client.resources("Patient").count() == n_pat
+    assert len(client.resources("Patient").limit(100).fetch_all()) == n_pat  # follows 'next' links
+
+
+def test_fhir_api_includes_pages_and_errors(server, db):
+    patid = _hypertensive_patient(db)[0]
+    r = httpx.get(f"{server}/fhir/Observation", params={"patient": patid, "_include": "Observation:patient", "_count": 3})
+    b = r.json()
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/fhir+json")
+    modes = [e["search"]["mode"] for e in b["entry"]]
+    assert modes == ["match"] * 3 + ["include"] and b["entry"][-1]["resource"]["id"] == str(patid)
+    assert {link["relation"] for link in b["link"]} == {"self", "next"}
+    assert httpx.get(f"{server}/fhir/metadata").json()["resourceType"] == "CapabilityStatement"
+    for url, status in [("/fhir/Patient/999", 404), ("/fhir/Patient/abc", 404), ("/fhir/Observation?nonsense=1", 400),
+                        ("/fhir/Observation?date=2020-02-30", 400), ("/fhir/Observation?date=yesterday", 400),
+                        ("/fhir/Observation?_count=-1", 400), ("/fhir/Observation?_count=100000", 400),
+                        ("/fhir/Patient?gender=x", 400), ("/fhir/Observation?patient=1;DROP TABLE patient", 400),
+                        ("/fhir/Observation?code=1'OR'1'='1", 400), ("/fhir/Observation?_include=Patient:link", 400),
+                        ("/fhir/Nonsense", 404)]:
+        r = httpx.get(server + url)
+        assert r.status_code == status, url
+        assert r.json()["resourceType"] == "OperationOutcome", url
+    assert db.execute("SELECT count(*) FROM patient").fetchone()[0] > 0  # still there
+
+
+def test_viewer_pages_in_headless_chromium(server, db):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("SYNTHGP_REQUIRE_BROWSER"):
+            pytest.fail(f"Chromium not found at {CHROMIUM}")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
+    from playwright.sync_api import sync_playwright
+
+    patid, family, given, nhs = _hypertensive_patient(db)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(server + "/")
+        assert page.locator("#practices tbody tr").count() >= 1
+        page.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)
+        # search by name, then by NHS number with spaces, as a receptionist would type it
+        page.fill("#q", f"{given} {family}")
+        page.click("button[type=submit]")
+        page.wait_for_selector("#results")
+        page.click(f"a[href='/patient/{patid}']")
+        page.wait_for_selector("#banner")
+        banner = page.inner_text("#banner")
+        assert family.upper() in banner and f"{nhs[:3]} {nhs[3:6]} {nhs[6:]}" in banner
+        assert page.locator("#bp-chart svg polyline").count() == 2
+        assert page.locator("#bp-chart svg circle.pt.sys").count() >= 4
+        assert page.locator("#bp-chart svg line.med").count() >= 1
+        assert page.locator("#medication li").count() >= 1 and "None" not in page.inner_text("#medication")
+        assert "Blood pressure" in page.inner_text("#journal") or "BP" in page.inner_text("#journal")
+        box = page.locator("#bp-chart svg").bounding_box()
+        assert box and box["width"] > 400 and box["height"] > 100
+        page.screenshot(path=str(SHOTS / "patient.png"), full_page=True)
+        page.goto(f"{server}/patients?q={nhs[:3]}%20{nhs[3:6]}%20{nhs[6:]}")
+        assert page.locator("#results tbody tr").count() == 1
+        # the recall list links to records
+        pracid = db.execute("SELECT min(pracid) FROM practice").fetchone()[0]
+        page.goto(f"{server}/practice/{pracid}")
+        links = page.locator("#uncontrolled + table a")
+        assert page.locator("#overdue").count() == 1
+        if links.count():
+            links.first.click()
+            page.wait_for_selector("#banner")
+        browser.close()
+    assert (SHOTS / "patient.png").stat().st_size > 20_000
+
+
+def test_viewer_rejects_bad_input_without_server_errors(server):
+    for url, status in [("/patient/abc", 400), ("/patient/1", 404), ("/patients?page=0", 400),
+                        ("/patients?q=" + "x" * 200, 400), ("/patients?q=31/02/1990", 400), ("/practice/1", 404)]:
+        assert httpx.get(server + url).status_code == status, url
+
+
+def test_schemathesis_finds_no_server_errors(server):
+    import schemathesis
+    from hypothesis import HealthCheck, settings
+
+    schema = schemathesis.openapi.from_url(server + "/openapi.json")
+    failures, calls = [], []
+    tested = 0
+    for op in schema.get_all_operations():
+        operation = op.ok()
+        strategy = operation.as_strategy()
+
+        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @schemathesis_given(strategy)
+        def run(case):
+            response = case.call()
+            calls.append(response.status_code)
+            if response.status_code >= 500:
+                failures.append((case.path, case.query, response.status_code))
+
+        run()
+        tested += 1
+    assert tested >= 20 and len(calls) > 10 * tested
+    assert {200, 400} <= set(calls)  # it reached both answers, so the generated requests varied
+    assert failures == []
+
+
+def schemathesis_given(strategy):
+    from hypothesis import given
+
+    return given(case=strategy)
