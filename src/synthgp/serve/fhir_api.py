@@ -153,6 +153,14 @@ class Api:
     # ------------------------------------------------------------------ searching
     def _search_ids(self, con, kind: str, p: dict[str, list[str]], count: int, offset: int):
         """(total, [(id, patid)]) of the matches, in date then id order."""
+        source, cond, params, order, pat = self._query(kind, p)
+        total = con.execute(f"SELECT count(*) FROM ({source}) WHERE {cond}", params).fetchall()[0][0]
+        rows = con.execute(f"SELECT id, {pat} FROM ({source}) WHERE {cond} ORDER BY {order} LIMIT {int(count)} "
+                           f"OFFSET {int(offset)}", params).fetchall()
+        return total, rows
+
+    def _query(self, kind: str, p: dict[str, list[str]]) -> tuple[str, str, dict, str, str]:
+        """The search as SQL: (source, condition, parameters, order, patient id column)."""
         params: dict[str, Any] = {}
         where: list[str] = []
         if kind in PATIENT_SCOPED:
@@ -218,11 +226,7 @@ class Api:
                 raise FhirError(400, "invalid", f"_id: '{v}' holds an id that cannot exist here")
             params[f"id_{i}"] = ids
             where.append(f"list_contains($id_{i}, id)")
-        cond = " AND ".join(where) or "TRUE"
-        total = con.execute(f"SELECT count(*) FROM ({source}) WHERE {cond}", params).fetchall()[0][0]
-        rows = con.execute(f"SELECT id, {pat} FROM ({source}) WHERE {cond} ORDER BY {order} LIMIT {int(count)} "
-                           f"OFFSET {int(offset)}", params).fetchall()
-        return total, rows
+        return source, " AND ".join(where) or "TRUE", params, order, pat
 
     def search(self, kind: str, request: Request) -> dict:
         allowed = set(COMMON) | set(PATIENT_SCOPED.get(kind, ((), ()))[0]) | set(OTHER.get(kind, ()))
@@ -246,9 +250,18 @@ class Api:
                                                       f"supported: {', '.join(ok_inc) or 'none'}")
         con = self.connect()
         try:
-            total, found = self._search_ids(con, kind, p, count, offset)
+            if kind in PATIENT_SCOPED and ("patient" in p or "subject" in p):
+                # one patient's matches are few: one query builds them all, and the page is cut here
+                source, cond, params, order, _ = self._query(kind, p)
+                every = con.execute(f"SELECT id, patid, resource FROM ({source}) WHERE {cond} ORDER BY {order}",
+                                    params).fetchall()
+                total, page = len(every), every[offset:offset + count]
+                found = [(i, pid) for i, pid, _ in page]
+                res = {i: json.loads(r) for i, _, r in page}
+            else:
+                total, found = self._search_ids(con, kind, p, count, offset)
+                res = self._fetch(con, kind, [i for i, _ in found], [pid for _, pid in found if pid is not None])
             ids = [i for i, _ in found]
-            res = self._fetch(con, kind, ids, [pid for _, pid in found if pid is not None])
             entries = [{"fullUrl": f"{self._abs(request)}/{kind}/{i}", "resource": res[i], "search": {"mode": "match"}}
                        for i in ids if i in res]
             if includes:
