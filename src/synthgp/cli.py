@@ -191,7 +191,7 @@ def _cmd_export(a: argparse.Namespace) -> int:
     from synthgp import engine
 
     try:
-        written = engine.export(a.dir, a.format, a.overwrite)
+        written = engine.export(a.dir, a.format, a.overwrite, log=lambda s: print(s, file=sys.stderr))
     except (ValueError, FileExistsError) as exc:
         return _fail(str(exc))
     for w in written:

@@ -34,8 +34,9 @@ DUCKDB_MEMORY_LIMIT = "256MB"
 EXPORT_MEMORY_LIMIT = "1GB"
 
 
-def _for_export(con: duckdb.DuckDBPyConnection, work: Path) -> None:
-    con.execute(f"SET memory_limit = '{EXPORT_MEMORY_LIMIT}'")
+def _spill_to(con: duckdb.DuckDBPyConnection, work: Path) -> None:
+    """Where DuckDB spills what does not fit its memory limit: inside the run's work folder (removed
+    with it). Must be set before the first query that spills."""
     con.execute(f"SET temp_directory = '{(work / '.duckdb-tmp').as_posix()}'")
 
 
@@ -190,16 +191,17 @@ def generate(sc: Scenario, o: RunOptions, log: Callable[[str], None] = lambda s:
         db_path = work / DB_NAME
         con = duckdb.connect(str(db_path) if materialise else ":memory:")
         try:
+            _spill_to(con, stage)
             con.execute("SET preserve_insertion_order = true")
             con.execute("SET enable_progress_bar = false")
             # DuckDB caches table pages up to its memory limit; a fixed cap keeps a run's memory
             # flat as N grows (it writes pages out to the file instead).
             con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
             _load_record(con, stage, plan_tables, len(blocks), materialise)
-            _for_export(con, stage)
+            con.execute(f"SET memory_limit = '{EXPORT_MEMORY_LIMIT}'")
             for fmt in o.formats:
                 if fmt in EXPORTERS:
-                    EXPORTERS[fmt](con, work, sc)
+                    _write_format(con, work, sc, fmt, log)
             counts = {t.name: con.execute(f"SELECT count(*) FROM {t.name}").fetchone()[0] for t in schema.ALL_TABLES}
         finally:
             con.close()
@@ -219,7 +221,16 @@ def generate(sc: Scenario, o: RunOptions, log: Callable[[str], None] = lambda s:
         raise
 
 
-def export(out: Path, formats: tuple[str, ...], overwrite: bool = False) -> list[Path]:
+def _write_format(con: duckdb.DuckDBPyConnection, work: Path, sc: Scenario, fmt: str,
+                  log: Callable[[str], None]) -> None:
+    log(f"writing {fmt} ...")
+    t = time.perf_counter()
+    EXPORTERS[fmt](con, work, sc)
+    log(f"  {fmt} written in {time.perf_counter() - t:.1f} s")
+
+
+def export(out: Path, formats: tuple[str, ...], overwrite: bool = False,
+           log: Callable[[str], None] = lambda s: None) -> list[Path]:
     """Write more formats from an existing output's DuckDB file (never re-simulating). Each format's
     folder is built beside the output and moved into place when complete."""
     from synthgp.exporters import FOLDERS
@@ -244,9 +255,10 @@ def export(out: Path, formats: tuple[str, ...], overwrite: bool = False) -> list
         con = duckdb.connect(str(out / DB_NAME), read_only=True)
         try:
             con.execute("SET enable_progress_bar = false")
-            _for_export(con, work)
+            _spill_to(con, work)
+            con.execute(f"SET memory_limit = '{EXPORT_MEMORY_LIMIT}'")
             for f in formats:
-                EXPORTERS[f](con, work, sc)
+                _write_format(con, work, sc, f, log)
         finally:
             con.close()
         for f in formats:

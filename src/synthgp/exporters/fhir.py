@@ -36,7 +36,9 @@ def write(con: duckdb.DuckDBPyConnection, out: Path, sc: object = None) -> None:
     threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
     con.execute("SET threads = 1")
     try:
-        for kind in fhir.TYPES:
+        from tqdm import tqdm
+
+        for kind in tqdm(fhir.TYPES, desc="FHIR resources", unit="type", disable=not sys.stderr.isatty(), file=sys.stderr):
             path = folder / f"{kind}.ndjson"
             select = fhir.QUERIES[kind](fhir._all)
             con.execute(f"COPY (SELECT resource FROM ({select})) TO '{path.as_posix()}' "
@@ -77,11 +79,12 @@ SELECT patid,
 FROM ({source}) GROUP BY patid ORDER BY patid"""
 
 
-def write_bundles(con: duckdb.DuckDBPyConnection, out: Path, sc: object = None, progress: bool = False) -> None:
+def write_bundles(con: duckdb.DuckDBPyConnection, out: Path, sc: object = None, progress: bool | None = None) -> None:
     """Each resource query runs once over everyone, staged as Parquet split into buckets of about
     BUNDLE_BATCH patients; the bundles are then assembled a bucket at a time, so memory stays flat."""
     from tqdm import tqdm
 
+    progress = sys.stderr.isatty() if progress is None else progress
     folder = Path(out) / BUNDLE_SUBDIR
     stage = Path(out) / f".{BUNDLE_SUBDIR}-stage"
     folder.mkdir(parents=True, exist_ok=True)
