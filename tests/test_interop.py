@@ -98,6 +98,18 @@ def test_resources_parse_with_fhir_resources_r4b(resources):
         get_fhir_model_class("Observation").model_validate({**resources["Observation"][0], "effectiveDateTime": "2020-13-01"})
 
 
+def test_every_resource_of_a_small_practice_parses_with_fhir_resources(tmp_path):
+    """All of them, no sampling: a 300-patient practice (the R4B models parse about 2,000 a second)."""
+    small = generate(tmp_path / "out", 300, seed=22, formats=("fhir",))
+    n = 0
+    for kind in fhir.TYPES:
+        model = get_fhir_model_class(kind)
+        for line in (small / "fhir" / f"{kind}.ndjson").open():
+            model.model_validate_json(line)
+            n += 1
+    assert n == sum(o["count"] for o in json.loads((small / "fhir" / "export.json").read_text())["output"]) > 5000
+
+
 def test_every_reference_resolves_within_the_export(resources):
     have = {f"{k}/{r['id']}" for k, rows in resources.items() for r in rows}
     refs = Counter()
