@@ -34,7 +34,8 @@ TYPES = PRACTICE_TYPES + PATIENT_TYPES
 Filter = Callable[[str], str]
 
 
-def _all(alias: str) -> str:
+def everyone(alias: str) -> str:
+    """The filter that keeps every row."""
     return "TRUE"
 
 
@@ -95,7 +96,7 @@ def _json(struct: str) -> str:
 
 # ------------------------------------------------------------------------------ practice-level
 
-def organization(flt: Filter = _all) -> str:
+def organization(flt: Filter = everyone) -> str:
     return f"""
 SELECT NULL::BIGINT AS patid, CAST(pr.pracid AS VARCHAR) AS id, {_json(f'''{{
   'resourceType': 'Organization', 'id': CAST(pr.pracid AS VARCHAR), 'meta': {_meta('Organization')},
@@ -107,7 +108,7 @@ SELECT NULL::BIGINT AS patid, CAST(pr.pracid AS VARCHAR) AS id, {_json(f'''{{
 FROM practice pr WHERE {flt('pr')}"""
 
 
-def practitioner(flt: Filter = _all) -> str:
+def practitioner(flt: Filter = everyone) -> str:
     return f"""
 SELECT NULL::BIGINT AS patid, CAST(s.staffid AS VARCHAR) AS id, {_json(f'''{{
   'resourceType': 'Practitioner', 'id': CAST(s.staffid AS VARCHAR), 'meta': {_meta('Practitioner')},
@@ -117,7 +118,7 @@ SELECT NULL::BIGINT AS patid, CAST(s.staffid AS VARCHAR) AS id, {_json(f'''{{
 FROM staff s JOIN staff_identity si USING (staffid) WHERE {flt('s')}"""
 
 
-def practitioner_role(flt: Filter = _all) -> str:
+def practitioner_role(flt: Filter = everyone) -> str:
     return f"""
 SELECT NULL::BIGINT AS patid, CAST(s.staffid AS VARCHAR) AS id, {_json(f'''{{
   'resourceType': 'PractitionerRole', 'id': CAST(s.staffid AS VARCHAR), 'meta': {_meta('PractitionerRole')},
@@ -131,7 +132,7 @@ FROM staff s JOIN "lookup_JobCat" j USING (jobcatid) WHERE {flt('s')}"""
 
 # ------------------------------------------------------------------------------ patient-level
 
-def patient(flt: Filter = _all) -> str:
+def patient(flt: Filter = everyone) -> str:
     m = mapping()
     eth_rows = ", ".join(f"({k}, {q(v[0])}, {q(v[1])})" for k, v in m["ethnic_category"].items())
     ver = m["nhs_number_verification"]
@@ -169,7 +170,7 @@ LEFT JOIN eth ON eth.patid = p.patid LEFT JOIN eth_map em ON em.sct = eth.sct
 WHERE {flt('p')}"""
 
 
-def encounter(flt: Filter = _all) -> str:
+def encounter(flt: Filter = everyone) -> str:
     cls = mapping()["encounter_class"]
     code = " ".join(f"WHEN {k} THEN {q(v['code'])}" for k, v in cls.items())
     disp = " ".join(f"WHEN {k} THEN {q(v['display'])}" for k, v in cls.items())
@@ -193,7 +194,7 @@ def _not_condition() -> str:
     return "(" + ", ".join(q(c) for c in mapping()["cluster"]["not_condition"]) + ")"
 
 
-def condition(flt: Filter = _all) -> str:
+def condition(flt: Filter = everyone) -> str:
     s = mapping()["system"]
     return f"""
 SELECT pr.patid, CAST(pr.obsid AS VARCHAR) AS id, {_json(f'''{{
@@ -232,7 +233,7 @@ main AS (
     AND (cluster IN {_not_condition()} OR obsid NOT IN (SELECT obsid FROM probs)))"""
 
 
-def observation(flt: Filter = _all) -> str:
+def observation(flt: Filter = everyone) -> str:
     m = mapping()
     bp = m["blood_pressure"]
     panel = ", ".join(f"{{'system': {_sys(c['system'])}, 'code': {q(c['code'])}, 'display': {q(c['display'])}}}"
@@ -277,7 +278,7 @@ SELECT o.patid, CAST(o.obsid AS VARCHAR) AS id, {_json(f'''{{
 FROM main o LEFT JOIN dia ON dia.parentobsid = o.obsid"""
 
 
-def procedure(flt: Filter = _all) -> str:
+def procedure(flt: Filter = everyone) -> str:
     procs = ", ".join(q(c) for c in mapping()["cluster"]["procedure"])
     return f"""
 SELECT o.patid, CAST(o.obsid AS VARCHAR) AS id, {_json(f'''{{
@@ -294,7 +295,7 @@ FROM observation o JOIN medical_dictionary d USING (medcodeid)
 WHERE d.cluster IN ({procs}) AND {flt('o')}"""
 
 
-def service_request(flt: Filter = _all) -> str:
+def service_request(flt: Filter = everyone) -> str:
     pri = _case("r.refurgencyid", mapping()["priority"], cast="::INTEGER")
     return f"""
 SELECT r.patid, CAST(r.obsid AS VARCHAR) AS id, {_json(f'''{{
@@ -315,7 +316,7 @@ LEFT JOIN "lookup_RefServiceType" st USING (refservicetypeid)
 WHERE {flt('r')}"""
 
 
-def medication_request(flt: Filter = _all) -> str:
+def medication_request(flt: Filter = everyone) -> str:
     return f"""
 SELECT di.patid, CAST(di.issueid AS VARCHAR) AS id, {_json(f'''{{
   'resourceType': 'MedicationRequest', 'id': CAST(di.issueid AS VARCHAR), 'meta': {_meta('MedicationRequest')},
@@ -350,7 +351,7 @@ QUERIES: dict[str, Callable[[Filter], str]] = {
 }
 
 
-def staff_referenced(flt: Filter = _all) -> str:
+def staff_referenced(flt: Filter = everyone) -> str:
     """(patid, staffid) for every member of staff a patient's resources refer to."""
     return f"""
 SELECT DISTINCT patid, staffid FROM (

@@ -2,7 +2,7 @@
 
 `fhir/<ResourceType>.ndjson` holds one resource per line, as a FHIR Bulk Data export writes them, with
 `fhir/export.json` listing the files and their counts the way a bulk-data manifest does. DuckDB builds
-and writes each file in parallel, streaming (memory stays flat with the size of the run).
+and writes each file streaming (memory stays flat with the size of the run).
 
 `fhir-bundles/<pracid>/<patid>.json` holds one transaction Bundle per patient: the practice, the staff
 the record refers to, and the patient's resources, each as a PUT of its own id, so posting the bundle to
@@ -40,11 +40,10 @@ def write(con: duckdb.DuckDBPyConnection, out: Path, sc: object = None) -> None:
 
         for kind in tqdm(fhir.TYPES, desc="FHIR resources", unit="type", disable=not sys.stderr.isatty(), file=sys.stderr):
             path = folder / f"{kind}.ndjson"
-            select = fhir.QUERIES[kind](fhir._all)
-            con.execute(f"COPY (SELECT resource FROM ({select})) TO '{path.as_posix()}' "
-                        "(FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\t')")
-            n = con.execute(f"SELECT count(*) FROM read_csv('{path.as_posix()}', columns={{'r': 'VARCHAR'}}, "
-                            "header=false, quote='', escape='', delim='\t')").fetchall()[0][0]
+            select = fhir.QUERIES[kind](fhir.everyone)
+            # COPY answers with the number of rows it wrote
+            n = con.execute(f"COPY (SELECT resource FROM ({select})) TO '{path.as_posix()}' "
+                            "(FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\t')").fetchall()[0][0]
             output.append({"type": kind, "url": path.name, "count": n})
     finally:
         con.execute(f"SET threads = {int(threads)}")
@@ -57,7 +56,7 @@ def write(con: duckdb.DuckDBPyConnection, out: Path, sc: object = None) -> None:
     (folder / "export.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
 
-def entries(flt: fhir.Filter = fhir._all) -> str:
+def entries(flt: fhir.Filter = fhir.everyone) -> str:
     """SQL for (patid, rank, kind, id, resource): every resource of the patients `flt` keeps, with the
     practice and the staff their records refer to, ranked in bundle order."""
     parts = [f"SELECT p.patid, 0 AS rank, 'Organization' AS kind, o.id, o.resource "

@@ -89,7 +89,7 @@ FROM course c JOIN product_dictionary pd USING (prodcodeid)
 LEFT JOIN observation o ON o.obsid = c.probobsid LEFT JOIN medical_dictionary d ON d.medcodeid = o.medcodeid
 ORDER BY c.patid, c.start, c.drugrecid""",
         "observations": f"""
-WITH {fhir._observation_rows(fhir._all)},
+WITH {fhir._observation_rows(fhir.everyone)},
 rows AS (SELECT * FROM main UNION ALL SELECT * FROM dia)
 SELECT {_ts('o.obsdate')} AS DATE, {uuid('patient', 'o.patid')} AS PATIENT, {uuid('consultation', 'o.consid')} AS ENCOUNTER,
   {cats} AS CATEGORY, o.sct AS CODE, o.term AS DESCRIPTION,

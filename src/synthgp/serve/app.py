@@ -29,7 +29,9 @@ def create_app(out: Path) -> FastAPI:
     root.execute("SET enable_progress_bar = false")
 
     def connect() -> duckdb.DuckDBPyConnection:
-        return root.cursor()  # a connection of its own per request, sharing the one read-only database
+        """A connection of its own per request (use as `with connect() as con`), sharing the one
+        read-only database."""
+        return root.cursor()
 
     app = FastAPI(title="synthgp record viewer and FHIR API", version=__version__,
                   description="A synthetic GP practice: pages for people under /, FHIR R4 under /fhir. Read-only.")
@@ -62,47 +64,35 @@ def create_app(out: Path) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse, summary="Practice dashboard")
     def dashboard(request: Request):
-        con = connect()
-        try:
+        with connect() as con:
             return page(request, "dashboard.html", practices=viewer.dashboard(con))
-        finally:
-            con.close()
 
     @app.get("/practice/{pracid}", response_class=HTMLResponse, summary="A practice's recall lists")
     def practice(request: Request, pracid: int):
-        con = connect()
-        try:
+        with connect() as con:
             rows = [r for r in viewer.dashboard(con) if r["pracid"] == pracid]
             if not rows:
                 raise HTTPException(404, f"No practice {pracid}")
             return page(request, "practice.html", p=rows[0], overdue=viewer.recall(con, pracid, "overdue"),
                         uncontrolled=viewer.recall(con, pracid, "uncontrolled"))
-        finally:
-            con.close()
 
     @app.get("/patients", response_class=HTMLResponse, summary="Find a patient")
     def patients(request: Request, q: str = Query("", max_length=100), pracid: int | None = Query(None, ge=0),
                  page_no: int = Query(1, ge=1, le=100000, alias="page")):
-        con = connect()
-        try:
+        with connect() as con:
             try:
                 total, rows = viewer.patients(con, viewer.Query(q, pracid, page_no))
             except ValueError as exc:
                 return page(request, "patients.html", 400, q=q, pracid=pracid, error=str(exc), rows=[], total=0,
                             page=1, pages=1)
-            pages = max(1, -(-total // viewer.PAGE))
-            return page(request, "patients.html", q=q, pracid=pracid, rows=rows, total=total, page=page_no,
-                        pages=pages, error=None)
-        finally:
-            con.close()
+        pages = max(1, -(-total // viewer.PAGE))
+        return page(request, "patients.html", q=q, pracid=pracid, rows=rows, total=total, page=page_no,
+                    pages=pages, error=None)
 
     @app.get("/patient/{patid}", response_class=HTMLResponse, summary="A patient's record")
     def patient(request: Request, patid: int):
-        con = connect()
-        try:
+        with connect() as con:
             rec = viewer.record(con, patid)
-        finally:
-            con.close()
         if rec is None:
             raise HTTPException(404, f"No patient {patid}")
         chart = viewer.bp_chart(rec["bps"], rec["issues"], rec["target"])

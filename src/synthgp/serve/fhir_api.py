@@ -135,8 +135,7 @@ class Api:
     def read(self, kind: str, rid: str) -> dict:
         if not ID_RE.match(rid):
             raise FhirError(404, "not-found", f"{kind}/{rid} is not known here")
-        con = self.connect()
-        try:
+        with self.connect() as con:
             if kind in PATIENT_SCOPED:
                 found = self._search_ids(con, kind, {"_id": [rid]}, 1, 0)[1]
                 res = self._fetch(con, kind, [rid], [p for _, p in found])
@@ -144,8 +143,6 @@ class Api:
                 res = self._fetch(con, kind, [rid], [int(rid)])
             else:
                 res = self._fetch(con, kind, [rid], None)
-        finally:
-            con.close()
         if rid not in res:
             raise FhirError(404, "not-found", f"{kind}/{rid} is not known here")
         return res[rid]
@@ -164,7 +161,7 @@ class Api:
         params: dict[str, Any] = {}
         where: list[str] = []
         if kind in PATIENT_SCOPED:
-            flt = fhir._all
+            flt = fhir.everyone
             for name in ("patient", "subject"):
                 for v in p.get(name, []):
                     params["patid"] = _patient_ref(v, name)
@@ -248,8 +245,7 @@ class Api:
             if inc not in ok_inc:
                 raise FhirError(400, "not-supported", f"_include '{inc}' is not supported for {kind}; "
                                                       f"supported: {', '.join(ok_inc) or 'none'}")
-        con = self.connect()
-        try:
+        with self.connect() as con:
             if kind in PATIENT_SCOPED and ("patient" in p or "subject" in p):
                 # one patient's matches are few: one query builds them all, and the page is cut here
                 source, cond, params, order, _ = self._query(kind, p)
@@ -269,8 +265,6 @@ class Api:
                 pats = self._fetch(con, "Patient", [str(x) for x in pids], pids)
                 entries += [{"fullUrl": f"{self._abs(request)}/Patient/{i}", "resource": r,
                              "search": {"mode": "include"}} for i, r in pats.items()]
-        finally:
-            con.close()
         links = [{"relation": "self", "url": self._page_url(request, offset)}]
         if offset + count < total:
             links.append({"relation": "next", "url": self._page_url(request, offset + count)})
@@ -284,10 +278,9 @@ class Api:
     def _abs(self, request: Request) -> str:
         return str(request.base_url).rstrip("/") + self.base
 
-    def _page_url(self, request: Request, offset: int) -> str:
-        q = [(k, v) for k, v in request.query_params.multi_items() if k != "_offset"] + [("_offset", str(offset))]
-        from urllib.parse import urlencode
-        return f"{self._abs(request)}/{request.path_params.get('kind') or request.url.path.rsplit('/', 1)[-1]}?{urlencode(q)}"
+    @staticmethod
+    def _page_url(request: Request, offset: int) -> str:
+        return str(request.url.include_query_params(_offset=offset))
 
     def capability(self) -> dict:
         resources = []
