@@ -21,9 +21,16 @@ def _classes() -> str:
     return "(VALUES " + ", ".join(rows) + ") AS cls(prodcodeid, class)"
 
 
+def targets() -> dict[str, float]:
+    """Clinic BP targets by age (data/ng136.toml, NG136 1.4.20-1.4.24; QOF uses the same)."""
+    t = reference.toml("ng136.toml")["targets"]
+    return {k: float(t[k]) for k in ("under80_sbp", "under80_dbp", "over80_sbp", "over80_dbp")}
+
+
 def status_sql(pracid_filter: str = "TRUE") -> str:
     """One row per patient on the hypertension register: age, last BP and its date, classes issued
     in the last 6 months, and flags for each indicator. `pracid_filter` is SQL on alias p."""
+    t = targets()
     return f"""
 WITH ref AS (SELECT pracid, lcd FROM practice),
 reg AS (
@@ -46,9 +53,11 @@ drugs AS (
   FROM drug_issue di JOIN {_classes()} USING (prodcodeid) JOIN reg USING (patid)
   WHERE di.issuedate > reg.lcd - INTERVAL 6 MONTH GROUP BY di.patid)
 SELECT reg.patid, reg.pracid, reg.age, lb.bp_date, lb.sbp, lb.dbp, coalesce(dr.classes, 0) AS classes,
-  CASE WHEN reg.age < 80 THEN 140 ELSE 150 END AS target_sbp, 90 AS target_dbp,
+  CASE WHEN reg.age < 80 THEN {t['under80_sbp']} ELSE {t['over80_sbp']} END AS target_sbp,
+  CASE WHEN reg.age < 80 THEN {t['under80_dbp']} ELSE {t['over80_dbp']} END AS target_dbp,
   lb.bp_date IS NOT NULL AND lb.bp_date > reg.lcd - INTERVAL 12 MONTH AS bp_in_year,
-  lb.sbp <= CASE WHEN reg.age < 80 THEN 140 ELSE 150 END AND lb.dbp <= 90 AS at_target
+  lb.sbp <= CASE WHEN reg.age < 80 THEN {t['under80_sbp']} ELSE {t['over80_sbp']} END
+    AND lb.dbp <= CASE WHEN reg.age < 80 THEN {t['under80_dbp']} ELSE {t['over80_dbp']} END AS at_target
 FROM reg LEFT JOIN last_bp lb USING (patid) LEFT JOIN drugs dr USING (patid)"""
 
 

@@ -146,7 +146,9 @@ def record(con, patid: int) -> dict | None:
             if e["cluster"] == "BP":
                 e["dbp"] = dia.get(e["obsid"])
     on_register = any(pr["term"] and pr["probenddate"] is None and "ypertension" in pr["term"] for pr in problems)
-    target = (140, 90) if h["age"] < 80 else (150, 90)
+    t = qof.targets()
+    band = "under80" if h["age"] < 80 else "over80"
+    target = (int(t[f"{band}_sbp"]), int(t[f"{band}_dbp"]))
     alerts = []
     if on_register:
         if not bps or bps[-1]["date"] < today - dt.timedelta(days=365):
