@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -28,3 +31,28 @@ def south_west_100k(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def small(tmp_path_factory) -> Path:
     return generate(tmp_path_factory.mktemp("small") / "out", 20_000, seed=5)
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(os.environ.get("SYNTHGP_SCREENSHOTS", Path(__file__).parent / "screenshots"))
+
+
+@contextlib.contextmanager
+def chromium_page(width: int = 1280, height: int = 900):
+    """A page in Debian's headless Chromium driven by Playwright. Skips when Chromium is absent, unless
+    SYNTHGP_REQUIRE_BROWSER is set (as .ci/run sets it), where it fails instead."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("SYNTHGP_REQUIRE_BROWSER"):
+            pytest.fail(f"Chromium not found at {CHROMIUM}")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()

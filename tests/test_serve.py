@@ -3,8 +3,6 @@ driven by headless Chromium (Playwright), an independent FHIR client (fhirpy) an
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -15,10 +13,8 @@ import duckdb
 import httpx
 import pytest
 
-from conftest import generate
+from conftest import SHOTS, chromium_page, generate
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = Path(os.environ.get("SYNTHGP_SCREENSHOTS", Path(__file__).parent / "screenshots"))
 
 
 def _free_port() -> int:
@@ -135,19 +131,8 @@ def test_fhir_api_includes_pages_and_errors(server, db):
 
 
 def test_viewer_pages_in_headless_chromium(server, db):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("SYNTHGP_REQUIRE_BROWSER"):
-            pytest.fail(f"Chromium not found at {CHROMIUM}")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
-    from playwright.sync_api import sync_playwright
-
     patid, family, given, nhs = _hypertensive_patient(db)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+    with chromium_page() as page:
         page.goto(server + "/")
         assert page.locator("#practices tbody tr").count() >= 1
         page.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)
@@ -177,7 +162,6 @@ def test_viewer_pages_in_headless_chromium(server, db):
         if links.count():
             links.first.click()
             page.wait_for_selector("#banner")
-        browser.close()
     assert (SHOTS / "patient.png").stat().st_size > 20_000
 
 

@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
               synthgp scenario show
               synthgp scenario check my-scenario.toml
               synthgp calibrate practice
+              synthgp evaluate practice
+              synthgp compare practice other-practice --out compare-report
               synthgp export practice --format cprd-cvd"""))
     p.add_argument("--version", action="version", version=f"synthgp {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
@@ -122,7 +124,67 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("dir", type=Path, metavar="DIR", help="an output folder written by `synthgp generate` (with duckdb)")
     v.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     v.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    e = sub.add_parser("evaluate", formatter_class=_formatter, help="report on a generated practice (HTML + JSON)",
+                       description=textwrap.dedent("""\
+            Write an offline HTML report and the same figures as JSON: a picture of the practice
+            (plots), every calibration figure beside the generated one, the QOF indicators and NICE
+            NG136 conformance audited from the record, the record invariants, and how the practice
+            did against the ground truth. Exit status 1 if a record invariant is violated.
+
+            examples:
+              synthgp evaluate practice                  # writes practice/evaluation/report.html
+              synthgp evaluate practice --out reports/practice"""))
+    e.add_argument("dir", type=Path, metavar="DIR", help="an output folder written by `synthgp generate` (with duckdb)")
+    e.add_argument("--out", type=Path, metavar="REPORT", help="report folder (default DIR/evaluation; replaced whole)")
+    m = sub.add_parser("compare", formatter_class=_formatter, help="fidelity and privacy against a reference extract",
+                       description=textwrap.dedent("""\
+            Compare a generated practice with a reference extract in CPRD Aurum format (a real one, or
+            another synthetic one): per-variable distances (KS, chi-squared, total variation, KL against
+            a real-vs-real band), associations between variables, longitudinal measures, and privacy
+            (distance to closest record and exact copies, each beside a reference holdout's own figure).
+            Either side may be a synthgp output folder or a folder of Aurum .txt files.
+
+            examples:
+              synthgp compare practice other-practice --out compare-report
+              synthgp compare practice /secure/aurum-extract --out report"""))
+    m.add_argument("synth", type=Path, metavar="SYNTH", help="the generated practice (output folder or Aurum folder)")
+    m.add_argument("reference", type=Path, metavar="REFERENCE", help="the reference extract (Aurum folder)")
+    m.add_argument("--out", type=Path, required=True, metavar="REPORT", help="report folder (replaced whole)")
+    m.add_argument("--seed", type=int, default=0, metavar="S", help="seed for the random splits and samples (default 0)")
     return p
+
+
+def _cmd_evaluate(a: argparse.Namespace) -> int:
+    from synthgp import evaluate
+
+    try:
+        html, data = evaluate.write_report(a.dir, a.out)
+    except (FileNotFoundError, ValueError) as exc:
+        return _fail(str(exc))
+    s = data["summary"]
+    print(f"calibration: {s['calibration_passed']} of {s['calibration_figures']} figures within tolerance")
+    print(f"integrity:   {s['integrity_violations']:,} violations" +
+          (f" ({', '.join(s['integrity_failed_checks'])})" if s["integrity_failed_checks"] else ""))
+    print("NG136:       " + ", ".join(f"{k.replace('_', ' ')} {v['share']:.1%}" for k, v in data["audit"]["ng136"].items()
+                                        if v["share"] is not None))
+    print(f"Wrote {html} and report.json beside it ({sum(data['timings_s'].values()):.1f} s)")
+    return 1 if s["integrity_violations"] else 0
+
+
+def _cmd_compare(a: argparse.Namespace) -> int:
+    from synthgp import compare
+
+    try:
+        html, data = compare.write_report(a.synth, a.reference, a.out, a.seed)
+    except (FileNotFoundError, ValueError) as exc:
+        return _fail(str(exc))
+    s = data["summary"]
+    print(f"{s['columns_kl_within_band']} of {s['columns']} variables within the real-vs-real KL band; "
+          f"mean TV {s['mean_tv']:.3f}; mean |association difference| {s['mean_abs_association_diff']:.3f}")
+    print(f"exact copies: synthetic {data['privacy']['exact_copy_share_synthetic']:.2%}, "
+          f"holdout {data['privacy']['exact_copy_share_holdout']:.2%}")
+    print(f"Wrote {html} and report.json beside it")
+    return 0
 
 
 def _plural(n: int, word: str) -> str:
@@ -230,5 +292,5 @@ def _cmd_serve(a: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"generate": _cmd_generate, "scenario": _cmd_scenario, "calibrate": _cmd_calibrate, "export": _cmd_export,
-               "serve": _cmd_serve}[args.command]
+               "serve": _cmd_serve, "evaluate": _cmd_evaluate, "compare": _cmd_compare}[args.command]
     return handler(args)

@@ -1,0 +1,192 @@
+"""`synthgp evaluate` and `synthgp compare`: the reports render in Chromium, and each check catches a
+fault planted in an otherwise good output (so we know every check can fail)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import SHOTS, chromium_page, generate
+from synthgp import cli, compare, evaluate
+
+SECTIONS = ("summary", "picture", "calibration", "audit", "integrity", "truth")
+FIGURES = ("pyramid", "ethnicity", "deprivation", "risk_factors", "bp_by_age", "hypertension_by_age",
+           "treatment_steps", "control", "time_to_diagnosis", "qrisk3")
+
+
+@pytest.fixture(scope="module")
+def practice(tmp_path_factory) -> Path:
+    return generate(tmp_path_factory.mktemp("ev") / "out", 4000, seed=41)
+
+
+@pytest.fixture(scope="module")
+def other(tmp_path_factory) -> Path:
+    return generate(tmp_path_factory.mktemp("ev2") / "out", 4000, seed=42)
+
+
+@pytest.fixture(scope="module")
+def good(practice) -> dict:
+    return evaluate.evaluate(practice)
+
+
+def _copy(src: Path, dest: Path) -> Path:
+    dest.mkdir(parents=True)
+    for name in ("synthgp.duckdb", "manifest.json"):
+        shutil.copy(src / name, dest / name)
+    return dest
+
+
+def test_good_output_passes_integrity_and_reports_every_section(good):
+    assert set(good) >= {"picture", "calibration", "audit", "integrity", "truth", "summary"}
+    assert good["summary"]["integrity_violations"] == 0
+    assert len(good["calibration"]) >= 15 and all(c["role"] in ("calibration", "validation") for c in good["calibration"])
+    ng = good["audit"]["ng136"]
+    assert set(ng) == {"first_line", "step_up", "step_4", "bloods", "review"}
+    for c in ng.values():  # counts are consistent, whatever the shares are
+        assert 0 <= c["followed"] <= c["eligible"] and sum(c["deviations"].values()) >= c["eligible"] - c["followed"]
+    assert ng["first_line"]["eligible"] > 50 and ng["step_4"]["deviations"] == {}
+    t = good["truth"]
+    assert 0 < t["true_and_diagnosed"] <= t["true_hypertensive"] and 0 < t["sensitivity"] < 1
+    # the QOF figures in the audit are the same ones the calibration table holds
+    q = good["audit"]["qof"]
+    under80 = sum(r["hyp008_num"] for r in q) / sum(r["hyp008_den"] for r in q)
+    cal = next(c for c in good["calibration"] if c["id"] == "controlled_under80")
+    assert abs(cal["generated"] - under80) < 0.02  # same rule; calibration counts BP pairs from any setting
+
+
+def _evaluate_with(practice: Path, tmp: Path, sql: str, *params) -> dict:
+    out = _copy(practice, tmp)
+    con = duckdb.connect(str(out / "synthgp.duckdb"))
+    try:
+        con.execute(sql, list(params))
+    finally:
+        con.close()
+    return evaluate.evaluate(out)
+
+
+def test_catches_a_prescription_after_death(practice, good, tmp_path):
+    con = duckdb.connect(str(practice / "synthgp.duckdb"), read_only=True)
+    patid, death = con.execute("SELECT patid, cprd_ddate FROM patient WHERE cprd_ddate IS NOT NULL ORDER BY patid LIMIT 1").fetchone()
+    con.close()
+    bad = _evaluate_with(practice, tmp_path / "o", """INSERT INTO drug_issue
+        SELECT * REPLACE (issueid + 10^12 AS issueid, ?::DATE + 30 AS issuedate, ?::DATE + 30 AS enterdate)
+        FROM drug_issue WHERE issueid = (SELECT min(issueid) FROM drug_issue)""", death, death)
+    # the planted row belongs to another patient until we move it
+    assert bad["integrity"]["prescription_outside_registration"] >= good["integrity"]["prescription_outside_registration"]
+    bad = _evaluate_with(practice, tmp_path / "o2", """INSERT INTO drug_issue
+        SELECT * REPLACE (issueid + 10^12 AS issueid, ? AS patid, ?::DATE + 30 AS issuedate, ?::DATE + 30 AS enterdate)
+        FROM drug_issue WHERE issueid = (SELECT min(issueid) FROM drug_issue)""", patid, death, death)
+    assert good["integrity"]["prescription_outside_registration"] == 0
+    assert bad["integrity"]["prescription_outside_registration"] == 1
+    assert bad["summary"]["integrity_violations"] >= 1 and "prescription_outside_registration" in bad["summary"]["integrity_failed_checks"]
+
+
+def test_catches_a_lone_systolic(practice, good, tmp_path):
+    bad = _evaluate_with(practice, tmp_path / "o", """DELETE FROM observation WHERE obsid = (
+        SELECT min(d.obsid) FROM observation d JOIN medical_dictionary m USING (medcodeid)
+        WHERE m.snomedctconceptid = 163031004)""")
+    assert good["integrity"]["systolic_without_diastolic"] == 0
+    assert bad["integrity"]["systolic_without_diastolic"] == 1
+
+
+def test_catches_a_step_4_drug_for_someone_never_on_step_3(practice, good, tmp_path):
+    """Someone judged by the audit, on A alone, is issued doxazosin (a step-4 drug)."""
+    con = duckdb.connect(str(practice / "synthgp.duckdb"), read_only=True)
+    from synthgp import audit
+    patid, first = con.execute(audit._base() + """
+        SELECT j.patid, j.d FROM judged_first j JOIN patient p USING (patid)
+        WHERE j.got = 'A' AND NOT EXISTS (SELECT 1 FROM rx WHERE rx.patid = j.patid AND rx.class <> 'A')
+          AND j.d + INTERVAL 60 DAY < coalesce(p.regenddate, p.cprd_ddate, DATE '2024-12-31')
+        ORDER BY j.patid LIMIT 1""").fetchone()
+    con.close()
+    bad = _evaluate_with(practice, tmp_path / "o", """INSERT INTO drug_issue
+        SELECT * REPLACE (issueid + 10^12 AS issueid, 2051 AS prodcodeid, ?::DATE + 60 AS issuedate, ?::DATE + 60 AS enterdate)
+        FROM drug_issue WHERE patid = ? AND issuedate = ?::DATE LIMIT 1""", first, first, patid, first)
+    assert good["audit"]["ng136"]["step_4"]["deviations"] == {}
+    assert bad["audit"]["ng136"]["step_4"]["deviations"] == {"step-4 drug without A, C and D first": 1}
+    assert bad["audit"]["ng136"]["step_4"]["eligible"] == good["audit"]["ng136"]["step_4"]["eligible"] + 1
+    assert bad["summary"]["integrity_violations"] == 0  # the record is still well formed; only the audit sees it
+
+
+def test_catches_a_shifted_age_distribution(practice, good, tmp_path):
+    """Everyone born 15 years earlier: the calibration table's age figures fail, the others do not move."""
+    bad = _evaluate_with(practice, tmp_path / "o", """
+        UPDATE person_truth SET date_of_birth = date_of_birth - INTERVAL 15 YEAR;
+        UPDATE patient_identity SET date_of_birth = date_of_birth - INTERVAL 15 YEAR;
+        UPDATE patient SET yob = yob - 15""")
+    def age_fails(r):
+        return [c for c in r["calibration"] if c["id"] in ("age_band_share", "aged_65_plus_share") and not c["passed"]]
+    assert not [c for c in good["calibration"] if c["id"] == "aged_65_plus_share" and not c["passed"]]
+    assert any(c["id"] == "aged_65_plus_share" for c in age_fails(bad))
+    assert bad["summary"]["calibration_passed"] < good["summary"]["calibration_passed"]
+
+
+def test_report_renders_in_headless_chromium(practice, tmp_path):
+    html, data = evaluate.write_report(practice, tmp_path / "report")
+    assert json.loads((tmp_path / "report" / "report.json").read_text())["summary"] == data["summary"]
+    with chromium_page(1280, 900) as page:
+        requests: list[str] = []
+        page.on("request", lambda req: requests.append(req.url))
+        page.goto(html.resolve().as_uri())
+        page.wait_for_load_state("networkidle")
+        for s in SECTIONS:
+            assert page.locator(f"section#{s}").is_visible(), s
+        for f in FIGURES:
+            box = page.locator(f"#fig-{f} svg").bounding_box()
+            assert box and box["width"] > 200 and box["height"] > 120, f
+        assert page.locator("#calibration-table tbody tr").count() == len(data["calibration"])
+        assert page.locator("#ng136-table tbody tr").count() == 5
+        assert page.locator("#integrity-table tbody tr").count() == len(data["integrity"])
+        assert "0" == page.inner_text("#summary .card >> nth=1").split()[0]
+        page.screenshot(path=str(SHOTS / "evaluation.png"), full_page=True)
+    assert (SHOTS / "evaluation.png").stat().st_size > 50_000
+    # the page fetched nothing but itself: it works offline
+    assert requests == [html.resolve().as_uri()]
+
+
+def test_compare_two_good_practices_then_a_shifted_one_and_a_copy(practice, other, tmp_path):
+    res = compare.compare(practice, other)
+    within = res["summary"]["columns_kl_within_band"]
+    assert within >= res["summary"]["columns"] - 2, [c["column"] for c in res["columns"] if not c["kl_within_band"]]
+    p = res["privacy"]
+    assert p["exact_copy_share_synthetic"] <= p["exact_copy_share_holdout"] + 0.02
+    # shift the synthetic side's ages by 15 years: age is now out of the band and its KS test rejects
+    shifted = _copy(practice, tmp_path / "shifted")
+    shutil.copytree(practice / "aurum", shifted / "aurum")
+    pat = shifted / "aurum" / "Patient.txt"
+    lines = pat.read_text().splitlines()
+    head = lines[0].split("\t")
+    yob = head.index("yob")
+    rows = [ln.split("\t") for ln in lines[1:]]
+    for r in rows:
+        r[yob] = str(int(r[yob]) - 15)
+    pat.write_text("\n".join(["\t".join(head)] + ["\t".join(r) for r in rows]) + "\n")
+    res2 = compare.compare(shifted, other)
+    age = next(c for c in res2["columns"] if c["column"] == "age")
+    assert not age["kl_within_band"] and age["p_value"] < 1e-6 and age["tv"] > 0.1
+    # a verbatim copy is caught by the privacy measures
+    res3 = compare.compare(practice, practice)
+    p3 = res3["privacy"]
+    assert p3["exact_copy_share_synthetic"] > p3["exact_copy_share_holdout"] + 0.3
+    assert p3["share_closer_than_holdout_p5"] > 0.3
+
+
+def test_compare_report_renders_and_cli_errors(practice, other, tmp_path, capsys):
+    assert cli.main(["compare", str(practice), str(other), "--out", str(tmp_path / "cmp")]) == 0
+    with chromium_page() as page:
+        page.goto((tmp_path / "cmp" / "report.html").resolve().as_uri())
+        for s in ("summary", "columns", "pairs", "longitudinal", "privacy"):
+            assert page.locator(f"section#{s}").is_visible(), s
+        n = page.locator("#columns-table tbody tr").count()
+        assert n == 12 and page.locator("#columns figure svg").count() == n
+        page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
+    assert cli.main(["compare", str(practice), str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")]) == 2
+    assert not (tmp_path / "x").exists()
+    assert cli.main(["evaluate", str(tmp_path)]) == 2
+    assert "no synthgp.duckdb" in capsys.readouterr().err
+    assert cli.main(["evaluate", str(practice), "--out", str(tmp_path / "ev")]) == 0
+    assert (tmp_path / "ev" / "report.html").is_file()
