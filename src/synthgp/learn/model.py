@@ -1,0 +1,286 @@
+"""BayesianNetworkSynthesizer: learn a discrete Bayesian network (with latent variables) from a table
+and sample new rows from it. The API follows SDV and pgmpy: plain constructor parameters,
+`fit(table)`, `sample(n)`, `save(path)` / `load(path)`, and the structure open to inspection."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import pandas as pd
+
+from synthgp.learn import encode, latent, structure
+
+FORMAT = "synthgp-bn/1"
+
+
+class BayesianNetworkSynthesizer:
+    """A Bayesian-network synthesizer for mixed tables with missing values.
+
+    max_parents      parent limit per observed node in structure search.
+    bins             bins per continuous column (values are sampled back inside their bin).
+    max_levels       a numeric column with at most this many distinct values is treated as categorical.
+    categorical, numeric  column names whose type overrides the inferred one.
+    penalty          "bic" (default) or "aic" for the penalised log-likelihood score.
+    bootstrap        0, or the number of bootstrap resamples to average the structure over.
+    bootstrap_threshold   share of resamples an edge needs to be kept.
+    latent           maximum number of latent variables to propose (0 for none).
+    latent_states    states of each latent variable.
+    required_edges, forbidden_edges  (parent, child) column pairs the structure must have / must not have.
+    rules            conditions every sampled row must meet: pandas `DataFrame.eval` strings, e.g.
+                     "not (sex == 'F' and erectile_dysfunction == 1)", or callables df -> bool Series.
+                     Violating rows are redrawn from the model, which conditions the joint distribution on
+                     the rule and leaves the relative frequencies of every allowed row unchanged.
+    smoothing        pseudo-count mixed into each conditional distribution, spread as the child's marginal,
+                     so parent combinations seen rarely fall back towards the marginal.
+    random_state     seed for fitting and the default seed for sampling.
+    """
+
+    def __init__(self, max_parents: int = 3, bins: int = 10, max_levels: int = 20,
+                 categorical: Iterable[str] = (), numeric: Iterable[str] = (), penalty: str = "bic",
+                 bootstrap: int = 0, bootstrap_threshold: float = 0.5, latent: int = 2, latent_states: int = 3,
+                 required_edges: Iterable[tuple[str, str]] = (), forbidden_edges: Iterable[tuple[str, str]] = (),
+                 rules: Iterable[str | Callable[[pd.DataFrame], Any]] = (), smoothing: float = 1.0,
+                 random_state: int | None = 0, verbose: bool = False):
+        if penalty not in ("bic", "aic"):
+            raise ValueError(f"penalty must be 'bic' or 'aic', not {penalty!r}")
+        for name, v, lo in (("max_parents", max_parents, 0), ("bins", bins, 2), ("latent", latent, 0),
+                            ("latent_states", latent_states, 2), ("bootstrap", bootstrap, 0)):
+            if not isinstance(v, int) or v < lo:
+                raise ValueError(f"{name} must be a whole number >= {lo}, not {v!r}")
+        self.params = dict(max_parents=max_parents, bins=bins, max_levels=max_levels, categorical=list(categorical),
+                           numeric=list(numeric), penalty=penalty, bootstrap=bootstrap,
+                           bootstrap_threshold=bootstrap_threshold, latent=latent, latent_states=latent_states,
+                           required_edges=[list(e) for e in required_edges],
+                           forbidden_edges=[list(e) for e in forbidden_edges], smoothing=smoothing,
+                           random_state=random_state)
+        self.rules = list(rules)
+        self.verbose = verbose
+        self.columns: list[encode.Column] = []
+        self.nodes: list[str] = []           # observed columns, then latent variables
+        self.parents: list[tuple[int, ...]] = []
+        self.cards: list[int] = []
+        self.cpts: list[np.ndarray] = []     # per node: (q, r) conditional probability table
+        self.latent_children: dict[str, list[str]] = {}
+        self.fit_info: dict[str, Any] = {}
+
+    # ---- fitting ----------------------------------------------------------------------------------
+    def fit(self, table: pd.DataFrame) -> "BayesianNetworkSynthesizer":
+        if not isinstance(table, pd.DataFrame) or table.empty:
+            raise ValueError("fit() needs a non-empty pandas DataFrame")
+        if table.columns.duplicated().any():
+            raise ValueError(f"duplicate column names: {table.columns[table.columns.duplicated()].tolist()}")
+        t0 = time.perf_counter()
+        p = self.params
+        rng = np.random.default_rng(p["random_state"])
+        table = table.rename(columns=str)
+        self.columns = encode.infer(table, p["bins"], p["max_levels"], set(p["categorical"]), set(p["numeric"]))
+        codes = encode.encode(table, self.columns)
+        names = [c.name for c in self.columns]
+        cards = [c.cardinality for c in self.columns]
+        ix = {n: i for i, n in enumerate(names)}
+        req = [self._edge(e, ix, "required_edges") for e in p["required_edges"]]
+        forb = [self._edge(e, ix, "forbidden_edges") for e in p["forbidden_edges"]]
+        self._log(f"encoded {len(table):,} rows x {len(names)} columns in {time.perf_counter() - t0:.2f} s")
+        t1 = time.perf_counter()
+        if p["bootstrap"]:
+            parents, info = structure.bootstrap(codes, cards, p["max_parents"], p["bootstrap"], p["bootstrap_threshold"],
+                                                rng, p["penalty"], req, forb)
+            self.fit_info["edge_frequency"] = info["edge_frequency"].round(3).tolist()
+        else:
+            parents = structure.hill_climb(structure.Scorer(codes, cards, p["penalty"]), len(names), p["max_parents"],
+                                           req, forb)
+        self.fit_info["structure_seconds"] = round(time.perf_counter() - t1, 3)
+        self._log(f"structure: {sum(len(s) for s in parents)} edges in {self.fit_info['structure_seconds']:.2f} s")
+        self.nodes, self.cards = list(names), list(cards)
+        self.parents = [tuple(sorted(s)) for s in parents]
+        self.cpts = [self._cpt(codes, j, self.parents[j]) for j in range(len(names))]
+        t2 = time.perf_counter()
+        self._add_latents(codes, rng, req)
+        self.fit_info["latent_seconds"] = round(time.perf_counter() - t2, 3)
+        self.fit_info.update(rows=len(table), seconds=round(time.perf_counter() - t0, 3))
+        self._log(f"fitted in {self.fit_info['seconds']:.2f} s; latent variables: {list(self.latent_children) or 'none'}")
+        return self
+
+    def _edge(self, e, ix, what):
+        if len(e) != 2 or e[0] not in ix or e[1] not in ix:
+            raise ValueError(f"{what}: {e!r} does not name two columns of the table (columns: {list(ix)})")
+        return ix[e[0]], ix[e[1]]
+
+    def _log(self, msg: str) -> None:
+        if self.verbose:
+            print(f"synthgp learn: {msg}", flush=True)
+
+    def _cpt(self, codes: np.ndarray, j: int, parents: tuple[int, ...]) -> np.ndarray:
+        cfg, q = latent._cfg(codes.astype(np.int64), self.cards, parents)
+        r = self.cards[j]
+        counts = np.bincount(cfg * r + codes[:, j], minlength=q * r).reshape(q, r).astype(float)
+        marg = counts.sum(0) / counts.sum()
+        t = counts + self.params["smoothing"] * marg
+        tot = t.sum(1, keepdims=True)
+        return np.where(tot > 0, t / np.where(tot > 0, tot, 1), marg)
+
+    def _add_latents(self, codes: np.ndarray, rng: np.random.Generator, required) -> None:
+        p = self.params
+        if not p["latent"]:
+            return
+        groups = latent.propose(codes, self.cards, p["latent"])
+        n = len(codes)
+        pen = 0.5 * math.log(n) if p["penalty"] == "bic" else 1.0
+        sc = structure.Scorer(codes, self.cards, p["penalty"])
+        tried = []
+        for g in groups:
+            if any(self.nodes[i] in ch for ch in self.latent_children.values() for i in g):
+                continue
+            gset = set(g)
+            # the latent replaces edges among the group, unless the user required them
+            others = {ch: tuple(sorted(q for q in self.parents[ch] if q not in gset or (q, ch) in required)) for ch in g}
+            # the observed-only alternative: the group members' current families, scored the same way
+            base = sum(sc.local(ch, self.parents[ch]) for ch in g)
+            f = latent.em(codes, self.cards, g, others, p["latent_states"], rng)
+            gain = (f.loglik - pen * f.n_params) - base
+            name = f"latent_{len(self.latent_children) + 1}"
+            tried.append({"children": [self.nodes[i] for i in g], "score_gain": round(gain, 1),
+                          "em_iterations": f.iterations, "kept": gain > 0})
+            if gain <= 0:
+                continue
+            L = len(self.nodes)
+            self.nodes.append(name)
+            self.cards.append(p["latent_states"])
+            self.parents.append(())
+            self.cpts.append(f.prior[None, :])
+            for ch in g:
+                # store as (q_other * k, r) with L as the last parent (codes vary fastest over L)
+                self.parents[ch] = others[ch] + (L,)
+                self.cpts[ch] = f.cpts[ch].reshape(-1, self.cards[ch])
+            self.latent_children[name] = [self.nodes[i] for i in g]
+        self.fit_info["latent_proposals"] = tried
+
+    # ---- inspection -------------------------------------------------------------------------------
+    @property
+    def edges(self) -> list[tuple[str, str]]:
+        self._check_fitted()
+        return [(self.nodes[p], self.nodes[j]) for j, ps in enumerate(self.parents) for p in ps]
+
+    @property
+    def latent_variables(self) -> dict[str, list[str]]:
+        self._check_fitted()
+        return dict(self.latent_children)
+
+    def cpd(self, node: str) -> pd.DataFrame:
+        """The conditional distribution of `node`: one row per parent combination, one column per state."""
+        self._check_fitted()
+        if node not in self.nodes:
+            raise KeyError(f"{node!r} is not a node; nodes: {self.nodes}")
+        j = self.nodes.index(node)
+        ps = self.parents[j]
+        index = pd.MultiIndex.from_product([self._states(q) for q in ps], names=[self.nodes[q] for q in ps]) \
+            if ps else pd.Index(["(none)"], name="parents")
+        return pd.DataFrame(self.cpts[j], index=index, columns=self._states(j))
+
+    def _states(self, j: int) -> list[str]:
+        return self.columns[j].state_names() if j < len(self.columns) else [f"state {s}" for s in range(self.cards[j])]
+
+    def _check_fitted(self) -> None:
+        if not self.nodes:
+            raise RuntimeError("the synthesizer is not fitted: call fit(table) or load(path) first")
+
+    # ---- sampling ---------------------------------------------------------------------------------
+    def _order(self) -> list[int]:
+        done, order = set(), []
+        while len(order) < len(self.nodes):
+            for j in range(len(self.nodes)):
+                if j not in done and all(q in done for q in self.parents[j]):
+                    done.add(j)
+                    order.append(j)
+        return order
+
+    def _sample_codes(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        codes = np.zeros((n, len(self.nodes)), dtype=np.int64)
+        for j in self._order():
+            cfg, _ = latent._cfg(codes, self.cards, self.parents[j])
+            cum = np.cumsum(self.cpts[j], axis=1)
+            cum[:, -1] = 1.0
+            u = rng.random(n)
+            out = np.empty(n, dtype=np.int64)
+            for s in range(0, n, 200_000):  # chunks keep the (rows x states) comparison small
+                e = min(n, s + 200_000)
+                out[s:e] = (u[s:e, None] > cum[cfg[s:e]]).sum(1)
+            codes[:, j] = out
+        return codes[:, : len(self.columns)]
+
+    def sample(self, num_rows: int, random_state: int | None = None) -> pd.DataFrame:
+        """`num_rows` new rows. The same random_state (default: the constructor's) gives the same rows."""
+        self._check_fitted()
+        if not isinstance(num_rows, (int, np.integer)) or num_rows < 0:
+            raise ValueError(f"num_rows must be a whole number >= 0, not {num_rows!r}")
+        seed = self.params["random_state"] if random_state is None else random_state
+        rng = np.random.default_rng([seed if seed is not None else 0, 1])
+        out = encode.decode(self._sample_codes(num_rows, rng), self.columns, rng)
+        if not self.rules or num_rows == 0:
+            return out
+        parts, have, drawn = [], 0, 0
+        batch = out
+        for _ in range(1000):
+            ok = batch[self._allowed(batch)]
+            parts.append(ok)
+            have += len(ok)
+            drawn += len(batch)
+            if have >= num_rows:
+                return pd.concat(parts, ignore_index=True).iloc[:num_rows]
+            if drawn > 1000 * num_rows + 10_000 and have < drawn * 1e-3:
+                break
+            need = int((num_rows - have) * drawn / max(have, 1) * 1.1) + 16
+            batch = encode.decode(self._sample_codes(need, rng), self.columns, rng)
+        raise RuntimeError("the rules reject almost every sampled row: check them against the data")
+
+    def _allowed(self, df: pd.DataFrame) -> np.ndarray:
+        ok = np.ones(len(df), dtype=bool)
+        for r in self.rules:
+            try:
+                v = r(df) if callable(r) else df.eval(r)
+            except Exception as exc:  # noqa: BLE001 - a rule is user code; say which one failed
+                raise ValueError(f"rule {r!r} could not be evaluated on the sampled table: {exc}") from None
+            ok &= np.asarray(v, dtype=bool)
+        return ok
+
+    # ---- persistence ------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """One .npz file (no pickles): the structure and metadata as JSON, the tables as arrays."""
+        self._check_fitted()
+        if any(callable(r) for r in self.rules):
+            raise ValueError("rules given as Python functions cannot be saved; give them as strings")
+        meta = {"format": FORMAT, "params": self.params, "rules": self.rules,
+                "columns": [c.to_dict() for c in self.columns], "nodes": self.nodes, "cards": self.cards,
+                "parents": [list(p) for p in self.parents], "latent_children": self.latent_children,
+                "fit_info": self.fit_info}
+        path = Path(path)
+        tmp = path.with_name(path.name + ".partial.npz")
+        np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **{f"cpt_{j}": t for j, t in enumerate(self.cpts)})
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "BayesianNetworkSynthesizer":
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                cpts = [z[f"cpt_{j}"] for j in range(len(meta["nodes"]))]
+        except (OSError, ValueError, KeyError) as exc:
+            raise ValueError(f"{path} is not a synthgp model file: {exc}") from None
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{path}: model format {meta.get('format')!r}, this synthgp reads {FORMAT!r}")
+        p = meta["params"]
+        self = cls(**{k: v for k, v in p.items() if k not in ("required_edges", "forbidden_edges")},
+                   required_edges=[tuple(e) for e in p["required_edges"]],
+                   forbidden_edges=[tuple(e) for e in p["forbidden_edges"]], rules=meta["rules"])
+        self.columns = [encode.Column(**c) for c in meta["columns"]]
+        self.nodes, self.cards = meta["nodes"], meta["cards"]
+        self.parents = [tuple(q) for q in meta["parents"]]
+        self.latent_children, self.fit_info, self.cpts = meta["latent_children"], meta["fit_info"], cpts
+        return self
