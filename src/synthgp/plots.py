@@ -128,3 +128,24 @@ def heatmap(pairs: dict, title: str) -> str:
     fig.colorbar(im, ax=ax, shrink=0.8)
     ax.set_title(title)
     return _svg(fig)
+
+
+def network(nodes: Sequence[str], edges: Sequence[tuple[str, str]], latent: set[str]) -> str:
+    """A directed graph on a circle; latent nodes in orange."""
+    import math
+
+    fig, ax = plt.subplots(figsize=(6.5, 6.5))
+    n = len(nodes)
+    pos = {v: (math.cos(2 * math.pi * i / n), math.sin(2 * math.pi * i / n)) for i, v in enumerate(nodes)}
+    for a, b in edges:
+        (x0, y0), (x1, y1) = pos[a], pos[b]
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                    arrowprops=dict(arrowstyle="-|>", color=ORANGE if a in latent else GREY, lw=1, shrinkA=12, shrinkB=12))
+    for v, (x, y) in pos.items():
+        ax.scatter([x], [y], s=260, color=ORANGE if v in latent else BLUE, zorder=3)
+        ax.text(x * 1.18, y * 1.18, v, ha="center", va="center", fontsize=8)
+    ax.set_xlim(-1.45, 1.45)
+    ax.set_ylim(-1.35, 1.35)
+    ax.axis("off")
+    ax.set_title("Learned network (orange: latent variables)")
+    return _svg(fig)

@@ -165,3 +165,83 @@ def evaluate(real: pd.DataFrame, synth: pd.DataFrame, target: str | None = None,
         "exact_copies": priv["exact_copies"],
     }
     return out
+
+
+def read_table(path) -> pd.DataFrame:
+    """A CSV or Parquet file, by extension."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return pd.read_csv(path)
+    if suffix in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    raise ValueError(f"{path}: give a .csv or .parquet file (not {suffix or 'no extension'})")
+
+
+def write_table(df: pd.DataFrame, path, overwrite: bool = False) -> None:
+    """CSV or Parquet by extension, written to a temporary name and renamed (never half a file)."""
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise ValueError(f"{path}: the output must end in .csv or .parquet")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; add --overwrite to replace it")
+    tmp = path.with_name(f".{path.name}.partial")
+    if suffix == ".csv":
+        df.to_csv(tmp, index=False)
+    else:
+        df.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def figures(real: pd.DataFrame, synth: pd.DataFrame, result: dict[str, Any], model=None) -> dict[str, str]:
+    from synthgp import plots
+
+    figs: dict[str, str] = {}
+    for c in result["columns"]:
+        name = c["column"]
+        if c["kind"] == "numeric":
+            rv = pd.to_numeric(real[name], errors="coerce").dropna()
+            sv = pd.to_numeric(synth[name], errors="coerce").dropna()
+            lo, hi = float(min(rv.min(), sv.min())), float(pd.concat([rv, sv]).quantile(0.99))
+            bins = [lo + (hi - lo) * i / 30 for i in range(31)] if hi > lo else 10
+            figs[f"col-{name}"] = plots.histogram(rv.clip(upper=hi), name, name, bins=bins, other=sv.clip(upper=hi),
+                                                  labels=("real", "synthetic"))
+        else:
+            levels = sorted(set(real[name].dropna().astype(str)) | set(synth[name].dropna().astype(str)))[:20]
+            figs[f"col-{name}"] = plots.bars(levels, {
+                "real": [float((real[name].astype(str) == v).mean()) for v in levels],
+                "synthetic": [float((synth[name].astype(str) == v).mean()) for v in levels]}, name, "%", percent=True)
+    figs["associations"] = plots.heatmap(result["pairs"], "Cramer's V, synthetic minus real")
+    p = result["privacy"]
+    hi = float(np.quantile(p["dcr_holdout"] + p["dcr_synthetic"], 0.99)) or 1.0
+    figs["dcr"] = plots.histogram([min(d, hi) for d in p["dcr_synthetic"]], "Distance to closest real record",
+                                  "distance", bins=[hi * i / 40 for i in range(41)],
+                                  other=[min(d, hi) for d in p["dcr_holdout"]], labels=("synthetic", "real holdout"))
+    if result.get("utility") and result["utility"].get("tstr_auc") is not None:
+        u = result["utility"]
+        figs["utility"] = plots.bars(["train real, test real", "train synthetic, test real"],
+                                     {"AUC": [u["trtr_auc"], u["tstr_auc"]]}, f"Predicting {u['target']}", "AUC")
+    if model is not None:
+        figs["network"] = plots.network(model.nodes, model.edges, set(model.latent_variables))
+    return figs
+
+
+def write_report(real: pd.DataFrame, synth: pd.DataFrame, dest, model=None, **kw) -> tuple[Any, dict[str, Any]]:
+    from synthgp import evaluate as ev
+    from synthgp import report
+
+    result = evaluate(real, synth, **kw)
+    figs = figures(real, synth, result, model)
+    for k in ("dcr_synthetic", "dcr_holdout"):
+        result["privacy"][k] = {"n": len(result["privacy"][k])}
+    if model is not None:
+        result["model"] = {"edges": model.edges, "latent_variables": model.latent_variables, "fit": model.fit_info}
+    return report.write(dest, "learn.html", ev._clean(result), figs), result

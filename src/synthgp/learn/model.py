@@ -29,6 +29,7 @@ class BayesianNetworkSynthesizer:
     penalty          "bic" (default) or "aic" for the penalised log-likelihood score.
     bootstrap        0, or the number of bootstrap resamples to average the structure over.
     bootstrap_threshold   share of resamples an edge needs to be kept.
+    restarts         extra tabu hill-climbs from randomly perturbed copies of the best graph.
     latent           maximum number of latent variables to propose (0 for none).
     latent_states    states of each latent variable.
     required_edges, forbidden_edges  (parent, child) column pairs the structure must have / must not have.
@@ -43,19 +44,20 @@ class BayesianNetworkSynthesizer:
 
     def __init__(self, max_parents: int = 3, bins: int = 10, max_levels: int = 20,
                  categorical: Iterable[str] = (), numeric: Iterable[str] = (), penalty: str = "bic",
-                 bootstrap: int = 0, bootstrap_threshold: float = 0.5, latent: int = 2, latent_states: int = 3,
+                 bootstrap: int = 0, bootstrap_threshold: float = 0.5, restarts: int = 5, latent: int = 2,
+                 latent_states: int = 3,
                  required_edges: Iterable[tuple[str, str]] = (), forbidden_edges: Iterable[tuple[str, str]] = (),
                  rules: Iterable[str | Callable[[pd.DataFrame], Any]] = (), smoothing: float = 1.0,
                  random_state: int | None = 0, verbose: bool = False):
         if penalty not in ("bic", "aic"):
             raise ValueError(f"penalty must be 'bic' or 'aic', not {penalty!r}")
-        for name, v, lo in (("max_parents", max_parents, 0), ("bins", bins, 2), ("latent", latent, 0),
+        for name, v, lo in (("max_parents", max_parents, 0), ("bins", bins, 2), ("latent", latent, 0), ("restarts", restarts, 0),
                             ("latent_states", latent_states, 2), ("bootstrap", bootstrap, 0)):
             if not isinstance(v, int) or v < lo:
                 raise ValueError(f"{name} must be a whole number >= {lo}, not {v!r}")
         self.params = dict(max_parents=max_parents, bins=bins, max_levels=max_levels, categorical=list(categorical),
                            numeric=list(numeric), penalty=penalty, bootstrap=bootstrap,
-                           bootstrap_threshold=bootstrap_threshold, latent=latent, latent_states=latent_states,
+                           bootstrap_threshold=bootstrap_threshold, restarts=restarts, latent=latent, latent_states=latent_states,
                            required_edges=[list(e) for e in required_edges],
                            forbidden_edges=[list(e) for e in forbidden_edges], smoothing=smoothing,
                            random_state=random_state)
@@ -93,8 +95,8 @@ class BayesianNetworkSynthesizer:
                                                 rng, p["penalty"], req, forb)
             self.fit_info["edge_frequency"] = info["edge_frequency"].round(3).tolist()
         else:
-            parents = structure.hill_climb(structure.Scorer(codes, cards, p["penalty"]), len(names), p["max_parents"],
-                                           req, forb)
+            parents = structure.search(structure.Scorer(codes, cards, p["penalty"]), len(names), p["max_parents"], rng,
+                                       p["restarts"], 3, req, forb)
         self.fit_info["structure_seconds"] = round(time.perf_counter() - t1, 3)
         self._log(f"structure: {sum(len(s) for s in parents)} edges in {self.fit_info['structure_seconds']:.2f} s")
         self.nodes, self.cards = list(names), list(cards)

@@ -1,4 +1,4 @@
-"""Structure learning over discrete codes: hill-climbing on a penalised log-likelihood (BIC, or AIC),
+"""Structure learning over discrete codes: hill-climbing with tabu search on a penalised log-likelihood (BIC, or AIC),
 with add / delete / reverse moves, a parent limit, required and forbidden edges, and optional
 bootstrap averaging. Local scores are exact counts (numpy bincount), cached per (node, parents)."""
 
@@ -74,16 +74,25 @@ def _ancestors(parents: list[set[int]]) -> list[set[int]]:
 
 
 def hill_climb(scorer: Scorer, p: int, max_parents: int, required: Iterable[tuple[int, int]] = (),
-               forbidden: Iterable[tuple[int, int]] = (), max_iter: int = 10_000) -> list[set[int]]:
+               forbidden: Iterable[tuple[int, int]] = (), max_iter: int = 10_000, tabu_length: int = 10,
+               max_tabu_steps: int = 10, start: list[set[int]] | None = None) -> list[set[int]]:
+    """Greedy search over add / delete / reverse moves. Once no move improves the score, it goes on
+    as tabu search (bnlearn's defaults): the best move whose undoing is not among the last
+    `tabu_length` moves is taken even if it lowers the score, for up to `max_tabu_steps` steps
+    without beating the best graph, which is returned. This escapes the local optima plain
+    hill-climbing stops in (a wrongly oriented edge that then attracts extra edges)."""
     required, forbidden = set(required), set(forbidden)
-    parents: list[set[int]] = [set() for _ in range(p)]
+    parents: list[set[int]] = [set(s) for s in start] if start else [set() for _ in range(p)]
     for a, b in required:
         parents[b].add(a)
     if any(_reaches(parents, b, a) for a, b in required):
         raise ValueError("the required edges form a cycle")
     score = [scorer.local(j, tuple(sorted(parents[j]))) for j in range(p)]
+    best_total, best_graph = sum(score), [set(s) for s in parents]
+    tabu: list[tuple[str, int, int]] = []
+    stale = 0
     for _ in range(max_iter):
-        best, move = 1e-9, None
+        best, move = -np.inf, None
         anc = _ancestors(parents)
         for j in range(p):
             pa = parents[j]
@@ -94,16 +103,16 @@ def hill_climb(scorer: Scorer, p: int, max_parents: int, required: Iterable[tupl
                     if (i, j) in required:
                         continue
                     d = scorer.local(j, tuple(sorted(pa - {i}))) - score[j]
-                    if d > best:
+                    if d > best and ("add", i, j) not in tabu:
                         best, move = d, ("del", i, j)
                     # reverse i -> j into j -> i: a cycle unless no other path leads from i to j
                     if (j, i) not in forbidden and len(parents[i]) < max_parents:
                         d2 = d + scorer.local(i, tuple(sorted(parents[i] | {j}))) - score[i]
-                        if d2 > best and not any(q == i or i in anc[q] for q in pa - {i}):
+                        if d2 > best and ("rev", j, i) not in tabu and not any(q == i or i in anc[q] for q in pa - {i}):
                             best, move = d2, ("rev", i, j)
                 elif (i, j) not in forbidden and len(pa) < max_parents:
                     d = scorer.local(j, tuple(sorted(pa | {i}))) - score[j]
-                    if d > best and j not in anc[i]:
+                    if d > best and ("del", i, j) not in tabu and j not in anc[i]:
                         best, move = d, ("add", i, j)
         if move is None:
             break
@@ -117,7 +126,41 @@ def hill_climb(scorer: Scorer, p: int, max_parents: int, required: Iterable[tupl
             parents[i].add(j)
             score[i] = scorer.local(i, tuple(sorted(parents[i])))
         score[j] = scorer.local(j, tuple(sorted(parents[j])))
-    return parents
+        tabu = (tabu + [move])[-tabu_length:]
+        total = sum(score)
+        if total > best_total + 1e-9:
+            best_total, best_graph, stale = total, [set(s) for s in parents], 0
+        else:
+            stale += 1
+            if stale > max_tabu_steps:
+                break
+    return best_graph
+
+
+def total(scorer: Scorer, parents: list[set[int]]) -> float:
+    return sum(scorer.local(j, tuple(sorted(ps))) for j, ps in enumerate(parents))
+
+
+def search(scorer: Scorer, p: int, max_parents: int, rng: np.random.Generator, restarts: int = 5,
+           perturb: int = 3, required=(), forbidden=()) -> list[set[int]]:
+    """Tabu hill-climbing, then `restarts` more climbs, each from the best graph so far with `perturb`
+    random edges reversed or removed (bnlearn's restart/perturb); the best-scoring graph wins."""
+    best = hill_climb(scorer, p, max_parents, required, forbidden)
+    best_score = total(scorer, best)
+    req = set(required)
+    for _ in range(restarts):
+        g = [set(s) for s in best]
+        edges = [(i, j) for j, ps in enumerate(g) for i in ps if (i, j) not in req]
+        for k in rng.permutation(len(edges))[:perturb]:
+            i, j = edges[k]
+            g[j].discard(i)
+            if rng.random() < 0.5 and len(g[i]) < max_parents and (j, i) not in set(forbidden) and not _reaches(g, i, j):
+                g[i].add(j)
+        cand = hill_climb(scorer, p, max_parents, required, forbidden, start=g)
+        sc = total(scorer, cand)
+        if sc > best_score + 1e-9:
+            best, best_score = cand, sc
+    return best
 
 
 def bootstrap(codes: np.ndarray, cards: list[int], max_parents: int, rounds: int, threshold: float,
@@ -129,7 +172,7 @@ def bootstrap(codes: np.ndarray, cards: list[int], max_parents: int, rounds: int
     freq = np.zeros((p, p))
     for _ in range(rounds):
         sample = codes[rng.integers(0, len(codes), len(codes))]
-        for j, ps in enumerate(hill_climb(Scorer(sample, cards, penalty), p, max_parents, required, forbidden)):
+        for j, ps in enumerate(search(Scorer(sample, cards, penalty), p, max_parents, rng, 1, 3, required, forbidden)):
             for i in ps:
                 freq[i, j] += 1
     freq /= rounds
