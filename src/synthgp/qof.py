@@ -6,7 +6,8 @@ On the practice's last collection date (the study end), among patients registere
   HYP009    - register aged 80 or over whose last BP in those 12 months was <= 150/90;
   overdue   - register with no BP reading in the last 12 months;
   uncontrolled_on_three - register whose last BP is above target while issued antihypertensives of
-              three or more classes (A, C, D, S, other) in the last 6 months.
+              three or more classes (A, C, D, S) in the last 6 months (class O medicines, such as
+              olanzapine or prednisolone, are not antihypertensives and do not count).
 Targets and ages follow QOF 2023/24 (HYP008/HYP009) and NICE NG136, from data/ng136.toml's clinic targets.
 """
 
@@ -17,7 +18,8 @@ from synthgp import reference
 
 def _classes() -> str:
     meds = reference.toml("medicines.toml")
-    rows = [f"({lv['prodcodeid']}, '{v['class']}')" for v in meds.values() if isinstance(v, dict) for lv in v["levels"]]
+    rows = [f"({lv['prodcodeid']}, '{v['class']}')" for v in meds.values()
+            if isinstance(v, dict) and v.get("class") != "O" for lv in v["levels"]]
     return "(VALUES " + ", ".join(rows) + ") AS cls(prodcodeid, class)"
 
 
