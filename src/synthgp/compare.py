@@ -169,27 +169,9 @@ def figures(result: dict[str, Any]) -> dict[str, str]:
     from synthgp import plots
 
     r, s = result["_tables"]["reference"], result["_tables"]["synthetic"]
-    figs = {}
-    for c in result["columns"]:
-        name = c["column"]
-        if c["kind"] == "numeric":
-            rv, sv = r[name].dropna(), s[name].dropna()
-            hi = float(pd.concat([rv, sv]).quantile(0.99)) if len(rv) + len(sv) else 1.0
-            lo = float(min(rv.min() if len(rv) else 0, sv.min() if len(sv) else 0))
-            bins = [lo + (hi - lo) * i / 30 for i in range(31)] if hi > lo else 10
-            figs[f"col-{name}"] = plots.histogram(rv.clip(upper=hi), name.replace("_", " "), name.replace("_", " "),
-                                                  bins=bins, other=sv.clip(upper=hi), labels=("reference", "synthetic"))
-        else:
-            levels = sorted(set(r[name].dropna()) | set(s[name].dropna()))
-            figs[f"col-{name}"] = plots.bars(levels, {
-                "reference": [float((r[name] == v).mean()) for v in levels],
-                "synthetic": [float((s[name] == v).mean()) for v in levels]}, name.replace("_", " "), "%", percent=True)
+    figs = plots.columns(result["columns"], r, s, ("reference", "synthetic"))
     figs["associations"] = plots.heatmap(result["pairs"], "Cramer's V, synthetic minus reference")
-    p = result["privacy"]
-    hi = float(pd.Series(p["dcr_holdout"] + p["dcr_synthetic"]).quantile(0.99)) or 1.0
-    figs["dcr"] = plots.histogram([min(d, hi) for d in p["dcr_synthetic"]], "Distance to closest reference record",
-                                  "distance (99th centile and beyond in the last bin)", bins=[hi * i / 40 for i in range(41)],
-                                  other=[min(d, hi) for d in p["dcr_holdout"]], labels=("synthetic", "reference holdout"))
+    figs["dcr"] = plots.dcr(result["privacy"], "Distance to closest reference record", ("synthetic", "reference holdout"))
     return figs
 
 

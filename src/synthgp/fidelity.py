@@ -209,8 +209,9 @@ def privacy(real: pd.DataFrame, synth: pd.DataFrame, categorical: Iterable[str] 
     tree = cKDTree(_matrix(tr, k, tr))
     d_syn = tree.query(_matrix(syn, k, tr), k=1)[0]
     d_hol = tree.query(_matrix(hol, k, tr), k=1)[0]
-    keys = set(map(tuple, tr.astype(str).to_numpy()))
-    copies = lambda df: float(np.mean([tuple(r) in keys for r in df.astype(str).to_numpy()]))  # noqa: E731
+    keys = set(map(tuple, train.astype(str).to_numpy()))
+    in_train = lambda df: np.array([tuple(r) in keys for r in df.astype(str).to_numpy()], dtype=bool)  # noqa: E731
+    copies = lambda df: float(in_train(df).mean()) if len(df) else 0.0  # noqa: E731
     p5 = float(np.quantile(d_hol, 0.05))
     return {
         "rows_compared": {"synthetic": len(syn), "holdout": len(hol), "training": len(tr)},
@@ -218,5 +219,6 @@ def privacy(real: pd.DataFrame, synth: pd.DataFrame, categorical: Iterable[str] 
         "dcr_zero_share_synthetic": float(np.mean(d_syn == 0)), "dcr_zero_share_holdout": float(np.mean(d_hol == 0)),
         "share_closer_than_holdout_p5": float(np.mean(d_syn < p5)),
         "exact_copy_share_synthetic": copies(syn), "exact_copy_share_holdout": copies(hol),
+        "exact_copies": int(in_train(synth).sum()),  # every synthetic row, not only those compared by distance
         "dcr_synthetic": d_syn.tolist(), "dcr_holdout": d_hol.tolist(),
     }

@@ -149,3 +149,39 @@ def network(nodes: Sequence[str], edges: Sequence[tuple[str, str]], latent: set[
     ax.axis("off")
     ax.set_title("Learned network (orange: latent variables)")
     return _svg(fig)
+
+
+def columns(columns: list[dict], ref, other, labels: tuple[str, str]) -> dict[str, str]:
+    """One chart per column of a fidelity.columns result: overlaid histograms for numerics (the top
+    1% folded into the last bin), side-by-side shares for categories (at most 20 levels)."""
+    import pandas as pd
+
+    figs = {}
+    for c in columns:
+        name = c["column"]
+        title = name.replace("_", " ")
+        if c["kind"] == "numeric":
+            rv = pd.to_numeric(ref[name], errors="coerce").dropna()
+            ov = pd.to_numeric(other[name], errors="coerce").dropna()
+            both = pd.concat([rv, ov])
+            lo, hi = (float(both.min()), float(both.quantile(0.99))) if len(both) else (0.0, 1.0)
+            bins = [lo + (hi - lo) * i / 30 for i in range(31)] if hi > lo else 10
+            figs[f"col-{name}"] = histogram(rv.clip(upper=hi), title, title, bins=bins, other=ov.clip(upper=hi),
+                                            labels=labels)
+        else:
+            rs, os_ = ref[name].astype(str).where(ref[name].notna()), other[name].astype(str).where(other[name].notna())
+            levels = sorted(set(rs.dropna()) | set(os_.dropna()))[:20]
+            figs[f"col-{name}"] = bars(levels, {labels[0]: [float((rs == v).mean()) for v in levels],
+                                                labels[1]: [float((os_ == v).mean()) for v in levels]}, title, "%",
+                                       percent=True)
+    return figs
+
+
+def dcr(privacy: dict, title: str, labels: tuple[str, str]) -> str:
+    """Distances to the closest record (fidelity.privacy), synthetic beside holdout, the top 1% folded in."""
+    import numpy as np
+
+    d_s, d_h = privacy["dcr_synthetic"], privacy["dcr_holdout"]
+    hi = float(np.quantile(d_h + d_s, 0.99)) or 1.0
+    return histogram([min(d, hi) for d in d_s], title, "distance (99th centile and beyond in the last bin)",
+                     bins=[hi * i / 40 for i in range(41)], other=[min(d, hi) for d in d_h], labels=labels)

@@ -149,8 +149,6 @@ def evaluate(real: pd.DataFrame, synth: pd.DataFrame, target: str | None = None,
     }
     out["utility"] = utility(real, synth, holdout, target, exclude, seed) if target else None
     priv = fidelity.privacy(real, synth, cat, seed=seed, holdout=holdout)
-    keys = set(map(tuple, real.astype(str).to_numpy()))
-    priv["exact_copies"] = int(sum(tuple(r) in keys for r in synth.astype(str).to_numpy()))
     secrets = list(secrets) or ([target] if target else [])
     priv["attribute_inference"] = [attribute_inference(real, synth, holdout, s, seed=seed) for s in secrets]
     priv["linkability"] = linkability(real, synth, holdout, seed=seed)
@@ -204,27 +202,9 @@ def write_table(df: pd.DataFrame, path, overwrite: bool = False) -> None:
 def figures(real: pd.DataFrame, synth: pd.DataFrame, result: dict[str, Any], model=None) -> dict[str, str]:
     from synthgp import plots
 
-    figs: dict[str, str] = {}
-    for c in result["columns"]:
-        name = c["column"]
-        if c["kind"] == "numeric":
-            rv = pd.to_numeric(real[name], errors="coerce").dropna()
-            sv = pd.to_numeric(synth[name], errors="coerce").dropna()
-            lo, hi = float(min(rv.min(), sv.min())), float(pd.concat([rv, sv]).quantile(0.99))
-            bins = [lo + (hi - lo) * i / 30 for i in range(31)] if hi > lo else 10
-            figs[f"col-{name}"] = plots.histogram(rv.clip(upper=hi), name, name, bins=bins, other=sv.clip(upper=hi),
-                                                  labels=("real", "synthetic"))
-        else:
-            levels = sorted(set(real[name].dropna().astype(str)) | set(synth[name].dropna().astype(str)))[:20]
-            figs[f"col-{name}"] = plots.bars(levels, {
-                "real": [float((real[name].astype(str) == v).mean()) for v in levels],
-                "synthetic": [float((synth[name].astype(str) == v).mean()) for v in levels]}, name, "%", percent=True)
+    figs = plots.columns(result["columns"], real, synth, ("real", "synthetic"))
     figs["associations"] = plots.heatmap(result["pairs"], "Cramer's V, synthetic minus real")
-    p = result["privacy"]
-    hi = float(np.quantile(p["dcr_holdout"] + p["dcr_synthetic"], 0.99)) or 1.0
-    figs["dcr"] = plots.histogram([min(d, hi) for d in p["dcr_synthetic"]], "Distance to closest real record",
-                                  "distance", bins=[hi * i / 40 for i in range(41)],
-                                  other=[min(d, hi) for d in p["dcr_holdout"]], labels=("synthetic", "real holdout"))
+    figs["dcr"] = plots.dcr(result["privacy"], "Distance to closest real record", ("synthetic", "real holdout"))
     if result.get("utility") and result["utility"].get("tstr_auc") is not None:
         u = result["utility"]
         figs["utility"] = plots.bars(["train real, test real", "train synthetic, test real"],
