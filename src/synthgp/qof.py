@@ -16,11 +16,13 @@ from __future__ import annotations
 from synthgp import reference
 
 
-def _classes() -> str:
+def classes_sql() -> str:
+    """The antihypertensive products as a SQL table cls(prodcodeid, drug, class, subclass), from
+    data/medicines.toml; class O medicines (not antihypertensives) are left out."""
     meds = reference.toml("medicines.toml")
-    rows = [f"({lv['prodcodeid']}, '{v['class']}')" for v in meds.values()
+    rows = [f"({lv['prodcodeid']}, '{name}', '{v['class']}', '{v['subclass']}')" for name, v in meds.items()
             if isinstance(v, dict) and v.get("class") != "O" for lv in v["levels"]]
-    return "(VALUES " + ", ".join(rows) + ") AS cls(prodcodeid, class)"
+    return "(VALUES " + ", ".join(rows) + ") AS cls(prodcodeid, drug, class, subclass)"
 
 
 def targets() -> dict[str, float]:
@@ -52,7 +54,7 @@ last_bp AS (SELECT patid, max(obsdate) AS bp_date, arg_max(sbp, obsdate) AS sbp,
             FROM bp GROUP BY patid),
 drugs AS (
   SELECT di.patid, count(DISTINCT cls.class) AS classes
-  FROM drug_issue di JOIN {_classes()} USING (prodcodeid) JOIN reg USING (patid)
+  FROM drug_issue di JOIN {classes_sql()} USING (prodcodeid) JOIN reg USING (patid)
   WHERE di.issuedate > reg.lcd - INTERVAL 6 MONTH GROUP BY di.patid)
 SELECT reg.patid, reg.pracid, reg.age, lb.bp_date, lb.sbp, lb.dbp, coalesce(dr.classes, 0) AS classes,
   CASE WHEN reg.age < 80 THEN {t['under80_sbp']} ELSE {t['over80_sbp']} END AS target_sbp,
