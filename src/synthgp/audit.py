@@ -28,25 +28,24 @@ import duckdb
 from synthgp import qof, reference
 
 POTASSIUM, CREATININE, EGFR = 1000651000000109, 1000731000000107, 1011481000000105
-_BLACK = ("%Black or African or Caribbean or Black British%",)
+_BLACK = "%Black or African or Caribbean or Black British%"
 
 
-def _classes() -> str:
-    meds = reference.toml("medicines.toml")
-    rows = [f"({lv['prodcodeid']}, '{name}', '{v['class']}', '{v['subclass']}')"
-            for name, v in meds.items() if isinstance(v, dict) and v.get("class") != "O" for lv in v["levels"]]
-    return "(VALUES " + ", ".join(rows) + ") AS cls(prodcodeid, drug, class, subclass)"
+def _w() -> dict:
+    """The audit's windows (data/ng136.toml [audit])."""
+    return reference.toml("ng136.toml")["audit"]
 
 
 def _base() -> str:
     lim = reference.toml("ng136.toml")["first_line"]["a_age_limit"]
     k_lim = reference.toml("ng136.toml")["step4"]["potassium_limit"]
+    w = _w()
     return f"""
 WITH rx AS (SELECT i.patid, i.issuedate, cls.drug, cls.class, cls.subclass
-            FROM drug_issue i JOIN {_classes()} USING (prodcodeid)),
+            FROM drug_issue i JOIN {qof.classes_sql()} USING (prodcodeid)),
 cls_start AS (SELECT patid, class, min(issuedate) AS d FROM rx GROUP BY ALL),
 seen AS (  -- from when a patient's prescribing is visible: registration or the start of the issue history
-  SELECT p.patid, greatest(p.regstartdate + INTERVAL 90 DAY, h.d + INTERVAL 1 YEAR) AS d
+  SELECT p.patid, greatest(p.regstartdate + INTERVAL {w['settle_days']} DAY, h.d + INTERVAL {w['history_burn_in_months']} MONTH) AS d
   FROM patient p JOIN (SELECT p2.pracid, min(i.issuedate) AS d FROM drug_issue i JOIN patient p2 USING (patid)
                        GROUP BY ALL) h USING (pracid)),
 first_rx AS (SELECT patid, min(d) AS d FROM cls_start GROUP BY ALL),
@@ -59,7 +58,7 @@ first_line AS (
     date_diff('year', i.date_of_birth, f.d) - (strftime(i.date_of_birth, '%m%d') > strftime(f.d, '%m%d'))::INT AS age,
     EXISTS (SELECT 1 FROM coded c WHERE c.patid = f.patid AND c.term = 'Type 2 diabetes mellitus' AND c.obsdate <= f.d) AS t2,
     EXISTS (SELECT 1 FROM coded c WHERE c.patid = f.patid AND c.cluster = 'HF' AND c.obsdate <= f.d) AS hf,
-    EXISTS (SELECT 1 FROM coded c WHERE c.patid = f.patid AND c.cluster = 'ETH' AND c.term LIKE '{_BLACK[0]}') AS black,
+    EXISTS (SELECT 1 FROM coded c WHERE c.patid = f.patid AND c.cluster = 'ETH' AND c.term LIKE '{_BLACK}') AS black,
     (SELECT string_agg(DISTINCT s.class, '+' ORDER BY s.class) FROM cls_start s WHERE s.patid = f.patid AND s.d = f.d) AS got
   FROM first_rx f JOIN seen USING (patid) JOIN patient_identity i USING (patid) JOIN dx USING (patid)
   WHERE f.d >= seen.d AND f.d >= dx.d),
@@ -69,7 +68,7 @@ judged_first AS (
 adds AS (  -- each class started after the first, with the other classes issued in the 120 days up to it
   SELECT s.patid, s.class, s.d,
     (SELECT string_agg(DISTINCT r.class, '+' ORDER BY r.class) FROM rx r
-      WHERE r.patid = s.patid AND r.class <> s.class AND r.issuedate <= s.d AND r.issuedate >= s.d - INTERVAL 120 DAY) AS before
+      WHERE r.patid = s.patid AND r.class <> s.class AND r.issuedate <= s.d AND r.issuedate >= s.d - INTERVAL {w['regimen_lookback_days']} DAY) AS before
   FROM cls_start s JOIN first_rx f USING (patid) JOIN seen USING (patid) WHERE s.d > f.d AND f.d >= seen.d),
 step4 AS (
   SELECT r.patid, min(r.issuedate) AS d, arg_min(r.drug, r.issuedate) AS drug FROM rx r WHERE r.class = 'S' GROUP BY ALL),
@@ -81,7 +80,7 @@ judged_step4 AS (
   SELECT s.patid, s.drug,
     (SELECT count(DISTINCT c.class) FROM cls_start c WHERE c.patid = s.patid AND c.d < s.d AND c.class IN ('A', 'C', 'D')) AS prior_classes,
     (SELECT arg_max(k.value, k.obsdate) FROM k WHERE k.patid = s.patid AND k.obsdate <= s.d
-       AND k.obsdate > s.d - INTERVAL 12 MONTH) AS k_before
+       AND k.obsdate > s.d - INTERVAL {w['potassium_before_step4_months']} MONTH) AS k_before
   FROM step4 s JOIN first_rx f USING (patid) JOIN seen USING (patid) WHERE f.d >= seen.d),
 k_lim AS (SELECT {k_lim} AS v)"""
 
@@ -139,14 +138,15 @@ def _step4(q) -> dict[str, Any]:
 
 
 def _bloods(q) -> dict[str, Any]:
-    a = q("""SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM renal r WHERE r.patid = s.patid
-                 AND r.obsdate <= s.d AND r.obsdate > s.d - INTERVAL 12 MONTH))
+    w = _w()
+    a = q(f"""SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM renal r WHERE r.patid = s.patid
+                 AND r.obsdate <= s.d AND r.obsdate > s.d - INTERVAL {w['renal_before_acei_months']} MONTH))
              FROM cls_start s JOIN seen USING (patid) WHERE s.class = 'A' AND s.d >= seen.d""")[0]
-    sp = q("""SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM k WHERE k.patid = s.patid
-                  AND k.obsdate > s.d AND k.obsdate <= s.d + INTERVAL 31 DAY))
+    sp = q(f"""SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM k WHERE k.patid = s.patid
+                  AND k.obsdate > s.d AND k.obsdate <= s.d + INTERVAL {w['bloods_after_spironolactone_days']} DAY))
               FROM step4 s JOIN patient p USING (patid) JOIN seen USING (patid)
               WHERE s.drug = 'spironolactone' AND s.d >= seen.d
-                AND s.d + INTERVAL 31 DAY <= coalesce(p.regenddate, p.cprd_ddate, (SELECT max(lcd) FROM practice))""")[0]
+                AND s.d + INTERVAL {w['bloods_after_spironolactone_days']} DAY <= coalesce(p.regenddate, p.cprd_ddate, (SELECT max(lcd) FROM practice))""")[0]
     dev = {}
     if a[0] - a[1]:
         dev["ACEi/ARB started with no kidney function test in the year before"] = a[0] - a[1]
@@ -163,7 +163,7 @@ def _review(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         WITH s AS ({qof.status_sql()}),
         rv AS (SELECT DISTINCT o.patid FROM observation o JOIN medical_dictionary m USING (medcodeid)
                JOIN practice pr ON TRUE JOIN patient p USING (patid)
-               WHERE m.cluster = 'REVIEW' AND p.pracid = pr.pracid AND o.obsdate > pr.lcd - INTERVAL 15 MONTH)
+               WHERE m.cluster = 'REVIEW' AND p.pracid = pr.pracid AND o.obsdate > pr.lcd - INTERVAL {_w()['review_window_months']} MONTH)
         SELECT count(*), count(*) FILTER (WHERE bp_in_year),
                count(*) FILTER (WHERE bp_in_year AND patid IN (SELECT patid FROM rv)) FROM s""").fetchone()
     dev = {}

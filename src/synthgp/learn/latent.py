@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from synthgp.learn.structure import config
+
 
 def _mi(x: np.ndarray, y: np.ndarray, rx: int, ry: int) -> float:
     t = np.bincount(x * ry + y, minlength=rx * ry).reshape(rx, ry).astype(float)
@@ -69,15 +71,6 @@ class Fit:
     iterations: int
 
 
-def _cfg(codes: np.ndarray, cards: list[int], parents: tuple[int, ...]) -> tuple[np.ndarray, int]:
-    idx = np.zeros(len(codes), dtype=np.int64)
-    q = 1
-    for p in parents:
-        idx = idx * cards[p] + codes[:, p]
-        q *= cards[p]
-    return idx, q
-
-
 def em(codes: np.ndarray, cards: list[int], children: list[int], other_parents: dict[int, tuple[int, ...]], k: int,
        rng: np.random.Generator, iterations: int = 50, tol: float = 1e-4, alpha: float = 0.5) -> Fit:
     from sklearn.cluster import KMeans
@@ -90,7 +83,7 @@ def em(codes: np.ndarray, cards: list[int], children: list[int], other_parents: 
     km = KMeans(k, n_init=1, random_state=int(rng.integers(2**31))).fit(sub[fit_rows])
     resp = np.full((n, k), 0.1 / max(k - 1, 1))
     resp[np.arange(n), km.predict(sub)] = 0.9
-    cfgs = {ch: _cfg(c, cards, other_parents[ch]) for ch in children}
+    cfgs = {ch: config(c, cards, other_parents[ch]) for ch in children}
     prev = -np.inf
     it = 0
     for it in range(1, iterations + 1):

@@ -90,12 +90,13 @@ class BayesianNetworkSynthesizer:
         forb = [self._edge(e, ix, "forbidden_edges") for e in p["forbidden_edges"]]
         self._log(f"encoded {len(table):,} rows x {len(names)} columns in {time.perf_counter() - t0:.2f} s")
         t1 = time.perf_counter()
+        scorer = structure.Scorer(codes, cards, p["penalty"])  # its cache of local scores serves the latent step too
         if p["bootstrap"]:
             parents, info = structure.bootstrap(codes, cards, p["max_parents"], p["bootstrap"], p["bootstrap_threshold"],
                                                 rng, p["penalty"], req, forb)
             self.fit_info["edge_frequency"] = info["edge_frequency"].round(3).tolist()
         else:
-            parents = structure.search(structure.Scorer(codes, cards, p["penalty"]), len(names), p["max_parents"], rng,
+            parents = structure.search(scorer, len(names), p["max_parents"], rng,
                                        p["restarts"], 3, req, forb)
         self.fit_info["structure_seconds"] = round(time.perf_counter() - t1, 3)
         self._log(f"structure: {sum(len(s) for s in parents)} edges in {self.fit_info['structure_seconds']:.2f} s")
@@ -103,7 +104,7 @@ class BayesianNetworkSynthesizer:
         self.parents = [tuple(sorted(s)) for s in parents]
         self.cpts = [self._cpt(codes, j, self.parents[j]) for j in range(len(names))]
         t2 = time.perf_counter()
-        self._add_latents(codes, rng, req)
+        self._add_latents(codes, scorer, rng, req)
         self.fit_info["latent_seconds"] = round(time.perf_counter() - t2, 3)
         self.fit_info.update(rows=len(table), seconds=round(time.perf_counter() - t0, 3))
         self._log(f"fitted in {self.fit_info['seconds']:.2f} s; latent variables: {list(self.latent_children) or 'none'}")
@@ -119,7 +120,7 @@ class BayesianNetworkSynthesizer:
             print(f"synthgp learn: {msg}", flush=True)
 
     def _cpt(self, codes: np.ndarray, j: int, parents: tuple[int, ...]) -> np.ndarray:
-        cfg, q = latent._cfg(codes.astype(np.int64), self.cards, parents)
+        cfg, q = structure.config(codes.astype(np.int64), self.cards, parents)
         r = self.cards[j]
         counts = np.bincount(cfg * r + codes[:, j], minlength=q * r).reshape(q, r).astype(float)
         marg = counts.sum(0) / counts.sum()
@@ -127,14 +128,13 @@ class BayesianNetworkSynthesizer:
         tot = t.sum(1, keepdims=True)
         return np.where(tot > 0, t / np.where(tot > 0, tot, 1), marg)
 
-    def _add_latents(self, codes: np.ndarray, rng: np.random.Generator, required) -> None:
+    def _add_latents(self, codes: np.ndarray, sc: structure.Scorer, rng: np.random.Generator, required) -> None:
         p = self.params
         if not p["latent"]:
             return
         groups = latent.propose(codes, self.cards, p["latent"])
         n = len(codes)
         pen = 0.5 * math.log(n) if p["penalty"] == "bic" else 1.0
-        sc = structure.Scorer(codes, self.cards, p["penalty"])
         tried = []
         for g in groups:
             if any(self.nodes[i] in ch for ch in self.latent_children.values() for i in g):
@@ -205,7 +205,7 @@ class BayesianNetworkSynthesizer:
     def _sample_codes(self, n: int, rng: np.random.Generator) -> np.ndarray:
         codes = np.zeros((n, len(self.nodes)), dtype=np.int64)
         for j in self._order():
-            cfg, _ = latent._cfg(codes, self.cards, self.parents[j])
+            cfg, _ = structure.config(codes, self.cards, self.parents[j])
             cum = np.cumsum(self.cpts[j], axis=1)
             cum[:, -1] = 1.0
             u = rng.random(n)

@@ -10,6 +10,17 @@ from typing import Iterable
 import numpy as np
 
 
+def config(codes: np.ndarray, cards: list[int], parents: tuple[int, ...]) -> tuple[np.ndarray, int]:
+    """Each row's parent combination as one integer (the last parent varies fastest), and how many
+    combinations there are."""
+    idx = np.zeros(len(codes), dtype=np.int64)
+    q = 1
+    for p in parents:
+        idx = idx * cards[p] + codes[:, p]
+        q *= cards[p]
+    return idx, q
+
+
 class Scorer:
     def __init__(self, codes: np.ndarray, cards: list[int], penalty: str = "bic"):
         self.codes = codes.astype(np.int64)
@@ -18,18 +29,10 @@ class Scorer:
         self.k = 0.5 * math.log(max(self.n, 2)) if penalty == "bic" else 1.0
         self.cache: dict[tuple[int, tuple[int, ...]], float] = {}
 
-    def config(self, parents: tuple[int, ...]) -> tuple[np.ndarray, int]:
-        idx = np.zeros(self.n, dtype=np.int64)
-        q = 1
-        for p in parents:
-            idx = idx * self.cards[p] + self.codes[:, p]
-            q *= self.cards[p]
-        return idx, q
-
     def local(self, j: int, parents: tuple[int, ...]) -> float:
         key = (j, parents)
         if key not in self.cache:
-            cfg, q = self.config(parents)
+            cfg, q = config(self.codes, self.cards, parents)
             r = self.cards[j]
             counts = np.bincount(cfg * r + self.codes[:, j], minlength=q * r).reshape(q, r).astype(float)
             tot = counts.sum(axis=1, keepdims=True)
