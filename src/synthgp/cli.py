@@ -315,6 +315,8 @@ def _cmd_generate(a: argparse.Namespace) -> int:
                   f"read_only=True).sql('SELECT * FROM patient JOIN patient_identity USING (patid) LIMIT 5'))\"")
             print(f"            synthgp calibrate {out}    # published figures beside this practice's own")
             print(f"  browse:   synthgp serve {out}        # record viewer and FHIR API on http://127.0.0.1:8000/")
+            if m.get("care"):
+                print(f"  report:   synthgp evaluate {out}     # {out}/evaluation/report.html: plots, audit, integrity, truth")
         for f in m["formats"]:
             if f in FORMATS_INFO:
                 print(f"  {f}: {out}/{FORMATS_INFO[f].folder}/  ({FORMATS_INFO[f].about})")
