@@ -9,6 +9,7 @@ folder beside the destination and moved into place only when complete.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -213,6 +214,10 @@ def generate(sc: Scenario, o: RunOptions, log: Callable[[str], None] = lambda s:
             "period": {"start": str(sc.period.first_day), "end": str(sc.period.end)},
             "tables": counts, "seconds": round(time.perf_counter() - t0, 2),
         }
+        if sc.risk_factors.model:  # which learned model gave the risk factors, byte for byte
+            model = Path(sc.risk_factors.model)
+            manifest["risk_factor_model"] = {"path": str(model.resolve()),
+                                             "sha256": hashlib.sha256(model.read_bytes()).hexdigest()}
         (work / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         _move_into_place(work, out)
         return manifest

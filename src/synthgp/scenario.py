@@ -122,6 +122,26 @@ class Care(_Strict):
     condition_diagnosis_delay_years: float = Field(gt=0, le=50)
 
 
+MATCHABLE = ("sex", "age", "imd", "ethnicity")
+
+
+class RiskFactors(_Strict):
+    """Where the population's QRISK3 inputs come from: the built-in network, or a learned model."""
+
+    model: str = ""
+    match: tuple[str, ...] = ("sex", "age")
+    age_band_years: int = Field(ge=1, le=50)
+    pool_rows: int = Field(ge=1_000, le=20_000_000)
+
+    @field_validator("match")
+    @classmethod
+    def _matchable(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [m for m in v if m not in MATCHABLE]
+        if bad or len(set(v)) != len(v):
+            raise ValueError(f"must be distinct names from {', '.join(MATCHABLE)} (got {list(v)})")
+        return v
+
+
 class Exports(_Strict):
     cvd_baseline: str
 
@@ -142,6 +162,7 @@ class Scenario(_Strict):
     population: Population
     registration: Registration
     care: Care
+    risk_factors: RiskFactors
     exports: Exports
 
     @model_validator(mode="after")
@@ -232,22 +253,36 @@ def build(overrides: dict[str, Any] | None = None, source: str = "defaults") -> 
     values = {path: meta["value"] for path, meta in parameters().items()}
     values.update(_flatten_user(overrides or {}))
     try:
-        return Scenario.model_validate(_nest(values))
+        sc = Scenario.model_validate(_nest(values))
     except ValidationError as err:
         raise ScenarioError(_format_errors(err, source)) from None
+    if sc.risk_factors.model:
+        # checked here rather than in the model class, so a finished output's scenario can be
+        # re-read (synthgp export) after the model file has moved
+        from synthgp import cohort
+
+        try:
+            cohort.check(sc.risk_factors.model, sc.risk_factors.match)
+        except ValueError as exc:
+            raise ScenarioError(f"invalid scenario ({source}):\n  risk_factors.model: {exc}") from None
+    return sc
 
 
 def load(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Scenario:
     """The scenario from a file (or the default), with command-line overrides on top."""
     data = read_file(path) if path else {}
     merged = _flatten_user(data)
+    model = merged.get("risk_factors.model")
+    if path and isinstance(model, str) and model and not Path(model).is_absolute():
+        # a model named in a scenario file is found beside the file, wherever synthgp is run from
+        merged["risk_factors.model"] = str((Path(path).parent / model).resolve())
     merged.update(_flatten_user(overrides or {}))
     return build(merged, source=str(path) if path else "defaults")
 
 
 def describe(sc: Scenario) -> list[tuple[str, str, str, str, str]]:
     """Rows of (parameter, effective value, unit, kind, source) for printing."""
-    flat = _flatten_user(sc.model_dump(exclude_none=True))
+    flat = _flatten_user(sc.model_dump(mode="json", exclude_none=True))
     rows = []
     for path, meta in parameters().items():
         rows.append((path, str(flat.get(path, meta["value"])), meta["unit"], meta["kind"], meta["source"]))

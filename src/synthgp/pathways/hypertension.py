@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synthgp import bp, dates, ng136, qrisk3, reference, risk_factors
+from synthgp import bp, cohort, dates, ng136, qrisk3, reference, risk_factors
 from synthgp.events import EventLog
 from synthgp.population import People, Plan
 from synthgp.rng import Draws
@@ -109,7 +109,8 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
     qrisk_eth_recorded = np.where(people.ethnicity_recorded[sim], qrisk_eth, 1)
     ent, lst = entry[sim], last[sim]
     age_entry = (ent - dob) / YEAR
-    rf = risk_factors.sample(seed, person, age_entry)
+    learned = cohort.draw(seed, sc.risk_factors, person, age_entry) if sc.risk_factors.model else None
+    rf = risk_factors.sample(seed, person, age_entry, given=learned)
     bpp = bp.Person.draw(seed, ids)
 
     def d(purpose: str) -> Draws:
