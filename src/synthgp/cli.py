@@ -169,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     lf.add_argument("--numeric", type=_names, default=(), metavar="COLS", help="columns to treat as continuous")
     lf.add_argument("--max-parents", type=int, default=3, metavar="K")
     lf.add_argument("--bins", type=int, default=10, metavar="B", help="bins per continuous column (default 10)")
+    lf.add_argument("--penalty", choices=("bic", "aic"), default="bic",
+                    help="structure score: bic (default) or aic, which keeps weaker links (a few hundred rows)")
     lf.add_argument("--latent", type=int, default=2, metavar="L", help="latent variables to propose (default 2; 0 for none)")
     lf.add_argument("--latent-states", type=int, default=3, metavar="S")
     lf.add_argument("--bootstrap", type=int, default=0, metavar="R", help="average the structure over R bootstrap resamples")
@@ -216,13 +218,16 @@ def _cmd_learn(a: argparse.Namespace) -> int:
             if a.out.exists() and not a.overwrite:
                 return _fail(f"{a.out} exists; add --overwrite to replace it")
             df = evaluation.read_table(a.data)
-            m = BayesianNetworkSynthesizer(max_parents=a.max_parents, bins=a.bins, categorical=a.categorical,
+            m = BayesianNetworkSynthesizer(max_parents=a.max_parents, bins=a.bins, penalty=a.penalty, categorical=a.categorical,
                                            numeric=a.numeric, latent=a.latent, latent_states=a.latent_states,
                                            bootstrap=a.bootstrap, required_edges=a.require, forbidden_edges=a.forbid,
                                            rules=a.rule, random_state=a.seed, verbose=True).fit(df)
             m.sample(min(1000, len(df)))  # the rules must hold on the model's own samples before it is saved
             m.save(a.out)
             print(f"Wrote {a.out}: {len(m.edges)} edges, latent variables {m.latent_variables or 'none'}")
+            if not m.edges and len(df.columns) > 1:
+                print(f"  no edges: every column was learned on its own. With {len(df):,} rows the penalty may outweigh "
+                      "the links; try fewer --bins (e.g. 5) or --penalty aic", file=sys.stderr)
         elif a.action == "sample":
             if a.rows < 0:
                 return _fail(f"--rows must be >= 0, not {a.rows}")
