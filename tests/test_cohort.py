@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthgp import cli, cohort, engine, risk_factors, scenario
+from synthgp import cli, cohort, engine, evaluate, risk_factors, scenario
 from synthgp.learn import BayesianNetworkSynthesizer
 
 # the cohort's truth, unlike the built-in network's: BMI set by sex and age, type 2 diabetes by sex
@@ -109,6 +109,13 @@ def test_a_learned_cohort_is_carried_through_the_simulation(model, tmp_path):
                              LEFT JOIN (SELECT DISTINCT patid FROM observation JOIN medical_dictionary USING (medcodeid)
                                         WHERE snomedctconceptid = 44054006) o USING (patid) GROUP BY ALL""").fetchall())
     assert dx[2] > 2.5 * dx[1]  # the built-in network has more type 2 diabetes in men than women
+    con.close()
+
+    # the evaluation report says where the risk factors came from
+    html, report = evaluate.write_report(tmp_path / "one")
+    assert report["risk_factor_model"] == {"path": str(model.resolve()), "sha256": m["risk_factor_model"]["sha256"],
+                                           "matched_on": ["sex", "age"]}
+    assert "matched on each person's sex and age" in html.read_text()
 
 
 def test_a_bad_model_is_named_before_any_work(model, tmp_path):

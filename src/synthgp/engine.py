@@ -217,7 +217,8 @@ def generate(sc: Scenario, o: RunOptions, log: Callable[[str], None] = lambda s:
         if sc.risk_factors.model:  # which learned model gave the risk factors, byte for byte
             model = Path(sc.risk_factors.model)
             manifest["risk_factor_model"] = {"path": str(model.resolve()),
-                                             "sha256": hashlib.sha256(model.read_bytes()).hexdigest()}
+                                             "sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
+                                             "matched_on": list(sc.risk_factors.match)}
         (work / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         _move_into_place(work, out)
         return manifest

@@ -167,7 +167,7 @@ def evaluate(out: Path) -> dict[str, Any]:
             "output": str(out.resolve()), "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "seed": manifest.get("seed"), "patients": manifest.get("patients"),
             "region": manifest.get("scenario", {}).get("population", {}).get("region"),
-            "period": manifest.get("period"),
+            "period": manifest.get("period"), "risk_factor_model": manifest.get("risk_factor_model"),
         }
         report["picture"] = timed("picture", picture, con)
         report["audit"] = {"qof": report["picture"]["control"], "ng136": timed("audit", audit.conformance, con)}
