@@ -146,3 +146,18 @@ def test_an_existing_dask_cluster_gives_the_same_output(tmp_path):
         remote = generate(tmp_path / "remote", 12_000, seed=21, scheduler=cluster.scheduler_address, block_size=5_000)
     local = generate(tmp_path / "local", 12_000, seed=21)
     assert _digest(remote) == _digest(local)
+
+
+def test_local_cluster_workers_keep_glibc_dynamic_mmap_threshold():
+    """Dask's default MALLOC_TRIM_THRESHOLD_ makes numpy blocks page-fault heavily (see engine.local_cluster);
+    our workers must not carry it, but must keep Dask's one-thread limits for BLAS/OpenMP."""
+    import os
+
+    from dask.distributed import Client
+
+    from synthgp.engine import local_cluster
+
+    with local_cluster(1) as cluster, Client(cluster) as client:
+        env = next(iter(client.run(lambda: dict(os.environ)).values()))
+    assert "MALLOC_TRIM_THRESHOLD_" not in env
+    assert env.get("OMP_NUM_THREADS") == "1"
