@@ -71,7 +71,6 @@ def test_aurum_ids_follow_cprd_conventions(small):
 
 
 def test_aurum_files_carry_no_identities(small):
-    text = (small / "aurum" / "Patient.txt").read_text()
     con = duckdb.connect(str(small / "synthgp.duckdb"), read_only=True)
     nhs, name = con.execute("SELECT nhs_number, family_name FROM patient_identity LIMIT 1").fetchone()
     for f in (small / "aurum").rglob("*.txt"):
