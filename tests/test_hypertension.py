@@ -1,11 +1,9 @@
 """The hypertension pathway end to end: record invariants, NG136 conformance, physiology, calibration."""
 
-import datetime as dt
 import shutil
 
 import duckdb
 import numpy as np
-import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -150,7 +148,7 @@ def test_default_scenario_calibrates(tmp_path):
 
     200,000 patients: the youngest register band (0.4%) has a sampling SE of about 21% (relative)
     at 50,000 patients, nearly its whole 25% tolerance; at 200,000 it is about 10%."""
-    out = generate(tmp_path / "cal", 200_000, seed=31)
+    out = generate(tmp_path / "cal", 200_000, seed=31, formats=("duckdb",), workers=2)
     rows = [r for r in calibration.for_output(out) if r.id in (
         "hypertension_register", "register_by_age", "controlled_under80", "controlled_80_plus", "undiagnosed_share")]
     assert len(rows) == 11
