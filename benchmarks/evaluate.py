@@ -20,7 +20,8 @@ from _runner import run_child
 
 GENERATE = textwrap.dedent("""
     import json, sys, pathlib
-    from synthgp import engine, scenario
+    from synthgp.simulate import run as engine
+    from synthgp.core import scenario
     m = engine.generate(scenario.load(), engine.RunOptions(n_patients=int(sys.argv[1]), seed=int(sys.argv[3]),
                         out=pathlib.Path(sys.argv[2]), progress=False))
     print(json.dumps({"seconds": m["seconds"]}))
@@ -34,7 +35,7 @@ EVALUATE = textwrap.dedent("""
     rows = con.execute("SELECT (SELECT count(*) FROM observation) + (SELECT count(*) FROM drug_issue)").fetchone()[0]
     con.close()
     base = time.perf_counter() - t0
-    from synthgp import evaluate
+    from synthgp.evaluate import practice as evaluate
     t0 = time.perf_counter()
     html, data = evaluate.write_report(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]))
     secs = time.perf_counter() - t0
@@ -44,7 +45,7 @@ EVALUATE = textwrap.dedent("""
 
 COMPARE = textwrap.dedent("""
     import json, resource, sys, time, pathlib
-    from synthgp import compare
+    from synthgp.evaluate import compare
     t0 = time.perf_counter()
     html, data = compare.write_report(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3]))
     print(json.dumps({"seconds": time.perf_counter() - t0, "stages": data["timings_s"],

@@ -20,7 +20,8 @@ from _runner import run_child
 
 GENERATE = textwrap.dedent("""
     import json, sys, pathlib
-    from synthgp import engine, scenario
+    from synthgp.simulate import run as engine
+    from synthgp.core import scenario
     out = pathlib.Path(sys.argv[2])
     m = engine.generate(scenario.load(), engine.RunOptions(n_patients=int(sys.argv[1]), seed=1, out=out,
                         formats=("duckdb",), progress=False))
@@ -30,8 +31,8 @@ GENERATE = textwrap.dedent("""
 CHILD = textwrap.dedent("""
     import json, resource, sys, time, pathlib, shutil
     import duckdb
-    from synthgp import engine
-    from synthgp.exporters import FOLDERS
+    from synthgp.simulate import run as engine
+    from synthgp.formats import FOLDERS
     out, fmt = pathlib.Path(sys.argv[1]), sys.argv[2]
     con = duckdb.connect(str(out / engine.DB_NAME), read_only=True)
     con.execute(f"SET memory_limit = '{engine.DUCKDB_MEMORY_LIMIT}'")

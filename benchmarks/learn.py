@@ -40,7 +40,7 @@ def true_network(n: int, p: int, seed: int) -> pd.DataFrame:
 
 
 def score(ref: pd.DataFrame, synth: pd.DataFrame) -> tuple[float, float]:
-    from synthgp import fidelity
+    from synthgp.evaluate import fidelity
 
     cols = fidelity.columns(ref, synth, resamples=2)
     pairs = fidelity.pairs(ref, synth, max_rows=50_000)

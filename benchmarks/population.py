@@ -17,13 +17,16 @@ from _runner import run_child
 
 CHILD = textwrap.dedent("""
     import json, resource, sys, time, tempfile, pathlib
-    from synthgp import engine, population, record, scenario
+    from synthgp.simulate import block, run as engine
+    from synthgp.population import plan as population
+    from synthgp.record import tables as record
+    from synthgp.core import scenario
     n, workers = int(sys.argv[1]), int(sys.argv[2])
     sc = scenario.load()
     t = time.perf_counter()
     plan = population.make_plan(sc, 1, n, care=False)
     for lo in range(0, n, engine.DEFAULT_BLOCK_SIZE):
-        record.block_tables(plan, lo, min(n, lo + engine.DEFAULT_BLOCK_SIZE))
+        block.block_tables(plan, lo, min(n, lo + engine.DEFAULT_BLOCK_SIZE))
     sim = time.perf_counter() - t
     out = pathlib.Path(tempfile.mkdtemp()) / "out"
     t = time.perf_counter()

@@ -30,7 +30,8 @@ from _runner import run_child
 
 GENERATE = textwrap.dedent("""
     import json, sys, pathlib
-    from synthgp import engine, scenario
+    from synthgp.simulate import run as engine
+    from synthgp.core import scenario
     m = engine.generate(scenario.load(), engine.RunOptions(n_patients=int(sys.argv[1]), seed=1,
                         out=pathlib.Path(sys.argv[2]), formats=("duckdb",), progress=False))
     print(json.dumps({"seconds": m["seconds"]}))

@@ -18,13 +18,15 @@ from _runner import run_child
 CHILD = textwrap.dedent("""
     import json, resource, sys, time, tempfile, pathlib
     import numpy as np
-    from synthgp import engine, population, scenario
+    from synthgp.simulate import run as engine
+    from synthgp.population import people, plan as population
+    from synthgp.core import scenario
     n, workers = int(sys.argv[1]), int(sys.argv[2])
     sc = scenario.load()
     t = time.perf_counter()
     plan = population.make_plan(sc, 1, n)
     for lo in range(0, n, engine.DEFAULT_BLOCK_SIZE):
-        population.simulate_people(plan, lo, min(n, lo + engine.DEFAULT_BLOCK_SIZE))
+        people.simulate_people(plan, lo, min(n, lo + engine.DEFAULT_BLOCK_SIZE))
     base = time.perf_counter() - t
     out = pathlib.Path(tempfile.mkdtemp()) / "out"
     t = time.perf_counter()

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from synthgp import engine, scenario
+from synthgp.core import scenario
+from synthgp.simulate import run as engine
 
 
 def generate(out: Path, n: int, seed: int, region: str = "south_west", **kw) -> Path:

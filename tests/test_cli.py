@@ -73,12 +73,14 @@ def test_existing_output_is_kept_unless_overwrite(tmp_path, capsys):
 
 
 def test_a_failed_run_leaves_no_output(tmp_path, monkeypatch):
-    from synthgp import engine, record, scenario
+    from synthgp.core import scenario
+    from synthgp.simulate import block
+    from synthgp.simulate import run as engine
 
     def boom(*a, **k):
         raise RuntimeError("simulated failure in a block")
 
-    monkeypatch.setattr(record, "block_tables", boom)
+    monkeypatch.setattr(block, "block_tables", boom)
     with pytest.raises(RuntimeError):
         engine.generate(scenario.load(), engine.RunOptions(n_patients=500, seed=1, out=tmp_path / "out", progress=False))
     assert list(tmp_path.iterdir()) == []

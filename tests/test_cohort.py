@@ -10,8 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthgp import cli, cohort, engine, evaluate, risk_factors, scenario
+from synthgp import cli
+from synthgp.core import scenario
+from synthgp.evaluate import practice as evaluate
 from synthgp.learn import BayesianNetworkSynthesizer
+from synthgp.population import cohort, risk_factors
+from synthgp.simulate import run as engine
 
 # the cohort's truth, unlike the built-in network's: BMI set by sex and age, type 2 diabetes by sex
 BMI_WOMEN, BMI_MEN, BMI_PER_YEAR = 34.0, 25.0, 0.1
@@ -122,14 +126,19 @@ def test_a_bad_model_is_named_before_any_work(model, tmp_path):
     with pytest.raises(scenario.ScenarioError, match="risk_factors.model: model file not found"):
         scenario.build({"risk_factors": {"model": str(tmp_path / "nope.npz")}})
     with pytest.raises(scenario.ScenarioError, match="no column imd to match people on"):
-        scenario.build({"risk_factors": {"model": str(model), "match": ["sex", "imd"]}})
+        cohort.check_scenario(scenario.build({"risk_factors": {"model": str(model), "match": ["sex", "imd"]}}))
     with pytest.raises(scenario.ScenarioError, match="risk_factors.match: must be distinct names from sex, age"):
         scenario.build({"risk_factors": {"model": str(model), "match": ["postcode"]}})
     unrelated = tmp_path / "unrelated.npz"
     BayesianNetworkSynthesizer(latent=0).fit(pd.DataFrame({"sex": ["M", "F"] * 50, "age": np.arange(100.0),
                                                            "shoe_size": np.arange(100) % 7})).save(unrelated)
     with pytest.raises(scenario.ScenarioError, match="none of the risk factors the simulator uses"):
-        scenario.build({"risk_factors": {"model": str(unrelated)}})
+        cohort.check_scenario(scenario.build({"risk_factors": {"model": str(unrelated)}}))
+    # and a run refuses it before any work starts
+    with pytest.raises(scenario.ScenarioError, match="none of the risk factors"):
+        engine.generate(scenario.build({"risk_factors": {"model": str(unrelated)}}),
+                        engine.RunOptions(n_patients=10, seed=1, out=tmp_path / "never", progress=False))
+    assert not (tmp_path / "never").exists()
     # a scenario file names the model relative to itself; the CLI refuses a bad one with exit 2 and no output
     f = tmp_path / "sc" / "scenario.toml"
     f.parent.mkdir()

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from synthgp.cli import main
-from synthgp.exporters import cprd_cvd
+from synthgp.formats import cprd_cvd
 
 BASELINE = dt.date(2015, 1, 1)  # the default: the study start
 

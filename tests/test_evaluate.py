@@ -10,8 +10,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from synthgp import cli
+from synthgp.evaluate import compare
+from synthgp.evaluate import practice as evaluate
+
 from conftest import SHOTS, chromium_page, generate
-from synthgp import cli, compare, evaluate
 
 SECTIONS = ("summary", "picture", "calibration", "audit", "integrity", "truth")
 FIGURES = ("pyramid", "ethnicity", "deprivation", "risk_factors", "bp_by_age", "hypertension_by_age",
@@ -91,7 +94,7 @@ def test_catches_a_lone_systolic(practice, good, tmp_path):
 def test_catches_a_step_4_drug_for_someone_never_on_step_3(practice, good, tmp_path):
     """Someone judged by the audit, on A alone, is issued doxazosin (a step-4 drug)."""
     con = duckdb.connect(str(practice / "synthgp.duckdb"), read_only=True)
-    from synthgp import audit
+    from synthgp.evaluate import ng136_audit as audit
     patid, first = con.execute(audit._base() + """
         SELECT j.patid, j.d FROM judged_first j JOIN patient p USING (patid)
         WHERE j.got = 'A' AND NOT EXISTS (SELECT 1 FROM rx WHERE rx.patid = j.patid AND rx.class <> 'A')

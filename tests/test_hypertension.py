@@ -8,7 +8,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from synthgp import bp, calibration, integrity, population, record, scenario
+from synthgp.clinical import bp
+from synthgp.core import scenario
+from synthgp.evaluate import calibration, integrity
+from synthgp.population import plan as population
+from synthgp.record import tables as record
+from synthgp.simulate import block
+
 from tests.conftest import generate
 
 
@@ -86,7 +92,7 @@ def _memory_db(plan, tables):
 def test_invariants_hold_over_seeds_sizes_and_behaviour(seed, n, region, inertia, adherence):
     sc = scenario.build({"population": {"region": region}, "care": {"inertia": inertia, "nonadherent_share": adherence}})
     plan = population.make_plan(sc, seed, n)
-    con = _memory_db(plan, record.block_tables(plan, 0, n))
+    con = _memory_db(plan, block.block_tables(plan, 0, n))
     assert integrity.check(con) == {k: 0 for k in integrity.CHECKS}
 
 

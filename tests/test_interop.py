@@ -12,9 +12,9 @@ import duckdb
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
-from synthgp import fhir
 from synthgp.cli import main
-from synthgp.exporters import fhir as fhir_export
+from synthgp.formats import fhir as fhir_export
+from synthgp.formats import fhir_resources as fhir
 
 from conftest import generate
 

@@ -4,7 +4,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from synthgp import population, record, scenario
+from synthgp.core import scenario
+from synthgp.population import people
+from synthgp.population import plan as population
+from synthgp.simulate import block
 
 REGIONS = st.sampled_from(["south_west", "england"])
 
@@ -17,7 +20,7 @@ def test_people_invariants(seed, n, region, years, unrecorded):
                          "period": {"years": years}})
     plan = population.make_plan(sc, seed, n)
     assert plan.n_records.sum() == n and (plan.n_records >= 0).all()
-    p = population.simulate_people(plan, 0, n)
+    p = people.simulate_people(plan, 0, n)
     start, end = plan.start_day, plan.end_day
     assert len(np.unique(p.patid)) == n
     assert (p.patid % 100_000 == p.pracid).all()
@@ -41,8 +44,8 @@ def test_people_invariants(seed, n, region, years, unrecorded):
 @given(seed=st.integers(0, 2**31), n=st.integers(1, 3000))
 def test_tables_match_their_schema_and_each_other(seed, n):
     plan = population.make_plan(scenario.load(), seed, n)
-    tables = record.block_tables(plan, 0, n)
-    from synthgp import schema
+    tables = block.block_tables(plan, 0, n)
+    from synthgp.core import schema
 
     for name, t in tables.items():
         assert t.schema == schema.BY_NAME[name].arrow_schema

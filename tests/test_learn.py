@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SHOTS, chromium_page
 from synthgp import cli
 from synthgp.learn import BayesianNetworkSynthesizer, evaluation
+
+from conftest import SHOTS, chromium_page
 
 
 def _draw(rng, probs_by_parent, parent):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from synthgp import ng136 as g
+from synthgp.clinical import ng136 as g
 
 a = np.array
 

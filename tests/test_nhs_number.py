@@ -1,6 +1,6 @@
 import numpy as np
 
-from synthgp import nhs_number
+from synthgp.core import nhs_number
 
 
 def test_known_valid_and_invalid_numbers():

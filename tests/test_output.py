@@ -9,7 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from synthgp import nhs_number, reference
+from synthgp.core import nhs_number, reference
+
 from tests.conftest import generate
 
 # Column lists as the CPRD Aurum specification gives them (aurum.md), written out independently here.
@@ -103,7 +104,7 @@ def test_identities_are_artificial_and_well_formed(small):
 
 
 def test_duckdb_holds_every_table_with_docs(small):
-    from synthgp import schema
+    from synthgp.core import schema
 
     con = duckdb.connect(str(small / "synthgp.duckdb"), read_only=True)
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
@@ -114,7 +115,7 @@ def test_duckdb_holds_every_table_with_docs(small):
 
 def _digest(out: Path) -> dict[str, str]:
     con = duckdb.connect(str(out / "synthgp.duckdb"), read_only=True)
-    from synthgp import schema
+    from synthgp.core import schema
 
     d = {}
     for t in schema.ALL_TABLES:
@@ -154,7 +155,7 @@ def test_local_cluster_workers_keep_glibc_dynamic_mmap_threshold():
 
     from dask.distributed import Client
 
-    from synthgp.engine import local_cluster
+    from synthgp.simulate.run import local_cluster
 
     with local_cluster(1) as cluster, Client(cluster) as client:
         env = next(iter(client.run(lambda: dict(os.environ)).values()))

@@ -2,8 +2,8 @@
 
 import duckdb
 
-from synthgp import schema
 from synthgp.cli import main
+from synthgp.core import schema
 
 
 def test_every_table_round_trips_through_partitioned_parquet(small):

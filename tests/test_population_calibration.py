@@ -4,7 +4,10 @@ import datetime as dt
 
 import numpy as np
 
-from synthgp import calibration, population, scenario
+from synthgp.core import scenario
+from synthgp.evaluate import calibration
+from synthgp.population import people
+from synthgp.population import plan as population
 
 
 def _by_id(rows):
@@ -72,10 +75,10 @@ def test_practices_and_staff_are_sized_to_the_list(small):
 def test_deaths_follow_age():
     """Leavers who died are much older than leavers who moved (age-specific rates, not a flat rate)."""
     plan = population.make_plan(scenario.load(), seed=4, n_patients=60_000)
-    p = population.simulate_people(plan, 0, 60_000)
+    p = people.simulate_people(plan, 0, 60_000)
     died = p.death >= 0
     age_at_death = (p.death[died] - p.dob[died]) / 365.25
-    moved = (p.status == population.LEAVER) & ~died
+    moved = (p.status == people.LEAVER) & ~died
     age_moved = (p.regend[moved] - p.dob[moved]) / 365.25
     assert np.median(age_at_death) > 75
     assert np.median(age_moved) < 45

@@ -9,7 +9,7 @@ BMI from weight / height^2. QRISK3 reports one decimal place.
 import numpy as np
 import pytest
 
-from synthgp import qrisk3
+from synthgp.clinical import qrisk3
 
 CASES = [
     # (male, weight kg, height cm, flags, expected %)

@@ -1,6 +1,6 @@
 import numpy as np
 
-from synthgp.rng import Draws
+from synthgp.core.rng import Draws
 
 
 def test_draws_are_a_function_of_seed_purpose_id_and_step():

@@ -16,7 +16,6 @@ import pytest
 from conftest import SHOTS, chromium_page, generate
 
 
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -19,8 +19,9 @@ import duckdb
 import numpy as np
 from sksurv.datasets import load_whas500
 
-from synthgp import engine, scenario
+from synthgp.core import scenario
 from synthgp.learn import BayesianNetworkSynthesizer
+from synthgp.simulate import run as engine
 
 BANDS = [(18, 60), (60, 70), (70, 80), (80, 120)]
 

@@ -26,7 +26,8 @@ VOLATILE = {"manifest.json", "fhir/export.json"}  # carry the time of the run
 
 
 def generate(out: Path) -> Path:
-    from synthgp import engine, scenario
+    from synthgp.core import scenario
+    from synthgp.simulate import run as engine
 
     engine.generate(scenario.load(), engine.RunOptions(n_patients=PATIENTS, seed=SEED, out=out, formats=FORMATS,
                                                         progress=False, block_size=1_000))

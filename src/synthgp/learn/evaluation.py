@@ -22,7 +22,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from synthgp import fidelity
+from synthgp.evaluate import fidelity
 
 
 def _prepare(frames: list[pd.DataFrame], cols: list[str]) -> list[pd.DataFrame]:
@@ -200,7 +200,7 @@ def write_table(df: pd.DataFrame, path, overwrite: bool = False) -> None:
 
 
 def figures(real: pd.DataFrame, synth: pd.DataFrame, result: dict[str, Any], model=None) -> dict[str, str]:
-    from synthgp import plots
+    from synthgp.evaluate import plots
 
     figs = plots.columns(result["columns"], real, synth, ("real", "synthetic"))
     figs["associations"] = plots.heatmap(result["pairs"], "Cramer's V, synthetic minus real")
@@ -215,8 +215,7 @@ def figures(real: pd.DataFrame, synth: pd.DataFrame, result: dict[str, Any], mod
 
 
 def write_report(real: pd.DataFrame, synth: pd.DataFrame, dest, model=None, **kw) -> tuple[Any, dict[str, Any]]:
-    from synthgp import evaluate as ev
-    from synthgp import report
+    from synthgp.evaluate import html as report
 
     result = evaluate(real, synth, **kw)
     figs = figures(real, synth, result, model)
@@ -224,4 +223,4 @@ def write_report(real: pd.DataFrame, synth: pd.DataFrame, dest, model=None, **kw
         result["privacy"][k] = {"n": len(result["privacy"][k])}
     if model is not None:
         result["model"] = {"edges": model.edges, "latent_variables": model.latent_variables, "fit": model.fit_info}
-    return report.write(dest, "learn.html", ev._clean(result), figs), result
+    return report.write(dest, "learn.html", report.json_ready(result), figs), result

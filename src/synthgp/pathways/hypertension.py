@@ -15,10 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synthgp import bp, cohort, dates, ng136, qrisk3, reference, risk_factors
-from synthgp.events import EventLog
-from synthgp.population import People, Plan
-from synthgp.rng import Draws
+from synthgp.clinical import bp, ng136, qrisk3
+from synthgp.core import dates, reference
+from synthgp.core.rng import Draws
+from synthgp.population import cohort, risk_factors
+from synthgp.population.people import People
+from synthgp.population.plan import Plan
+from synthgp.record.log import EventLog
 
 MONTH = 30.4375
 YEAR = 365.25
@@ -266,7 +269,6 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Result:
         i = ids[pos]
         day = np.broadcast_to(day, len(pos))
         step = day  # the draw counter: one visit a day at most
-        age = (day - dob[pos]) / YEAR
         ck = onset_day["ckd"][pos] <= day
         egfr_v = np.clip(egfr[pos] + kid["visit_sd"] * d("egfr.visit").normal(i, step), 4, 140)
         # stage 4 and 5 are coded when a result first shows them

@@ -18,7 +18,7 @@ import duckdb
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from synthgp import fhir
+from synthgp.formats import fhir_resources as fhir
 
 FHIR_JSON = "application/fhir+json"
 MAX_COUNT, DEFAULT_COUNT = 500, 50

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from synthgp import nhs_number, qof
+from synthgp.core import nhs_number
+from synthgp.evaluate import qof
 
 PAGE = 25
 

@@ -1,0 +1,208 @@
+"""Each calibration figure (data/calibration.toml) beside the generated practice's own.
+
+Reads only the output's DuckDB file, never the simulation engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from synthgp.core import reference
+
+AGE_BANDS = ("0-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80+")
+BROAD = ("Asian", "Black", "Mixed", "Other", "White")
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    what: str
+    part: str  # band or level, "" for a single figure
+    target: float | tuple[float, float]
+    generated: float
+    tolerance: float | None
+    role: str
+    source: str
+    relative: bool = False
+
+    @property
+    def passed(self) -> bool:
+        if isinstance(self.target, tuple):
+            return self.target[0] <= self.generated <= self.target[1]
+        if self.relative:
+            return abs(self.generated - self.target) <= (self.tolerance or 0) * self.target
+        return abs(self.generated - self.target) <= (self.tolerance or 0)
+
+
+def _resolve(input_ref: str) -> Any:
+    file, key = input_ref.split(":")
+    node: Any = reference.toml(file)
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def _current(end: dt.date) -> str:
+    """Patients on the list at the end date (regular, not deregistered, alive)."""
+    return ("FROM patient p JOIN person_truth t USING (patid) "
+            "WHERE p.regenddate IS NULL AND p.cprd_ddate IS NULL AND p.patienttypeid = 3")
+
+
+def measure(con: duckdb.DuckDBPyConnection, end: dt.date, years: float) -> dict[str, Any]:
+    """The generated figures, keyed like calibration.toml ids."""
+    q = lambda sql, *a: con.execute(sql, list(a)).fetchall()  # noqa: E731
+    cur = _current(end)
+    age = "(date_diff('year', t.date_of_birth, ?::DATE) - (strftime(t.date_of_birth, '%m%d') > strftime(?::DATE, '%m%d'))::INT)"
+    band_sql = ("CASE WHEN a < 20 THEN 0 WHEN a < 30 THEN 1 WHEN a < 40 THEN 2 WHEN a < 50 THEN 3 "
+                "WHEN a < 60 THEN 4 WHEN a < 70 THEN 5 WHEN a < 80 THEN 6 ELSE 7 END")
+    rows = q(f"SELECT {band_sql} b, count(*) FROM (SELECT {age} a {cur}) GROUP BY 1", end, end)
+    n = sum(c for _, c in rows)
+    bands = [0.0] * len(AGE_BANDS)
+    for b, c in rows:
+        bands[b] = c / n
+    out: dict[str, Any] = {"age_band_share": bands, "list_total": n}
+    out["aged_65_plus_share"] = q(f"SELECT avg(({age} >= 65)::INT) {cur}", end, end)[0][0]
+    out["adult_male_share"] = q(f"SELECT avg((p.gender = 1)::INT) {cur} AND {age} >= 18", end, end)[0][0]
+    imd = dict(q(f"SELECT d.e2019_imd_5, count(*) {cur.replace('WHERE', 'JOIN patient_deprivation d USING (patid) WHERE')} GROUP BY 1"))
+    out["imd_quintile_share"] = [imd.get(k, 0) / n for k in range(1, 6)]
+    eth = dict(q(f"SELECT t.ethnicity_broad, count(*) {cur} GROUP BY 1"))
+    out["ethnicity_broad_share"] = {k: eth.get(k, 0) / n for k in BROAD}
+    out["white_share"] = out["ethnicity_broad_share"]["White"]
+    out["ethnicity_unrecorded"] = q(
+        "SELECT 1 - (SELECT count(DISTINCT o.patid) FROM observation o JOIN medical_dictionary m USING (medcodeid) "
+        "WHERE m.term LIKE '%ethnic category%') / count(*) FROM patient")[0][0]
+    out.update(_hypertension(con, end))
+    deaths = q("SELECT count(*) FROM patient WHERE cprd_ddate IS NOT NULL")[0][0]
+    out["crude_death_rate"] = 1000 * deaths / years / n
+    return out
+
+
+def _hypertension(con: duckdb.DuckDBPyConnection, end: dt.date) -> dict[str, Any]:
+    """QOF-style figures computed from the record itself, and the undiagnosed share from the truth."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'hypertension_truth'").fetchone()[0]:
+        return {}
+    con.execute("SET VARIABLE end_date = ?::DATE", [end])
+    q = lambda sql: con.execute(sql).fetchall()  # noqa: E731
+    base = f"""
+        WITH cur AS (SELECT p.patid, {_AGE} AS age FROM patient p JOIN person_truth t USING (patid)
+                     WHERE p.regenddate IS NULL AND p.cprd_ddate IS NULL AND p.patienttypeid = 3),
+        reg AS (SELECT DISTINCT o.patid FROM observation o JOIN medical_dictionary m USING (medcodeid) WHERE m.cluster = 'HYP'),
+        bp AS (SELECT o.patid, o.obsdate, o.value AS sbp, d.value AS dbp,
+                      row_number() OVER (PARTITION BY o.patid ORDER BY o.obsdate DESC, o.obsid DESC) AS rn
+               FROM observation o JOIN observation d ON d.parentobsid = o.obsid AND d.patid = o.patid
+               JOIN medical_dictionary m ON m.medcodeid = o.medcodeid
+               WHERE m.snomedctconceptid IN (163030003, 314446007, 413606001)
+                 AND o.obsdate > getvariable('end_date') - INTERVAL 12 MONTH AND o.obsdate <= getvariable('end_date'))"""
+    out: dict[str, Any] = {}
+    out["hypertension_register"] = q(f"{base} SELECT avg((patid IN (SELECT patid FROM reg))::INT) FROM cur")[0][0]
+    bands = q(f"""{base} SELECT CASE WHEN age < 30 THEN 0 WHEN age < 40 THEN 1 WHEN age < 50 THEN 2 WHEN age < 60 THEN 3
+                                     WHEN age < 70 THEN 4 WHEN age < 80 THEN 5 ELSE 6 END AS b,
+                              avg((patid IN (SELECT patid FROM reg))::INT)
+                       FROM cur WHERE age >= 20 GROUP BY 1 ORDER BY 1""")
+    out["register_by_age"] = [v for _, v in bands]
+    ctl = dict(q(f"""{base} SELECT cur.age >= 80, avg(CASE WHEN bp.sbp IS NULL THEN 0
+                         WHEN cur.age >= 80 THEN (bp.sbp <= 150 AND bp.dbp <= 90)::INT
+                         ELSE (bp.sbp <= 140 AND bp.dbp <= 90)::INT END)
+                     FROM cur JOIN reg USING (patid) LEFT JOIN bp ON bp.patid = cur.patid AND bp.rn = 1 GROUP BY 1"""))
+    out["controlled_under80"] = ctl.get(False, float("nan"))
+    out["controlled_80_plus"] = ctl.get(True, float("nan"))
+    truth = q(f"""{base}, treated AS (SELECT DISTINCT i.patid FROM drug_issue i JOIN product_dictionary p USING (prodcodeid)
+                                       WHERE p.bnfchapter LIKE '02%')  -- antihypertensives (BNF chapter 2)
+                  SELECT avg((h.diagnosed_date IS NULL)::INT), count(*) FROM cur JOIN hypertension_truth h USING (patid)
+                  WHERE cur.age >= 18 AND (h.hypertensive_at_end = 1 OR cur.patid IN (SELECT patid FROM treated))""")
+    out["undiagnosed_share"] = truth[0][0]
+    adults = q(f"{base} SELECT count(*) FROM cur WHERE age >= 18")[0][0]
+    out["true_hypertension_adults"] = truth[0][1] / adults
+    out["diabetes_register"] = q(f"""{base}, dm AS (SELECT DISTINCT o.patid FROM observation o JOIN medical_dictionary m USING (medcodeid) WHERE m.cluster = 'DM')
+        SELECT avg((patid IN (SELECT patid FROM dm))::INT) FROM cur WHERE age >= 17""")[0][0]
+    out["ckd_register"], out["ckd_stage5_adults"] = q(f"""{base},
+        ckd AS (SELECT o.patid, max(m.snomedctconceptid = 433146000) AS s5 FROM observation o
+                JOIN medical_dictionary m USING (medcodeid) WHERE m.cluster = 'CKD' GROUP BY 1)
+        SELECT avg((ckd.patid IS NOT NULL)::INT), avg(coalesce(ckd.s5, false)::INT)
+        FROM cur LEFT JOIN ckd USING (patid) WHERE cur.age >= 18""")[0]
+    rf = q(f"""{base} SELECT avg((r.smoking IN ('light', 'moderate', 'heavy'))::INT), avg((r.bmi_at_end >= 30)::INT)
+               FROM cur JOIN risk_factor_truth r USING (patid) WHERE cur.age >= 18""")[0]
+    out["current_smokers"], out["obesity"] = rf
+    return out
+
+
+_AGE = ("(date_diff('year', t.date_of_birth, getvariable('end_date')) - "
+        "(strftime(t.date_of_birth, '%m%d') > strftime(getvariable('end_date'), '%m%d'))::INT)")
+
+
+def compare(db_path: Path, region: str, end: dt.date, years: float) -> list[Row]:
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        got = measure(con, end, years)
+    finally:
+        con.close()
+    rows: list[Row] = []
+    for f in reference.toml("calibration.toml")["figure"]:
+        if f.get("region") not in (None, region):
+            continue
+        target = _resolve(f["input"]) if "input" in f else f["value"]
+        if f["id"] not in got:
+            continue
+        g = got[f["id"]]
+        rel = "relative_tolerance" in f
+        common = dict(id=f["id"], what=f["what"], tolerance=f.get("relative_tolerance", f.get("tolerance")),
+                      role=f["role"], source=f["source"], relative=rel)
+        if isinstance(target, list) and len(target) == 2 and not isinstance(g, list):
+            rows.append(Row(part="", target=(target[0], target[1]), generated=g, **common))
+        elif isinstance(target, list):
+            parts = {"age_band_share": AGE_BANDS, "register_by_age": AGE_BANDS[1:]}.get(
+                f["id"], [str(i) for i in range(1, len(target) + 1)])
+            rows += [Row(part=p, target=t, generated=v, **common) for p, t, v in zip(parts, target, g)]
+        elif isinstance(target, dict):
+            rows += [Row(part=k, target=t, generated=g[k], **common) for k, t in target.items()]
+        else:
+            rows.append(Row(part="", target=target, generated=g, **common))
+    return rows
+
+
+def list_size(out: Path) -> int:
+    con = duckdb.connect(str(Path(out) / "synthgp.duckdb"), read_only=True)
+    try:
+        return con.execute("SELECT count(*) FROM patient WHERE regenddate IS NULL AND cprd_ddate IS NULL "
+                           "AND patienttypeid = 3").fetchone()[0]
+    finally:
+        con.close()
+
+
+def for_output(out: Path) -> list[Row]:
+    m = json.loads((Path(out) / "manifest.json").read_text())
+    start, end = (dt.date.fromisoformat(m["period"][k]) for k in ("start", "end"))
+    return compare(Path(out) / "synthgp.duckdb", m["scenario"]["population"]["region"], end,
+                   ((end - start).days + 1) / 365.25)
+
+
+def format_table(rows: list[Row], list_size: int | None = None) -> str:
+    def fmt(x: float | tuple[float, float]) -> str:
+        if isinstance(x, tuple):
+            return f"{_num(x[0])}-{_num(x[1])}"
+        return _num(x)
+
+    head = f"{'figure':<24} {'part':<7} {'target':>11} {'generated':>10} {'tol':>6}  {'role':<11} {'ok':<4}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        tol = "" if r.tolerance is None else (f"{r.tolerance:.0%}" if r.relative else _num(r.tolerance))
+        lines.append(f"{r.id:<24} {r.part:<7} {fmt(r.target):>11} {_num(r.generated):>10} {tol:>6}  {r.role:<11} "
+                     f"{'pass' if r.passed else 'FAIL'}")
+    n_fail = sum(not r.passed for r in rows)
+    lines.append(f"\n{len(rows) - n_fail} of {len(rows)} within tolerance. calibration = a parameter was fitted to "
+                 "the figure; validation = not fitted, so agreement is evidence.")
+    if list_size is not None:
+        lines.append(f"The list holds {list_size:,} people on the end date. Tolerances are sized for runs of 200,000 "
+                     "patients or more; in smaller runs a figure over a small group (a 0.4% register band of a few "
+                     "thousand people) can miss by sampling noise alone: its standard error is sqrt(p(1-p)/n).")
+    return "\n".join(lines)
+
+
+def _num(x: float) -> str:
+    return f"{x:.3f}" if abs(x) < 10 else f"{x:,.1f}"

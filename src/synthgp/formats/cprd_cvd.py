@@ -1,0 +1,200 @@
+"""The regulator's synthetic cardiovascular dataset, reproduced in shape, from any generated practice.
+
+CPRD's synthetic cardiovascular dataset (Tucker et al. 2020; about 500,000 people) is one flat
+table: QRISK3 predictors at a baseline date and a stroke outcome. This writes the same columns, in
+the same order and with the same names, for every eligible adult, taken from what the *record*
+shows at baseline (missing where it has no value), never from the latent truth; synthgp's own
+extras follow. Columns are declared once in COLUMNS, which drives the data dictionary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from synthgp.clinical import qrisk3
+from synthgp.core import reference
+
+SUBDIR = "cprd_cvd"
+
+
+@dataclass(frozen=True)
+class Col:
+    name: str
+    type: str
+    levels: str
+    meaning: str
+    derivation: str
+    extra: bool = False  # synthgp's own, after the regulator's columns
+
+
+_BEFORE = "coded on or before baseline"
+COLUMNS: tuple[Col, ...] = (
+    Col("strokeha", "int", "0, 1", "stroke or TIA in follow-up (the outcome)", "a stroke code after baseline, up to the end of follow-up"),
+    Col("af", "int", "0, 1", "atrial fibrillation", f"AF code {_BEFORE}"),
+    Col("atyantip", "int", "0, 1", "on atypical antipsychotics", "an atypical antipsychotic issued in the 90 days up to baseline"),
+    Col("steroid", "int", "0, 1", "on regular oral corticosteroids", "an oral corticosteroid issued in the 90 days up to baseline"),
+    Col("impot", "int", "0, 1", "erectile dysfunction (men)", f"erectile dysfunction code {_BEFORE}; 0 for women"),
+    Col("migr", "int", "0, 1", "migraine", f"migraine code {_BEFORE}"),
+    Col("ra", "int", "0, 1", "rheumatoid arthritis", f"rheumatoid arthritis code {_BEFORE}"),
+    Col("ckidney", "int", "0, 1", "chronic kidney disease stage 3-5", f"CKD stage 3, 4 or 5 code {_BEFORE}"),
+    Col("semi", "int", "0, 1", "severe mental illness", f"schizophrenia, bipolar or psychosis code {_BEFORE}"),
+    Col("sle", "int", "0, 1", "systemic lupus erythematosus", f"SLE code {_BEFORE}"),
+    Col("treathyp", "int", "0, 1", "on treatment for hypertension", "an antihypertensive (BNF chapter 2) issued in the 90 days up to baseline"),
+    Col("type1", "int", "0, 1", "type 1 diabetes", f"type 1 diabetes code {_BEFORE}"),
+    Col("type2", "int", "0, 1", "type 2 diabetes", f"type 2 diabetes code {_BEFORE}"),
+    Col("ethr", "int", "1 White or not stated, 2 Indian, 3 Pakistani, 4 Bangladeshi, 5 Other Asian, 6 Black Caribbean, 7 Black African, 8 Chinese, 9 Other",
+        "ethnicity in QRISK3's groups", "latest ethnicity code on or before baseline, mapped to QRISK3's groups; missing if none"),
+    Col("smoking", "int", "0 non-smoker, 1 ex, 2 light, 3 moderate, 4 heavy", "smoking in QRISK3's levels",
+        "latest smoking-status code on or before baseline; missing if none"),
+    Col("fh_cad", "int", "0, 1", "family history of premature coronary heart disease", f"family history code {_BEFORE}"),
+    Col("gender", "int", "1 male, 2 female", "sex (Aurum coding)", "Patient.gender"),
+    Col("region", "int", "Region lookup ids", "region of the practice", "Practice.region"),
+    Col("age", "int", "25-84", "age at baseline, years", "from Patient.yob (and mob where given; otherwise 1 July)"),
+    Col("bmi", "float", "kg/m2", "body mass index", "latest BMI on or before baseline; missing if none"),
+    Col("choleratio", "float", "ratio", "total:HDL cholesterol ratio", "latest total cholesterol / latest HDL on or before baseline; missing if either is"),
+    Col("sbp", "float", "mmHg", "systolic blood pressure", "latest clinic systolic on or before baseline; missing if none"),
+    Col("sbps", "float", "mmHg", "SD of recent systolic readings", "SD of clinic systolic readings in the 5 years up to baseline; missing if fewer than 2"),
+    Col("patid", "int", "", "Aurum patient id", "Patient.patid", extra=True),
+    Col("townsend", "float", "score", "Townsend deprivation score (QRISK3 input)", "patient_deprivation.townsend (small-area linkage)", extra=True),
+    Col("qrisk3", "float", "percent", "QRISK3 10-year risk computed from this row",
+        "QRISK3-2017 from the row; missing BMI, ratio and SBP take QRISK3's population means, missing SD 0, ethnicity 1, smoking 0", extra=True),
+    Col("followup_years", "float", "years", "follow-up from baseline", "to the earliest of leaving, death and the last collection date", extra=True),
+    Col("mi", "int", "0, 1", "myocardial infarction in follow-up", "an MI code after baseline", extra=True),
+    Col("heart_failure", "int", "0, 1", "heart failure in follow-up", "a heart failure code after baseline", extra=True),
+    Col("death", "int", "0, 1", "death in follow-up", "Patient.cprd_ddate after baseline, within follow-up", extra=True),
+)
+
+
+def baseline_of(sc) -> dt.date:
+    b = sc.exports.cvd_baseline
+    return sc.period.first_day if b == "start" else dt.date.fromisoformat(b)
+
+
+def _query(baseline: dt.date) -> str:
+    eth = reference.toml("population.toml")["ethnicity"]
+    eth_map = ", ".join(f"({m}, {q})" for m, q in sorted(set(zip(eth["medcodeid"], eth["qrisk3"]))))
+    flag = lambda sct: f"max((o.sct = {sct})::INT)"  # noqa: E731
+    return f"""
+    WITH b AS (SELECT DATE '{baseline.isoformat()}' AS d),
+    elig AS (
+        SELECT p.patid, p.gender, pr.region, d.townsend,
+               CAST(floor(date_diff('day', make_date(p.yob, coalesce(p.mob, 7), 1), b.d) / 365.25) AS INT) AS age,
+               least(coalesce(p.regenddate, pr.lcd), coalesce(p.cprd_ddate, pr.lcd), pr.lcd) AS fu_end,
+               p.cprd_ddate
+        FROM patient p JOIN practice pr USING (pracid) LEFT JOIN patient_deprivation d USING (patid), b
+        WHERE p.acceptable = 1 AND p.regstartdate <= b.d
+          AND coalesce(p.regenddate, pr.lcd) > b.d AND coalesce(p.cprd_ddate, pr.lcd) > b.d),
+    pop AS (SELECT * FROM elig WHERE age BETWEEN 25 AND 84),
+    obs AS (SELECT o.patid, o.obsdate, o.obsid, o.value, m.snomedctconceptid AS sct, m.cluster, o.medcodeid
+            FROM observation o JOIN medical_dictionary m USING (medcodeid) JOIN pop USING (patid), b
+            WHERE o.obsdate <= b.d),
+    flags AS (SELECT o.patid, {flag(49436004)} AS af, {flag(860914002)} AS impot, {flag(37796009)} AS migr,
+                     {flag(69896004)} AS ra, max((o.cluster = 'CKD')::INT) AS ckidney, {flag(58214004)} AS semi,
+                     {flag(55464009)} AS sle, {flag(46635009)} AS type1, {flag(44054006)} AS type2, {flag(266894000)} AS fh_cad
+              FROM obs o GROUP BY 1),
+    latest AS (SELECT patid, sct, value, medcodeid, cluster,
+                      row_number() OVER (PARTITION BY patid, coalesce(cluster, '') || CASE WHEN cluster IN ('ETH', 'SMOK') THEN '' ELSE sct::VARCHAR END
+                                         ORDER BY obsdate DESC, obsid DESC) AS rn
+               FROM obs WHERE cluster IN ('ETH', 'SMOK') OR sct IN (60621009, 1005671000000105, 1005681000000107, 163030003)),
+    last1 AS (SELECT patid,
+                  max(CASE WHEN cluster = 'ETH' THEN medcodeid END) AS eth_code,
+                  max(CASE WHEN cluster = 'SMOK' THEN CASE sct WHEN 266919005 THEN 0 WHEN 8517006 THEN 1 WHEN 160603005 THEN 2
+                                                          WHEN 160604004 THEN 3 WHEN 56771006 THEN 4 END END) AS smoking,
+                  max(CASE WHEN sct = 60621009 THEN value END) AS bmi,
+                  max(CASE WHEN sct = 1005671000000105 THEN value END) AS tc,
+                  max(CASE WHEN sct = 1005681000000107 THEN value END) AS hdl,
+                  max(CASE WHEN sct = 163030003 THEN value END) AS sbp
+              FROM latest WHERE rn = 1 GROUP BY 1),
+    sds AS (SELECT o.patid, CASE WHEN count(*) >= 2 THEN stddev_samp(o.value) END AS sbps
+            FROM obs o, b WHERE o.sct = 163030003 AND o.obsdate > b.d - INTERVAL 5 YEAR GROUP BY 1),
+    eth_map(medcodeid, q) AS (VALUES {eth_map}),
+    rx AS (SELECT i.patid,
+                  max((p.bnfchapter LIKE '02%')::INT) AS treathyp,
+                  max((p.drugsubstancename = 'Olanzapine')::INT) AS atyantip,
+                  max((p.drugsubstancename = 'Prednisolone')::INT) AS steroid
+           FROM drug_issue i JOIN product_dictionary p USING (prodcodeid) JOIN pop USING (patid), b
+           WHERE i.issuedate <= b.d AND i.issuedate > b.d - INTERVAL 90 DAY GROUP BY 1),
+    fu AS (SELECT o.patid, max((m.snomedctconceptid = 230690007)::INT) AS strokeha,
+                  max((m.snomedctconceptid = 22298006)::INT) AS mi, max((m.snomedctconceptid = 84114007)::INT) AS heart_failure
+           FROM observation o JOIN medical_dictionary m USING (medcodeid) JOIN pop USING (patid), b
+           WHERE o.obsdate > b.d AND o.obsdate <= pop.fu_end GROUP BY 1)
+    SELECT coalesce(fu.strokeha, 0) AS strokeha, coalesce(f.af, 0) AS af, coalesce(rx.atyantip, 0) AS atyantip,
+           coalesce(rx.steroid, 0) AS steroid, CASE WHEN pop.gender = 1 THEN coalesce(f.impot, 0) ELSE 0 END AS impot,
+           coalesce(f.migr, 0) AS migr, coalesce(f.ra, 0) AS ra, coalesce(f.ckidney, 0) AS ckidney,
+           coalesce(f.semi, 0) AS semi, coalesce(f.sle, 0) AS sle, coalesce(rx.treathyp, 0) AS treathyp,
+           coalesce(f.type1, 0) AS type1, coalesce(f.type2, 0) AS type2, em.q AS ethr, l.smoking,
+           coalesce(f.fh_cad, 0) AS fh_cad, pop.gender, pop.region, pop.age, l.bmi,
+           round(l.tc / l.hdl, 2) AS choleratio, l.sbp, round(sds.sbps, 2) AS sbps,
+           pop.patid, pop.townsend,
+           round(date_diff('day', b.d, pop.fu_end) / 365.25, 3) AS followup_years,
+           coalesce(fu.mi, 0) AS mi, coalesce(fu.heart_failure, 0) AS heart_failure,
+           (pop.cprd_ddate IS NOT NULL AND pop.cprd_ddate > b.d AND pop.cprd_ddate <= pop.fu_end)::INT AS death
+    FROM pop CROSS JOIN b LEFT JOIN flags f USING (patid) LEFT JOIN last1 l USING (patid) LEFT JOIN sds USING (patid)
+    LEFT JOIN eth_map em ON em.medcodeid = l.eth_code LEFT JOIN rx USING (patid) LEFT JOIN fu USING (patid)
+    ORDER BY pop.patid"""
+
+
+def _qrisk(t: pa.Table) -> np.ndarray:
+    coef = reference.toml("qrisk3.toml")
+    col = lambda n: t.column(n).to_numpy(zero_copy_only=False)  # noqa: E731
+    male = col("gender") == 1
+    means = {k: np.where(male, coef["male"]["centre"][k], coef["female"]["centre"][k]) for k in ("rati", "sbp")}
+    bmi_mean = np.where(male, 10 / np.sqrt(coef["male"]["centre"]["bmi_1"]), 10 / np.sqrt(coef["female"]["centre"]["bmi_1"]))
+
+    def filled(name, default):
+        v = col(name).astype(np.float64)
+        return np.where(np.isnan(v), default, v)
+
+    flags = {"af": "af", "atypical_antipsychotic": "atyantip", "corticosteroids": "steroid", "impotence": "impot",
+             "migraine": "migr", "ra": "ra", "renal": "ckidney", "semi": "semi", "sle": "sle",
+             "treated_hypertension": "treathyp", "type1": "type1", "type2": "type2", "fh_cvd": "fh_cad"}
+    inp = qrisk3.Inputs(
+        male=male, age=col("age").astype(np.float64), ethnicity=filled("ethr", 1).astype(int),
+        smoking=filled("smoking", 0).astype(int), bmi=np.clip(filled("bmi", bmi_mean), 20, 40),
+        chol_ratio=np.clip(filled("choleratio", means["rati"]), 1, 11), sbp=filled("sbp", means["sbp"]),
+        sbp_sd=filled("sbps", 0.0), townsend=filled("townsend", 0.0),
+        flags={k: col(v).astype(bool) for k, v in flags.items()})
+    return np.round(qrisk3.score(inp), 2)
+
+
+def table(con: duckdb.DuckDBPyConnection, baseline: dt.date) -> pa.Table:
+    """The flat table as Arrow, columns in COLUMNS order."""
+    t = con.sql(_query(baseline)).to_arrow_table()
+    t = t.append_column("qrisk3", pa.array(_qrisk(t), pa.float64()) if t.num_rows else pa.array([], pa.float64()))
+    return t.select([c.name for c in COLUMNS])
+
+
+def dictionary(baseline: dt.date) -> tuple[str, dict]:
+    """The data dictionary as Markdown and as a machine-readable object."""
+    rows = [{"column": c.name, "type": c.type, "levels": c.levels, "meaning": c.meaning, "derivation": c.derivation,
+             "source": "synthgp extra" if c.extra else "CPRD synthetic cardiovascular dataset"} for c in COLUMNS]
+    md = ["# cprd_cvd: data dictionary\n",
+          f"One row per acceptable adult aged 25-84, registered on the baseline date {baseline.isoformat()}, with the",
+          "columns of CPRD's synthetic cardiovascular dataset (in its order and names) taken from what the record",
+          "shows at baseline, then synthgp's own extras. Missing values are empty (CSV) or null (Parquet): the",
+          "record had none.\n",
+          "| column | type | levels | meaning | how it is derived | from |", "| --- | --- | --- | --- | --- | --- |"]
+    md += [f"| `{r['column']}` | {r['type']} | {r['levels']} | {r['meaning']} | {r['derivation']} | {r['source']} |" for r in rows]
+    md.append(f"\nQRISK3: {qrisk3.NOTICE}\n")
+    return "\n".join(md), {"baseline": baseline.isoformat(), "columns": rows, "qrisk3_notice": qrisk3.NOTICE}
+
+
+def write(con: duckdb.DuckDBPyConnection, out: Path, sc) -> None:
+    baseline = baseline_of(sc)
+    folder = Path(out) / SUBDIR
+    folder.mkdir(parents=True, exist_ok=True)
+    t = table(con, baseline)
+    pq.write_table(t, folder / "cprd_cvd.parquet")
+    pacsv.write_csv(t, folder / "cprd_cvd.csv")
+    md, js = dictionary(baseline)
+    (folder / "data_dictionary.md").write_text(md)
+    (folder / "data_dictionary.json").write_text(json.dumps(js, indent=2) + "\n")

@@ -1,0 +1,362 @@
+"""The record as FHIR R4 resources shaped to the UK Core profiles, built in SQL.
+
+Each resource type is one SELECT over the record tables giving (patid, id, resource), where
+`resource` is the resource's JSON text. DuckDB builds the JSON for millions of rows in parallel, so
+the bulk export, the per-patient bundles and the FHIR API all use these same queries: what the API
+serves is byte for byte what the export wrote. The mapping's codes, systems and profiles live in
+`data/fhir.toml`.
+
+Mapping (record -> FHIR):
+  practice -> Organization; staff -> Practitioner and PractitionerRole; patient (+ identity, latest
+  ethnicity code) -> Patient; consultation -> Encounter; problem (+ its observation) -> Condition;
+  a systolic/diastolic pair -> one blood-pressure panel Observation; other observations -> Observation,
+  or Procedure for reviews, health checks and tests of organ damage; referral -> ServiceRequest;
+  drug_issue -> MedicationRequest (dm+d coded, one per issue).
+Ids are the record's own ids (Patient/<patid>, Observation/<obsid>, ...), so a FHIR resource and its
+Aurum row are found by the same number. Patient-level queries also give search columns (sdate, scodes,
+scat) for the FHIR API; a query that does not select them (or the resource) does not compute them.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Callable
+
+from synthgp.core import reference
+
+# resource types in the order a bundle lists them (referenced before referencing)
+PATIENT_TYPES = ("Patient", "Encounter", "Condition", "Observation", "Procedure", "ServiceRequest",
+                 "MedicationRequest")
+PRACTICE_TYPES = ("Organization", "Practitioner", "PractitionerRole")
+TYPES = PRACTICE_TYPES + PATIENT_TYPES
+
+# a filter on a table alias, e.g. lambda a: f"{a}.patid IN (SELECT patid FROM sel)"
+Filter = Callable[[str], str]
+
+
+def everyone(alias: str) -> str:
+    """The filter that keeps every row."""
+    return "TRUE"
+
+
+def q(text: str) -> str:
+    """A SQL string literal (for the packaged mapping's own constants, never user input)."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+@cache
+def mapping() -> dict:
+    return reference.toml("fhir.toml")
+
+
+def profile(name: str) -> str:
+    return mapping()["profile_base"] + f"UKCore-{name}"
+
+
+def _sys(key: str) -> str:
+    return q(mapping()["system"][key])
+
+
+def _meta(name: str) -> str:
+    return f"{{'profile': [{q(profile(name))}]}}"
+
+
+def _ref(kind: str, col: str) -> str:
+    """A Reference, or NULL when the id column is NULL."""
+    return f"CASE WHEN {col} IS NOT NULL THEN {{'reference': '{kind}/' || CAST({col} AS VARCHAR)}} END"
+
+
+def _nonempty(expr: str) -> str:
+    """A list without its NULL elements, or NULL when none are left (FHIR forbids empty arrays)."""
+    return (f"CASE WHEN len(list_filter({expr}, lambda x: x IS NOT NULL)) > 0 "
+            f"THEN list_filter({expr}, lambda x: x IS NOT NULL) END")
+
+
+def _case(col: str, table: dict, cast: str = "") -> str:
+    whens = " ".join(f"WHEN {k if cast else q(k)} THEN {q(v)}" for k, v in table.items())
+    return f"CASE {col}{cast} {whens} END"
+
+
+def _concept(sct: str, term: str, extra: str = "") -> str:
+    """CodeableConcept of a record code: SNOMED CT coding when the code has a concept id, text always."""
+    coding = f"{{'system': {_sys('snomed')}, 'code': CAST({sct} AS VARCHAR), 'display': {term}}}"
+    codings = f"[{coding}{', ' + extra if extra else ''}]"
+    return f"{{'coding': CASE WHEN {sct} IS NOT NULL THEN {codings} END, 'text': {term}}}"
+
+
+def _quantity(value: str, unit: str) -> str:
+    ucum = _case(unit, mapping()["ucum"])
+    return (f"CASE WHEN {value} IS NOT NULL THEN {{'value': {value}, 'unit': {unit}, "
+            f"'system': CASE WHEN {ucum} IS NOT NULL THEN {_sys('ucum')} END, 'code': {ucum}}} END")
+
+
+def _json(struct: str) -> str:
+    return f"json_strip_nulls(to_json({struct}))::VARCHAR AS resource"
+
+
+# ------------------------------------------------------------------------------ practice-level
+
+def organization(flt: Filter = everyone) -> str:
+    return f"""
+SELECT NULL::BIGINT AS patid, CAST(pr.pracid AS VARCHAR) AS id, {_json(f'''{{
+  'resourceType': 'Organization', 'id': CAST(pr.pracid AS VARCHAR), 'meta': {_meta('Organization')},
+  'active': true,
+  'type': [{{'text': 'GP practice'}}],
+  'name': pr.name,
+  'address': [{{'use': 'work', 'city': pr.town, 'postalCode': pr.postcode, 'country': 'GB'}}]
+}}''')}
+FROM practice pr WHERE {flt('pr')}"""
+
+
+def practitioner(flt: Filter = everyone) -> str:
+    return f"""
+SELECT NULL::BIGINT AS patid, CAST(s.staffid AS VARCHAR) AS id, {_json(f'''{{
+  'resourceType': 'Practitioner', 'id': CAST(s.staffid AS VARCHAR), 'meta': {_meta('Practitioner')},
+  'active': true,
+  'name': [{{'use': 'official', 'family': si.family_name, 'given': [si.given_name], 'prefix': [si.title]}}]
+}}''')}
+FROM staff s JOIN staff_identity si USING (staffid) WHERE {flt('s')}"""
+
+
+def practitioner_role(flt: Filter = everyone) -> str:
+    return f"""
+SELECT NULL::BIGINT AS patid, CAST(s.staffid AS VARCHAR) AS id, {_json(f'''{{
+  'resourceType': 'PractitionerRole', 'id': CAST(s.staffid AS VARCHAR), 'meta': {_meta('PractitionerRole')},
+  'active': true,
+  'practitioner': {{'reference': 'Practitioner/' || CAST(s.staffid AS VARCHAR)}},
+  'organization': {{'reference': 'Organization/' || CAST(s.pracid AS VARCHAR)}},
+  'code': [{{'text': j.description}}]
+}}''')}
+FROM staff s JOIN "lookup_JobCat" j USING (jobcatid) WHERE {flt('s')}"""
+
+
+# ------------------------------------------------------------------------------ patient-level
+
+def patient(flt: Filter = everyone) -> str:
+    m = mapping()
+    eth_rows = ", ".join(f"({k}, {q(v[0])}, {q(v[1])})" for k, v in m["ethnic_category"].items())
+    ver = m["nhs_number_verification"]
+    telecom = _nonempty(
+        "[CASE WHEN i.phone_home IS NOT NULL THEN {'system': 'phone', 'value': i.phone_home, 'use': 'home'} END, "
+        "CASE WHEN i.phone_mobile IS NOT NULL THEN {'system': 'phone', 'value': i.phone_mobile, 'use': 'mobile'} END, "
+        "CASE WHEN i.email IS NOT NULL THEN {'system': 'email', 'value': i.email, 'use': 'home'} END]")
+    gps = _nonempty(f"[{_ref('Organization', 'p.pracid')}, {_ref('Practitioner', 'p.usualgpstaffid')}]")
+    return f"""
+WITH eth_map(sct, code, display) AS (VALUES {eth_rows}),
+eth AS (
+  SELECT o.patid, arg_max(d.snomedctconceptid, o.obsdate) AS sct
+  FROM observation o JOIN medical_dictionary d USING (medcodeid)
+  WHERE d.cluster = 'ETH' AND {flt('o')} GROUP BY o.patid)
+SELECT p.patid, CAST(p.patid AS VARCHAR) AS id, {_json(f'''{{
+  'resourceType': 'Patient', 'id': CAST(p.patid AS VARCHAR), 'meta': {_meta('Patient')},
+  'extension': CASE WHEN em.code IS NOT NULL THEN [{{'url': {q(m['extension']['ethnic_category'])},
+      'valueCodeableConcept': {{'coding': [{{'system': {_sys('ethnic_category')}, 'code': em.code, 'display': em.display}}]}}}}] END,
+  'identifier': [{{
+      'extension': [{{'url': {q(m['extension']['nhs_number_verification'])}, 'valueCodeableConcept': {{'coding': [
+          {{'system': {_sys('nhs_number_verification')}, 'code': {q(ver['code'])}, 'display': {q(ver['display'])}}}]}}}}],
+      'system': {_sys('nhs_number')}, 'value': i.nhs_number}}],
+  'active': p.regenddate IS NULL AND p.emis_ddate IS NULL,
+  'name': [{{'use': 'official', 'family': i.family_name, 'given': [i.given_name], 'prefix': [i.title]}}],
+  'telecom': {telecom},
+  'gender': {_case('p.gender', m['gender'], cast='::INTEGER')},
+  'birthDate': i.date_of_birth,
+  'deceasedDateTime': p.emis_ddate,
+  'address': [{{'use': 'home', 'line': [i.address_line], 'city': i.town, 'postalCode': i.postcode, 'country': 'GB'}}],
+  'generalPractitioner': {gps},
+  'managingOrganization': {{'reference': 'Organization/' || CAST(p.pracid AS VARCHAR)}}
+}}''')}
+FROM patient p JOIN patient_identity i USING (patid)
+LEFT JOIN eth ON eth.patid = p.patid LEFT JOIN eth_map em ON em.sct = eth.sct
+WHERE {flt('p')}"""
+
+
+def encounter(flt: Filter = everyone) -> str:
+    cls = mapping()["encounter_class"]
+    code = " ".join(f"WHEN {k} THEN {q(v['code'])}" for k, v in cls.items())
+    disp = " ".join(f"WHEN {k} THEN {q(v['display'])}" for k, v in cls.items())
+    return f"""
+SELECT c.patid, CAST(c.consid AS VARCHAR) AS id, {_json(f'''{{
+  'resourceType': 'Encounter', 'id': CAST(c.consid AS VARCHAR), 'meta': {_meta('Encounter')},
+  'status': 'finished',
+  'class': {{'system': {_sys('encounter_class')}, 'code': CASE c.conssourceid::INTEGER {code} END,
+            'display': CASE c.conssourceid::INTEGER {disp} END}},
+  'type': [{{'text': cs.description}}],
+  'subject': {{'reference': 'Patient/' || CAST(c.patid AS VARCHAR)}},
+  'participant': CASE WHEN c.staffid IS NOT NULL THEN [{{'individual': {_ref('Practitioner', 'c.staffid')}}}] END,
+  'period': {{'start': c.consdate, 'end': c.consdate}},
+  'serviceProvider': {{'reference': 'Organization/' || CAST(c.pracid AS VARCHAR)}}
+}}''')}
+  , c.consdate AS sdate, NULL::VARCHAR[] AS scodes, NULL::VARCHAR AS scat
+FROM consultation c LEFT JOIN "lookup_ConsSource" cs USING (conssourceid) WHERE {flt('c')}"""
+
+
+def _not_condition() -> str:
+    return "(" + ", ".join(q(c) for c in mapping()["cluster"]["not_condition"]) + ")"
+
+
+def condition(flt: Filter = everyone) -> str:
+    s = mapping()["system"]
+    return f"""
+SELECT pr.patid, CAST(pr.obsid AS VARCHAR) AS id, {_json(f'''{{
+  'resourceType': 'Condition', 'id': CAST(pr.obsid AS VARCHAR), 'meta': {_meta('Condition')},
+  'clinicalStatus': {{'coding': [{{'system': {q(s['condition_clinical'])},
+      'code': CASE WHEN pr.probenddate IS NOT NULL THEN 'resolved' WHEN pr.probstatusid = 2 THEN 'inactive' ELSE 'active' END}}]}},
+  'verificationStatus': {{'coding': [{{'system': {q(s['condition_verification'])}, 'code': 'confirmed'}}]}},
+  'category': [{{'coding': [{{'system': {q(s['condition_category'])}, 'code': 'problem-list-item', 'display': 'Problem List Item'}}]}}],
+  'code': {_concept('d.snomedctconceptid', 'd.term')},
+  'subject': {{'reference': 'Patient/' || CAST(pr.patid AS VARCHAR)}},
+  'encounter': {_ref('Encounter', 'o.consid')},
+  'onsetDateTime': o.obsdate,
+  'abatementDateTime': pr.probenddate,
+  'recordedDate': o.enterdate,
+  'recorder': {_ref('Practitioner', 'o.staffid')}
+}}''')}
+  , o.obsdate AS sdate, [CAST(d.snomedctconceptid AS VARCHAR)] AS scodes, 'problem-list-item' AS scat
+FROM problem pr JOIN observation o ON o.obsid = pr.obsid JOIN medical_dictionary d ON d.medcodeid = o.medcodeid
+WHERE d.cluster NOT IN {_not_condition()} AND {flt('pr')}"""
+
+
+def _observation_rows(flt: Filter) -> str:
+    """Observations that are FHIR Observations: not ethnicity (Patient), referrals (ServiceRequest),
+    procedures, or problems (Condition); a diastolic is folded into its systolic's panel."""
+    procs = ", ".join(q(c) for c in mapping()["cluster"]["procedure"])
+    return f"""
+obs AS (
+  SELECT o.*, d.term, d.snomedctconceptid AS sct, d.cluster, u.description AS unit
+  FROM observation o JOIN medical_dictionary d USING (medcodeid) LEFT JOIN "lookup_NumUnit" u USING (numunitid)
+  WHERE {flt('o')}),
+probs AS (SELECT pr.obsid FROM problem pr WHERE {flt('pr')}),
+dia AS (SELECT * FROM obs WHERE cluster = 'BP' AND parentobsid IS NOT NULL),
+main AS (
+  SELECT obs.* FROM obs
+  WHERE cluster NOT IN ('ETH', 'REFERRAL', {procs}) AND NOT (cluster = 'BP' AND parentobsid IS NOT NULL)
+    AND (cluster IN {_not_condition()} OR obsid NOT IN (SELECT obsid FROM probs)))"""
+
+
+def observation(flt: Filter = everyone) -> str:
+    m = mapping()
+    bp = m["blood_pressure"]
+    panel = ", ".join(f"{{'system': {_sys(c['system'])}, 'code': {q(c['code'])}, 'display': {q(c['display'])}}}"
+                      for c in bp["panel"])
+
+    def loinc(c: dict) -> str:
+        return f"{{'system': {_sys('loinc')}, 'code': {q(c['code'])}, 'display': {q(c['display'])}}}"
+
+    cats = m["cluster"]["observation_category"]
+    cat = _case("o.cluster", cats)
+    prof = f"CASE o.cluster WHEN 'BP' THEN {q(profile('Observation-VitalSigns-BloodPressure'))} " \
+           f"WHEN 'BMI' THEN {q(profile('Observation-VitalSigns-BMI'))} ELSE {q(profile('Observation'))} END"
+    code = (f"CASE WHEN o.cluster = 'BP' THEN {{'coding': [{panel}], 'text': 'Blood pressure'}} "
+            f"WHEN o.cluster = 'BMI' THEN {_concept('o.sct', 'o.term', loinc(m['bmi']['loinc']))} "
+            f"ELSE {_concept('o.sct', 'o.term')} END")
+    components = (f"CASE WHEN o.cluster = 'BP' THEN ["
+                  f"{{'code': {_concept('o.sct', 'o.term', loinc(bp['systolic_loinc']))}, 'valueQuantity': {_quantity('o.value', 'o.unit')}}}, "
+                  f"{{'code': {_concept('dia.sct', 'dia.term', loinc(bp['diastolic_loinc']))}, 'valueQuantity': {_quantity('dia.value', 'dia.unit')}}}"
+                  f"] END")
+    bound = lambda col: _quantity(col, "o.unit")  # noqa: E731
+    panel_codes = ", ".join(q(c["code"]) for c in bp["panel"])
+    scodes = (f"CASE WHEN o.cluster = 'BP' THEN [{panel_codes}, CAST(o.sct AS VARCHAR)] "
+              f"WHEN o.cluster = 'BMI' THEN [CAST(o.sct AS VARCHAR), {q(m['bmi']['loinc']['code'])}] "
+              f"ELSE [CAST(o.sct AS VARCHAR)] END")
+    return f"""
+WITH {_observation_rows(flt)}
+SELECT o.patid, CAST(o.obsid AS VARCHAR) AS id, {_json(f'''{{
+  'resourceType': 'Observation', 'id': CAST(o.obsid AS VARCHAR), 'meta': {{'profile': [{prof}]}},
+  'status': 'final',
+  'category': CASE WHEN {cat} IS NOT NULL THEN [{{'coding': [{{'system': {_sys('observation_category')}, 'code': {cat}}}]}}] END,
+  'code': {code},
+  'subject': {{'reference': 'Patient/' || CAST(o.patid AS VARCHAR)}},
+  'encounter': {_ref('Encounter', 'o.consid')},
+  'effectiveDateTime': o.obsdate,
+  'performer': CASE WHEN o.staffid IS NOT NULL THEN [{_ref('Practitioner', 'o.staffid')}] END,
+  'valueQuantity': CASE WHEN o.cluster <> 'BP' THEN {_quantity('o.value', 'o.unit')} END,
+  'referenceRange': CASE WHEN o.numrangelow IS NOT NULL OR o.numrangehigh IS NOT NULL
+      THEN [{{'low': {bound('o.numrangelow')}, 'high': {bound('o.numrangehigh')}}}] END,
+  'component': {components}
+}}''')}
+  , o.obsdate AS sdate, {scodes} AS scodes, {cat} AS scat
+FROM main o LEFT JOIN dia ON dia.parentobsid = o.obsid"""
+
+
+def procedure(flt: Filter = everyone) -> str:
+    procs = ", ".join(q(c) for c in mapping()["cluster"]["procedure"])
+    return f"""
+SELECT o.patid, CAST(o.obsid AS VARCHAR) AS id, {_json(f'''{{
+  'resourceType': 'Procedure', 'id': CAST(o.obsid AS VARCHAR), 'meta': {_meta('Procedure')},
+  'status': 'completed',
+  'code': {_concept('d.snomedctconceptid', 'd.term')},
+  'subject': {{'reference': 'Patient/' || CAST(o.patid AS VARCHAR)}},
+  'encounter': {_ref('Encounter', 'o.consid')},
+  'performedDateTime': o.obsdate,
+  'performer': CASE WHEN o.staffid IS NOT NULL THEN [{{'actor': {_ref('Practitioner', 'o.staffid')}}}] END
+}}''')}
+  , o.obsdate AS sdate, [CAST(d.snomedctconceptid AS VARCHAR)] AS scodes, NULL::VARCHAR AS scat
+FROM observation o JOIN medical_dictionary d USING (medcodeid)
+WHERE d.cluster IN ({procs}) AND {flt('o')}"""
+
+
+def service_request(flt: Filter = everyone) -> str:
+    pri = _case("r.refurgencyid", mapping()["priority"], cast="::INTEGER")
+    return f"""
+SELECT r.patid, CAST(r.obsid AS VARCHAR) AS id, {_json(f'''{{
+  'resourceType': 'ServiceRequest', 'id': CAST(r.obsid AS VARCHAR), 'meta': {_meta('ServiceRequest')},
+  'status': 'active', 'intent': 'order',
+  'priority': {pri},
+  'code': {_concept('d.snomedctconceptid', 'd.term')},
+  'subject': {{'reference': 'Patient/' || CAST(r.patid AS VARCHAR)}},
+  'encounter': {_ref('Encounter', 'o.consid')},
+  'authoredOn': o.obsdate,
+  'requester': {_ref('Practitioner', 'o.staffid')},
+  'performerType': CASE WHEN st.description IS NOT NULL THEN {{'text': st.description}} END,
+  'reasonReference': CASE WHEN o.probobsid IS NOT NULL THEN [{_ref('Condition', 'o.probobsid')}] END
+}}''')}
+  , o.obsdate AS sdate, [CAST(d.snomedctconceptid AS VARCHAR)] AS scodes, NULL::VARCHAR AS scat
+FROM referral r JOIN observation o ON o.obsid = r.obsid JOIN medical_dictionary d ON d.medcodeid = o.medcodeid
+LEFT JOIN "lookup_RefServiceType" st USING (refservicetypeid)
+WHERE {flt('r')}"""
+
+
+def medication_request(flt: Filter = everyone) -> str:
+    return f"""
+SELECT di.patid, CAST(di.issueid AS VARCHAR) AS id, {_json(f'''{{
+  'resourceType': 'MedicationRequest', 'id': CAST(di.issueid AS VARCHAR), 'meta': {_meta('MedicationRequest')},
+  'status': 'completed', 'intent': 'order',
+  'medicationCodeableConcept': {{'coding': [{{'system': {_sys('dmd')}, 'code': CAST(pd.dmdid AS VARCHAR),
+      'display': pd.termfromemis}}], 'text': pd.termfromemis}},
+  'subject': {{'reference': 'Patient/' || CAST(di.patid AS VARCHAR)}},
+  'authoredOn': di.issuedate,
+  'requester': {_ref('Practitioner', 'di.staffid')},
+  'reasonReference': CASE WHEN di.probobsid IS NOT NULL THEN [{_ref('Condition', 'di.probobsid')}] END,
+  'courseOfTherapyType': {{'coding': [{{'system': 'http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy',
+      'code': 'continuous', 'display': 'Continuous long term therapy'}}]}},
+  'dosageInstruction': CASE WHEN cd.dosage_text IS NOT NULL THEN [{{
+      'text': cd.dosage_text,
+      'timing': {{'repeat': {{'frequency': CAST(cd.dose_frequency AS INTEGER), 'period': cd.dose_interval, 'periodUnit': 'd'}}}},
+      'doseAndRate': [{{'doseQuantity': {{'value': cd.dose_number, 'unit': lower(cd.dose_unit)}}}}]}}] END,
+  'dispenseRequest': {{
+      'quantity': {{'value': di.quantity, 'unit': qu.description}},
+      'expectedSupplyDuration': CASE WHEN di.duration IS NOT NULL THEN
+          {{'value': di.duration, 'unit': 'days', 'system': {_sys('ucum')}, 'code': 'd'}} END}}
+}}''')}
+  , di.issuedate AS sdate, [CAST(pd.dmdid AS VARCHAR)] AS scodes, NULL::VARCHAR AS scat
+FROM drug_issue di JOIN product_dictionary pd USING (prodcodeid)
+LEFT JOIN "lookup_common_dosages" cd USING (dosageid) LEFT JOIN "lookup_QuantUnit" qu USING (quantunitid)
+WHERE {flt('di')}"""
+
+
+QUERIES: dict[str, Callable[[Filter], str]] = {
+    "Organization": organization, "Practitioner": practitioner, "PractitionerRole": practitioner_role,
+    "Patient": patient, "Encounter": encounter, "Condition": condition, "Observation": observation,
+    "Procedure": procedure, "ServiceRequest": service_request, "MedicationRequest": medication_request,
+}
+
+
+def staff_referenced(flt: Filter = everyone) -> str:
+    """(patid, staffid) for every member of staff a patient's resources refer to."""
+    return f"""
+SELECT DISTINCT patid, staffid FROM (
+  SELECT patid, usualgpstaffid AS staffid FROM patient p WHERE {flt('p')}
+  UNION ALL SELECT patid, staffid FROM consultation c WHERE {flt('c')}
+  UNION ALL SELECT patid, staffid FROM observation o WHERE {flt('o')}
+  UNION ALL SELECT patid, staffid FROM drug_issue di WHERE {flt('di')}
+) WHERE staffid IS NOT NULL"""

@@ -1,0 +1,323 @@
+"""Run a generation: plan, simulate blocks (in process or on Dask workers), stage, export, move.
+
+Blocks are simulated independently (block.block_tables is a pure function of the plan and the
+block's patient range) and staged as Parquet in block order, so the output does not depend on
+how many workers ran or in what order blocks finished. Everything is written to a temporary
+folder beside the destination and moved into place only when complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from synthgp import __version__
+from synthgp.core import schema
+from synthgp.core.scenario import Scenario
+from synthgp.formats import EXPORTERS, FORMATS
+from synthgp.population import cohort
+from synthgp.population.plan import Plan, make_plan
+from synthgp.record import tables as record
+from synthgp.simulate import block
+
+DB_NAME = "synthgp.duckdb"
+DEFAULT_BLOCK_SIZE = 50_000
+DUCKDB_MEMORY_LIMIT = "256MB"
+# exporters sort and group whole tables (FHIR, CSV); DuckDB spills past this to a folder in the work dir
+EXPORT_MEMORY_LIMIT = "1GB"
+
+
+def _spill_to(con: duckdb.DuckDBPyConnection, work: Path) -> None:
+    """Where DuckDB spills what does not fit its memory limit: inside the run's work folder (removed
+    with it). Must be set before the first query that spills."""
+    con.execute(f"SET temp_directory = '{(work / '.duckdb-tmp').as_posix()}'")
+
+
+class OutputExistsError(FileExistsError):
+    pass
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    n_patients: int
+    seed: int
+    out: Path
+    formats: tuple[str, ...] = ("duckdb", "aurum")
+    workers: int = 1
+    scheduler: str | None = None
+    block_size: int = DEFAULT_BLOCK_SIZE
+    overwrite: bool = False
+    progress: bool = True
+    care: bool = True  # False: the registered population only, no care pathways
+
+
+def check_options(o: RunOptions) -> None:
+    """Raise ValueError naming the bad option and what is allowed, before any work starts."""
+    if o.n_patients < 1:
+        raise ValueError(f"--patients must be a whole number of at least 1 (got {o.n_patients})")
+    if o.seed < 0:
+        raise ValueError(f"--seed must be a non-negative whole number (got {o.seed})")
+    if o.workers < 1:
+        raise ValueError(f"--workers must be at least 1 (got {o.workers})")
+    if o.block_size < 1:
+        raise ValueError(f"--block-size must be at least 1 (got {o.block_size})")
+    bad = [f for f in o.formats if f not in FORMATS]
+    if bad or not o.formats:
+        raise ValueError(f"--format: unknown {', '.join(bad) or '(none given)'}; allowed: {', '.join(FORMATS)}")
+    if o.out.exists() and not o.overwrite:
+        raise OutputExistsError(f"output folder {o.out} already exists; pass --overwrite to replace it")
+
+
+def check(sc: Scenario, o: RunOptions) -> None:
+    """Everything that can be checked before any work starts: the options, then the learned model a
+    scenario names (ValueError, OutputExistsError or ScenarioError, each naming what is wrong)."""
+    check_options(o)
+    if o.care:
+        cohort.check_scenario(sc)
+
+
+def _blocks(n: int, size: int) -> list[tuple[int, int]]:
+    return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+
+
+def local_cluster(workers: int):
+    """A Dask LocalCluster of `workers` single-threaded processes, tuned for numpy-heavy blocks."""
+    import dask
+    from dask.distributed import LocalCluster
+
+    # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536. Setting it turns off glibc's dynamic
+    # mmap threshold, so every numpy temporary over 128 KiB is mapped and unmapped afresh: a
+    # 50,000-patient block took 33 s in a worker against 21 s in process, with 25 times the page
+    # faults. Without it the worker takes 23 s and two workers beat one. Dask's nannies also copy
+    # the variable into this process's environment (so any later spawn inherits it): it is held
+    # out of the environment while our workers start, then put back as it was.
+    key = "MALLOC_TRIM_THRESHOLD_"
+    environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items() if k != key}
+    held = os.environ.pop(key, None)
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+            return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                dashboard_address=None, silence_logs=40)
+    finally:
+        if held is not None:
+            os.environ[key] = held
+
+
+def _run_blocks(plan: Plan, blocks: list[tuple[int, int]], o: RunOptions) -> Iterator[tuple[int, dict[str, pa.Table]]]:
+    """Yield (block number, tables) as blocks finish, in process or through Dask."""
+    if o.workers == 1 and o.scheduler is None:
+        for i, (lo, hi) in enumerate(blocks):
+            yield i, block.block_tables(plan, lo, hi)
+        return
+    from dask.distributed import Client, as_completed
+
+    if o.scheduler:
+        client, cluster = Client(o.scheduler), None
+    else:
+        cluster = local_cluster(o.workers)
+        client = Client(cluster)
+    try:
+        plan_f = client.scatter(plan, broadcast=True)
+        window = 2 * max(1, len(client.scheduler_info()["workers"]))
+        pending = iter(enumerate(blocks))
+        ac = as_completed()
+        for _ in range(window):
+            nxt = next(pending, None)
+            if nxt is None:
+                break
+            i, (lo, hi) = nxt
+            f = client.submit(block.block_tables, plan_f, lo, hi, pure=False)
+            f.block = i
+            ac.add(f)
+        for f in ac:
+            yield f.block, f.result()
+            f.release()
+            nxt = next(pending, None)
+            if nxt is not None:
+                i, (lo, hi) = nxt
+                g = client.submit(block.block_tables, plan_f, lo, hi, pure=False)
+                g.block = i
+                ac.add(g)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="block", desc="simulating", disable=not enabled, file=sys.stderr,
+                dynamic_ncols=True)
+
+
+def _stage_path(stage: Path, table: str, block: int) -> Path:
+    return stage / table / f"{block:06d}.parquet"
+
+
+def _sql_text(text: str) -> str:
+    """A SQL string literal for our own schema docs (COMMENT ON takes no parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _load_record(con: duckdb.DuckDBPyConnection, stage: Path, plan_tables: dict[str, pa.Table],
+                 n_blocks: int, materialise: bool) -> None:
+    """Make every record table visible on `con`: as tables (the DuckDB store) or as views."""
+    kind = "TABLE" if materialise else "VIEW"
+    for t in schema.ALL_TABLES:
+        if t.name in plan_tables:
+            con.register(f"_arrow_{t.name}", plan_tables[t.name])
+            src = f"SELECT * FROM _arrow_{t.name}"
+        else:
+            files = [str(_stage_path(stage, t.name, b)) for b in range(n_blocks)]
+            src = f"SELECT * FROM read_parquet({files!r})"
+            if materialise:
+                # stored in patient order (patid is every block table's first column): DuckDB's zone
+                # maps then skip all but a few row groups when a query asks for one patient (viewer, API)
+                src += " ORDER BY ALL"
+        con.execute(f"CREATE {kind} {t.name} AS {src}")
+        if materialise:
+            con.execute(f"COMMENT ON TABLE {t.name} IS {_sql_text(f'[{t.group}] {t.doc}')}")
+            for c in t.columns:
+                con.execute(f"COMMENT ON COLUMN {t.name}.{c.name} IS {_sql_text(c.doc)}")
+    for name, tbl in record.lookup_tables().items():
+        target = {"MedicalDictionary": "medical_dictionary", "ProductDictionary": "product_dictionary"}.get(name, f"lookup_{name}")
+        con.register(f"_arrow_{target}", tbl)
+        con.execute(f'CREATE {kind} "{target}" AS SELECT * FROM "_arrow_{target}"')
+
+
+def generate(sc: Scenario, o: RunOptions, log: Callable[[str], None] = lambda s: None) -> dict:
+    """Generate a practice population into o.out. Returns the manifest."""
+    check(sc, o)
+    t0 = time.perf_counter()
+    out = o.out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = out.parent / f".{out.name}.partial-{os.getpid()}"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir()
+    try:
+        plan = make_plan(sc, o.seed, o.n_patients, care=o.care)
+        log(f"{o.n_patients:,} patients in {plan.n_practices} practice{'s' * (plan.n_practices != 1)}, "
+            f"{sc.period.first_day} to {sc.period.end}, seed {o.seed}")
+        blocks = _blocks(o.n_patients, o.block_size)
+        stage = work / ".stage"
+        for t in schema.BLOCK_TABLES:
+            (stage / t.name).mkdir(parents=True)
+        with _progress(len(blocks), o.progress) as bar:
+            for i, tables in _run_blocks(plan, blocks, o):
+                for name, tbl in tables.items():
+                    pq.write_table(tbl, _stage_path(stage, name, i), compression="lz4")
+                bar.update(1)
+        plan_tables = record.plan_tables(plan)
+        materialise = "duckdb" in o.formats
+        db_path = work / DB_NAME
+        con = duckdb.connect(str(db_path) if materialise else ":memory:")
+        try:
+            _spill_to(con, stage)
+            con.execute("SET preserve_insertion_order = true")
+            con.execute("SET enable_progress_bar = false")
+            # DuckDB caches table pages up to its memory limit; a fixed cap keeps a run's memory
+            # flat as N grows (it writes pages out to the file instead).
+            con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+            _load_record(con, stage, plan_tables, len(blocks), materialise)
+            con.execute(f"SET memory_limit = '{EXPORT_MEMORY_LIMIT}'")
+            for fmt in o.formats:
+                if fmt in EXPORTERS:
+                    _write_format(con, work, sc, fmt, log)
+            counts = {t.name: con.execute(f"SELECT count(*) FROM {t.name}").fetchone()[0] for t in schema.ALL_TABLES}
+        finally:
+            con.close()
+        shutil.rmtree(stage)
+        manifest = {
+            "synthgp_version": __version__, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "seed": o.seed, "patients": o.n_patients, "practices": plan.n_practices, "care": o.care,
+            "formats": list(o.formats), "scenario": sc.model_dump(mode="json"),
+            "period": {"start": str(sc.period.first_day), "end": str(sc.period.end)},
+            "tables": counts, "seconds": round(time.perf_counter() - t0, 2),
+        }
+        if sc.risk_factors.model:  # which learned model gave the risk factors, byte for byte
+            model = Path(sc.risk_factors.model)
+            manifest["risk_factor_model"] = {"path": str(model.resolve()),
+                                             "sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
+                                             "matched_on": list(sc.risk_factors.match)}
+        (work / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        _move_into_place(work, out)
+        return manifest
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _write_format(con: duckdb.DuckDBPyConnection, work: Path, sc: Scenario, fmt: str,
+                  log: Callable[[str], None]) -> None:
+    log(f"writing {fmt} ...")
+    t = time.perf_counter()
+    EXPORTERS[fmt](con, work, sc)
+    log(f"  {fmt} written in {time.perf_counter() - t:.1f} s")
+
+
+def export(out: Path, formats: tuple[str, ...], overwrite: bool = False,
+           log: Callable[[str], None] = lambda s: None) -> list[Path]:
+    """Write more formats from an existing output's DuckDB file (never re-simulating). Each format's
+    folder is built beside the output and moved into place when complete."""
+    from synthgp.core.scenario import Scenario
+    from synthgp.formats import FOLDERS
+
+    out = Path(out)
+    manifest_path = out / "manifest.json"
+    if not manifest_path.is_file() or not (out / DB_NAME).is_file():
+        raise ValueError(f"{out} is not a synthgp output with a DuckDB file (expected manifest.json and {DB_NAME})")
+    bad = [f for f in formats if f not in EXPORTERS]
+    if bad or not formats:
+        raise ValueError(f"--format: unknown {', '.join(bad) or '(none given)'}; allowed: {', '.join(EXPORTERS)}")
+    for f in formats:
+        if (out / FOLDERS[f]).exists() and not overwrite:
+            raise OutputExistsError(f"{out / FOLDERS[f]} already exists; pass --overwrite to replace it")
+    manifest = json.loads(manifest_path.read_text())
+    sc = Scenario.model_validate(manifest["scenario"])
+    work = out / f".export-{os.getpid()}"
+    written = []
+    try:
+        work.mkdir()
+        con = duckdb.connect(str(out / DB_NAME), read_only=True)
+        try:
+            con.execute("SET enable_progress_bar = false")
+            _spill_to(con, work)
+            con.execute(f"SET memory_limit = '{EXPORT_MEMORY_LIMIT}'")
+            for f in formats:
+                _write_format(con, work, sc, f, log)
+        finally:
+            con.close()
+        for f in formats:
+            _move_into_place(work / FOLDERS[f], out / FOLDERS[f])
+            written.append(out / FOLDERS[f])
+        manifest["formats"] = sorted(set(manifest["formats"]) | set(formats))
+        tmp = out / f".manifest-{os.getpid()}.json"
+        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+        os.replace(tmp, manifest_path)
+        return written
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _move_into_place(work: Path, out: Path) -> None:
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        os.replace(out, old)
+        os.replace(work, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(work, out)
