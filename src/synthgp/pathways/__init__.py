@@ -1,2 +1,46 @@
-"""Care pathways, one module per condition. Each runs on a block of people and emits record rows
-into an EventLog, plus its own ground-truth tables."""
+"""Care pathways, one module per condition or programme, and the practice they make together.
+
+`practice()` lists the services and pathways of a simulation and the order their steps run in:
+`HISTORY` once, for what the record already holds when each person joins it, then `MONTHLY`. A new
+pathway is a module here, an entry in `practice()`, and its steps placed in the schedule
+(docs/architecture.md walks through one).
+"""
+
+from __future__ import annotations
+
+from synthgp.engine.component import Component
+from synthgp.engine.services import default_services
+from synthgp.pathways.cardiovascular import Cardiovascular
+from synthgp.pathways.conditions import Conditions
+from synthgp.pathways.health_check import HealthCheck
+from synthgp.pathways.hypertension import Hypertension
+from synthgp.pathways.kidney import Kidney
+
+HISTORY: list[tuple[str, str]] = [
+    ("conditions", "history"),  # diagnoses brought at registration, other QRISK3 conditions
+    ("hypertension", "history"),  # a diagnosis, and the regimen, from before
+    ("life", "history"),  # BMI and smoking status at entry
+    ("hypertension", "last_check"),  # the last BP check before entry
+    ("conditions", "medicines"),  # regular medicines and their last year of issues
+]
+
+MONTHLY: list[tuple[str, str]] = [
+    ("life", "advance"),  # each person's day of the month, age, BMI
+    ("vitals", "advance"),  # the BP they live with this month
+    ("hypertension", "track"),  # truth of onset; stopping treatment, unseen
+    ("life", "quit_smoking"),
+    ("kidney", "decline"),
+    ("conditions", "diagnose"),
+    ("contacts", "consult"),  # who is seen this month
+    ("hypertension", "opportunistic"),  # BP checks at those consultations
+    ("health_check", "invite"),
+    ("hypertension", "diagnose"),  # raised readings followed up, diagnoses
+    ("hypertension", "review"),
+    ("rx", "issue"),  # repeats due
+    ("cardiovascular", "events"),
+]
+
+
+def practice() -> tuple[list[Component], list[Component]]:
+    """(services, pathways) of a simulation, in the order they initialise."""
+    return default_services(), [Conditions(), Kidney(), HealthCheck(), Hypertension(), Cardiovascular()]

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pyarrow as pa
 
+from synthgp import pathways
 from synthgp.core import schema
-from synthgp.pathways import hypertension
+from synthgp.engine.sim import Outcome, Sim
 from synthgp.population import identities
-from synthgp.population.people import simulate_people
+from synthgp.population.people import People, simulate_people
 from synthgp.population.plan import Plan
 from synthgp.record import tables
 from synthgp.record.log import EventLog
+
+# truth tables the simulation writes (person_truth comes from the population)
+SIMULATED_TRUTH = tuple(t.name for t in schema.BLOCK_TABLES if t.group == "truth" and t.name != "person_truth")
+
+
+def simulate(plan: Plan, people: People, log: EventLog) -> Outcome:
+    """Care for the block's people, written into `log`: the practice's services and pathways."""
+    services, care = pathways.practice()
+    return Sim(plan, people, log, services, care, pathways.HISTORY, pathways.MONTHLY).run()
 
 
 def block_tables(plan: Plan, lo: int, hi: int) -> dict[str, pa.Table]:
@@ -21,16 +33,18 @@ def block_tables(plan: Plan, lo: int, hi: int) -> dict[str, pa.Table]:
     last = np.where(people.death >= 0, people.death, np.where(people.regend >= 0, people.regend, plan.end_day))
     log = EventLog(first, last.copy())
     tables.ethnicity(plan, people, log)
-    htn = hypertension.simulate(plan, people, log) if plan.care else None  # may bring deaths forward
+    outcome = simulate(plan, people, log) if plan.care else None
+    if outcome is not None:  # deaths the simulation brought forward
+        people = dataclasses.replace(people, death=outcome.death, regend=outcome.regend)
     fin = log.finish(people.patid, people.pracid)
     out = {"patient": tables.patient(plan, people)}
     no_problems = {"pat": np.empty(0, dtype=np.int64), "key": np.empty(0, dtype=np.int64)}
-    out.update(tables.record_tables(plan, people, fin, htn.truth["_problem_key"] if htn else no_problems))
+    out.update(tables.record_tables(plan, people, fin, outcome.problem_key if outcome else no_problems))
     out["patient_deprivation"] = tables.table(schema.DEPRIVATION, {
         "patid": people.patid, "pracid": people.pracid, "e2019_imd_5": people.imd, "townsend": people.townsend})
     out["patient_identity"] = identities.patient_identity(plan, people)
     out["person_truth"] = tables.person_truth(plan, people)
-    for name in ("hypertension_truth", "bp_truth_year", "decision_truth", "outcome_truth", "risk_factor_truth"):
+    for name in SIMULATED_TRUTH:
         t = schema.BY_NAME[name]
-        out[name] = tables.truth_table(t, htn.truth[name], people) if htn else t.arrow_schema.empty_table()
+        out[name] = tables.truth_table(t, outcome.truth[name], people) if outcome else t.arrow_schema.empty_table()
     return out

@@ -1,0 +1,213 @@
+"""Prescribing: medicines as repeat courses, issued as the practice issues them.
+
+Two kinds of regimen:
+- the antihypertensive regimen, four slots held at once (A: ACEi/ARB, C: CCB, D: diuretic, S: step 4).
+  A course starts, titrates (a new course at the next dose) or switches; every slot is issued together
+  every 28 or 56 days (per person), later when the person takes less than prescribed (adherence), and
+  not at all once they have stopped taking it, until the practice finds out and restarts it;
+- regular medicines, one slot each (the antipsychotic or corticosteroid behind a QRISK3 input), issued
+  every 28 days for as long as the person is here.
+Each course's issues share a drug record id (the id of its first issue). Product, quantity, dose form
+and cost come from data/medicines.toml.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from synthgp.core import dates, reference
+from synthgp.engine.component import Service
+
+if TYPE_CHECKING:
+    from synthgp.engine.sim import Month, Sim
+
+NEVER = np.iinfo(np.int64).max // 4
+SLOTS = ("A", "C", "D", "S")
+REGULAR = ("olanzapine", "prednisolone")  # regular medicines, a slot each
+DOSE_UNITS = {-2: 0.6, -1: 0.78, 0: 1.0, 1: 1.25, 2: 1.4}  # effect relative to a standard dose (Law 2003)
+REGULAR_COURSE_BASE, REGULAR_COURSE_STRIDE = 10_000_000, 20_000_000  # regular courses: one per person and slot
+
+
+class Medicines:
+    """The product table: per drug, dose levels -> prodcodeid, cost (pence per 28) and standard-dose units."""
+
+    def __init__(self) -> None:
+        m = reference.toml("medicines.toml")
+        self.names = [k for k, v in m.items() if isinstance(v, dict)]
+        self.spec = {k: m[k] for k in self.names}
+        self.index = {k: i for i, k in enumerate(self.names)}
+        n, L = len(self.names), max(len(v["levels"]) for v in self.spec.values())
+        self.prod = np.zeros((n, L), dtype=np.int64)
+        self.cost = np.zeros((n, L))
+        self.units = np.zeros((n, L))
+        self.max_level = np.zeros(n, dtype=np.int64)
+        self.capsule = np.zeros(n, dtype=bool)
+        for i, k in enumerate(self.names):
+            s = self.spec[k]
+            self.max_level[i] = len(s["levels"]) - 1
+            self.capsule[i] = s["form"] == "capsule"
+            for j, lv in enumerate(s["levels"]):
+                self.prod[i, j] = lv["prodcodeid"]
+                self.cost[i, j] = lv["cost"]
+                self.units[i, j] = DOSE_UNITS[max(-2, min(2, j - s["standard_level"]))]
+
+
+class Prescribing(Service):
+    name = "rx"
+    fields = {
+        "rx_drug": "per antihypertensive slot (A, C, D, S): medicine index, or -1",
+        "rx_level": "per slot: dose level", "rx_course": "per slot: course number, or -1",
+        "rx_next_issue": "day the regimen is next due to be issued", "rx_stopped": "stopped taking it, unseen",
+        "rx_stop_day": "day they stopped", "adherence": "share of the prescribed doses taken",
+        "repeat_days": "repeat interval, 28 or 56 days",
+        "regular_drug": "per regular-medicine slot: medicine index, or -1", "regular_next": "next regular issue",
+        "problem_key": "the observation key of the problem the antihypertensives treat, or -1",
+    }
+    reads = ("ent", "lst", "first_allowed")
+
+    def init(self, sim: "Sim") -> dict[str, np.ndarray]:
+        care, ids, n = sim.care, sim.ids, sim.n
+        (plo, phi), (flo, fhi) = care.adherence_partial, care.adherence_full
+        low = sim.draws("nonadherent").uniform(ids) < care.nonadherent_share
+        adherence = np.where(low, plo + (phi - plo) * sim.draws("adherence.low").uniform(ids),
+                             flo + (fhi - flo) * sim.draws("adherence.high").uniform(ids))
+        return {
+            "rx_drug": np.full((n, 4), -1, dtype=np.int64), "rx_level": np.zeros((n, 4), dtype=np.int64),
+            "rx_course": np.full((n, 4), -1, dtype=np.int64), "rx_next_issue": np.full(n, NEVER, dtype=np.int64),
+            "rx_stopped": np.zeros(n, dtype=bool), "rx_stop_day": np.full(n, dates.NONE, dtype=np.int64),
+            "adherence": adherence,
+            "repeat_days": np.where(sim.draws("repeat56").uniform(ids) < care.repeat_56_day_share, 56, 28),
+            "regular_drug": np.full((n, len(REGULAR)), -1, dtype=np.int64), "regular_next": np.full(n, NEVER, dtype=np.int64),
+            "problem_key": np.full(n, -1, dtype=np.int64),
+        }
+
+    def bind(self, sim: "Sim") -> None:
+        super().bind(sim)
+        self.sim, self.ids, self.record, self.contacts = sim, sim.ids, sim.record, sim.contacts
+        self.meds = Medicines()
+        self.n_courses = 0
+
+    # ------------------------------------------------------------ the antihypertensive regimen
+    def set_drug(self, pos: np.ndarray, slot: str, med: int | np.ndarray, level, day) -> None:
+        """Start `med` at `level` in `slot` (a new course), issued from `day`: the other slots' repeats
+        come into step with it."""
+        s, k = self.s, SLOTS.index(slot)
+        s.rx_drug[pos, k] = med
+        s.rx_level[pos, k] = level
+        self._new_course(pos, k)
+        s.rx_next_issue[pos] = day
+
+    def titrate(self, pos: np.ndarray, k: int, day) -> None:
+        """One dose level up in slot number `k` (a new course), issued from `day`."""
+        s = self.s
+        s.rx_level[pos, k] += 1
+        self._new_course(pos, k)
+        s.rx_next_issue[pos] = day
+
+    def _new_course(self, pos: np.ndarray, k: int) -> None:
+        self.s.rx_course[pos, k] = np.arange(self.n_courses, self.n_courses + len(pos))
+        self.n_courses += len(pos)
+
+    def stop_slot(self, pos: np.ndarray, slot: str) -> None:
+        s, k = self.s, SLOTS.index(slot)
+        s.rx_drug[pos, k] = -1
+        s.rx_level[pos, k] = 0
+        s.rx_course[pos, k] = -1
+
+    def on_any(self, pos: np.ndarray) -> np.ndarray:
+        return (self.s.rx_drug[pos] >= 0).any(axis=1)
+
+    def units(self, pos: np.ndarray) -> np.ndarray:
+        """Standard-dose equivalents prescribed (Law 2003), summed over the slots."""
+        s, u = self.s, np.zeros(len(pos))
+        for k in range(4):
+            on = s.rx_drug[pos, k] >= 0
+            u[on] += self.meds.units[s.rx_drug[pos[on], k], s.rx_level[pos[on], k]]
+        return u
+
+    def stop_taking(self, pos: np.ndarray, day: int) -> None:
+        self.s.rx_stopped[pos] = True
+        self.s.rx_stop_day[pos] = day
+
+    def restart(self, pos: np.ndarray, day: np.ndarray) -> None:
+        """The practice finds they stopped and restarts the regimen, issued again from `day`."""
+        s = self.s
+        s.rx_stopped[pos] = False
+        for k in range(4):
+            has = s.rx_drug[pos, k] >= 0
+            s.rx_next_issue[pos[has]] = np.minimum(s.rx_next_issue[pos[has]], day[has])
+
+    def link_problem(self, pos: np.ndarray, keys: np.ndarray) -> None:
+        self.s.problem_key[pos] = keys
+
+    def problem_keys(self) -> dict[str, np.ndarray]:
+        return {"pat": self.sim.P, "key": self.s.problem_key}
+
+    # ------------------------------------------------------------ issuing
+    def _issue_slot(self, pos: np.ndarray, day, k: int, staff) -> None:
+        s, meds = self.s, self.meds
+        mi, lv = s.rx_drug[pos, k], s.rx_level[pos, k]
+        qty = s.repeat_days[pos].astype(np.float64)
+        self.record.issue(pos, day, staff, meds.prod[mi, lv], qty, np.where(meds.capsule[mi], 2, 1), s.repeat_days[pos],
+                          np.round(meds.cost[mi, lv] * qty / 28 / 100, 2), s.rx_course[pos, k],
+                          np.where(meds.capsule[mi], "OD1C", "OD1"))
+
+    def history(self, pos: np.ndarray, repeats: int = 3) -> None:
+        """The regimen was being issued before the record starts: the last `repeats` issues were of it."""
+        s = self.s
+        for k in range(repeats, 0, -1):
+            hday = s.ent[pos] - k * s.repeat_days[pos]
+            ok = hday >= s.first_allowed[pos]
+            for slot in range(4):
+                has = pos[ok & (s.rx_drug[pos, slot] >= 0)]
+                self._issue_slot(has, s.ent[has] - k * s.repeat_days[has], slot, self.contacts.staff("gp", has, "rx.hist", k))
+
+    def issue(self, sim: "Sim", month: "Month") -> None:
+        """Repeats falling due this month: the antihypertensive regimen (up to three issues), then the
+        regular medicines (up to two)."""
+        s, act, m = self.s, month.act, month.m
+        for _ in range(3):
+            nxt = s.rx_next_issue[act]
+            iss = act[(nxt < month.day1) & ~s.rx_stopped[act] & (nxt <= s.lst[act])]
+            if not len(iss):
+                break
+            iday = np.maximum(s.rx_next_issue[iss], s.ent[iss])
+            for k in range(4):
+                has = s.rx_drug[iss, k] >= 0
+                self._issue_slot(iss[has], iday[has], k, self.contacts.staff("gp", iss[has], "rx", m))
+            gap = np.round(s.repeat_days[iss] / np.maximum(s.adherence[iss], 0.35)).astype(np.int64)
+            s.rx_next_issue[iss] = np.where(self.on_any(iss), iday + gap, NEVER)
+        for _ in range(2):
+            nxt = s.regular_next[act]
+            due = act[(nxt < month.day1) & (nxt <= s.lst[act])]
+            if not len(due):
+                break
+            for j in range(len(REGULAR)):
+                has = due[s.regular_drug[due, j] >= 0]
+                self._issue_regular(has, s.regular_next[has], j, self.contacts.staff("gp", has, "rx.other", m))
+            s.regular_next[due] += 28
+
+    # ------------------------------------------------------------ regular medicines
+    def start_regular(self, pos: np.ndarray, name: str) -> None:
+        """`name` (one of REGULAR) issued every 28 days from entry, for as long as the person is here."""
+        s = self.s
+        s.regular_drug[pos, REGULAR.index(name)] = self.meds.index[name]
+        s.regular_next[pos] = s.ent[pos]
+
+    def _issue_regular(self, pos: np.ndarray, day, j: int, staff) -> None:
+        meds, n = self.meds, len(pos)
+        mi = self.meds.index[REGULAR[j]]
+        self.record.issue(pos, day, staff, np.full(n, meds.prod[mi, 0]), np.full(n, 28.0), 1, np.full(n, 28),
+                          np.full(n, round(meds.cost[mi, 0] / 100, 2)),
+                          pos + REGULAR_COURSE_BASE + j * REGULAR_COURSE_STRIDE, "OD1")
+
+    def regular_history(self, months: int = 13) -> None:
+        """Regular medicines were issued for a year before the record starts (from registration at the earliest)."""
+        s = self.s
+        for k in range(months, 0, -1):
+            hday = s.ent - 28 * k
+            for j in range(len(REGULAR)):
+                has = np.flatnonzero((s.regular_drug[:, j] >= 0) & (hday >= s.first_allowed))
+                self._issue_regular(has, hday[has], j, self.contacts.staff("gp", has, "rx.other.hist", k))

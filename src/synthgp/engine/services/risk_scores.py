@@ -1,0 +1,55 @@
+"""Risk scores as a practice computes them: from what its record holds, not from the truth.
+
+QRISK3 (clinical/qrisk3.py) takes the conditions the practice knows of on the day, the recorded
+ethnicity, the smoking status, BMI, the cholesterol ratio of the sample just taken, the systolic BP
+and its variability over the last readings, and whether antihypertensives are prescribed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from synthgp.clinical import qrisk3
+from synthgp.engine.component import Service
+from synthgp.engine.sim import YEAR
+
+if TYPE_CHECKING:
+    from synthgp.engine.sim import Sim
+
+# QRISK3 inputs the record holds as a coded condition or medicine, from the risk factors at entry
+ENTRY_FLAGS = ("type1", "ra", "sle", "migraine", "semi", "atypical_antipsychotic", "corticosteroids", "impotence", "fh_cvd")
+
+
+class RiskScores(Service):
+    name = "risk"
+    reads = ("male", "dob", "qrisk_ethnicity", "smoking", "townsend", "known_type2", "known_ckd", "known_af",
+             *(f"rf_{f}" for f in ENTRY_FLAGS))
+
+    def bind(self, sim: "Sim") -> None:
+        super().bind(sim)
+        self.record, self.rx, self.vitals = sim.record, sim.rx, sim.vitals
+
+    def qrisk3(self, pos: np.ndarray, day, sbp: np.ndarray, lab: dict, bmi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """QRISK3 of `pos` on `day` (NG136 1.3.2), recorded for those aged 25-84. Returns (scores of
+        those scored, which of `pos` were scored)."""
+        s = self.s
+        day = np.broadcast_to(day, len(pos))
+        age = (day - s.dob[pos]) / YEAR
+        ok = (age >= 25) & (age <= 84)
+        pos, day, sbp, bmi = pos[ok], day[ok], sbp[ok], bmi[ok]
+        if not len(pos):
+            return np.zeros(0), ok
+        flags = {"af": s.known_af[pos] <= day, "renal": s.known_ckd[pos] <= day, "type2": s.known_type2[pos] <= day,
+                 "treated_hypertension": self.rx.on_any(pos)}
+        for f in ENTRY_FLAGS:
+            flags[f] = getattr(s, f"rf_{f}")[pos]
+        ratio = (lab["tc"] / lab["hdl"])[ok]
+        inp = qrisk3.Inputs(male=s.male[pos], age=age[ok], ethnicity=s.qrisk_ethnicity[pos], smoking=s.smoking[pos],
+                            bmi=np.clip(bmi, 20, 40), chol_ratio=np.clip(ratio, 1, 11), sbp=sbp,
+                            sbp_sd=self.vitals.sbp_variability(pos), townsend=s.townsend[pos], flags=flags)
+        score = qrisk3.score(inp)
+        rec = self.record
+        rec.observation(pos, day, rec.code("qrisk3"), value=np.round(score, 1), unit=rec.unit("%"), obstype=rec.obstype("Value"))
+        return score, ok

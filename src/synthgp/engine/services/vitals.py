@@ -1,0 +1,133 @@
+"""Vitals: the latent blood pressure each person lives with, and what measuring it records.
+
+Each month the usual (untreated) BP of everyone simulated follows from their age, BMI, ethnicity,
+deprivation, diabetes and CKD (clinical/bp.py); the treated BP is that, lowered by the
+antihypertensives they actually take (prescribing's regimen, under their adherence). A clinic
+reading adds the person's white-coat effect and the visit's variability; ABPM and HBPM read the
+treated BP with their own noise. Any pathway measures through here, so a reading means the same
+thing wherever it is taken. The truth table `bp_truth_year` is the mean of the months of each year.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from synthgp.clinical import bp
+from synthgp.core import dates
+from synthgp.engine.component import Service
+from synthgp.engine.sim import YEAR
+
+if TYPE_CHECKING:
+    from synthgp.engine.sim import Month, Sim
+
+SMOKING_CODES = ("never_smoked", "ex_smoker", "light_smoker", "moderate_smoker", "heavy_smoker")
+TRAITS = ("level_sbp", "level_dbp", "slope_sbp", "white_coat_sbp", "white_coat_dbp", "response")
+
+
+class Vitals(Service):
+    name = "vitals"
+    fields = {
+        **{f"bp_{t}": f"blood-pressure trait {t}, fixed for life (clinical/bp.py Person)" for t in TRAITS},
+        "recent_sbp": "the last three clinic systolic readings, newest first (QRISK3's SBP variability)",
+        "last_bp": "day of the last BP reading on the record",
+        "bp_year_sums": "per study year: sums of usual and treated SBP and DBP, and the months counted",
+    }
+    reads = ("male", "dob", "imd", "black", "south_asian", "ent", "smoking", "onset_type2", "onset_ckd")
+    truth = ("bp_truth_year",)
+
+    def init(self, sim: "Sim") -> dict[str, np.ndarray]:
+        traits = bp.Person.draw(sim.seed, sim.ids)
+        self.years = np.arange(dates.year_of(np.array([sim.study_start]))[0], dates.year_of(np.array([sim.end]))[0] + 1)
+        return {**{f"bp_{t}": getattr(traits, t) for t in TRAITS},
+                "recent_sbp": np.full((sim.n, 3), np.nan),
+                "last_bp": sim.ent - np.round(sim.draws("last_bp").uniform(sim.ids) * 6 * YEAR).astype(np.int64),
+                "bp_year_sums": np.zeros((sim.n, len(self.years), 5))}
+
+    def bind(self, sim: "Sim") -> None:
+        super().bind(sim)
+        self.sim, self.seed, self.ids = sim, sim.seed, sim.ids
+        self.life, self.rx, self.record = sim.life, sim.rx, sim.record
+        s = self.s
+        self._traits = [getattr(s, f"bp_{t}") for t in TRAITS]
+
+    # ------------------------------------------------------------ the latent BP
+    def usual(self, pos: np.ndarray, day, age: np.ndarray, bmi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Untreated usual (sbp, dbp) of `pos` on `day`, at the given age and BMI."""
+        s = self.s
+        person = bp.Person(*(t[pos] for t in self._traits))
+        return bp.usual(person, age, s.male[pos], bmi, s.black[pos], s.south_asian[pos], s.imd[pos],
+                        s.onset_type2[pos] <= day, s.onset_ckd[pos] <= day)
+
+    def usual_at(self, pos: np.ndarray, day) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(sbp, dbp, age, bmi) of `pos` on `day`, untreated."""
+        age, bmi = self.life.age_at(pos, day), self.life.bmi_at(pos, day)
+        sbp, dbp = self.usual(pos, day, age, bmi)
+        return sbp, dbp, age, bmi
+
+    def treated(self, pos: np.ndarray, sbp: np.ndarray, dbp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The BP lived with: usual BP lowered by the antihypertensives taken (not those stopped)."""
+        rx = self.rx
+        taking = ~rx.s.rx_stopped[pos]
+        ls, ld = bp.drug_lowering(sbp, rx.units(pos) * taking, np.zeros(len(pos)), self.s.bp_response[pos], rx.s.adherence[pos])
+        return bp.bound(sbp - ls, dbp - ld)
+
+    def advance(self, sim: "Sim", month: "Month") -> None:
+        """This month's usual and treated BP of everyone simulated; the truth accumulates over study years."""
+        act = month.act
+        month.usual_sbp, month.usual_dbp = self.usual(act, month.vday, month.age, month.bmi)
+        month.treated_sbp, month.treated_dbp = self.treated(act, month.usual_sbp, month.usual_dbp)
+        if month.day0 >= sim.study_start:  # the truth tables cover the study period
+            yi = int(np.searchsorted(self.years, dates.year_of(np.array([month.day0]))[0]))
+            self.s.bp_year_sums[act, yi] += np.stack([month.usual_sbp, month.usual_dbp, month.treated_sbp,
+                                                      month.treated_dbp, np.ones(len(act))], axis=1)
+
+    # ------------------------------------------------------------ measuring
+    def record_clinic(self, pos: np.ndarray, day, sbp, dbp, cons) -> None:
+        s = self.s
+        self.record.blood_pressure(pos, day, sbp, dbp, cons, "clinic")
+        s.last_bp[pos] = day
+        s.recent_sbp[pos] = np.roll(s.recent_sbp[pos], 1, axis=1)
+        s.recent_sbp[pos, 0] = sbp
+
+    def measure(self, pos: np.ndarray, day, cons, step) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """A clinic BP at a visit (NG136 1.2.2: the lower of two if the first is raised), recorded.
+        Returns the recorded (sbp, dbp) and the usual untreated (sbp, dbp) behind them."""
+        us, ud, _, _ = self.usual_at(pos, day)
+        ts, td = self.treated(pos, us, ud)
+        rs, rd, _ = bp.clinic_reading(self.seed, self.ids[pos], step, ts, td, self.s.bp_white_coat_sbp[pos],
+                                      self.s.bp_white_coat_dbp[pos])
+        self.record_clinic(pos, day, rs, rd, cons)
+        return rs, rd, us, ud
+
+    def out_of_clinic(self, pos: np.ndarray, day, step, home: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """ABPM (or HBPM where `home`) daytime means, recorded. Returns (sbp, dbp)."""
+        us, ud, _, _ = self.usual_at(pos, day)
+        ts, td = self.treated(pos, us, ud)
+        os_, od = bp.out_of_clinic(self.seed, self.ids[pos], step, ts, td, home)
+        for is_home, kind in ((False, "abpm"), (True, "hbpm")):
+            sel = home == is_home
+            self.record.blood_pressure(pos[sel], day[sel], os_[sel], od[sel], np.full(int(sel.sum()), -1), kind)
+        return os_, od
+
+    def lifestyle(self, pos: np.ndarray, day, bmi: np.ndarray) -> None:
+        """BMI and smoking status, as recorded at registration, Health Checks and reviews."""
+        rec = self.record
+        rec.observation(pos, day, rec.code("bmi"), value=np.round(bmi, 1), unit=rec.unit("kg/m2"), obstype=rec.obstype("Value"))
+        rec.observation(pos, day, rec.codes(*SMOKING_CODES)[self.s.smoking[pos]], obstype=rec.obstype("Observation"))
+
+    def sbp_variability(self, pos: np.ndarray) -> np.ndarray:
+        """SD of the last three clinic systolic readings (0 where fewer than two)."""
+        return np.nan_to_num(np.nanstd(self.s.recent_sbp[pos], axis=1), nan=0.0)
+
+    # ------------------------------------------------------------ truth
+    def truth_tables(self, sim: "Sim") -> dict[str, dict[str, np.ndarray]]:
+        acc = self.s.bp_year_sums
+        cnt = acc[:, :, 4]
+        pi, yi = np.nonzero(cnt > 0)
+        yearly = acc[pi, yi, :4] / cnt[pi, yi, None]
+        return {"bp_truth_year": {
+            "pat": sim.P[pi], "year": self.years[yi], "usual_sbp": np.round(yearly[:, 0], 1),
+            "usual_dbp": np.round(yearly[:, 1], 1), "treated_sbp": np.round(yearly[:, 2], 1),
+            "treated_dbp": np.round(yearly[:, 3], 1), "months": cnt[pi, yi].astype(np.int8)}}

@@ -1,0 +1,83 @@
+"""Cardiovascular events: stroke, myocardial infarction and heart failure, from the BP lived with.
+
+Each month an adult's hazard of each first event is log-linear in their treated systolic BP
+(Lewington 2002: flatter in the very old) and in age, multiplied up by diabetes, smoking, AF and sex
+(data/outcomes.toml [events]). An event reaches the record with the discharge letter, two to five
+weeks later; the practice follows it up with a BP check or an earlier review (a month on). A fatal
+event ends the person's life within 30 days, through the life service; events in the burn-in are
+not fatal, since everyone simulated is known to be alive in the study period.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from synthgp.core import reference
+from synthgp.engine.component import Pathway
+
+if TYPE_CHECKING:
+    from synthgp.engine.sim import Month, Sim
+
+EVENTS = ("stroke", "mi", "heart_failure")
+
+
+class Cardiovascular(Pathway):
+    name = "cardiovascular"
+    fields = {f"{e}_day": f"day of the first {e}, or -1" for e in EVENTS}
+    reads = ("male", "smoking", "onset_type2", "onset_af", "dx")
+    writes = ("next_review", "post_event_check")  # the practice follows up the discharge letter (hypertension.py)
+    truth = ("outcome_truth",)
+
+    def init(self, sim: "Sim") -> dict[str, np.ndarray]:
+        return {f"{e}_day": np.full(sim.n, -1, dtype=np.int64) for e in EVENTS}
+
+    def bind(self, sim: "Sim") -> None:
+        super().bind(sim)
+        self.cfg = reference.toml("outcomes.toml")["events"]
+        self.follow_up = reference.toml("ng136.toml")["follow_up"]["event_follow_up_days"]
+        self.ids = sim.ids
+        self.rows: dict[str, list] = {k: [] for k in ("pat", "day", "event", "fatal", "sbp")}
+
+    def events(self, sim: "Sim", month: "Month") -> None:
+        s, cfg, act, m = self.s, self.cfg, month.act, month.m
+        age, vday, sbp = month.age, month.vday, month.treated_sbp
+        slope = np.interp(age, cfg["slope_ages"], np.log(2) / np.asarray(cfg["doubling_mmhg"], dtype=float))
+        base = np.exp(cfg["age_per_year"] * (age - cfg["reference_age"])) * np.exp(slope * (sbp - cfg["reference_sbp"]))
+        factors = {"type2": s.onset_type2[act] <= vday, "smoker": s.smoking[act] >= 2, "af": s.onset_af[act] <= vday,
+                   "male": s.male[act]}
+        for ev in EVENTS:
+            spec = cfg[ev]
+            extra = sum(w * factors[f] for f, w in spec["extra"].items())
+            haz = spec["annual_risk"] * base * (1 + extra) / 12
+            first = getattr(s, f"{ev}_day")
+            hit = (first[act] < 0) & (age >= cfg["min_age"]) & (sim.draws(f"event.{ev}").uniform(self.ids[act], m) < haz)
+            self._event(sim, ev, act[hit], vday[hit], sbp[hit], m)
+
+    def _event(self, sim: "Sim", ev: str, pos: np.ndarray, day: np.ndarray, sbp: np.ndarray, m: int) -> None:
+        s, spec, ids = self.s, self.cfg[ev], self.ids
+        getattr(s, f"{ev}_day")[pos] = day
+        fatal = (sim.draws(f"fatal.{ev}").uniform(ids[pos], m) < spec["case_fatality"]) & (day >= sim.study_start)
+        # the practice follows up the discharge letter: a review within about a month, or a BP check
+        follow = day + self.follow_up
+        known = s.dx[pos]
+        s.next_review[pos[known]] = np.minimum(s.next_review[pos[known]], follow[known])
+        s.post_event_check[pos[~known]] = follow[~known]
+        rec = sim.record
+        rec.diagnosis(pos, day, rec.code(spec["code"]), enter_delay=14 + sim.draws(f"letter.{ev}").integers(ids[pos], 21, m))
+        for k, v in (("pat", sim.P[pos]), ("day", day), ("event", np.full(len(pos), ev, dtype=object)),
+                     ("fatal", fatal.astype(np.int8)), ("sbp", sbp)):
+            self.rows[k].append(v)
+        dies = pos[fatal]
+        sim.life.die(sim, dies, day[fatal] + sim.draws(f"death.{ev}").integers(ids[dies], 30, m), ev, m)
+
+    def truth_tables(self, sim: "Sim") -> dict[str, dict[str, np.ndarray]]:
+        return {"outcome_truth": rows_in_order(self.rows, {"day": "date", "sbp": "treated_sbp"})}
+
+
+def rows_in_order(parts: dict[str, list], rename: dict[str, str]) -> dict[str, np.ndarray]:
+    """Emitted truth rows as columns, in (patient, day, emission) order, so blocks cannot change the order."""
+    cols = {k: (np.concatenate(v) if v else np.empty(0, dtype=np.int64)) for k, v in parts.items()}
+    order = np.lexsort((np.arange(len(cols["pat"])), cols["day"], cols["pat"]))
+    return {rename.get(k, k): v[order] for k, v in cols.items()}

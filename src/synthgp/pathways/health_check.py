@@ -1,0 +1,46 @@
+"""The NHS Health Check: every five years for adults aged 40-74 with no known hypertension, diabetes,
+CKD or AF, taken up by `care.health_check_uptake` of those invited. A nurse records the check, BMI and
+smoking, takes bloods (U&E, HbA1c, lipids, ACR) and a BP, and computes QRISK3. A raised reading goes
+to the hypertension pathway through the month's `bp_screens`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from synthgp.engine.component import Pathway
+
+if TYPE_CHECKING:
+    from synthgp.engine.sim import Month, Sim
+
+EVERY_MONTHS = 60
+
+
+class HealthCheck(Pathway):
+    name = "health_check"
+    fields = {"hc_phase": "month (mod 60) of the person's five-yearly invitation"}
+    reads = ("ent", "lst", "dx", "known_type2", "known_ckd", "known_af")
+
+    def init(self, sim: "Sim") -> dict[str, np.ndarray]:
+        return {"hc_phase": sim.draws("hc_phase").integers(sim.ids, EVERY_MONTHS)}
+
+    def invite(self, sim: "Sim", month: "Month") -> None:
+        s, act, m, vday, ids = self.s, month.act, month.m, month.vday, sim.ids
+        age = month.age
+        elig = act[(age >= 40) & (age < 75) & ~s.dx[act] & (s.known_type2[act] > vday) & (s.known_ckd[act] > vday)
+                   & (s.known_af[act] > vday) & ((m - s.hc_phase[act]) % EVERY_MONTHS == 0)]
+        day = np.clip(month.day0 + sim.draws("hc.day").integers(ids[elig], month.day1 - month.day0, m), s.ent[elig], s.lst[elig])
+        go = sim.draws("hc.uptake").uniform(ids[elig], m) < sim.care.health_check_uptake
+        pos, day = elig[go], day[go]
+        rec = sim.record
+        cons = sim.contacts.book(pos, day, "nurse", "hc", m, "Clinic")
+        rec.observation(pos, day, rec.code("health_check"), cons=cons, obstype=rec.obstype("Observation"))
+        bmi = sim.life.bmi_at(pos, day)
+        sim.vitals.lifestyle(pos, day, bmi)
+        lab = sim.labs.sample(pos, day, True)
+        sbp, dbp, _, _ = sim.vitals.measure(pos, day, cons, 7 * m + 1)
+        if len(pos):
+            sim.risk.qrisk3(pos, day, sbp, lab, bmi)
+        month.bp_screens.append((pos, day, sbp, dbp))

@@ -1,0 +1,120 @@
+"""Hypertension in the practice, by NICE NG136.
+
+Undiagnosed adults have their BP checked opportunistically at consultations, at NHS Health Checks
+and after a cardiovascular event (diagnosis.py); a raised reading is repeated, then confirmed (or
+not) by ABPM or HBPM; a diagnosis brings target-organ-damage tests, QRISK3 and the decision whom to
+treat. Treatment follows steps 1-4 with titration before adding a drug, monitoring bloods, side
+effects and switches, and referral (treatment.py), decided at reviews (review.py). Those already
+diagnosed, and treated, when they join the record bring that history (history.py).
+
+Rules come from clinical/ng136.py, numbers from data files and the scenario's `care` parameters.
+The record gets what the practice saw; the truth tables what was so.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from synthgp.core import dates, reference
+from synthgp.engine.component import Pathway
+from synthgp.pathways.cardiovascular import rows_in_order
+from synthgp.pathways.hypertension import diagnosis, history, review
+
+if TYPE_CHECKING:
+    from synthgp.engine.sim import Month, Sim
+
+NEVER = np.iinfo(np.int64).max // 4
+
+
+class Hypertension(Pathway):
+    name = "hypertension"
+    fields = {
+        "dx": "diagnosed", "dx_day": "day of diagnosis", "prior": "diagnosed before entry", "stage": "NG136 stage",
+        "declined": "declined treatment", "referred": "referred for uncontrolled BP on four drugs",
+        "cough_pending": "will report an ACE-inhibitor cough at the next review",
+        "oedema_pending": "will report CCB ankle oedema at the next review",
+        "next_review": "day of the next review", "last_raised": "day of the last raised reading",
+        "onset_htn": "day usual BP first reached 140/90 (truth)",
+        "post_event_check": "day of the BP check after a cardiovascular event",
+        "usual_sbp_entry": "usual systolic BP at entry (truth)",
+    }
+    reads = ("dob", "male", "black", "ent", "lst", "first_allowed", "age_entry", "rf_type1", "last_bp",
+             "known_type2", "known_ckd", "stroke_day", "mi_day", "heart_failure_day", "bp_response", "bp_white_coat_sbp",
+             "adherence", "repeat_days", "rx_drug", "rx_level", "rx_course", "rx_stopped", "rx_stop_day")
+    truth = ("hypertension_truth", "decision_truth")
+
+    def init(self, sim: "Sim") -> dict[str, np.ndarray]:
+        n = sim.n
+        return {
+            "dx": np.zeros(n, dtype=bool), "dx_day": np.full(n, dates.NONE, dtype=np.int64), "prior": np.zeros(n, dtype=bool),
+            "stage": np.zeros(n, dtype=np.int64), "declined": np.zeros(n, dtype=bool), "referred": np.zeros(n, dtype=bool),
+            "cough_pending": np.zeros(n, dtype=bool), "oedema_pending": np.zeros(n, dtype=bool),
+            "next_review": np.full(n, NEVER, dtype=np.int64), "last_raised": np.full(n, -NEVER, dtype=np.int64),
+            "onset_htn": np.full(n, dates.NONE, dtype=np.int64), "post_event_check": np.full(n, NEVER, dtype=np.int64),
+            "usual_sbp_entry": np.full(n, np.nan),
+        }
+
+    def bind(self, sim: "Sim") -> None:
+        super().bind(sim)
+        self.sim, self.ids, self.care = sim, sim.ids, sim.care
+        cfg = reference.toml("ng136.toml")
+        self.th, self.fu = cfg["thresholds"], cfg["follow_up"]
+        self.record, self.rx, self.vitals, self.labs, self.contacts = sim.record, sim.rx, sim.vitals, sim.labs, sim.contacts
+        self.decisions: dict[str, list] = {k: [] for k in ("pat", "day", "decision", "drug", "rule")}
+        self.checks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # this month's opportunistic checks
+
+    def draws(self, purpose: str):
+        return self.sim.draws(purpose)
+
+    def decide(self, pos: np.ndarray, day, what: str, drug, rule: str) -> None:
+        """A treatment decision, with the NG136 rule (or the behaviour) behind it, for the truth."""
+        if len(pos):
+            d = self.decisions
+            d["pat"].append(self.sim.P[pos])
+            d["day"].append(np.broadcast_to(day, len(pos)).copy())
+            d["decision"].append(np.full(len(pos), what, dtype=object))
+            d["drug"].append(np.broadcast_to(np.asarray(drug, dtype=object), len(pos)).copy())
+            d["rule"].append(np.full(len(pos), rule, dtype=object))
+
+    # ------------------------------------------------------------ steps (the schedule names them)
+    def history(self, sim: "Sim") -> None:
+        history.at_entry(self)
+
+    def last_check(self, sim: "Sim") -> None:
+        history.last_check(self)
+
+    def track(self, sim: "Sim", month: "Month") -> None:
+        """The truth of onset; and people who stop taking their treatment (unseen until a review)."""
+        s, act = self.s, month.act
+        now = (month.usual_sbp >= self.th["clinic_sbp"]) | (month.usual_dbp >= self.th["clinic_dbp"])
+        new = now & (s.onset_htn[act] == dates.NONE)
+        s.onset_htn[act[new]] = month.vday[new]
+        on_rx = act[self.rx.on_any(act) & ~s.rx_stopped[act]]
+        stop = on_rx[self.draws("stop").uniform(self.ids[on_rx], month.m) < self.care.stop_per_year / 12]
+        self.rx.stop_taking(stop, month.day0)
+
+    def opportunistic(self, sim: "Sim", month: "Month") -> None:
+        diagnosis.opportunistic(self, month)
+
+    def diagnose(self, sim: "Sim", month: "Month") -> None:
+        diagnosis.follow_up_readings(self, month)
+
+    def review(self, sim: "Sim", month: "Month") -> None:
+        review.reviews(self, month)
+
+    # ------------------------------------------------------------ truth
+    def truth_tables(self, sim: "Sim") -> dict[str, dict[str, np.ndarray]]:
+        s, n = self.s, sim.n
+        everyone = np.arange(n)
+        s_end, d_end, _, _ = self.vitals.usual_at(everyone, s.lst)
+        return {
+            "hypertension_truth": {
+                "pat": sim.P, "true_hypertension_onset": s.onset_htn,
+                "hypertensive_at_end": ((s_end >= 140) | (d_end >= 90)).astype(np.int8),
+                "diagnosed_date": s.dx_day, "prior_diagnosis": s.prior.astype(np.int8), "usual_sbp_entry": np.round(s.usual_sbp_entry, 1),
+                "white_coat_sbp": np.round(s.bp_white_coat_sbp, 1), "drug_response": np.round(s.bp_response, 3),
+                "adherence": np.round(s.adherence, 3), "stopped_treatment_date": s.rx_stop_day},
+            "decision_truth": rows_in_order(self.decisions, {"day": "date"}),
+        }

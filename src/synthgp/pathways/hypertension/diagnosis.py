@@ -1,0 +1,135 @@
+"""Finding hypertension (NG136 1.2): BP checks, a raised or severe reading followed up, ABPM or HBPM
+to confirm, and the diagnosis with its tests, risk score and the decision whom to treat (1.3, 1.4.9-14).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from synthgp.clinical import ng136
+from synthgp.engine.sim import YEAR
+from synthgp.pathways.hypertension import treatment
+
+if TYPE_CHECKING:
+    from synthgp.engine.sim import Month
+    from synthgp.pathways.hypertension import Hypertension
+
+NEVER = np.iinfo(np.int64).max // 4
+
+
+def _young_ramp(h: "Hypertension", age: np.ndarray) -> np.ndarray:
+    """Opportunistic checking rises from `bp_check_young_factor` at 18 to full at the overdue age."""
+    care = h.care
+    f = np.clip((age - 18) / (care.bp_check_overdue_from_age - 18), 0, 1)
+    return care.bp_check_young_factor + (1 - care.bp_check_young_factor) * f
+
+
+def opportunistic(h: "Hypertension", month: "Month") -> None:
+    """At this month's face-to-face consultations: whom to check (overdue, recently raised, diabetic,
+    or by chance), and a re-check of some who are known hypertensive."""
+    s, care, c, m = h.s, h.care, month.consults, month.m
+    ids = h.ids[c.pos]
+    since = c.day - s.last_bp[c.pos]
+    older = c.age >= care.bp_check_overdue_from_age
+    p_check = np.where(older & (since >= 5 * YEAR), care.bp_check_if_overdue,
+                       np.where(c.day - s.last_raised[c.pos] <= YEAR, care.recheck_after_raised,
+                                care.bp_check_opportunistic * _young_ramp(h, c.age)))
+    diabetic = s.known_type2[c.pos] <= c.day
+    p_check = np.where(diabetic & (since >= 300), care.diabetes_review_bp, p_check)
+    check = ~s.dx[c.pos] & ~c.remote & (h.draws("check").uniform(ids, m) < p_check)
+    h.checks = (c.pos[check], c.day[check], c.key[check])
+    known = s.dx[c.pos] & ~c.remote & (h.draws("check.dx").uniform(ids, m) < care.bp_check_diagnosed)
+    if known.any():
+        h.vitals.measure(c.pos[known], c.day[known], c.key[known], 7 * m + 4)
+
+
+def follow_up_readings(h: "Hypertension", month: "Month") -> None:
+    """This month's readings in people not diagnosed (opportunistic, other programmes', after an event):
+    a severe one repeated within a week (1.5.3), a raised one confirmed out of clinic (1.2.3)."""
+    s, m, act = h.s, month.m, month.act
+    pos, day, cons = h.checks
+    sbp, dbp, _, _ = h.vitals.measure(pos, day, cons, 7 * m)
+    # after a cardiovascular event, someone not known to be hypertensive has their BP checked
+    pe = act[(s.post_event_check[act] >= month.day0) & (s.post_event_check[act] < month.day1) & ~s.dx[act]]
+    pe_day = np.clip(s.post_event_check[pe], s.ent[pe], s.lst[pe])
+    s.post_event_check[pe] = NEVER
+    pe_cons = h.contacts.book(pe, pe_day, "gp", "post_event", m, "Face to face consultation")
+    pe_s, pe_d, _, _ = h.vitals.measure(pe, pe_day, pe_cons, 7 * m + 5)
+    readings = [(pos, day, sbp, dbp), *month.bp_screens, (pe, pe_day, pe_s, pe_d)]
+    r_pos, r_day, r_s, r_d = (np.concatenate(x) for x in zip(*readings))
+    keep = ~s.dx[r_pos]
+    r_pos, r_day, r_s, r_d = r_pos[keep], r_day[keep], r_s[keep], r_d[keep]
+    _, first = np.unique(r_pos, return_index=True)  # one reading a person: the first
+    r_pos, r_day, r_s, r_d = r_pos[first], r_day[first], r_s[first], r_d[first]
+
+    severe = ng136.clinic_severe(r_s, r_d)
+    sv = r_pos[severe]
+    sv_day = r_day[severe] + 1 + h.draws("severe.repeat").integers(h.ids[sv], 7, m)
+    sv_cons = h.contacts.book(sv, sv_day, "nurse", "severe", m, "Clinic")
+    s2r, d2r, s2, d2 = h.vitals.measure(sv, sv_day, sv_cons, 7 * m + 2)
+    still = ng136.clinic_severe(s2r, d2r)
+    accelerated = still & (s2 >= h.th["accelerated_sbp"])
+    treatment.refer(h, sv[accelerated], sv_day[accelerated], 3, "1.5.1 accelerated hypertension: same-day referral")
+    diagnose(h, sv[still], sv_day[still], s2r[still], d2r[still], s2[still] + 0.0, d2[still] + 0.0, m)
+
+    first_raised = ~severe & ng136.clinic_raised(r_s, r_d)
+    repeat_raised = ~still & ng136.clinic_raised(s2r, d2r)
+    raised = np.concatenate([r_pos[first_raised], sv[repeat_raised]])
+    raised_day = np.concatenate([r_day[first_raised], sv_day[repeat_raised]])
+    raised_s = np.concatenate([r_s[first_raised], s2r[repeat_raised]])
+    raised_d = np.concatenate([r_d[first_raised], d2r[repeat_raised]])
+    s.last_raised[raised] = raised_day
+    _out_of_clinic(h, raised, raised_day, raised_s, raised_d, m)
+
+
+def _out_of_clinic(h: "Hypertension", raised, raised_day, raised_s, raised_d, m: int) -> None:
+    """ABPM, or HBPM, one to three weeks after a raised reading (when the practice arranges it); a
+    confirmed diagnosis within a week of it."""
+    done = h.draws("oc.done").uniform(h.ids[raised], m) < h.care.out_of_clinic_done
+    oc = raised[done]
+    oc_day = raised_day[done] + 7 + h.draws("oc.day").integers(h.ids[oc], 15, m)
+    home = h.draws("oc.home").uniform(h.ids[oc], m) < h.care.hbpm_share
+    os_, od = h.vitals.out_of_clinic(oc, oc_day, m, home)
+    conf = ng136.confirmed(os_, od)
+    dx_day = oc_day[conf] + h.draws("dx.delay").integers(h.ids[oc[conf]], 7, m)
+    diagnose(h, oc[conf], dx_day, raised_s[done][conf], raised_d[done][conf], os_[conf], od[conf], m)
+
+
+def diagnose(h: "Hypertension", pos, day, clinic_s, clinic_d, oc_s, oc_d, step) -> None:
+    """NG136 1.2.8 onwards: code the stage, tests (1.3.3), QRISK3 (1.3.2), whom to treat (1.4.9-1.4.13)."""
+    if not len(pos):
+        return
+    s, rec, care = h.s, h.record, h.care
+    st = ng136.stage(clinic_s, clinic_d, oc_s, oc_d)
+    st = np.where(st == ng136.NONE, ng136.STAGE1, st)
+    s.dx[pos], s.dx_day[pos], s.stage[pos] = True, day, st
+    cons = h.contacts.book(pos, day, "gp", "dx", step, "Face to face consultation")
+    lab_day = np.maximum(day - 3 - h.draws("tod.delay").integers(h.ids[pos], 5, step), s.ent[pos])
+    lab = h.labs.sample(pos, lab_day, True)
+    rec.observation(pos, lab_day, rec.code("ecg"), obstype=rec.obstype("Investigation"))
+    rec.observation(pos, day, rec.code("fundoscopy"), cons=cons, obstype=rec.obstype("Investigation"))
+    tod = (lab["egfr"] < 60) | (lab["acr"] >= 3)
+    code = np.select([st == ng136.SEVERE, st == ng136.STAGE2, tod],
+                     rec.codes("hypertension_severe", "hypertension_stage2", "hypertension_stage1_organ_damage"),
+                     rec.code("hypertension_stage1"))
+    h.rx.link_problem(pos, rec.diagnosis(pos, day, code, cons=cons))
+    _, _, age, bmi = h.vitals.usual_at(pos, day)
+    h.vitals.lifestyle(pos, day, bmi)
+    score = np.zeros(len(pos))
+    scored, ok = h.sim.risk.qrisk3(pos, day, clinic_s, lab, bmi)
+    score[ok] = scored
+    cvd = (s.stroke_day[pos] >= 0) | (s.mi_day[pos] >= 0)
+    offer, consider = ng136.offer_treatment(st, age, tod, cvd, s.known_ckd[pos] <= day, s.known_type2[pos] <= day, score)
+    consider |= ng136.offer_treatment_over80(st, age, clinic_s, clinic_d)
+    treat = offer | (consider & (h.draws("treat").uniform(h.ids[pos], step) < care.consider_uptake))
+    declines = treat & (h.draws("decline").uniform(h.ids[pos], step) < care.decline_treatment)
+    start_now = treat & ~declines
+    s.declined[pos[declines]] = True
+    h.decide(pos[declines], day[declines], "declined", None, "decline_treatment")
+    h.decide(pos[~treat], day[~treat], "lifestyle", None, "1.4.12/1.4.13 not offered")
+    treatment.start_first_line(h, pos[start_now], day[start_now])
+    s.next_review[pos] = np.where(start_now, day + h.fu["step_up_days"], day + h.fu["annual_review_days"])
+    young = pos[(age < 40) & (h.draws("young.ref").uniform(h.ids[pos], step) < care.refer_under40)]
+    treatment.refer(h, young, s.dx_day[young], 1, "1.4.14 under 40: secondary causes")

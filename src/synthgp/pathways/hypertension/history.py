@@ -1,0 +1,75 @@
+"""What the record holds about hypertension when a person joins it: a diagnosis made before (with
+its original date), the regimen they were on (its last repeats issued before entry), and their last
+BP check.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from synthgp.clinical import ng136
+from synthgp.core import reference
+from synthgp.engine.sim import YEAR
+from synthgp.pathways.hypertension import treatment
+
+if TYPE_CHECKING:
+    from synthgp.pathways.hypertension import Hypertension
+
+
+def at_entry(h: "Hypertension") -> None:
+    """Those hypertensive at entry were diagnosed before with a probability rising with age, and a
+    share of them treated with as many classes as their BP needed (less inertia)."""
+    s, th, care, ids, n = h.s, h.th, h.care, h.ids, h.sim.n
+    s0, d0, _, _ = h.vitals.usual_at(np.arange(n), s.ent)
+    s.usual_sbp_entry[:] = s0
+    htn0 = (s0 >= th["clinic_sbp"]) | (d0 >= th["clinic_dbp"])
+    s.onset_htn[htn0] = s.ent[htn0]
+    p_prior = care.prior_diagnosis * np.clip((s.age_entry - 20) / 45, 0.0, 1.0)
+    pri = np.flatnonzero(htn0 & (h.draws("prior").uniform(ids) < p_prior))
+    if not len(pri):
+        return
+    pday = np.maximum(s.first_allowed[pri], s.ent[pri] - np.round(h.draws("prior.day").exponential(ids[pri], 5 * YEAR)).astype(np.int64))
+    st = np.where((s0[pri] >= th["stage2_clinic_sbp"]) | (d0[pri] >= th["stage2_clinic_dbp"]), ng136.STAGE2, ng136.STAGE1)
+    s.dx[pri], s.dx_day[pri], s.stage[pri], s.prior[pri] = True, pday, st, True
+    rec = h.record
+    code = np.where(st == ng136.STAGE2, rec.code("hypertension_stage2"), rec.code("hypertension_stage1"))
+    h.rx.link_problem(pri, rec.diagnosis(pri, pday, code))
+    treated = pri[h.draws("prior.treated").uniform(ids[pri]) < care.prior_treated]
+    if len(treated):
+        _regimen(h, treated, s0[treated])
+    s.next_review[pri] = s.ent[pri] + h.draws("prior.review").integers(ids[pri], 365)
+
+
+def _regimen(h: "Hypertension", treated: np.ndarray, s0: np.ndarray) -> None:
+    """The regimen carried over: one class per standard-dose lowering needed to reach target."""
+    s, ids, ent = h.s, h.ids, h.s.ent
+    age = (ent[treated] - s.dob[treated]) / YEAR
+    tgt_s, _ = ng136.target(age, s.rf_type1[treated], np.zeros(len(treated)))
+    per_drug = reference.toml("blood_pressure.toml")["treatment"]["standard_sbp"] * s.bp_response[treated] * s.adherence[treated]
+    k_need = np.clip(np.ceil((s0 - tgt_s + 5) / per_drug), 1, 4).astype(np.int64)
+    k_need -= (h.draws("prior.inertia").uniform(ids[treated]) < h.care.inertia) & (k_need > 1)
+    treatment.start_first_line(h, treated, ent[treated])
+    for step_no in (2, 3, 4):
+        more = treated[k_need >= step_no]
+        if not len(more):
+            continue
+        due4, _ = treatment.step_up(h, more, ent[more], diabetic_on=s.known_type2[more] <= ent[more])
+        s4 = more[due4]
+        if len(s4):
+            # the potassium that chose step 4 predates the issues carried over from before the record
+            k_day = np.maximum(ent[s4] - 3 * s.repeat_days[s4] - 7, s.first_allowed[s4])
+            treatment.step4(h, s4, ent[s4], h.labs.sample(s4, k_day, False)["k"], 0)
+    s.cough_pending[treated] = False  # a tolerated regimen is what carries over
+    s.oedema_pending[treated] = False
+    h.rx.history(treated, repeats=3)
+
+
+def last_check(h: "Hypertension") -> None:
+    """The last BP check before entry, if the person was an adult and registered by then."""
+    s = h.s
+    adult = s.dob + np.round(18 * YEAR).astype(np.int64)
+    hist = np.flatnonzero((s.last_bp >= s.first_allowed) & (s.last_bp >= adult) & (s.last_bp < s.ent))
+    if len(hist):
+        h.vitals.measure(hist, s.last_bp[hist], np.full(len(hist), -1), -1)

@@ -1,0 +1,105 @@
+"""Reviews of people diagnosed (NG136 1.4.40-1.4.52, section 5): a BP, side effects first, then
+restart, titrate, add or refer when BP is above target; an annual review codes itself and brings
+lifestyle and bloods. Clinical inertia, missed appointments and slipping recalls are scenario
+parameters.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from synthgp.clinical import ng136
+from synthgp.pathways.hypertension import treatment
+
+if TYPE_CHECKING:
+    from synthgp.engine.sim import Month
+    from synthgp.pathways.hypertension import Hypertension
+
+
+def reviews(h: "Hypertension", month: "Month") -> None:
+    s, rec, care, act, m = h.s, h.record, h.care, month.act, month.m
+    due = act[s.dx[act] & (s.next_review[act] < month.day1)]
+    if not len(due):
+        return
+    rday = np.clip(np.maximum(s.next_review[due], month.day0), s.ent[due], s.lst[due])
+    dna = h.draws("dna").uniform(h.ids[due], m) < care.did_not_attend
+    rec.observation(due[dna], rday[dna], rec.code("did_not_attend"), obstype=rec.obstype("Observation"))
+    s.next_review[due[dna]] = rday[dna] + h.fu["missed_review_rebook_days"]
+    rv, rv_day = due[~dna], rday[~dna]
+    cons = h.contacts.book(rv, rv_day, "gp", "review", m, "Face to face consultation")
+    _, _, age, bmi = h.vitals.usual_at(rv, rv_day)
+    sbp, dbp, _, _ = h.vitals.measure(rv, rv_day, cons, 7 * m + 3)
+    annual = rv_day - np.maximum(s.dx_day[rv], s.ent[rv]) >= 300
+    rec.observation(rv[annual], rv_day[annual], rec.code("hypertension_annual_review"), cons=cons[annual],
+                    obstype=rec.obstype("Observation"))
+    h.vitals.lifestyle(rv[annual], rv_day[annual], bmi[annual])
+    h.labs.sample(rv[annual], rv_day[annual], False)
+    tgt_s, tgt_d = ng136.target(age, s.rf_type1[rv], np.zeros(len(rv)))
+    ok = ng136.controlled(sbp, dbp, tgt_s, tgt_d)
+    on_any = h.rx.on_any(rv)  # before today's changes
+    _side_effects(h, rv, rv_day, cons)
+    # a patient who stopped is found out (their BP is back up)
+    back = rv[s.rx_stopped[rv] & ~ok]
+    restart = back[h.draws("restart").uniform(h.ids[back], m) < care.restart_after_stopping]
+    restart_day = rv_day[np.isin(rv, restart)]
+    h.decide(restart, restart_day, "restart", None, "1.4.40 adherence discussed")
+    h.rx.restart(restart, restart_day)
+    uncontrolled = ~ok & ~s.rx_stopped[rv]
+    inert = uncontrolled & (h.draws("inertia").uniform(h.ids[rv], m) < care.inertia)
+    h.decide(rv[inert], rv_day[inert], "no_change", None, "inertia")
+    act_on = uncontrolled & ~inert
+    # untreated: (re)offer
+    start = rv[act_on & ~on_any]
+    start = start[h.draws("reoffer").uniform(h.ids[start], m) >= care.decline_treatment]
+    treatment.start_first_line(h, start, rv_day[np.isin(rv, start)])
+    _step_up(h, rv[act_on & on_any], rv_day[act_on & on_any], m)
+    slip = np.round(h.draws("review.slip").exponential(h.ids[rv], care.review_delay_mean_days, m)).astype(np.int64)
+    s.next_review[rv] = np.where(ok | inert, rv_day + h.fu["annual_review_days"] + slip, rv_day + h.fu["step_up_days"])
+
+
+def _side_effects(h: "Hypertension", rv: np.ndarray, rv_day: np.ndarray, cons: np.ndarray) -> None:
+    """ACE-inhibitor cough: switch to an ARB (1.4.34); CCB oedema: stop it and add a diuretic (1.4.36)."""
+    s, rec, meds = h.s, h.record, h.rx.meds
+    cough = s.cough_pending[rv] & (s.rx_drug[rv, 0] == meds.index["ramipril"])
+    cg, cg_day = rv[cough], rv_day[cough]
+    if len(cg):
+        rec.observation(cg, cg_day, rec.code("cough"), cons=cons[cough], obstype=rec.obstype("Symptom"))
+        level = np.minimum(s.rx_level[cg, 0], meds.max_level[meds.index["losartan"]])
+        h.rx.set_drug(cg, "A", meds.index["losartan"], np.minimum(level, 1), cg_day)
+        h.decide(cg, cg_day, "switch", "losartan", "1.4.34 ACEi cough: ARB")
+    s.cough_pending[rv] = False
+    oedema = s.oedema_pending[rv] & (s.rx_drug[rv, 1] >= 0)
+    oe, oe_day = rv[oedema], rv_day[oedema]
+    if len(oe):
+        rec.observation(oe, oe_day, rec.code("oedema"), cons=cons[oedema], obstype=rec.obstype("Symptom"))
+        h.rx.stop_slot(oe, "C")
+        no_d = s.rx_drug[oe, 2] < 0
+        treatment.add_class(h, oe[no_d], "D", oe_day[no_d], "1.4.36 CCB not tolerated: diuretic")
+    s.oedema_pending[rv] = False
+
+
+def _step_up(h: "Hypertension", tr: np.ndarray, tr_day: np.ndarray, m: int) -> None:
+    """Treated but above target: titrate the newest drug first (1.4.44), then add a class (1.4.41-1.4.45),
+    then step 4, then refer (1.4.52)."""
+    s, meds = h.s, h.rx.meds
+    newest = np.argmax(np.where(s.rx_drug[tr] >= 0, s.rx_course[tr], -1), axis=1)
+    cur = s.rx_drug[tr, newest]
+    can_titrate = s.rx_level[tr, newest] < meds.max_level[np.maximum(cur, 0)]
+    t_pos, t_slot, t_day = tr[can_titrate], newest[can_titrate], tr_day[can_titrate]
+    for k in range(4):
+        sel, sd = t_pos[t_slot == k], t_day[t_slot == k]
+        if len(sel):
+            h.rx.titrate(sel, k, sd)
+            h.decide(sel, sd, "titrate", np.asarray(meds.names, dtype=object)[s.rx_drug[sel, k]], "1.4.44 optimal dose before adding")
+            if k == 0:
+                treatment.monitor(h, sel, sd, "monitor.t", step=m)
+    add_pos, add_day = tr[~can_titrate], tr_day[~can_titrate]
+    due4, on_s4 = treatment.step_up(h, add_pos, add_day)
+    if due4.any():
+        potassium = h.labs.sample(add_pos[due4], add_day[due4], False)["k"]
+        treatment.step4(h, add_pos[due4], add_day[due4], potassium, m)
+    ref = add_pos[on_s4 & ~s.referred[add_pos]]
+    s.referred[ref] = True
+    treatment.refer(h, ref, add_day[np.isin(add_pos, ref)], 1, "1.4.52 uncontrolled on four drugs")

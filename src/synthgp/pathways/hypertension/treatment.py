@@ -1,0 +1,121 @@
+"""Starting and stepping up antihypertensives (NG136 1.4.32-1.4.52), and referral.
+
+Drugs are held in the prescribing service's slots: A (ACE inhibitor or ARB), C (CCB), D
+(thiazide-like diuretic), S (step 4). Every start is a decision in the truth, with its rule.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from synthgp.clinical import ng136
+from synthgp.engine.sim import YEAR
+
+if TYPE_CHECKING:
+    from synthgp.pathways.hypertension import Hypertension
+
+FIRST_LINE = "1.4.32-1.4.37 first line"
+STEP_UP = "1.4.41-1.4.45 step up"
+
+
+def _each(day, mask):
+    """The days of the rows `mask` selects (`day` may be one day for all)."""
+    return day[mask] if np.ndim(day) else day
+
+
+def start_first_line(h: "Hypertension", pos: np.ndarray, day) -> None:
+    """Step 1: the class NG136 gives for age, family origin, diabetes and heart failure."""
+    s = h.s
+    age = (day - s.dob[pos]) / YEAR
+    cls = ng136.first_line(age, s.black[pos], s.known_type2[pos] <= day, s.heart_failure_day[pos] >= 0)
+    for c in ("A", "C", "D"):
+        add_class(h, pos[cls == c], c, _each(day, cls == c), FIRST_LINE)
+
+
+def add_class(h: "Hypertension", pos: np.ndarray, cls: str, day, rule: str) -> None:
+    """Start a drug of class `cls` (A, C or D), at its starting dose, with the monitoring it needs."""
+    if not len(pos):
+        return
+    what = "start" if rule == FIRST_LINE else "add"
+    if cls == "A":
+        _add_acei_or_arb(h, pos, day, rule, what)
+    elif cls == "C":
+        meds = h.rx.meds
+        h.rx.set_drug(pos, "C", meds.index["amlodipine"], np.zeros(len(pos), dtype=np.int64), day)
+        oedema = h.draws("oedema").uniform(h.ids[pos], np.broadcast_to(day, len(pos))) < meds.spec["amlodipine"]["oedema_by_level"][0]
+        h.s.oedema_pending[pos] |= oedema
+        h.decide(pos, day, what, "amlodipine", rule)
+    elif cls == "D":
+        h.rx.set_drug(pos, "D", h.rx.meds.index["indapamide"], np.zeros(len(pos), dtype=np.int64), day)
+        h.decide(pos, day, what, "indapamide", rule)
+        monitor(h, pos, day, "monitor.d")
+
+
+def _add_acei_or_arb(h: "Hypertension", pos: np.ndarray, day, rule: str, what: str) -> None:
+    s, meds = h.s, h.rx.meds
+    arb = ng136.prefer_arb(s.black[pos])
+    for use_arb, name in ((False, "ramipril"), (True, "losartan")):
+        sel = pos[arb == use_arb]
+        if not len(sel):
+            continue
+        sd = _each(day, arb == use_arb)
+        spec = meds.spec[name]
+        level = np.full(len(sel), spec["start_level"])
+        if name == "losartan":
+            level = np.where((sd - s.dob[sel]) / YEAR > 75, spec["start_level_over75"], level)
+        else:
+            level = np.where(s.rx_drug[sel, 2] >= 0, spec["start_level_with_diuretic"], level)
+            cough = h.draws("cough").uniform(h.ids[sel], np.broadcast_to(sd, len(sel))) < h.care.acei_cough
+            s.cough_pending[sel] |= cough
+        h.rx.set_drug(sel, "A", meds.index[name], level, sd)
+        h.decide(sel, sd, what, name, rule)
+        monitor(h, sel, sd, "monitor")
+
+
+def monitor(h: "Hypertension", pos: np.ndarray, day, purpose: str, step=None) -> None:
+    """Urea and electrolytes one to two weeks after starting or raising a drug that needs them."""
+    step = np.broadcast_to(day, len(pos)) if step is None else step
+    h.labs.sample(pos, day + 7 + h.draws(purpose).integers(h.ids[pos], 8, step), False)
+
+
+def step4(h: "Hypertension", pos: np.ndarray, day, potassium: np.ndarray, step) -> None:
+    """Step 4 (1.4.47-1.4.49): spironolactone if K+ <= 4.5, else an alpha- or beta-blocker."""
+    if not len(pos):
+        return
+    meds = h.rx.meds
+    which = ng136.step4_drug(potassium)
+    spiro = which == "spironolactone"
+    sp = pos[spiro]
+    h.rx.set_drug(sp, "S", meds.index["spironolactone"], np.zeros(len(sp), dtype=np.int64), _each(day, spiro))
+    h.decide(sp, _each(day, spiro), "add", "spironolactone", "1.4.48 K+ <= 4.5")
+    ab = pos[~spiro]
+    pick = np.where(h.draws("alpha_beta").uniform(h.ids[ab], step) < h.care.step4_alpha_share, "doxazosin", "bisoprolol")
+    for name in ("doxazosin", "bisoprolol"):
+        sel = ab[pick == name]
+        sd = _each(_each(day, ~spiro), pick == name)
+        h.rx.set_drug(sel, "S", meds.index[name], np.zeros(len(sel), dtype=np.int64), sd)
+        h.decide(sel, sd, "add", name, "1.4.49 K+ > 4.5")
+
+
+def step_up(h: "Hypertension", pos: np.ndarray, day, diabetic_on: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The next class for each of `pos` (1.4.41-1.4.45): adds A, C or D; returns (positions due step 4,
+    and which of `pos` already hold a step-4 drug)."""
+    s = h.s
+    drug = s.rx_drug[pos]
+    diabetic = s.known_type2[pos] <= day if diabetic_on is None else diabetic_on
+    nxt = ng136.next_class(drug[:, 0] >= 0, drug[:, 1] >= 0, drug[:, 2] >= 0, s.black[pos], diabetic)
+    on_s4 = drug[:, 3] >= 0
+    for c in ("A", "C", "D"):
+        sel = (nxt == c) & ~on_s4
+        add_class(h, pos[sel], c, _each(day, sel), STEP_UP)
+    return (nxt == "4") & ~on_s4, on_s4
+
+
+def refer(h: "Hypertension", pos: np.ndarray, day, urgency: int, rule: str) -> None:
+    """A referral (urgency: 1 routine, 3 same day), coded, and its decision."""
+    if len(pos):
+        rec = h.record
+        rec.observation(pos, day, rec.code("hypertension_referral"), obstype=rec.obstype("Referral"), referral=urgency)
+        h.decide(pos, day, "refer", None, rule)
