@@ -25,10 +25,11 @@ from typing import Any
 
 import duckdb
 
-from synthgp.core import reference
+from synthgp.core import codes, reference
 from synthgp.evaluate import qof
 
-POTASSIUM, CREATININE, EGFR = 1000651000000109, 1000731000000107, 1011481000000105
+POTASSIUM = codes.snomed("potassium")
+RENAL = codes.sql("creatinine", "egfr")  # kidney function: serum creatinine or eGFR
 _BLACK = "%Black or African or Caribbean or Black British%"
 
 
@@ -76,7 +77,7 @@ step4 AS (
 k AS (SELECT o.patid, o.obsdate, o.value FROM observation o JOIN medical_dictionary m USING (medcodeid)
       WHERE m.snomedctconceptid = {POTASSIUM}),
 renal AS (SELECT o.patid, o.obsdate FROM observation o JOIN medical_dictionary m USING (medcodeid)
-          WHERE m.snomedctconceptid IN ({CREATININE}, {EGFR})),
+          WHERE m.snomedctconceptid IN ({RENAL})),
 judged_step4 AS (
   SELECT s.patid, s.drug,
     (SELECT count(DISTINCT c.class) FROM cls_start c WHERE c.patid = s.patid AND c.d < s.d AND c.class IN ('A', 'C', 'D')) AS prior_classes,
