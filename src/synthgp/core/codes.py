@@ -3,8 +3,11 @@
 same way in data/medicines.toml.
 
     codes.medcode("bp_systolic")        # the record's medcodeid
-    codes.snomed("bp_systolic")         # 163030003
-    codes.sql("bp_systolic", "abpm_systolic", "hbpm_systolic")   # "163030003, 314446007, 413606001"
+    codes.snomed("bp_systolic")         # its SNOMED CT concept id, an int
+    codes.sql("bp_systolic", "abpm_systolic", "hbpm_systolic")   # the three ids as "a, b, c", for IN (...)
+    codes.sql_case("sct", {"never_smoked": 0, "ex_smoker": 1})    # "CASE sct WHEN <id> THEN 0 WHEN <id> THEN 1 END"
+
+(The examples name no ids on purpose: tests/test_codes.py fails on any id typed into the package.)
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ def table() -> dict[str, Code]:
 
 
 def get(key: str) -> Code:
+    """The row named `key` (KeyError naming the key if codes.csv has none)."""
     try:
         return table()[key]
     except KeyError:
@@ -56,9 +60,20 @@ def snomed(key: str) -> int:
 
 
 def in_cluster(cluster: str) -> list[Code]:
+    """Every code of `cluster` (codes.csv's cluster column, e.g. "HYP"), in file order."""
     return [c for c in table().values() if c.cluster == cluster]
 
 
 def sql(*keys: str) -> str:
     """SNOMED CT ids of `keys` as a SQL list body, for `snomedctconceptid IN (...)`."""
     return ", ".join(str(snomed(k)) for k in keys)
+
+
+def sql_case(column: str, values: dict[str, object]) -> str:
+    """A SQL CASE mapping the SNOMED CT id in `column` to a value per code key, NULL for any other id:
+    sql_case("sct", {"never_smoked": 0, "ex_smoker": 1}) -> "CASE sct WHEN <id> THEN 0 WHEN <id> THEN 1 END".
+    Values are written as SQL literals: numbers as they are, strings quoted."""
+    def lit(v: object) -> str:
+        return "'" + v.replace("'", "''") + "'" if isinstance(v, str) else str(v)
+    whens = " ".join(f"WHEN {snomed(k)} THEN {lit(v)}" for k, v in values.items())
+    return f"CASE {column} {whens} END"

@@ -13,10 +13,12 @@ from typing import Any
 
 import duckdb
 
-from synthgp.core import reference
+from synthgp.core import codes, reference
 
 AGE_BANDS = ("0-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80+")
 BROAD = ("Asian", "Black", "Mixed", "Other", "White")
+SYSTOLIC = codes.sql("bp_systolic", "abpm_systolic", "hbpm_systolic")  # the parent of each BP pair
+CKD_STAGE5 = codes.snomed("ckd_stage5")
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def _hypertension(con: duckdb.DuckDBPyConnection, end: dt.date) -> dict[str, Any
                       row_number() OVER (PARTITION BY o.patid ORDER BY o.obsdate DESC, o.obsid DESC) AS rn
                FROM observation o JOIN observation d ON d.parentobsid = o.obsid AND d.patid = o.patid
                JOIN medical_dictionary m ON m.medcodeid = o.medcodeid
-               WHERE m.snomedctconceptid IN (163030003, 314446007, 413606001)
+               WHERE m.snomedctconceptid IN ({SYSTOLIC})
                  AND o.obsdate > getvariable('end_date') - INTERVAL 12 MONTH AND o.obsdate <= getvariable('end_date'))"""
     out: dict[str, Any] = {}
     out["hypertension_register"] = q(f"{base} SELECT avg((patid IN (SELECT patid FROM reg))::INT) FROM cur")[0][0]
@@ -122,7 +124,7 @@ def _hypertension(con: duckdb.DuckDBPyConnection, end: dt.date) -> dict[str, Any
     out["diabetes_register"] = q(f"""{base}, dm AS (SELECT DISTINCT o.patid FROM observation o JOIN medical_dictionary m USING (medcodeid) WHERE m.cluster = 'DM')
         SELECT avg((patid IN (SELECT patid FROM dm))::INT) FROM cur WHERE age >= 17""")[0][0]
     out["ckd_register"], out["ckd_stage5_adults"] = q(f"""{base},
-        ckd AS (SELECT o.patid, max(m.snomedctconceptid = 433146000) AS s5 FROM observation o
+        ckd AS (SELECT o.patid, max(m.snomedctconceptid = {CKD_STAGE5}) AS s5 FROM observation o
                 JOIN medical_dictionary m USING (medcodeid) WHERE m.cluster = 'CKD' GROUP BY 1)
         SELECT avg((ckd.patid IS NOT NULL)::INT), avg(coalesce(ckd.s5, false)::INT)
         FROM cur LEFT JOIN ckd USING (patid) WHERE cur.age >= 18""")[0]

@@ -19,12 +19,12 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from synthgp.core import reference
+from synthgp.core import codes
 from synthgp.evaluate import fidelity
 
 TABLES = {"patient": "Patient", "observation": "Observation", "consultation": "Consultation", "drug_issue": "DrugIssue",
           "medical_dictionary": "MedicalDictionary", "product_dictionary": "ProductDictionary"}
-SBP = (163030003,)  # clinic systolic BP
+SBP = codes.sql("bp_systolic")  # clinic systolic BP
 WINDOW_YEARS = 10
 CATEGORICAL = ("sex", "hypertension_coded", "on_antihypertensive")
 # The columns read from each file, and their types (Aurum's own column names; dates DD/MM/YYYY).
@@ -44,8 +44,7 @@ _CAST = {"id": "TRY_CAST(nullif({c}, '') AS BIGINT)", "int": "TRY_CAST(nullif({c
 
 def hypertension_concepts() -> list[int]:
     """SNOMED CT concepts of the HYP cluster (data/codes.csv, from QOF's HYP_COD)."""
-    return sorted({int(r["snomedctconceptid"]) for r in reference.csv_rows("codes.csv")
-                   if r["cluster"] == "HYP" and r["snomedctconceptid"]})
+    return sorted({c.snomed for c in codes.in_cluster("HYP") if c.snomed is not None})
 
 
 def _files(folder: Path) -> dict[str, list[Path]]:
@@ -86,7 +85,6 @@ def features(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     at its last observation), with the same features for any Aurum extract. Rates count events in that
     window while registered."""
     hyp = ", ".join(str(c) for c in hypertension_concepts())
-    sbp = ", ".join(str(c) for c in SBP)
     return con.execute(f"""
     WITH ends AS (SELECT max(obsdate) AS d FROM observation),
     p AS (SELECT patid, CASE gender WHEN 1 THEN 'M' WHEN 2 THEN 'F' ELSE 'other' END AS sex, yob,
@@ -101,7 +99,7 @@ def features(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                      WHERE c.consdate BETWEEN span.w0 AND span.w1)) c GROUP BY 1),
     o AS (SELECT o.* FROM observation o JOIN span USING (patid) WHERE o.obsdate BETWEEN span.w0 AND span.w1),
     bp AS (SELECT o.patid, count(*) AS n, avg(o.value) AS mean_sbp FROM o
-           JOIN medical_dictionary m USING (medcodeid) WHERE m.snomedctconceptid IN ({sbp}) AND o.value IS NOT NULL GROUP BY 1),
+           JOIN medical_dictionary m USING (medcodeid) WHERE m.snomedctconceptid IN ({SBP}) AND o.value IS NOT NULL GROUP BY 1),
     obs AS (SELECT patid, count(*) AS n FROM o GROUP BY 1),
     hyp AS (SELECT DISTINCT ob.patid FROM observation ob JOIN medical_dictionary m USING (medcodeid)
             JOIN span USING (patid) WHERE m.snomedctconceptid IN ({hyp}) AND ob.obsdate <= span.w1),

@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import duckdb
 
+from synthgp.core import codes
+
+# the parent (systolic) and child (diastolic) of each BP pair: clinic, ABPM daytime average, HBPM average
+SYSTOLIC = codes.sql("bp_systolic", "abpm_systolic", "hbpm_systolic")
+DIASTOLIC = codes.sql("bp_diastolic", "abpm_diastolic", "hbpm_diastolic")
+POTASSIUM = codes.snomed("potassium")
+
 _SPAN = """WITH span AS (
     SELECT p.patid, greatest(t.date_of_birth, p.regstartdate) AS first_day,
            least(coalesce(p.regenddate, pr.lcd), coalesce(p.cprd_ddate, pr.lcd), pr.lcd) AS last_day
     FROM patient p JOIN person_truth t USING (patid) JOIN practice pr USING (pracid))"""
 
-_BP = """bp AS (SELECT o.patid, o.obsid, o.value AS sbp, d.value AS dbp, d.obsid AS dia
+_BP = f"""bp AS (SELECT o.patid, o.obsid, o.value AS sbp, d.value AS dbp, d.obsid AS dia
             FROM observation o JOIN medical_dictionary m USING (medcodeid)
             LEFT JOIN observation d ON d.parentobsid = o.obsid AND d.patid = o.patid
-            WHERE m.snomedctconceptid IN (163030003, 314446007, 413606001))"""
+            WHERE m.snomedctconceptid IN ({SYSTOLIC}))"""
 
 CHECKS: dict[str, str] = {
     "observation_outside_registration": f"""{_SPAN} SELECT count(*) FROM observation o JOIN span USING (patid)
@@ -28,9 +35,9 @@ CHECKS: dict[str, str] = {
     "entered_before_event": """SELECT (SELECT count(*) FROM observation WHERE enterdate < obsdate)
         + (SELECT count(*) FROM drug_issue WHERE enterdate < issuedate)""",
     "systolic_without_diastolic": f"WITH {_BP[0:]} SELECT count(*) FROM bp WHERE dia IS NULL",
-    "diastolic_without_systolic": """SELECT count(*) FROM observation d JOIN medical_dictionary m USING (medcodeid)
+    "diastolic_without_systolic": f"""SELECT count(*) FROM observation d JOIN medical_dictionary m USING (medcodeid)
         LEFT JOIN observation s ON s.obsid = d.parentobsid AND s.patid = d.patid
-        WHERE m.snomedctconceptid IN (163031004, 314461008, 413605002) AND s.obsid IS NULL""",
+        WHERE m.snomedctconceptid IN ({DIASTOLIC}) AND s.obsid IS NULL""",
     "systolic_not_above_diastolic": f"WITH {_BP} SELECT count(*) FROM bp WHERE dia IS NOT NULL AND sbp <= dbp",
     "bp_outside_physiological_range": """SELECT count(*) FROM observation o JOIN medical_dictionary m USING (medcodeid)
         WHERE m.cluster = 'BP' AND (o.value IS NULL OR o.value < 40 OR o.value > 260)""",
@@ -39,11 +46,11 @@ CHECKS: dict[str, str] = {
         JOIN product_dictionary pb ON pb.prodcodeid = b.prodcodeid
         WHERE pa.drugsubstancename IN ('Ramipril', 'Lisinopril', 'Perindopril')
           AND pb.drugsubstancename IN ('Losartan', 'Candesartan')""",
-    "spironolactone_without_prior_potassium": """WITH first_spiro AS (
+    "spironolactone_without_prior_potassium": f"""WITH first_spiro AS (
             SELECT i.patid, min(i.issuedate) AS d FROM drug_issue i JOIN product_dictionary p USING (prodcodeid)
             WHERE p.drugsubstancename = 'Spironolactone' GROUP BY 1),
           k AS (SELECT o.patid, o.obsdate, o.value FROM observation o JOIN medical_dictionary m USING (medcodeid)
-                WHERE m.snomedctconceptid = 1000651000000109)
+                WHERE m.snomedctconceptid = {POTASSIUM})
         SELECT count(*) FROM first_spiro f WHERE NOT EXISTS (
             SELECT 1 FROM k WHERE k.patid = f.patid AND k.obsdate <= f.d AND k.value <= 4.5
               AND k.obsdate = (SELECT max(k2.obsdate) FROM k k2 WHERE k2.patid = f.patid AND k2.obsdate <= f.d))""",

@@ -25,10 +25,12 @@ from typing import Any
 
 import duckdb
 
-from synthgp.core import reference
+from synthgp.core import codes, reference
 from synthgp.evaluate import qof
 
-POTASSIUM, CREATININE, EGFR = 1000651000000109, 1000731000000107, 1011481000000105
+POTASSIUM = codes.snomed("potassium")
+RENAL = codes.sql("creatinine", "egfr")  # kidney function: serum creatinine or eGFR
+TYPE2 = codes.snomed("type2_diabetes")
 _BLACK = "%Black or African or Caribbean or Black British%"
 
 
@@ -52,12 +54,12 @@ seen AS (  -- from when a patient's prescribing is visible: registration or the 
 first_rx AS (SELECT patid, min(d) AS d FROM cls_start GROUP BY ALL),
 dx AS (SELECT o.patid, min(o.obsdate) AS d FROM observation o JOIN medical_dictionary m USING (medcodeid)
        WHERE m.cluster = 'HYP' GROUP BY ALL),
-coded AS (SELECT o.patid, m.cluster, m.term, o.obsdate FROM observation o JOIN medical_dictionary m USING (medcodeid)
+coded AS (SELECT o.patid, m.cluster, m.term, m.snomedctconceptid AS sct, o.obsdate FROM observation o JOIN medical_dictionary m USING (medcodeid)
           WHERE m.cluster IN ('DM', 'HF', 'ETH')),
 first_line AS (
   SELECT f.patid, f.d,
     date_diff('year', i.date_of_birth, f.d) - (strftime(i.date_of_birth, '%m%d') > strftime(f.d, '%m%d'))::INT AS age,
-    EXISTS (SELECT 1 FROM coded c WHERE c.patid = f.patid AND c.term = 'Type 2 diabetes mellitus' AND c.obsdate <= f.d) AS t2,
+    EXISTS (SELECT 1 FROM coded c WHERE c.patid = f.patid AND c.sct = {TYPE2} AND c.obsdate <= f.d) AS t2,
     EXISTS (SELECT 1 FROM coded c WHERE c.patid = f.patid AND c.cluster = 'HF' AND c.obsdate <= f.d) AS hf,
     EXISTS (SELECT 1 FROM coded c WHERE c.patid = f.patid AND c.cluster = 'ETH' AND c.term LIKE '{_BLACK}') AS black,
     (SELECT string_agg(DISTINCT s.class, '+' ORDER BY s.class) FROM cls_start s WHERE s.patid = f.patid AND s.d = f.d) AS got
@@ -76,7 +78,7 @@ step4 AS (
 k AS (SELECT o.patid, o.obsdate, o.value FROM observation o JOIN medical_dictionary m USING (medcodeid)
       WHERE m.snomedctconceptid = {POTASSIUM}),
 renal AS (SELECT o.patid, o.obsdate FROM observation o JOIN medical_dictionary m USING (medcodeid)
-          WHERE m.snomedctconceptid IN ({CREATININE}, {EGFR})),
+          WHERE m.snomedctconceptid IN ({RENAL})),
 judged_step4 AS (
   SELECT s.patid, s.drug,
     (SELECT count(DISTINCT c.class) FROM cls_start c WHERE c.patid = s.patid AND c.d < s.d AND c.class IN ('A', 'C', 'D')) AS prior_classes,

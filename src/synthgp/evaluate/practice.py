@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from synthgp.core import reference
+from synthgp.core import codes, reference
 from synthgp.evaluate import calibration, html, integrity, qof
 from synthgp.evaluate import ng136_audit as audit
 
@@ -24,9 +24,8 @@ _CURRENT = """cur AS (
          date_diff('year', t.date_of_birth, pr.lcd) - (strftime(t.date_of_birth, '%m%d') > strftime(pr.lcd, '%m%d'))::INT AS age
   FROM patient p JOIN person_truth t USING (patid) JOIN practice pr USING (pracid)
   WHERE p.regenddate IS NULL AND p.cprd_ddate IS NULL AND p.patienttypeid = 3)"""
-SBP_CODES = "163030003, 314446007, 413606001"  # clinic, ABPM daytime, HBPM systolic (the parent of each pair)
-CLINIC_SBP = 163030003
-QRISK3 = 1085871000000105
+CLINIC_SBP = codes.snomed("bp_systolic")
+QRISK3 = codes.snomed("qrisk3")
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:

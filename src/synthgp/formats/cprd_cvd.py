@@ -21,9 +21,15 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from synthgp.clinical import qrisk3
-from synthgp.core import reference
+from synthgp.core import codes, reference
 
 SUBDIR = "cprd_cvd"
+# the record's codes behind the columns (data/codes.csv keys)
+SBP, BMI = codes.snomed("bp_systolic"), codes.snomed("bmi")
+CHOLESTEROL, HDL = codes.snomed("cholesterol"), codes.snomed("hdl_cholesterol")
+STROKE, MI, HEART_FAILURE = codes.snomed("stroke"), codes.snomed("myocardial_infarction"), codes.snomed("heart_failure")
+# QRISK3's smoking levels: 0 non-smoker, 1 ex, 2 light, 3 moderate, 4 heavy
+SMOKING = {"never_smoked": 0, "ex_smoker": 1, "light_smoker": 2, "moderate_smoker": 3, "heavy_smoker": 4}
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,7 @@ def baseline_of(sc) -> dt.date:
 def _query(baseline: dt.date) -> str:
     eth = reference.toml("population.toml")["ethnicity"]
     eth_map = ", ".join(f"({m}, {q})" for m, q in sorted(set(zip(eth["medcodeid"], eth["qrisk3"]))))
-    flag = lambda sct: f"max((o.sct = {sct})::INT)"  # noqa: E731
+    flag = lambda key: f"max((o.sct = {codes.snomed(key)})::INT)"  # noqa: E731
     return f"""
     WITH b AS (SELECT DATE '{baseline.isoformat()}' AS d),
     elig AS (
@@ -97,25 +103,25 @@ def _query(baseline: dt.date) -> str:
     obs AS (SELECT o.patid, o.obsdate, o.obsid, o.value, m.snomedctconceptid AS sct, m.cluster, o.medcodeid
             FROM observation o JOIN medical_dictionary m USING (medcodeid) JOIN pop USING (patid), b
             WHERE o.obsdate <= b.d),
-    flags AS (SELECT o.patid, {flag(49436004)} AS af, {flag(860914002)} AS impot, {flag(37796009)} AS migr,
-                     {flag(69896004)} AS ra, max((o.cluster = 'CKD')::INT) AS ckidney, {flag(58214004)} AS semi,
-                     {flag(55464009)} AS sle, {flag(46635009)} AS type1, {flag(44054006)} AS type2, {flag(266894000)} AS fh_cad
+    flags AS (SELECT o.patid, {flag('atrial_fibrillation')} AS af, {flag('erectile_dysfunction')} AS impot,
+                     {flag('migraine')} AS migr, {flag('rheumatoid_arthritis')} AS ra, max((o.cluster = 'CKD')::INT) AS ckidney,
+                     {flag('schizophrenia')} AS semi, {flag('sle')} AS sle, {flag('type1_diabetes')} AS type1,
+                     {flag('type2_diabetes')} AS type2, {flag('family_history_chd')} AS fh_cad
               FROM obs o GROUP BY 1),
     latest AS (SELECT patid, sct, value, medcodeid, cluster,
                       row_number() OVER (PARTITION BY patid, coalesce(cluster, '') || CASE WHEN cluster IN ('ETH', 'SMOK') THEN '' ELSE sct::VARCHAR END
                                          ORDER BY obsdate DESC, obsid DESC) AS rn
-               FROM obs WHERE cluster IN ('ETH', 'SMOK') OR sct IN (60621009, 1005671000000105, 1005681000000107, 163030003)),
+               FROM obs WHERE cluster IN ('ETH', 'SMOK') OR sct IN ({BMI}, {CHOLESTEROL}, {HDL}, {SBP})),
     last1 AS (SELECT patid,
                   max(CASE WHEN cluster = 'ETH' THEN medcodeid END) AS eth_code,
-                  max(CASE WHEN cluster = 'SMOK' THEN CASE sct WHEN 266919005 THEN 0 WHEN 8517006 THEN 1 WHEN 160603005 THEN 2
-                                                          WHEN 160604004 THEN 3 WHEN 56771006 THEN 4 END END) AS smoking,
-                  max(CASE WHEN sct = 60621009 THEN value END) AS bmi,
-                  max(CASE WHEN sct = 1005671000000105 THEN value END) AS tc,
-                  max(CASE WHEN sct = 1005681000000107 THEN value END) AS hdl,
-                  max(CASE WHEN sct = 163030003 THEN value END) AS sbp
+                  max(CASE WHEN cluster = 'SMOK' THEN {codes.sql_case('sct', SMOKING)} END) AS smoking,
+                  max(CASE WHEN sct = {BMI} THEN value END) AS bmi,
+                  max(CASE WHEN sct = {CHOLESTEROL} THEN value END) AS tc,
+                  max(CASE WHEN sct = {HDL} THEN value END) AS hdl,
+                  max(CASE WHEN sct = {SBP} THEN value END) AS sbp
               FROM latest WHERE rn = 1 GROUP BY 1),
     sds AS (SELECT o.patid, CASE WHEN count(*) >= 2 THEN stddev_samp(o.value) END AS sbps
-            FROM obs o, b WHERE o.sct = 163030003 AND o.obsdate > b.d - INTERVAL 5 YEAR GROUP BY 1),
+            FROM obs o, b WHERE o.sct = {SBP} AND o.obsdate > b.d - INTERVAL 5 YEAR GROUP BY 1),
     eth_map(medcodeid, q) AS (VALUES {eth_map}),
     rx AS (SELECT i.patid,
                   max((p.bnfchapter LIKE '02%')::INT) AS treathyp,
@@ -123,8 +129,8 @@ def _query(baseline: dt.date) -> str:
                   max((p.drugsubstancename = 'Prednisolone')::INT) AS steroid
            FROM drug_issue i JOIN product_dictionary p USING (prodcodeid) JOIN pop USING (patid), b
            WHERE i.issuedate <= b.d AND i.issuedate > b.d - INTERVAL 90 DAY GROUP BY 1),
-    fu AS (SELECT o.patid, max((m.snomedctconceptid = 230690007)::INT) AS strokeha,
-                  max((m.snomedctconceptid = 22298006)::INT) AS mi, max((m.snomedctconceptid = 84114007)::INT) AS heart_failure
+    fu AS (SELECT o.patid, max((m.snomedctconceptid = {STROKE})::INT) AS strokeha,
+                  max((m.snomedctconceptid = {MI})::INT) AS mi, max((m.snomedctconceptid = {HEART_FAILURE})::INT) AS heart_failure
            FROM observation o JOIN medical_dictionary m USING (medcodeid) JOIN pop USING (patid), b
            WHERE o.obsdate > b.d AND o.obsdate <= pop.fu_end GROUP BY 1)
     SELECT coalesce(fu.strokeha, 0) AS strokeha, coalesce(f.af, 0) AS af, coalesce(rx.atyantip, 0) AS atyantip,

@@ -22,7 +22,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Callable
 
-from synthgp.core import reference
+from synthgp.core import codes, reference
 
 # resource types in the order a bundle lists them (referenced before referencing)
 PATIENT_TYPES = ("Patient", "Encounter", "Condition", "Observation", "Procedure", "ServiceRequest",
@@ -134,7 +134,8 @@ FROM staff s JOIN "lookup_JobCat" j USING (jobcatid) WHERE {flt('s')}"""
 
 def patient(flt: Filter = everyone) -> str:
     m = mapping()
-    eth_rows = ", ".join(f"({k}, {q(v[0])}, {q(v[1])})" for k, v in m["ethnic_category"].items())
+    # fhir.toml names each ethnicity code by its codes.csv key; the record carries its SNOMED CT id
+    eth_rows = ", ".join(f"({codes.snomed(k)}, {q(v[0])}, {q(v[1])})" for k, v in m["ethnic_category"].items())
     ver = m["nhs_number_verification"]
     telecom = _nonempty(
         "[CASE WHEN i.phone_home IS NOT NULL THEN {'system': 'phone', 'value': i.phone_home, 'use': 'home'} END, "

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 import duckdb
 
-from synthgp.core import nhs_number
+from synthgp.core import codes, nhs_number
 from synthgp.evaluate import qof
 
 PAGE = 25
+EGFR = codes.snomed("egfr")  # the lab result the record page shows beside BMI and QRISK3
 
 
 @dataclass
@@ -128,8 +129,8 @@ def record(con, patid: int) -> dict | None:
         last[i["drugrecid"]] = i
     current = [i for i in last.values() if i["issuedate"] + dt.timedelta(days=int(i["duration"] or 28) + 28) >= today]
     latest = {}
-    for cluster, label, pick in (("BMI", "BMI", None), ("LAB", "eGFR", "eGFR"), ("QRISK", "QRISK3", None)):
-        vals = [o for o in obs if o["cluster"] == cluster and o["value"] is not None and (pick is None or o["term"].startswith(pick))]
+    for cluster, label, pick in (("BMI", "BMI", None), ("LAB", "eGFR", EGFR), ("QRISK", "QRISK3", None)):
+        vals = [o for o in obs if o["cluster"] == cluster and o["value"] is not None and (pick is None or o["sct"] == pick)]
         if vals:
             latest[label] = vals[-1]
     # the journal: each consultation with its readings and codes, newest first; issues by date
