@@ -6,12 +6,16 @@ there (and systolic exceeds diastolic by the minimum pulse pressure), whatever t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from synthgp.core import reference
 from synthgp.core.rng import Draws
+
+Streams = Callable[[str], Any]  # purpose -> random draws (core.rng Draws or KeyedDraws)
 
 
 def _cfg() -> dict:
@@ -85,20 +89,21 @@ def _digits(x: np.ndarray, preferred: np.ndarray) -> np.ndarray:
     return np.where(preferred, np.round(x / 10) * 10, np.round(x))
 
 
-def clinic_reading(seed: int, ids: np.ndarray, step: int, true_sbp: np.ndarray, true_dbp: np.ndarray,
+def clinic_reading(draws: Streams, ids: np.ndarray, step, true_sbp: np.ndarray, true_dbp: np.ndarray,
                    person_wc_sbp: np.ndarray, person_wc_dbp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One visit's recorded clinic BP (NG136 1.2.2: if the first is >= 140/90 a second is taken and the
-    lower recorded). Returns (sbp, dbp, repeated) as whole mmHg."""
+    lower recorded). Returns (sbp, dbp, repeated) as whole mmHg. `draws(purpose)` gives the random
+    stream for a purpose, asked for by `ids` (a seed's Draws by patient index, or a block's keyed ones)."""
     cl = _cfg()["clinic"]
     th = reference.toml("ng136.toml")["thresholds"]
-    vs = cl["visit_sd_sbp"] * Draws(seed, "bp.visit_sbp").normal(ids, step)
-    vd = cl["visit_sd_dbp"] * Draws(seed, "bp.visit_dbp").normal(ids, step)
-    s1 = true_sbp + person_wc_sbp + vs + cl["within_visit_sd_sbp"] * Draws(seed, "bp.r1s").normal(ids, step)
-    d1 = true_dbp + person_wc_dbp + vd + cl["within_visit_sd_dbp"] * Draws(seed, "bp.r1d").normal(ids, step)
+    vs = cl["visit_sd_sbp"] * draws("bp.visit_sbp").normal(ids, step)
+    vd = cl["visit_sd_dbp"] * draws("bp.visit_dbp").normal(ids, step)
+    s1 = true_sbp + person_wc_sbp + vs + cl["within_visit_sd_sbp"] * draws("bp.r1s").normal(ids, step)
+    d1 = true_dbp + person_wc_dbp + vd + cl["within_visit_sd_dbp"] * draws("bp.r1d").normal(ids, step)
     s2 = (true_sbp + person_wc_sbp + vs - cl["second_reading_drop_sbp"]
-          + cl["within_visit_sd_sbp"] * Draws(seed, "bp.r2s").normal(ids, step))
-    d2 = true_dbp + person_wc_dbp + vd + cl["within_visit_sd_dbp"] * Draws(seed, "bp.r2d").normal(ids, step)
-    manual = Draws(seed, "bp.manual").uniform(ids, step) < cl["digit_preference"]
+          + cl["within_visit_sd_sbp"] * draws("bp.r2s").normal(ids, step))
+    d2 = true_dbp + person_wc_dbp + vd + cl["within_visit_sd_dbp"] * draws("bp.r2d").normal(ids, step)
+    manual = draws("bp.manual").uniform(ids, step) < cl["digit_preference"]
     s1, d1 = bound(_digits(s1, manual), _digits(d1, manual))
     s2, d2 = bound(_digits(s2, manual), _digits(d2, manual))
     repeat = (s1 >= th["clinic_sbp"]) | (d1 >= th["clinic_dbp"])
@@ -106,7 +111,7 @@ def clinic_reading(seed: int, ids: np.ndarray, step: int, true_sbp: np.ndarray, 
     return np.where(take_second, s2, s1), np.where(take_second, d2, d1), repeat
 
 
-def out_of_clinic(seed: int, ids: np.ndarray, step: int, true_sbp: np.ndarray, true_dbp: np.ndarray,
+def out_of_clinic(draws: Streams, ids: np.ndarray, step, true_sbp: np.ndarray, true_dbp: np.ndarray,
                   home: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """ABPM daytime mean (or HBPM mean where `home`): the true level, less the usual clinic excess,
     with the averaging noise."""
@@ -115,7 +120,7 @@ def out_of_clinic(seed: int, ids: np.ndarray, step: int, true_sbp: np.ndarray, t
     true_dbp = true_dbp - cl["out_of_clinic_offset_dbp"]
     sd_s = np.where(home, cl["hbpm_sd_sbp"], cl["abpm_sd_sbp"])
     sd_d = np.where(home, cl["hbpm_sd_dbp"], cl["abpm_sd_dbp"])
-    s = true_sbp + sd_s * Draws(seed, "bp.oc_sbp").normal(ids, step)
-    d = true_dbp + sd_d * Draws(seed, "bp.oc_dbp").normal(ids, step)
+    s = true_sbp + sd_s * draws("bp.oc_sbp").normal(ids, step)
+    d = true_dbp + sd_d * draws("bp.oc_dbp").normal(ids, step)
     s, d = bound(np.round(s), np.round(d))
     return s, d

@@ -21,9 +21,21 @@ _TO_UNIT = 2.0**-53
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
+    """SplitMix64's finaliser, in place on `z` (a fresh uint64 array), which it returns."""
+    z ^= z >> _S30
+    z *= _M1
+    z ^= z >> _S27
+    z *= _M2
+    z ^= z >> _S31
+    return z
+
+
+def _step_key(step: int | np.ndarray) -> np.uint64 | np.ndarray:
+    return (np.asarray(step, dtype=np.int64).astype(np.uint64) + np.uint64(1)) * _STEP
+
+
+def _unit(bits: np.ndarray) -> np.ndarray:
+    return (bits >> np.uint64(11)).astype(np.float64) * _TO_UNIT
 
 
 def _purpose_key(seed: int, purpose: str) -> np.uint64:
@@ -42,13 +54,20 @@ class Draws:
     def bits(self, ids: np.ndarray, step: int | np.ndarray = 0) -> np.ndarray:
         """64 random bits per id. `step` is a counter: a number, or one per id (e.g. a day)."""
         with np.errstate(over="ignore"):
-            z = np.asarray(ids, dtype=np.uint64) * _GOLDEN + self._key
-            z = _mix(z) + (np.asarray(step, dtype=np.int64).astype(np.uint64) + np.uint64(1)) * _STEP
+            z = np.asarray(ids, dtype=np.uint64) * _GOLDEN
+            z += self._key
+            z = _mix(z)
+            z += _step_key(step)
             return _mix(z)
 
     def uniform(self, ids: np.ndarray, step: int = 0) -> np.ndarray:
         """Uniform on [0, 1)."""
-        return (self.bits(ids, step) >> np.uint64(11)).astype(np.float64) * _TO_UNIT
+        return _unit(self.bits(ids, step))
+
+    def keyed(self, ids: np.ndarray) -> "KeyedDraws":
+        """These draws for a fixed array of ids, asked for by position in it: the per-id half of the
+        mixing is done once, so each later draw costs half as much. Same values as asking by id."""
+        return KeyedDraws(self, ids)
 
     def normal(self, ids: np.ndarray, step: int = 0) -> np.ndarray:
         """Standard normal by Box-Muller over two counter steps."""
@@ -75,3 +94,37 @@ class Draws:
     def integers(self, ids: np.ndarray, high: int | np.ndarray, step: int = 0) -> np.ndarray:
         """Integers in [0, high)."""
         return np.minimum((self.uniform(ids, step) * high).astype(np.int64), np.asarray(high) - 1)
+
+
+class KeyedDraws:
+    """Draws for one purpose over a fixed array of ids (Draws.keyed), asked for by position: the
+    same numbers as Draws(...).uniform(ids[pos], step) and so on."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, draws: Draws, ids: np.ndarray):
+        with np.errstate(over="ignore"):
+            z = np.asarray(ids, dtype=np.uint64) * _GOLDEN
+            z += draws._key
+            self._inner = _mix(z)
+
+    def bits(self, pos: np.ndarray, step: int | np.ndarray = 0) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            z = np.take(self._inner, pos)
+            z += _step_key(step)
+            return _mix(z)
+
+    def uniform(self, pos: np.ndarray, step: int | np.ndarray = 0) -> np.ndarray:
+        return _unit(self.bits(pos, step))
+
+    def normal(self, pos: np.ndarray, step: int | np.ndarray = 0) -> np.ndarray:
+        step = np.asarray(step, dtype=np.int64)
+        u1 = self.uniform(pos, 2 * step)
+        u2 = self.uniform(pos, 2 * step + 1)
+        return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
+
+    def exponential(self, pos: np.ndarray, mean: float | np.ndarray, step: int | np.ndarray = 0) -> np.ndarray:
+        return -np.log1p(-self.uniform(pos, step)) * mean
+
+    def integers(self, pos: np.ndarray, high: int | np.ndarray, step: int | np.ndarray = 0) -> np.ndarray:
+        return np.minimum((self.uniform(pos, step) * high).astype(np.int64), np.asarray(high) - 1)

@@ -14,12 +14,13 @@ population's arrays.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from synthgp.core.rng import Draws
+from synthgp.core.rng import Draws, KeyedDraws
 from synthgp.engine.state import State
 
 if TYPE_CHECKING:
@@ -81,8 +82,9 @@ class Sim:
         self.P, self.ent, self.lst = Life.select(self)  # simulated patients: their block-local index
         self.n = len(self.P)
         self.ids = people.index[self.P]
+        self.everyone = np.arange(self.n)
         self.state = State(self.n)
-        self._draws: dict[str, Draws] = {}
+        self._draws: dict[str, KeyedDraws] = {}
         self.components = {c.name: c for c in [*services, *pathways]}
         for c in self.components.values():
             values = c.init(self)
@@ -94,8 +96,9 @@ class Sim:
                 self.state.add(c.name, k, values[k], c.fields[k])
         for c in self.components.values():
             c.bind(self)
-        self.history = [self._step(c, s) for c, s in history]
-        self.monthly = [self._step(c, s) for c, s in monthly]
+        self.history_names, self.history = history, [self._step(c, s) for c, s in history]
+        self.monthly_keys, self.monthly = [f"{c}.{s}" for c, s in monthly], [self._step(c, s) for c, s in monthly]
+        self.seconds: dict[str, float] = dict.fromkeys(self.monthly_keys, 0.0)  # time spent in each step
         self.month: Month | None = None
 
     def _step(self, component: str, step: str):
@@ -112,16 +115,24 @@ class Sim:
             return comps[name]
         raise AttributeError(name)
 
-    def draws(self, purpose: str) -> Draws:
-        """The random stream for `purpose` (cached: deriving a stream's key hashes its name)."""
+    def stream(self, purpose: str) -> KeyedDraws:
+        """The random stream named `purpose`, over this block's simulated patients, asked for by
+        position: the same numbers as core.rng.Draws(seed, purpose) asked for by patient index."""
         d = self._draws.get(purpose)
         if d is None:
-            d = self._draws[purpose] = Draws(self.seed, f"{STREAM}.{purpose}")
+            d = self._draws[purpose] = Draws(self.seed, purpose).keyed(self.ids)
         return d
 
+    def draws(self, purpose: str) -> KeyedDraws:
+        """The care simulation's stream for `purpose` (named within STREAM)."""
+        return self.stream(f"{STREAM}.{purpose}")
+
     def run(self) -> Outcome:
-        for step in self.history:
+        clock = time.perf_counter
+        for (c, name), step in zip(self.history_names, self.history):
+            t = clock()
             step(self)
+            self.seconds[f"{c}.{name}"] = self.seconds.get(f"{c}.{name}", 0.0) + clock() - t
         n_months = int(np.ceil((self.end - self.start + 1) / MONTH))
         for m in range(n_months):
             day0 = self.start + int(round(m * MONTH))
@@ -130,8 +141,10 @@ class Sim:
             if not len(act):
                 continue
             self.month = Month(m, day0, day1, act)
-            for step in self.monthly:
+            for key, step in zip(self.monthly_keys, self.monthly):
+                t = clock()
                 step(self, self.month)
+                self.seconds[key] += clock() - t
         truth: dict[str, dict[str, np.ndarray]] = {}
         for c in self.components.values():
             tables = c.truth_tables(self)

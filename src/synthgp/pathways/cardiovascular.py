@@ -52,25 +52,25 @@ class Cardiovascular(Pathway):
             extra = sum(w * factors[f] for f, w in spec["extra"].items())
             haz = spec["annual_risk"] * base * (1 + extra) / 12
             first = getattr(s, f"{ev}_day")
-            hit = (first[act] < 0) & (age >= cfg["min_age"]) & (sim.draws(f"event.{ev}").uniform(self.ids[act], m) < haz)
+            hit = (first[act] < 0) & (age >= cfg["min_age"]) & (sim.draws(f"event.{ev}").uniform(act, m) < haz)
             self._event(sim, ev, act[hit], vday[hit], sbp[hit], m)
 
     def _event(self, sim: "Sim", ev: str, pos: np.ndarray, day: np.ndarray, sbp: np.ndarray, m: int) -> None:
-        s, spec, ids = self.s, self.cfg[ev], self.ids
+        s, spec = self.s, self.cfg[ev]
         getattr(s, f"{ev}_day")[pos] = day
-        fatal = (sim.draws(f"fatal.{ev}").uniform(ids[pos], m) < spec["case_fatality"]) & (day >= sim.study_start)
+        fatal = (sim.draws(f"fatal.{ev}").uniform(pos, m) < spec["case_fatality"]) & (day >= sim.study_start)
         # the practice follows up the discharge letter: a review within about a month, or a BP check
         follow = day + self.follow_up
         known = s.dx[pos]
         s.next_review[pos[known]] = np.minimum(s.next_review[pos[known]], follow[known])
         s.post_event_check[pos[~known]] = follow[~known]
         rec = sim.record
-        rec.diagnosis(pos, day, rec.code(spec["code"]), enter_delay=14 + sim.draws(f"letter.{ev}").integers(ids[pos], 21, m))
+        rec.diagnosis(pos, day, rec.code(spec["code"]), enter_delay=14 + sim.draws(f"letter.{ev}").integers(pos, 21, m))
         for k, v in (("pat", sim.P[pos]), ("day", day), ("event", np.full(len(pos), ev, dtype=object)),
                      ("fatal", fatal.astype(np.int8)), ("sbp", sbp)):
             self.rows[k].append(v)
         dies = pos[fatal]
-        sim.life.die(sim, dies, day[fatal] + sim.draws(f"death.{ev}").integers(ids[dies], 30, m), ev, m)
+        sim.life.die(sim, dies, day[fatal] + sim.draws(f"death.{ev}").integers(dies, 30, m), ev, m)
 
     def truth_tables(self, sim: "Sim") -> dict[str, dict[str, np.ndarray]]:
         return {"outcome_truth": rows_in_order(self.rows, {"day": "date", "sbp": "treated_sbp"})}

@@ -37,14 +37,14 @@ class Conditions(Pathway):
              *(f"rf_{c}" for c in (*HISTORY, *REGULAR)))
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
-        life, care, ids = sim.state, sim.care, sim.ids
+        life, care = sim.state, sim.care
         dob, ent, first = life.array("dob"), life.array("ent"), life.array("first_allowed")
         out = {}
         for c in DIAGNOSED:
             age = life.array(f"rf_onset_{c}")
             on = np.where(age < 900, dob + np.round(age * YEAR), NEVER).astype(np.int64)
-            delay = np.round(sim.draws(f"dxdelay.{c}").exponential(ids, care.condition_diagnosis_delay_years * YEAR)).astype(np.int64)
-            known_at_entry = (on <= ent) & (sim.draws(f"known.{c}").uniform(ids) < care.condition_known_at_entry)
+            delay = np.round(sim.draws(f"dxdelay.{c}").exponential(sim.everyone, care.condition_diagnosis_delay_years * YEAR)).astype(np.int64)
+            known_at_entry = (on <= ent) & (sim.draws(f"known.{c}").uniform(sim.everyone) < care.condition_known_at_entry)
             # a diagnosis made before registration here arrives with the records, dated at registration
             out[f"onset_{c}"] = on
             out[f"known_{c}"] = np.maximum(np.where(known_at_entry, on, on + delay), first)

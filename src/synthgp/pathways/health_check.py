@@ -24,15 +24,15 @@ class HealthCheck(Pathway):
     reads = ("ent", "lst", "dx", "known_type2", "known_ckd", "known_af")
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
-        return {"hc_phase": sim.draws("hc_phase").integers(sim.ids, EVERY_MONTHS)}
+        return {"hc_phase": sim.draws("hc_phase").integers(sim.everyone, EVERY_MONTHS)}
 
     def invite(self, sim: "Sim", month: "Month") -> None:
-        s, act, m, vday, ids = self.s, month.act, month.m, month.vday, sim.ids
+        s, act, m, vday = self.s, month.act, month.m, month.vday
         age = month.age
         elig = act[(age >= 40) & (age < 75) & ~s.dx[act] & (s.known_type2[act] > vday) & (s.known_ckd[act] > vday)
                    & (s.known_af[act] > vday) & ((m - s.hc_phase[act]) % EVERY_MONTHS == 0)]
-        day = np.clip(month.day0 + sim.draws("hc.day").integers(ids[elig], month.day1 - month.day0, m), s.ent[elig], s.lst[elig])
-        go = sim.draws("hc.uptake").uniform(ids[elig], m) < sim.care.health_check_uptake
+        day = np.clip(month.day0 + sim.draws("hc.day").integers(elig, month.day1 - month.day0, m), s.ent[elig], s.lst[elig])
+        go = sim.draws("hc.uptake").uniform(elig, m) < sim.care.health_check_uptake
         pos, day = elig[go], day[go]
         rec = sim.record
         cons = sim.contacts.book(pos, day, "nurse", "hc", m, "Clinic")

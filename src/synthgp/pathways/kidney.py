@@ -33,10 +33,10 @@ class Kidney(Pathway):
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
         k = reference.toml("blood_pressure.toml")["kidney"]
-        ids, st = sim.ids, sim.state
+        st = sim.state
         age_entry, onset = st.array("age_entry"), st.array("rf_onset_ckd")
-        rate = np.maximum(0.3, k["ckd_decline"] + k["ckd_decline_sd"] * sim.draws("egfr.rate").normal(ids))
-        healthy = k["normal_at_30"] - k["age_decline"] * (age_entry - 30) + k["person_sd"] * sim.draws("egfr.person").normal(ids)
+        rate = np.maximum(0.3, k["ckd_decline"] + k["ckd_decline_sd"] * sim.draws("egfr.rate").normal(sim.everyone))
+        healthy = k["normal_at_30"] - k["age_decline"] * (age_entry - 30) + k["person_sd"] * sim.draws("egfr.person").normal(sim.everyone)
         has_onset = onset < 900
         # crosses 60 at the onset age; before the record starts, decline is taken at the slow CKD rate
         on_track = 60 + np.where(onset > age_entry, rate, 0.7 * rate) * (onset - age_entry)
@@ -71,5 +71,5 @@ class Kidney(Pathway):
         crossing = (s.egfr[act] < 60) & (s.onset_ckd[act] > vday)
         crossed, day = act[crossing], vday[crossing]
         s.onset_ckd[crossed] = day
-        delay = sim.draws("dxdelay.ckd.new").exponential(self.ids[crossed], sim.care.condition_diagnosis_delay_years * YEAR, month.m)
+        delay = sim.draws("dxdelay.ckd.new").exponential(crossed, sim.care.condition_diagnosis_delay_years * YEAR, month.m)
         s.known_ckd[crossed] = np.minimum(s.known_ckd[crossed], day + np.round(delay).astype(np.int64))

@@ -49,7 +49,7 @@ class Contacts(Service):
         """A member of staff of the patient's practice, of `job`, drawn for `purpose` (staffid)."""
         j = self.jobs.index(job)
         prac = self.s.practice[pos]
-        k = self.staff_first[prac, j] + self.sim.draws(f"staff.{purpose}").integers(self.ids[pos], self.staff_count[prac, j], step)
+        k = self.staff_first[prac, j] + self.sim.draws(f"staff.{purpose}").integers(pos, self.staff_count[prac, j], step)
         return k * PATID_MULT + self.pracid[pos]
 
     def book(self, pos: np.ndarray, day, job: str, purpose: str, step, source: str) -> np.ndarray:
@@ -62,9 +62,9 @@ class Contacts(Service):
         ratio = care.female_consultation_ratio
         rate = rate_by_age(month.age, care.consultation_rate_young, care.consultation_rate_old)
         rate = np.where(self.s.male[act], rate * 2 / (1 + ratio), rate * 2 * ratio / (1 + ratio))
-        seen = sim.draws("consult").uniform(self.ids[act], m) < 1 - np.exp(-rate / 12)
+        seen = sim.draws("consult").uniform(act, m) < 1 - np.exp(-rate / 12)
         pos, day = act[seen], month.vday[seen]
-        remote = sim.draws("phone").uniform(self.ids[pos], m) < care.telephone_share
+        remote = sim.draws("phone").uniform(pos, m) < care.telephone_share
         rec = self.record
         source = np.where(remote, rec.source("Telephone consultation"), rec.source("Face to face consultation"))
         keys = rec.consultation(pos, day, self.staff("gp", pos, "consult", m), source)

@@ -74,14 +74,14 @@ class Life(Service):
         first_allowed = np.maximum(people.dob, people.regstart)[P]
         quit_rate = reference.toml("risk_factors.toml")["nodes"]["smoking"]["quit_per_year"]
         smoking = rf["smoking"].copy()
-        quit = np.round(sim.draws("quit").exponential(ids, YEAR / quit_rate))
+        quit = np.round(sim.draws("quit").exponential(sim.everyone, YEAR / quit_rate))
         return {
             "male": people.male[P], "dob": dob, "imd": people.imd[P], "black": broad == "Black",
             "south_asian": feats["south_asian"] > 0,
             "qrisk_ethnicity": np.where(people.ethnicity_recorded[P], qrisk_eth, 1),
             "townsend": people.townsend[P], "practice": people.practice[P], "first_allowed": first_allowed,
             "ent": sim.ent, "lst": sim.lst, "age_entry": age_entry,
-            "history_day": np.maximum(first_allowed, sim.ent - np.round(sim.draws("history").uniform(ids) * 3 * YEAR).astype(np.int64)),
+            "history_day": np.maximum(first_allowed, sim.ent - np.round(sim.draws("history").uniform(sim.everyone) * 3 * YEAR).astype(np.int64)),
             "smoking": smoking, "quit_day": np.where(smoking >= 2, sim.ent + quit, NEVER).astype(np.int64),
             "death_day": np.full(n, -1, dtype=np.int64), "dereg_day": np.full(n, -1, dtype=np.int64),
             **{f"rf_{k}": v for k, v in rf.items()},
@@ -111,7 +111,7 @@ class Life(Service):
         prev = s.death_day[pos]
         s.death_day[pos] = np.where(prev >= 0, np.minimum(prev, day), day)
         mean = sim.scenario.registration.deregistration_after_death_mean_days
-        dereg = day + np.round(sim.draws(f"dereg.{cause}").exponential(self.ids[pos], mean)).astype(np.int64)
+        dereg = day + np.round(sim.draws(f"dereg.{cause}").exponential(pos, mean)).astype(np.int64)
         s.dereg_day[pos] = np.where(dereg > sim.end, -1, dereg)
 
     # ------------------------------------------------------------ steps
@@ -123,7 +123,7 @@ class Life(Service):
     def advance(self, sim: "Sim", month: "Month") -> None:
         """The month's day for each person, their age and BMI on it; smokers who quit by then."""
         s, act = self.s, month.act
-        vday = month.day0 + sim.draws("vday").integers(self.ids[act], month.day1 - month.day0, month.m)
+        vday = month.day0 + sim.draws("vday").integers(act, month.day1 - month.day0, month.m)
         month.vday = np.clip(vday, s.ent[act], s.lst[act])
         month.age = (month.vday - s.dob[act]) / YEAR
         month.bmi = self.bmi_at(act, month.vday)

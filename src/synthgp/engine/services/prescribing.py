@@ -68,17 +68,17 @@ class Prescribing(Service):
     reads = ("ent", "lst", "first_allowed")
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
-        care, ids, n = sim.care, sim.ids, sim.n
+        care, n = sim.care, sim.n
         (plo, phi), (flo, fhi) = care.adherence_partial, care.adherence_full
-        low = sim.draws("nonadherent").uniform(ids) < care.nonadherent_share
-        adherence = np.where(low, plo + (phi - plo) * sim.draws("adherence.low").uniform(ids),
-                             flo + (fhi - flo) * sim.draws("adherence.high").uniform(ids))
+        low = sim.draws("nonadherent").uniform(sim.everyone) < care.nonadherent_share
+        adherence = np.where(low, plo + (phi - plo) * sim.draws("adherence.low").uniform(sim.everyone),
+                             flo + (fhi - flo) * sim.draws("adherence.high").uniform(sim.everyone))
         return {
             "rx_drug": np.full((n, 4), -1, dtype=np.int64), "rx_level": np.zeros((n, 4), dtype=np.int64),
             "rx_course": np.full((n, 4), -1, dtype=np.int64), "rx_next_issue": np.full(n, NEVER, dtype=np.int64),
             "rx_stopped": np.zeros(n, dtype=bool), "rx_stop_day": np.full(n, dates.NONE, dtype=np.int64),
             "adherence": adherence,
-            "repeat_days": np.where(sim.draws("repeat56").uniform(ids) < care.repeat_56_day_share, 56, 28),
+            "repeat_days": np.where(sim.draws("repeat56").uniform(sim.everyone) < care.repeat_56_day_share, 56, 28),
             "regular_drug": np.full((n, len(REGULAR)), -1, dtype=np.int64), "regular_next": np.full(n, NEVER, dtype=np.int64),
             "problem_key": np.full(n, -1, dtype=np.int64),
         }

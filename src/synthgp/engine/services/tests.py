@@ -31,7 +31,7 @@ class Tests(Service):
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
         cfg = reference.toml("outcomes.toml")["labs"]
-        return {"potassium_level": cfg["potassium_mean"] + cfg["potassium_person_sd"] * sim.draws("potassium").normal(sim.ids)}
+        return {"potassium_level": cfg["potassium_mean"] + cfg["potassium_person_sd"] * sim.draws("potassium").normal(sim.everyone)}
 
     def bind(self, sim: "Sim") -> None:
         super().bind(sim)
@@ -57,7 +57,7 @@ class Tests(Service):
         if not len(pos):
             return None
         s, c, sim = self.s, self.cfg, self.sim
-        i = self.ids[pos]
+        i = pos
         day = np.broadcast_to(day, len(pos))
         step = day  # the draw counter: one sample a day at most
         ckd = s.onset_ckd[pos] <= day

@@ -42,7 +42,7 @@ class Vitals(Service):
         self.years = np.arange(dates.year_of(np.array([sim.study_start]))[0], dates.year_of(np.array([sim.end]))[0] + 1)
         return {**{f"bp_{t}": getattr(traits, t) for t in TRAITS},
                 "recent_sbp": np.full((sim.n, 3), np.nan),
-                "last_bp": sim.ent - np.round(sim.draws("last_bp").uniform(sim.ids) * 6 * YEAR).astype(np.int64),
+                "last_bp": sim.ent - np.round(sim.draws("last_bp").uniform(sim.everyone) * 6 * YEAR).astype(np.int64),
                 "bp_year_sums": np.zeros((sim.n, len(self.years), 5))}
 
     def bind(self, sim: "Sim") -> None:
@@ -96,7 +96,7 @@ class Vitals(Service):
         Returns the recorded (sbp, dbp) and the usual untreated (sbp, dbp) behind them."""
         us, ud, _, _ = self.usual_at(pos, day)
         ts, td = self.treated(pos, us, ud)
-        rs, rd, _ = bp.clinic_reading(self.seed, self.ids[pos], step, ts, td, self.s.bp_white_coat_sbp[pos],
+        rs, rd, _ = bp.clinic_reading(self.sim.stream, pos, step, ts, td, self.s.bp_white_coat_sbp[pos],
                                       self.s.bp_white_coat_dbp[pos])
         self.record_clinic(pos, day, rs, rd, cons)
         return rs, rd, us, ud
@@ -105,7 +105,7 @@ class Vitals(Service):
         """ABPM (or HBPM where `home`) daytime means, recorded. Returns (sbp, dbp)."""
         us, ud, _, _ = self.usual_at(pos, day)
         ts, td = self.treated(pos, us, ud)
-        os_, od = bp.out_of_clinic(self.seed, self.ids[pos], step, ts, td, home)
+        os_, od = bp.out_of_clinic(self.sim.stream, pos, step, ts, td, home)
         for is_home, kind in ((False, "abpm"), (True, "hbpm")):
             sel = home == is_home
             self.record.blood_pressure(pos[sel], day[sel], os_[sel], od[sel], np.full(int(sel.sum()), -1), kind)

@@ -92,7 +92,7 @@ class Hypertension(Pathway):
         new = now & (s.onset_htn[act] == dates.NONE)
         s.onset_htn[act[new]] = month.vday[new]
         on_rx = act[self.rx.on_any(act) & ~s.rx_stopped[act]]
-        stop = on_rx[self.draws("stop").uniform(self.ids[on_rx], month.m) < self.care.stop_per_year / 12]
+        stop = on_rx[self.draws("stop").uniform(on_rx, month.m) < self.care.stop_per_year / 12]
         self.rx.stop_taking(stop, month.day0)
 
     def opportunistic(self, sim: "Sim", month: "Month") -> None:

@@ -30,7 +30,6 @@ def opportunistic(h: "Hypertension", month: "Month") -> None:
     """At this month's face-to-face consultations: whom to check (overdue, recently raised, diabetic,
     or by chance), and a re-check of some who are known hypertensive."""
     s, care, c, m = h.s, h.care, month.consults, month.m
-    ids = h.ids[c.pos]
     since = c.day - s.last_bp[c.pos]
     older = c.age >= care.bp_check_overdue_from_age
     p_check = np.where(older & (since >= 5 * YEAR), care.bp_check_if_overdue,
@@ -38,9 +37,9 @@ def opportunistic(h: "Hypertension", month: "Month") -> None:
                                 care.bp_check_opportunistic * _young_ramp(h, c.age)))
     diabetic = s.known_type2[c.pos] <= c.day
     p_check = np.where(diabetic & (since >= 300), care.diabetes_review_bp, p_check)
-    check = ~s.dx[c.pos] & ~c.remote & (h.draws("check").uniform(ids, m) < p_check)
+    check = ~s.dx[c.pos] & ~c.remote & (h.draws("check").uniform(c.pos, m) < p_check)
     h.checks = (c.pos[check], c.day[check], c.key[check])
-    known = s.dx[c.pos] & ~c.remote & (h.draws("check.dx").uniform(ids, m) < care.bp_check_diagnosed)
+    known = s.dx[c.pos] & ~c.remote & (h.draws("check.dx").uniform(c.pos, m) < care.bp_check_diagnosed)
     if known.any():
         h.vitals.measure(c.pos[known], c.day[known], c.key[known], 7 * m + 4)
 
@@ -66,7 +65,7 @@ def follow_up_readings(h: "Hypertension", month: "Month") -> None:
 
     severe = ng136.clinic_severe(r_s, r_d)
     sv = r_pos[severe]
-    sv_day = r_day[severe] + 1 + h.draws("severe.repeat").integers(h.ids[sv], 7, m)
+    sv_day = r_day[severe] + 1 + h.draws("severe.repeat").integers(sv, 7, m)
     sv_cons = h.contacts.book(sv, sv_day, "nurse", "severe", m, "Clinic")
     s2r, d2r, s2, d2 = h.vitals.measure(sv, sv_day, sv_cons, 7 * m + 2)
     still = ng136.clinic_severe(s2r, d2r)
@@ -87,13 +86,13 @@ def follow_up_readings(h: "Hypertension", month: "Month") -> None:
 def _out_of_clinic(h: "Hypertension", raised, raised_day, raised_s, raised_d, m: int) -> None:
     """ABPM, or HBPM, one to three weeks after a raised reading (when the practice arranges it); a
     confirmed diagnosis within a week of it."""
-    done = h.draws("oc.done").uniform(h.ids[raised], m) < h.care.out_of_clinic_done
+    done = h.draws("oc.done").uniform(raised, m) < h.care.out_of_clinic_done
     oc = raised[done]
-    oc_day = raised_day[done] + 7 + h.draws("oc.day").integers(h.ids[oc], 15, m)
-    home = h.draws("oc.home").uniform(h.ids[oc], m) < h.care.hbpm_share
+    oc_day = raised_day[done] + 7 + h.draws("oc.day").integers(oc, 15, m)
+    home = h.draws("oc.home").uniform(oc, m) < h.care.hbpm_share
     os_, od = h.vitals.out_of_clinic(oc, oc_day, m, home)
     conf = ng136.confirmed(os_, od)
-    dx_day = oc_day[conf] + h.draws("dx.delay").integers(h.ids[oc[conf]], 7, m)
+    dx_day = oc_day[conf] + h.draws("dx.delay").integers(oc[conf], 7, m)
     diagnose(h, oc[conf], dx_day, raised_s[done][conf], raised_d[done][conf], os_[conf], od[conf], m)
 
 
@@ -106,7 +105,7 @@ def diagnose(h: "Hypertension", pos, day, clinic_s, clinic_d, oc_s, oc_d, step) 
     st = np.where(st == ng136.NONE, ng136.STAGE1, st)
     s.dx[pos], s.dx_day[pos], s.stage[pos] = True, day, st
     cons = h.contacts.book(pos, day, "gp", "dx", step, "Face to face consultation")
-    lab_day = np.maximum(day - 3 - h.draws("tod.delay").integers(h.ids[pos], 5, step), s.ent[pos])
+    lab_day = np.maximum(day - 3 - h.draws("tod.delay").integers(pos, 5, step), s.ent[pos])
     lab = h.labs.sample(pos, lab_day, True)
     rec.observation(pos, lab_day, rec.code("ecg"), obstype=rec.obstype("Investigation"))
     rec.observation(pos, day, rec.code("fundoscopy"), cons=cons, obstype=rec.obstype("Investigation"))
@@ -123,13 +122,13 @@ def diagnose(h: "Hypertension", pos, day, clinic_s, clinic_d, oc_s, oc_d, step) 
     cvd = (s.stroke_day[pos] >= 0) | (s.mi_day[pos] >= 0)
     offer, consider = ng136.offer_treatment(st, age, tod, cvd, s.known_ckd[pos] <= day, s.known_type2[pos] <= day, score)
     consider |= ng136.offer_treatment_over80(st, age, clinic_s, clinic_d)
-    treat = offer | (consider & (h.draws("treat").uniform(h.ids[pos], step) < care.consider_uptake))
-    declines = treat & (h.draws("decline").uniform(h.ids[pos], step) < care.decline_treatment)
+    treat = offer | (consider & (h.draws("treat").uniform(pos, step) < care.consider_uptake))
+    declines = treat & (h.draws("decline").uniform(pos, step) < care.decline_treatment)
     start_now = treat & ~declines
     s.declined[pos[declines]] = True
     h.decide(pos[declines], day[declines], "declined", None, "decline_treatment")
     h.decide(pos[~treat], day[~treat], "lifestyle", None, "1.4.12/1.4.13 not offered")
     treatment.start_first_line(h, pos[start_now], day[start_now])
     s.next_review[pos] = np.where(start_now, day + h.fu["step_up_days"], day + h.fu["annual_review_days"])
-    young = pos[(age < 40) & (h.draws("young.ref").uniform(h.ids[pos], step) < care.refer_under40)]
+    young = pos[(age < 40) & (h.draws("young.ref").uniform(pos, step) < care.refer_under40)]
     treatment.refer(h, young, s.dx_day[young], 1, "1.4.14 under 40: secondary causes")

@@ -21,35 +21,35 @@ if TYPE_CHECKING:
 def at_entry(h: "Hypertension") -> None:
     """Those hypertensive at entry were diagnosed before with a probability rising with age, and a
     share of them treated with as many classes as their BP needed (less inertia)."""
-    s, th, care, ids, n = h.s, h.th, h.care, h.ids, h.sim.n
+    s, th, care, n = h.s, h.th, h.care, h.sim.n
     s0, d0, _, _ = h.vitals.usual_at(np.arange(n), s.ent)
     s.usual_sbp_entry[:] = s0
     htn0 = (s0 >= th["clinic_sbp"]) | (d0 >= th["clinic_dbp"])
     s.onset_htn[htn0] = s.ent[htn0]
     p_prior = care.prior_diagnosis * np.clip((s.age_entry - 20) / 45, 0.0, 1.0)
-    pri = np.flatnonzero(htn0 & (h.draws("prior").uniform(ids) < p_prior))
+    pri = np.flatnonzero(htn0 & (h.draws("prior").uniform(h.sim.everyone) < p_prior))
     if not len(pri):
         return
-    pday = np.maximum(s.first_allowed[pri], s.ent[pri] - np.round(h.draws("prior.day").exponential(ids[pri], 5 * YEAR)).astype(np.int64))
+    pday = np.maximum(s.first_allowed[pri], s.ent[pri] - np.round(h.draws("prior.day").exponential(pri, 5 * YEAR)).astype(np.int64))
     st = np.where((s0[pri] >= th["stage2_clinic_sbp"]) | (d0[pri] >= th["stage2_clinic_dbp"]), ng136.STAGE2, ng136.STAGE1)
     s.dx[pri], s.dx_day[pri], s.stage[pri], s.prior[pri] = True, pday, st, True
     rec = h.record
     code = np.where(st == ng136.STAGE2, rec.code("hypertension_stage2"), rec.code("hypertension_stage1"))
     h.rx.link_problem(pri, rec.diagnosis(pri, pday, code))
-    treated = pri[h.draws("prior.treated").uniform(ids[pri]) < care.prior_treated]
+    treated = pri[h.draws("prior.treated").uniform(pri) < care.prior_treated]
     if len(treated):
         _regimen(h, treated, s0[treated])
-    s.next_review[pri] = s.ent[pri] + h.draws("prior.review").integers(ids[pri], 365)
+    s.next_review[pri] = s.ent[pri] + h.draws("prior.review").integers(pri, 365)
 
 
 def _regimen(h: "Hypertension", treated: np.ndarray, s0: np.ndarray) -> None:
     """The regimen carried over: one class per standard-dose lowering needed to reach target."""
-    s, ids, ent = h.s, h.ids, h.s.ent
+    s, ent = h.s, h.s.ent
     age = (ent[treated] - s.dob[treated]) / YEAR
     tgt_s, _ = ng136.target(age, s.rf_type1[treated], np.zeros(len(treated)))
     per_drug = reference.toml("blood_pressure.toml")["treatment"]["standard_sbp"] * s.bp_response[treated] * s.adherence[treated]
     k_need = np.clip(np.ceil((s0 - tgt_s + 5) / per_drug), 1, 4).astype(np.int64)
-    k_need -= (h.draws("prior.inertia").uniform(ids[treated]) < h.care.inertia) & (k_need > 1)
+    k_need -= (h.draws("prior.inertia").uniform(treated) < h.care.inertia) & (k_need > 1)
     treatment.start_first_line(h, treated, ent[treated])
     for step_no in (2, 3, 4):
         more = treated[k_need >= step_no]

@@ -24,7 +24,7 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     if not len(due):
         return
     rday = np.clip(np.maximum(s.next_review[due], month.day0), s.ent[due], s.lst[due])
-    dna = h.draws("dna").uniform(h.ids[due], m) < care.did_not_attend
+    dna = h.draws("dna").uniform(due, m) < care.did_not_attend
     rec.observation(due[dna], rday[dna], rec.code("did_not_attend"), obstype=rec.obstype("Observation"))
     s.next_review[due[dna]] = rday[dna] + h.fu["missed_review_rebook_days"]
     rv, rv_day = due[~dna], rday[~dna]
@@ -42,20 +42,20 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     _side_effects(h, rv, rv_day, cons)
     # a patient who stopped is found out (their BP is back up)
     back = rv[s.rx_stopped[rv] & ~ok]
-    restart = back[h.draws("restart").uniform(h.ids[back], m) < care.restart_after_stopping]
+    restart = back[h.draws("restart").uniform(back, m) < care.restart_after_stopping]
     restart_day = rv_day[np.isin(rv, restart)]
     h.decide(restart, restart_day, "restart", None, "1.4.40 adherence discussed")
     h.rx.restart(restart, restart_day)
     uncontrolled = ~ok & ~s.rx_stopped[rv]
-    inert = uncontrolled & (h.draws("inertia").uniform(h.ids[rv], m) < care.inertia)
+    inert = uncontrolled & (h.draws("inertia").uniform(rv, m) < care.inertia)
     h.decide(rv[inert], rv_day[inert], "no_change", None, "inertia")
     act_on = uncontrolled & ~inert
     # untreated: (re)offer
     start = rv[act_on & ~on_any]
-    start = start[h.draws("reoffer").uniform(h.ids[start], m) >= care.decline_treatment]
+    start = start[h.draws("reoffer").uniform(start, m) >= care.decline_treatment]
     treatment.start_first_line(h, start, rv_day[np.isin(rv, start)])
     _step_up(h, rv[act_on & on_any], rv_day[act_on & on_any], m)
-    slip = np.round(h.draws("review.slip").exponential(h.ids[rv], care.review_delay_mean_days, m)).astype(np.int64)
+    slip = np.round(h.draws("review.slip").exponential(rv, care.review_delay_mean_days, m)).astype(np.int64)
     s.next_review[rv] = np.where(ok | inert, rv_day + h.fu["annual_review_days"] + slip, rv_day + h.fu["step_up_days"])
 
 

@@ -44,7 +44,7 @@ def add_class(h: "Hypertension", pos: np.ndarray, cls: str, day, rule: str) -> N
     elif cls == "C":
         meds = h.rx.meds
         h.rx.set_drug(pos, "C", meds.index["amlodipine"], np.zeros(len(pos), dtype=np.int64), day)
-        oedema = h.draws("oedema").uniform(h.ids[pos], np.broadcast_to(day, len(pos))) < meds.spec["amlodipine"]["oedema_by_level"][0]
+        oedema = h.draws("oedema").uniform(pos, np.broadcast_to(day, len(pos))) < meds.spec["amlodipine"]["oedema_by_level"][0]
         h.s.oedema_pending[pos] |= oedema
         h.decide(pos, day, what, "amlodipine", rule)
     elif cls == "D":
@@ -67,7 +67,7 @@ def _add_acei_or_arb(h: "Hypertension", pos: np.ndarray, day, rule: str, what: s
             level = np.where((sd - s.dob[sel]) / YEAR > 75, spec["start_level_over75"], level)
         else:
             level = np.where(s.rx_drug[sel, 2] >= 0, spec["start_level_with_diuretic"], level)
-            cough = h.draws("cough").uniform(h.ids[sel], np.broadcast_to(sd, len(sel))) < h.care.acei_cough
+            cough = h.draws("cough").uniform(sel, np.broadcast_to(sd, len(sel))) < h.care.acei_cough
             s.cough_pending[sel] |= cough
         h.rx.set_drug(sel, "A", meds.index[name], level, sd)
         h.decide(sel, sd, what, name, rule)
@@ -77,7 +77,7 @@ def _add_acei_or_arb(h: "Hypertension", pos: np.ndarray, day, rule: str, what: s
 def monitor(h: "Hypertension", pos: np.ndarray, day, purpose: str, step=None) -> None:
     """Urea and electrolytes one to two weeks after starting or raising a drug that needs them."""
     step = np.broadcast_to(day, len(pos)) if step is None else step
-    h.labs.sample(pos, day + 7 + h.draws(purpose).integers(h.ids[pos], 8, step), False)
+    h.labs.sample(pos, day + 7 + h.draws(purpose).integers(pos, 8, step), False)
 
 
 def step4(h: "Hypertension", pos: np.ndarray, day, potassium: np.ndarray, step) -> None:
@@ -91,7 +91,7 @@ def step4(h: "Hypertension", pos: np.ndarray, day, potassium: np.ndarray, step) 
     h.rx.set_drug(sp, "S", meds.index["spironolactone"], np.zeros(len(sp), dtype=np.int64), _each(day, spiro))
     h.decide(sp, _each(day, spiro), "add", "spironolactone", "1.4.48 K+ <= 4.5")
     ab = pos[~spiro]
-    pick = np.where(h.draws("alpha_beta").uniform(h.ids[ab], step) < h.care.step4_alpha_share, "doxazosin", "bisoprolol")
+    pick = np.where(h.draws("alpha_beta").uniform(ab, step) < h.care.step4_alpha_share, "doxazosin", "bisoprolol")
     for name in ("doxazosin", "bisoprolol"):
         sel = ab[pick == name]
         sd = _each(_each(day, ~spiro), pick == name)
