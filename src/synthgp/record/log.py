@@ -1,9 +1,12 @@
-"""Rows a pathway emits, collected as arrays and turned into the record's tables at the end.
+"""Rows a pathway emits, collected in batches and turned into the record's tables at the end.
 
 Pathways emit by local patient index and day; ids (consid, obsid, issueid) are assigned once,
 in (patient, day, emission) order, as ((seq << 16) | k) * 100000 + pracid, so they are unique per
 practice and the same whatever the emission batching. Rows dated outside a patient's time in the
 record (before birth or registration, after death or leaving) are dropped here, in one place.
+
+A batch's column is an array or one value for the whole batch; single values are spread only when
+the log is finished, so emitting costs little more than keeping references.
 """
 
 from __future__ import annotations
@@ -18,100 +21,110 @@ from synthgp.core.ids import OBS_PER_PATIENT_BITS, PATID_MULT
 PLAIN, BP_SYSTOLIC, BP_DIASTOLIC = 0, 1, 2
 
 
-def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
-    return np.concatenate(parts).astype(dtype) if parts else np.empty(0, dtype=dtype)
+class _Rows:
+    """Columns of a table emitted batch by batch; row k of the whole is the k-th row emitted."""
+
+    def __init__(self, dtypes: dict[str, type]):
+        self.dtypes = dtypes
+        self.parts: dict[str, list] = {k: [] for k in dtypes}
+        self.sizes: list[int] = []
+        self.n = 0
+
+    def add(self, n: int, cols: dict) -> np.ndarray:
+        """Add a batch of `n` rows; returns their keys (emission order)."""
+        for k in self.dtypes:
+            v = cols[k]
+            self.parts[k].append(v if np.ndim(v) == 0 else np.asarray(v))
+        self.sizes.append(n)
+        self.n += n
+        return np.arange(self.n - n, self.n)
+
+    def column(self, name: str) -> np.ndarray:
+        dtype, parts = self.dtypes[name], self.parts[name]
+        arrays = [np.ndim(v) > 0 for v in parts]
+        if all(arrays):
+            return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype=dtype)
+        out = np.repeat(np.array([None if a else v for v, a in zip(parts, arrays)], dtype=object).astype(dtype)
+                        if dtype is object else np.array([0 if a else v for v, a in zip(parts, arrays)], dtype=dtype),
+                        self.sizes)
+        start = 0
+        for v, a, n in zip(parts, arrays, self.sizes):
+            if a:
+                out[start:start + n] = v
+            start += n
+        return out
 
 
 class EventLog:
     def __init__(self, first_day: np.ndarray, last_day: np.ndarray):
         self.first_day = first_day  # per local patient: first day rows may carry
         self.last_day = last_day  # per local patient: last day (may move earlier: fatal events)
-        self._cons: dict[str, list] = {k: [] for k in ("pat", "day", "staff", "source", "key")}
-        self._obs: dict[str, list] = {k: [] for k in ("pat", "day", "enter", "medcode", "value", "unit", "obstype",
-                                                       "cons", "kind", "problem", "referral", "low", "high", "key")}
-        self._issue: dict[str, list] = {k: [] for k in ("pat", "day", "staff", "prod", "qty", "qunit", "duration",
-                                                         "cost", "course", "dosage")}
-        self._n_cons = 0
-        self._n_obs = 0
+        i64, f64 = np.int64, np.float64
+        self._cons = _Rows({"pat": i64, "day": i64, "staff": i64, "source": i64})
+        self._obs = _Rows({"pat": i64, "day": i64, "enter": i64, "medcode": i64, "value": f64, "unit": i64, "obstype": i64,
+                           "cons": i64, "kind": i64, "problem": i64, "referral": i64, "low": f64, "high": f64})
+        self._issue = _Rows({"pat": i64, "day": i64, "staff": i64, "prod": i64, "qty": f64, "qunit": i64, "duration": i64,
+                             "cost": f64, "course": i64, "dosage": object})
 
     # ------------------------------------------------------------ emitting
     def consultation(self, pat: np.ndarray, day: np.ndarray, staff: np.ndarray, source: int | np.ndarray) -> np.ndarray:
-        n = len(pat)
-        keys = np.arange(self._n_cons, self._n_cons + n)
-        self._n_cons += n
-        for k, v in (("pat", pat), ("day", day), ("staff", staff), ("source", np.broadcast_to(source, n)), ("key", keys)):
-            self._cons[k].append(np.asarray(v))
-        return keys
+        return self._cons.add(len(pat), {"pat": pat, "day": day, "staff": staff, "source": source})
 
     def observation(self, pat, day, medcode, *, cons=None, value=None, unit=0, obstype=5, kind=PLAIN,
                     problem=0, referral=0, low=None, high=None, enter_delay=None) -> np.ndarray:
         """Emit observations; returns their keys. `problem` 1/2 = active/past problem, `referral` = urgency id."""
-        n = len(pat)
-        keys = np.arange(self._n_obs, self._n_obs + n)
-        self._n_obs += n
         day = np.asarray(day)
-        nan = np.full(n, np.nan)
-        cols = {
-            "pat": pat, "day": day, "enter": day + (0 if enter_delay is None else enter_delay),
-            "medcode": np.broadcast_to(medcode, n), "value": nan if value is None else value,
-            "unit": np.broadcast_to(unit, n), "obstype": np.broadcast_to(obstype, n),
-            "cons": np.full(n, -1) if cons is None else cons, "kind": np.broadcast_to(kind, n),
-            "problem": np.broadcast_to(problem, n), "referral": np.broadcast_to(referral, n),
-            "low": nan if low is None else np.broadcast_to(low, n), "high": nan if high is None else np.broadcast_to(high, n),
-            "key": keys,
-        }
-        for k, v in cols.items():
-            self._obs[k].append(np.asarray(v))
-        return keys
+        return self._obs.add(len(pat), {
+            "pat": pat, "day": day, "enter": day if enter_delay is None else day + enter_delay, "medcode": medcode,
+            "value": np.nan if value is None else value, "unit": unit, "obstype": obstype,
+            "cons": -1 if cons is None else cons, "kind": kind, "problem": problem, "referral": referral,
+            "low": np.nan if low is None else low, "high": np.nan if high is None else high})
 
     def blood_pressure(self, pat, day, sbp, dbp, cons, codes: tuple[int, int], unit: int, obstype: int) -> None:
         """A systolic and a diastolic row, the diastolic's parent the systolic (aurum.md)."""
-        order = np.argsort(np.arange(2 * len(pat)) % len(pat), kind="stable") if len(pat) else np.empty(0, int)
-        pat2 = np.concatenate([pat, pat])[order]
-        self.observation(pat2, np.concatenate([day, day])[order], np.concatenate([np.full(len(pat), codes[0]), np.full(len(pat), codes[1])])[order],
-                         cons=np.concatenate([cons, cons])[order], value=np.concatenate([sbp, dbp])[order].astype(np.float64),
-                         unit=unit, obstype=obstype,
-                         kind=np.concatenate([np.full(len(pat), BP_SYSTOLIC), np.full(len(pat), BP_DIASTOLIC)])[order])
+        n = len(pat)
+
+        def pairs(a, b):
+            out = np.empty(2 * n, dtype=np.result_type(a, b))
+            out[0::2], out[1::2] = a, b
+            return out
+
+        self.observation(pairs(pat, pat), pairs(day, day), pairs(codes[0], codes[1]), cons=pairs(cons, cons),
+                         value=pairs(np.asarray(sbp, np.float64), np.asarray(dbp, np.float64)), unit=unit, obstype=obstype,
+                         kind=pairs(BP_SYSTOLIC, BP_DIASTOLIC))
 
     def issue(self, pat, day, staff, prod, qty, qunit, duration, cost, course, dosage) -> None:
-        n = len(pat)
-        for k, v in (("pat", pat), ("day", day), ("staff", staff), ("prod", prod), ("qty", qty), ("qunit", qunit),
-                     ("duration", duration), ("cost", cost), ("course", course), ("dosage", dosage)):
-            self._issue[k].append(np.broadcast_to(np.asarray(v), n))
+        self._issue.add(len(pat), {"pat": pat, "day": day, "staff": staff, "prod": prod, "qty": qty, "qunit": qunit,
+                                   "duration": duration, "cost": cost, "course": course, "dosage": dosage})
 
     # ------------------------------------------------------------ finishing
-    def _keep(self, pat: np.ndarray, day: np.ndarray) -> np.ndarray:
-        return (day >= self.first_day[pat]) & (day <= self.last_day[pat])
+    def _kept_in_order(self, rows: _Rows, seq: np.ndarray, pracid: np.ndarray, table: int) -> tuple[dict, np.ndarray, np.ndarray]:
+        """The rows dated inside each patient's time, in (patient, day, emission) order: (columns, their
+        emission keys, their ids). `table` (1-3) keeps each table's ids apart, so an obsid can never
+        equal a consid or an issueid."""
+        pat, day = rows.column("pat"), rows.column("day")
+        keep = np.flatnonzero((day >= self.first_day[pat]) & (day <= self.last_day[pat]))
+        order = keep[np.lexsort((keep, day[keep], pat[keep]))]
+        cols = {"pat": pat[order], "day": day[order]}
+        for k in rows.dtypes:
+            if k not in cols:
+                cols[k] = rows.column(k)[order]
+        p = cols["pat"]
+        start = np.r_[0, np.flatnonzero(p[1:] != p[:-1]) + 1]
+        k = np.arange(len(p)) - np.repeat(start, np.diff(np.r_[start, len(p)]))
+        if len(k) and k.max() >= 1 << OBS_PER_PATIENT_BITS:
+            raise OverflowError("more than 65,536 rows of one kind for one patient")
+        return cols, order, (((seq[p] << OBS_PER_PATIENT_BITS) | k) * 4 + table) * PATID_MULT + pracid[p]
 
     def finish(self, patid: np.ndarray, pracid: np.ndarray) -> "Finished":
         seq = patid // PATID_MULT
-
-        def ids(pat: np.ndarray, day: np.ndarray, emitted: np.ndarray, table: int) -> tuple[np.ndarray, np.ndarray]:
-            """Ids in (patient, day, emission) order; `table` (1-3) keeps each table's ids apart, so an
-            obsid can never equal a consid or an issueid."""
-            order = np.lexsort((emitted, day, pat))
-            p = pat[order]
-            start = np.r_[0, np.flatnonzero(p[1:] != p[:-1]) + 1]
-            k = np.arange(len(p)) - np.repeat(start, np.diff(np.r_[start, len(p)]))
-            if len(k) and k.max() >= 1 << OBS_PER_PATIENT_BITS:
-                raise OverflowError("more than 65,536 rows of one kind for one patient")
-            return order, (((seq[p] << OBS_PER_PATIENT_BITS) | k) * 4 + table) * PATID_MULT + pracid[p]
-
-        c = {k: _cat(v, np.float64 if k == "x" else np.int64) for k, v in self._cons.items()}
-        keep = self._keep(c["pat"], c["day"])
-        c = {k: v[keep] for k, v in c.items()}
-        order, consid = ids(c["pat"], c["day"], c["key"], 1)
-        c = {k: v[order] for k, v in c.items()}
+        c, c_key, consid = self._kept_in_order(self._cons, seq, pracid, 1)
         c["consid"] = consid
-        cons_map = np.full(max(self._n_cons, 1), -1, dtype=np.int64)
-        cons_map[c["key"]] = consid
+        cons_map = np.full(max(self._cons.n, 1), -1, dtype=np.int64)
+        cons_map[c_key] = consid
 
-        o = {k: _cat(v, np.float64 if k in ("value", "low", "high") else np.int64) for k, v in self._obs.items()}
-        keep = self._keep(o["pat"], o["day"])
         # a BP pair stands or falls together (same patient and day, so it always does)
-        o = {k: v[keep] for k, v in o.items()}
-        order, obsid = ids(o["pat"], o["day"], o["key"], 2)
-        o = {k: v[order] for k, v in o.items()}
+        o, o_key, obsid = self._kept_in_order(self._obs, seq, pracid, 2)
         o["obsid"] = obsid
         o["consid"] = np.where(o["cons"] >= 0, cons_map[np.maximum(o["cons"], 0)], -1)
         parent = np.full(len(obsid), -1, dtype=np.int64)
@@ -120,15 +133,10 @@ class EventLog:
             assert (o["kind"][dia - 1] == BP_SYSTOLIC).all() and (o["pat"][dia - 1] == o["pat"][dia]).all()
             parent[dia] = obsid[dia - 1]
         o["parentobsid"] = parent
-        obs_map = np.full(self._n_obs, -1, dtype=np.int64)
-        obs_map[o["key"]] = obsid
+        obs_map = np.full(self._obs.n, -1, dtype=np.int64)
+        obs_map[o_key] = obsid
 
-        i = {k: _cat(v, np.float64 if k in ("qty", "cost") else (object if k == "dosage" else np.int64))
-             for k, v in self._issue.items()}
-        keep = self._keep(i["pat"], i["day"])
-        i = {k: v[keep] for k, v in i.items()}
-        order, issueid = ids(i["pat"], i["day"], np.arange(len(i["pat"])), 3)
-        i = {k: v[order] for k, v in i.items()}
+        i, _, issueid = self._kept_in_order(self._issue, seq, pracid, 3)
         i["issueid"] = issueid
         # a course's drug record id is the id of its first issue
         if len(issueid):
