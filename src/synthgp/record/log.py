@@ -27,6 +27,7 @@ class _Rows:
     def __init__(self, dtypes: dict[str, type]):
         self.dtypes = dtypes
         self.parts: dict[str, list] = {k: [] for k in dtypes}
+        self.is_array: dict[str, list[bool]] = {k: [] for k in dtypes}
         self.sizes: list[int] = []
         self.n = 0
 
@@ -34,14 +35,17 @@ class _Rows:
         """Add a batch of `n` rows; returns their keys (emission order)."""
         for k in self.dtypes:
             v = cols[k]
-            self.parts[k].append(v if np.ndim(v) == 0 else np.asarray(v))
+            a = isinstance(v, np.ndarray) and v.ndim > 0
+            if not a and not np.isscalar(v) and np.ndim(v) > 0:
+                v, a = np.asarray(v), True
+            self.parts[k].append(v)
+            self.is_array[k].append(a)
         self.sizes.append(n)
         self.n += n
         return np.arange(self.n - n, self.n)
 
     def column(self, name: str) -> np.ndarray:
-        dtype, parts = self.dtypes[name], self.parts[name]
-        arrays = [np.ndim(v) > 0 for v in parts]
+        dtype, parts, arrays = self.dtypes[name], self.parts[name], self.is_array[name]
         if all(arrays):
             return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype=dtype)
         out = np.repeat(np.array([None if a else v for v, a in zip(parts, arrays)], dtype=object).astype(dtype)
@@ -53,6 +57,17 @@ class _Rows:
                 out[start:start + n] = v
             start += n
         return out
+
+
+def _by_patient_and_day(pat: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """The stable order by (patient, day): rows of a patient and day keep their emission order. Two
+    passes of numpy's radix sort when both fit 16 bits (a block under 65,536 patients, days of
+    1880-2059), else lexsort."""
+    i16 = np.iinfo(np.int16)
+    if len(pat) and pat.max() < 1 << 16 and i16.min <= day.min() and day.max() <= i16.max:
+        by_day = np.argsort(day.astype(np.int16), kind="stable")
+        return by_day[np.argsort(pat.astype(np.uint16)[by_day], kind="stable")]
+    return np.lexsort((np.arange(len(pat)), day, pat))
 
 
 class EventLog:
@@ -104,7 +119,7 @@ class EventLog:
         equal a consid or an issueid."""
         pat, day = rows.column("pat"), rows.column("day")
         keep = np.flatnonzero((day >= self.first_day[pat]) & (day <= self.last_day[pat]))
-        order = keep[np.lexsort((keep, day[keep], pat[keep]))]
+        order = keep[_by_patient_and_day(pat[keep], day[keep])]
         cols = {"pat": pat[order], "day": day[order]}
         for k in rows.dtypes:
             if k not in cols:
