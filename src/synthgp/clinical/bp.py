@@ -63,8 +63,11 @@ def usual(person: Person, age: np.ndarray, male: np.ndarray, bmi: np.ndarray, bl
     """Untreated usual BP (no white coat) at `age`."""
     c = _cfg()
     u, e = c["usual"], c["effects"]
-    s = np.where(male, np.interp(age, u["ages"], u["sbp_male"]), np.interp(age, u["ages"], u["sbp_female"]))
-    d = np.where(male, np.interp(age, u["ages"], u["dbp_male"]), np.interp(age, u["ages"], u["dbp_female"]))
+    s, d = np.empty(len(age)), np.empty(len(age))
+    for sex, is_sex in (("male", male), ("female", ~male)):  # each person's curve, not both
+        a = age[is_sex]
+        s[is_sex] = np.interp(a, u["ages"], u[f"sbp_{sex}"])
+        d[is_sex] = np.interp(a, u["ages"], u[f"dbp_{sex}"])
     dev_bmi = bmi - e["bmi_centre"]
     s = (s + person.level_sbp + person.slope_sbp * (age - 50) / 10 + e["sbp_per_bmi"] * dev_bmi
          + e["black_sbp"] * black + e["south_asian_sbp"] * south_asian + e["deprivation_sbp"] * (3 - imd)

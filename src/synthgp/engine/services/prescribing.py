@@ -59,6 +59,7 @@ class Prescribing(Service):
     fields = {
         "rx_drug": "per antihypertensive slot (A, C, D, S): medicine index, or -1",
         "rx_level": "per slot: dose level", "rx_course": "per slot: course number, or -1",
+        "rx_units": "standard-dose equivalents the slots hold (Law 2003), summed in slot order",
         "rx_next_issue": "day the regimen is next due to be issued", "rx_stopped": "stopped taking it, unseen",
         "rx_stop_day": "day they stopped", "adherence": "share of the prescribed doses taken",
         "repeat_days": "repeat interval, 28 or 56 days",
@@ -75,7 +76,7 @@ class Prescribing(Service):
                              flo + (fhi - flo) * sim.draws("adherence.high").uniform(sim.everyone))
         return {
             "rx_drug": np.full((n, 4), -1, dtype=np.int64), "rx_level": np.zeros((n, 4), dtype=np.int64),
-            "rx_course": np.full((n, 4), -1, dtype=np.int64), "rx_next_issue": np.full(n, NEVER, dtype=np.int64),
+            "rx_course": np.full((n, 4), -1, dtype=np.int64), "rx_units": np.zeros(n), "rx_next_issue": np.full(n, NEVER, dtype=np.int64),
             "rx_stopped": np.zeros(n, dtype=bool), "rx_stop_day": np.full(n, dates.NONE, dtype=np.int64),
             "adherence": adherence,
             "repeat_days": np.where(sim.draws("repeat56").uniform(sim.everyone) < care.repeat_56_day_share, 56, 28),
@@ -97,6 +98,7 @@ class Prescribing(Service):
         s.rx_drug[pos, k] = med
         s.rx_level[pos, k] = level
         self._new_course(pos, k)
+        s.rx_units[pos] = self._sum_units(pos)
         s.rx_next_issue[pos] = day
 
     def titrate(self, pos: np.ndarray, k: int, day) -> None:
@@ -104,6 +106,7 @@ class Prescribing(Service):
         s = self.s
         s.rx_level[pos, k] += 1
         self._new_course(pos, k)
+        s.rx_units[pos] = self._sum_units(pos)
         s.rx_next_issue[pos] = day
 
     def _new_course(self, pos: np.ndarray, k: int) -> None:
@@ -115,12 +118,16 @@ class Prescribing(Service):
         s.rx_drug[pos, k] = -1
         s.rx_level[pos, k] = 0
         s.rx_course[pos, k] = -1
+        s.rx_units[pos] = self._sum_units(pos)
 
     def on_any(self, pos: np.ndarray) -> np.ndarray:
         return (self.s.rx_drug[pos] >= 0).any(axis=1)
 
     def units(self, pos: np.ndarray) -> np.ndarray:
         """Standard-dose equivalents prescribed (Law 2003), summed over the slots."""
+        return self.s.rx_units[pos]
+
+    def _sum_units(self, pos: np.ndarray) -> np.ndarray:
         s, u = self.s, np.zeros(len(pos))
         for k in range(4):
             on = s.rx_drug[pos, k] >= 0

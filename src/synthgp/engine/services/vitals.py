@@ -32,7 +32,6 @@ class Vitals(Service):
         **{f"bp_{t}": f"blood-pressure trait {t}, fixed for life (clinical/bp.py Person)" for t in TRAITS},
         "recent_sbp": "the last three clinic systolic readings, newest first (QRISK3's SBP variability)",
         "last_bp": "day of the last BP reading on the record",
-        "bp_year_sums": "per study year: sums of usual and treated SBP and DBP, and the months counted",
     }
     reads = ("male", "dob", "imd", "black", "south_asian", "ent", "smoking", "onset_type2", "onset_ckd")
     truth = ("bp_truth_year",)
@@ -42,8 +41,7 @@ class Vitals(Service):
         self.years = np.arange(dates.year_of(np.array([sim.study_start]))[0], dates.year_of(np.array([sim.end]))[0] + 1)
         return {**{f"bp_{t}": getattr(traits, t) for t in TRAITS},
                 "recent_sbp": np.full((sim.n, 3), np.nan),
-                "last_bp": sim.ent - np.round(sim.draws("last_bp").uniform(sim.everyone) * 6 * YEAR).astype(np.int64),
-                "bp_year_sums": np.zeros((sim.n, len(self.years), 5))}
+                "last_bp": sim.ent - np.round(sim.draws("last_bp").uniform(sim.everyone) * 6 * YEAR).astype(np.int64)}
 
     def bind(self, sim: "Sim") -> None:
         super().bind(sim)
@@ -51,6 +49,10 @@ class Vitals(Service):
         self.life, self.rx, self.record = sim.life, sim.rx, sim.record
         s = self.s
         self._traits = [getattr(s, f"bp_{t}") for t in TRAITS]
+        # the truth's yearly means, kept here (no other component reads them): sums of usual and treated
+        # SBP and DBP and the months counted, the current year's contiguous per quantity
+        self._year_sums = np.zeros((sim.n, len(self.years), 5))
+        self._this_year, self._year_index = np.zeros((5, sim.n)), -1
 
     # ------------------------------------------------------------ the latent BP
     def usual(self, pos: np.ndarray, day, age: np.ndarray, bmi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -80,8 +82,17 @@ class Vitals(Service):
         month.treated_sbp, month.treated_dbp = self.treated(act, month.usual_sbp, month.usual_dbp)
         if month.day0 >= sim.study_start:  # the truth tables cover the study period
             yi = int(np.searchsorted(self.years, dates.year_of(np.array([month.day0]))[0]))
-            self.s.bp_year_sums[act, yi] += np.stack([month.usual_sbp, month.usual_dbp, month.treated_sbp,
-                                                      month.treated_dbp, np.ones(len(act))], axis=1)
+            if yi != self._year_index:
+                self._close_year()
+                self._year_index = yi
+            for q, x in enumerate((month.usual_sbp, month.usual_dbp, month.treated_sbp, month.treated_dbp)):
+                self._this_year[q, act] += x
+            self._this_year[4, act] += 1.0
+
+    def _close_year(self) -> None:
+        if self._year_index >= 0:
+            self._year_sums[:, self._year_index, :] = self._this_year.T
+            self._this_year[:] = 0.0
 
     # ------------------------------------------------------------ measuring
     def record_clinic(self, pos: np.ndarray, day, sbp, dbp, cons) -> None:
@@ -123,7 +134,8 @@ class Vitals(Service):
 
     # ------------------------------------------------------------ truth
     def truth_tables(self, sim: "Sim") -> dict[str, dict[str, np.ndarray]]:
-        acc = self.s.bp_year_sums
+        self._close_year()
+        acc = self._year_sums
         cnt = acc[:, :, 4]
         pi, yi = np.nonzero(cnt > 0)
         yearly = acc[pi, yi, :4] / cnt[pi, yi, None]
