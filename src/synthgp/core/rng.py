@@ -111,20 +111,40 @@ class KeyedDraws:
     def bits(self, pos: np.ndarray, step: int | np.ndarray = 0) -> np.ndarray:
         with np.errstate(over="ignore"):
             z = np.take(self._inner, pos)
-            z += _step_key(step)
+            z += _step_key_fast(step)
             return _mix(z)
 
     def uniform(self, pos: np.ndarray, step: int | np.ndarray = 0) -> np.ndarray:
         return _unit(self.bits(pos, step))
 
     def normal(self, pos: np.ndarray, step: int | np.ndarray = 0) -> np.ndarray:
-        step = np.asarray(step, dtype=np.int64)
-        u1 = self.uniform(pos, 2 * step)
-        u2 = self.uniform(pos, 2 * step + 1)
-        return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
+        """Box-Muller over counter steps 2*step and 2*step+1, both mixed in one pass."""
+        n = len(pos)
+        with np.errstate(over="ignore"):
+            inner = np.take(self._inner, pos)
+            z = np.empty(2 * n, dtype=np.uint64)
+            if np.ndim(step) == 0:
+                z[:n] = inner + _step_key_fast(2 * int(step))
+                z[n:] = inner + _step_key_fast(2 * int(step) + 1)
+            else:
+                step = np.asarray(step, dtype=np.int64)
+                z[:n] = inner + _step_key(2 * step)
+                z[n:] = inner + _step_key(2 * step + 1)
+            u = _unit(_mix(z))
+        return np.sqrt(-2.0 * np.log1p(-u[:n])) * np.cos(2.0 * np.pi * u[n:])
 
     def exponential(self, pos: np.ndarray, mean: float | np.ndarray, step: int | np.ndarray = 0) -> np.ndarray:
         return -np.log1p(-self.uniform(pos, step)) * mean
 
     def integers(self, pos: np.ndarray, high: int | np.ndarray, step: int | np.ndarray = 0) -> np.ndarray:
         return np.minimum((self.uniform(pos, step) * high).astype(np.int64), np.asarray(high) - 1)
+
+
+_U64 = (1 << 64) - 1
+
+
+def _step_key_fast(step: int | np.ndarray) -> np.uint64 | np.ndarray:
+    """_step_key, with a plain integer step worked out in Python rather than by numpy."""
+    if isinstance(step, (int, np.integer)):
+        return np.uint64(((int(step) + 1) * int(_STEP)) & _U64)
+    return _step_key(step)

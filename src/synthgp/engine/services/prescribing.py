@@ -121,7 +121,8 @@ class Prescribing(Service):
         s.rx_units[pos] = self._sum_units(pos)
 
     def on_any(self, pos: np.ndarray) -> np.ndarray:
-        return (self.s.rx_drug[pos] >= 0).any(axis=1)
+        """Holds any antihypertensive (every dose counts for at least 0.6 of a standard one)."""
+        return self.s.rx_units[pos] > 0
 
     def units(self, pos: np.ndarray) -> np.ndarray:
         """Standard-dose equivalents prescribed (Law 2003), summed over the slots."""
@@ -174,7 +175,8 @@ class Prescribing(Service):
     def issue(self, sim: "Sim", month: "Month") -> None:
         """Repeats falling due this month: the antihypertensive regimen (up to three issues), then the
         regular medicines (up to two)."""
-        s, act, m = self.s, month.act, month.m
+        s, m = self.s, month.m
+        act = month.act[s.rx_next_issue[month.act] < month.day1]  # an issue falls due this month
         for _ in range(3):
             nxt = s.rx_next_issue[act]
             iss = act[(nxt < month.day1) & ~s.rx_stopped[act] & (nxt <= s.lst[act])]
@@ -186,6 +188,7 @@ class Prescribing(Service):
                 self._issue_slot(iss[has], iday[has], k, self.contacts.staff("gp", iss[has], "rx", m))
             gap = np.round(s.repeat_days[iss] / np.maximum(s.adherence[iss], 0.35)).astype(np.int64)
             s.rx_next_issue[iss] = np.where(self.on_any(iss), iday + gap, NEVER)
+        act = month.act[s.regular_next[month.act] < month.day1]
         for _ in range(2):
             nxt = s.regular_next[act]
             due = act[(nxt < month.day1) & (nxt <= s.lst[act])]
