@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from synthgp.core import reference
+from synthgp.core import reference, rng
 from synthgp.core.rng import Draws
 
 Streams = Callable[[str], Any]  # purpose -> random draws (core.rng Draws or KeyedDraws)
@@ -99,13 +99,13 @@ def clinic_reading(draws: Streams, ids: np.ndarray, step, true_sbp: np.ndarray, 
     stream for a purpose, asked for by `ids` (a seed's Draws by patient index, or a block's keyed ones)."""
     cl = _cfg()["clinic"]
     th = reference.toml("ng136.toml")["thresholds"]
-    vs = cl["visit_sd_sbp"] * draws("bp.visit_sbp").normal(ids, step)
-    vd = cl["visit_sd_dbp"] * draws("bp.visit_dbp").normal(ids, step)
-    s1 = true_sbp + person_wc_sbp + vs + cl["within_visit_sd_sbp"] * draws("bp.r1s").normal(ids, step)
-    d1 = true_dbp + person_wc_dbp + vd + cl["within_visit_sd_dbp"] * draws("bp.r1d").normal(ids, step)
-    s2 = (true_sbp + person_wc_sbp + vs - cl["second_reading_drop_sbp"]
-          + cl["within_visit_sd_sbp"] * draws("bp.r2s").normal(ids, step))
-    d2 = true_dbp + person_wc_dbp + vd + cl["within_visit_sd_dbp"] * draws("bp.r2d").normal(ids, step)
+    z = rng.normals([draws(p) for p in ("bp.visit_sbp", "bp.visit_dbp", "bp.r1s", "bp.r1d", "bp.r2s", "bp.r2d")], ids, step)
+    vs = cl["visit_sd_sbp"] * z[0]
+    vd = cl["visit_sd_dbp"] * z[1]
+    s1 = true_sbp + person_wc_sbp + vs + cl["within_visit_sd_sbp"] * z[2]
+    d1 = true_dbp + person_wc_dbp + vd + cl["within_visit_sd_dbp"] * z[3]
+    s2 = true_sbp + person_wc_sbp + vs - cl["second_reading_drop_sbp"] + cl["within_visit_sd_sbp"] * z[4]
+    d2 = true_dbp + person_wc_dbp + vd + cl["within_visit_sd_dbp"] * z[5]
     manual = draws("bp.manual").uniform(ids, step) < cl["digit_preference"]
     s1, d1 = bound(_digits(s1, manual), _digits(d1, manual))
     s2, d2 = bound(_digits(s2, manual), _digits(d2, manual))
@@ -123,7 +123,8 @@ def out_of_clinic(draws: Streams, ids: np.ndarray, step, true_sbp: np.ndarray, t
     true_dbp = true_dbp - cl["out_of_clinic_offset_dbp"]
     sd_s = np.where(home, cl["hbpm_sd_sbp"], cl["abpm_sd_sbp"])
     sd_d = np.where(home, cl["hbpm_sd_dbp"], cl["abpm_sd_dbp"])
-    s = true_sbp + sd_s * draws("bp.oc_sbp").normal(ids, step)
-    d = true_dbp + sd_d * draws("bp.oc_dbp").normal(ids, step)
+    z = rng.normals([draws("bp.oc_sbp"), draws("bp.oc_dbp")], ids, step)
+    s = true_sbp + sd_s * z[0]
+    d = true_dbp + sd_d * z[1]
     s, d = bound(np.round(s), np.round(d))
     return s, d

@@ -148,3 +148,24 @@ def _step_key_fast(step: int | np.ndarray) -> np.uint64 | np.ndarray:
     if isinstance(step, (int, np.integer)):
         return np.uint64(((int(step) + 1) * int(_STEP)) & _U64)
     return _step_key(step)
+
+
+def normals(streams: "list[KeyedDraws | Draws]", pos: np.ndarray, step: int | np.ndarray = 0) -> np.ndarray:
+    """Standard normals from several streams for the same positions and step, as rows of a (k, n)
+    array: the same numbers as [s.normal(pos, step) for s in streams], mixed in one pass."""
+    if not all(isinstance(s, KeyedDraws) for s in streams):
+        return np.array([s.normal(pos, step) for s in streams]).reshape(len(streams), len(pos))
+    k, n = len(streams), len(pos)
+    if np.ndim(step) == 0:
+        keys = (_step_key_fast(2 * int(step)), _step_key_fast(2 * int(step) + 1))
+    else:
+        step = np.asarray(step, dtype=np.int64)
+        keys = (_step_key(2 * step), _step_key(2 * step + 1))
+    z = np.empty((2, k, n), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j, s in enumerate(streams):
+            inner = np.take(s._inner, pos)
+            np.add(inner, keys[0], out=z[0, j])
+            np.add(inner, keys[1], out=z[1, j])
+        u = _unit(_mix(z.reshape(-1))).reshape(2, k, n)
+    return np.sqrt(-2.0 * np.log1p(-u[0])) * np.cos(2.0 * np.pi * u[1])

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from synthgp.core import reference
+from synthgp.core import reference, rng
 from synthgp.engine.component import Service
 from synthgp.engine.services.prescribing import SLOTS
 
@@ -61,7 +61,8 @@ class Tests(Service):
         day = np.broadcast_to(day, len(pos))
         step = day  # the draw counter: one sample a day at most
         ckd = s.onset_ckd[pos] <= day
-        egfr = np.clip(s.egfr[pos] + self.visit_sd * sim.draws("egfr.visit").normal(i, step), 4, 140)
+        z = rng.normals([sim.draws(p) for p in ("egfr.visit", "k.visit", "na")], i, step)
+        egfr = np.clip(s.egfr[pos] + self.visit_sd * z[0], 4, 140)
         for hook in self.egfr_hooks:
             hook(pos, day, egfr)
         creat = 80 * (egfr / 90) ** -1.15 * np.where(s.male[pos], 1.15, 0.9)
@@ -70,8 +71,8 @@ class Tests(Service):
         spiro = drug[:, SLOTS.index("S")] == self.spironolactone
         k = (s.potassium_level[pos] + c["potassium_on_acei_arb"] * on_a + c["potassium_on_spironolactone"] * spiro
              + c["potassium_on_thiazide"] * on_d + c["potassium_with_ckd"] * ckd
-             + c["potassium_visit_sd"] * sim.draws("k.visit").normal(i, step))
-        na = c["sodium_mean"] + c["sodium_on_thiazide"] * on_d + c["sodium_sd"] * sim.draws("na").normal(i, step)
+             + c["potassium_visit_sd"] * z[1])
+        na = c["sodium_mean"] + c["sodium_on_thiazide"] * on_d + c["sodium_sd"] * z[2]
         day_in = day + sim.draws("lab.delay").integers(i, 3, step)
         lab = dict(cons=None, obstype=self.record.obstype("Investigation"), enter_delay=day_in - day)
         self._result(pos, day, "egfr", np.round(egfr), lab)
@@ -82,11 +83,11 @@ class Tests(Service):
         if not full:
             return {"egfr": egfr, "k": k}
         t2 = s.onset_type2[pos] <= day
-        hba1c = np.where(t2, c["hba1c_diabetes_mean"] + c["hba1c_diabetes_sd"] * sim.draws("hba1c.dm").normal(i, step),
-                         c["hba1c_normal_mean"] + c["hba1c_normal_sd"] * sim.draws("hba1c").normal(i, step))
+        z = rng.normals([sim.draws(p) for p in ("hba1c.dm", "hba1c", "tc", "hdl")], i, step)
+        hba1c = np.where(t2, c["hba1c_diabetes_mean"] + c["hba1c_diabetes_sd"] * z[0], c["hba1c_normal_mean"] + c["hba1c_normal_sd"] * z[1])
         hba1c = np.where(t2, np.maximum(hba1c, 48), np.minimum(hba1c, 47))
-        tc = np.clip(s.rf_total_cholesterol[pos] + c["cholesterol_visit_sd"] * sim.draws("tc").normal(i, step), 2.5, 11)
-        hdl = np.clip(s.rf_hdl[pos] + c["hdl_visit_sd"] * sim.draws("hdl").normal(i, step), 0.5, 3.5)
+        tc = np.clip(s.rf_total_cholesterol[pos] + c["cholesterol_visit_sd"] * z[2], 2.5, 11)
+        hdl = np.clip(s.rf_hdl[pos] + c["hdl_visit_sd"] * z[3], 0.5, 3.5)
         acr = np.exp(np.log(c["acr_median"]) + c["acr_log_sd"] * sim.draws("acr").normal(i)
                      + c["acr_log_diabetes"] * t2 + c["acr_log_ckd"] * ckd)
         self._result(pos, day, "hba1c", np.round(hba1c), lab)
