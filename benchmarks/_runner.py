@@ -8,11 +8,11 @@ import sys
 import tempfile
 
 
-def run_child(code: str, *args: object) -> dict:
+def run_child(code: str, *args: object, env: dict | None = None) -> dict:
     """Run `code` with `args` in a new interpreter (so peak memory is the run's own); return the
-    JSON object it prints last."""
+    JSON object it prints last. `env` replaces the environment (e.g. PYTHONPATH for another checkout)."""
     r = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
-                       cwd=tempfile.gettempdir())
+                       cwd=tempfile.gettempdir(), env=env)
     if r.returncode:
         sys.exit(r.stderr)
     return json.loads(r.stdout.strip().splitlines()[-1])

@@ -1,53 +1,98 @@
-"""Full-record benchmark: patients with ten years of records, from scratch to DuckDB and Aurum files.
+"""Full-record benchmark, this checkout beside a baseline commit, in the same run.
 
-Prints wall time, patients per second, rows written and peak memory, for 1 and 2 workers, each in
-a fresh subprocess. The baseline is the population alone (no care pathway) in the same process,
-so the ratio shows what the ten years of care cost.
+For each version and worker count, in a fresh subprocess each: the simulation stage (every block
+simulated into its tables, in process or on a local Dask cluster, nothing written) and then the
+whole run (`generate` to DuckDB and Aurum). Prints patients/s and rows/s of the simulation stage,
+the whole run's seconds and peak memory (the largest of the process and its workers), and the
+speed-up of this checkout over the baseline. The baseline is checked out from git into a temporary
+worktree; by default it is the commit before the practice engine (BASELINE).
 
-    python benchmarks/simulate.py              # 100,000 patients
-    python benchmarks/simulate.py --patients 20000
+    python benchmarks/simulate.py                         # 100,000 patients, 1 and 2 workers
+    python benchmarks/simulate.py --patients 20000 --against HEAD~3
+    python benchmarks/simulate.py --no-baseline           # this checkout only
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import subprocess
+import tempfile
 import textwrap
+from pathlib import Path
 
 from _runner import run_child
 
+BASELINE = "c903adc"  # the commit before the engine work (one hypertension function)
+ROOT = Path(__file__).resolve().parents[1]
+
 CHILD = textwrap.dedent("""
     import json, resource, sys, time, tempfile, pathlib
-    import numpy as np
-    from synthgp.simulate import run as engine
-    from synthgp.population import people, plan as population
-    from synthgp.core import scenario
-    n, workers = int(sys.argv[1]), int(sys.argv[2])
+    try:
+        from synthgp.core import scenario
+        from synthgp.population.plan import make_plan
+        from synthgp.simulate import run as engine
+    except ImportError:  # the layout before the engine
+        from synthgp import engine, scenario
+        from synthgp.population import make_plan
+    n, workers, stage_only = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
     sc = scenario.load()
-    t = time.perf_counter()
-    plan = population.make_plan(sc, 1, n)
-    for lo in range(0, n, engine.DEFAULT_BLOCK_SIZE):
-        people.simulate_people(plan, lo, min(n, lo + engine.DEFAULT_BLOCK_SIZE))
-    base = time.perf_counter() - t
     out = pathlib.Path(tempfile.mkdtemp()) / "out"
+    o = engine.RunOptions(n_patients=n, seed=1, out=out, workers=workers, progress=False)
+    plan = make_plan(sc, 1, n)
     t = time.perf_counter()
-    m = engine.generate(sc, engine.RunOptions(n_patients=n, seed=1, out=out, workers=workers, progress=False))
-    full = time.perf_counter() - t
+    rows = 0
+    for _, tables in engine._run_blocks(plan, engine._blocks(n, o.block_size), o):
+        rows += sum(tb.num_rows for tb in tables.values())
+    stage = time.perf_counter() - t
+    whole = None
+    if not stage_only:
+        t = time.perf_counter()
+        engine.generate(sc, o)
+        whole = time.perf_counter() - t
     rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    print(json.dumps({"base": base, "full": full, "rss_mb": rss / 1024, "rows": sum(m["tables"].values()),
-                      "obs": m["tables"]["observation"], "issues": m["tables"]["drug_issue"]}))
+    print(json.dumps({"stage": stage, "rows": rows, "whole": whole, "rss_mb": rss / 1024}))
 """)
+
+
+def checkout(ref: str) -> Path:
+    """A temporary git worktree of `ref`; its src/ goes on PYTHONPATH for the baseline runs."""
+    where = Path(tempfile.mkdtemp(prefix="synthgp-baseline-"))
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(where), ref], check=True)
+    return where
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--patients", type=int, default=100_000)
+    ap.add_argument("--against", default=BASELINE, help="git commit to compare with (default: %(default)s)")
+    ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--stage-only", action="store_true", help="skip the whole-run timing")
     a = ap.parse_args()
-    print(f"{'patients':>9} {'workers':>7} {'seconds':>8} {'patients/s':>10} {'rows':>11} {'observations':>12} "
-          f"{'issues':>10} {'peak MB':>8} {'vs population only':>18}")
-    for workers in (1, 2):
-        m = run_child(CHILD, a.patients, workers)
-        print(f"{a.patients:>9,} {workers:>7} {m['full']:>8.1f} {a.patients / m['full']:>10,.0f} {m['rows']:>11,} "
-              f"{m['obs']:>12,} {m['issues']:>10,} {m['rss_mb']:>8.0f} {m['full'] / m['base']:>17.0f}x")
+    base = None if a.no_baseline else checkout(a.against)
+    versions = [("this checkout", str(ROOT / "src"))] + ([(f"baseline {a.against}", str(base / "src"))] if base else [])
+    print(f"{'version':<22} {'workers':>7} {'stage s':>8} {'patients/s':>10} {'rows/s':>10} {'rows':>11} "
+          f"{'whole s':>8} {'peak MB':>8}")
+    try:
+        results = {}
+        for workers in (1, 2):
+            for name, src in versions:
+                env = {**os.environ, "PYTHONPATH": src}
+                m = run_child(CHILD, a.patients, workers, int(a.stage_only), env=env)
+                results[name, workers] = m
+                whole = f"{m['whole']:>8.1f}" if m["whole"] is not None else f"{'-':>8}"
+                print(f"{name:<22} {workers:>7} {m['stage']:>8.1f} {a.patients / m['stage']:>10,.0f} "
+                      f"{m['rows'] / m['stage']:>10,.0f} {m['rows']:>11,} {whole} {m['rss_mb']:>8.0f}")
+        if base:
+            for workers in (1, 2):
+                new, old = results["this checkout", workers], results[f"baseline {a.against}", workers]
+                print(f"speed-up of the simulation stage, {workers} worker{'s' * (workers > 1)}: "
+                      f"{old['stage'] / new['stage']:.2f}x")
+    finally:
+        if base:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False)
+            shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import numpy as np
 
 from synthgp.core import reference
 from synthgp.engine.component import Pathway
+from synthgp.engine.truth import TruthRows
 
 if TYPE_CHECKING:
     from synthgp.engine.sim import Month, Sim
@@ -38,7 +39,7 @@ class Cardiovascular(Pathway):
         self.cfg = reference.toml("outcomes.toml")["events"]
         self.follow_up = reference.toml("ng136.toml")["follow_up"]["event_follow_up_days"]
         self.ids = sim.ids
-        self.rows: dict[str, list] = {k: [] for k in ("pat", "day", "event", "fatal", "sbp")}
+        self.rows = TruthRows("pat", "day", "event", "fatal", "sbp")
 
     def events(self, sim: "Sim", month: "Month") -> None:
         s, cfg, act, m = self.s, self.cfg, month.act, month.m
@@ -66,18 +67,9 @@ class Cardiovascular(Pathway):
         s.post_event_check[pos[~known]] = follow[~known]
         rec = sim.record
         rec.diagnosis(pos, day, rec.code(spec["code"]), enter_delay=14 + sim.draws(f"letter.{ev}").integers(pos, 21, m))
-        for k, v in (("pat", sim.P[pos]), ("day", day), ("event", np.full(len(pos), ev, dtype=object)),
-                     ("fatal", fatal.astype(np.int8)), ("sbp", sbp)):
-            self.rows[k].append(v)
+        self.rows.add(len(pos), pat=sim.P[pos], day=day, event=ev, fatal=fatal.astype(np.int8), sbp=sbp)
         dies = pos[fatal]
         sim.life.die(sim, dies, day[fatal] + sim.draws(f"death.{ev}").integers(dies, 30, m), ev, m)
 
     def truth_tables(self, sim: "Sim") -> dict[str, dict[str, np.ndarray]]:
-        return {"outcome_truth": rows_in_order(self.rows, {"day": "date", "sbp": "treated_sbp"})}
-
-
-def rows_in_order(parts: dict[str, list], rename: dict[str, str]) -> dict[str, np.ndarray]:
-    """Emitted truth rows as columns, in (patient, day, emission) order, so blocks cannot change the order."""
-    cols = {k: (np.concatenate(v) if v else np.empty(0, dtype=np.int64)) for k, v in parts.items()}
-    order = np.lexsort((np.arange(len(cols["pat"])), cols["day"], cols["pat"]))
-    return {rename.get(k, k): v[order] for k, v in cols.items()}
+        return {"outcome_truth": self.rows.columns("day", {"day": "date", "sbp": "treated_sbp"})}

@@ -19,7 +19,7 @@ import numpy as np
 
 from synthgp.core import dates, reference
 from synthgp.engine.component import Pathway
-from synthgp.pathways.cardiovascular import rows_in_order
+from synthgp.engine.truth import TruthRows
 from synthgp.pathways.hypertension import diagnosis, history, review
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class Hypertension(Pathway):
         cfg = reference.toml("ng136.toml")
         self.th, self.fu = cfg["thresholds"], cfg["follow_up"]
         self.record, self.rx, self.vitals, self.labs, self.contacts = sim.record, sim.rx, sim.vitals, sim.labs, sim.contacts
-        self.decisions: dict[str, list] = {k: [] for k in ("pat", "day", "decision", "drug", "rule")}
+        self.decisions = TruthRows("pat", "day", "decision", "drug", "rule")
         self.checks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # this month's opportunistic checks
 
     def draws(self, purpose: str):
@@ -70,13 +70,7 @@ class Hypertension(Pathway):
 
     def decide(self, pos: np.ndarray, day, what: str, drug, rule: str) -> None:
         """A treatment decision, with the NG136 rule (or the behaviour) behind it, for the truth."""
-        if len(pos):
-            d = self.decisions
-            d["pat"].append(self.sim.P[pos])
-            d["day"].append(np.broadcast_to(day, len(pos)).copy())
-            d["decision"].append(np.full(len(pos), what, dtype=object))
-            d["drug"].append(np.broadcast_to(np.asarray(drug, dtype=object), len(pos)).copy())
-            d["rule"].append(np.full(len(pos), rule, dtype=object))
+        self.decisions.add(len(pos), pat=self.sim.P[pos], day=day, decision=what, drug=np.asarray(drug, dtype=object), rule=rule)
 
     # ------------------------------------------------------------ steps (the schedule names them)
     def history(self, sim: "Sim") -> None:
@@ -116,5 +110,5 @@ class Hypertension(Pathway):
                 "diagnosed_date": s.dx_day, "prior_diagnosis": s.prior.astype(np.int8), "usual_sbp_entry": np.round(s.usual_sbp_entry, 1),
                 "white_coat_sbp": np.round(s.bp_white_coat_sbp, 1), "drug_response": np.round(s.bp_response, 3),
                 "adherence": np.round(s.adherence, 3), "stopped_treatment_date": s.rx_stop_day},
-            "decision_truth": rows_in_order(self.decisions, {"day": "date"}),
+            "decision_truth": self.decisions.columns("day", {"day": "date"}),
         }
