@@ -81,19 +81,22 @@ class Draws:
 
     def categorical(self, ids: np.ndarray, probs: np.ndarray, step: int = 0) -> np.ndarray:
         """Index into `probs` (1-D, or one row per id) for each id."""
-        u = self.uniform(ids, step)
-        probs = np.asarray(probs, dtype=np.float64)
-        if probs.ndim == 1:
-            cdf = np.cumsum(probs)
-            cdf /= cdf[-1]
-            return np.minimum(np.searchsorted(cdf, u, side="right"), len(probs) - 1)
-        cdf = np.cumsum(probs, axis=1)
-        cdf /= cdf[:, -1:]
-        return np.minimum((u[:, None] >= cdf).sum(axis=1), probs.shape[1] - 1)
+        return _categorical(self.uniform(ids, step), probs)
 
     def integers(self, ids: np.ndarray, high: int | np.ndarray, step: int = 0) -> np.ndarray:
         """Integers in [0, high)."""
         return np.minimum((self.uniform(ids, step) * high).astype(np.int64), np.asarray(high) - 1)
+
+
+def _categorical(u: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim == 1:
+        cdf = np.cumsum(probs)
+        cdf /= cdf[-1]
+        return np.minimum(np.searchsorted(cdf, u, side="right"), len(probs) - 1)
+    cdf = np.cumsum(probs, axis=1)
+    cdf /= cdf[:, -1:]
+    return np.minimum((u[:, None] >= cdf).sum(axis=1), probs.shape[1] - 1)
 
 
 class KeyedDraws:
@@ -138,6 +141,10 @@ class KeyedDraws:
 
     def integers(self, pos: np.ndarray, high: int | np.ndarray, step: int | np.ndarray = 0) -> np.ndarray:
         return np.minimum((self.uniform(pos, step) * high).astype(np.int64), np.asarray(high) - 1)
+
+    def categorical(self, pos: np.ndarray, probs: np.ndarray, step: int | np.ndarray = 0) -> np.ndarray:
+        """Index into `probs` (1-D, or one row per position), as Draws.categorical."""
+        return _categorical(self.uniform(pos, step), probs)
 
 
 _U64 = (1 << 64) - 1

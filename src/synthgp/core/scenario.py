@@ -122,6 +122,15 @@ class Care(_Strict):
     condition_diagnosis_delay_years: float = Field(gt=0, le=50)
 
 
+class Flu(_Strict):
+    """The seasonal influenza vaccination programme (uptake by season is in data/flu.toml)."""
+
+    persistence: float = Field(ge=0, le=1)
+    uptake_scale: float = Field(ge=0, le=2)
+    not_notified: float = Field(ge=0, le=1)
+    declined_coded: float = Field(ge=0, le=1)
+
+
 MATCHABLE = ("sex", "age", "imd", "ethnicity")
 
 
@@ -162,6 +171,7 @@ class Scenario(_Strict):
     population: Population
     registration: Registration
     care: Care
+    flu: Flu
     risk_factors: RiskFactors
     exports: Exports
 

@@ -257,9 +257,21 @@ RISK_TRUTH = Table("risk_factor_truth", "truth", "QRISK3 inputs as they truly we
     Column("af_onset_age", F64, "Age at AF onset (empty: never)."),
 ))
 
+FLU_TRUTH = Table("flu_truth", "truth",
+                  "Each adult's seasonal flu vaccination season by season while eligible and registered at its start: "
+                  "whether vaccinated, where, and whether the practice's record learned of it.", (
+    Column("patid", I64, "Patient."),
+    Column("season", I16, "Season by the year it starts (2023 is 2023/24)."),
+    Column("eligible_as", STR, "age_65_plus, clinical_risk or age_50_64 (the first that applies)."),
+    Column("vaccinated", I8, "1 if vaccinated in the season."),
+    Column("date", DATE, "Date of vaccination (empty if not vaccinated)."),
+    Column("place", STR, "practice or pharmacy (empty if not vaccinated)."),
+    Column("recorded", I8, "1 if the practice record holds the vaccination (a pharmacy's notification can be lost)."),
+))
+
 BLOCK_TABLES: tuple[Table, ...] = (PATIENT, CONSULTATION, OBSERVATION, PROBLEM, REFERRAL, DRUG_ISSUE, DEPRIVATION,
                                    IDENTITY, PERSON_TRUTH, HYPERTENSION_TRUTH, BP_TRUTH_YEAR, DECISION_TRUTH,
-                                   OUTCOME_TRUTH, RISK_TRUTH)
+                                   OUTCOME_TRUTH, RISK_TRUTH, FLU_TRUTH)
 PLAN_TABLES: tuple[Table, ...] = (PRACTICE, STAFF, STAFF_IDENTITY)
 ALL_TABLES: tuple[Table, ...] = PLAN_TABLES + BLOCK_TABLES
 BY_NAME = {t.name: t for t in ALL_TABLES}
