@@ -1,3 +1,5 @@
 """synthgp: an artificial English GP practice, with longitudinal primary-care records."""
 
-__version__ = "0.1.0"
+from synthgp._version import __version__
+
+__all__ = ["__version__"]
