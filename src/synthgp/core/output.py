@@ -102,7 +102,7 @@ class Output:
             if "duckdb" in formats:
                 raise NotAnOutputError(f"{self.path} has no {DB_NAME}, though its manifest lists it: was the file moved?")
             raise NotAnOutputError(f"{self.path} has no {DB_NAME}: it was generated without the duckdb format "
-                                   f"(formats: {', '.join(formats) or 'none'}); generate it again with --format duckdb,...")
+                                   f"(formats: {', '.join(formats) or 'none'}); generate it again with the duckdb format")
         raise NotAnOutputError(f"{self.path} is not a synthgp output: no {' and no '.join(missing)} in it "
                                "(give the folder `synthgp generate --out` wrote)")
 
