@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from synthgp._version import __version__
 from synthgp.core import schema
-from synthgp.core.output import DB_NAME as DB_NAME
+from synthgp.core.output import DB_NAME as DB_NAME  # still importable from here (tests, benchmarks)
 from synthgp.core.output import Output, OutputExistsError, move_into_place, scratch, staging
 from synthgp.core.scenario import Scenario
 from synthgp.formats import EXPORTERS, FORMATS
