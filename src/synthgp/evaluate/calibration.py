@@ -13,7 +13,6 @@ from typing import Any
 import duckdb
 
 from synthgp.core import reference
-from synthgp.core.output import Output
 
 AGE_BANDS = ("0-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80+")
 BROAD = ("Asian", "Black", "Mixed", "Other", "White")
@@ -167,12 +166,16 @@ def compare(db_path: Path, region: str, end: dt.date, years: float) -> list[Row]
 
 
 def list_size(out: Path) -> int:
+    from synthgp.core.output import Output
+
     with Output.open(out).connect() as con:
         return con.execute("SELECT count(*) FROM patient WHERE regenddate IS NULL AND cprd_ddate IS NULL "
                            "AND patienttypeid = 3").fetchone()[0]
 
 
 def for_output(out: Path) -> list[Row]:
+    from synthgp.core.output import Output
+
     output = Output.open(out)
     m = output.manifest
     start, end = (dt.date.fromisoformat(m["period"][k]) for k in ("start", "end"))

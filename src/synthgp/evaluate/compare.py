@@ -20,7 +20,6 @@ import duckdb
 import pandas as pd
 
 from synthgp.core import reference
-from synthgp.core.output import Output
 from synthgp.evaluate import fidelity
 
 TABLES = {"patient": "Patient", "observation": "Observation", "consultation": "Consultation", "drug_issue": "DrugIssue",
@@ -60,6 +59,8 @@ def _files(folder: Path) -> dict[str, list[Path]]:
 
 def open_extract(path: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB holding the columns synthgp compares from each Aurum table at PATH."""
+    from synthgp.core.output import Output
+
     path = Path(path)
     aurum = Output(path).folder("aurum")  # a synthgp output's Aurum files; else PATH is a folder of them
     folder = aurum if aurum.is_dir() else path

@@ -15,7 +15,6 @@ from typing import Any
 import duckdb
 
 from synthgp.core import reference
-from synthgp.core.output import Output
 from synthgp.evaluate import calibration, html, integrity, qof
 from synthgp.evaluate import ng136_audit as audit
 
@@ -146,6 +145,8 @@ def against_truth(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 def evaluate(out: Path) -> dict[str, Any]:
     """Every section of the report as plain data."""
+    from synthgp.core.output import Output
+
     out = Path(out)
     output = Output.open(out)  # NotAnOutputError (a ValueError) naming what is missing
     manifest = output.manifest
@@ -254,6 +255,8 @@ def figures(report: dict[str, Any]) -> dict[str, str]:
 
 def write_report(out: Path, dest: Path | None = None) -> tuple[Path, dict[str, Any]]:
     """Evaluate OUT and write DEST/report.html + report.json (DEST defaults to OUT/evaluation)."""
+    from synthgp.core.output import Output
+
     data = evaluate(out)
     t0 = time.perf_counter()
     figs = figures(data)
