@@ -183,6 +183,19 @@ class Scenario(_Strict):
                              f"({self.period.first_day} to {self.period.end})")
         return self
 
+    # For library users (synthgp.Scenario); the module's build() and load() below do the work.
+    @classmethod
+    def default(cls) -> "Scenario":
+        """The built-in scenario (data/default_scenario.toml), as `synthgp scenario show` prints it."""
+        return build()
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides: Any) -> "Scenario":
+        """A scenario file (TOML or YAML; None: the defaults), with overrides on top given as nested
+        keywords, e.g. `Scenario.load(population={"region": "england"}, period={"end": date(2023, 12, 31)})`.
+        ScenarioError (a ValueError) names any bad field and what is allowed."""
+        return load(path, overrides)
+
 
 def _defaults_table() -> dict[str, Any]:
     return reference.toml("default_scenario.toml")

@@ -6,7 +6,6 @@ Reads only the output's DuckDB file, never the simulation engine.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,18 +168,20 @@ def compare(db_path: Path, region: str, end: dt.date, years: float) -> list[Row]
 
 
 def list_size(out: Path) -> int:
-    con = duckdb.connect(str(Path(out) / "synthgp.duckdb"), read_only=True)
-    try:
+    from synthgp.core.output import Output
+
+    with Output.open(out).connect() as con:
         return con.execute("SELECT count(*) FROM patient WHERE regenddate IS NULL AND cprd_ddate IS NULL "
                            "AND patienttypeid = 3").fetchone()[0]
-    finally:
-        con.close()
 
 
 def for_output(out: Path) -> list[Row]:
-    m = json.loads((Path(out) / "manifest.json").read_text())
+    from synthgp.core.output import Output
+
+    output = Output.open(out)
+    m = output.manifest
     start, end = (dt.date.fromisoformat(m["period"][k]) for k in ("start", "end"))
-    return compare(Path(out) / "synthgp.duckdb", m["scenario"]["population"]["region"], end,
+    return compare(output.db, m["scenario"]["population"]["region"], end,
                    ((end - start).days + 1) / 365.25)
 
 

@@ -58,8 +58,11 @@ def _files(folder: Path) -> dict[str, list[Path]]:
 
 def open_extract(path: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB holding the columns synthgp compares from each Aurum table at PATH."""
+    from synthgp.core.output import Output
+
     path = Path(path)
-    folder = path / "aurum" if (path / "aurum").is_dir() else path
+    aurum = Output(path).folder("aurum")  # a synthgp output's Aurum files; else PATH is a folder of them
+    folder = aurum if aurum.is_dir() else path
     if not folder.is_dir():
         raise FileNotFoundError(f"{path} is not a folder")
     files = _files(folder)

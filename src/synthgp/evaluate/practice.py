@@ -8,7 +8,6 @@ practice performed against the ground truth. Reads only the output's DuckDB file
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -145,13 +144,13 @@ def against_truth(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 def evaluate(out: Path) -> dict[str, Any]:
     """Every section of the report as plain data."""
+    from synthgp.core.output import Output
+
     out = Path(out)
-    db = out / "synthgp.duckdb"
-    if not db.is_file():
-        raise FileNotFoundError(f"{out} holds no synthgp.duckdb: give the folder `synthgp generate --out` wrote")
-    manifest = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").is_file() else {}
+    output = Output.open(out)  # NotAnOutputError (a ValueError) naming what is missing
+    manifest = output.manifest
     timings: dict[str, float] = {}
-    con = duckdb.connect(str(db), read_only=True)
+    con = output.connect()
     try:
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         if "hypertension_truth" not in tables:
@@ -255,9 +254,11 @@ def figures(report: dict[str, Any]) -> dict[str, str]:
 
 def write_report(out: Path, dest: Path | None = None) -> tuple[Path, dict[str, Any]]:
     """Evaluate OUT and write DEST/report.html + report.json (DEST defaults to OUT/evaluation)."""
+    from synthgp.core.output import Output
+
     data = evaluate(out)
     t0 = time.perf_counter()
     figs = figures(data)
     data["timings_s"]["plots"] = round(time.perf_counter() - t0, 3)
-    page = html.write(Path(dest) if dest else Path(out) / "evaluation", "evaluate.html", data, figs)
+    page = html.write(Path(dest) if dest else Output(out).evaluation, "evaluate.html", data, figs)
     return page, data

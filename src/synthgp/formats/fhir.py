@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from synthgp.core.ids import PATID_MULT
 from synthgp.formats import fhir_resources as fhir
 
 SUBDIR = "fhir"
@@ -90,7 +91,7 @@ def write_bundles(con: duckdb.DuckDBPyConnection, out: Path, sc: object = None, 
     n = con.execute("SELECT count(*) FROM patient").fetchall()[0][0]
     k = max(1, -(-n // BUNDLE_BATCH))
     try:
-        con.execute(f"COPY (SELECT *, (patid // 100000) % {k} AS bucket FROM ({entries()})) TO '{stage.as_posix()}' "
+        con.execute(f"COPY (SELECT *, (patid // {PATID_MULT}) % {k} AS bucket FROM ({entries()})) TO '{stage.as_posix()}' "
                     "(FORMAT parquet, PARTITION_BY (bucket), COMPRESSION lz4)")
         pracs = dict(con.execute("SELECT patid, pracid FROM patient").fetchall())
         with tqdm(total=n, unit="patient", desc="FHIR bundles", disable=not progress, file=sys.stderr) as bar:

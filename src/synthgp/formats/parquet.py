@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from synthgp.core import schema
+from synthgp.core.ids import PATID_MULT
 
 SUBDIR = "parquet"
 
@@ -25,9 +26,9 @@ def write(con: duckdb.DuckDBPyConnection, out: Path, sc: object = None) -> None:
         if "pracid" in cols:
             select = f"SELECT * FROM {t.name}"
         elif "patid" in cols:
-            select = f"SELECT *, CAST(patid % 100000 AS INTEGER) AS pracid FROM {t.name}"
+            select = f"SELECT *, CAST(patid % {PATID_MULT} AS INTEGER) AS pracid FROM {t.name}"
         else:  # staff_identity: staffid ends in the pracid too
-            select = f"SELECT *, CAST(staffid % 100000 AS INTEGER) AS pracid FROM {t.name}"
+            select = f"SELECT *, CAST(staffid % {PATID_MULT} AS INTEGER) AS pracid FROM {t.name}"
         con.execute(f"COPY ({select}) TO '{(folder / t.name).as_posix()}' "
                     "(FORMAT parquet, PARTITION_BY (pracid), COMPRESSION zstd)")
     ref = folder / "reference"

@@ -13,19 +13,16 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from synthgp import __version__
+from synthgp._version import __version__
+from synthgp.core.output import Output
 from synthgp.serve import viewer
 from synthgp.serve.fhir_api import Api, FhirError, outcome, router
 
 HERE = Path(__file__).parent
-DB_NAME = "synthgp.duckdb"
 
 
 def create_app(out: Path) -> FastAPI:
-    db = Path(out) / DB_NAME
-    if not db.is_file():
-        raise ValueError(f"{out} is not a synthgp output with a DuckDB file (expected {db})")
-    root = duckdb.connect(str(db), read_only=True)
+    root = Output.open(out).connect()  # NotAnOutputError (a ValueError) naming what is missing
     root.execute("SET enable_progress_bar = false")
 
     def connect() -> duckdb.DuckDBPyConnection:

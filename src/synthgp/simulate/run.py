@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 import shutil
 import sys
@@ -23,8 +22,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from synthgp import __version__
+from synthgp._version import __version__
 from synthgp.core import schema
+from synthgp.core.output import DB_NAME as DB_NAME  # still importable from here (tests, benchmarks)
+from synthgp.core.output import Output, OutputExistsError, move_into_place, scratch, staging
 from synthgp.core.scenario import Scenario
 from synthgp.formats import EXPORTERS, FORMATS
 from synthgp.population import cohort
@@ -32,7 +33,6 @@ from synthgp.population.plan import Plan, make_plan
 from synthgp.record import tables as record
 from synthgp.simulate import block
 
-DB_NAME = "synthgp.duckdb"
 DEFAULT_BLOCK_SIZE = 50_000
 DUCKDB_MEMORY_LIMIT = "256MB"
 # exporters sort and group whole tables (FHIR, CSV); DuckDB spills past this to a folder in the work dir
@@ -43,10 +43,6 @@ def _spill_to(con: duckdb.DuckDBPyConnection, work: Path) -> None:
     """Where DuckDB spills what does not fit its memory limit: inside the run's work folder (removed
     with it). Must be set before the first query that spills."""
     con.execute(f"SET temp_directory = '{(work / '.duckdb-tmp').as_posix()}'")
-
-
-class OutputExistsError(FileExistsError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -204,11 +200,7 @@ def generate(sc: Scenario, o: RunOptions, log: Callable[[str], None] = lambda s:
     t0 = time.perf_counter()
     out = o.out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    work = out.parent / f".{out.name}.partial-{os.getpid()}"
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir()
-    try:
+    with staging(out) as work:  # moved into place as `out` when complete, removed if anything fails
         plan = make_plan(sc, o.seed, o.n_patients, care=o.care)
         log(f"{o.n_patients:,} patients in {plan.n_practices} practice{'s' * (plan.n_practices != 1)}, "
             f"{sc.period.first_day} to {sc.period.end}, seed {o.seed}")
@@ -223,8 +215,7 @@ def generate(sc: Scenario, o: RunOptions, log: Callable[[str], None] = lambda s:
                 bar.update(1)
         plan_tables = record.plan_tables(plan)
         materialise = "duckdb" in o.formats
-        db_path = work / DB_NAME
-        con = duckdb.connect(str(db_path) if materialise else ":memory:")
+        con = duckdb.connect(str(Output(work).db) if materialise else ":memory:")
         try:
             _spill_to(con, stage)
             con.execute("SET preserve_insertion_order = true")
@@ -253,12 +244,8 @@ def generate(sc: Scenario, o: RunOptions, log: Callable[[str], None] = lambda s:
             manifest["risk_factor_model"] = {"path": str(model.resolve()),
                                              "sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
                                              "matched_on": list(sc.risk_factors.match)}
-        (work / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        _move_into_place(work, out)
-        return manifest
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+        Output(work).write_manifest(manifest)
+    return manifest
 
 
 def _write_format(con: duckdb.DuckDBPyConnection, work: Path, sc: Scenario, fmt: str,
@@ -273,51 +260,28 @@ def export(out: Path, formats: tuple[str, ...], overwrite: bool = False,
            log: Callable[[str], None] = lambda s: None) -> list[Path]:
     """Write more formats from an existing output's DuckDB file (never re-simulating). Each format's
     folder is built beside the output and moved into place when complete."""
-    from synthgp.core.scenario import Scenario
     from synthgp.formats import FOLDERS
 
-    out = Path(out)
-    manifest_path = out / "manifest.json"
-    if not manifest_path.is_file() or not (out / DB_NAME).is_file():
-        raise ValueError(f"{out} is not a synthgp output with a DuckDB file (expected manifest.json and {DB_NAME})")
+    output = Output.open(out)  # NotAnOutputError (a ValueError) naming what is missing
     bad = [f for f in formats if f not in EXPORTERS]
     if bad or not formats:
         raise ValueError(f"--format: unknown {', '.join(bad) or '(none given)'}; allowed: {', '.join(EXPORTERS)}")
     for f in formats:
-        if (out / FOLDERS[f]).exists() and not overwrite:
-            raise OutputExistsError(f"{out / FOLDERS[f]} already exists; pass --overwrite to replace it")
-    manifest = json.loads(manifest_path.read_text())
+        if output.folder(FOLDERS[f]).exists() and not overwrite:
+            raise OutputExistsError(f"{output.folder(FOLDERS[f])} already exists; pass --overwrite to replace it")
+    manifest = output.manifest
     sc = Scenario.model_validate(manifest["scenario"])
-    work = out / f".export-{os.getpid()}"
     written = []
-    try:
-        work.mkdir()
-        con = duckdb.connect(str(out / DB_NAME), read_only=True)
-        try:
+    with scratch(output.path, "export") as work:
+        with output.connect() as con:
             con.execute("SET enable_progress_bar = false")
             _spill_to(con, work)
             con.execute(f"SET memory_limit = '{EXPORT_MEMORY_LIMIT}'")
             for f in formats:
                 _write_format(con, work, sc, f, log)
-        finally:
-            con.close()
         for f in formats:
-            _move_into_place(work / FOLDERS[f], out / FOLDERS[f])
-            written.append(out / FOLDERS[f])
+            move_into_place(work / FOLDERS[f], output.folder(FOLDERS[f]))
+            written.append(output.folder(FOLDERS[f]))
         manifest["formats"] = sorted(set(manifest["formats"]) | set(formats))
-        tmp = out / f".manifest-{os.getpid()}.json"
-        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-        os.replace(tmp, manifest_path)
-        return written
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _move_into_place(work: Path, out: Path) -> None:
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.replace(out, old)
-        os.replace(work, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(work, out)
+        output.write_manifest(manifest)
+    return written
