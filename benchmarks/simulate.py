@@ -1,8 +1,8 @@
 """Full-record benchmark, this checkout beside a baseline commit, in the same run.
 
 For each version and worker count, in a fresh subprocess each: the simulation stage (every block
-simulated into its tables, in process or on a local Dask cluster, nothing written) and then the
-whole run (`generate` to DuckDB and Aurum). Prints patients/s and rows/s of the simulation stage,
+simulated and its tables staged as Parquet, in process or on a local Dask cluster, as `generate`
+does it in that version) and then the whole run (`generate` to DuckDB and Aurum). Prints patients/s and rows/s of the simulation stage,
 the whole run's seconds and peak memory (the largest of the process and its workers), and the
 speed-up of this checkout over the baseline. The baseline is checked out from git into a temporary
 worktree; by default it is the commit before the practice engine (BASELINE).
@@ -29,30 +29,42 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = textwrap.dedent("""
     import json, resource, sys, time, tempfile, pathlib
-    try:
-        from synthgp.core import scenario
-        from synthgp.population.plan import make_plan
-        from synthgp.simulate import run as engine
-    except ImportError:  # the layout before the engine
-        from synthgp import engine, scenario
-        from synthgp.population import make_plan
+    import pyarrow.parquet as pq
     n, workers, stage_only = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
+    tmp = pathlib.Path(tempfile.mkdtemp())
+    stage = tmp / "stage"
+    try:
+        from synthgp.core import schema, scenario
+        from synthgp.population.plan import make_plan
+        from synthgp.simulate import blocks, run as engine
+        def simulation_stage(plan, o):
+            todo = blocks.blocks_of(n, o.block_size)
+            return sum(blocks.stage_blocks(plan, todo, stage, workers).values())
+    except ImportError:  # the layout before the engine: blocks came back to the client, which staged them
+        from synthgp import engine, schema, scenario
+        from synthgp.population import make_plan
+        def simulation_stage(plan, o):
+            rows = 0
+            for i, tables in engine._run_blocks(plan, engine._blocks(n, o.block_size), o):
+                for name, tbl in tables.items():
+                    pq.write_table(tbl, engine._stage_path(stage, name, i), compression="lz4")
+                    rows += tbl.num_rows
+            return rows
+    for t in schema.BLOCK_TABLES:
+        (stage / t.name).mkdir(parents=True)
     sc = scenario.load()
-    out = pathlib.Path(tempfile.mkdtemp()) / "out"
-    o = engine.RunOptions(n_patients=n, seed=1, out=out, workers=workers, progress=False)
+    o = engine.RunOptions(n_patients=n, seed=1, out=tmp / "out", workers=workers, progress=False)
     plan = make_plan(sc, 1, n)
     t = time.perf_counter()
-    rows = 0
-    for _, tables in engine._run_blocks(plan, engine._blocks(n, o.block_size), o):
-        rows += sum(tb.num_rows for tb in tables.values())
-    stage = time.perf_counter() - t
+    rows = simulation_stage(plan, o)
+    stage_s = time.perf_counter() - t
     whole = None
     if not stage_only:
         t = time.perf_counter()
         engine.generate(sc, o)
         whole = time.perf_counter() - t
     rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    print(json.dumps({"stage": stage, "rows": rows, "whole": whole, "rss_mb": rss / 1024}))
+    print(json.dumps({"stage": stage_s, "rows": rows, "whole": whole, "rss_mb": rss / 1024}))
 """)
 
 

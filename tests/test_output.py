@@ -155,7 +155,7 @@ def test_local_cluster_workers_keep_glibc_dynamic_mmap_threshold():
 
     from dask.distributed import Client
 
-    from synthgp.simulate.run import local_cluster
+    from synthgp.simulate.blocks import local_cluster
 
     with local_cluster(1) as cluster, Client(cluster) as client:
         env = next(iter(client.run(lambda: dict(os.environ)).values()))

@@ -1,26 +1,23 @@
 """Run a generation: plan, simulate blocks (in process or on Dask workers), stage, export, move.
 
-Blocks are simulated independently (block.block_tables is a pure function of the plan and the
-block's patient range) and staged as Parquet in block order, so the output does not depend on
-how many workers ran or in what order blocks finished. Everything is written to a temporary
-folder beside the destination and moved into place only when complete.
+Blocks are simulated and staged as Parquet by simulate/blocks.py, loaded into DuckDB in block
+order, then exported. Everything is written to a temporary folder beside the destination and moved
+into place only when complete.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from synthgp._version import __version__
 from synthgp.core import schema
@@ -29,9 +26,9 @@ from synthgp.core.output import Output, OutputExistsError, move_into_place, scra
 from synthgp.core.scenario import Scenario
 from synthgp.formats import EXPORTERS, FORMATS
 from synthgp.population import cohort
-from synthgp.population.plan import Plan, make_plan
+from synthgp.population.plan import make_plan
 from synthgp.record import tables as record
-from synthgp.simulate import block
+from synthgp.simulate import blocks
 
 DEFAULT_BLOCK_SIZE = 50_000
 DUCKDB_MEMORY_LIMIT = "256MB"
@@ -84,83 +81,11 @@ def check(sc: Scenario, o: RunOptions) -> None:
         cohort.check_scenario(sc)
 
 
-def _blocks(n: int, size: int) -> list[tuple[int, int]]:
-    return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
-
-
-def local_cluster(workers: int):
-    """A Dask LocalCluster of `workers` single-threaded processes, tuned for numpy-heavy blocks."""
-    import dask
-    from dask.distributed import LocalCluster
-
-    # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536. Setting it turns off glibc's dynamic
-    # mmap threshold, so every numpy temporary over 128 KiB is mapped and unmapped afresh: a
-    # 50,000-patient block took 33 s in a worker against 21 s in process, with 25 times the page
-    # faults. Without it the worker takes 23 s and two workers beat one. Dask's nannies also copy
-    # the variable into this process's environment (so any later spawn inherits it): it is held
-    # out of the environment while our workers start, then put back as it was.
-    key = "MALLOC_TRIM_THRESHOLD_"
-    environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items() if k != key}
-    held = os.environ.pop(key, None)
-    try:
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
-            return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                dashboard_address=None, silence_logs=40)
-    finally:
-        if held is not None:
-            os.environ[key] = held
-
-
-def _run_blocks(plan: Plan, blocks: list[tuple[int, int]], o: RunOptions) -> Iterator[tuple[int, dict[str, pa.Table]]]:
-    """Yield (block number, tables) as blocks finish, in process or through Dask."""
-    if o.workers == 1 and o.scheduler is None:
-        for i, (lo, hi) in enumerate(blocks):
-            yield i, block.block_tables(plan, lo, hi)
-        return
-    from dask.distributed import Client, as_completed
-
-    if o.scheduler:
-        client, cluster = Client(o.scheduler), None
-    else:
-        cluster = local_cluster(o.workers)
-        client = Client(cluster)
-    try:
-        plan_f = client.scatter(plan, broadcast=True)
-        window = 2 * max(1, len(client.scheduler_info()["workers"]))
-        pending = iter(enumerate(blocks))
-        ac = as_completed()
-        for _ in range(window):
-            nxt = next(pending, None)
-            if nxt is None:
-                break
-            i, (lo, hi) = nxt
-            f = client.submit(block.block_tables, plan_f, lo, hi, pure=False)
-            f.block = i
-            ac.add(f)
-        for f in ac:
-            yield f.block, f.result()
-            f.release()
-            nxt = next(pending, None)
-            if nxt is not None:
-                i, (lo, hi) = nxt
-                g = client.submit(block.block_tables, plan_f, lo, hi, pure=False)
-                g.block = i
-                ac.add(g)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-
-
 def _progress(total: int, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(total=total, unit="block", desc="simulating", disable=not enabled, file=sys.stderr,
                 dynamic_ncols=True)
-
-
-def _stage_path(stage: Path, table: str, block: int) -> Path:
-    return stage / table / f"{block:06d}.parquet"
 
 
 def _sql_text(text: str) -> str:
@@ -177,7 +102,7 @@ def _load_record(con: duckdb.DuckDBPyConnection, stage: Path, plan_tables: dict[
             con.register(f"_arrow_{t.name}", plan_tables[t.name])
             src = f"SELECT * FROM _arrow_{t.name}"
         else:
-            files = [str(_stage_path(stage, t.name, b)) for b in range(n_blocks)]
+            files = [str(blocks.stage_path(stage, t.name, b)) for b in range(n_blocks)]
             src = f"SELECT * FROM read_parquet({files!r})"
             if materialise:
                 # stored in patient order (patid is every block table's first column): DuckDB's zone
@@ -204,15 +129,12 @@ def generate(sc: Scenario, o: RunOptions, log: Callable[[str], None] = lambda s:
         plan = make_plan(sc, o.seed, o.n_patients, care=o.care)
         log(f"{o.n_patients:,} patients in {plan.n_practices} practice{'s' * (plan.n_practices != 1)}, "
             f"{sc.period.first_day} to {sc.period.end}, seed {o.seed}")
-        blocks = _blocks(o.n_patients, o.block_size)
+        todo = blocks.blocks_of(o.n_patients, o.block_size)
         stage = work / ".stage"
         for t in schema.BLOCK_TABLES:
             (stage / t.name).mkdir(parents=True)
-        with _progress(len(blocks), o.progress) as bar:
-            for i, tables in _run_blocks(plan, blocks, o):
-                for name, tbl in tables.items():
-                    pq.write_table(tbl, _stage_path(stage, name, i), compression="lz4")
-                bar.update(1)
+        with _progress(len(todo), o.progress) as bar:
+            blocks.stage_blocks(plan, todo, stage, o.workers, o.scheduler, done=lambda i: bar.update(1))
         plan_tables = record.plan_tables(plan)
         materialise = "duckdb" in o.formats
         con = duckdb.connect(str(Output(work).db) if materialise else ":memory:")
@@ -223,7 +145,7 @@ def generate(sc: Scenario, o: RunOptions, log: Callable[[str], None] = lambda s:
             # DuckDB caches table pages up to its memory limit; a fixed cap keeps a run's memory
             # flat as N grows (it writes pages out to the file instead).
             con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-            _load_record(con, stage, plan_tables, len(blocks), materialise)
+            _load_record(con, stage, plan_tables, len(todo), materialise)
             con.execute(f"SET memory_limit = '{EXPORT_MEMORY_LIMIT}'")
             for fmt in o.formats:
                 if fmt in EXPORTERS:
