@@ -34,14 +34,20 @@ class Person:
 
     def features(self, age: np.ndarray) -> dict[str, np.ndarray]:
         age10 = (age - 50.0) / 10.0
-        sa = np.isin(self.ethnicity_group, ["asian_indian", "asian_pakistani", "asian_bangladeshi", "asian_other"])
-        black = self.ethnicity_broad == "Black"
-        return {
-            "age10": age10, "age10_sq": age10**2, "male": self.male.astype(np.float64),
-            "south_asian": sa.astype(np.float64), "black": black.astype(np.float64),
-            "other_nonwhite": (~sa & ~black & (self.ethnicity_broad != "White")).astype(np.float64),
-            "deprivation": 3.0 - self.imd,
-        }
+        return {"age10": age10, "age10_sq": age10**2, **self._fixed()}
+
+    def _fixed(self) -> dict[str, np.ndarray]:
+        """The features that do not change with age, worked out once (the onset search asks 83 times)."""
+        cached = self.__dict__.get("_fixed_features")
+        if cached is None:
+            sa = np.isin(self.ethnicity_group, ["asian_indian", "asian_pakistani", "asian_bangladeshi", "asian_other"])
+            black = self.ethnicity_broad == "Black"
+            cached = self.__dict__["_fixed_features"] = {
+                "male": self.male.astype(np.float64), "south_asian": sa.astype(np.float64), "black": black.astype(np.float64),
+                "other_nonwhite": (~sa & ~black & (self.ethnicity_broad != "White")).astype(np.float64),
+                "deprivation": 3.0 - self.imd,
+            }
+        return cached
 
 
 def _linear(spec: dict, feats: dict[str, np.ndarray], n: int) -> np.ndarray:
