@@ -135,7 +135,7 @@ def test_readings_show_end_digit_preference_and_stay_physiological():
 @given(usual=st.floats(60, 320), units=st.floats(0, 8), response=st.floats(0.1, 5), adherence=st.floats(0, 1))
 def test_treatment_lowering_is_bounded_and_never_impossible(usual, units, response, adherence):
     u = np.array([usual])
-    ls, ld = bp.drug_lowering(u, np.array([units]), np.zeros(1), np.array([response]), np.array([adherence]))
+    ls, ld = bp.drug_lowering(u, np.array([units]), np.array([response]), np.array([adherence]))
     assert ls[0] >= 0 and ld[0] >= 0
     assert ls[0] <= 0.8 * max(usual - 100, 0) + 1e-9
     s, d = bp.bound(u - ls, u * 0.6 - ld)

@@ -76,13 +76,14 @@ def usual(person: Person, age: np.ndarray, male: np.ndarray, bmi: np.ndarray, bl
     return bound(s, d)
 
 
-def drug_lowering(usual_sbp: np.ndarray, n_standard: np.ndarray, n_half: np.ndarray, response: np.ndarray,
+def drug_lowering(usual_sbp: np.ndarray, n_standard: np.ndarray, response: np.ndarray,
                   adherence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lowering (mmHg, >= 0) from drugs at standard and half doses (Law 2003), bounded."""
+    """Lowering (mmHg, >= 0) from drugs worth `n_standard` standard doses (Law 2003: a lower dose counts
+    for less, see prescribing's dose units), under the person's response and adherence, bounded."""
     t = _cfg()["treatment"]
     extra = np.maximum(usual_sbp - t["law_reference_sbp"], 0) / 10 * t["per_10_above_154_sbp"]
-    s = (n_standard * (t["standard_sbp"] + extra) + n_half * (t["half_sbp"] + extra)) * response * adherence
-    d = (n_standard * t["standard_dbp"] + n_half * t["half_dbp"]) * response * adherence
+    s = n_standard * (t["standard_sbp"] + extra) * response * adherence
+    d = n_standard * t["standard_dbp"] * response * adherence
     cap = t["max_fraction_of_excess"] * np.maximum(usual_sbp - t["floor_sbp"], 0)
     scale = np.where(s > cap, cap / np.maximum(s, 1e-9), 1.0)
     return s * scale, d * scale

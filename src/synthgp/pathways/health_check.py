@@ -27,10 +27,11 @@ class HealthCheck(Pathway):
         return {"hc_phase": sim.draws("hc_phase").integers(sim.everyone, EVERY_MONTHS)}
 
     def invite(self, sim: "Sim", month: "Month") -> None:
-        s, act, m, vday = self.s, month.act, month.m, month.vday
-        age = month.age
+        s, m = self.s, month.m
+        due = np.flatnonzero((m - s.hc_phase[month.act]) % EVERY_MONTHS == 0)  # this month's invitations
+        act, vday, age = month.act[due], month.vday[due], month.age[due]
         elig = act[(age >= 40) & (age < 75) & ~s.dx[act] & (s.known_type2[act] > vday) & (s.known_ckd[act] > vday)
-                   & (s.known_af[act] > vday) & ((m - s.hc_phase[act]) % EVERY_MONTHS == 0)]
+                   & (s.known_af[act] > vday)]
         day = np.clip(month.day0 + sim.draws("hc.day").integers(elig, month.day1 - month.day0, m), s.ent[elig], s.lst[elig])
         go = sim.draws("hc.uptake").uniform(elig, m) < sim.care.health_check_uptake
         pos, day = elig[go], day[go]

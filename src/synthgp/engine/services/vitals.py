@@ -72,7 +72,7 @@ class Vitals(Service):
         """The BP lived with: usual BP lowered by the antihypertensives taken (not those stopped)."""
         rx = self.rx
         taking = ~rx.s.rx_stopped[pos]
-        ls, ld = bp.drug_lowering(sbp, rx.units(pos) * taking, np.zeros(len(pos)), self.s.bp_response[pos], rx.s.adherence[pos])
+        ls, ld = bp.drug_lowering(sbp, rx.units(pos) * taking, self.s.bp_response[pos], rx.s.adherence[pos])
         return bp.bound(sbp - ls, dbp - ld)
 
     def advance(self, sim: "Sim", month: "Month") -> None:
