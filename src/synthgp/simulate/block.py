@@ -26,8 +26,18 @@ def simulate(plan: Plan, people: People, log: EventLog) -> Outcome:
     return Sim(plan, people, log, services, care, pathways.HISTORY, pathways.MONTHLY).run()
 
 
-def block_tables(plan: Plan, lo: int, hi: int) -> dict[str, pa.Table]:
-    """All per-patient tables for patients lo..hi-1. A pure function of (plan, lo, hi)."""
+@dataclasses.dataclass
+class Simulated:
+    """A block simulated but not yet made into tables: its people, the log of what was recorded, and
+    what the simulation returned (None for the registered population alone)."""
+
+    people: People
+    log: EventLog
+    outcome: Outcome | None
+
+
+def simulate_block(plan: Plan, lo: int, hi: int) -> Simulated:
+    """Patients lo..hi-1 simulated: the first half of block_tables."""
     people = simulate_people(plan, lo, hi)
     first = np.maximum(people.dob, people.regstart)
     last = np.where(people.death >= 0, people.death, np.where(people.regend >= 0, people.regend, plan.end_day))
@@ -36,7 +46,13 @@ def block_tables(plan: Plan, lo: int, hi: int) -> dict[str, pa.Table]:
     outcome = simulate(plan, people, log) if plan.care else None
     if outcome is not None:  # deaths the simulation brought forward
         people = dataclasses.replace(people, death=outcome.death, regend=outcome.regend)
-    fin = log.finish(people.patid, people.pracid)
+    return Simulated(people, log, outcome)
+
+
+def tables_of(plan: Plan, block: Simulated) -> dict[str, pa.Table]:
+    """A simulated block's tables: the second half of block_tables (sorting the log, building Arrow)."""
+    people, outcome = block.people, block.outcome
+    fin = block.log.finish(people.patid, people.pracid)
     out = {"patient": tables.patient(plan, people)}
     no_problems = {"pat": np.empty(0, dtype=np.int64), "key": np.empty(0, dtype=np.int64)}
     out.update(tables.record_tables(plan, people, fin, outcome.problem_key if outcome else no_problems))
@@ -48,3 +64,8 @@ def block_tables(plan: Plan, lo: int, hi: int) -> dict[str, pa.Table]:
         t = schema.BY_NAME[name]
         out[name] = tables.truth_table(t, outcome.truth[name], people) if outcome else t.arrow_schema.empty_table()
     return out
+
+
+def block_tables(plan: Plan, lo: int, hi: int) -> dict[str, pa.Table]:
+    """All per-patient tables for patients lo..hi-1. A pure function of (plan, lo, hi)."""
+    return tables_of(plan, simulate_block(plan, lo, hi))

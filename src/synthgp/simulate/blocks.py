@@ -4,8 +4,9 @@ Each block is simulated independently (block.block_tables is a pure function of 
 patient range) and its tables are written to `stage/<table>/<block>.parquet`, so the output does not
 depend on how many workers ran or in what order blocks finished.
 
-- In process, a writer thread stages block i while block i+1 is simulated (Arrow writes Parquet
-  without holding the GIL); at most one block waits to be written, so memory stays at two blocks.
+- In process, a second thread makes block i into tables and stages them while block i+1 is simulated
+  (sorting, gathering and writing Parquet run in numpy and Arrow, mostly without the GIL); at most
+  one block waits, so memory stays at two blocks.
 - On a local Dask cluster each worker stages its own blocks and sends back only row counts: the
   tables never travel through the client.
 - On an existing cluster (`--scheduler`), whose workers may not see this machine's disk, workers send
@@ -92,13 +93,17 @@ def _in_process(plan: Plan, blocks: Blocks, stage: Path, add: Callable[[dict[str
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthgp-stage") as writer:
         pending: tuple[Future, int] | None = None
         for i, (lo, hi) in enumerate(blocks):
-            tables = block.block_tables(plan, lo, hi)
+            simulated = block.simulate_block(plan, lo, hi)
             if pending is not None:
                 add(pending[0].result(), pending[1])
-            pending = (writer.submit(write_block, tables, stage, i), i)
-            del tables
+            pending = (writer.submit(_finish_and_write, plan, simulated, stage, i), i)
+            del simulated
         if pending is not None:
             add(pending[0].result(), pending[1])
+
+
+def _finish_and_write(plan: Plan, simulated: block.Simulated, stage: Path, i: int) -> dict[str, int]:
+    return write_block(block.tables_of(plan, simulated), stage, i)
 
 
 def _on_dask(plan: Plan, blocks: Blocks, stage: Path, workers: int, scheduler: str | None,
