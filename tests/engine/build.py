@@ -50,12 +50,14 @@ def population(n: int = N, seed: int = SEED, **sections: dict) -> tuple[Plan, Pe
     return _population(n, seed, json.dumps(over, sort_keys=True))
 
 
-def make_sim(n: int = N, seed: int = SEED, *, people: People | None = None, components=None,
+def make_sim(n: int = N, seed: int = SEED, *, plan: Plan | None = None, people: People | None = None, components=None,
              history=(), monthly=(), **sections: dict) -> Sim:
     """A Sim of the practice's services and pathways (or `components`: (services, pathways)) over a
-    small block. The log keeps what block.py's would (each record's registration to death or leaving)."""
-    plan, ppl = population(n, seed, **sections)
-    people = ppl if people is None else people
+    small block (or the given plan and people). The log keeps what block.py's would (each record's
+    registration to death or leaving)."""
+    if plan is None:
+        plan, ppl = population(n, seed, **sections)
+        people = ppl if people is None else people
     first = np.maximum(people.dob, people.regstart)
     last = np.where(people.death >= 0, people.death, np.where(people.regend >= 0, people.regend, plan.end_day))
     log = EventLog(first, last.copy())
