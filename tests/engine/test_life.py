@@ -1,0 +1,121 @@
+"""Life: ageing, BMI drift, quitting smoking, and deaths brought forward."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from synthgp.engine.sim import YEAR
+
+from .build import day, emitted, get, make_sim, month_at, person, put
+
+STUDY = day(2018, 6, 1)
+
+
+def test_die_moves_the_last_day_earlier_and_keeps_the_earliest_death():
+    sim = make_sim()
+    pos = np.array([1, 2])
+    person(sim, pos, age=70, on=STUDY)
+    sim.life.die(sim, pos, np.array([STUDY, STUDY + 10]), "stroke", 0)
+    assert get(sim, "lst")[pos].tolist() == [STUDY, STUDY + 10]
+    assert get(sim, "death_day")[pos].tolist() == [STUDY, STUDY + 10]
+    # a second death: an earlier one wins, a later one changes nothing
+    sim.life.die(sim, pos, np.array([STUDY + 30, STUDY - 5]), "mi", 1)
+    assert get(sim, "death_day")[pos].tolist() == [STUDY, STUDY - 5]
+    assert get(sim, "lst")[pos].tolist() == [STUDY, STUDY - 5]
+    dereg = get(sim, "dereg_day")[pos]
+    assert (dereg >= get(sim, "death_day")[pos]).all() and (dereg <= sim.end).all()
+
+
+def test_death_is_no_later_than_the_last_day():
+    sim = make_sim()
+    person(sim, 3, age=70, on=STUDY)
+    put(sim, 3, lst=STUDY)
+    sim.life.die(sim, np.array([3]), np.array([STUDY + 100]), "stroke", 0)
+    assert get(sim, "death_day")[3] == STUDY == get(sim, "lst")[3]
+
+
+def test_deregistration_after_the_end_of_data_collection_is_unseen():
+    sim = make_sim()
+    pos = np.arange(40)
+    person(sim, pos, age=80, on=STUDY)
+    sim.life.die(sim, pos, np.full(40, sim.end), "stroke", 0)
+    dereg = get(sim, "dereg_day")[pos]
+    assert set(np.unique(dereg)) <= {-1, sim.end}  # the day of death itself, or not yet
+    assert (dereg == -1).sum() > 30  # most take days to be deregistered
+    # deaths well before the end are deregistered, after the death and by the end
+    early = np.arange(40, 60)
+    person(sim, early, age=80, on=STUDY)
+    sim.life.die(sim, early, np.full(20, sim.end - 400), "stroke", 0)
+    d = get(sim, "dereg_day")[early]
+    assert ((d >= sim.end - 400) & (d <= sim.end)).all() and (d > sim.end - 400).any()
+
+
+def test_outcome_combines_pathway_deaths_with_the_populations_own():
+    base = make_sim()
+    people = base.people
+    died = base.P[people.death[base.P] >= 0]
+    assert len(died) >= 2
+    sim = make_sim(people=dataclasses.replace(people, death=people.death.copy(), regend=people.regend.copy()))
+    pos_of = {b: i for i, b in enumerate(sim.P)}
+    a, b = pos_of[died[0]], pos_of[died[1]]
+    alive = int(np.flatnonzero((people.death[sim.P] < 0) & (people.regend[sim.P] < 0))[0])
+    own_a, own_b = people.death[died[0]], people.death[died[1]]
+    # an earlier death for a, none for b, a death for someone the population keeps alive
+    put(sim, a, lst=own_a)
+    sim.life.die(sim, np.array([a, alive]), np.array([own_a - 20, sim.end - 300]), "mi", 0)
+    death, regend = sim.life.outcome(sim)
+    assert death[sim.P[a]] == own_a - 20
+    assert death[sim.P[b]] == own_b and regend[sim.P[b]] == people.regend[sim.P[b]]
+    assert death[sim.P[alive]] == sim.end - 300
+    assert regend[sim.P[alive]] == get(sim, "dereg_day")[alive]
+    assert sim.log.last_day[sim.P[a]] == own_a - 20 == get(sim, "lst")[a]
+    # everyone else keeps the population's dates; the population's arrays are not changed
+    other = np.setdiff1d(np.arange(len(people.index)), sim.P[[a, alive]])
+    assert (death[other] == people.death[other]).all() and (regend[other] == people.regend[other]).all()
+    assert sim.people.death[sim.P[a]] == own_a
+
+
+def test_advance_gives_each_a_day_inside_the_month_and_their_time():
+    sim = make_sim()
+    person(sim, [0, 1, 2], age=50, on=STUDY)
+    m = month_at(sim, STUDY)
+    put(sim, 1, ent=m.day0 + 20)
+    put(sim, 2, lst=m.day0 + 2)
+    sim.life.advance(sim, m)
+    i = np.searchsorted(m.act, [0, 1, 2])
+    assert ((m.vday >= m.day0) & (m.vday < m.day1)).all()
+    assert m.vday[i[1]] >= m.day0 + 20 and m.vday[i[2]] <= m.day0 + 2
+    assert np.allclose(m.age, (m.vday - get(sim, "dob")[m.act]) / YEAR)
+    assert np.allclose(m.bmi, sim.life.bmi_at(m.act, m.vday))
+
+
+@pytest.mark.parametrize("age_at_entry, years_on, drift_years", [(40, 10, 10), (60, 10, 5), (70, 10, 0), (40, -1, 0)])
+def test_bmi_drifts_up_until_65(age_at_entry, years_on, drift_years):
+    sim = make_sim()
+    ent = sim.start + 1000
+    put(sim, 0, ent=ent, age_entry=age_at_entry, rf_bmi=27.0)
+    got = sim.life.bmi_at(np.array([0]), ent + years_on * YEAR)[0]
+    assert got == pytest.approx(27.0 + sim.life.drift * drift_years)
+    assert sim.life.drift > 0
+
+
+def test_smokers_quit_on_their_day():
+    sim = make_sim()
+    pos = np.array([0, 1, 2, 3])
+    person(sim, pos, age=50, on=STUDY)
+    m = month_at(sim, STUDY, act=pos)
+    put(sim, pos, smoking=[3, 4, 2, 0], quit_day=[STUDY, STUDY + 1, STUDY - 300, STUDY - 300])
+    sim.life.quit_smoking(sim, m)
+    assert get(sim, "smoking")[pos].tolist() == [1, 4, 1, 0]
+
+
+def test_history_records_bmi_and_smoking_at_the_history_day():
+    sim = make_sim()
+    sim.life.history(sim)
+    bmi = emitted(sim, "obs", code="bmi")
+    assert bmi["pat"].tolist() == list(range(sim.n))
+    assert (bmi["day"] == get(sim, "history_day")).all()
+    assert np.allclose(bmi["value"], np.round(sim.life.bmi_at(sim.everyone, sim.ent), 1))
+    hd = get(sim, "history_day")
+    assert (hd <= sim.ent).all() and (hd >= get(sim, "first_allowed")).all() and (hd >= sim.ent - 3 * YEAR - 1).all()
