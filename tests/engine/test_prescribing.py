@@ -198,8 +198,6 @@ def test_restart_brings_the_next_issue_to_the_restart_day():
     assert not get(sim, "rx_stopped")[5] and get(sim, "rx_next_issue")[5] == ON + 10
 
 
-@pytest.mark.xfail(strict=True, reason="restart keeps a due day from before the person stopped (np.minimum), "
-                                       "so the regimen is re-issued back-dated, up to three times, before the restart")
 def test_a_restarted_regimen_is_issued_from_the_restart_day_not_back_dated():
     pos = np.array([5])
     sim = sim_with(pos)

@@ -143,9 +143,8 @@ class Prescribing(Service):
         """The practice finds they stopped and restarts the regimen, issued again from `day`."""
         s = self.s
         s.rx_stopped[pos] = False
-        for k in range(4):
-            has = s.rx_drug[pos, k] >= 0
-            s.rx_next_issue[pos[has]] = np.minimum(s.rx_next_issue[pos[has]], day[has])
+        held = self.on_any(pos)
+        s.rx_next_issue[pos[held]] = day[held]  # not the repeats that fell due while they were off it
 
     def link_problem(self, pos: np.ndarray, keys: np.ndarray) -> None:
         self.s.problem_key[pos] = keys
