@@ -219,8 +219,6 @@ def test_someone_who_stopped_stays_stopped_and_unchanged_when_not_found_out():
     assert get(sim, "rx_stopped")[0] and decisions(sim) == [] and held(sim, 0) == {"C": ("amlodipine", 0)}
 
 
-@pytest.mark.xfail(strict=True, reason="review computes `uncontrolled` after restarting, so a patient whose BP is "
-                                       "high because they stopped taking it is also titrated at the same review")
 def test_a_restarted_patient_is_not_stepped_up_on_the_reading_taken_off_treatment():
     sim = htn_sim()
     for_review(sim, 0, [("C", "amlodipine", 0)])

@@ -40,13 +40,15 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     ok = ng136.controlled(sbp, dbp, tgt_s, tgt_d)
     on_any = h.rx.on_any(rv)  # before today's changes
     _side_effects(h, rv, rv_day, cons)
-    # a patient who stopped is found out (their BP is back up)
-    back = rv[s.rx_stopped[rv] & ~ok]
+    # a patient who stopped is found out (their BP is back up): restarted, not stepped up on a reading
+    # taken off treatment (1.4.40: adherence before escalation)
+    off_treatment = s.rx_stopped[rv].copy()
+    back = rv[off_treatment & ~ok]
     restart = back[h.draws("restart").uniform(back, m) < care.restart_after_stopping]
     restart_day = rv_day[np.isin(rv, restart)]
     h.decide(restart, restart_day, "restart", None, "1.4.40 adherence discussed")
     h.rx.restart(restart, restart_day)
-    uncontrolled = ~ok & ~s.rx_stopped[rv]
+    uncontrolled = ~ok & ~off_treatment
     inert = uncontrolled & (h.draws("inertia").uniform(rv, m) < care.inertia)
     h.decide(rv[inert], rv_day[inert], "no_change", None, "inertia")
     act_on = uncontrolled & ~inert
