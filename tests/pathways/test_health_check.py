@@ -1,12 +1,10 @@
 """The NHS Health Check: whom it invites, and what a check records."""
 
 import numpy as np
-import pytest
 
 from engine.build import day, emitted, get, make_sim, month_at, person, put
 from synthgp.core import codes
 
-pytestmark = pytest.mark.filterwarnings("ignore:Degrees of freedom:RuntimeWarning")  # QRISK3 before any reading
 ON = day(2018, 10, 16)
 LABS = ("egfr", "creatinine", "potassium", "sodium", "hba1c", "cholesterol", "hdl_cholesterol", "urine_acr")
 

@@ -13,7 +13,6 @@ from synthgp.pathways.hypertension import diagnosis, history, treatment
 ON = day(2019, 3, 12)
 NEVER = np.iinfo(np.int64).max // 4
 # a practice without chance in it: everyone attends, acts, accepts and is restarted
-pytestmark = pytest.mark.filterwarnings("ignore:Degrees of freedom:RuntimeWarning")  # QRISK3 before any reading
 CARE = {"did_not_attend": 0.0, "inertia": 0.0, "restart_after_stopping": 1.0, "decline_treatment": 0.0,
         "acei_cough": 0.0, "refer_under40": 0.0, "review_delay_mean_days": 0.0, "consider_uptake": 0.0}
 

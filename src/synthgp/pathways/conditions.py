@@ -42,7 +42,9 @@ class Conditions(Pathway):
         out = {}
         for c in DIAGNOSED:
             age = life.array(f"rf_onset_{c}")
-            on = np.where(age < 900, dob + np.round(age * YEAR), NEVER).astype(np.int64)
+            starts = age < 900
+            on = np.full(len(age), NEVER, dtype=np.int64)
+            on[starts] = (dob[starts] + np.round(age[starts] * YEAR)).astype(np.int64)
             delay = np.round(sim.draws(f"dxdelay.{c}").exponential(sim.everyone, care.condition_diagnosis_delay_years * YEAR)).astype(np.int64)
             known_at_entry = (on <= ent) & (sim.draws(f"known.{c}").uniform(sim.everyone) < care.condition_known_at_entry)
             # a diagnosis made before registration here arrives with the records, dated at registration

@@ -129,8 +129,14 @@ class Vitals(Service):
         rec.observation(pos, day, rec.codes(*SMOKING_CODES)[self.s.smoking[pos]], obstype=rec.obstype("Observation"))
 
     def sbp_variability(self, pos: np.ndarray) -> np.ndarray:
-        """SD of the last three clinic systolic readings (0 where fewer than two)."""
-        return np.nan_to_num(np.nanstd(self.s.recent_sbp[pos], axis=1), nan=0.0)
+        """SD of the last three clinic systolic readings (0 where fewer than two): numpy's nanstd,
+        without its warning for people with no reading yet."""
+        r = self.s.recent_sbp[pos]
+        n = (~np.isnan(r)).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.nansum(r, axis=1) / n
+            var = np.nansum((r - mean[:, None]) ** 2, axis=1) / n
+        return np.where(n > 0, np.sqrt(var), 0.0)
 
     # ------------------------------------------------------------ truth
     def truth_tables(self, sim: "Sim") -> dict[str, dict[str, np.ndarray]]:
