@@ -71,10 +71,7 @@ def test_eligibility(year, dob, extra, group, start):
         assert s[0] == (season(sim, year).start if start is None else start)
 
 
-@pytest.mark.xfail(strict=True, reason="eligible() takes age as days / 365.25, so someone whose 65th birthday is "
-                                       "31 March itself is 64.9993 in three seasons out of four: left out (or, in "
-                                       "2020/21-2022/23, invited as a 50-64 from the later start)")
-@pytest.mark.parametrize("year", [2016, 2017, 2018, 2021])  # right in 2015/16, 2019/20 and 2023/24
+@pytest.mark.parametrize("year", [2015, 2016, 2017, 2018, 2019, 2021, 2023])  # leap years and not
 def test_a_65th_birthday_on_31_march_is_eligible(year):
     sim = flu_sim()
     put(sim, 3, dob=born(year + 1 - 65, 3, 31))

@@ -95,8 +95,8 @@ class Flu(Pathway):
     def eligible(self, pos: np.ndarray, season: Season) -> tuple[np.ndarray, np.ndarray]:
         """(group index or -1, day the group's eligibility starts) of `pos` at `season`'s start."""
         s, e, day, y = self.s, self.cfg["eligibility"], season.start, season.year
-        by = _day(dt.date(y + 1, e["age_by_month"], e["age_by_day"]))
-        age_by = (by - s.dob[pos]) / dates.DAYS_PER_YEAR
+        # aged 65 or over on 31 March: born on or before that day 65 years earlier (calendar age)
+        born_by = _day(dt.date(y + 1 - e["age_from"], e["age_by_month"], e["age_by_day"]))
         def known(event: np.ndarray) -> np.ndarray:
             return (event[pos] >= 0) & (event[pos] <= day)
 
@@ -104,11 +104,12 @@ class Flu(Pathway):
                 | known(s.mi_day) | known(s.heart_failure_day) | s.rf_corticosteroids[pos])
         if y >= e["morbid_obesity_from_season"]:
             risk |= self.sim.life.bmi_at(pos, day) >= e["morbid_obesity_bmi"]
-        group = np.where(age_by >= e["age_from"], 0, np.where(risk, 1, -1))
+        group = np.where(s.dob[pos] <= born_by, 0, np.where(risk, 1, -1))
         starts = np.full(len(pos), day, dtype=np.int64)
         if str(y) in e["fifty_to_64"]:
-            from_day = _day(dt.date.fromisoformat(e["fifty_to_64"][str(y)]))
-            fifty = (group < 0) & ((from_day - s.dob[pos]) / dates.DAYS_PER_YEAR >= 50)
+            from_date = dt.date.fromisoformat(e["fifty_to_64"][str(y)])
+            from_day = _day(from_date)
+            fifty = (group < 0) & (s.dob[pos] <= _day(from_date.replace(year=from_date.year - 50)))  # 50 by then
             group[fifty], starts[fifty] = 2, max(from_day, day)
         return group, starts
 
