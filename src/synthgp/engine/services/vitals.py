@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from synthgp.clinical import bp
+from synthgp.clinical import bp, bp_kernel
 from synthgp.core import dates
 from synthgp.engine.component import Service
 from synthgp.engine.sim import YEAR
@@ -22,6 +22,7 @@ from synthgp.engine.sim import YEAR
 if TYPE_CHECKING:
     from synthgp.engine.sim import Month, Sim
 
+_NO_SUMS = np.zeros((5, 0))  # outside the study period: nothing accumulates
 SMOKING_CODES = ("never_smoked", "ex_smoker", "light_smoker", "moderate_smoker", "heavy_smoker")
 TRAITS = ("level_sbp", "level_dbp", "slope_sbp", "white_coat_sbp", "white_coat_dbp", "response")
 
@@ -33,7 +34,8 @@ class Vitals(Service):
         "recent_sbp": "the last three clinic systolic readings, newest first (QRISK3's SBP variability)",
         "last_bp": "day of the last BP reading on the record",
     }
-    reads = ("male", "dob", "imd", "black", "south_asian", "ent", "smoking", "onset_type2", "onset_ckd")
+    reads = ("male", "dob", "imd", "black", "south_asian", "ent", "smoking", "onset_type2", "onset_ckd",
+             "rx_units", "rx_stopped", "adherence")
     truth = ("bp_truth_year",)
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
@@ -53,6 +55,7 @@ class Vitals(Service):
         # SBP and DBP and the months counted, the current year's contiguous per quantity
         self._year_sums = np.zeros((sim.n, len(self.years), 5))
         self._this_year, self._year_index = np.zeros((5, sim.n)), -1
+        self._curves, self._params = bp_kernel.curves(), bp_kernel.params()
 
     # ------------------------------------------------------------ the latent BP
     def usual(self, pos: np.ndarray, day, age: np.ndarray, bmi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,24 +73,33 @@ class Vitals(Service):
 
     def treated(self, pos: np.ndarray, sbp: np.ndarray, dbp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The BP lived with: usual BP lowered by the antihypertensives taken (not those stopped)."""
-        rx = self.rx
-        taking = ~rx.s.rx_stopped[pos]
-        ls, ld = bp.drug_lowering(sbp, rx.units(pos) * taking, self.s.bp_response[pos], rx.s.adherence[pos])
+        s = self.s
+        ls, ld = bp.drug_lowering(sbp, s.rx_units[pos] * ~s.rx_stopped[pos], s.bp_response[pos], s.adherence[pos])
         return bp.bound(sbp - ls, dbp - ld)
 
     def advance(self, sim: "Sim", month: "Month") -> None:
         """This month's usual and treated BP of everyone simulated; the truth accumulates over study years."""
         act = month.act
-        month.usual_sbp, month.usual_dbp = self.usual(act, month.vday, month.age, month.bmi)
-        month.treated_sbp, month.treated_dbp = self.treated(act, month.usual_sbp, month.usual_dbp)
+        sums = _NO_SUMS
         if month.day0 >= sim.study_start:  # the truth tables cover the study period
             yi = int(np.searchsorted(self.years, dates.year_of(np.array([month.day0]))[0]))
             if yi != self._year_index:
                 self._close_year()
                 self._year_index = yi
+            sums = self._this_year
+        if bp_kernel.month_bp is not None:
+            s = self.s
+            month.usual_sbp, month.usual_dbp, month.treated_sbp, month.treated_dbp = bp_kernel.month_bp(
+                act, month.vday, month.age, month.bmi, s.male, s.black, s.south_asian, s.imd, s.onset_type2, s.onset_ckd,
+                s.bp_level_sbp, s.bp_level_dbp, s.bp_slope_sbp, s.rx_units, s.rx_stopped, s.bp_response, s.adherence,
+                *self._curves, self._params, sums)
+            return
+        month.usual_sbp, month.usual_dbp = self.usual(act, month.vday, month.age, month.bmi)
+        month.treated_sbp, month.treated_dbp = self.treated(act, month.usual_sbp, month.usual_dbp)
+        if sums is not _NO_SUMS:
             for q, x in enumerate((month.usual_sbp, month.usual_dbp, month.treated_sbp, month.treated_dbp)):
-                self._this_year[q, act] += x
-            self._this_year[4, act] += 1.0
+                sums[q, act] += x
+            sums[4, act] += 1.0
 
     def _close_year(self) -> None:
         if self._year_index >= 0:
