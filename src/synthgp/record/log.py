@@ -113,33 +113,38 @@ class EventLog:
                                    "duration": duration, "cost": cost, "course": course, "dosage": dosage})
 
     # ------------------------------------------------------------ finishing
-    def _kept_in_order(self, rows: _Rows, seq: np.ndarray, pracid: np.ndarray, table: int) -> tuple[dict, np.ndarray, np.ndarray]:
-        """The rows dated inside each patient's time, in (patient, day, emission) order: (columns, their
-        emission keys, their ids). `table` (1-3) keeps each table's ids apart, so an obsid can never
-        equal a consid or an issueid."""
+    def _kept_with_ids(self, rows: _Rows, seq: np.ndarray, pracid: np.ndarray, table: int) -> tuple[dict, np.ndarray, np.ndarray]:
+        """The rows dated inside each patient's time, in emission order: (columns, their emission keys,
+        their ids). Ids follow (patient, day, emission) order; the rows themselves are not reordered
+        (the DuckDB store sorts every table). `table` (1-3) keeps each table's ids apart, so an obsid
+        can never equal a consid or an issueid."""
         pat, day = rows.column("pat"), rows.column("day")
         keep = np.flatnonzero((day >= self.first_day[pat]) & (day <= self.last_day[pat]))
-        order = keep[_by_patient_and_day(pat[keep], day[keep])]
-        cols = {"pat": pat[order], "day": day[order]}
+        all_kept = len(keep) == rows.n
+        cols = {"pat": pat if all_kept else pat[keep], "day": day if all_kept else day[keep]}
         for k in rows.dtypes:
             if k not in cols:
-                cols[k] = rows.column(k)[order]
-        p = cols["pat"]
+                c = rows.column(k)
+                cols[k] = c if all_kept else c[keep]
+        order = _by_patient_and_day(cols["pat"], cols["day"])
+        p = cols["pat"][order]
         start = np.r_[0, np.flatnonzero(p[1:] != p[:-1]) + 1]
         k = np.arange(len(p)) - np.repeat(start, np.diff(np.r_[start, len(p)]))
         if len(k) and k.max() >= 1 << OBS_PER_PATIENT_BITS:
             raise OverflowError("more than 65,536 rows of one kind for one patient")
-        return cols, order, (((seq[p] << OBS_PER_PATIENT_BITS) | k) * 4 + table) * PATID_MULT + pracid[p]
+        ids = np.empty(len(p), dtype=np.int64)
+        ids[order] = (((seq[p] << OBS_PER_PATIENT_BITS) | k) * 4 + table) * PATID_MULT + pracid[p]
+        return cols, keep, ids
 
     def finish(self, patid: np.ndarray, pracid: np.ndarray) -> "Finished":
         seq = patid // PATID_MULT
-        c, c_key, consid = self._kept_in_order(self._cons, seq, pracid, 1)
+        c, c_key, consid = self._kept_with_ids(self._cons, seq, pracid, 1)
         c["consid"] = consid
         cons_map = np.full(max(self._cons.n, 1), -1, dtype=np.int64)
         cons_map[c_key] = consid
 
-        # a BP pair stands or falls together (same patient and day, so it always does)
-        o, o_key, obsid = self._kept_in_order(self._obs, seq, pracid, 2)
+        # a BP pair stands or falls together (same patient and day), and is emitted as adjacent rows
+        o, o_key, obsid = self._kept_with_ids(self._obs, seq, pracid, 2)
         o["obsid"] = obsid
         o["consid"] = np.where(o["cons"] >= 0, cons_map[np.maximum(o["cons"], 0)], -1)
         parent = np.full(len(obsid), -1, dtype=np.int64)
@@ -151,12 +156,16 @@ class EventLog:
         obs_map = np.full(self._obs.n, -1, dtype=np.int64)
         obs_map[o_key] = obsid
 
-        i, _, issueid = self._kept_in_order(self._issue, seq, pracid, 3)
+        i, _, issueid = self._kept_with_ids(self._issue, seq, pracid, 3)
         i["issueid"] = issueid
-        # a course's drug record id is the id of its first issue
+        # a course's drug record id is the id of its first issue (its lowest id)
         if len(issueid):
-            uniq, first = np.unique(i["course"], return_index=True)
-            rec = issueid[first][np.searchsorted(uniq, i["course"])]
+            by_course = np.lexsort((issueid, i["course"]))
+            course = i["course"][by_course]
+            first = np.r_[True, course[1:] != course[:-1]]
+            head = np.repeat(issueid[by_course][first], np.diff(np.r_[np.flatnonzero(first), len(course)]))
+            rec = np.empty(len(issueid), dtype=np.int64)
+            rec[by_course] = head
         else:
             rec = np.empty(0, dtype=np.int64)
         i["drugrecid"] = rec

@@ -103,11 +103,10 @@ def _load_record(con: duckdb.DuckDBPyConnection, stage: Path, plan_tables: dict[
             src = f"SELECT * FROM _arrow_{t.name}"
         else:
             files = [str(blocks.stage_path(stage, t.name, b)) for b in range(n_blocks)]
-            src = f"SELECT * FROM read_parquet({files!r})"
-            if materialise:
-                # stored in patient order (patid is every block table's first column): DuckDB's zone
-                # maps then skip all but a few row groups when a query asks for one patient (viewer, API)
-                src += " ORDER BY ALL"
+            # in patient order (patid is every block table's first column): DuckDB's zone maps then skip all
+            # but a few row groups when a query asks for one patient (viewer, API); and every format reads
+            # the rows in one order, whatever order the blocks staged them in
+            src = f"SELECT * FROM read_parquet({files!r}) ORDER BY ALL"
         con.execute(f"CREATE {kind} {t.name} AS {src}")
         if materialise:
             con.execute(f"COMMENT ON TABLE {t.name} IS {_sql_text(f'[{t.group}] {t.doc}')}")
