@@ -33,6 +33,8 @@ class _Rows:
 
     def add(self, n: int, cols: dict) -> np.ndarray:
         """Add a batch of `n` rows; returns their keys (emission order)."""
+        if n == 0:
+            return np.empty(0, dtype=np.int64)
         for k in self.dtypes:
             v = cols[k]
             a = isinstance(v, np.ndarray) and v.ndim > 0
@@ -98,6 +100,8 @@ class EventLog:
     def blood_pressure(self, pat, day, sbp, dbp, cons, codes: tuple[int, int], unit: int, obstype: int) -> None:
         """A systolic and a diastolic row, the diastolic's parent the systolic (aurum.md)."""
         n = len(pat)
+        if n == 0:
+            return
 
         def pairs(a, b):
             out = np.empty(2 * n, dtype=np.result_type(a, b))

@@ -47,6 +47,8 @@ class Contacts(Service):
 
     def staff(self, job: str, pos: np.ndarray, purpose: str, step) -> np.ndarray:
         """A member of staff of the patient's practice, of `job`, drawn for `purpose` (staffid)."""
+        if not len(pos):
+            return np.empty(0, dtype=np.int64)
         j = self.jobs.index(job)
         prac = self.s.practice[pos]
         k = self.staff_first[prac, j] + self.sim.draws(f"staff.{purpose}").integers(pos, self.staff_count[prac, j], step)
@@ -54,6 +56,8 @@ class Contacts(Service):
 
     def book(self, pos: np.ndarray, day, job: str, purpose: str, step, source: str) -> np.ndarray:
         """Book and hold a consultation with `job` for each of `pos` on `day`; returns their keys."""
+        if not len(pos):
+            return np.empty(0, dtype=np.int64)
         return self.record.consultation(pos, day, self.staff(job, pos, purpose, step), self.record.source(source))
 
     def consult(self, sim: "Sim", month: "Month") -> None:

@@ -154,6 +154,8 @@ class Prescribing(Service):
 
     # ------------------------------------------------------------ issuing
     def _issue_slot(self, pos: np.ndarray, day, k: int, staff) -> None:
+        if not len(pos):
+            return
         s, meds = self.s, self.meds
         mi, lv = s.rx_drug[pos, k], s.rx_level[pos, k]
         qty = s.repeat_days[pos].astype(np.float64)
@@ -206,6 +208,8 @@ class Prescribing(Service):
         s.regular_next[pos] = s.ent[pos]
 
     def _issue_regular(self, pos: np.ndarray, day, j: int, staff) -> None:
+        if not len(pos):
+            return
         meds, n = self.meds, len(pos)
         mi = self.meds.index[REGULAR[j]]
         self.record.issue(pos, day, staff, np.full(n, meds.prod[mi, 0]), np.full(n, 28.0), 1, np.full(n, 28),

@@ -55,14 +55,20 @@ class Recording(Service):
     # ------------------------------------------------------------ writing
     def consultation(self, pos: np.ndarray, day, staff: np.ndarray, source) -> np.ndarray:
         """Consultations; returns their keys (for observations made at them)."""
+        if not len(pos):
+            return np.empty(0, dtype=np.int64)
         return self.log.consultation(self.P[pos], day, staff, source)
 
     def observation(self, pos: np.ndarray, day, medcode, **kw) -> np.ndarray:
         """Observations (record/log.py EventLog.observation for the keywords); returns their keys."""
+        if not len(pos):
+            return np.empty(0, dtype=np.int64)
         return self.log.observation(self.P[pos], day, medcode, **kw)
 
     def diagnosis(self, pos: np.ndarray, day, medcode, **kw) -> np.ndarray:
         """A coded diagnosis: an observation of type Diagnosis that is also an active problem."""
+        if not len(pos):
+            return np.empty(0, dtype=np.int64)
         return self.log.observation(self.P[pos], day, medcode, obstype=self._obstype["Diagnosis"], problem=1, **kw)
 
     def blood_pressure(self, pos: np.ndarray, day, sbp, dbp, cons, kind: str = "clinic") -> None:
@@ -70,4 +76,5 @@ class Recording(Service):
         self.log.blood_pressure(self.P[pos], day, sbp, dbp, cons, self._bp[kind], self._unit["mmHg"], self._obstype["Value"])
 
     def issue(self, pos: np.ndarray, day, staff, prod, qty, qunit, duration, cost, course, dosage) -> None:
-        self.log.issue(self.P[pos], day, staff, prod, qty, qunit, duration, cost, course, dosage)
+        if len(pos):
+            self.log.issue(self.P[pos], day, staff, prod, qty, qunit, duration, cost, course, dosage)

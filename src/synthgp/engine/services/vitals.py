@@ -117,6 +117,9 @@ class Vitals(Service):
     def measure(self, pos: np.ndarray, day, cons, step) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """A clinic BP at a visit (NG136 1.2.2: the lower of two if the first is raised), recorded.
         Returns the recorded (sbp, dbp) and the usual untreated (sbp, dbp) behind them."""
+        if not len(pos):
+            e = np.empty(0)
+            return e, e, e, e
         us, ud, _, _ = self.usual_at(pos, day)
         ts, td = self.treated(pos, us, ud)
         rs, rd, _ = bp.clinic_reading(self.sim.stream, pos, step, ts, td, self.s.bp_white_coat_sbp[pos],
@@ -126,6 +129,8 @@ class Vitals(Service):
 
     def out_of_clinic(self, pos: np.ndarray, day, step, home: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """ABPM (or HBPM where `home`) daytime means, recorded. Returns (sbp, dbp)."""
+        if not len(pos):
+            return np.empty(0), np.empty(0)
         us, ud, _, _ = self.usual_at(pos, day)
         ts, td = self.treated(pos, us, ud)
         os_, od = bp.out_of_clinic(self.sim.stream, pos, step, ts, td, home)
@@ -136,6 +141,8 @@ class Vitals(Service):
 
     def lifestyle(self, pos: np.ndarray, day, bmi: np.ndarray) -> None:
         """BMI and smoking status, as recorded at registration, Health Checks and reviews."""
+        if not len(pos):
+            return
         rec = self.record
         rec.observation(pos, day, rec.code("bmi"), value=np.round(bmi, 1), unit=rec.unit("kg/m2"), obstype=rec.obstype("Value"))
         rec.observation(pos, day, rec.codes(*SMOKING_CODES)[self.s.smoking[pos]], obstype=rec.obstype("Observation"))
