@@ -22,12 +22,14 @@ PLAIN, BP_SYSTOLIC, BP_DIASTOLIC = 0, 1, 2
 
 
 class _Rows:
-    """Columns of a table emitted batch by batch; row k of the whole is the k-th row emitted."""
+    """Columns of a table emitted batch by batch; row k of the whole is the k-th row emitted. Per
+    column, a batch's single value goes in `fill` (its rows spread by one repeat at the end) and an
+    array in `arrays` with its batch number."""
 
     def __init__(self, dtypes: dict[str, type]):
         self.dtypes = dtypes
-        self.parts: dict[str, list] = {k: [] for k in dtypes}
-        self.is_array: dict[str, list[bool]] = {k: [] for k in dtypes}
+        self.fill: dict[str, list] = {k: [] for k in dtypes}
+        self.arrays: dict[str, list[tuple[int, np.ndarray]]] = {k: [] for k in dtypes}
         self.sizes: list[int] = []
         self.n = 0
 
@@ -35,29 +37,28 @@ class _Rows:
         """Add a batch of `n` rows; returns their keys (emission order)."""
         if n == 0:
             return np.empty(0, dtype=np.int64)
+        b = len(self.sizes)
         for k in self.dtypes:
             v = cols[k]
-            a = isinstance(v, np.ndarray) and v.ndim > 0
-            if not a and not np.isscalar(v) and np.ndim(v) > 0:
-                v, a = np.asarray(v), True
-            self.parts[k].append(v)
-            self.is_array[k].append(a)
+            if isinstance(v, np.ndarray) and v.ndim > 0 or not np.isscalar(v) and np.ndim(v) > 0:
+                self.arrays[k].append((b, np.asarray(v)))
+                self.fill[k].append(None if self.dtypes[k] is object else 0)
+            else:
+                self.fill[k].append(v.item() if isinstance(v, np.generic) else v)
         self.sizes.append(n)
         self.n += n
         return np.arange(self.n - n, self.n)
 
     def column(self, name: str) -> np.ndarray:
-        dtype, parts, arrays = self.dtypes[name], self.parts[name], self.is_array[name]
-        if all(arrays):
+        dtype, arrays = self.dtypes[name], self.arrays[name]
+        if len(arrays) == len(self.sizes):  # every batch gave an array
+            parts = [a for _, a in arrays]
             return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype=dtype)
-        out = np.repeat(np.array([None if a else v for v, a in zip(parts, arrays)], dtype=object).astype(dtype)
-                        if dtype is object else np.array([0 if a else v for v, a in zip(parts, arrays)], dtype=dtype),
-                        self.sizes)
-        start = 0
-        for v, a, n in zip(parts, arrays, self.sizes):
-            if a:
-                out[start:start + n] = v
-            start += n
+        out = np.repeat(np.array(self.fill[name], dtype=dtype), self.sizes)
+        if arrays:
+            starts = np.cumsum(self.sizes) - np.asarray(self.sizes)
+            for b, a in arrays:
+                out[starts[b]:starts[b] + len(a)] = a
         return out
 
 
