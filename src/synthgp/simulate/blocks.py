@@ -40,7 +40,9 @@ def stage_path(stage: Path, table: str, i: int) -> Path:
 def write_block(tables: dict[str, pa.Table], stage: Path, i: int) -> dict[str, int]:
     """Stage one block's tables; returns their row counts."""
     for name, tbl in tables.items():
-        pq.write_table(tbl, stage_path(stage, name, i), compression="lz4")
+        # read once, by DuckDB, which sorts as it loads: no dictionaries or statistics to build (a
+        # quarter less time than Parquet's defaults, for files a half larger)
+        pq.write_table(tbl, stage_path(stage, name, i), compression="lz4", use_dictionary=False, write_statistics=False)
     return {name: tbl.num_rows for name, tbl in tables.items()}
 
 
