@@ -21,10 +21,10 @@ def test_compiled_draws_give_numpys_bits(step):
     keyed = d.keyed(ids)
     pos = np.random.default_rng(0).choice(len(ids), 2_000, replace=False)
     st = np.random.default_rng(1).integers(-5, 20_000, len(pos)) if step == "array" else step
-    from synthgp.core.rng import _step_key
+    from synthgp.core.rng import step_key
 
-    key = _step_key(st)
-    assert np.array_equal(mixing.uniform_at(keyed._inner, pos, key), mixing._uniform_at(keyed._inner, pos, key))
+    key = step_key(st)
+    assert np.array_equal(mixing.uniform_at(keyed.inner, pos, key), mixing._uniform_at(keyed.inner, pos, key))
     assert np.array_equal(mixing.uniform_ids(ids[pos], d._key, key), mixing._uniform_ids(ids[pos], d._key, key))
     # and the draws asked for by position equal those asked for by id
     assert np.array_equal(keyed.normal(pos, st), d.normal(ids[pos], st))
@@ -50,3 +50,24 @@ def test_compiled_month_of_blood_pressure_equals_numpys(monkeypatch):
         assert np.array_equal(a, b)
     assert (results[0][2] < results[0][0]).any()  # treatment lowered someone's BP
     assert vitals_module  # the module under test
+
+
+def test_compiled_cardiovascular_draws_equal_numpys(monkeypatch):
+    from synthgp.clinical import event_kernel
+
+    sim = make_sim(n=400)
+    cv = sim.cardiovascular
+    everyone = np.arange(sim.n)
+    sim.state.array("stroke_day")[everyone[::7]] = day(2010)  # some have had a stroke already
+    results = []
+    for kernel in (event_kernel.hits, None):
+        monkeypatch.setattr(event_kernel, "hits", kernel)
+        seen = []
+        monkeypatch.setattr(cv, "_event", lambda sim_, ev, pos, d, sbp, m: seen.append((ev, pos.copy())))
+        for y in range(2008, 2024):
+            month = month_at(sim, day(y, 5, 10))
+            month.treated_sbp = month.treated_sbp + 60.0  # raise the hazard so that events happen
+            cv.events(sim, month)
+        results.append(seen)
+    assert sum(len(p) for _, p in results[0]) > 10
+    assert [(e, p.tolist()) for e, p in results[0]] == [(e, p.tolist()) for e, p in results[1]]

@@ -19,7 +19,7 @@ _STEP = np.uint64(0xD1B54A32D192ED03)
 _U64 = (1 << 64) - 1
 
 
-def _step_key(step: int | np.ndarray) -> np.uint64 | np.ndarray:
+def step_key(step: int | np.ndarray) -> np.uint64 | np.ndarray:
     """The counter's part of the key: (step + 1) * STEP, wrapping at 64 bits."""
     if isinstance(step, (int, np.integer)):
         return np.uint64(((int(step) + 1) * int(_STEP)) & _U64)
@@ -88,7 +88,7 @@ class Draws(_Methods):
 
     def uniform(self, ids: np.ndarray, step: int | np.ndarray = 0) -> np.ndarray:
         """Uniform on [0, 1). `step` is a counter: a number, or one per id (e.g. a day)."""
-        return mixing.uniform_ids(ids, self._key, _step_key(step))
+        return mixing.uniform_ids(ids, self._key, step_key(step))
 
     def keyed(self, ids: np.ndarray) -> "KeyedDraws":
         """These draws for a fixed array of ids, asked for by position in it: the per-id half of the
@@ -100,16 +100,16 @@ class KeyedDraws(_Methods):
     """Draws for one purpose over a fixed array of ids (Draws.keyed), asked for by position: the
     same numbers as Draws(...).uniform(ids[pos], step) and so on."""
 
-    __slots__ = ("_inner",)
+    __slots__ = ("inner",)
 
     def __init__(self, draws: Draws, ids: np.ndarray):
         with np.errstate(over="ignore"):
             z = np.asarray(ids, dtype=np.uint64) * mixing.GOLDEN
             z += draws._key
-            self._inner = mixing.mix(z)
+            self.inner = mixing.mix(z)  # per id: the mixed (id, purpose) half of every draw's key
 
     def uniform(self, pos: np.ndarray, step: int | np.ndarray = 0) -> np.ndarray:
-        return mixing.uniform_at(self._inner, pos, _step_key(step))
+        return mixing.uniform_at(self.inner, pos, step_key(step))
 
 
 def normals(streams: "list[KeyedDraws | Draws]", pos: np.ndarray, step: int | np.ndarray = 0) -> np.ndarray:
@@ -118,7 +118,7 @@ def normals(streams: "list[KeyedDraws | Draws]", pos: np.ndarray, step: int | np
     s1, s2 = _doubled(step)
     if not all(isinstance(s, KeyedDraws) for s in streams):
         return np.array([s.normal(pos, step) for s in streams]).reshape(len(streams), len(pos))
-    k1, k2 = _step_key(s1), _step_key(s2)
-    u1 = np.array([mixing.uniform_at(s._inner, pos, k1) for s in streams]).reshape(len(streams), len(pos))
-    u2 = np.array([mixing.uniform_at(s._inner, pos, k2) for s in streams]).reshape(len(streams), len(pos))
+    k1, k2 = step_key(s1), step_key(s2)
+    u1 = np.array([mixing.uniform_at(s.inner, pos, k1) for s in streams]).reshape(len(streams), len(pos))
+    u2 = np.array([mixing.uniform_at(s.inner, pos, k2) for s in streams]).reshape(len(streams), len(pos))
     return _box_muller(u1, u2)

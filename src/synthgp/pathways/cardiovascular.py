@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from synthgp.clinical import event_kernel
 from synthgp.core import reference
+from synthgp.core.rng import step_key
 from synthgp.engine.component import Pathway
 from synthgp.engine.truth import TruthRows
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from synthgp.engine.sim import Month, Sim
 
 EVENTS = ("stroke", "mi", "heart_failure")
+FACTORS = ("type2", "smoker", "af", "male")  # what raises a first event's hazard (data/outcomes.toml extra)
 
 
 class Cardiovascular(Pathway):
@@ -40,6 +43,14 @@ class Cardiovascular(Pathway):
         self.follow_up = reference.toml("ng136.toml")["follow_up"]["event_follow_up_days"]
         self.ids = sim.ids
         self.rows = TruthRows("pat", "day", "event", "fatal", "sbp")
+        # for the compiled pass: each event's stream, risk and factors in the data file's order
+        self.inner = np.stack([sim.draws(f"event.{e}").inner for e in EVENTS])
+        self._annual = np.array([self.cfg[e]["annual_risk"] for e in EVENTS], dtype=np.float64)
+        self._order = np.full((len(EVENTS), len(FACTORS)), -1, dtype=np.int64)
+        self._weight = np.zeros((len(EVENTS), len(FACTORS)))
+        for j, e in enumerate(EVENTS):
+            for i, (f, w) in enumerate(self.cfg[e]["extra"].items()):
+                self._order[j, i], self._weight[j, i] = FACTORS.index(f), w
 
     def events(self, sim: "Sim", month: "Month") -> None:
         s, cfg, act, m = self.s, self.cfg, month.act, month.m
@@ -48,12 +59,19 @@ class Cardiovascular(Pathway):
         base = np.exp(cfg["age_per_year"] * (age - cfg["reference_age"])) * np.exp(slope * (sbp - cfg["reference_sbp"]))
         factors = {"type2": s.onset_type2[act] <= vday, "smoker": s.smoking[act] >= 2, "af": s.onset_af[act] <= vday,
                    "male": s.male[act]}
-        for ev in EVENTS:
-            spec = cfg[ev]
-            extra = sum(w * factors[f] for f, w in spec["extra"].items())
-            haz = spec["annual_risk"] * base * (1 + extra) / 12
-            first = getattr(s, f"{ev}_day")
-            hit = (first[act] < 0) & (age >= cfg["min_age"]) & (sim.draws(f"event.{ev}").uniform(act, m) < haz)
+        if event_kernel.hits is not None:  # one compiled pass: the same hazards and draws
+            hits = event_kernel.hits(act, base, age, np.array([factors[f] for f in FACTORS], dtype=np.float64),
+                                     np.stack([getattr(s, f"{e}_day") for e in EVENTS]), self.inner, step_key(m), self._annual, self._order, self._weight,
+                                     float(cfg["min_age"]))
+        for j, ev in enumerate(EVENTS):
+            if event_kernel.hits is not None:
+                hit = hits[j]
+            else:
+                spec = cfg[ev]
+                extra = sum(w * factors[f] for f, w in spec["extra"].items())
+                haz = spec["annual_risk"] * base * (1 + extra) / 12
+                first = getattr(s, f"{ev}_day")
+                hit = (first[act] < 0) & (age >= cfg["min_age"]) & (sim.draws(f"event.{ev}").uniform(act, m) < haz)
             self._event(sim, ev, act[hit], vday[hit], sbp[hit], m)
 
     def _event(self, sim: "Sim", ev: str, pos: np.ndarray, day: np.ndarray, sbp: np.ndarray, m: int) -> None:
