@@ -25,7 +25,6 @@ from synthgp.engine.state import State
 
 if TYPE_CHECKING:
     from synthgp.engine.component import Component
-    from synthgp.engine.services.contacts import Consults
     from synthgp.population.people import People
     from synthgp.population.plan import Plan
     from synthgp.record.log import EventLog
@@ -33,6 +32,17 @@ if TYPE_CHECKING:
 MONTH = 30.4375
 YEAR = 365.25
 STREAM = "htn"  # the random streams' namespace: renaming it changes every draw, hence the output
+
+
+@dataclass
+class Consults:
+    """A month's consultations (engine/services/contacts.py): one per patient seen, on their day."""
+
+    pos: np.ndarray
+    day: np.ndarray
+    key: np.ndarray  # consultation keys, for observations made at them
+    remote: np.ndarray  # by telephone: nothing can be measured
+    age: np.ndarray
 
 
 @dataclass
@@ -72,14 +82,15 @@ class Sim:
 
     def __init__(self, plan: "Plan", people: "People", log: "EventLog", services: list["Component"],
                  pathways: list["Component"], history: list[tuple[str, str]], monthly: list[tuple[str, str]]):
-        from synthgp.engine.services.life import Life
-
         self.plan, self.people, self.log = plan, people, log
         self.scenario, self.seed = plan.scenario, plan.seed
         self.care = plan.scenario.care
         self.study_start, self.end = plan.start_day, plan.end_day
         self.start = self.study_start - int(round(self.care.burn_in_years * YEAR))
-        self.P, self.ent, self.lst = Life.select(self)  # simulated patients: their block-local index
+        life = next((c for c in services if c.name == "life"), None)
+        if life is None:
+            raise ValueError("a simulation needs the life service (engine/services/life.py): it chooses whom to simulate")
+        self.P, self.ent, self.lst = life.select(self)  # simulated patients: their block-local index
         self.n = len(self.P)
         self.ids = people.index[self.P]
         self.everyone = np.arange(self.n)

@@ -1,2 +1,3 @@
-"""Running a simulation: the engine that steps pathways through time over a block of patients,
-blocks in process or on Dask workers, and the atomic run that stages, loads and exports."""
+"""Running a generation: one block (block.py: people, the engine's simulation, the block's tables),
+every block in process or on Dask workers (blocks.py), and the run that stages, loads, exports and
+moves the output into place (run.py)."""

@@ -5,7 +5,6 @@ check) or book one of their own (a review, a Health Check).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,20 +12,10 @@ import numpy as np
 from synthgp.core import reference
 from synthgp.core.ids import PATID_MULT
 from synthgp.engine.component import Service
+from synthgp.engine.sim import Consults
 
 if TYPE_CHECKING:
     from synthgp.engine.sim import Month, Sim
-
-
-@dataclass
-class Consults:
-    """This month's consultations: one per patient seen, on their day of the month."""
-
-    pos: np.ndarray
-    day: np.ndarray
-    key: np.ndarray  # consultation keys, for observations made at them
-    remote: np.ndarray  # by telephone: nothing can be measured
-    age: np.ndarray
 
 
 def rate_by_age(age: np.ndarray, young: float, old: float) -> np.ndarray:
