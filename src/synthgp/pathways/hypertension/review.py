@@ -43,9 +43,9 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     # a patient who stopped is found out (their BP is back up): restarted, not stepped up on a reading
     # taken off treatment (1.4.40: adherence before escalation)
     off_treatment = s.rx_stopped[rv].copy()
-    back = rv[off_treatment & ~ok]
-    restart = back[h.draws("restart").uniform(back, m) < care.restart_after_stopping]
-    restart_day = rv_day[np.isin(rv, restart)]
+    back = np.flatnonzero(off_treatment & ~ok)  # indices into rv
+    back = back[h.draws("restart").uniform(rv[back], m) < care.restart_after_stopping]
+    restart, restart_day = rv[back], rv_day[back]
     h.decide(restart, restart_day, "restart", None, "1.4.40 adherence discussed")
     h.rx.restart(restart, restart_day)
     uncontrolled = ~ok & ~off_treatment
@@ -53,9 +53,9 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     h.decide(rv[inert], rv_day[inert], "no_change", None, "inertia")
     act_on = uncontrolled & ~inert
     # untreated: (re)offer
-    start = rv[act_on & ~on_any]
-    start = start[h.draws("reoffer").uniform(start, m) >= care.decline_treatment]
-    treatment.start_first_line(h, start, rv_day[np.isin(rv, start)])
+    start = np.flatnonzero(act_on & ~on_any)  # indices into rv
+    start = start[h.draws("reoffer").uniform(rv[start], m) >= care.decline_treatment]
+    treatment.start_first_line(h, rv[start], rv_day[start])
     _step_up(h, rv[act_on & on_any], rv_day[act_on & on_any], m)
     slip = np.round(h.draws("review.slip").exponential(rv, care.review_delay_mean_days, m)).astype(np.int64)
     s.next_review[rv] = np.where(ok | inert, rv_day + h.fu["annual_review_days"] + slip, rv_day + h.fu["step_up_days"])
@@ -102,6 +102,6 @@ def _step_up(h: "Hypertension", tr: np.ndarray, tr_day: np.ndarray, m: int) -> N
     if due4.any():
         potassium = h.labs.sample(add_pos[due4], add_day[due4], False)["k"]
         treatment.step4(h, add_pos[due4], add_day[due4], potassium, m)
-    ref = add_pos[on_s4 & ~s.referred[add_pos]]
-    s.referred[ref] = True
-    treatment.refer(h, ref, add_day[np.isin(add_pos, ref)], 1, "1.4.52 uncontrolled on four drugs")
+    ref = on_s4 & ~s.referred[add_pos]
+    s.referred[add_pos[ref]] = True
+    treatment.refer(h, add_pos[ref], add_day[ref], 1, "1.4.52 uncontrolled on four drugs")
