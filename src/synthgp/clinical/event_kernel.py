@@ -17,6 +17,8 @@ hits = None
 try:  # pragma: no cover - exercised where numba is installed (it is a dependency)
     import numba
 
+    _mix1 = numba.njit(cache=True, nogil=True)(mixing.mix)
+
     @numba.njit(cache=True, nogil=True)
     def _hits(pos, base, age, factors, first, inner, key, annual, order, weight, min_age):
         """factors: (4, n) of 0/1 for each person of `pos`; first: (events, N) first-event day or -1;
@@ -37,12 +39,7 @@ try:  # pragma: no cover - exercised where numba is installed (it is a dependenc
                         break
                     extra = extra + weight[j, f] * factors[order[j, f], i]
                 haz = annual[j] * base[i] * (1.0 + extra) / 12.0
-                z = inner[j, k] + key
-                z ^= z >> mixing.S30
-                z *= mixing.M1
-                z ^= z >> mixing.S27
-                z *= mixing.M2
-                z ^= z >> mixing.S31
+                z = _mix1(inner[j, k] + key)
                 out[j, i] = np.float64(z >> mixing.S11) * mixing.TO_UNIT < haz
         return out
 

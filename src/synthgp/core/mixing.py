@@ -52,14 +52,7 @@ COMPILED = False
 try:  # pragma: no cover - exercised where numba is installed (it is a dependency)
     import numba
 
-    @numba.njit(cache=True, nogil=True)
-    def _mix1(z):
-        z ^= z >> S30
-        z *= M1
-        z ^= z >> S27
-        z *= M2
-        z ^= z >> S31
-        return z
+    _mix1 = numba.njit(cache=True, nogil=True)(mix)  # the same function, compiled for one uint64 at a time
 
     @numba.njit(cache=True, nogil=True)
     def _uniform_at_one(inner, pos, key):
