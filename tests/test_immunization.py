@@ -1,0 +1,186 @@
+"""Flu vaccinations as FHIR Immunization (UK Core): in the bulk export, the bundles and the FHIR API, each
+one valid, and each the same fact as its row in the record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from fhir.resources.R4B import get_fhir_model_class
+
+from synthgp.core import codes
+from synthgp.formats import fhir_resources as fhir
+
+from conftest import generate
+
+PROFILE = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Immunization"
+PROCEDURE_EXT = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-VaccinationProcedure"
+DMD = "https://dmd.nhs.uk"
+ORIGIN = "http://terminology.hl7.org/CodeSystem/immunization-origin"
+STATUS = {"completed", "entered-in-error", "not-done"}  # FHIR R4 immunization-status (required binding)
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory) -> Path:
+    return generate(tmp_path_factory.mktemp("imm") / "out", 1500, seed=23,
+                    formats=("duckdb", "fhir", "fhir-bundles", "csv"))
+
+
+@pytest.fixture(scope="module")
+def db(out):
+    con = duckdb.connect(str(out / "synthgp.duckdb"), read_only=True)
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def imms(out) -> list[dict]:
+    return [json.loads(line) for line in (out / "fhir" / "Immunization.ndjson").open()]
+
+
+@pytest.fixture(scope="module")
+def rows(db) -> dict[str, dict]:
+    """The record's immunisation observations by obsid: code key, dates, consultation, staff."""
+    keys = {codes.snomed(k): k for k in ("flu_vaccination", "flu_vaccination_pharmacy", "flu_vaccination_declined")}
+    cur = db.execute("""SELECT o.obsid, o.patid, o.consid, o.staffid, o.obsdate, o.enterdate, d.snomedctconceptid
+        FROM observation o JOIN medical_dictionary d USING (medcodeid) WHERE d.cluster IN ('FLU', 'FLUDECL')""")
+    return {str(r[0]): {"patid": r[1], "consid": r[2], "staffid": r[3], "obsdate": r[4], "enterdate": r[5],
+                        "key": keys[r[6]]} for r in cur.fetchall()}
+
+
+def test_every_immunization_parses_with_fhir_resources_and_keeps_uk_core_rules(imms):
+    model = get_fhir_model_class("Immunization")
+    assert len(imms) > 500
+    for r in imms:
+        model.model_validate(r)
+        assert r["meta"]["profile"] == [PROFILE]
+        assert r["status"] in STATUS
+        # ukcore-imm-1: a vaccination not given is not-done and says why
+        assert (r["status"] == "not-done") == ("statusReason" in r)
+        assert r["vaccineCode"]["coding"][0]["system"] == DMD
+        # reportOrigin only for what another provider reported (FHIR: imm-1 style rule of primarySource)
+        assert ("reportOrigin" in r) == (r["primarySource"] is False)
+    # and the validator rejects what FHIR forbids, so passing means something
+    with pytest.raises(Exception):
+        model.model_validate({**imms[0], "occurrenceDateTime": "2020-02-30"})
+    with pytest.raises(Exception):
+        model.model_validate({k: v for k, v in imms[0].items() if k != "vaccineCode"})
+
+
+def test_one_immunization_per_flu_observation_and_none_left_as_observations(out, imms, rows):
+    assert {r["id"] for r in imms} == set(rows)
+    flu = {str(codes.snomed(k)) for k in ("flu_vaccination", "flu_vaccination_pharmacy", "flu_vaccination_declined")}
+    for line in (out / "fhir" / "Observation.ndjson").open():
+        obs = json.loads(line)
+        assert not {c["code"] for c in obs["code"].get("coding", [])} & flu, obs["id"]
+    manifest = json.loads((out / "fhir" / "export.json").read_text())
+    assert {"type": "Immunization", "url": "Immunization.ndjson", "count": len(imms)} in manifest["output"]
+    assert manifest["profiles"]["Immunization"] == PROFILE
+
+
+def test_each_immunization_says_what_its_record_row_says(imms, rows):
+    vmp = fhir.mapping()["immunization"]["vaccine"]["influenza"]
+    seen = set()
+    for r in imms:
+        row = rows[r["id"]]
+        seen.add(row["key"])
+        assert r["patient"] == {"reference": f"Patient/{row['patid']}"}
+        assert r["occurrenceDateTime"] == row["obsdate"].isoformat()
+        assert r["recorded"] == row["enterdate"].isoformat() >= r["occurrenceDateTime"]
+        assert r["vaccineCode"]["coding"] == [{"system": DMD, "code": vmp["code"], "display": vmp["display"]}]
+        sct = str(codes.snomed(row["key"]))
+        if row["key"] == "flu_vaccination_declined":
+            assert r["status"] == "not-done" and r["primarySource"] is True
+            assert r["statusReason"]["coding"][0]["code"] == sct
+            assert "extension" not in r and "performer" not in r
+            continue
+        assert r["status"] == "completed"
+        (ext,) = r["extension"]
+        assert ext["url"] == PROCEDURE_EXT and ext["valueCodeableConcept"]["coding"][0] == {
+            "system": "http://snomed.info/sct", "code": sct, "display": codes.get(row["key"]).term}
+        if row["key"] == "flu_vaccination":  # given at the practice, in a consultation, by its nurse
+            assert r["primarySource"] is True and "reportOrigin" not in r
+            assert r["encounter"] == {"reference": f"Encounter/{row['consid']}"}
+            (perf,) = r["performer"]
+            assert perf["actor"] == {"reference": f"Practitioner/{row['staffid']}"}
+            assert perf["function"]["coding"][0]["code"] == "AP"
+        else:  # by a pharmacist, entered from the pharmacy's notification days later
+            assert r["primarySource"] is False
+            assert r["reportOrigin"]["coding"] == [{"system": ORIGIN, "code": "provider", "display": "Other Provider"}]
+            assert "encounter" not in r and "performer" not in r
+            assert r["recorded"] > r["occurrenceDateTime"]
+    assert seen == {"flu_vaccination", "flu_vaccination_pharmacy", "flu_vaccination_declined"}
+
+
+def test_references_resolve_and_bundles_carry_the_immunizations(out, imms):
+    have = {f"{k}/{json.loads(line)['id']}" for k in ("Patient", "Encounter", "Practitioner")
+            for line in (out / "fhir" / f"{k}.ndjson").open()}
+    for r in imms:
+        for ref in [r["patient"], r.get("encounter")] + [p["actor"] for p in r.get("performer", [])]:
+            assert ref is None or ref["reference"] in have, (r["id"], ref)
+    by_patient: dict[str, list[dict]] = {}
+    for r in imms:
+        by_patient.setdefault(r["patient"]["reference"].split("/")[1], []).append(r)
+    checked = 0
+    for path in sorted((out / "fhir-bundles").glob("*/*.json")):
+        if path.stem not in by_patient:
+            continue
+        b = json.loads(path.read_text())
+        inside = {e["request"]["url"] for e in b["entry"]}
+        got = [e["resource"] for e in b["entry"] if e["resource"]["resourceType"] == "Immunization"]
+        assert sorted(got, key=lambda r: r["id"]) == sorted(by_patient[path.stem], key=lambda r: r["id"])
+        for r in got:
+            for ref in [r["patient"], r.get("encounter")] + [p["actor"] for p in r.get("performer", [])]:
+                assert ref is None or ref["reference"] in inside
+        checked += 1
+        if checked == 40:
+            break
+    assert checked == 40
+
+
+@pytest.fixture(scope="module")
+def client(out):
+    from fastapi.testclient import TestClient
+
+    from synthgp.serve.app import create_app
+
+    with TestClient(create_app(out)) as c:
+        yield c
+
+
+def test_fhir_api_reads_and_searches_immunizations(client, imms, rows):
+    one = next(r for r in imms if r["primarySource"] is False)
+    got = client.get(f"/fhir/Immunization/{one['id']}")
+    assert got.status_code == 200 and got.json() == one  # byte for byte the export's resource
+    patid = one["patient"]["reference"].split("/")[1]
+    mine = sorted((r for r in imms if r["patient"]["reference"] == f"Patient/{patid}"),
+                  key=lambda r: (r["occurrenceDateTime"], r["id"]))
+    b = client.get("/fhir/Immunization", params={"patient": patid, "_count": 500}).json()
+    assert b["total"] == len(mine) and [e["resource"] for e in b["entry"]] == mine
+    cut = mine[len(mine) // 2]["occurrenceDateTime"]
+    later = client.get("/fhir/Immunization", params={"patient": f"Patient/{patid}", "date": f"ge{cut}"}).json()
+    assert later["total"] == sum(r["occurrenceDateTime"] >= cut for r in mine)
+    # across everyone: by status and by vaccine code, with the patient included
+    declined = sum(v["key"] == "flu_vaccination_declined" for v in rows.values())
+    assert client.get("/fhir/Immunization", params={"status": "not-done", "_count": 0}).json()["total"] == declined
+    vmp = fhir.mapping()["immunization"]["vaccine"]["influenza"]["code"]
+    assert client.get("/fhir/Immunization", params={"vaccine-code": f"{DMD}|{vmp}", "_count": 0}).json()["total"] == len(imms)
+    assert client.get("/fhir/Immunization", params={"vaccine-code": "12345", "_count": 0}).json()["total"] == 0
+    inc = client.get("/fhir/Immunization", params={"patient": patid, "_include": "Immunization:patient"}).json()
+    assert inc["entry"][-1]["search"]["mode"] == "include" and inc["entry"][-1]["resource"]["id"] == patid
+    for url in ("/fhir/Immunization/abc", "/fhir/Immunization/1"):
+        assert client.get(url).status_code == 404
+    for params in ({"subject": patid}, {"date": "2020-13"}, {"status": "done;"}, {"_include": "Immunization:subject"}):
+        r = client.get("/fhir/Immunization", params=params)
+        assert r.status_code == 400 and r.json()["resourceType"] == "OperationOutcome", params
+
+
+def test_capability_statement_lists_immunization(client):
+    cap = client.get("/fhir/metadata").json()
+    (imm,) = [r for r in cap["rest"][0]["resource"] if r["type"] == "Immunization"]
+    assert imm["profile"] == PROFILE
+    assert {p["name"]: p["type"] for p in imm["searchParam"]} == {
+        "patient": "reference", "vaccine-code": "token", "date": "date", "status": "token", "_id": "token"}
+    assert imm["searchInclude"] == ["Immunization:patient"]
