@@ -3,7 +3,9 @@ one valid, and each the same fact as its row in the record."""
 
 from __future__ import annotations
 
+import csv
 import json
+from collections import Counter
 from pathlib import Path
 
 import duckdb
@@ -184,3 +186,39 @@ def test_capability_statement_lists_immunization(client):
     assert {p["name"]: p["type"] for p in imm["searchParam"]} == {
         "patient": "reference", "vaccine-code": "token", "date": "date", "status": "token", "_id": "token"}
     assert imm["searchInclude"] == ["Immunization:patient"]
+
+
+# Synthea's immunizations.csv (CSV data dictionary, v3): its columns in order, with their types
+IMMUNIZATIONS_CSV = [("DATE", "TIMESTAMP"), ("PATIENT", "UUID"), ("ENCOUNTER", "UUID"), ("CODE", "VARCHAR"),
+                     ("DESCRIPTION", "VARCHAR"), ("BASE_COST", "DOUBLE")]
+
+
+def test_synthea_immunizations_csv_holds_the_vaccinations_given(out, imms, rows):
+    path = out / "csv" / "immunizations.csv"
+    with path.open() as f:
+        assert next(csv.reader(f)) == [c for c, _ in IMMUNIZATIONS_CSV]
+    con = duckdb.connect()
+    typed = "{" + ", ".join(f"'{c}': '{t}'" for c, t in IMMUNIZATIONS_CSV) + "}"
+    got = con.execute(f"SELECT * FROM read_csv('{path.as_posix()}', header=true, columns={typed}, "
+                      "timestampformat='%Y-%m-%dT%H:%M:%SZ')").fetchall()  # an unparseable value raises here
+    given = [r for r in imms if r["status"] == "completed"]
+    assert len(got) == len(given) > 0
+    vmp = fhir.mapping()["immunization"]["vaccine"]["influenza"]
+    assert {(r[3], r[4]) for r in got} == {(vmp["code"], vmp["display"])}
+    # the practice's own carry their consultation and its fee; the pharmacy's no encounter and the pharmacy fee
+    cost = fhir.mapping()["immunization"]["base_cost"]
+    practice = sum(v["key"] == "flu_vaccination" for v in rows.values())
+    assert sorted((r[2] is not None, r[5]) for r in got) == sorted(
+        [(True, cost["flu_vaccination"])] * practice + [(False, cost["flu_vaccination_pharmacy"])] * (len(got) - practice))
+    encounters = {str(r[0]) for r in con.execute(f"SELECT Id FROM read_csv('{(out / 'csv' / 'encounters.csv').as_posix()}')").fetchall()}
+    assert {str(r[2]) for r in got if r[2] is not None} <= encounters
+    # per patient, as many as the FHIR export's completed Immunizations (joined through the NHS number)
+    nhs = {json.loads(line)["identifier"][0]["value"]: json.loads(line)["id"] for line in (out / "fhir" / "Patient.ndjson").open()}
+    uuid_to_patid = {str(u): nhs[s] for u, s in con.execute(
+        f"SELECT Id, SSN FROM read_csv('{(out / 'csv' / 'patients.csv').as_posix()}', types={{'SSN': 'VARCHAR'}})").fetchall()}
+    assert Counter(uuid_to_patid[str(r[1])] for r in got) == Counter(r["patient"]["reference"].split("/")[1] for r in given)
+    # a vaccination given is no longer an observation; one declined still is (immunizations.csv has no status)
+    obs_codes = Counter(r[0] for r in con.execute(
+        f"SELECT CODE::VARCHAR FROM read_csv('{(out / 'csv' / 'observations.csv').as_posix()}', types={{'CODE': 'VARCHAR'}})").fetchall())
+    assert obs_codes[str(codes.snomed("flu_vaccination"))] == obs_codes[str(codes.snomed("flu_vaccination_pharmacy"))] == 0
+    assert obs_codes[str(codes.snomed("flu_vaccination_declined"))] == len(rows) - len(given)
