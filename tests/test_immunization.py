@@ -4,6 +4,7 @@ one valid, and each the same fact as its row in the record."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from collections import Counter
 from pathlib import Path
@@ -222,3 +223,98 @@ def test_synthea_immunizations_csv_holds_the_vaccinations_given(out, imms, rows)
         f"SELECT CODE::VARCHAR FROM read_csv('{(out / 'csv' / 'observations.csv').as_posix()}', types={{'CODE': 'VARCHAR'}})").fetchall())
     assert obs_codes[str(codes.snomed("flu_vaccination"))] == obs_codes[str(codes.snomed("flu_vaccination_pharmacy"))] == 0
     assert obs_codes[str(codes.snomed("flu_vaccination_declined"))] == len(rows) - len(given)
+
+
+def _coverage_by_hand(db, season: int) -> tuple[int, int]:
+    """65+ flu coverage of a season, in Python from the record rows (the definition in evaluate/flu.py)."""
+    start, end, age_on = dt.date(season, 9, 1), dt.date(season + 1, 3, 1) - dt.timedelta(days=1), dt.date(season + 1, 3, 31)
+    jabs: dict[int, list[dt.date]] = {}
+    for patid, d in db.execute("""SELECT o.patid, o.obsdate FROM observation o JOIN medical_dictionary m USING (medcodeid)
+                                  WHERE m.cluster = 'FLU'""").fetchall():
+        jabs.setdefault(patid, []).append(d)
+    cohort = vaccinated = 0
+    for patid, typ, reg, left, died, born in db.execute("""SELECT p.patid, p.patienttypeid, p.regstartdate, p.regenddate,
+            p.cprd_ddate, i.date_of_birth FROM patient p JOIN patient_identity i USING (patid)""").fetchall():
+        age = age_on.year - born.year - ((age_on.month, age_on.day) < (born.month, born.day))
+        if typ == 3 and reg <= start and (left is None or left > end) and (died is None or died > end) and age >= 65:
+            cohort += 1
+            vaccinated += any(start <= d <= end for d in jabs.get(patid, []))
+    return cohort, vaccinated
+
+
+def test_flu_coverage_follows_its_definition(db):
+    from synthgp.evaluate import flu
+
+    (pracid, season, end, complete, cohort, vaccinated), = db.execute(flu.coverage_sql()).fetchall()
+    lcd = db.execute("SELECT lcd FROM practice").fetchone()[0]
+    assert complete and end < lcd and dt.date(season + 2, 3, 1) - dt.timedelta(days=1) > lcd  # the latest complete one
+    assert (cohort, vaccinated) == _coverage_by_hand(db, season) and cohort > 100 and 0.5 < vaccinated / cohort < 0.95
+    for year in (2016, 2020):
+        got = db.execute(flu.coverage_sql(year)).fetchall()[0]
+        assert got[1] == year and got[4:] == _coverage_by_hand(db, year)
+    assert db.execute(flu.coverage_sql(lcd.year)).fetchall()[0][3] is False  # not yet over
+
+
+def test_viewer_shows_vaccinations_and_flu_coverage(client, db, rows):
+    from synthgp.evaluate import flu
+
+    season, cohort, vaccinated = (lambda r: (r[1], r[4], r[5]))(db.execute(flu.coverage_sql()).fetchall()[0])
+    page = client.get("/").text
+    assert f"Flu vaccination 65+ {flu.season_label(season)}" in page
+    assert f"{100 * vaccinated / cohort:.1f}%" in page and f"({vaccinated}/{cohort})" in page
+    assert 'id="flu-definition"' in page and "31 March" in page
+    # a patient vaccinated both at the practice and at a pharmacy
+    keys: dict[int, set[str]] = {}
+    for v in rows.values():
+        keys.setdefault(v["patid"], set()).add(v["key"])
+    patid = min(p for p, k in keys.items() if {"flu_vaccination", "flu_vaccination_pharmacy"} <= k)
+    html = client.get(f"/patient/{patid}").text
+    table = html.split('id="vaccinations"')[1].split("<tbody>")[1].split("</tbody>")[0]
+    mine = [v for v in rows.values() if v["patid"] == patid]
+    assert table.count("<tr class=") == len(mine)
+    assert table.count("Community pharmacy") == sum(v["key"] == "flu_vaccination_pharmacy" for v in mine)
+    assert table.count("At the practice") == sum(v["key"] == "flu_vaccination" for v in mine)
+    newest = max(v["obsdate"] for v in mine)
+    assert table.index(newest.strftime("%d %b %Y")) < table.index("</tr>")  # newest first
+
+
+def test_vaccinations_and_coverage_render_in_headless_chromium(out, rows):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from conftest import SHOTS, chromium_page
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "synthgp", "serve", str(out), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(base + "/fhir/metadata", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"server did not start: {proc.stderr.read().decode()}")
+        patid = min(v["patid"] for v in rows.values() if v["key"] == "flu_vaccination_pharmacy")
+        with chromium_page() as page:
+            page.goto(base + "/")
+            assert page.locator("#practices td.flu").first.is_visible()
+            assert "%" in page.inner_text("#practices td.flu >> nth=0")
+            page.goto(f"{base}/patient/{patid}")
+            table = page.locator("#vaccinations")
+            table.scroll_into_view_if_needed()
+            assert table.is_visible()
+            assert page.locator("#vaccinations tbody tr").count() == sum(v["patid"] == patid for v in rows.values())
+            assert page.locator("#vaccinations tbody tr.pharmacy").count() >= 1
+            page.screenshot(path=str(SHOTS / "vaccinations.png"), full_page=True)
+    finally:
+        proc.terminate()
+        proc.wait(10)
