@@ -318,3 +318,22 @@ def test_vaccinations_and_coverage_render_in_headless_chromium(out, rows):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_calibration_figure_is_the_record_coverage_against_ukhsa(out, db):
+    from synthgp.core import reference
+    from synthgp.evaluate import calibration, flu
+
+    uptake = reference.toml("flu.toml")["uptake"]
+    (fig,) = [f for f in reference.toml("calibration.toml")["figure"] if f["id"] == "flu_coverage_65_plus"]
+    assert fig["role"] == "calibration" and fig["season"] == 2023
+    assert calibration._target(fig) == uptake["age_65_plus"][uptake["season"].index(2023)] == 0.778
+    rows = [r for r in calibration.for_output(out) if r.id == "flu_coverage_65_plus"]
+    (row,) = rows
+    _, _, _, _, cohort, vaccinated = db.execute(flu.coverage_sql(2023)).fetchall()[0]
+    assert row.part == "2023/24" and row.target == 0.778 and row.generated == vaccinated / cohort
+    assert row.passed == (abs(row.generated - 0.778) <= 0.03)
+    # a study that ends before the season does, or starts after it began, has no such figure
+    for end, years in ((dt.date(2024, 2, 1), 10), (dt.date(2024, 12, 31), 1)):
+        rows = calibration.compare(out / "synthgp.duckdb", "south_west", end, years)
+        assert not [r for r in rows if r.id == "flu_coverage_65_plus"] and rows
