@@ -80,7 +80,7 @@ def test_a_failed_run_leaves_no_output(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("simulated failure in a block")
 
-    monkeypatch.setattr(block, "block_tables", boom)
+    monkeypatch.setattr(block, "simulate_block", boom)
     with pytest.raises(RuntimeError):
         engine.generate(scenario.load(), engine.RunOptions(n_patients=500, seed=1, out=tmp_path / "out", progress=False))
     assert list(tmp_path.iterdir()) == []

@@ -195,7 +195,7 @@ def test_bundles_are_transactions_whose_references_resolve_inside(out, resources
     by_subject: dict[str, set[str]] = {}
     for kind in fhir.PATIENT_TYPES:
         for r in resources[kind]:
-            pid = r["id"] if kind == "Patient" else r["subject"]["reference"].split("/")[1]
+            pid = r["id"] if kind == "Patient" else (r.get("subject") or r["patient"])["reference"].split("/")[1]
             by_subject.setdefault(pid, set()).add(f"{kind}/{r['id']}")
     files = sorted((out / "fhir-bundles").glob("*/*.json"))
     assert len(files) == len(resources["Patient"])

@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 
 from synthgp.core import codes, reference
+from synthgp.evaluate import flu
 
 AGE_BANDS = ("0-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80+")
 BROAD = ("Asian", "Black", "Mixed", "Other", "White")
@@ -49,6 +50,39 @@ def _resolve(input_ref: str) -> Any:
     return node
 
 
+def _target(f: dict) -> Any:
+    """A figure's published value: its `value`, or the data-file entry its `input` names. A figure of one
+    season (`season = Y`) takes the element for Y of an input listed by season (the list beside the
+    table's own `season` list, as flu.toml's uptake tables are)."""
+    if "input" not in f:
+        return f["value"]
+    target = _resolve(f["input"])
+    if "season" in f:
+        file, key = f["input"].split(":")
+        seasons = _resolve(f"{file}:{key.rsplit('.', 1)[0]}.season")
+        target = target[seasons.index(f["season"])]
+    return target
+
+
+def _flu_seasons() -> set[int]:
+    """The seasons calibration.toml asks a flu coverage figure of."""
+    return {f["season"] for f in reference.toml("calibration.toml")["figure"] if f["id"] == "flu_coverage_65_plus"}
+
+
+def _flu(con: duckdb.DuckDBPyConnection, end: dt.date, years: float) -> dict[str, Any]:
+    """65+ flu vaccination coverage by season (evaluate/flu.py's definition, from the record alone), pooled
+    over practices, for the seasons the figures ask of that lie within the study and ended by its end."""
+    start = end - dt.timedelta(days=round(years * 365.25) - 1)
+    got = {}
+    for season in sorted(_flu_seasons()):
+        rows = con.execute(flu.coverage_sql(season)).fetchall()
+        cohort, vaccinated = sum(r[4] for r in rows), sum(r[5] for r in rows)
+        over = dt.date(season + 1, 3, 1) - dt.timedelta(days=1) <= end and all(r[3] for r in rows)
+        if dt.date(season, 9, 1) >= start and over and cohort:
+            got[season] = vaccinated / cohort
+    return {"flu_coverage_65_plus": got} if got else {}
+
+
 def _current(end: dt.date) -> str:
     """Patients on the list at the end date (regular, not deregistered, alive)."""
     return ("FROM patient p JOIN person_truth t USING (patid) "
@@ -79,6 +113,7 @@ def measure(con: duckdb.DuckDBPyConnection, end: dt.date, years: float) -> dict[
         "SELECT 1 - (SELECT count(DISTINCT o.patid) FROM observation o JOIN medical_dictionary m USING (medcodeid) "
         "WHERE m.term LIKE '%ethnic category%') / count(*) FROM patient")[0][0]
     out.update(_hypertension(con, end))
+    out.update(_flu(con, end, years))
     deaths = q("SELECT count(*) FROM patient WHERE cprd_ddate IS NOT NULL")[0][0]
     out["crude_death_rate"] = 1000 * deaths / years / n
     return out
@@ -147,14 +182,20 @@ def compare(db_path: Path, region: str, end: dt.date, years: float) -> list[Row]
     for f in reference.toml("calibration.toml")["figure"]:
         if f.get("region") not in (None, region):
             continue
-        target = _resolve(f["input"]) if "input" in f else f["value"]
+        target = _target(f)
         if f["id"] not in got:
             continue
         g = got[f["id"]]
+        if "season" in f:  # a figure of one season: skipped when the study does not hold that season whole
+            if f["season"] not in g:
+                continue
+            g = g[f["season"]]
         rel = "relative_tolerance" in f
         common = dict(id=f["id"], what=f["what"], tolerance=f.get("relative_tolerance", f.get("tolerance")),
                       role=f["role"], source=f["source"], relative=rel)
-        if isinstance(target, list) and len(target) == 2 and not isinstance(g, list):
+        if "season" in f:
+            rows.append(Row(part=flu.season_label(f["season"]), target=target, generated=g, **common))
+        elif isinstance(target, list) and len(target) == 2 and not isinstance(g, list):
             rows.append(Row(part="", target=(target[0], target[1]), generated=g, **common))
         elif isinstance(target, list):
             parts = {"age_band_share": AGE_BANDS, "register_by_age": AGE_BANDS[1:]}.get(

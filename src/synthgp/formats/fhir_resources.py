@@ -9,8 +9,9 @@ serves is byte for byte what the export wrote. The mapping's codes, systems and 
 Mapping (record -> FHIR):
   practice -> Organization; staff -> Practitioner and PractitionerRole; patient (+ identity, latest
   ethnicity code) -> Patient; consultation -> Encounter; problem (+ its observation) -> Condition;
-  a systolic/diastolic pair -> one blood-pressure panel Observation; other observations -> Observation,
-  or Procedure for reviews, health checks and tests of organ damage; referral -> ServiceRequest;
+  a systolic/diastolic pair -> one blood-pressure panel Observation; immunisations (a flu vaccination given,
+  or declined) -> Immunization; other observations -> Observation, or Procedure for reviews, health checks
+  and tests of organ damage; referral -> ServiceRequest;
   drug_issue -> MedicationRequest (dm+d coded, one per issue).
 Ids are the record's own ids (Patient/<patid>, Observation/<obsid>, ...), so a FHIR resource and its
 Aurum row are found by the same number. Patient-level queries also give search columns (sdate, scodes,
@@ -25,7 +26,7 @@ from typing import Callable
 from synthgp.core import codes, reference
 
 # resource types in the order a bundle lists them (referenced before referencing)
-PATIENT_TYPES = ("Patient", "Encounter", "Condition", "Observation", "Procedure", "ServiceRequest",
+PATIENT_TYPES = ("Patient", "Encounter", "Condition", "Observation", "Procedure", "Immunization", "ServiceRequest",
                  "MedicationRequest")
 PRACTICE_TYPES = ("Organization", "Practitioner", "PractitionerRole")
 TYPES = PRACTICE_TYPES + PATIENT_TYPES
@@ -217,10 +218,16 @@ FROM problem pr JOIN observation o ON o.obsid = pr.obsid JOIN medical_dictionary
 WHERE d.cluster NOT IN {_not_condition()} AND {flt('pr')}"""
 
 
-def _observation_rows(flt: Filter) -> str:
+def immunization_clusters(status: str | None = None) -> list[str]:
+    """The codes.csv clusters whose observations are Immunizations (those of one status if given)."""
+    return [c for c, v in mapping()["immunization"]["cluster"].items() if status in (None, v["status"])]
+
+
+def _observation_rows(flt: Filter, leave: tuple[str, ...] | list[str] = ()) -> str:
     """Observations that are FHIR Observations: not ethnicity (Patient), referrals (ServiceRequest),
-    procedures, or problems (Condition); a diastolic is folded into its systolic's panel."""
-    procs = ", ".join(q(c) for c in mapping()["cluster"]["procedure"])
+    procedures, or problems (Condition); a diastolic is folded into its systolic's panel. `leave` names
+    more clusters to leave out (the FHIR export leaves out the immunisations, which are Immunizations)."""
+    procs = ", ".join(q(c) for c in (*mapping()["cluster"]["procedure"], *leave))
     return f"""
 obs AS (
   SELECT o.*, d.term, d.snomedctconceptid AS sct, d.cluster, u.description AS unit
@@ -260,7 +267,7 @@ def observation(flt: Filter = everyone) -> str:
               f"WHEN o.cluster = 'BMI' THEN [CAST(o.sct AS VARCHAR), {q(m['bmi']['loinc']['code'])}] "
               f"ELSE [CAST(o.sct AS VARCHAR)] END")
     return f"""
-WITH {_observation_rows(flt)}
+WITH {_observation_rows(flt, immunization_clusters())}
 SELECT o.patid, CAST(o.obsid AS VARCHAR) AS id, {_json(f'''{{
   'resourceType': 'Observation', 'id': CAST(o.obsid AS VARCHAR), 'meta': {{'profile': [{prof}]}},
   'status': 'final',
@@ -294,6 +301,47 @@ SELECT o.patid, CAST(o.obsid AS VARCHAR) AS id, {_json(f'''{{
   , o.obsdate AS sdate, [CAST(d.snomedctconceptid AS VARCHAR)] AS scodes, NULL::VARCHAR AS scat
 FROM observation o JOIN medical_dictionary d USING (medcodeid)
 WHERE d.cluster IN ({procs}) AND {flt('o')}"""
+
+
+def immunization(flt: Filter = everyone) -> str:
+    """Observations of the immunisation clusters (fhir.toml [immunization]): a vaccination given at the
+    practice (primary source, with its consultation and clinician), one given by another provider and
+    entered from their notification (reportOrigin), or one not given (not-done, the record's code as
+    statusReason)."""
+    m = mapping()
+    im = m["immunization"]
+    status = _case("d.cluster", {c: v["status"] for c, v in im["cluster"].items()})
+
+    def vaccine(field: str) -> str:
+        return _case("d.cluster", {c: im["vaccine"][v["vaccine"]][field] for c, v in im["cluster"].items()})
+
+    reported = f"d.snomedctconceptid IN ({codes.sql(*im['reported']['keys'])})"
+    origin, fn = im["reported"]["origin"], im["performer_function"]
+    procedure_code = _concept("d.snomedctconceptid", "d.term")
+    return f"""
+SELECT o.patid, CAST(o.obsid AS VARCHAR) AS id, {_json(f'''{{
+  'resourceType': 'Immunization', 'id': CAST(o.obsid AS VARCHAR), 'meta': {_meta('Immunization')},
+  'extension': CASE WHEN s.status = 'completed' AND d.snomedctconceptid IS NOT NULL THEN [{{
+      'url': {q(m['extension']['vaccination_procedure'])}, 'valueCodeableConcept': {procedure_code}}}] END,
+  'status': s.status,
+  'statusReason': CASE WHEN s.status = 'not-done' THEN {procedure_code} END,
+  'vaccineCode': {{'coding': [{{'system': {_sys('dmd')}, 'code': s.vcode, 'display': s.vdisplay}}], 'text': s.vdisplay}},
+  'patient': {{'reference': 'Patient/' || CAST(o.patid AS VARCHAR)}},
+  'encounter': {_ref('Encounter', 'o.consid')},
+  'occurrenceDateTime': o.obsdate,
+  'recorded': o.enterdate,
+  'primarySource': NOT s.reported,
+  'reportOrigin': CASE WHEN s.reported THEN {{'coding': [{{'system': {_sys('immunization_origin')},
+      'code': {q(origin['code'])}, 'display': {q(origin['display'])}}}]}} END,
+  'performer': CASE WHEN s.status = 'completed' AND NOT s.reported AND o.staffid IS NOT NULL THEN [{{
+      'function': {{'coding': [{{'system': {_sys('performer_function')}, 'code': {q(fn['code'])}, 'display': {q(fn['display'])}}}]}},
+      'actor': {_ref('Practitioner', 'o.staffid')}}}] END
+}}''')}
+  , o.obsdate AS sdate, [s.vcode] AS scodes, s.status AS scat
+FROM observation o JOIN medical_dictionary d USING (medcodeid),
+  LATERAL (SELECT {status} AS status, {vaccine('code')} AS vcode, {vaccine('display')} AS vdisplay,
+                  coalesce({reported}, false) AS reported) s
+WHERE d.cluster IN ({', '.join(q(c) for c in immunization_clusters())}) AND {flt('o')}"""
 
 
 def service_request(flt: Filter = everyone) -> str:
@@ -348,7 +396,8 @@ WHERE {flt('di')}"""
 QUERIES: dict[str, Callable[[Filter], str]] = {
     "Organization": organization, "Practitioner": practitioner, "PractitionerRole": practitioner_role,
     "Patient": patient, "Encounter": encounter, "Condition": condition, "Observation": observation,
-    "Procedure": procedure, "ServiceRequest": service_request, "MedicationRequest": medication_request,
+    "Procedure": procedure, "Immunization": immunization, "ServiceRequest": service_request,
+    "MedicationRequest": medication_request,
 }
 
 

@@ -6,10 +6,13 @@ patient has the same Id in every file and run), dates in conditions.csv and pati
 YYYY-MM-DD, the other times ISO 8601 in UTC (`2020-03-01T00:00:00Z`; the record has no times of day),
 GENDER is M/F, conditions and procedures carry SYSTEM `SNOMED-CT`, observations.csv has one row per
 value (a blood pressure is a systolic row and a diastolic row) with TYPE numeric or text, and
-medications.csv has one row per course (a drug record) with DISPENSES the number of issues.
+medications.csv has one row per course (a drug record) with DISPENSES the number of issues, and
+immunizations.csv one row per vaccination given.
 What differs, because the source is an English GP record: codes are SNOMED CT (observations) and dm+d
-(medications) rather than LOINC and RxNorm; SSN holds the NHS number; STATE is the NHS England
-region; costs are NHS Drug Tariff prices in pounds; encounter CODE is CPRD's consultation source id.
+(medications) rather than LOINC and RxNorm, and an immunization's CODE is its dm+d VMP rather than CVX;
+SSN holds the NHS number; STATE is the NHS England region; costs are NHS Drug Tariff prices in pounds
+(an immunization's, the NHS fee for giving it); encounter CODE is CPRD's consultation source id.
+A vaccination declined stays in observations.csv (Synthea's immunizations.csv has no status).
 The same rows as the FHIR export: a patient's conditions, observations and issues agree in count.
 """
 
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from synthgp.core import codes
 from synthgp.formats import fhir_resources as fhir
 
 SUBDIR = "csv"
@@ -42,6 +46,9 @@ def _queries() -> dict[str, str]:
     m = fhir.mapping()
     cats = fhir._case("o.cluster", m["cluster"]["observation_category"])
     procs = ", ".join(fhir.q(c) for c in m["cluster"]["procedure"])
+    im = m["immunization"]
+    given = fhir.immunization_clusters("completed")
+    vaccine = {c: im["vaccine"][im["cluster"][c]["vaccine"]] for c in given}
     race = ("CASE WHEN eth.term IS NULL THEN NULL WHEN eth.term LIKE 'White%' THEN 'white' "
             "WHEN eth.term LIKE 'Mixed%' THEN 'mixed' WHEN eth.term LIKE 'Asian%' THEN 'asian' "
             "WHEN eth.term LIKE 'Black%' THEN 'black' ELSE 'other' END")
@@ -89,13 +96,20 @@ FROM course c JOIN product_dictionary pd USING (prodcodeid)
 LEFT JOIN observation o ON o.obsid = c.probobsid LEFT JOIN medical_dictionary d ON d.medcodeid = o.medcodeid
 ORDER BY c.patid, c.start, c.drugrecid""",
         "observations": f"""
-WITH {fhir._observation_rows(fhir.everyone)},
+WITH {fhir._observation_rows(fhir.everyone, given)},
 rows AS (SELECT * FROM main UNION ALL SELECT * FROM dia)
 SELECT {_ts('o.obsdate')} AS DATE, {uuid('patient', 'o.patid')} AS PATIENT, {uuid('consultation', 'o.consid')} AS ENCOUNTER,
   {cats} AS CATEGORY, o.sct AS CODE, o.term AS DESCRIPTION,
   CASE WHEN o.value IS NOT NULL THEN CAST(o.value AS VARCHAR) ELSE o.term END AS VALUE,
   o.unit AS UNITS, CASE WHEN o.value IS NOT NULL THEN 'numeric' ELSE 'text' END AS TYPE
 FROM rows o ORDER BY o.patid, o.obsdate, o.obsid""",
+        "immunizations": f"""
+SELECT {_ts('o.obsdate')} AS DATE, {uuid('patient', 'o.patid')} AS PATIENT, {uuid('consultation', 'o.consid')} AS ENCOUNTER,
+  {fhir._case('d.cluster', {c: v['code'] for c, v in vaccine.items()})} AS CODE,
+  {fhir._case('d.cluster', {c: v['display'] for c, v in vaccine.items()})} AS DESCRIPTION,
+  {codes.sql_case('d.snomedctconceptid', im['base_cost'])}::DOUBLE AS BASE_COST
+FROM observation o JOIN medical_dictionary d USING (medcodeid)
+WHERE d.cluster IN ({', '.join(fhir.q(c) for c in given)}) ORDER BY o.patid, o.obsdate, o.obsid""",
         "procedures": f"""
 SELECT {_ts('o.obsdate')} AS START, {_ts('o.obsdate')} AS STOP, {uuid('patient', 'o.patid')} AS PATIENT,
   {uuid('consultation', 'o.consid')} AS ENCOUNTER, 'SNOMED-CT' AS SYSTEM, d.snomedctconceptid AS CODE,

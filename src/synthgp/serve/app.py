@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from synthgp._version import __version__
 from synthgp.core.output import Output
+from synthgp.evaluate import flu
 from synthgp.serve import viewer
 from synthgp.serve.fhir_api import Api, FhirError, outcome, router
 
@@ -62,7 +63,7 @@ def create_app(out: Path) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, summary="Practice dashboard")
     def dashboard(request: Request):
         with connect() as con:
-            return page(request, "dashboard.html", practices=viewer.dashboard(con))
+            return page(request, "dashboard.html", practices=viewer.dashboard(con), flu_definition=flu.DEFINITION)
 
     @app.get("/practice/{pracid}", response_class=HTMLResponse, summary="A practice's recall lists")
     def practice(request: Request, pracid: int):

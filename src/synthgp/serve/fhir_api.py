@@ -105,10 +105,13 @@ PATIENT_SCOPED = {
     "Encounter": (("patient", "subject", "date"), ("Encounter:patient", "Encounter:subject")),
     "Procedure": (("patient", "subject", "code", "date"), ("Procedure:patient", "Procedure:subject")),
     "ServiceRequest": (("patient", "subject", "code", "authored"), ("ServiceRequest:patient", "ServiceRequest:subject")),
+    "Immunization": (("patient", "vaccine-code", "date", "status"), ("Immunization:patient",)),
 }
 OTHER = {"Patient": ("identifier", "name", "family", "given", "birthdate", "gender"),
          "Practitioner": ("name", "family", "given"), "Organization": ("name",)}
 DATE_PARAMS = {"date", "onset-date", "authoredon", "authored", "birthdate"}
+CODE_PARAMS = ("code", "vaccine-code")  # tokens matched against a resource's codes (scodes)
+KIND_PARAMS = ("category", "status")  # tokens matched against a resource's category or status (scat)
 
 
 class Api:
@@ -168,17 +171,20 @@ class Api:
                     flt = lambda a: f"{a}.patid = $patid"  # noqa: E731
             source = fhir.QUERIES[kind](flt)
             codes = []
-            for i, v in enumerate(p.get("code", [])):
-                for j, item in enumerate(v.split(",")):
-                    _, code = _token(item, "code")
-                    params[f"code_{i}_{j}"] = code
-                    codes.append(f"list_contains(scodes, $code_{i}_{j})")
+            for name in CODE_PARAMS:
+                for i, v in enumerate(p.get(name, [])):
+                    for j, item in enumerate(v.split(",")):
+                        _, code = _token(item, name)
+                        key = f"{name.replace('-', '_')}_{i}_{j}"
+                        params[key] = code
+                        codes.append(f"list_contains(scodes, ${key})")
             if codes:
                 where.append("(" + " OR ".join(codes) + ")")
-            for i, v in enumerate(p.get("category", [])):
-                _, code = _token(v, "category")
-                params[f"cat_{i}"] = code
-                where.append(f"scat = $cat_{i}")
+            for name in KIND_PARAMS:
+                for i, v in enumerate(p.get(name, [])):
+                    _, code = _token(v, name)
+                    params[f"{name}_{i}"] = code
+                    where.append(f"scat = ${name}_{i}")
             for name in DATE_PARAMS & set(p):
                 where += _date_sql("sdate", p[name], name.replace("-", "_"), params)
             order, pat = "sdate, id", "patid"

@@ -14,10 +14,14 @@ from dataclasses import dataclass
 import duckdb
 
 from synthgp.core import codes, nhs_number
-from synthgp.evaluate import qof
+from synthgp.evaluate import flu, qof
 
 PAGE = 25
 EGFR = codes.snomed("egfr")  # the lab result the record page shows beside BMI and QRISK3
+# the vaccination codes the record page lists: (vaccine, where it was given, or that it was declined)
+VACCINATIONS = {"flu_vaccination": ("Seasonal influenza", "practice"),
+                "flu_vaccination_pharmacy": ("Seasonal influenza", "pharmacy"),
+                "flu_vaccination_declined": ("Seasonal influenza", "declined")}
 
 
 @dataclass
@@ -78,10 +82,15 @@ def patients(con, query: Query) -> tuple[int, list[dict]]:
 
 def dashboard(con) -> list[dict]:
     rows = _rows(con, qof.indicators_sql())
+    cover = {r["pracid"]: r for r in _rows(con, flu.coverage_sql())}  # each practice's latest complete season
     for r in rows:
         r["hyp008"] = r["hyp008_num"] / r["hyp008_den"] if r["hyp008_den"] else None
         r["hyp009"] = r["hyp009_num"] / r["hyp009_den"] if r["hyp009_den"] else None
         r["prevalence"] = r["register"] / r["list_size"] if r["list_size"] else None
+        f = cover.get(r["pracid"])
+        r["flu_season"] = flu.season_label(f["season"]) if f else None
+        r["flu_cohort"], r["flu_vaccinated"] = (f["cohort"], f["vaccinated"]) if f else (0, 0)
+        r["flu_coverage"] = r["flu_vaccinated"] / r["flu_cohort"] if r["flu_cohort"] else None
     return rows
 
 
@@ -120,6 +129,13 @@ def record(con, patid: int) -> dict | None:
           pd.drugsubstancename AS substance, cd.dosage_text
         FROM drug_issue di JOIN product_dictionary pd USING (prodcodeid)
         LEFT JOIN "lookup_common_dosages" cd USING (dosageid) WHERE di.patid = $patid ORDER BY di.issuedate, di.issueid""", p)
+    vaccinations = _rows(con, f"""SELECT o.obsdate, o.enterdate, d.term, d.snomedctconceptid AS sct,
+          si.title, si.family_name
+        FROM observation o JOIN medical_dictionary d USING (medcodeid) LEFT JOIN staff_identity si ON si.staffid = o.staffid
+        WHERE o.patid = $patid AND d.snomedctconceptid IN ({codes.sql(*VACCINATIONS)}) ORDER BY o.obsdate DESC, o.obsid DESC""", p)
+    by_sct = {codes.snomed(k): v for k, v in VACCINATIONS.items()}
+    for v in vaccinations:
+        v["vaccine"], v["where"] = by_sct[v["sct"]]
     cons = _rows(con, """SELECT c.consid, c.consdate, cs.description AS kind, si.title, si.family_name
         FROM consultation c LEFT JOIN "lookup_ConsSource" cs USING (conssourceid)
         LEFT JOIN staff_identity si ON si.staffid = c.staffid WHERE c.patid = $patid ORDER BY c.consdate DESC, c.consid DESC""", p)
@@ -168,7 +184,7 @@ def record(con, patid: int) -> dict | None:
     return {"h": h, "today": today, "problems": problems, "active": [x for x in problems if x["probenddate"] is None],
             "current": sorted(current, key=lambda i: i["drug"]), "latest": latest, "bps": bps,
             "last_bp": bps[-1] if bps else None, "alerts": alerts, "target": target, "on_register": on_register,
-            "journal": cons, "labs": labs[::-1], "courses": courses, "issues": issues}
+            "journal": cons, "labs": labs[::-1], "courses": courses, "issues": issues, "vaccinations": vaccinations}
 
 
 def _group(rows: list[dict], key: str) -> dict:
