@@ -6,7 +6,7 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from synthgp.core import codes
+from synthgp.core import codes, dates
 
 from .build import day, emitted, make_sim, person, put
 
@@ -30,6 +30,21 @@ def test_two_samples_of_one_patient_on_one_day_give_the_same_results():
     for k, v in both.items():
         assert v[0] == v[1] == again[k][0], k
     assert both["egfr"][0] != later["egfr"][0] and both["egfr"][0] != both["egfr"][2]
+
+
+def test_one_blood_sample_a_day_carries_every_test_ordered_that_day():
+    sim = lab_sim()
+    part = sim.labs.sample(np.array([0, 1]), ON, False)
+    full = sim.labs.sample(np.array([0, 1]), ON, True)  # a second order the same day: the same sample
+    again = sim.labs.sample(np.array([0, 1]), ON, False)
+    rows = emitted(sim, "obs")
+    medcode = {codes.medcode(k): k for k in FULL}
+    got = [(p, medcode[c]) for p, c in zip(rows["pat"], rows["medcode"])]
+    # U&E once for each, then only the tests of the full panel it lacked; the third order adds nothing
+    assert got == [(p, k) for k in PANEL for p in (0, 1)] + [(p, k) for k in FULL if k not in PANEL for p in (0, 1)]
+    for k in ("egfr", "k"):
+        assert np.array_equal(part[k], full[k]) and np.array_equal(part[k], again[k])
+    assert len(sim.labs.sample(np.array([0]), ON + 1, False)["k"]) == 1 and len(emitted(sim, "obs")["pat"]) == len(got) + 4
 
 
 def test_a_full_panel_returns_cholesterol_hdl_and_acr_and_records_eight_results():
@@ -102,7 +117,8 @@ def test_potassium_moves_with_the_drugs_held(slot, drug, shift):
     pos = np.arange(20)
     before = sim.labs.sample(pos, ON, False)["k"]
     sim.rx.set_drug(pos, slot, sim.rx.meds.index[drug], 0, ON)
-    after = sim.labs.sample(pos, ON, False)["k"]  # same day, same draws
+    put(sim, pos, sample_day=dates.NONE)  # forget it: a fresh sample that day, with the same draws
+    after = sim.labs.sample(pos, ON, False)["k"]
     assert np.abs(after - before - shift).max() <= 0.051 + 1e-9  # results are to 0.1 mmol/L
     assert np.mean(after - before) == pytest.approx(shift, abs=0.05)
 
@@ -111,7 +127,7 @@ def test_kidney_disease_raises_potassium_and_acr():
     sim = lab_sim()
     pos = np.array([0, 1])
     before = sim.labs.sample(pos, ON, True)
-    put(sim, pos, onset_ckd=ON - 1)
+    put(sim, pos, onset_ckd=ON - 1, sample_day=dates.NONE)  # a fresh sample that day, with the same draws
     after = sim.labs.sample(pos, ON, True)
     assert np.allclose(after["acr"] / before["acr"], np.exp(sim.labs.cfg["acr_log_ckd"]))
     assert (after["k"] > before["k"]).all()

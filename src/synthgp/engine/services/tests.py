@@ -4,7 +4,8 @@ function, the drugs they take, diabetes, their cholesterol), plausible and mutua
 with the reference range a lab reports. A pathway that reacts to a result (CKD stages coded when an
 eGFR first shows them) registers a hook instead of re-reading the record.
 
-The draws for a sample are keyed by its day, so two orders on one day give the same results.
+One sample a day: a second order on a day a sample was taken gets that sample's results (and adds
+only the tests it lacked), so a blood draw is one panel in the record, whoever ordered it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from synthgp.core import reference, rng
+from synthgp.core import dates, reference, rng
 from synthgp.engine.component import Service
 from synthgp.engine.services.prescribing import SLOTS
 
@@ -26,12 +27,17 @@ EgfrHook = Callable[[np.ndarray, np.ndarray, np.ndarray], None]  # (pos, day, eg
 
 class Tests(Service):
     name = "labs"
-    fields = {"potassium_level": "the person's own serum potassium, mmol/L, before drugs and CKD"}
+    fields = {"potassium_level": "the person's own serum potassium, mmol/L, before drugs and CKD",
+              "sample_day": "day of the person's last blood sample", "sample_full": "it had the full panel",
+              **{f"sample_{k}": f"its {k}" for k in ("egfr", "k", "tc", "hdl", "acr")}}
     reads = ("male", "egfr", "onset_ckd", "onset_type2", "rf_total_cholesterol", "rf_hdl")
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
         cfg = reference.toml("outcomes.toml")["labs"]
-        return {"potassium_level": cfg["potassium_mean"] + cfg["potassium_person_sd"] * sim.draws("potassium").normal(sim.everyone)}
+        n = sim.n
+        return {"potassium_level": cfg["potassium_mean"] + cfg["potassium_person_sd"] * sim.draws("potassium").normal(sim.everyone),
+                "sample_day": np.full(n, dates.NONE, dtype=np.int64), "sample_full": np.zeros(n, dtype=bool),
+                **{f"sample_{k}": np.full(n, np.nan) for k in ("egfr", "k", "tc", "hdl", "acr")}}
 
     def bind(self, sim: "Sim") -> None:
         super().bind(sim)
@@ -52,16 +58,43 @@ class Tests(Service):
         rec.observation(pos, day, rec.code(key), value=value, unit=rec.unit(unit), low=r.get("low"), high=r.get("high"), **lab)
 
     def sample(self, pos: np.ndarray, day, full: bool) -> dict[str, np.ndarray] | None:
-        """Take a sample from each of `pos` on `day` and record the results; returns them (eGFR and
-        potassium, and with `full` cholesterol, HDL and ACR)."""
+        """A blood sample from each of `pos` on `day`, its results recorded; returns them (eGFR and
+        potassium, and with `full` cholesterol, HDL and ACR). One sample a day: a second order on a
+        day a sample was taken gets that sample's results, and adds to it only the tests of the full
+        panel it lacked."""
         if not len(pos):
             return None
-        s, c, sim = self.s, self.cfg, self.sim
-        i = pos
+        s = self.s
         day = np.broadcast_to(day, len(pos))
-        step = day  # the draw counter: one sample a day at most
+        key = pos * (1 << 32) + (day - dates.NONE)
+        once, first, back = np.unique(key, return_index=True, return_inverse=True)
+        if len(once) < len(pos):  # one patient twice on one day in one order: one sample
+            got = self.sample(pos[first], day[first], full)
+            return {k: v[back] for k, v in got.items()}
+        taken = s.sample_day[pos] == day
+        new = ~taken
+        if new.any():
+            self._draw(pos[new], day[new], full)
+        if full:
+            extra = taken & ~s.sample_full[pos]
+            if extra.any():
+                self._draw_full_panel(pos[extra], day[extra], self._lab(pos[extra], day[extra]))
+        out = {"egfr": s.sample_egfr[pos], "k": s.sample_k[pos]}
+        if full:
+            out.update(tc=s.sample_tc[pos], hdl=s.sample_hdl[pos], acr=s.sample_acr[pos])
+        return out
+
+    def _lab(self, pos: np.ndarray, day: np.ndarray) -> dict:
+        """How a sample's results are recorded: no consultation, entered a day or two later."""
+        day_in = day + self.sim.draws("lab.delay").integers(pos, 3, day)
+        return dict(cons=None, obstype=self.record.obstype("Investigation"), enter_delay=day_in - day)
+
+    def _draw(self, pos: np.ndarray, day: np.ndarray, full: bool) -> None:
+        """Urea and electrolytes (and with `full` the rest of the panel) for a new sample."""
+        s, c, sim = self.s, self.cfg, self.sim
+        step = day  # the draw counter: one sample a day
         ckd = s.onset_ckd[pos] <= day
-        z = rng.normals([sim.draws(p) for p in ("egfr.visit", "k.visit", "na")], i, step)
+        z = rng.normals([sim.draws(p) for p in ("egfr.visit", "k.visit", "na")], pos, step)
         egfr = np.clip(s.egfr[pos] + self.visit_sd * z[0], 4, 140)
         for hook in self.egfr_hooks:
             hook(pos, day, egfr)
@@ -70,28 +103,33 @@ class Tests(Service):
         on_a, on_d = drug[:, SLOTS.index("A")] >= 0, drug[:, SLOTS.index("D")] >= 0
         spiro = drug[:, SLOTS.index("S")] == self.spironolactone
         k = (s.potassium_level[pos] + c["potassium_on_acei_arb"] * on_a + c["potassium_on_spironolactone"] * spiro
-             + c["potassium_on_thiazide"] * on_d + c["potassium_with_ckd"] * ckd
-             + c["potassium_visit_sd"] * z[1])
+             + c["potassium_on_thiazide"] * on_d + c["potassium_with_ckd"] * ckd + c["potassium_visit_sd"] * z[1])
         na = c["sodium_mean"] + c["sodium_on_thiazide"] * on_d + c["sodium_sd"] * z[2]
-        day_in = day + sim.draws("lab.delay").integers(i, 3, step)
-        lab = dict(cons=None, obstype=self.record.obstype("Investigation"), enter_delay=day_in - day)
+        lab = self._lab(pos, day)
         self._result(pos, day, "egfr", np.round(egfr), lab)
         self._result(pos, day, "creatinine", np.round(creat), lab)
         k = np.round(np.clip(k, 2.5, 7.5), 1)  # decisions use the value the record shows
         self._result(pos, day, "potassium", k, lab)
         self._result(pos, day, "sodium", np.round(np.clip(na, 120, 155)), lab)
-        if not full:
-            return {"egfr": egfr, "k": k}
+        s.sample_day[pos], s.sample_full[pos], s.sample_egfr[pos], s.sample_k[pos] = day, False, egfr, k
+        if full:
+            self._draw_full_panel(pos, day, lab)
+
+    def _draw_full_panel(self, pos: np.ndarray, day: np.ndarray, lab: dict) -> None:
+        """HbA1c, lipids and urine ACR."""
+        s, c, sim = self.s, self.cfg, self.sim
         t2 = s.onset_type2[pos] <= day
-        z = rng.normals([sim.draws(p) for p in ("hba1c.dm", "hba1c", "tc", "hdl")], i, step)
+        ckd = s.onset_ckd[pos] <= day
+        z = rng.normals([sim.draws(p) for p in ("hba1c.dm", "hba1c", "tc", "hdl")], pos, day)
         hba1c = np.where(t2, c["hba1c_diabetes_mean"] + c["hba1c_diabetes_sd"] * z[0], c["hba1c_normal_mean"] + c["hba1c_normal_sd"] * z[1])
         hba1c = np.where(t2, np.maximum(hba1c, 48), np.minimum(hba1c, 47))
         tc = np.clip(s.rf_total_cholesterol[pos] + c["cholesterol_visit_sd"] * z[2], 2.5, 11)
         hdl = np.clip(s.rf_hdl[pos] + c["hdl_visit_sd"] * z[3], 0.5, 3.5)
-        acr = np.exp(np.log(c["acr_median"]) + c["acr_log_sd"] * sim.draws("acr").normal(i)
+        # ACR's variation is the person's own (one draw a person), shifted by diabetes and CKD
+        acr = np.exp(np.log(c["acr_median"]) + c["acr_log_sd"] * sim.draws("acr").normal(pos)
                      + c["acr_log_diabetes"] * t2 + c["acr_log_ckd"] * ckd)
         self._result(pos, day, "hba1c", np.round(hba1c), lab)
         self._result(pos, day, "cholesterol", np.round(tc, 1), lab)
         self._result(pos, day, "hdl_cholesterol", np.round(hdl, 1), lab)
         self._result(pos, day, "urine_acr", np.round(acr, 1), lab)
-        return {"egfr": egfr, "k": k, "tc": tc, "hdl": hdl, "acr": acr}
+        s.sample_full[pos], s.sample_tc[pos], s.sample_hdl[pos], s.sample_acr[pos] = True, tc, hdl, acr
