@@ -1,0 +1,29 @@
+"""The package stays readable: no function longer than about a screen, no module that has grown past
+what one person can hold (the engine issue's limits: 150 and 600 lines)."""
+
+import ast
+from pathlib import Path
+
+import synthgp
+
+PACKAGE = Path(synthgp.__file__).parent
+MAX_FUNCTION, MAX_MODULE = 150, 600
+
+
+def _modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def test_no_module_is_over_600_lines():
+    long = {str(f.relative_to(PACKAGE)): n for f in _modules() if (n := len(f.read_text().splitlines())) > MAX_MODULE}
+    assert len(_modules()) > 50 and not long
+
+
+def test_no_function_is_over_150_lines():
+    long = {}
+    for f in _modules():
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if (n := node.end_lineno - node.lineno + 1) > MAX_FUNCTION:
+                    long[f"{f.relative_to(PACKAGE)}:{node.lineno} {node.name}"] = n
+    assert not long
