@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from synthgp.clinical import bp
 from synthgp.core import scenario
+from synthgp.core.rng import Draws
 from synthgp.evaluate import calibration, integrity
 from synthgp.population import plan as population
 from synthgp.record import tables as record
@@ -125,7 +126,7 @@ def test_readings_show_end_digit_preference_and_stay_physiological():
     ids = np.arange(200_000)
     true_s = np.random.default_rng(1).normal(140, 25, len(ids))
     true_d = true_s * 0.6
-    s, d, _ = bp.clinic_reading(3, ids, 0, true_s, true_d, np.zeros(len(ids)), np.zeros(len(ids)))
+    s, d, _ = bp.clinic_reading(lambda purpose: Draws(3, purpose), ids, 0, true_s, true_d, np.zeros(len(ids)), np.zeros(len(ids)))
     zero = (s % 10 == 0).mean()
     assert 0.3 < zero < 0.45  # 30% manual rounding + 10% by chance of the rest: far above 10%
     assert s.min() >= 75 and s.max() <= 260 and (s - d >= 15).all()
@@ -145,7 +146,7 @@ def test_treatment_lowering_is_bounded_and_never_impossible(usual, units, respon
 def test_out_of_clinic_readings_run_below_clinic():
     ids = np.arange(100_000)
     true_s = np.full(len(ids), 150.0)
-    oc_s, _ = bp.out_of_clinic(1, ids, 0, true_s, true_s * 0.6, np.zeros(len(ids), dtype=bool))
+    oc_s, _ = bp.out_of_clinic(lambda purpose: Draws(1, purpose), ids, 0, true_s, true_s * 0.6, np.zeros(len(ids), dtype=bool))
     assert abs(oc_s.mean() - 145) < 0.2  # 5 mmHg below clinic-equivalent (NG136 1.4.18)
 
 
