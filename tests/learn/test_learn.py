@@ -11,7 +11,7 @@ import pytest
 from synthgp import cli
 from synthgp.learn import BayesianNetworkSynthesizer, evaluation
 
-from conftest import SHOTS, chromium_page
+from tests.conftest import SHOTS, chromium_page
 
 
 def _draw(rng, probs_by_parent, parent):
