@@ -1,13 +1,13 @@
 """The output of a run: the DuckDB file holds every table, and the same seed gives the same output whatever
 the workers, the block size or the Dask cluster."""
 
-import hashlib
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from tests.conftest import generate
+from tests.golden import digest
 
 
 def test_duckdb_holds_every_table_with_docs(small):
@@ -21,16 +21,10 @@ def test_duckdb_holds_every_table_with_docs(small):
 
 
 def _digest(out: Path) -> dict[str, str]:
-    con = duckdb.connect(str(out / "synthgp.duckdb"), read_only=True)
-    from synthgp.core import schema
-
-    d = {}
-    for t in schema.ALL_TABLES:
-        rows = con.execute(f"SELECT * FROM {t.name}").fetchall()
-        d[t.name] = hashlib.sha256(repr(rows).encode()).hexdigest()
-    for f in sorted((out / "aurum").rglob("*.txt")):
-        d[str(f.relative_to(out))] = hashlib.sha256(f.read_bytes()).hexdigest()
-    return d
+    """sha256 of every DuckDB table (its columns, and its rows in stored order) and of every file the run wrote
+    (tests/golden/digest.py): every table of the schema and every Aurum file, and the dictionaries and lookups
+    besides, hashed inside DuckDB."""
+    return digest.digests(out)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +43,7 @@ def test_same_seed_same_output_whatever_the_workers_and_block_size(one_block, tm
     assert d1 == _digest(two)
     assert d1 == _digest(small_blocks)
     other = generate(tmp_path / "four", 12_000, seed=10)
-    assert _digest(other)["patient"] != d1["patient"]
+    assert _digest(other)["table/patient"] != d1["table/patient"]
 
 
 def test_an_existing_dask_cluster_gives_the_same_output(one_block, tmp_path):
