@@ -1,4 +1,5 @@
-"""Shared fixtures: generated outputs are made once per test session with fixed seeds."""
+"""Shared fixtures: generated outputs are made once per test session with fixed seeds, and shared by every
+module that needs them."""
 
 from __future__ import annotations
 
@@ -27,12 +28,15 @@ def england_100k(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def south_west_100k(tmp_path_factory) -> Path:
-    return generate(tmp_path_factory.mktemp("sw") / "out", 100_000, seed=12, formats=("duckdb",), workers=2)
+def south_west_200k(tmp_path_factory) -> Path:
+    """The default scenario (South West), for the population figures (population/test_calibration.py) and the
+    care pathway's (simulate/test_care_calibration.py), whose youngest register band needs 200,000 patients."""
+    return generate(tmp_path_factory.mktemp("sw") / "out", 200_000, seed=31, formats=("duckdb",), workers=2)
 
 
 @pytest.fixture(scope="session")
 def small(tmp_path_factory) -> Path:
+    """20,000 patients, DuckDB and Aurum. Tests may add an export's folder (parquet, cprd_cvd) but change nothing."""
     return generate(tmp_path_factory.mktemp("small") / "out", 20_000, seed=5)
 
 

@@ -11,7 +11,7 @@ from synthgp.engine.services.contacts import rate_by_age
 from synthgp.population.people import simulate_people
 from synthgp.population.plan import make_plan
 
-from .build import SEED, day, emitted, make_sim, month_at, person
+from tests.engine.build import SEED, day, emitted, make_sim, month_at, person
 
 ON = day(2017, 9, 12)
 JOBS = reference.toml("aurum_lookups.toml")["JobCat"]["job_keys"]

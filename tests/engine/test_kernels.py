@@ -9,7 +9,7 @@ from synthgp.core import mixing
 from synthgp.core.rng import Draws
 from synthgp.engine.services import vitals as vitals_module
 
-from .build import day, make_sim, month_at
+from tests.engine.build import day, make_sim, month_at
 
 pytestmark = pytest.mark.skipif(not mixing.COMPILED, reason="numba is not installed (it is a dependency)")
 

@@ -8,7 +8,7 @@ import pytest
 
 from synthgp.core import codes, dates
 
-from .build import day, emitted, make_sim, person, put
+from tests.engine.build import day, emitted, make_sim, person, put
 
 ON = day(2020, 2, 3)
 PANEL = ("egfr", "creatinine", "potassium", "sodium")

@@ -7,7 +7,7 @@ import pytest
 
 from synthgp.engine.sim import YEAR
 
-from .build import day, emitted, get, make_sim, month_at, person, put
+from tests.engine.build import day, emitted, get, make_sim, month_at, person, put
 
 STUDY = day(2018, 6, 1)
 

@@ -6,7 +6,7 @@ import pytest
 from synthgp.core.ids import PATID_MULT
 from synthgp.engine.services.prescribing import NEVER, REGULAR_COURSE_BASE, REGULAR_COURSE_STRIDE, SLOTS
 
-from .build import day, emitted, get, make_sim, month_at, person, put
+from tests.engine.build import day, emitted, get, make_sim, month_at, person, put
 
 ON = day(2019, 5, 10)
 

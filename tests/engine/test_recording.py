@@ -7,7 +7,7 @@ from synthgp.core import codes
 from synthgp.core.ids import PATID_MULT
 from synthgp.record.log import BP_DIASTOLIC, BP_SYSTOLIC, PLAIN, EventLog
 
-from .build import emitted, finish, make_sim
+from tests.engine.build import emitted, finish, make_sim
 
 PRACID = np.array([20001, 20002, 20001])
 PATID = np.array([1, 2, 3]) * PATID_MULT + PRACID

@@ -8,7 +8,7 @@ from synthgp.core.rng import Draws
 from synthgp.engine.component import Pathway
 from synthgp.engine.sim import STREAM, Sim
 
-from .build import make_sim
+from tests.engine.build import make_sim
 
 
 class Probe(Pathway):

@@ -6,7 +6,7 @@ import pytest
 from synthgp.clinical import bp
 from synthgp.core import codes
 
-from .build import day, emitted, get, make_sim, month_at, person, put, truth
+from tests.engine.build import day, emitted, get, make_sim, month_at, person, put, truth
 
 ON = day(2021, 4, 14)
 

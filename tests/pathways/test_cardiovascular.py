@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from engine.build import day, emitted, get, make_sim, month_at, person, put, truth
 from synthgp.core import codes
+
+from tests.engine.build import day, emitted, get, make_sim, month_at, person, put, truth
 
 ON = day(2020, 7, 8)
 NEVER = np.iinfo(np.int64).max // 4

@@ -2,9 +2,10 @@
 
 import numpy as np
 
-from engine.build import day, emitted, get, make_sim, month_at, person, put
 from synthgp.engine.sim import YEAR
 from synthgp.pathways.conditions import DIAGNOSED, HISTORY, NEVER
+
+from tests.engine.build import day, emitted, get, make_sim, month_at, person, put
 
 ON = day(2016, 5, 2)
 

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from engine.build import day, emitted, get, make_sim, month_at, person, put, truth
 from synthgp.core import dates
+
+from tests.engine.build import day, emitted, get, make_sim, month_at, person, put, truth
 
 NEVER = np.iinfo(np.int64).max // 4
 GROUPS = ("age_65_plus", "clinical_risk", "age_50_64")

@@ -2,8 +2,9 @@
 
 import numpy as np
 
-from engine.build import day, emitted, get, make_sim, month_at, person, put
 from synthgp.core import codes
+
+from tests.engine.build import day, emitted, get, make_sim, month_at, person, put
 
 ON = day(2018, 10, 16)
 LABS = ("egfr", "creatinine", "potassium", "sodium", "hba1c", "cholesterol", "hdl_cholesterol", "urine_acr")

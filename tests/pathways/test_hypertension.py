@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 
-from engine.build import day, emitted, get, make_sim, month_at, person, put, truth
 from synthgp.clinical import ng136
 from synthgp.core import codes, dates
 from synthgp.engine.services.contacts import Consults
 from synthgp.engine.services.prescribing import SLOTS
 from synthgp.pathways.hypertension import diagnosis, history, treatment
+
+from tests.engine.build import day, emitted, get, make_sim, month_at, person, put, truth
 
 ON = day(2019, 3, 12)
 NEVER = np.iinfo(np.int64).max // 4

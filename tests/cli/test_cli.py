@@ -80,7 +80,8 @@ def test_a_failed_run_leaves_no_output(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("simulated failure in a block")
 
-    monkeypatch.setattr(block, "simulate_block", boom)
+    monkeypatch.setattr(block, "block_tables", boom)  # a block on Dask workers
+    monkeypatch.setattr(block, "simulate_block", boom)  # a block in this process
     with pytest.raises(RuntimeError):
         engine.generate(scenario.load(), engine.RunOptions(n_patients=500, seed=1, out=tmp_path / "out", progress=False))
     assert list(tmp_path.iterdir()) == []

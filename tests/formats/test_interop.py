@@ -16,7 +16,7 @@ from synthgp.cli import main
 from synthgp.formats import fhir as fhir_export
 from synthgp.formats import fhir_resources as fhir
 
-from conftest import generate
+from tests.conftest import generate
 
 UK_CORE = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-"
 ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")

@@ -110,7 +110,7 @@ def test_the_docs_worked_example_runs(flat):
     import importlib.util
     from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location("example", Path(__file__).parents[1] / "docs/examples/cprd_cvd_summary.py")
+    spec = importlib.util.spec_from_file_location("example", Path(__file__).parents[2] / "docs/examples/cprd_cvd_summary.py")
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
     text = example.summarise(flat)

@@ -1,4 +1,5 @@
-"""A 100,000-patient population against calibration.md's figures (tolerances in calibration.toml)."""
+"""Populations of England (100,000 patients) and the South West (200,000) against calibration.md's figures
+(tolerances in calibration.toml)."""
 
 import datetime as dt
 
@@ -19,22 +20,22 @@ POPULATION_FIGURES = {"age_band_share", "adult_male_share", "imd_quintile_share"
 
 
 def test_england_population_lands_on_published_figures(england_100k):
-    """The population figures (the care pathway's are tested on the default scenario, test_hypertension)."""
+    """The population figures (the care pathway's are tested on the default scenario, simulate/test_care_calibration.py)."""
     rows = [r for r in calibration.for_output(england_100k) if r.id in POPULATION_FIGURES]
     assert {r.id for r in rows} == POPULATION_FIGURES
     failed = [r for r in rows if not r.passed]
     assert not failed, calibration.format_table(failed)
 
 
-def test_south_west_is_older_and_less_diverse(south_west_100k, england_100k):
-    sw = _by_id(calibration.for_output(south_west_100k))
+def test_south_west_is_older_and_less_diverse(south_west_200k, england_100k):
+    sw = _by_id(calibration.for_output(south_west_200k))
     en = _by_id(calibration.for_output(england_100k))
     assert sw[("white_share", "")].passed and sw[("aged_65_plus_share", "")].passed
     assert sw[("aged_65_plus_share", "")].generated > en[("aged_65_plus_share", "")].generated + 0.03
 
 
-def test_ethnicity_recording_gap_is_in_the_published_range(south_west_100k):
-    row = _by_id(calibration.for_output(south_west_100k))[("ethnicity_unrecorded", "")]
+def test_ethnicity_recording_gap_is_in_the_published_range(south_west_200k):
+    row = _by_id(calibration.for_output(south_west_200k))[("ethnicity_unrecorded", "")]
     assert 0.10 <= row.generated <= 0.30
 
 
@@ -46,9 +47,9 @@ def test_mean_list_size_over_many_practices_is_in_the_published_range():
     assert plan.n_records.sum() == 5_000_000
 
 
-def test_calibration_catches_a_shifted_population(south_west_100k):
+def test_calibration_catches_a_shifted_population(south_west_200k):
     """The check can fail: an output of the South West profile judged against England's figures."""
-    rows = calibration.compare(south_west_100k / "synthgp.duckdb", "england", dt.date(2024, 12, 31), 10.0)
+    rows = calibration.compare(south_west_200k / "synthgp.duckdb", "england", dt.date(2024, 12, 31), 10.0)
     failed = {(r.id, r.part) for r in rows if not r.passed}
     assert ("ethnicity_broad_share", "White") in failed
     assert any(f[0] == "age_band_share" for f in failed)

@@ -13,7 +13,7 @@ import duckdb
 import httpx
 import pytest
 
-from conftest import SHOTS, chromium_page, generate
+from tests.conftest import SHOTS, chromium_page, generate
 
 
 def _free_port() -> int:

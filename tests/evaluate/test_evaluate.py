@@ -14,7 +14,7 @@ from synthgp import cli
 from synthgp.evaluate import compare
 from synthgp.evaluate import practice as evaluate
 
-from conftest import SHOTS, chromium_page, generate
+from tests.conftest import SHOTS, chromium_page, generate
 
 SECTIONS = ("summary", "picture", "calibration", "audit", "integrity", "truth")
 FIGURES = ("pyramid", "ethnicity", "deprivation", "risk_factors", "bp_by_age", "hypertension_by_age",
