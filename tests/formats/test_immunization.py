@@ -16,7 +16,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from synthgp.core import codes
 from synthgp.formats import fhir_resources as fhir
 
-from conftest import generate
+from tests.conftest import generate
 
 PROFILE = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Immunization"
 PROCEDURE_EXT = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-VaccinationProcedure"
@@ -286,7 +286,7 @@ def test_vaccinations_and_coverage_render_in_headless_chromium(out, rows):
 
     import httpx
 
-    from conftest import SHOTS, chromium_page
+    from tests.conftest import SHOTS, chromium_page
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
