@@ -21,7 +21,8 @@ try:  # pragma: no cover - exercised where numba is installed (it is a dependenc
 
     @numba.njit(cache=True, nogil=True)
     def _hits(pos, base, age, factors, first, inner, key, annual, order, weight, min_age):
-        """factors: (4, n) of 0/1 for each person of `pos`; first: (events, N) first-event day or -1;
+        """factors: (4, n) of 0/1 for each person of `pos`; first: a tuple, per event, of the N
+        first-event days (or -1);
         inner: (events, N) each event's keyed stream; order/weight: (events, 4) factor index (-1 ends)
         and weight in the data file's order. Returns (events, n) booleans."""
         n, e = len(pos), len(annual)
@@ -31,7 +32,7 @@ try:  # pragma: no cover - exercised where numba is installed (it is a dependenc
             if age[i] < min_age:
                 continue
             for j in range(e):
-                if first[j, k] >= 0:
+                if first[j][k] >= 0:
                     continue
                 extra = 0.0
                 for f in range(order.shape[1]):

@@ -44,7 +44,7 @@ class Cardiovascular(Pathway):
         self.ids = sim.ids
         self.rows = TruthRows("pat", "day", "event", "fatal", "sbp")
         # for the compiled pass: each event's stream, risk and factors in the data file's order
-        self.inner = np.stack([sim.draws(f"event.{e}").inner for e in EVENTS])
+        self._streams = np.stack([sim.draws(f"event.{e}").inner for e in EVENTS])
         self._annual = np.array([self.cfg[e]["annual_risk"] for e in EVENTS], dtype=np.float64)
         self._order = np.full((len(EVENTS), len(FACTORS)), -1, dtype=np.int64)
         self._weight = np.zeros((len(EVENTS), len(FACTORS)))
@@ -61,7 +61,7 @@ class Cardiovascular(Pathway):
                    "male": s.male[act]}
         if event_kernel.hits is not None:  # one compiled pass: the same hazards and draws
             hits = event_kernel.hits(act, base, age, np.array([factors[f] for f in FACTORS], dtype=np.float64),
-                                     np.stack([getattr(s, f"{e}_day") for e in EVENTS]), self.inner, step_key(m), self._annual, self._order, self._weight,
+                                     tuple(getattr(s, f"{e}_day") for e in EVENTS), self._streams, step_key(m), self._annual, self._order, self._weight,
                                      float(cfg["min_age"]))
         for j, ev in enumerate(EVENTS):
             if event_kernel.hits is not None:
@@ -75,6 +75,8 @@ class Cardiovascular(Pathway):
             self._event(sim, ev, act[hit], vday[hit], sbp[hit], m)
 
     def _event(self, sim: "Sim", ev: str, pos: np.ndarray, day: np.ndarray, sbp: np.ndarray, m: int) -> None:
+        if not len(pos):
+            return
         s, spec = self.s, self.cfg[ev]
         getattr(s, f"{ev}_day")[pos] = day
         fatal = (sim.draws(f"fatal.{ev}").uniform(pos, m) < spec["case_fatality"]) & (day >= sim.study_start)
