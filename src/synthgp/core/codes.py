@@ -7,7 +7,7 @@ same way in data/medicines.toml.
     codes.sql("bp_systolic", "abpm_systolic", "hbpm_systolic")   # the three ids as "a, b, c", for IN (...)
     codes.sql_case("sct", {"never_smoked": 0, "ex_smoker": 1})    # "CASE sct WHEN <id> THEN 0 WHEN <id> THEN 1 END"
 
-(The examples name no ids on purpose: tests/test_codes.py fails on any id typed into the package.)
+(The examples name no ids on purpose: tests/core/test_codes.py fails on any id typed into the package.)
 """
 
 from __future__ import annotations
