@@ -18,14 +18,31 @@ from functools import cache
 from synthgp.core import reference
 
 
+# synthgp's own medcodeids and prodcodeids (where no public CPRD list gives the real one): RESERVED_BASE + 1000 n + 999.
+# They end in partition identifier 99, which no SNOMED CT identifier (and so no EMIS id built on one) can have.
+RESERVED_BASE = 9_000_000_000_000_000_000
+RESERVED_PARTITION = 99
+
+
 @dataclass(frozen=True)
 class Code:
     key: str
     medcodeid: int
-    snomed: int | None  # None where no SNOMED CT id could be confirmed (status "unresolved")
+    snomed: int | None  # None where no SNOMED CT id is given (status "unresolved")
     term: str
     cluster: str
     status: str
+    source: str = ""  # the public list that shows the SNOMED CT id with this meaning (repo:path)
+    medcode_source: str = ""  # the public CPRD Aurum list that gives the medcodeid; empty for a reserved one
+    medcode_term: str = ""  # that list's term for the medcodeid, where it differs from `term`
+    description_id: int | None = None  # MedicalDictionary.snomedctdescriptionid
+    original_read: str = ""  # MedicalDictionary.originalreadcode
+    cleansed_read: str = ""  # MedicalDictionary.cleansedreadcode
+    emis_category: int | None = None  # MedicalDictionary.emiscodecategoryid
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text else None
 
 
 @cache
@@ -33,8 +50,11 @@ def table() -> dict[str, Code]:
     """Every code by key, in the order of data/codes.csv."""
     out: dict[str, Code] = {}
     for r in reference.csv_rows("codes.csv"):
-        sct = int(r["snomedctconceptid"]) if r["snomedctconceptid"] else None
-        out[r["key"]] = Code(r["key"], int(r["medcodeid"]), sct, r["term"], r["cluster"], r["status"])
+        out[r["key"]] = Code(
+            r["key"], int(r["medcodeid"]), _int(r["snomedctconceptid"]), r["term"], r["cluster"], r["status"],
+            r.get("source") or "", r.get("medcode_source") or "", r.get("medcode_term") or "",
+            _int(r.get("snomedctdescriptionid")), r.get("originalreadcode") or "", r.get("cleansedreadcode") or "",
+            _int(r.get("emiscodecategoryid")))
     return out
 
 
@@ -77,3 +97,39 @@ def sql_case(column: str, values: dict[str, object]) -> str:
         return "'" + v.replace("'", "''") + "'" if isinstance(v, str) else str(v)
     whens = " ".join(f"WHEN {snomed(k)} THEN {lit(v)}" for k, v in values.items())
     return f"CASE {column} {whens} END"
+
+
+# ---------------------------------------------------------------- identifier structure
+
+_D = ((0, 1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 3, 4, 0, 6, 7, 8, 9, 5), (2, 3, 4, 0, 1, 7, 8, 9, 5, 6),
+      (3, 4, 0, 1, 2, 8, 9, 5, 6, 7), (4, 0, 1, 2, 3, 9, 5, 6, 7, 8), (5, 9, 8, 7, 6, 0, 4, 3, 2, 1),
+      (6, 5, 9, 8, 7, 1, 0, 4, 3, 2), (7, 6, 5, 9, 8, 2, 1, 0, 4, 3), (8, 7, 6, 5, 9, 3, 2, 1, 0, 4),
+      (9, 8, 7, 6, 5, 4, 3, 2, 1, 0))
+_P = ((0, 1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 5, 7, 6, 2, 8, 3, 0, 9, 4), (5, 8, 0, 3, 7, 9, 6, 1, 4, 2),
+      (8, 9, 1, 6, 0, 4, 3, 5, 2, 7), (9, 4, 5, 3, 1, 2, 6, 8, 7, 0), (4, 2, 8, 6, 5, 7, 3, 9, 0, 1),
+      (2, 7, 9, 3, 8, 0, 6, 4, 1, 5), (7, 0, 4, 6, 9, 1, 3, 2, 5, 8))
+
+
+def verhoeff_ok(identifier: int) -> bool:
+    """True if the last digit of `identifier` is its Verhoeff check digit, as in every SNOMED CT identifier."""
+    c = 0
+    for i, digit in enumerate(reversed(str(identifier))):
+        c = _D[c][_P[i % 8][int(digit)]]
+    return c == 0
+
+
+def partition(identifier: int) -> int:
+    """The SNOMED CT partition identifier: the two digits before the check digit (01 and 11 are descriptions)."""
+    return identifier // 10 % 100
+
+
+def reserved(n: int) -> int:
+    """synthgp's n-th own id (n >= 1), in the range no real medcodeid or prodcodeid can take."""
+    if not 1 <= n < 10**14:  # so that every id fits a signed 64-bit integer
+        raise ValueError(f"reserved id number {n} out of range")
+    return RESERVED_BASE + 1000 * n + 10 * RESERVED_PARTITION + 9
+
+
+def is_reserved(identifier: int) -> bool:
+    """True for an id of synthgp's reserved range (never a real EMIS or SNOMED CT id)."""
+    return identifier >= RESERVED_BASE and identifier % 1000 == 10 * RESERVED_PARTITION + 9
