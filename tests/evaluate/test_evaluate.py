@@ -102,7 +102,7 @@ def test_catches_a_step_4_drug_for_someone_never_on_step_3(practice, good, tmp_p
         ORDER BY j.patid LIMIT 1""").fetchone()
     con.close()
     bad = _evaluate_with(practice, tmp_path / "o", """INSERT INTO drug_issue
-        SELECT * REPLACE (issueid + 10^12 AS issueid, 2051 AS prodcodeid, ?::DATE + 60 AS issuedate, ?::DATE + 60 AS enterdate)
+        SELECT * REPLACE (issueid + 10^12 AS issueid, (SELECT min(prodcodeid) FROM product_dictionary WHERE drugsubstancename = 'Doxazosin') AS prodcodeid, ?::DATE + 60 AS issuedate, ?::DATE + 60 AS enterdate)
         FROM drug_issue WHERE patid = ? AND issuedate = ?::DATE LIMIT 1""", first, first, patid, first)
     assert good["audit"]["ng136"]["step_4"]["deviations"] == {}
     assert bad["audit"]["ng136"]["step_4"]["deviations"] == {"step-4 drug without A, C and D first": 1}

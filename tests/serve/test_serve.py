@@ -13,6 +13,7 @@ import duckdb
 import httpx
 import pytest
 
+from synthgp.core import codes
 from tests.conftest import SHOTS, chromium_page, generate
 
 
@@ -56,13 +57,13 @@ def db(out):
 
 def _hypertensive_patient(db) -> tuple[int, str, str, str]:
     """A registered patient on current treatment with several BP readings: (patid, family, given, nhs)."""
-    return db.execute("""
+    return db.execute(f"""
         SELECT p.patid, i.family_name, i.given_name, i.nhs_number FROM patient p JOIN patient_identity i USING (patid)
         WHERE p.regenddate IS NULL AND p.emis_ddate IS NULL
           AND (SELECT count(*) FROM drug_issue d WHERE d.patid = p.patid) > 20
           AND (SELECT max(issuedate) FROM drug_issue d WHERE d.patid = p.patid)
               > (SELECT lcd FROM practice pr WHERE pr.pracid = p.pracid) - 60
-          AND (SELECT count(*) FROM observation o WHERE o.patid = p.patid AND o.medcodeid = 2001) >= 4
+          AND (SELECT count(*) FROM observation o WHERE o.patid = p.patid AND o.medcodeid = {codes.medcode("bp_systolic")}) >= 4
         ORDER BY p.patid LIMIT 1""").fetchone()
 
 

@@ -87,7 +87,7 @@ def baseline_of(sc) -> dt.date:
 
 def _query(baseline: dt.date) -> str:
     eth = reference.toml("population.toml")["ethnicity"]
-    eth_map = ", ".join(f"({m}, {q})" for m, q in sorted(set(zip(eth["medcodeid"], eth["qrisk3"]))))
+    eth_map = ", ".join(f"({m}, {q})" for m, q in sorted(set(zip(map(codes.medcode, eth["code"]), eth["qrisk3"]))))
     flag = lambda key: f"max((o.sct = {codes.snomed(key)})::INT)"  # noqa: E731
     return f"""
     WITH b AS (SELECT DATE '{baseline.isoformat()}' AS d),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from synthgp.core import codes as code_table
 from synthgp.core import dates, reference, schema
 from synthgp.core.ids import PATID_MULT
 from synthgp.core.rng import Draws
@@ -94,6 +95,11 @@ def lookup_tables() -> dict[str, pa.Table]:
     return out
 
 
+def ethnicity_medcodes() -> np.ndarray:
+    """The medcodeid recording each ethnic group of population.toml (its `code` keys, in codes.csv)."""
+    return np.array([code_table.medcode(k) for k in reference.toml("population.toml")["ethnicity"]["code"]], np.int64)
+
+
 # ---------------------------------------------------------------- block tables
 
 def patient(plan: Plan, p: People) -> pa.Table:
@@ -114,7 +120,6 @@ def patient(plan: Plan, p: People) -> pa.Table:
 
 def ethnicity(plan: Plan, p: People, log: EventLog) -> None:
     """An ethnicity code for those whose ethnicity the practice recorded, soon after registration."""
-    pop = reference.toml("population.toml")["ethnicity"]
     lk = reference.toml("aurum_lookups.toml")
     r = np.flatnonzero(p.ethnicity_recorded)
     ids = p.index[r]
@@ -122,7 +127,7 @@ def ethnicity(plan: Plan, p: People, log: EventLog) -> None:
     last = np.where(p.regend[r] >= 0, p.regend[r], plan.end_day)
     obsdate = np.minimum(obsdate, np.where(p.death[r] >= 0, np.minimum(last, p.death[r]), last))
     obstype = {d: i for i, d in lk["ObsType"]["rows"]}["Observation"]
-    log.observation(r, obsdate, np.asarray(pop["medcodeid"])[p.ethnicity[r]], obstype=obstype)
+    log.observation(r, obsdate, ethnicity_medcodes()[p.ethnicity[r]], obstype=obstype)
 
 
 def record_tables(plan: Plan, p: People, fin: Finished, problem_key: np.ndarray) -> dict[str, pa.Table]:

@@ -1,0 +1,92 @@
+"""CPRD's identifiers as a user meets them: real medcodeids and prodcodeids (and synthgp's 19-digit reserved ones)
+come out unchanged in every format."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from synthgp.core import codes, reference
+
+from tests.conftest import generate
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory) -> Path:
+    return generate(tmp_path_factory.mktemp("identifiers") / "out", 2000, seed=16,
+                    formats=("duckdb", "aurum", "parquet", "fhir", "csv", "cprd-cvd"))
+
+
+@pytest.fixture(scope="module")
+def db(out):
+    con = duckdb.connect(str(out / "synthgp.duckdb"), read_only=True)
+    yield con
+    con.close()
+
+
+def _aurum(out: Path, name: str) -> list[dict[str, str]]:
+    with (out / "aurum" / name).open(newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def _medicines() -> list[dict]:
+    return [lv for v in reference.toml("medicines.toml").values() if isinstance(v, dict) for lv in v["levels"]]
+
+
+def test_medcodeids_survive_every_format(out, db):
+    dictionary = {c.medcodeid for c in codes.table().values()}
+    used = {r[0] for r in db.execute("SELECT DISTINCT medcodeid FROM observation").fetchall()}
+    assert used <= dictionary
+    # the record uses both real CPRD ids and synthgp's reserved 19-digit ones, so both kinds are exercised below
+    assert any(codes.is_reserved(m) for m in used) and any(not codes.is_reserved(m) for m in used)
+    assert {r[0] for r in db.execute("SELECT medcodeid FROM medical_dictionary").fetchall()} == dictionary
+    # Aurum text: the same integers, written in full (no exponent, no rounding)
+    assert {int(r["medcodeid"]) for r in _aurum(out, "Observation.txt")} == used
+    assert {int(r["medcodeid"]) for r in _aurum(out, "MedicalDictionary.txt")} == dictionary
+    # Parquet: int64, the same values
+    obs = pq.read_table(out / "parquet" / "observation").column("medcodeid")
+    assert str(obs.type) == "int64" and set(obs.to_pylist()) == used
+    # FHIR and Synthea CSV carry the SNOMED CT concepts of those medcodeids, as text
+    snomed = {str(c.snomed) for c in codes.table().values() if c.medcodeid in used and c.snomed}
+    snomed |= {c["code"] for c in reference.toml("fhir.toml")["blood_pressure"]["panel"] if c["system"] == "snomed"}
+    fhir = {c["code"] for line in (out / "fhir" / "Observation.ndjson").open()
+            for c in json.loads(line)["code"]["coding"] if c["system"] == "http://snomed.info/sct"}
+    assert fhir and fhir <= snomed
+    with (out / "csv" / "observations.csv").open(newline="") as f:
+        assert {r["CODE"] for r in csv.DictReader(f)} <= snomed
+
+
+def test_prodcodeids_and_dmd_ids_survive_every_format(out, db):
+    prods = {lv["prodcodeid"]: lv["dmd"] for lv in _medicines()}
+    issued = {r[0] for r in db.execute("SELECT DISTINCT prodcodeid FROM drug_issue").fetchall()}
+    assert issued and issued <= set(prods)
+    assert {int(r["prodcodeid"]) for r in _aurum(out, "DrugIssue.txt")} == issued
+    dictionary = {int(r["prodcodeid"]): int(r["dmdid"]) for r in _aurum(out, "ProductDictionary.txt")}
+    assert dictionary == prods
+    assert set(pq.read_table(out / "parquet" / "drug_issue").column("prodcodeid").to_pylist()) == issued
+    dmd = {str(prods[p]) for p in issued}
+    fhir = {c["code"] for line in (out / "fhir" / "MedicationRequest.ndjson").open()
+            for c in json.loads(line)["medicationCodeableConcept"]["coding"]}
+    assert fhir == dmd
+    with (out / "csv" / "medications.csv").open(newline="") as f:
+        assert {r["CODE"] for r in csv.DictReader(f)} == dmd
+
+
+def test_cprd_cvd_reads_ethnicity_through_real_medcodeids(out, db):
+    """The flat table maps each ethnicity medcodeid to QRISK3's group: with CPRD's ids it must still find them."""
+    table = pq.read_table(next((out / "cprd_cvd").glob("*.parquet"))).to_pydict()
+    baseline = json.loads((out / "cprd_cvd" / "data_dictionary.json").read_text())["baseline"]
+    recorded = {r[0] for r in db.execute("""SELECT DISTINCT o.patid FROM observation o
+        JOIN medical_dictionary m USING (medcodeid) WHERE m.cluster = 'ETH' AND o.obsdate <= ?::DATE""",
+        [baseline]).fetchall()}
+    ethr = dict(zip(table["patid"], table["ethr"]))
+    with_code = [p for p in ethr if p in recorded]
+    assert len(with_code) > 100 and all(ethr[p] is not None for p in with_code)
+    assert all(ethr[p] is None for p in ethr if p not in recorded)
