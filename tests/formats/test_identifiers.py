@@ -1,5 +1,5 @@
 """CPRD's identifiers as a user meets them: real medcodeids and prodcodeids (and synthgp's 19-digit reserved ones)
-come out unchanged in every format."""
+come out unchanged in every format, the dictionaries carry CPRD's fields and consultations their type's code."""
 
 from __future__ import annotations
 
@@ -90,3 +90,32 @@ def test_cprd_cvd_reads_ethnicity_through_real_medcodeids(out, db):
     with_code = [p for p in ethr if p in recorded]
     assert len(with_code) > 100 and all(ethr[p] is not None for p in with_code)
     assert all(ethr[p] is None for p in ethr if p not in recorded)
+
+
+def test_dictionaries_carry_cprd_fields(out):
+    md = {int(r["medcodeid"]): r for r in _aurum(out, "MedicalDictionary.txt")}
+    eh = md[codes.medcode("essential_hypertension")]
+    assert (eh["term"], eh["originalreadcode"], eh["cleansedreadcode"], eh["snomedctconceptid"],
+            eh["snomedctdescriptionid"], eh["emiscodecategoryid"]) == (
+        "Essential hypertension", "G20", "G20..00", str(codes.snomed("essential_hypertension")),
+        str(codes.medcode("essential_hypertension")), "32")
+    filled = sum(bool(r["originalreadcode"]) for r in md.values())
+    assert filled >= 35, f"only {filled} dictionary rows carry a Read code"
+    reserved = [r for m, r in md.items() if codes.is_reserved(m)]
+    assert reserved and not any(r["originalreadcode"] or r["snomedctdescriptionid"] for r in reserved)
+
+
+def test_consultations_carry_their_type_code(out, db):
+    lk = reference.toml("aurum_lookups.toml")["ConsSource"]
+    expected = {src: codes.medcode(key) for (src, _), key in zip(lk["rows"], lk["code_keys"])}
+    rows = db.execute("SELECT conssourceid, consmedcodeid, count(*) FROM consultation GROUP BY ALL").fetchall()
+    assert rows and all(m == expected[s] for s, m, _ in rows)
+    text = _aurum(out, "Consultation.txt")
+    assert all(r["consmedcodeid"] == str(expected[int(r["conssourceid"])]) for r in text)
+    dictionary = {r["medcodeid"] for r in _aurum(out, "MedicalDictionary.txt")}
+    assert {r["consmedcodeid"] for r in text} <= dictionary
+
+
+def test_practice_uts_is_empty_as_in_cprd_aurum(out):
+    practices = _aurum(out, "Practice.txt")
+    assert practices and all(r["uts"] == "" and r["lcd"] for r in practices)

@@ -46,7 +46,7 @@ F64, STR, DATE = pa.float64(), pa.string(), pa.date32()
 PRACTICE = Table("practice", "record", "One row per practice.", (
     Column("pracid", I32, "Practice id, 90001 upwards (no real CPRD practice uses this range)."),
     Column("lcd", DATE, "Last collection date: the study end date."),
-    Column("uts", DATE, "Up-to-standard date."),
+    Column("uts", DATE, "Up-to-standard date: empty, as in CPRD Aurum (CPRD derives none for Aurum practices)."),
     Column("region", I16, "Region id (aurum/lookups/Region.txt)."),
     Column("name", STR, "Practice name.", aurum=False),
     Column("town", STR, "Post town of the practice.", aurum=False),
@@ -91,7 +91,7 @@ CONSULTATION = Table("consultation", "record", "One row per consultation (face t
     Column("staffid", I64, "Staff member."),
     Column("conssourceid", I16, "Kind of consultation (lookups/ConsSource.txt)."),
     Column("cprdconstype", I16, "CPRD consultation type (empty: not derived)."),
-    Column("consmedcodeid", I64, "Code of the consultation (empty)."),
+    Column("consmedcodeid", I64, "Code of the consultation type (MedicalDictionary.txt; cluster CONS of codes.csv)."),
 ), aurum_file="Consultation.txt")
 
 OBSERVATION = Table("observation", "record",

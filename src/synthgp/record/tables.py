@@ -35,7 +35,7 @@ def plan_tables(plan: Plan) -> dict[str, pa.Table]:
     name, names_town, postcode = identities.practice_identity(plan)
     practice = table(schema.PRACTICE, {
         "pracid": plan.pracid, "lcd": dates.arrow(np.full(plan.n_practices, plan.end_day)),
-        "uts": dates.arrow(plan.uts_day), "region": plan.region_id, "name": name, "town": names_town,
+        "uts": pa.nulls(plan.n_practices, pa.date32()), "region": plan.region_id, "name": name, "town": names_town,
         "postcode": postcode, "list_size": plan.list_size,
     })
 
@@ -78,20 +78,34 @@ def lookup_tables() -> dict[str, pa.Table]:
         "substancestrength": [f"{lv['mg']:g}mg" for _, _, lv in rows],
         "bnfchapter": [v["bnf"] for _, v, _ in rows],
     })
-    codes = reference.csv_rows("codes.csv")
-    out["MedicalDictionary"] = pa.table({
-        "medcodeid": pa.array([int(r["medcodeid"]) for r in codes], pa.int64()),
-        "term": [r["term"] for r in codes],
-        "originalreadcode": pa.nulls(len(codes), pa.string()),
-        "cleansedreadcode": pa.nulls(len(codes), pa.string()),
-        "snomedctconceptid": pa.array([int(r["snomedctconceptid"]) if r["snomedctconceptid"] else None for r in codes],
-                                      pa.int64()),
-        "snomedctdescriptionid": pa.nulls(len(codes), pa.int64()),
-        "release": pa.nulls(len(codes), pa.string()),
-        "emiscodecategoryid": pa.nulls(len(codes), pa.int16()),
-        "cluster": [r["cluster"] for r in codes],
-        "code_status": [r["status"] for r in codes],
+    out["MedicalDictionary"] = medical_dictionary()
+    return out
+
+
+def medical_dictionary() -> pa.Table:
+    """Aurum's MedicalDictionary from data/codes.csv: the real medcodeid, Read codes, description id and EMIS
+    category where a public CPRD list gives them (synthgp's reserved medcodeid and empty fields otherwise)."""
+    rows = list(code_table.table().values())
+    return pa.table({
+        "medcodeid": pa.array([c.medcodeid for c in rows], pa.int64()),
+        "term": [c.term for c in rows],
+        "originalreadcode": pa.array([c.original_read or None for c in rows], pa.string()),
+        "cleansedreadcode": pa.array([c.cleansed_read or None for c in rows], pa.string()),
+        "snomedctconceptid": pa.array([c.snomed for c in rows], pa.int64()),
+        "snomedctdescriptionid": pa.array([c.description_id for c in rows], pa.int64()),
+        "release": pa.nulls(len(rows), pa.string()),
+        "emiscodecategoryid": pa.array([c.emis_category for c in rows], pa.int16()),
+        "cluster": [c.cluster for c in rows],
+        "code_status": [c.status for c in rows],
     })
+
+
+def consultation_medcodes() -> np.ndarray:
+    """The medcodeid of each consultation type (Consultation.consmedcodeid), indexed by conssourceid."""
+    lk = reference.toml("aurum_lookups.toml")["ConsSource"]
+    ids = [r[0] for r in lk["rows"]]
+    out = np.full(max(ids) + 1, -1, dtype=np.int64)
+    out[ids] = [code_table.medcode(k) for k in lk["code_keys"]]
     return out
 
 
@@ -140,7 +154,8 @@ def record_tables(plan: Plan, p: People, fin: Finished, problem_key: np.ndarray)
     c, o, i = fin.cons, fin.obs, fin.issue
     out = {"consultation": table(schema.CONSULTATION, {
         "patid": p.patid[c["pat"]], "consid": c["consid"], "pracid": p.pracid[c["pat"]], "consdate": date(c["day"]),
-        "enterdate": date(c["day"]), "staffid": c["staff"], "conssourceid": c["source"]})}
+        "enterdate": date(c["day"]), "staffid": c["staff"], "conssourceid": c["source"],
+        "consmedcodeid": opt(consultation_medcodes()[c["source"]], pa.int64())})}
     out["observation"] = table(schema.OBSERVATION, {
         "patid": p.patid[o["pat"]], "consid": opt(o["consid"], pa.int64()), "pracid": p.pracid[o["pat"]],
         "obsid": o["obsid"], "obsdate": date(o["day"]), "enterdate": date(o["enter"]), "staffid": _obs_staff(plan, p, o),
