@@ -1,5 +1,6 @@
 """CPRD's identifiers as a user meets them: real medcodeids and prodcodeids (and synthgp's 19-digit reserved ones)
-come out unchanged in every format, the dictionaries carry CPRD's fields and consultations their type's code."""
+come out unchanged in every format, the dictionaries carry CPRD's fields and consultations their type's code, and
+the linked deprivation file counts quintiles as CPRD does."""
 
 from __future__ import annotations
 
@@ -119,3 +120,17 @@ def test_consultations_carry_their_type_code(out, db):
 def test_practice_uts_is_empty_as_in_cprd_aurum(out):
     practices = _aurum(out, "Practice.txt")
     assert practices and all(r["uts"] == "" and r["lcd"] for r in practices)
+
+
+def test_linked_deprivation_counts_as_cprd_does(out, db):
+    """CPRD's patient_2019_imd: e2019_imd_5 = 1 least deprived ... 5 most deprived, so the Townsend score (higher is
+    more deprived) rises with the quintile, in the linked file and in the DuckDB table it is drawn from."""
+    rows = _aurum(out, "linked/patient_2019_imd.txt")
+    by_q: dict[int, list[float]] = {}
+    for r in rows:
+        by_q.setdefault(int(r["e2019_imd_5"]), []).append(float(r["townsend"]))
+    means = [sum(by_q[q]) / len(by_q[q]) for q in range(1, 6)]
+    assert means == sorted(means) and means[4] - means[0] > 3, means
+    db_means = [m for _, m in db.execute("""SELECT e2019_imd_5, avg(townsend) FROM patient_deprivation
+        GROUP BY 1 ORDER BY 1""").fetchall()]
+    assert db_means == sorted(db_means)

@@ -160,7 +160,7 @@ DEPRIVATION = Table("patient_deprivation", "record",
     "Area deprivation of the patient's postcode, as CPRD's linked small-area data gives it.", (
     Column("patid", I64, "Patient."),
     Column("pracid", I32, "Practice."),
-    Column("e2019_imd_5", I8, "IMD 2019 quintile, 1 most deprived."),
+    Column("e2019_imd_5", I8, "IMD 2019 quintile, as CPRD's linkage gives it: 1 least deprived, 5 most deprived."),
     Column("townsend", F64, "Townsend deprivation score (QRISK3 input)."),
 ), aurum_file="linked/patient_2019_imd.txt")
 

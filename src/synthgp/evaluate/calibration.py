@@ -104,7 +104,8 @@ def measure(con: duckdb.DuckDBPyConnection, end: dt.date, years: float) -> dict[
     out: dict[str, Any] = {"age_band_share": bands, "list_total": n}
     out["aged_65_plus_share"] = q(f"SELECT avg(({age} >= 65)::INT) {cur}", end, end)[0][0]
     out["adult_male_share"] = q(f"SELECT avg((p.gender = 1)::INT) {cur} AND {age} >= 18", end, end)[0][0]
-    imd = dict(q(f"SELECT d.e2019_imd_5, count(*) {cur.replace('WHERE', 'JOIN patient_deprivation d USING (patid) WHERE')} GROUP BY 1"))
+    # the record counts quintiles as CPRD does (1 least deprived); the published shares start at the most deprived
+    imd = dict(q(f"SELECT 6 - d.e2019_imd_5, count(*) {cur.replace('WHERE', 'JOIN patient_deprivation d USING (patid) WHERE')} GROUP BY 1"))
     out["imd_quintile_share"] = [imd.get(k, 0) / n for k in range(1, 6)]
     eth = dict(q(f"SELECT t.ethnicity_broad, count(*) {cur} GROUP BY 1"))
     out["ethnicity_broad_share"] = {k: eth.get(k, 0) / n for k in BROAD}

@@ -217,7 +217,7 @@ def figures(report: dict[str, Any]) -> dict[str, str]:
     dep = p["deprivation"]
     total = sum(r["people"] for r in dep) or 1
     figs["deprivation"] = plots.bars([f"Q{r['quintile']}" for r in dep], {"list": [r["people"] / total for r in dep]},
-                                     "IMD 2019 quintile (Q1 most deprived)", "% of list", percent=True)
+                                     "IMD 2019 quintile (Q1 least deprived, as CPRD's linkage)", "% of list", percent=True)
     rf = p["risk_factors"]
     figs["risk_factors"] = plots.bars([k.replace("_", " ") for k in rf], {"adults": list(rf.values())},
                                       "Risk factors among adults (truth)", "% of adults", percent=True, horizontal=True)

@@ -199,6 +199,13 @@ def _obs_staff(plan: Plan, p: People, o: dict[str, np.ndarray]) -> np.ndarray:
     return k * PATID_MULT + p.pracid[o["pat"]]
 
 
+def deprivation(p: People) -> pa.Table:
+    """CPRD's linked small-area deprivation. The simulation keeps IMD quintiles with 1 = most deprived (People.imd);
+    CPRD's linkage (patient_2019_imd) counts the other way, 1 = least deprived, and so does the record."""
+    return table(schema.DEPRIVATION, {"patid": p.patid, "pracid": p.pracid, "e2019_imd_5": 6 - p.imd,
+                                      "townsend": p.townsend})
+
+
 def truth_table(t: schema.Table, cols: dict[str, np.ndarray], p: People) -> pa.Table:
     out: dict[str, pa.Array | np.ndarray] = {"patid": p.patid[cols["pat"].astype(np.int64)]}
     for c in t.columns[1:]:

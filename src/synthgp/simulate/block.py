@@ -56,8 +56,7 @@ def tables_of(plan: Plan, block: Simulated) -> dict[str, pa.Table]:
     out = {"patient": tables.patient(plan, people)}
     no_problems = {"pat": np.empty(0, dtype=np.int64), "key": np.empty(0, dtype=np.int64)}
     out.update(tables.record_tables(plan, people, fin, outcome.problem_key if outcome else no_problems))
-    out["patient_deprivation"] = tables.table(schema.DEPRIVATION, {
-        "patid": people.patid, "pracid": people.pracid, "e2019_imd_5": people.imd, "townsend": people.townsend})
+    out["patient_deprivation"] = tables.deprivation(people)
     out["patient_identity"] = identities.patient_identity(plan, people)
     out["person_truth"] = tables.person_truth(plan, people)
     for name in SIMULATED_TRUTH:
