@@ -1,6 +1,6 @@
 """CPRD's identifiers as a user meets them: real medcodeids and prodcodeids (and synthgp's 19-digit reserved ones)
-come out unchanged in every format, the dictionaries carry CPRD's fields and consultations their type's code, and
-the linked deprivation file counts quintiles as CPRD does."""
+come out unchanged in every format, consultations carry their type's code, the linked deprivation file counts
+quintiles as CPRD does, and a published CPRD Aurum code list selects our records as our own definition does."""
 
 from __future__ import annotations
 
@@ -134,3 +134,25 @@ def test_linked_deprivation_counts_as_cprd_does(out, db):
     db_means = [m for _, m in db.execute("""SELECT e2019_imd_5, avg(townsend) FROM patient_deprivation
         GROUP BY 1 ORDER BY 1""").fetchall()]
     assert db_means == sorted(db_means)
+
+
+def _public_list() -> set[int]:
+    lines = [line for line in (FIXTURES / "exeter_medcodelist_hypertension_top35.txt").read_text().splitlines()
+             if not line.startswith("#")]
+    rows = list(csv.DictReader(lines, delimiter="\t"))
+    assert len(rows) == 35
+    return {int(r["MedCodeId"]) for r in rows}
+
+
+def test_a_published_cprd_code_list_selects_our_hypertensive_patients(out, db):
+    """A researcher's CPRD Aurum hypertension list (Exeter, medcodeids) run on our Aurum Observation file finds exactly
+    the patients our own definition finds: those with a diagnosis code our pathway writes (cluster HYP, QOF's
+    HYP_COD concepts)."""
+    public = _public_list()
+    theirs = {int(r["patid"]) for r in _aurum(out, "Observation.txt") if int(r["medcodeid"]) in public}
+    ours = {r[0] for r in db.execute("""SELECT DISTINCT o.patid FROM observation o
+        JOIN medical_dictionary m USING (medcodeid) WHERE m.cluster = 'HYP'""").fetchall()}
+    assert len(ours) > 50
+    assert theirs == ours
+    # and every diagnosis code the pathway writes is one the researcher's list knows
+    assert {c.medcodeid for c in codes.in_cluster("HYP")} <= public
