@@ -30,7 +30,7 @@ def levels() -> list[dict]:
     return [lv for v in reference.toml("medicines.toml").values() if isinstance(v, dict) for lv in v["levels"]]
 
 
-def _dmd_ids(node=None) -> set[int]:
+def _dmd_ids() -> set[int]:
     """Every dm+d id (`dmd` and `dmd_alt`) in medicines.toml."""
     return {lv[k] for lv in levels() for k in ("dmd", "dmd_alt") if k in lv}
 
