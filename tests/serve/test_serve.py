@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from synthgp.core import codes
+
 from tests.conftest import SHOTS, chromium_page, generate
 
 

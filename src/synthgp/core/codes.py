@@ -17,7 +17,6 @@ from functools import cache
 
 from synthgp.core import reference
 
-
 # synthgp's own medcodeids and prodcodeids (where no public CPRD list gives the real one): RESERVED_BASE + 1000 n + 999.
 # They end in partition identifier 99, which no SNOMED CT identifier (and so no EMIS id built on one) can have.
 RESERVED_BASE = 9_000_000_000_000_000_000
