@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from synthgp.core.ids import OBS_PER_PATIENT_BITS, PATID_MULT
+from synthgp.record import log_kernel
 
 # Observation kinds
 PLAIN, BP_SYSTOLIC, BP_DIASTOLIC = 0, 1, 2
@@ -71,6 +72,18 @@ def _by_patient_and_day(pat: np.ndarray, day: np.ndarray) -> np.ndarray:
         by_day = np.argsort(day.astype(np.int16), kind="stable")
         return by_day[np.argsort(pat.astype(np.uint16)[by_day], kind="stable")]
     return np.lexsort((np.arange(len(pat)), day, pat))
+
+
+def _ranks(pat: np.ndarray, day: np.ndarray, n_pat: int) -> np.ndarray:
+    """Per row, its 0-based rank among its patient's rows in (day, emission) order."""
+    if log_kernel.ranks is not None and len(pat):
+        return log_kernel.ranks(np.ascontiguousarray(pat, dtype=np.int64), np.ascontiguousarray(day, dtype=np.int64), n_pat)
+    order = _by_patient_and_day(pat, day)
+    p = pat[order]
+    start = np.r_[0, np.flatnonzero(p[1:] != p[:-1]) + 1]
+    k = np.empty(len(p), dtype=np.int64)
+    k[order] = np.arange(len(p)) - np.repeat(start, np.diff(np.r_[start, len(p)]))
+    return k
 
 
 class EventLog:
@@ -131,14 +144,11 @@ class EventLog:
             if k not in cols:
                 c = rows.column(k)
                 cols[k] = c if all_kept else c[keep]
-        order = _by_patient_and_day(cols["pat"], cols["day"])
-        p = cols["pat"][order]
-        start = np.r_[0, np.flatnonzero(p[1:] != p[:-1]) + 1]
-        k = np.arange(len(p)) - np.repeat(start, np.diff(np.r_[start, len(p)]))
+        p = cols["pat"]
+        k = _ranks(p, cols["day"], len(seq))
         if len(k) and k.max() >= 1 << OBS_PER_PATIENT_BITS:
             raise OverflowError("more than 65,536 rows of one kind for one patient")
-        ids = np.empty(len(p), dtype=np.int64)
-        ids[order] = (((seq[p] << OBS_PER_PATIENT_BITS) | k) * 4 + table) * PATID_MULT + pracid[p]
+        ids = (((seq[p] << OBS_PER_PATIENT_BITS) | k) * 4 + table) * PATID_MULT + pracid[p]
         return cols, keep, ids
 
     def finish(self, patid: np.ndarray, pracid: np.ndarray) -> "Finished":
