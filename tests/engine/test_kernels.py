@@ -90,3 +90,11 @@ def test_compiled_row_ranks_equal_numpys(monkeypatch):
     assert np.array_equal(compiled, log._ranks(pat, day, n_pat))
     # a rank is a position: each patient's ranks are 0..m-1
     assert np.array_equal(np.sort(compiled[pat == 7]), np.arange((pat == 7).sum()))
+
+
+def test_compiled_runs_equal_numpys_repeat():
+    from synthgp.record import log_kernel
+
+    sizes = np.array([3, 0, 1, 5, 2], dtype=np.int64)
+    for values in (np.array([1, -2, 3, 4, 5], dtype=np.int64), np.array([0.5, np.nan, 2.0, -1.0, 7.0])):
+        assert np.array_equal(log_kernel.runs(values, sizes, int(sizes.sum())), np.repeat(values, sizes), equal_nan=True)

@@ -55,7 +55,11 @@ class _Rows:
         if len(arrays) == len(self.sizes):  # every batch gave an array
             parts = [a for _, a in arrays]
             return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype=dtype)
-        out = np.repeat(np.array(self.fill[name], dtype=dtype), self.sizes)
+        fill = np.array(self.fill[name], dtype=dtype)
+        if log_kernel.runs is not None and dtype is not object:
+            out = log_kernel.runs(fill, np.asarray(self.sizes, dtype=np.int64), self.n)
+        else:
+            out = np.repeat(fill, self.sizes)
         if arrays:
             starts = np.cumsum(self.sizes) - np.asarray(self.sizes)
             for b, a in arrays:

@@ -1,14 +1,14 @@
-"""The log's row ids in one compiled pass (numba): each row's rank within its patient by (day,
-emission), found by a counting sort on the patient and a stable sort of each patient's days (most
-patients' rows arrive in day order, and are only checked). The same ids as record/log.py's numpy
-version (two radix sorts), which it falls back to when numba is absent.
-"""
+"""The log's compiled passes (numba): a batch's single value spread over its rows, and each row's
+rank within its patient by (day, emission), the basis of its id, found by a counting sort on the
+patient and a stable sort of each patient's days (most patients' rows arrive in day order, and are
+only checked). The same values as record/log.py's numpy versions, which it falls back to when numba
+is absent."""
 
 from __future__ import annotations
 
 import numpy as np
 
-ranks = None
+ranks = runs = None
 try:  # pragma: no cover - exercised where numba is installed (it is a dependency)
     import numba
 
@@ -45,6 +45,18 @@ try:  # pragma: no cover - exercised where numba is installed (it is a dependenc
                     out[group[by_day[r]]] = r
         return out
 
-    ranks = _ranks
+    @numba.njit(cache=True, nogil=True)
+    def _runs(values, sizes, n):
+        """np.repeat(values, sizes): each batch's single value over its rows."""
+        out = np.empty(n, dtype=values.dtype)
+        at = 0
+        for b in range(len(sizes)):
+            v = values[b]
+            for j in range(at, at + sizes[b]):
+                out[j] = v
+            at += sizes[b]
+        return out
+
+    ranks, runs = _ranks, _runs
 except ImportError:
     pass

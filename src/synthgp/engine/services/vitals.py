@@ -111,8 +111,10 @@ class Vitals(Service):
         s = self.s
         self.record.blood_pressure(pos, day, sbp, dbp, cons, "clinic")
         s.last_bp[pos] = day
-        s.recent_sbp[pos] = np.roll(s.recent_sbp[pos], 1, axis=1)
-        s.recent_sbp[pos, 0] = sbp
+        recent = np.empty((len(pos), 3))  # newest first: the new reading, then the two before it
+        recent[:, 0] = sbp
+        recent[:, 1:] = s.recent_sbp[pos, :2]
+        s.recent_sbp[pos] = recent
 
     def measure(self, pos: np.ndarray, day, cons, step) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """A clinic BP at a visit (NG136 1.2.2: the lower of two if the first is raised), recorded.
