@@ -147,3 +147,17 @@ def test_a_further_allowed_host_is_answered(small):
 def test_binding_beyond_localhost_is_told_apart():
     assert _loopback("127.0.0.1") and _loopback("localhost") and _loopback("::1") and _loopback("127.0.0.2")
     assert not _loopback("0.0.0.0") and not _loopback("192.168.1.10") and not _loopback("gp.example")
+
+
+def test_a_port_in_use_is_said_before_any_banner(small):
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "synthgp", "serve", str(small), "--port", str(port)],
+                           capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in r.stderr and "viewer at" not in r.stderr

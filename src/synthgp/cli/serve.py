@@ -36,6 +36,8 @@ def run(a: argparse.Namespace) -> int:
 
     if not 0 < a.port < 65536:
         return fail(f"--port: {a.port} is not a port (1-65535)")
+    if (why := _port_taken(a.host, a.port)) is not None:
+        return fail(f"cannot listen on {a.host}:{a.port}: {why} (another server? choose another --port)")
     hosts = ["127.0.0.1", "localhost", a.host, *a.allowed_host]
     try:
         app = create_app(a.dir, allowed_hosts=hosts)
@@ -50,6 +52,19 @@ def run(a: argparse.Namespace) -> int:
     # 1 MiB and answer 414 past its own limit (serve/app.py MAX_URL)
     uvicorn.run(app, host=a.host, port=a.port, log_level="warning", h11_max_incomplete_event_size=1 << 20)
     return 0
+
+
+def _port_taken(host: str, port: int) -> str | None:
+    """Why (host, port) cannot be listened on, or None: checked before the banner promises it."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            s.bind((host, port))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def _loopback(host: str) -> bool:
