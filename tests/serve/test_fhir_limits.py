@@ -161,3 +161,25 @@ def test_a_port_in_use_is_said_before_any_banner(small):
                            capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in r.stderr and "viewer at" not in r.stderr
+
+
+def test_api_docs_render_offline(server):
+    """/docs in headless Chromium with every request off this server refused: Swagger UI still draws
+    the FHIR operations (its script and styles are served here, not from a CDN)."""
+    from tests.conftest import SHOTS, chromium_page
+
+    elsewhere = []
+    with chromium_page() as page:
+        def route(r):
+            if r.request.url.startswith(server):
+                r.continue_()
+            else:
+                elsewhere.append(r.request.url)
+                r.abort()
+        page.route("**/*", route)
+        page.goto(f"{server}/docs")
+        page.wait_for_selector(".opblock", timeout=30_000)
+        assert page.locator(".opblock").count() > 10
+        assert "Search Observation" in page.content()
+        page.screenshot(path=str(SHOTS / "api_docs_offline.png"))
+    assert elsewhere == []

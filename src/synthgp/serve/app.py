@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -38,7 +39,8 @@ def create_app(out: Path, allowed_hosts: list[str] | None = None) -> FastAPI:
         read-only database."""
         return root.cursor()
 
-    app = FastAPI(title="synthgp record viewer and FHIR API", version=__version__,
+    # the API docs (/docs, /redoc) with their scripts served from here, not a CDN: they work offline
+    app = FastAPIOffline(title="synthgp record viewer and FHIR API", version=__version__,
                   description="A synthetic GP practice: pages for people under /, FHIR R4 under /fhir. Read-only.")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
