@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from synthgp._version import __version__
@@ -50,6 +51,8 @@ def create_app(out: Path, allowed_hosts: list[str] | None = None) -> FastAPI:
     app.include_router(router(api))
     if allowed_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    # apps under test run in browsers on other origins: they may read (GET) the synthetic record
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"])
     app.add_middleware(_LongUrl)
 
     def page(request: Request, name: str, status: int = 200, **ctx):

@@ -110,10 +110,15 @@ def _patients(p: dict[str, list[str]]) -> set[int] | None:
 
 # --------------------------------------------------------------------------- search definitions
 
-COMMON = ("_count", "_offset", "_include", "_id", "_total", "_totalMethod", "_format")
+COMMON = ("_count", "_offset", "_include", "_id", "_total", "_totalMethod", "_format", "_sort", "_summary")
 # result parameters accepted for what clients send; the total is counted exactly unless _total=none; JSON is the only format
 CHOICES = {"_total": {"none", "estimated", "accurate"}, "_totalMethod": {"count", "estimate"},
-           "_format": {"json", "application/json", "application/fhir+json"}}
+           "_format": {"json", "application/json", "application/fhir+json"}, "_summary": {"count", "false"}}
+XML = ("xml", "application/xml", "application/fhir+xml", "text/xml")
+# _sort: patient-level resources by their date (newest first with -date) or id; Patient by birthdate or id
+SORTS = {"date": "sdate, id", "-date": "sdate DESC, id DESC", "_id": "id", "-_id": "id DESC"}
+PATIENT_SORTS = {"birthdate": "date_of_birth, patid", "-birthdate": "date_of_birth DESC, patid DESC",
+                 "_id": "patid", "-_id": "patid DESC"}
 PATIENT_SCOPED = {
     # type: (search parameters, allowed _include values)
     "Observation": (("patient", "subject", "code", "date", "category"), ("Observation:patient", "Observation:subject")),
@@ -200,7 +205,7 @@ class Api:
                     where.append(f"scat = ${name}_{i}")
             for name in DATE_PARAMS & set(p):
                 where += _date_sql("sdate", p[name], name.replace("-", "_"), params)
-            order, pat = "sdate, id", "patid"
+            order, pat = _sort(p, SORTS, "sdate, id"), "patid"
         elif kind == "Patient":
             source = ("SELECT p.patid, CAST(p.patid AS VARCHAR) AS id, i.*, p.gender AS g FROM patient p "
                       "JOIN patient_identity i USING (patid)")
@@ -224,7 +229,7 @@ class Api:
                 where.append(f"g = {int(codes[v])}" if v in codes else "FALSE")
             if "birthdate" in p:
                 where += _date_sql("date_of_birth", p["birthdate"], "birthdate", params)
-            order, pat = "patid", "patid"
+            order, pat = _sort(p, PATIENT_SORTS, "patid"), "patid"
         else:
             table, alias = ("staff s JOIN staff_identity si USING (staffid)", "staffid") if kind == "Practitioner" \
                 else ("practice", "pracid")
@@ -258,11 +263,13 @@ class Api:
                 raise FhirError(400, "not-supported", f"unknown search parameter '{k}' for {kind}; "
                                                       f"supported: {', '.join(sorted(allowed))}")
             p.setdefault(k, []).append(v)
+        if any(v in XML for v in p.get("_format", [])):
+            raise FhirError(406, "not-supported", "this server speaks FHIR JSON only (_format=json)")
         for name, ok in CHOICES.items():
             for v in p.get(name, []):
                 if v not in ok:
                     raise FhirError(400, "invalid", f"{name}: '{v}' is not one of {', '.join(sorted(ok))}")
-        count = _int(p, "_count", DEFAULT_COUNT, 0, MAX_COUNT)
+        count = 0 if p.get("_summary") == ["count"] else _int(p, "_count", DEFAULT_COUNT, 0, MAX_COUNT)
         offset = _int(p, "_offset", 0, 0, 10**9)
         includes = p.get("_include", [])
         ok_inc = PATIENT_SCOPED.get(kind, ((), ()))[1]
@@ -302,6 +309,19 @@ class Api:
             out["entry"] = entries
         return out
 
+    def everything(self, rid: str, request: Request) -> dict:
+        """Patient/{id}/$everything: the patient and every resource of their record, as a searchset."""
+        patient = self.read("Patient", rid)
+        entries = [{"fullUrl": f"{self._abs(request)}/Patient/{rid}", "resource": patient, "search": {"mode": "match"}}]
+        with self.connect() as con:
+            for kind in PATIENT_SCOPED:
+                source, cond, params, order, _ = self._query(kind, {"patient": [rid]})
+                for i, r in con.execute(f"SELECT id, resource FROM ({source}) WHERE {cond} ORDER BY {order}", params).fetchall():
+                    entries.append({"fullUrl": f"{self._abs(request)}/{kind}/{i}", "resource": json.loads(r),
+                                    "search": {"mode": "match"}})
+        return {"resourceType": "Bundle", "type": "searchset", "total": len(entries),
+                "link": [{"relation": "self", "url": str(request.url)}], "entry": entries}
+
     def _abs(self, request: Request) -> str:
         return str(request.base_url).rstrip("/") + self.base
 
@@ -317,6 +337,8 @@ class Api:
                 "type": kind, "profile": fhir.profile(kind),
                 "interaction": [{"code": "read"}, {"code": "search-type"}],
                 "searchInclude": list(PATIENT_SCOPED.get(kind, ((), ()))[1]),
+                **({"operation": [{"name": "everything", "definition":
+                                   "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]} if kind == "Patient" else {}),
                 "searchParam": [{"name": n, "type": "date" if n in DATE_PARAMS else
                                  "reference" if n in ("patient", "subject") else
                                  "string" if n in ("name", "family", "given") else "token"} for n in params],
@@ -325,7 +347,19 @@ class Api:
                 "kind": "instance", "fhirVersion": "4.0.1", "format": ["json"],
                 "software": {"name": "synthgp serve"},
                 "implementation": {"description": "Read-only FHIR R4 API over a synthetic GP practice"},
-                "rest": [{"mode": "server", "resource": resources}]}
+                "rest": [{"mode": "server", "resource": resources,
+                          "security": {"cors": True, "description": "No authentication: synthetic data, read-only, "
+                                       "answered only on localhost or the host names the server was started with"}}]}
+
+
+def _sort(p: dict[str, list[str]], allowed: dict[str, str], default: str) -> str:
+    """The ORDER BY of `_sort` (one key; the id breaks ties)."""
+    if "_sort" not in p:
+        return default
+    key = p["_sort"][-1]
+    if key not in allowed:
+        raise FhirError(400, "not-supported", f"_sort: '{key}' is not supported here; supported: {', '.join(allowed)}")
+    return allowed[key]
 
 
 def _int(p: dict[str, list[str]], name: str, default: int, lo: int, hi: int) -> int:
@@ -343,6 +377,10 @@ def router(api: Api) -> APIRouter:
     @r.get("/metadata", summary="CapabilityStatement")
     def metadata():
         return JSONResponse(api.capability(), media_type=FHIR_JSON)
+
+    @r.get("/Patient/{rid}/$everything", summary="Everything in one patient's record")
+    def everything(rid: str, request: Request):
+        return JSONResponse(api.everything(rid, request), media_type=FHIR_JSON)
 
     for kind in fhir.TYPES:
         names = list(COMMON) + list(PATIENT_SCOPED.get(kind, ((), ()))[0]) + list(OTHER.get(kind, ()))

@@ -1,6 +1,7 @@
-"""The FHIR API under a new user's probing (issue 21's abuse cases), against the real server: every
-request over the limits gets a clear 4xx, paging ends at every _count, repeated parameters are ANDed
-and comma-separated values ORed, and only trusted Host headers are answered."""
+"""The FHIR API under a new user's probing, against the real server: every request over the limits
+gets a clear 4xx, paging ends at every _count, repeated parameters are ANDed and comma-separated
+values ORed, only trusted Host headers are answered; and the search features clients expect
+(_sort, _summary=count, $everything, CORS, 406 for XML, offline docs)."""
 
 from __future__ import annotations
 
@@ -183,3 +184,45 @@ def test_api_docs_render_offline(server):
         assert "Search Observation" in page.content()
         page.screenshot(path=str(SHOTS / "api_docs_offline.png"))
     assert elsewhere == []
+
+
+def _dates(bundle: dict) -> list[str]:
+    return [e["resource"].get("effectiveDateTime", "")[:10] for e in bundle.get("entry", [])]
+
+
+def test_sort_newest_first(server):
+    a, _ = _two_patients(server)
+    q = lambda sort: httpx.get(f"{server}/fhir/Observation", params={"patient": a, "_count": 500, "_sort": sort}).json()  # noqa: E731
+    up, down = _dates(q("date")), _dates(q("-date"))
+    assert len(set(up)) >= 3 and up == sorted(up) and down == sorted(down, reverse=True)
+    assert sorted(_ids(q("date"))) == sorted(_ids(q("-date")))
+    r = httpx.get(f"{server}/fhir/Observation", params={"_sort": "value"})
+    assert r.status_code == 400 and "supported: date, -date" in r.json()["issue"][0]["diagnostics"]
+    born = [e["resource"]["birthDate"] for e in httpx.get(f"{server}/fhir/Patient", params={"_sort": "-birthdate"}).json()["entry"]]
+    assert born == sorted(born, reverse=True)
+
+
+def test_summary_count_and_xml(server, db):
+    r = httpx.get(f"{server}/fhir/Patient", params={"_summary": "count"}).json()
+    assert r["total"] == db.execute("SELECT count(*) FROM patient").fetchone()[0] and "entry" not in r
+    r = httpx.get(f"{server}/fhir/Patient", params={"_format": "xml"})
+    assert r.status_code == 406 and r.json()["issue"][0]["code"] == "not-supported"
+
+
+def test_everything_is_the_patient_and_each_of_their_resources(server):
+    a, _ = _two_patients(server)
+    b = httpx.get(f"{server}/fhir/Patient/{a}/$everything").json()
+    kinds = [e["resource"]["resourceType"] for e in b["entry"]]
+    assert kinds[0] == "Patient" and b["entry"][0]["resource"]["id"] == a
+    for kind in ("Observation", "Encounter", "Condition", "MedicationRequest"):
+        n = httpx.get(f"{server}/fhir/{kind}", params={"patient": a, "_summary": "count"}).json()["total"]
+        assert kinds.count(kind) == n
+    assert b["total"] == len(b["entry"])
+    assert httpx.get(f"{server}/fhir/Patient/999999999999/$everything").status_code == 404
+
+
+def test_cors_lets_a_browser_app_read(server):
+    r = httpx.get(f"{server}/fhir/metadata", headers={"Origin": "http://app.example"})
+    assert r.headers.get("access-control-allow-origin") == "*"
+    security = r.json()["rest"][0]["security"]
+    assert security["cors"] is True and "No authentication" in security["description"]
