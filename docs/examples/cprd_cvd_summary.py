@@ -4,7 +4,7 @@
     synthgp export practice100k --format cprd-cvd
     python docs/examples/cprd_cvd_summary.py practice100k
 
-Prints, per column, the share missing and the mean (or the level shares), then outcome rates by
+Prints, per column, the share missing and the mean (or, for a text code, each level's share), then outcome rates by
 QRISK3 band: the table a researcher would look at before fitting a model to it.
 """
 
@@ -24,6 +24,12 @@ def summarise(out: Path) -> str:
     lines = [f"{n:,} adults aged 25-84 at baseline", "", f"{'column':<15} {'missing':>8} {'mean':>9}"]
     for (col,) in con.execute("SELECT column_name FROM (DESCRIBE t)").fetchall():
         if col == "patid":
+            continue
+        kind = con.execute(f"SELECT column_type FROM (DESCRIBE t) WHERE column_name = '{col}'").fetchone()[0]
+        if kind == "VARCHAR":  # a text code (gender): the share of each level
+            missing, = con.execute(f'SELECT avg(("{col}" IS NULL)::INT) FROM t').fetchone()
+            shares = con.execute(f'SELECT "{col}", count(*) / (SELECT count(*) FROM t) FROM t GROUP BY 1 ORDER BY 1').fetchall()
+            lines.append(f"{col:<15} {missing:>8.1%}  " + " ".join(f"{v} {s:.3f}" for v, s in shares))
             continue
         missing, mean = con.execute(f'SELECT avg(("{col}" IS NULL)::INT), avg("{col}") FROM t').fetchone()
         lines.append(f"{col:<15} {missing:>8.1%} {mean:>9.3f}")
