@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from synthgp import cli
+from synthgp.core import codes
 from synthgp.evaluate import compare
 from synthgp.evaluate import practice as evaluate
 
@@ -87,7 +88,7 @@ def test_catches_a_prescription_after_death(practice, good, tmp_path):
 def test_catches_a_lone_systolic(practice, good, tmp_path):
     bad = _evaluate_with(practice, tmp_path / "o", """DELETE FROM observation WHERE obsid = (
         SELECT min(d.obsid) FROM observation d JOIN medical_dictionary m USING (medcodeid)
-        WHERE m.snomedctconceptid = 163031004)""")
+        WHERE m.snomedctconceptid = ?)""", codes.snomed("bp_diastolic"))
     assert good["integrity"]["systolic_without_diastolic"] == 0
     assert bad["integrity"]["systolic_without_diastolic"] == 1
 
@@ -103,7 +104,9 @@ def test_catches_a_step_4_drug_for_someone_never_on_step_3(practice, good, tmp_p
         ORDER BY j.patid LIMIT 1""").fetchone()
     con.close()
     bad = _evaluate_with(practice, tmp_path / "o", """INSERT INTO drug_issue
-        SELECT * REPLACE (issueid + 10^12 AS issueid, 2051 AS prodcodeid, ?::DATE + 60 AS issuedate, ?::DATE + 60 AS enterdate)
+        SELECT * REPLACE (issueid + 10^12 AS issueid,
+                          (SELECT min(prodcodeid) FROM product_dictionary WHERE drugsubstancename = 'Doxazosin') AS prodcodeid,
+                          ?::DATE + 60 AS issuedate, ?::DATE + 60 AS enterdate)
         FROM drug_issue WHERE patid = ? AND issuedate = ?::DATE LIMIT 1""", first, first, patid, first)
     assert good["audit"]["ng136"]["step_4"]["deviations"] == {}
     assert bad["audit"]["ng136"]["step_4"]["deviations"] == {"step-4 drug without A, C and D first": 1}

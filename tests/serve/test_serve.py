@@ -15,6 +15,8 @@ import duckdb
 import httpx
 import pytest
 
+from synthgp.core import codes
+
 from tests.conftest import SHOTS, chromium_page, generate
 
 
@@ -73,8 +75,8 @@ def _hypertensive_patient(db) -> tuple[int, str, str, str]:
           AND (SELECT count(*) FROM drug_issue d WHERE d.patid = p.patid) > 20
           AND (SELECT max(issuedate) FROM drug_issue d WHERE d.patid = p.patid)
               > (SELECT lcd FROM practice pr WHERE pr.pracid = p.pracid) - 60
-          AND (SELECT count(*) FROM observation o WHERE o.patid = p.patid AND o.medcodeid = 2001) >= 4
-        ORDER BY p.patid LIMIT 1""").fetchone()
+          AND (SELECT count(*) FROM observation o WHERE o.patid = p.patid AND o.medcodeid = ?) >= 4
+        ORDER BY p.patid LIMIT 1""", [codes.medcode("bp_systolic")]).fetchone()
 
 
 def test_binds_to_localhost_only(server):
