@@ -3,12 +3,8 @@ driven by headless Chromium (Playwright), an independent FHIR client (fhirpy) an
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -18,12 +14,7 @@ import pytest
 from synthgp.core import codes
 
 from tests.conftest import SHOTS, chromium_page, generate
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.serve.running import serving
 
 
 @pytest.fixture(scope="module")
@@ -31,32 +22,9 @@ def out(tmp_path_factory) -> Path:
     return generate(tmp_path_factory.mktemp("serve") / "out", 1500, seed=31)
 
 
-@contextlib.contextmanager
-def _serving(out: Path):
-    """`synthgp serve OUT` on a free localhost port, as a user starts it; yields its base URL."""
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "synthgp", "serve", str(out), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if httpx.get(base + "/fhir/metadata", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            proc.kill()
-            pytest.fail(f"server did not start: {proc.stderr.read().decode()}")
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
 @pytest.fixture(scope="module")
 def server(out):
-    with _serving(out) as base:
+    with serving(out) as base:
         yield base
 
 
@@ -238,7 +206,7 @@ def test_a_closed_record_shows_a_banner_and_nothing_current(small):
     db = duckdb.connect(str(small / "synthgp.duckdb"), read_only=True)
     dead, dead_family = _closed_patient(db, died=True)
     left, left_family = _closed_patient(db, died=False)
-    with _serving(small) as server, chromium_page() as page:
+    with serving(small) as server, chromium_page() as page:
         for patid, family, word in ((dead, dead_family, "Deceased"), (left, left_family, "Left the practice")):
             page.goto(f"{server}/patient/{patid}")
             page.wait_for_selector("#banner")
@@ -285,7 +253,7 @@ def test_new_registrants_are_not_overdue_on_day_one(out, server, db, tmp_path):
     a = dict(zip(cols, next(r for r in after if r[0] == pracid)))
     assert a["register"] == b["register"] and a["overdue"] == b["overdue"] - 1
     assert a["hyp008_den"] + a["hyp009_den"] == b["hyp008_den"] + b["hyp009_den"] - 1
-    with _serving(planted) as base:
+    with serving(planted) as base:
         with chromium_page() as page:
             page.goto(f"{base}/practice/{pracid}")
             page.wait_for_selector("#overdue")
