@@ -100,16 +100,9 @@ def patient_identity(plan: Plan, people: People) -> pa.Table:
     age_end = (plan.end_day - people.dob) / 365.25
     given, family = person_names(seed, ids, people.male, "identity")
 
-    # Address: mostly the practice's own town, sometimes elsewhere in its region.
+    # Address: in the practice's catchment, its own postcode district (population.toml [catchment]).
     pcs = postcode_table()
-    town_first, town_count = pcs.town_range[plan.town[people.practice]].T
-    own = town_first + Draws(seed, "identity.outward.own").integers(ids, town_count)
-    region_rows = np.array([pcs.region_range[k] for k in sorted(pcs.region_range)])
-    # the practice's region range: the one containing its outward code
-    prac_out = plan.outward[people.practice]
-    r = np.searchsorted(region_rows[:, 0], prac_out, side="right") - 1
-    other = region_rows[r, 0] + Draws(seed, "identity.outward.other").integers(ids, region_rows[r, 1])
-    outward_row = np.where(Draws(seed, "identity.outward.away").uniform(ids) < 0.15, other, own)
+    outward_row = plan.outward[people.practice]
     town = _pick(pcs.towns, pcs.town_index[outward_row])
     postcode = _join(_pick(pcs.outward, outward_row), " ", inward_codes(seed, ids, "identity.inward"))
 
