@@ -3,7 +3,10 @@
 Pathways emit by local patient index and day; ids (consid, obsid, issueid) are assigned once,
 in (patient, day, emission) order, as ((seq << 16) | k) * 100000 + pracid, so they are unique per
 practice and the same whatever the emission batching. Rows dated outside a patient's time in the
-record (before birth or registration, after death or leaving) are dropped here, in one place.
+record (before birth or registration, after death or leaving) are dropped here, in one place. History
+transferred from a previous practice (GP2GP) is the one exception: an observation emitted with
+`transferred=True` keeps its original date, before registration but never before birth, and is kept if it
+was entered (filed) on or after registration.
 
 A batch's column is an array or one value for the whole batch; single values are spread only when
 the log is finished, so emitting costs little more than keeping references.
@@ -91,13 +94,15 @@ def _ranks(pat: np.ndarray, day: np.ndarray, n_pat: int) -> np.ndarray:
 
 
 class EventLog:
-    def __init__(self, first_day: np.ndarray, last_day: np.ndarray):
+    def __init__(self, first_day: np.ndarray, last_day: np.ndarray, birth_day: np.ndarray | None = None):
         self.first_day = first_day  # per local patient: first day rows may carry
+        self.birth_day = first_day if birth_day is None else birth_day  # first day transferred history may carry
         self.last_day = last_day  # per local patient: last day (may move earlier: fatal events)
         i64, f64 = np.int64, np.float64
         self._cons = _Rows({"pat": i64, "day": i64, "staff": i64, "source": i64})
         self._obs = _Rows({"pat": i64, "day": i64, "enter": i64, "medcode": i64, "value": f64, "unit": i64, "obstype": i64,
-                           "cons": i64, "kind": i64, "problem": i64, "referral": i64, "low": f64, "high": f64})
+                           "cons": i64, "kind": i64, "problem": i64, "referral": i64, "low": f64, "high": f64,
+                           "transferred": i64})
         self._issue = _Rows({"pat": i64, "day": i64, "staff": i64, "prod": i64, "qty": f64, "qunit": i64, "duration": i64,
                              "cost": f64, "course": i64, "dosage": object})
 
@@ -106,14 +111,15 @@ class EventLog:
         return self._cons.add(len(pat), {"pat": pat, "day": day, "staff": staff, "source": source})
 
     def observation(self, pat, day, medcode, *, cons=None, value=None, unit=0, obstype=5, kind=PLAIN,
-                    problem=0, referral=0, low=None, high=None, enter_delay=None) -> np.ndarray:
-        """Emit observations; returns their keys. `problem` 1/2 = active/past problem, `referral` = urgency id."""
+                    problem=0, referral=0, low=None, high=None, enter_delay=None, transferred=False) -> np.ndarray:
+        """Emit observations; returns their keys. `problem` 1/2 = active/past problem, `referral` = urgency id,
+        `transferred`: history from a previous practice, dated before registration and entered on or after it."""
         day = np.asarray(day)
         return self._obs.add(len(pat), {
             "pat": pat, "day": day, "enter": day if enter_delay is None else day + enter_delay, "medcode": medcode,
             "value": np.nan if value is None else value, "unit": unit, "obstype": obstype,
             "cons": -1 if cons is None else cons, "kind": kind, "problem": problem, "referral": referral,
-            "low": np.nan if low is None else low, "high": np.nan if high is None else high})
+            "low": np.nan if low is None else low, "high": np.nan if high is None else high, "transferred": int(transferred)})
 
     def blood_pressure(self, pat, day, sbp, dbp, cons, codes: tuple[int, int], unit: int, obstype: int) -> None:
         """A systolic and a diastolic row, the diastolic's parent the systolic (aurum.md)."""
@@ -141,7 +147,12 @@ class EventLog:
         (the DuckDB store sorts every table). `table` (1-3) keeps each table's ids apart, so an obsid
         can never equal a consid or an issueid."""
         pat, day = rows.column("pat"), rows.column("day")
-        keep = np.flatnonzero((day >= self.first_day[pat]) & (day <= self.last_day[pat]))
+        inside = day >= self.first_day[pat]
+        if "transferred" in rows.dtypes:  # observations: GP2GP history keeps its date, filed after registration
+            moved = rows.column("transferred") != 0
+            if moved.any():
+                inside |= moved & (day >= self.birth_day[pat]) & (rows.column("enter") >= self.first_day[pat])
+        keep = np.flatnonzero(inside & (day <= self.last_day[pat]))
         all_kept = len(keep) == rows.n
         cols = {"pat": pat if all_kept else pat[keep], "day": day if all_kept else day[keep]}
         for k in rows.dtypes:
