@@ -30,12 +30,15 @@ def test_help_explains_each_command_with_an_example():
     (["--patients", "10", "--seed", "1", "--format", "duckdb,xml"], "allowed: duckdb, aurum"),
     (["--patients", "10", "--seed", "1", "--end", "2010-01-01", "--start", "2012-01-01"], "must be before end"),
     (["--patients", "10", "--seed", "1", "--end", "31/12/2024"], "YYYY-MM-DD"),
+    (["--patients", "10", "--seed", "1", "--block-size", "0"], "--block-size must be at least 1 (got 0)"),
+    (["--patients", "100000000000", "--seed", "1"], "GB free where"),
 ])
 def test_bad_options_exit_2_and_write_nothing(tmp_path, args, says):
     out = tmp_path / "out"
     r = run("generate", "--out", str(out), *args)
     assert r.returncode == 2, r.stderr
     assert says in r.stderr
+    assert "{" not in r.stderr and "Traceback" not in r.stderr  # said in words, not a Python value
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
 
@@ -138,3 +141,51 @@ def test_population_only_writes_the_population_without_care(tmp_path):
     # the same people either way: care changes records, not who is registered (bar fatal events)
     a = (out / "aurum" / "Practice.txt").read_bytes()
     assert a == (full / "aurum" / "Practice.txt").read_bytes()
+
+
+def test_a_killed_runs_folders_are_cleaned_up_and_a_live_ones_kept(tmp_path):
+    import os
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = int(dead.stdout)  # a process that has ended: its pid is free
+    abandoned = tmp_path / f".out.partial-{gone}"
+    (abandoned / "stage").mkdir(parents=True)
+    live = tmp_path / f".out.partial-{os.getpid()}"  # this test's own process is running
+    live.mkdir()
+    r = run("generate", "--patients", "50", "--seed", "1", "--out", str(tmp_path / "out"), "--format", "duckdb")
+    assert r.returncode == 0, r.stderr
+    assert not abandoned.exists() and live.exists()
+
+
+def test_ctrl_c_stops_cleanly_and_leaves_nothing(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "synthgp", "generate", "--patients", "200000", "--seed", "1",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not any(tmp_path.iterdir()) and time.time() < deadline:  # its work folder appears: it is running
+        time.sleep(0.1)
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_hints_after_generate_run_when_pasted(tmp_path):
+    """The hints name the commands as they can be run from where the user is (the venv's python and
+    synthgp need not be on PATH): pasting the 'look' line prints the patients."""
+    import shlex
+
+    r = subprocess.run([sys.executable, "-m", "synthgp", "generate", "--patients", "200", "--seed", "1", "--out", "p",
+                        "--format", "duckdb"], capture_output=True, text=True, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    look = next(line for line in r.stdout.splitlines() if "look:" in line).split("look:", 1)[1].strip()
+    pasted = subprocess.run(shlex.split(look), capture_output=True, text=True, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
+    assert pasted.returncode == 0 and "patid" in pasted.stdout, pasted.stderr
+    calibrate = next(line for line in r.stdout.splitlines() if " calibrate " in line).split("#")[0].strip()
+    pasted = subprocess.run(shlex.split(calibrate), capture_output=True, text=True, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
+    assert pasted.returncode in (0, 1) and "within tolerance" in pasted.stdout, pasted.stderr

@@ -71,3 +71,30 @@ def test_compiled_cardiovascular_draws_equal_numpys(monkeypatch):
         results.append(seen)
     assert sum(len(p) for _, p in results[0]) > 10
     assert [(e, p.tolist()) for e, p in results[0]] == [(e, p.tolist()) for e, p in results[1]]
+
+
+def test_compiled_row_ranks_equal_numpys(monkeypatch):
+    """The log's ids rest on each row's rank within its patient by (day, emission): the compiled
+    counting sort gives numpy's two-radix-sort ranks, for rows in day order and rows out of it (history
+    emitted after the months, same-day ties kept in emission order), and patients with no rows."""
+    from synthgp.record import log, log_kernel
+
+    rng = np.random.default_rng(5)
+    n_pat = 3_000
+    pat = rng.integers(0, n_pat - 100, 200_000)  # the last 100 patients have no rows
+    day = np.sort(rng.integers(-2_000, 20_000, len(pat)))  # emitted month by month...
+    day[rng.random(len(pat)) < 0.1] = rng.integers(-20_000, 20_000)  # ...with some out of order
+    day[::7] = day[1::7][: len(day[::7])]  # and ties
+    compiled = log._ranks(pat, day, n_pat)
+    monkeypatch.setattr(log_kernel, "ranks", None)
+    assert np.array_equal(compiled, log._ranks(pat, day, n_pat))
+    # a rank is a position: each patient's ranks are 0..m-1
+    assert np.array_equal(np.sort(compiled[pat == 7]), np.arange((pat == 7).sum()))
+
+
+def test_compiled_runs_equal_numpys_repeat():
+    from synthgp.record import log_kernel
+
+    sizes = np.array([3, 0, 1, 5, 2], dtype=np.int64)
+    for values in (np.array([1, -2, 3, 4, 5], dtype=np.int64), np.array([0.5, np.nan, 2.0, -1.0, 7.0])):
+        assert np.array_equal(log_kernel.runs(values, sizes, int(sizes.sum())), np.repeat(values, sizes), equal_nan=True)

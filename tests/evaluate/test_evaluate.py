@@ -11,11 +11,13 @@ import duckdb
 import pytest
 
 from synthgp import cli
+from synthgp.core import codes
 from synthgp.evaluate import compare
 from synthgp.evaluate import practice as evaluate
 
 from tests.conftest import SHOTS, chromium_page, generate
 
+GAPS = ("raised_followed_up", "stepped_up", "review_on_time", "qrisk_at_diagnosis")  # care_gaps.py
 SECTIONS = ("summary", "picture", "calibration", "audit", "integrity", "truth")
 FIGURES = ("pyramid", "ethnicity", "deprivation", "risk_factors", "bp_by_age", "hypertension_by_age",
            "treatment_steps", "control", "time_to_diagnosis", "qrisk3")
@@ -48,7 +50,7 @@ def test_good_output_passes_integrity_and_reports_every_section(good):
     assert good["summary"]["integrity_violations"] == 0
     assert len(good["calibration"]) >= 15 and all(c["role"] in ("calibration", "validation") for c in good["calibration"])
     ng = good["audit"]["ng136"]
-    assert set(ng) == {"first_line", "step_up", "step_4", "bloods", "review"}
+    assert set(ng) == {"first_line", "step_up", "step_4", "bloods", "review", *GAPS}
     for c in ng.values():  # counts are consistent, whatever the shares are
         assert 0 <= c["followed"] <= c["eligible"] and sum(c["deviations"].values()) >= c["eligible"] - c["followed"]
     assert ng["first_line"]["eligible"] > 50 and ng["step_4"]["deviations"] == {}
@@ -86,7 +88,7 @@ def test_catches_a_prescription_after_death(practice, good, tmp_path):
 def test_catches_a_lone_systolic(practice, good, tmp_path):
     bad = _evaluate_with(practice, tmp_path / "o", """DELETE FROM observation WHERE obsid = (
         SELECT min(d.obsid) FROM observation d JOIN medical_dictionary m USING (medcodeid)
-        WHERE m.snomedctconceptid = 163031004)""")
+        WHERE m.snomedctconceptid = ?)""", codes.snomed("bp_diastolic"))
     assert good["integrity"]["systolic_without_diastolic"] == 0
     assert bad["integrity"]["systolic_without_diastolic"] == 1
 
@@ -102,7 +104,9 @@ def test_catches_a_step_4_drug_for_someone_never_on_step_3(practice, good, tmp_p
         ORDER BY j.patid LIMIT 1""").fetchone()
     con.close()
     bad = _evaluate_with(practice, tmp_path / "o", """INSERT INTO drug_issue
-        SELECT * REPLACE (issueid + 10^12 AS issueid, (SELECT min(prodcodeid) FROM product_dictionary WHERE drugsubstancename = 'Doxazosin') AS prodcodeid, ?::DATE + 60 AS issuedate, ?::DATE + 60 AS enterdate)
+        SELECT * REPLACE (issueid + 10^12 AS issueid,
+                          (SELECT min(prodcodeid) FROM product_dictionary WHERE drugsubstancename = 'Doxazosin') AS prodcodeid,
+                          ?::DATE + 60 AS issuedate, ?::DATE + 60 AS enterdate)
         FROM drug_issue WHERE patid = ? AND issuedate = ?::DATE LIMIT 1""", first, first, patid, first)
     assert good["audit"]["ng136"]["step_4"]["deviations"] == {}
     assert bad["audit"]["ng136"]["step_4"]["deviations"] == {"step-4 drug without A, C and D first": 1}
@@ -137,7 +141,8 @@ def test_report_renders_in_headless_chromium(practice, tmp_path):
             box = page.locator(f"#fig-{f} svg").bounding_box()
             assert box and box["width"] > 200 and box["height"] > 120, f
         assert page.locator("#calibration-table tbody tr").count() == len(data["calibration"])
-        assert page.locator("#ng136-table tbody tr").count() == 5
+        assert page.locator("#ng136-table tbody tr").count() == 5 + len(GAPS)
+        assert "clinical inertia" in page.inner_text("#ng136-stepped_up")
         assert page.locator("#integrity-table tbody tr").count() == len(data["integrity"])
         assert "0" == page.inner_text("#summary .card >> nth=1").split()[0]
         page.screenshot(path=str(SHOTS / "evaluation.png"), full_page=True)
@@ -188,3 +193,63 @@ def test_compare_report_renders_and_cli_errors(practice, other, tmp_path, capsys
     assert "no synthgp.duckdb" in capsys.readouterr().err
     assert cli.main(["evaluate", str(practice), "--out", str(tmp_path / "ev")]) == 0
     assert (tmp_path / "ev" / "report.html").is_file()
+
+
+# The NG136 audit finds the care gaps the scenario builds in (inertia, missed ABPM, slipping recalls), and not
+# where a practice has none.
+PERFECT = {"care": {"inertia": 0.0, "out_of_clinic_done": 1.0, "did_not_attend": 0.0, "review_delay_mean_days": 1.0}}
+
+
+@pytest.fixture(scope="module")
+def perfect(tmp_path_factory) -> Path:
+    """The same people (seed 41) cared for without inertia, with ABPM after every raised reading, no missed
+    reviews and recalls on time."""
+    from synthgp.core import scenario
+    from synthgp.simulate import run as engine
+
+    out = tmp_path_factory.mktemp("perfect") / "out"
+    engine.generate(scenario.build(PERFECT), engine.RunOptions(n_patients=4000, seed=41, out=out, progress=False))
+    return out
+
+
+def test_the_audit_finds_the_care_gaps_the_scenario_builds_in(practice, good, perfect):
+    from synthgp.core import scenario
+
+    care = scenario.build().care
+    ng = good["audit"]["ng136"]
+    for key in GAPS:
+        assert ng[key]["eligible"] > 0 and 0 <= ng[key]["followed"] <= ng[key]["eligible"], key
+    # missed ABPM: the default arranges ABPM/HBPM after 30% of raised readings; the audit sees about that share
+    assert ng["raised_followed_up"]["eligible"] > 200
+    assert abs(ng["raised_followed_up"]["share"] - care.out_of_clinic_done) < 0.1
+    # inertia: 60% of uncontrolled reviews lead to no change; the audit finds most of the rest stepped up
+    assert ng["stepped_up"]["eligible"] > 300 and ng["stepped_up"]["share"] < 0.6
+    assert ng["review_on_time"]["share"] < 0.95
+    # with none of those imperfections, the same checks pass almost everywhere
+    ok = evaluate.evaluate(perfect)["audit"]["ng136"]
+    assert ok["raised_followed_up"]["share"] > 0.95 and ok["stepped_up"]["share"] > 0.9
+    assert ok["review_on_time"]["share"] > ng["review_on_time"]["share"] + 0.03
+    assert ok["review_on_time"]["note"] and ok["qrisk_at_diagnosis"]["share"] > 0.9
+
+
+def test_the_inertia_the_audit_finds_is_the_inertia_in_the_truth(practice):
+    """Read against decision_truth (which the audit never reads): of the above-target reviews it flags as
+    unchanged, most were the simulation's inertia; of the inertia at the reviews it judges (in people never
+    referred), it flags nearly all."""
+    from synthgp.evaluate import care_gaps
+
+    con = duckdb.connect(str(practice / "synthgp.duckdb"), read_only=True)
+    try:
+        flagged, inert = con.execute(care_gaps.base_sql() + """
+            SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM decision_truth t WHERE t.patid = j.patid
+                   AND t.date = j.d AND t.rule = 'inertia'))
+            FROM judged_step j WHERE NOT changed AND NOT referred""").fetchone()
+        # inertia in someone already referred for specialist advice is not counted against the practice (1.4.52)
+        truth, found = con.execute(care_gaps.base_sql() + """
+            SELECT count(*), count(*) FILTER (WHERE NOT j.changed)
+            FROM judged_step j JOIN decision_truth t ON t.patid = j.patid AND t.date = j.d AND t.rule = 'inertia'
+            WHERE NOT j.referred""").fetchone()
+    finally:
+        con.close()
+    assert flagged > 100 and inert / flagged > 0.85
+    assert truth > 100 and found / truth > 0.95

@@ -24,7 +24,9 @@ def test_identities_are_artificial_and_well_formed(small):
             assert ph is None or drama.match(ph), ph
         assert r["email"] is None or r["email"].split("@")[1] in {"example.com", "example.org", "example.net"}
         assert r["given_name"] and r["family_name"] and r["title"]
-    # names are Faker en_GB's
-    from faker.providers.person.en_GB import Provider
-
-    assert {r["family_name"] for r in ident} <= set(Provider.last_names)
+    # names come from the name data files (population/names.py)
+    surnames = {r["name"] for r in reference.csv_rows("surnames.csv")}
+    given = {r["name"] for r in reference.csv_rows("given_names.csv")}
+    given |= {n for g in reference.toml("names.toml")["given"].values() for n in g["male"] + g["female"]}
+    assert {r["family_name"] for r in ident} <= surnames
+    assert {r["given_name"] for r in ident} <= given

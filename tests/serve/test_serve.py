@@ -3,10 +3,8 @@ driven by headless Chromium (Playwright), an independent FHIR client (fhirpy) an
 
 from __future__ import annotations
 
+import shutil
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -16,12 +14,7 @@ import pytest
 from synthgp.core import codes
 
 from tests.conftest import SHOTS, chromium_page, generate
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.serve.running import serving
 
 
 @pytest.fixture(scope="module")
@@ -31,22 +24,8 @@ def out(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(out):
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "synthgp", "serve", str(out), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if httpx.get(base + "/fhir/metadata", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail(f"server did not start: {proc.stderr.read().decode()}")
-    yield base
-    proc.terminate()
-    proc.wait(10)
+    with serving(out) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +37,14 @@ def db(out):
 
 def _hypertensive_patient(db) -> tuple[int, str, str, str]:
     """A registered patient on current treatment with several BP readings: (patid, family, given, nhs)."""
-    return db.execute(f"""
+    return db.execute("""
         SELECT p.patid, i.family_name, i.given_name, i.nhs_number FROM patient p JOIN patient_identity i USING (patid)
         WHERE p.regenddate IS NULL AND p.emis_ddate IS NULL
           AND (SELECT count(*) FROM drug_issue d WHERE d.patid = p.patid) > 20
           AND (SELECT max(issuedate) FROM drug_issue d WHERE d.patid = p.patid)
               > (SELECT lcd FROM practice pr WHERE pr.pracid = p.pracid) - 60
-          AND (SELECT count(*) FROM observation o WHERE o.patid = p.patid AND o.medcodeid = {codes.medcode("bp_systolic")}) >= 4
-        ORDER BY p.patid LIMIT 1""").fetchone()
+          AND (SELECT count(*) FROM observation o WHERE o.patid = p.patid AND o.medcodeid = ?) >= 4
+        ORDER BY p.patid LIMIT 1""", [codes.medcode("bp_systolic")]).fetchone()
 
 
 def test_binds_to_localhost_only(server):
@@ -202,3 +181,83 @@ def schemathesis_given(strategy):
     from hypothesis import given
 
     return given(case=strategy)
+
+
+def _closed_patient(db, died: bool) -> tuple[int, str]:
+    """A patient whose record closed (died, or left the practice) while on the hypertension register, with a
+    repeat issued within 28 days before the close: today's page would call it current. (patid, family name)."""
+    end = "p.emis_ddate" if died else "p.regenddate"
+    other = "p.regenddate IS NULL" if died else "p.emis_ddate IS NULL"
+    return db.execute(f"""
+        SELECT p.patid, i.family_name FROM patient p JOIN patient_identity i USING (patid)
+        WHERE {end} IS NOT NULL AND {other}
+          AND EXISTS (SELECT 1 FROM drug_issue d WHERE d.patid = p.patid AND d.issuedate BETWEEN {end} - 28 AND {end})
+          AND EXISTS (SELECT 1 FROM problem pr JOIN observation o ON o.obsid = pr.obsid JOIN medical_dictionary m
+                      ON m.medcodeid = o.medcodeid WHERE pr.patid = p.patid AND m.cluster = 'HYP' AND pr.probenddate IS NULL)
+        ORDER BY p.patid LIMIT 1""").fetchone()
+
+
+def test_a_closed_record_shows_a_banner_and_nothing_current(small):
+    """A patient who died (or left) shows a banner saying so, no overdue or uncontrolled alert, and no current
+    repeats: the prescribing history still lists every course, none marked current. On the shared 20,000-patient
+    practice, which has deaths on treatment (this module's 1,500-patient one has one death)."""
+    from synthgp.serve import viewer
+
+    db = duckdb.connect(str(small / "synthgp.duckdb"), read_only=True)
+    dead, dead_family = _closed_patient(db, died=True)
+    left, left_family = _closed_patient(db, died=False)
+    with serving(small) as server, chromium_page() as page:
+        for patid, family, word in ((dead, dead_family, "Deceased"), (left, left_family, "Left the practice")):
+            page.goto(f"{server}/patient/{patid}")
+            page.wait_for_selector("#banner")
+            closed = page.locator("#record-closed")
+            assert closed.count() == 1 and closed.is_visible(), patid
+            assert word in closed.inner_text() and family.upper() in page.inner_text("#banner")
+            assert page.locator(".alert.overdue, .alert.uncontrolled").count() == 0
+            assert page.inner_text("#medication").strip() == "None"
+            assert page.locator("#prescribing tbody tr").count() >= 1
+            assert page.locator("#prescribing tbody tr.current").count() == 0
+            if word == "Deceased":
+                page.screenshot(path=str(SHOTS / "patient_deceased.png"), full_page=True)
+    rec = viewer.record(db, dead)
+    assert rec["closed"]["kind"] == "died" and rec["alerts"] == [] and rec["current"] == []
+    # a registered patient still gets alerts and current repeats
+    live = viewer.record(db, _hypertensive_patient(db)[0])
+    db.close()
+    assert live["closed"] is None and live["current"]
+    assert (SHOTS / "patient_deceased.png").stat().st_size > 20_000
+
+
+def test_new_registrants_are_not_overdue_on_day_one(out, server, db, tmp_path):
+    """QOF excepts patients registered in the 3 months up to the achievement date (the business rules' new
+    registration rule): they are not on the overdue recall list and not in HYP008/HYP009's denominators unless
+    already at target. Plant one: an overdue register patient whose registration moves to 20 days before the end."""
+    from synthgp.evaluate import qof
+
+    status = db.execute(f"SELECT patid, pracid, lcd FROM ({qof.status_sql()}) s JOIN practice USING (pracid) "
+                        "WHERE NOT coalesce(bp_in_year, false) ORDER BY patid LIMIT 1").fetchone()
+    assert status, "no overdue patient to plant"
+    patid, pracid, lcd = status
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    for name in ("synthgp.duckdb", "manifest.json"):
+        shutil.copy(out / name, planted / name)
+    con = duckdb.connect(str(planted / "synthgp.duckdb"))
+    before = con.execute(qof.indicators_sql()).fetchall()
+    con.execute("UPDATE patient SET regstartdate = ?::DATE - 20 WHERE patid = ?", [lcd, patid])
+    after = con.execute(qof.indicators_sql()).fetchall()
+    con.close()
+    cols = ["pracid", "name", "list_size", "register", "hyp008_den", "hyp008_num", "hyp009_den", "hyp009_num", "overdue",
+            "uncontrolled_on_three"]
+    b = dict(zip(cols, next(r for r in before if r[0] == pracid)))
+    a = dict(zip(cols, next(r for r in after if r[0] == pracid)))
+    assert a["register"] == b["register"] and a["overdue"] == b["overdue"] - 1
+    assert a["hyp008_den"] + a["hyp009_den"] == b["hyp008_den"] + b["hyp009_den"] - 1
+    with serving(planted) as base:
+        with chromium_page() as page:
+            page.goto(f"{base}/practice/{pracid}")
+            page.wait_for_selector("#overdue")
+            assert page.locator(f"#overdue + table a[href='/patient/{patid}']").count() == 0
+            page.goto(f"{server}/practice/{pracid}")  # the same practice as generated: listed while not new
+            page.wait_for_selector("#overdue")
+            assert page.locator(f"#overdue + table a[href='/patient/{patid}']").count() == 1

@@ -24,7 +24,9 @@ def test_tables_match_their_schema_and_each_other(seed, n):
     obs = tables["observation"].to_pydict()
     assert set(obs["patid"]) <= set(pat["patid"])
     reg = dict(zip(pat["patid"], pat["regstartdate"]))
-    assert all(d >= reg[p] for p, d in zip(obs["patid"], obs["obsdate"]))
+    born = dict(zip(tables["person_truth"]["patid"].to_pylist(), tables["person_truth"]["date_of_birth"].to_pylist()))
+    # dated in registration, or history from a previous practice: after birth, entered on or after registration
+    assert all(d >= reg[p] or (d >= born[p] and e >= reg[p]) for p, d, e in zip(obs["patid"], obs["obsdate"], obs["enterdate"]))
     assert all(e >= d for d, e in zip(obs["obsdate"], obs["enterdate"]))
     assert len(set(obs["obsid"])) == len(obs["obsid"])
 

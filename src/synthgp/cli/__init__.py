@@ -65,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:  # what was being built is removed on the way out (core/output.py)
+        print("\nsynthgp: interrupted; nothing half-written was left behind", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -23,6 +23,9 @@ def add_parser(sub) -> None:
     v.add_argument("dir", type=Path, metavar="DIR", help="an output folder written by `synthgp generate` (with duckdb)")
     v.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     v.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    v.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="a further host name clients may use to reach the server (repeatable); requests naming "
+                        "any other host get 400, against DNS rebinding (localhost, 127.0.0.1 and --host are allowed)")
     v.set_defaults(run=run)
 
 
@@ -33,11 +36,43 @@ def run(a: argparse.Namespace) -> int:
 
     if not 0 < a.port < 65536:
         return fail(f"--port: {a.port} is not a port (1-65535)")
+    if (why := _port_taken(a.host, a.port)) is not None:
+        return fail(f"cannot listen on {a.host}:{a.port}: {why} (another server? choose another --port)")
+    hosts = ["127.0.0.1", "localhost", a.host, *a.allowed_host]
     try:
-        app = create_app(a.dir)
+        app = create_app(a.dir, allowed_hosts=hosts)
     except ValueError as exc:
         return fail(str(exc))
+    if not _loopback(a.host):
+        print(f"synthgp serve: warning: --host {a.host} makes the practice reachable from other machines; the API "
+              "has no authentication", file=sys.stderr)
     print(f"synthgp serve: record viewer at http://{a.host}:{a.port}/ , FHIR API at http://{a.host}:{a.port}/fhir "
           "(Ctrl-C to stop)", file=sys.stderr)
-    uvicorn.run(app, host=a.host, port=a.port, log_level="warning")
+    # h11's default (16 KiB) drops a longer request line without an answer: let the app see up to
+    # 1 MiB and answer 414 past its own limit (serve/app.py MAX_URL)
+    uvicorn.run(app, host=a.host, port=a.port, log_level="warning", h11_max_incomplete_event_size=1 << 20)
     return 0
+
+
+def _port_taken(host: str, port: int) -> str | None:
+    """Why (host, port) cannot be listened on, or None: checked before the banner promises it."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            s.bind((host, port))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

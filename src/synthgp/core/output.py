@@ -136,6 +136,7 @@ def staging(dest: str | os.PathLike[str]) -> Iterator[Path]:
     """A fresh folder beside `dest` (`.NAME.partial-PID`) to build it in: moved into place as `dest`
     when the block ends, removed if the block raises."""
     dest = Path(dest)
+    _remove_abandoned(dest.parent, f".{dest.name}.partial-")
     work = dest.parent / f".{dest.name}.partial-{os.getpid()}"
     if work.exists():
         shutil.rmtree(work)
@@ -152,12 +153,34 @@ def staging(dest: str | os.PathLike[str]) -> Iterator[Path]:
 def scratch(folder: str | os.PathLike[str], kind: str) -> Iterator[Path]:
     """A fresh folder `.KIND-PID` inside `folder` for pieces that are moved into place one by one
     (move_into_place); removed with whatever is left in it when the block ends."""
+    _remove_abandoned(Path(folder), f".{kind}-")
     work = Path(folder) / f".{kind}-{os.getpid()}"
     try:
         work.mkdir()
         yield work
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _remove_abandoned(folder: Path, prefix: str) -> None:
+    """Remove `PREFIX<pid>` folders left in `folder` by a run that was killed (its process is gone on
+    this machine). A folder of a process still running, or not named so, is left alone."""
+    if not folder.is_dir():
+        return
+    for p in folder.glob(f"{prefix}*"):
+        pid = p.name.removeprefix(prefix)
+        if p.is_dir() and pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def move_into_place(work: Path, dest: Path) -> None:

@@ -247,7 +247,9 @@ def _format_errors(err: ValidationError, source: str) -> str:
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown parameter; see `synthgp scenario show` for the allowed names"
-        lines.append(f"  {field}: {msg} (got {e.get('input')!r})")
+        got = e.get("input")
+        # a whole section (a rule across fields) is named by the message itself, not dumped as a dict
+        lines.append(f"  {field}: {msg}" + ("" if isinstance(got, dict) else f" (got {got!r})"))
     return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ DIASTOLIC = codes.sql("bp_diastolic", "abpm_diastolic", "hbpm_diastolic")
 POTASSIUM = codes.snomed("potassium")
 
 _SPAN = """WITH span AS (
-    SELECT p.patid, greatest(t.date_of_birth, p.regstartdate) AS first_day,
+    SELECT p.patid, greatest(t.date_of_birth, p.regstartdate) AS first_day, t.date_of_birth AS birth,
            least(coalesce(p.regenddate, pr.lcd), coalesce(p.cprd_ddate, pr.lcd), pr.lcd) AS last_day
     FROM patient p JOIN person_truth t USING (patid) JOIN practice pr USING (pracid))"""
 
@@ -26,8 +26,11 @@ _BP = f"""bp AS (SELECT o.patid, o.obsid, o.value AS sbp, d.value AS dbp, d.obsi
             WHERE m.snomedctconceptid IN ({SYSTOLIC}))"""
 
 CHECKS: dict[str, str] = {
+    # history transferred from a previous practice keeps its date before registration (never before birth),
+    # and is entered on or after registration
     "observation_outside_registration": f"""{_SPAN} SELECT count(*) FROM observation o JOIN span USING (patid)
-        WHERE o.obsdate < span.first_day OR o.obsdate > span.last_day""",
+        WHERE (o.obsdate < span.first_day AND (o.obsdate < span.birth OR o.enterdate < span.first_day))
+           OR o.obsdate > span.last_day""",
     "consultation_outside_registration": f"""{_SPAN} SELECT count(*) FROM consultation c JOIN span USING (patid)
         WHERE c.consdate < span.first_day OR c.consdate > span.last_day""",
     "prescription_outside_registration": f"""{_SPAN} SELECT count(*) FROM drug_issue i JOIN span USING (patid)

@@ -17,6 +17,10 @@ step-4 drugs S); medicines of class O (not antihypertensives) are left out.
                  the BNF), and Na/K/renal function within a month of starting spironolactone (1.4.48).
   review       - people on the register at the end with a BP in the last 12 months and a coded
                  annual review in the last 15 months (section 5: review at least annually).
+
+These judge the choices made. Whether anything was done at all where the guidance called for it (ABPM
+after a raised reading, a step up at an uncontrolled review, a review on time, QRISK at diagnosis) is
+judged by care_gaps.py, whose checks follow these in the result.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 import duckdb
 
 from synthgp.core import codes, reference
-from synthgp.evaluate import qof
+from synthgp.evaluate import care_gaps, qof
 
 POTASSIUM = codes.snomed("potassium")
 RENAL = codes.sql("creatinine", "egfr")  # kidney function: serum creatinine or eGFR
@@ -188,4 +192,4 @@ def conformance(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
     base = _base()
     q = lambda sql: con.execute(base + "\n" + sql).fetchall()  # noqa: E731
     return {"first_line": _first_line(q), "step_up": _step_up(q), "step_4": _step4(q),
-            "bloods": _bloods(q), "review": _review(con)}
+            "bloods": _bloods(q), "review": _review(con), **care_gaps.gaps(con)}

@@ -228,8 +228,10 @@ def _observation_rows(flt: Filter, leave: tuple[str, ...] | list[str] = ()) -> s
     procedures, or problems (Condition); a diastolic is folded into its systolic's panel. `leave` names
     more clusters to leave out (the FHIR export leaves out the immunisations, which are Immunizations)."""
     procs = ", ".join(q(c) for c in (*mapping()["cluster"]["procedure"], *leave))
+    # NOT MATERIALIZED: inlined where used, DuckDB prunes what a query does not read (a count over
+    # every Observation: 0.3 s, not 7 s, at 20,000 patients; the export itself a fifth faster)
     return f"""
-obs AS (
+obs AS NOT MATERIALIZED (
   SELECT o.*, d.term, d.snomedctconceptid AS sct, d.cluster, u.description AS unit
   FROM observation o JOIN medical_dictionary d USING (medcodeid) LEFT JOIN "lookup_NumUnit" u USING (numunitid)
   WHERE {flt('o')}),

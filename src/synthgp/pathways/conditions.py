@@ -3,10 +3,12 @@ regular medicines some of them bring.
 
 Type 2 diabetes, CKD and atrial fibrillation start at the onset ages the risk-factor network gives
 (kidney.py can bring CKD forward when eGFR falls below 60). One the person has at registration is
-known to the practice with probability `care.condition_known_at_entry`, and its original date comes
-with the records; otherwise it is diagnosed after an exponential delay. The other QRISK3 conditions
+known to the practice with probability `care.condition_known_at_entry`; otherwise it is diagnosed after an
+exponential delay. A diagnosis made before registration here comes with the records (GP2GP) and keeps its
+original date, filed on the registration day; nothing is dated before birth. The other QRISK3 conditions
 (type 1 diabetes, rheumatoid arthritis, SLE, migraine, severe mental illness, erectile dysfunction,
-family history) are on the record as history from entry. An atypical antipsychotic or oral
+family history) are on the record as history from entry: dated within three years before entry, or, where
+that is before registration, at a date the previous practice recorded them. An atypical antipsychotic or oral
 corticosteroid is a regular repeat.
 """
 
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from synthgp.core import reference
 from synthgp.engine.component import Pathway
 from synthgp.engine.sim import YEAR
 
@@ -27,6 +30,14 @@ DIAGNOSED = {"type2": "type2_diabetes", "ckd": "ckd_stage3", "af": "atrial_fibri
 HISTORY = {"type1": "type1_diabetes", "ra": "rheumatoid_arthritis", "sle": "sle", "migraine": "migraine",
            "semi": "schizophrenia", "impotence": "erectile_dysfunction", "fh_cvd": "family_history_chd"}
 REGULAR = {"atypical_antipsychotic": "olanzapine", "corticosteroids": "prednisolone"}  # risk factor -> medicine
+
+
+def _transferred(rec, pos: np.ndarray, day: np.ndarray, first: np.ndarray, key: str) -> None:
+    """Diagnoses on the record at entry: those dated before registration came from the previous practice and
+    were filed (entered) on the registration day."""
+    here, early = np.flatnonzero(day >= first), np.flatnonzero(day < first)
+    rec.diagnosis(pos[here], day[here], rec.code(key))
+    rec.diagnosis(pos[early], day[early], rec.code(key), enter_delay=first[early] - day[early], transferred=True)
 
 
 class Conditions(Pathway):
@@ -47,9 +58,11 @@ class Conditions(Pathway):
             on[starts] = (dob[starts] + np.round(age[starts] * YEAR)).astype(np.int64)
             delay = np.round(sim.draws(f"dxdelay.{c}").exponential(sim.everyone, care.condition_diagnosis_delay_years * YEAR)).astype(np.int64)
             known_at_entry = (on <= ent) & (sim.draws(f"known.{c}").uniform(sim.everyone) < care.condition_known_at_entry)
-            # a diagnosis made before registration here arrives with the records, dated at registration
+            # a diagnosis made before registration here arrives with the records and keeps its date; one not yet
+            # made is made no earlier than registration
+            known = np.where(known_at_entry, on, on + delay)
             out[f"onset_{c}"] = on
-            out[f"known_{c}"] = np.maximum(np.where(known_at_entry, on, on + delay), first)
+            out[f"known_{c}"] = np.where(known < ent, np.maximum(known, dob), np.maximum(known, first))
         return out
 
     def history(self, sim: "Sim") -> None:
@@ -58,10 +71,17 @@ class Conditions(Pathway):
         for c, key in DIAGNOSED.items():
             known = getattr(s, f"known_{c}")
             sel = np.flatnonzero(known < s.ent)  # later diagnoses are coded as the months reach them
-            rec.diagnosis(sel, known[sel], rec.code(key))
+            _transferred(rec, sel, known[sel], s.first_allowed[sel], key)
+        # history dated at registration (three years before entry reached back past it) was recorded before
+        day = s.history_day.copy()
+        before = np.flatnonzero(day <= s.first_allowed)
+        mean = reference.toml("population.toml")["history"]["years_before_registration_mean"] * YEAR
+        back = np.round(sim.draws("history.original").exponential(before, mean)).astype(np.int64)
+        span = np.maximum(s.first_allowed[before] - s.dob[before], 1)  # never before birth
+        day[before] = s.first_allowed[before] - 1 - back % span
         for c, key in HISTORY.items():
             sel = np.flatnonzero(getattr(s, f"rf_{c}"))
-            rec.diagnosis(sel, s.history_day[sel], rec.code(key))
+            _transferred(rec, sel, day[sel], s.first_allowed[sel], key)
 
     def medicines(self, sim: "Sim") -> None:
         """Regular medicines behind QRISK3 inputs: repeats for as long as the person is here, and for a

@@ -1,38 +1,24 @@
 """Identifiable details for artificial patients and staff, built column-wise with Arrow.
 
-Names come from Faker's en_GB locale lists (first names by sex; surnames with Faker's weights),
-drawn with synthgp's counter-based generator, so each patient's name is a pure function of the
-seed and the patient and a million identities take seconds. (Seeding a Faker instance per patient
-gives the same determinism at about a minute per million.) Everything that could reach a real
+Names follow sex, birth cohort and ethnic group (population/names.py: ONS's top baby names by year,
+surnames by naming tradition), drawn with synthgp's counter-based generator, so each patient's name is
+a pure function of the seed and the patient and a million identities take seconds. Addresses lie in the
+practice's own postcode district. Everything that could reach a real
 person is taken from a reserved range: NHS numbers (nhs_number.py), Ofcom drama telephone
 numbers, RFC 2606 e-mail domains, and invented inward postcodes.
 """
 
 from __future__ import annotations
 
-from functools import cache
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthgp.core import nhs_number, reference
+from synthgp.core import dates, nhs_number, reference
 from synthgp.core.rng import Draws
+from synthgp.population import names
 from synthgp.population.people import People
 from synthgp.population.plan import Plan, postcode_table
-
-
-@cache
-def _names() -> dict[str, np.ndarray]:
-    from faker.providers.person.en_GB import Provider
-
-    last = Provider.last_names
-    return {
-        "male": np.array(list(Provider.first_names_male)),
-        "female": np.array(list(Provider.first_names_female)),
-        "last": np.array(list(last.keys())),
-        "last_w": np.array(list(last.values()), dtype=np.float64),
-    }
 
 
 def _pick(values: np.ndarray, index: np.ndarray) -> pa.Array:
@@ -47,14 +33,11 @@ def _digits(values: np.ndarray, width: int) -> pa.Array:
     return pc.utf8_lpad(pa.array(values).cast(pa.string()), width=width, padding="0")
 
 
-def person_names(seed: int, ids: np.ndarray, male: np.ndarray, purpose: str) -> tuple[pa.Array, pa.Array]:
-    n = _names()
-    gm = Draws(seed, f"{purpose}.given").integers(ids, len(n["male"]))
-    gf = Draws(seed, f"{purpose}.given").integers(ids, len(n["female"]))
-    given_pool = np.concatenate([n["male"], n["female"]])
-    given = _pick(given_pool, np.where(male, gm, len(n["male"]) + gf))
-    family = _pick(n["last"], Draws(seed, f"{purpose}.family").categorical(ids, n["last_w"]))
-    return given, family
+def person_names(seed: int, ids: np.ndarray, male: np.ndarray, birth_year: np.ndarray,
+                 ethnicity: np.ndarray | None, purpose: str) -> tuple[pa.Array, pa.Array]:
+    """Given names and surnames by sex, birth cohort and ethnic group (population/names.py)."""
+    given, family = names.names(seed, ids, male, birth_year, ethnicity, purpose)
+    return pa.array(given, type=pa.string()), pa.array(family, type=pa.string())
 
 
 def _titles(seed: int, ids: np.ndarray, male: np.ndarray, age: np.ndarray) -> pa.Array:
@@ -81,7 +64,7 @@ def practice_identity(plan: Plan) -> tuple[pa.Array, pa.Array, pa.Array]:
     suffixes = np.array(cfg["practice_names"]["suffixes"])
     town = _pick(pcs.towns, plan.town)
     suffix = _pick(suffixes, Draws(plan.seed, "practice.name_suffix").integers(ids, len(suffixes)))
-    surname_pool = _names()["last"]
+    surname_pool = names.british_surnames()
     surname = _pick(surname_pool, Draws(plan.seed, "practice.name").integers(ids, len(surname_pool)))
     use_town = Draws(plan.seed, "practice.name_form").uniform(ids) < 0.5
     name = pc.if_else(pa.array(use_town), _join(town, " ", suffix), _join(surname, " ", suffix))
@@ -98,25 +81,19 @@ def patient_identity(plan: Plan, people: People) -> pa.Table:
     seed, ids = plan.seed, people.index
     cfg = reference.toml("practice.toml")
     age_end = (plan.end_day - people.dob) / 365.25
-    given, family = person_names(seed, ids, people.male, "identity")
+    given, family = person_names(seed, ids, people.male, 1970 + people.dob / dates.DAYS_PER_YEAR, people.ethnicity,
+                                 "identity")
 
-    # Address: mostly the practice's own town, sometimes elsewhere in its region.
+    # Address: in the practice's catchment, its own postcode district (population.toml [catchment]).
     pcs = postcode_table()
-    town_first, town_count = pcs.town_range[plan.town[people.practice]].T
-    own = town_first + Draws(seed, "identity.outward.own").integers(ids, town_count)
-    region_rows = np.array([pcs.region_range[k] for k in sorted(pcs.region_range)])
-    # the practice's region range: the one containing its outward code
-    prac_out = plan.outward[people.practice]
-    r = np.searchsorted(region_rows[:, 0], prac_out, side="right") - 1
-    other = region_rows[r, 0] + Draws(seed, "identity.outward.other").integers(ids, region_rows[r, 1])
-    outward_row = np.where(Draws(seed, "identity.outward.away").uniform(ids) < 0.15, other, own)
+    outward_row = plan.outward[people.practice]
     town = _pick(pcs.towns, pcs.town_index[outward_row])
     postcode = _join(_pick(pcs.outward, outward_row), " ", inward_codes(seed, ids, "identity.inward"))
 
-    n = _names()
+    streets = names.british_surnames()
     street_types = np.array(cfg["addresses"]["street_types"])
     house = 1 + np.floor(Draws(seed, "identity.house").exponential(ids, 40.0)).astype(np.int64) % 250
-    street = _join(_pick(n["last"], Draws(seed, "identity.street").integers(ids, len(n["last"]))), " ",
+    street = _join(_pick(streets, Draws(seed, "identity.street").integers(ids, len(streets))), " ",
                    _pick(street_types, Draws(seed, "identity.street_type").integers(ids, len(street_types))))
     address = _join(pa.array(house).cast(pa.string()), " ", street)
 
@@ -137,7 +114,6 @@ def patient_identity(plan: Plan, people: People) -> pa.Table:
                        email, pa.scalar(None, pa.string()))
 
     nhs = pa.array(nhs_number.for_indices(ids)).cast(pa.string())
-    from synthgp.core import dates
     from synthgp.core.schema import IDENTITY
 
     return pa.Table.from_arrays([
@@ -149,7 +125,9 @@ def patient_identity(plan: Plan, people: People) -> pa.Table:
 
 def staff_names(plan: Plan, staffid: np.ndarray, jobcat_key: np.ndarray) -> tuple[pa.Array, pa.Array, pa.Array]:
     male = Draws(plan.seed, "staff.male").uniform(staffid) < 0.45
-    given, family = person_names(plan.seed, staffid, male, "staff")
+    lo, hi = names.data().staff_born
+    born = lo + Draws(plan.seed, "staff.birth_year").integers(staffid, hi - lo + 1)
+    given, family = person_names(plan.seed, staffid, male, born, None, "staff")
     doctor = np.isin(jobcat_key, ["gp"])
     u = Draws(plan.seed, "staff.title").uniform(staffid)
     title = np.where(doctor, "Dr", np.where(male, "Mr", np.where(u < 0.5, "Mrs", "Ms")))

@@ -33,6 +33,7 @@ class People:
     death: np.ndarray  # day number, or -1
     ethnicity: np.ndarray  # index into population.toml ethnicity groups
     ethnicity_recorded: np.ndarray  # bool
+    ethnicity_day: np.ndarray  # day the practice codes the ethnicity of those recorded (population.toml)
     imd: np.ndarray  # 1..5
     townsend: np.ndarray
     usual_gp: np.ndarray  # staffid
@@ -42,6 +43,16 @@ def _scramble(local: np.ndarray, n: np.ndarray) -> np.ndarray:
     """A bijection of 0..n-1 per practice, so patid order says nothing about who left or died."""
     a = np.where(np.gcd(7919, n) == 1, 7919, np.where(np.gcd(104729, n) == 1, 104729, 1))
     return (local * a + 12345) % n
+
+
+def _ethnicity_day(plan: Plan, idx: np.ndarray, regstart: np.ndarray, last: np.ndarray, cfg: dict) -> np.ndarray:
+    """The day the practice codes a person's ethnicity with the 2011-census categories: soon after registration,
+    or, for those registered before the codes existed, at a later contact after census day. Never after the
+    person's last registered day (a death is applied when the record is made)."""
+    first = dates.to_days(cfg["census_codes_first_day"])
+    soon = regstart + np.round(Draws(plan.seed, "obs.ethnicity.delay").exponential(idx, cfg["after_registration_mean_days"]))
+    later = first + np.round(Draws(plan.seed, "obs.ethnicity.existing").exponential(idx, cfg["existing_patients_mean_days"]))
+    return np.minimum(np.where(regstart >= first, soon, later).astype(np.int64), last)
 
 
 def simulate_people(plan: Plan, lo: int, hi: int) -> People:
@@ -78,6 +89,9 @@ def simulate_people(plan: Plan, lo: int, hi: int) -> People:
     since = demo.years_since_registration(age + frac, Draws(seed, "person.registration").exponential(idx, 1.0))
     duration = np.round(since * dates.DAYS_PER_YEAR).astype(np.int64)
     regstart = np.maximum(dob + lag, ref_day - duration)
+    # no NHS registration before the NHS: those registered since birth before it date from its first day
+    pop = reference.toml("population.toml")
+    regstart = np.maximum(regstart, dates.to_days(pop["registration"]["nhs_first_day"]))
     regstart = np.minimum(regstart, ref_day)  # a newborn who dies within days is registered on the day
 
     regend = np.where(status == LEAVER, leave_day, -1)
@@ -95,11 +109,14 @@ def simulate_people(plan: Plan, lo: int, hi: int) -> People:
     regend = np.where(t, np.where(t_start + t_len > end, -1, t_start + t_len), regend)
 
     region_key = sc.population.region
-    pop = reference.toml("population.toml")
     profile = reference.toml("regions.toml")[region_key].get("profile", {})
     eth_share = np.asarray(profile.get("ethnicity_share", pop["ethnicity"]["share"]))
     ethnicity = Draws(seed, "person.ethnicity").categorical(idx, eth_share)
     recorded = Draws(seed, "person.ethnicity_recorded").uniform(idx) >= sc.population.ethnicity_unrecorded
+
+    eth_cfg = pop["ethnicity_recording"]
+    eth_day = _ethnicity_day(plan, idx, regstart, np.where(regend >= 0, regend, end), eth_cfg)
+    recorded &= eth_day >= dates.to_days(eth_cfg["census_codes_first_day"])  # gone before the codes existed
 
     imd_share = np.asarray(profile.get("imd_quintile_share", pop["imd"]["quintile_share"]))
     imd = Draws(seed, "person.imd").categorical(idx, imd_share) + 1
@@ -112,5 +129,5 @@ def simulate_people(plan: Plan, lo: int, hi: int) -> People:
     return People(
         index=idx, practice=prac, patid=seq * PATID_MULT + pracid, pracid=pracid, status=status,
         male=male, dob=dob, regstart=regstart, regend=regend, death=death, ethnicity=ethnicity,
-        ethnicity_recorded=recorded, imd=imd, townsend=townsend, usual_gp=gp_k * PATID_MULT + pracid,
+        ethnicity_recorded=recorded, ethnicity_day=eth_day, imd=imd, townsend=townsend, usual_gp=gp_k * PATID_MULT + pracid,
     )

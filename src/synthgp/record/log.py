@@ -3,7 +3,10 @@
 Pathways emit by local patient index and day; ids (consid, obsid, issueid) are assigned once,
 in (patient, day, emission) order, as ((seq << 16) | k) * 100000 + pracid, so they are unique per
 practice and the same whatever the emission batching. Rows dated outside a patient's time in the
-record (before birth or registration, after death or leaving) are dropped here, in one place.
+record (before birth or registration, after death or leaving) are dropped here, in one place. History
+transferred from a previous practice (GP2GP) is the one exception: an observation emitted with
+`transferred=True` keeps its original date, before registration but never before birth, and is kept if it
+was entered (filed) on or after registration.
 
 A batch's column is an array or one value for the whole batch; single values are spread only when
 the log is finished, so emitting costs little more than keeping references.
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from synthgp.core.ids import OBS_PER_PATIENT_BITS, PATID_MULT
+from synthgp.record import log_kernel
 
 # Observation kinds
 PLAIN, BP_SYSTOLIC, BP_DIASTOLIC = 0, 1, 2
@@ -54,7 +58,11 @@ class _Rows:
         if len(arrays) == len(self.sizes):  # every batch gave an array
             parts = [a for _, a in arrays]
             return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype=dtype)
-        out = np.repeat(np.array(self.fill[name], dtype=dtype), self.sizes)
+        fill = np.array(self.fill[name], dtype=dtype)
+        if log_kernel.runs is not None and dtype is not object:
+            out = log_kernel.runs(fill, np.asarray(self.sizes, dtype=np.int64), self.n)
+        else:
+            out = np.repeat(fill, self.sizes)
         if arrays:
             starts = np.cumsum(self.sizes) - np.asarray(self.sizes)
             for b, a in arrays:
@@ -73,14 +81,28 @@ def _by_patient_and_day(pat: np.ndarray, day: np.ndarray) -> np.ndarray:
     return np.lexsort((np.arange(len(pat)), day, pat))
 
 
+def _ranks(pat: np.ndarray, day: np.ndarray, n_pat: int) -> np.ndarray:
+    """Per row, its 0-based rank among its patient's rows in (day, emission) order."""
+    if log_kernel.ranks is not None and len(pat):
+        return log_kernel.ranks(np.ascontiguousarray(pat, dtype=np.int64), np.ascontiguousarray(day, dtype=np.int64), n_pat)
+    order = _by_patient_and_day(pat, day)
+    p = pat[order]
+    start = np.r_[0, np.flatnonzero(p[1:] != p[:-1]) + 1]
+    k = np.empty(len(p), dtype=np.int64)
+    k[order] = np.arange(len(p)) - np.repeat(start, np.diff(np.r_[start, len(p)]))
+    return k
+
+
 class EventLog:
-    def __init__(self, first_day: np.ndarray, last_day: np.ndarray):
+    def __init__(self, first_day: np.ndarray, last_day: np.ndarray, birth_day: np.ndarray | None = None):
         self.first_day = first_day  # per local patient: first day rows may carry
+        self.birth_day = first_day if birth_day is None else birth_day  # first day transferred history may carry
         self.last_day = last_day  # per local patient: last day (may move earlier: fatal events)
         i64, f64 = np.int64, np.float64
         self._cons = _Rows({"pat": i64, "day": i64, "staff": i64, "source": i64})
         self._obs = _Rows({"pat": i64, "day": i64, "enter": i64, "medcode": i64, "value": f64, "unit": i64, "obstype": i64,
-                           "cons": i64, "kind": i64, "problem": i64, "referral": i64, "low": f64, "high": f64})
+                           "cons": i64, "kind": i64, "problem": i64, "referral": i64, "low": f64, "high": f64,
+                           "transferred": i64})
         self._issue = _Rows({"pat": i64, "day": i64, "staff": i64, "prod": i64, "qty": f64, "qunit": i64, "duration": i64,
                              "cost": f64, "course": i64, "dosage": object})
 
@@ -89,14 +111,15 @@ class EventLog:
         return self._cons.add(len(pat), {"pat": pat, "day": day, "staff": staff, "source": source})
 
     def observation(self, pat, day, medcode, *, cons=None, value=None, unit=0, obstype=5, kind=PLAIN,
-                    problem=0, referral=0, low=None, high=None, enter_delay=None) -> np.ndarray:
-        """Emit observations; returns their keys. `problem` 1/2 = active/past problem, `referral` = urgency id."""
+                    problem=0, referral=0, low=None, high=None, enter_delay=None, transferred=False) -> np.ndarray:
+        """Emit observations; returns their keys. `problem` 1/2 = active/past problem, `referral` = urgency id,
+        `transferred`: history from a previous practice, dated before registration and entered on or after it."""
         day = np.asarray(day)
         return self._obs.add(len(pat), {
             "pat": pat, "day": day, "enter": day if enter_delay is None else day + enter_delay, "medcode": medcode,
             "value": np.nan if value is None else value, "unit": unit, "obstype": obstype,
             "cons": -1 if cons is None else cons, "kind": kind, "problem": problem, "referral": referral,
-            "low": np.nan if low is None else low, "high": np.nan if high is None else high})
+            "low": np.nan if low is None else low, "high": np.nan if high is None else high, "transferred": int(transferred)})
 
     def blood_pressure(self, pat, day, sbp, dbp, cons, codes: tuple[int, int], unit: int, obstype: int) -> None:
         """A systolic and a diastolic row, the diastolic's parent the systolic (aurum.md)."""
@@ -124,21 +147,23 @@ class EventLog:
         (the DuckDB store sorts every table). `table` (1-3) keeps each table's ids apart, so an obsid
         can never equal a consid or an issueid."""
         pat, day = rows.column("pat"), rows.column("day")
-        keep = np.flatnonzero((day >= self.first_day[pat]) & (day <= self.last_day[pat]))
+        inside = day >= self.first_day[pat]
+        if "transferred" in rows.dtypes:  # observations: GP2GP history keeps its date, filed after registration
+            moved = rows.column("transferred") != 0
+            if moved.any():
+                inside |= moved & (day >= self.birth_day[pat]) & (rows.column("enter") >= self.first_day[pat])
+        keep = np.flatnonzero(inside & (day <= self.last_day[pat]))
         all_kept = len(keep) == rows.n
         cols = {"pat": pat if all_kept else pat[keep], "day": day if all_kept else day[keep]}
         for k in rows.dtypes:
             if k not in cols:
                 c = rows.column(k)
                 cols[k] = c if all_kept else c[keep]
-        order = _by_patient_and_day(cols["pat"], cols["day"])
-        p = cols["pat"][order]
-        start = np.r_[0, np.flatnonzero(p[1:] != p[:-1]) + 1]
-        k = np.arange(len(p)) - np.repeat(start, np.diff(np.r_[start, len(p)]))
+        p = cols["pat"]
+        k = _ranks(p, cols["day"], len(seq))
         if len(k) and k.max() >= 1 << OBS_PER_PATIENT_BITS:
             raise OverflowError("more than 65,536 rows of one kind for one patient")
-        ids = np.empty(len(p), dtype=np.int64)
-        ids[order] = (((seq[p] << OBS_PER_PATIENT_BITS) | k) * 4 + table) * PATID_MULT + pracid[p]
+        ids = (((seq[p] << OBS_PER_PATIENT_BITS) | k) * 4 + table) * PATID_MULT + pracid[p]
         return cols, keep, ids
 
     def finish(self, patid: np.ndarray, pracid: np.ndarray) -> "Finished":

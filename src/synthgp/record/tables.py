@@ -133,13 +133,11 @@ def patient(plan: Plan, p: People) -> pa.Table:
 
 
 def ethnicity(plan: Plan, p: People, log: EventLog) -> None:
-    """An ethnicity code for those whose ethnicity the practice recorded, soon after registration."""
+    """An ethnicity code for those whose ethnicity the practice recorded, on the day population/people.py gives."""
     lk = reference.toml("aurum_lookups.toml")
     r = np.flatnonzero(p.ethnicity_recorded)
-    ids = p.index[r]
-    obsdate = p.regstart[r] + np.round(Draws(plan.seed, "obs.ethnicity.delay").exponential(ids, 30.0)).astype(np.int64)
     last = np.where(p.regend[r] >= 0, p.regend[r], plan.end_day)
-    obsdate = np.minimum(obsdate, np.where(p.death[r] >= 0, np.minimum(last, p.death[r]), last))
+    obsdate = np.minimum(p.ethnicity_day[r], np.where(p.death[r] >= 0, np.minimum(last, p.death[r]), last))
     obstype = {d: i for i, d in lk["ObsType"]["rows"]}["Observation"]
     log.observation(r, obsdate, ethnicity_medcodes()[p.ethnicity[r]], obstype=obstype)
 

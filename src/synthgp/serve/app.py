@@ -11,7 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from synthgp._version import __version__
 from synthgp.core.output import Output
@@ -22,7 +25,13 @@ from synthgp.serve.fhir_api import Api, FhirError, outcome, router
 HERE = Path(__file__).parent
 
 
-def create_app(out: Path) -> FastAPI:
+MAX_URL = 8_192  # bytes of path and query a request may carry; longer ones get 414
+
+
+def create_app(out: Path, allowed_hosts: list[str] | None = None) -> FastAPI:
+    """The app over output `out`. `allowed_hosts`: the Host headers answered (others get 400, so a
+    page elsewhere cannot reach the server by DNS rebinding, nor put its name in bundle links);
+    None answers any (for an app mounted in a larger one)."""
     root = Output.open(out).connect()  # NotAnOutputError (a ValueError) naming what is missing
     root.execute("SET enable_progress_bar = false")
 
@@ -31,7 +40,8 @@ def create_app(out: Path) -> FastAPI:
         read-only database."""
         return root.cursor()
 
-    app = FastAPI(title="synthgp record viewer and FHIR API", version=__version__,
+    # the API docs (/docs, /redoc) with their scripts served from here, not a CDN: they work offline
+    app = FastAPIOffline(title="synthgp record viewer and FHIR API", version=__version__,
                   description="A synthetic GP practice: pages for people under /, FHIR R4 under /fhir. Read-only.")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
@@ -39,6 +49,11 @@ def create_app(out: Path) -> FastAPI:
     templates.env.filters["pct"] = lambda x: "-" if x is None else f"{100 * x:.1f}%"
     api = Api(connect)
     app.include_router(router(api))
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    # apps under test run in browsers on other origins: they may read (GET) the synthetic record
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"])
+    app.add_middleware(_LongUrl)
 
     def page(request: Request, name: str, status: int = 200, **ctx):
         return templates.TemplateResponse(request, name, {"output": Path(out).name, **ctx}, status_code=status)
@@ -97,3 +112,18 @@ def create_app(out: Path) -> FastAPI:
         return page(request, "patient.html", r=rec, chart=chart, today=dt.date.today())
 
     return app
+
+
+class _LongUrl:
+    """414 for a request whose path and query exceed MAX_URL (an OperationOutcome under /fhir)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") > MAX_URL:
+            msg = f"the request's URL is longer than {MAX_URL:,} bytes; send fewer or shorter search parameters"
+            resp = outcome(414, "too-long", msg) if scope["path"].startswith("/fhir") else PlainTextResponse(msg, 414)
+            await resp(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

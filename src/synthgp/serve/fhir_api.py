@@ -1,9 +1,11 @@
 """FHIR R4 read and search API over a generated practice, serving the same resources as the export.
 
 Read: GET /fhir/{type}/{id}. Search: GET /fhir/{type}?params, answered with a searchset Bundle
-(`total`, `self`/`next`/`previous` links, `_count` up to 500, `_offset` for paging, `_include` of the
-patient). Every parameter is validated; unknown ones and malformed values get a 400 OperationOutcome,
-unknown ids a 404. Values reach SQL only as bound parameters.
+(`total` unless `_total=none`, `self`/`next`/`previous` links, `_count` from 0 (the total alone) to
+500, `_offset` for paging, `_include` of the patient). Repeated parameters are ANDed, comma-separated
+values ORed. Every parameter is validated; unknown ones and malformed values get a 400
+OperationOutcome, more than a search may ask for a 400 "too-costly", unknown ids a 404. Values reach
+SQL only as bound parameters.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from synthgp.formats import fhir_resources as fhir
 
 FHIR_JSON = "application/fhir+json"
 MAX_COUNT, DEFAULT_COUNT = 500, 50
+# what one search may ask for: no request does unbounded work
+MAX_PARAMS = 40  # query parameters in one search
+MAX_VALUES = 100  # values ORed in one parameter (a,b,c)
+MAX_VALUE_LENGTH = 2_000  # characters in one parameter's value
 ID_RE = re.compile(r"^[0-9]{1,19}$")  # synthgp's ids are the record's integer ids
 DATE_RE = re.compile(r"^(eq|ne|gt|lt|ge|le)?(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
@@ -91,12 +97,28 @@ def _patient_ref(value: str, name: str) -> int:
     return int(ref)
 
 
+def _patients(p: dict[str, list[str]]) -> set[int] | None:
+    """The patients a search is restricted to (None: any). FHIR's rules: the values of one parameter,
+    comma-separated, are ORed; repeated parameters (patient and subject alike) are ANDed."""
+    out: set[int] | None = None
+    for name in ("patient", "subject"):
+        for v in p.get(name, []):
+            these = {_patient_ref(x, name) for x in v.split(",")}
+            out = these if out is None else out & these
+    return out
+
+
 # --------------------------------------------------------------------------- search definitions
 
-COMMON = ("_count", "_offset", "_include", "_id", "_total", "_totalMethod", "_format")
-# result parameters accepted for what clients send; the total is always counted exactly and JSON is the only format
+COMMON = ("_count", "_offset", "_include", "_id", "_total", "_totalMethod", "_format", "_sort", "_summary")
+# result parameters accepted for what clients send; the total is counted exactly unless _total=none; JSON is the only format
 CHOICES = {"_total": {"none", "estimated", "accurate"}, "_totalMethod": {"count", "estimate"},
-           "_format": {"json", "application/json", "application/fhir+json"}}
+           "_format": {"json", "application/json", "application/fhir+json"}, "_summary": {"count", "false"}}
+XML = ("xml", "application/xml", "application/fhir+xml", "text/xml")
+# _sort: patient-level resources by their date (newest first with -date) or id; Patient by birthdate or id
+SORTS = {"date": "sdate, id", "-date": "sdate DESC, id DESC", "_id": "id", "-_id": "id DESC"}
+PATIENT_SORTS = {"birthdate": "date_of_birth, patid", "-birthdate": "date_of_birth DESC, patid DESC",
+                 "_id": "patid", "-_id": "patid DESC"}
 PATIENT_SCOPED = {
     # type: (search parameters, allowed _include values)
     "Observation": (("patient", "subject", "code", "date", "category"), ("Observation:patient", "Observation:subject")),
@@ -140,7 +162,7 @@ class Api:
             raise FhirError(404, "not-found", f"{kind}/{rid} is not known here")
         with self.connect() as con:
             if kind in PATIENT_SCOPED:
-                found = self._search_ids(con, kind, {"_id": [rid]}, 1, 0)[1]
+                found = self._search_ids(con, kind, {"_id": [rid]}, 1, 0, counted=False)[1]
                 res = self._fetch(con, kind, [rid], [p for _, p in found])
             elif kind == "Patient":
                 res = self._fetch(con, kind, [rid], [int(rid)])
@@ -151,13 +173,14 @@ class Api:
         return res[rid]
 
     # ------------------------------------------------------------------ searching
-    def _search_ids(self, con, kind: str, p: dict[str, list[str]], count: int, offset: int):
-        """(total, [(id, patid)]) of the matches, in date then id order."""
+    def _search_ids(self, con, kind: str, p: dict[str, list[str]], count: int, offset: int, counted: bool = True):
+        """(total or None, [(id, patid)], whether a page follows) of the matches, in date then id order.
+        Without `counted` (_total=none) nothing is counted: one row past the page tells if another follows."""
         source, cond, params, order, pat = self._query(kind, p)
-        total = con.execute(f"SELECT count(*) FROM ({source}) WHERE {cond}", params).fetchall()[0][0]
-        rows = con.execute(f"SELECT id, {pat} FROM ({source}) WHERE {cond} ORDER BY {order} LIMIT {int(count)} "
+        total = con.execute(f"SELECT count(*) FROM ({source}) WHERE {cond}", params).fetchall()[0][0] if counted else None
+        rows = con.execute(f"SELECT id, {pat} FROM ({source}) WHERE {cond} ORDER BY {order} LIMIT {int(count) + 1} "
                            f"OFFSET {int(offset)}", params).fetchall()
-        return total, rows
+        return total, rows[:count], len(rows) > count
 
     def _query(self, kind: str, p: dict[str, list[str]]) -> tuple[str, str, dict, str, str]:
         """The search as SQL: (source, condition, parameters, order, patient id column)."""
@@ -165,21 +188,16 @@ class Api:
         where: list[str] = []
         if kind in PATIENT_SCOPED:
             flt = fhir.everyone
-            for name in ("patient", "subject"):
-                for v in p.get(name, []):
-                    params["patid"] = _patient_ref(v, name)
-                    flt = lambda a: f"{a}.patid = $patid"  # noqa: E731
+            patids = _patients(p)
+            if patids is not None:
+                params["patids"] = sorted(patids)
+                flt = lambda a: f"{a}.patid IN (SELECT unnest($patids::BIGINT[]))"  # noqa: E731
             source = fhir.QUERIES[kind](flt)
-            codes = []
-            for name in CODE_PARAMS:
+            for name in CODE_PARAMS:  # each parameter's values ORed, repeated parameters ANDed
                 for i, v in enumerate(p.get(name, [])):
-                    for j, item in enumerate(v.split(",")):
-                        _, code = _token(item, name)
-                        key = f"{name.replace('-', '_')}_{i}_{j}"
-                        params[key] = code
-                        codes.append(f"list_contains(scodes, ${key})")
-            if codes:
-                where.append("(" + " OR ".join(codes) + ")")
+                    key = f"{name.replace('-', '_')}_{i}"
+                    params[key] = [_token(item, name)[1] for item in v.split(",")]
+                    where.append(f"list_has_any(scodes, ${key}::VARCHAR[])")
             for name in KIND_PARAMS:
                 for i, v in enumerate(p.get(name, [])):
                     _, code = _token(v, name)
@@ -187,7 +205,7 @@ class Api:
                     where.append(f"scat = ${name}_{i}")
             for name in DATE_PARAMS & set(p):
                 where += _date_sql("sdate", p[name], name.replace("-", "_"), params)
-            order, pat = "sdate, id", "patid"
+            order, pat = _sort(p, SORTS, "sdate, id"), "patid"
         elif kind == "Patient":
             source = ("SELECT p.patid, CAST(p.patid AS VARCHAR) AS id, i.*, p.gender AS g FROM patient p "
                       "JOIN patient_identity i USING (patid)")
@@ -211,7 +229,7 @@ class Api:
                 where.append(f"g = {int(codes[v])}" if v in codes else "FALSE")
             if "birthdate" in p:
                 where += _date_sql("date_of_birth", p["birthdate"], "birthdate", params)
-            order, pat = "patid", "patid"
+            order, pat = _sort(p, PATIENT_SORTS, "patid"), "patid"
         else:
             table, alias = ("staff s JOIN staff_identity si USING (staffid)", "staffid") if kind == "Practitioner" \
                 else ("practice", "pracid")
@@ -234,16 +252,24 @@ class Api:
     def search(self, kind: str, request: Request) -> dict:
         allowed = set(COMMON) | set(PATIENT_SCOPED.get(kind, ((), ()))[0]) | set(OTHER.get(kind, ()))
         p: dict[str, list[str]] = {}
-        for k, v in request.query_params.multi_items():
+        items = request.query_params.multi_items()
+        if len(items) > MAX_PARAMS:
+            raise FhirError(400, "too-costly", f"{len(items)} search parameters; at most {MAX_PARAMS} in one search")
+        for k, v in items:
+            if len(v) > MAX_VALUE_LENGTH or v.count(",") >= MAX_VALUES:
+                raise FhirError(400, "too-costly", f"{k}: {len(v):,} characters, {v.count(',') + 1:,} values; at most "
+                                                   f"{MAX_VALUE_LENGTH:,} characters and {MAX_VALUES} values ORed in one parameter")
             if k not in allowed:
                 raise FhirError(400, "not-supported", f"unknown search parameter '{k}' for {kind}; "
                                                       f"supported: {', '.join(sorted(allowed))}")
             p.setdefault(k, []).append(v)
+        if any(v in XML for v in p.get("_format", [])):
+            raise FhirError(406, "not-supported", "this server speaks FHIR JSON only (_format=json)")
         for name, ok in CHOICES.items():
             for v in p.get(name, []):
                 if v not in ok:
                     raise FhirError(400, "invalid", f"{name}: '{v}' is not one of {', '.join(sorted(ok))}")
-        count = _int(p, "_count", DEFAULT_COUNT, 0, MAX_COUNT)
+        count = 0 if p.get("_summary") == ["count"] else _int(p, "_count", DEFAULT_COUNT, 0, MAX_COUNT)
         offset = _int(p, "_offset", 0, 0, 10**9)
         includes = p.get("_include", [])
         ok_inc = PATIENT_SCOPED.get(kind, ((), ()))[1]
@@ -251,6 +277,7 @@ class Api:
             if inc not in ok_inc:
                 raise FhirError(400, "not-supported", f"_include '{inc}' is not supported for {kind}; "
                                                       f"supported: {', '.join(ok_inc) or 'none'}")
+        counted = p.get("_total", ["accurate"])[-1] != "none"
         with self.connect() as con:
             if kind in PATIENT_SCOPED and ("patient" in p or "subject" in p):
                 # one patient's matches are few: one query builds them all, and the page is cut here
@@ -260,8 +287,9 @@ class Api:
                 total, page = len(every), every[offset:offset + count]
                 found = [(i, pid) for i, pid, _ in page]
                 res = {i: json.loads(r) for i, _, r in page}
+                more = offset + count < total
             else:
-                total, found = self._search_ids(con, kind, p, count, offset)
+                total, found, more = self._search_ids(con, kind, p, count, offset, counted)
                 res = self._fetch(con, kind, [i for i, _ in found], [pid for _, pid in found if pid is not None])
             ids = [i for i, _ in found]
             entries = [{"fullUrl": f"{self._abs(request)}/{kind}/{i}", "resource": res[i], "search": {"mode": "match"}}
@@ -272,14 +300,27 @@ class Api:
                 entries += [{"fullUrl": f"{self._abs(request)}/Patient/{i}", "resource": r,
                              "search": {"mode": "include"}} for i, r in pats.items()]
         links = [{"relation": "self", "url": self._page_url(request, offset)}]
-        if offset + count < total:
+        if count > 0 and more:  # _count=0 asks for the total alone: no page follows
             links.append({"relation": "next", "url": self._page_url(request, offset + count)})
-        if offset > 0:
+        if offset > 0 and count > 0:
             links.append({"relation": "previous", "url": self._page_url(request, max(0, offset - count))})
-        out = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links}
+        out = {"resourceType": "Bundle", "type": "searchset", **({"total": total} if counted else {}), "link": links}
         if entries:
             out["entry"] = entries
         return out
+
+    def everything(self, rid: str, request: Request) -> dict:
+        """Patient/{id}/$everything: the patient and every resource of their record, as a searchset."""
+        patient = self.read("Patient", rid)
+        entries = [{"fullUrl": f"{self._abs(request)}/Patient/{rid}", "resource": patient, "search": {"mode": "match"}}]
+        with self.connect() as con:
+            for kind in PATIENT_SCOPED:
+                source, cond, params, order, _ = self._query(kind, {"patient": [rid]})
+                for i, r in con.execute(f"SELECT id, resource FROM ({source}) WHERE {cond} ORDER BY {order}", params).fetchall():
+                    entries.append({"fullUrl": f"{self._abs(request)}/{kind}/{i}", "resource": json.loads(r),
+                                    "search": {"mode": "match"}})
+        return {"resourceType": "Bundle", "type": "searchset", "total": len(entries),
+                "link": [{"relation": "self", "url": str(request.url)}], "entry": entries}
 
     def _abs(self, request: Request) -> str:
         return str(request.base_url).rstrip("/") + self.base
@@ -296,6 +337,8 @@ class Api:
                 "type": kind, "profile": fhir.profile(kind),
                 "interaction": [{"code": "read"}, {"code": "search-type"}],
                 "searchInclude": list(PATIENT_SCOPED.get(kind, ((), ()))[1]),
+                **({"operation": [{"name": "everything", "definition":
+                                   "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]} if kind == "Patient" else {}),
                 "searchParam": [{"name": n, "type": "date" if n in DATE_PARAMS else
                                  "reference" if n in ("patient", "subject") else
                                  "string" if n in ("name", "family", "given") else "token"} for n in params],
@@ -304,7 +347,19 @@ class Api:
                 "kind": "instance", "fhirVersion": "4.0.1", "format": ["json"],
                 "software": {"name": "synthgp serve"},
                 "implementation": {"description": "Read-only FHIR R4 API over a synthetic GP practice"},
-                "rest": [{"mode": "server", "resource": resources}]}
+                "rest": [{"mode": "server", "resource": resources,
+                          "security": {"cors": True, "description": "No authentication: synthetic data, read-only, "
+                                       "answered only on localhost or the host names the server was started with"}}]}
+
+
+def _sort(p: dict[str, list[str]], allowed: dict[str, str], default: str) -> str:
+    """The ORDER BY of `_sort` (one key; the id breaks ties)."""
+    if "_sort" not in p:
+        return default
+    key = p["_sort"][-1]
+    if key not in allowed:
+        raise FhirError(400, "not-supported", f"_sort: '{key}' is not supported here; supported: {', '.join(allowed)}")
+    return allowed[key]
 
 
 def _int(p: dict[str, list[str]], name: str, default: int, lo: int, hi: int) -> int:
@@ -322,6 +377,10 @@ def router(api: Api) -> APIRouter:
     @r.get("/metadata", summary="CapabilityStatement")
     def metadata():
         return JSONResponse(api.capability(), media_type=FHIR_JSON)
+
+    @r.get("/Patient/{rid}/$everything", summary="Everything in one patient's record")
+    def everything(rid: str, request: Request):
+        return JSONResponse(api.everything(rid, request), media_type=FHIR_JSON)
 
     for kind in fhir.TYPES:
         names = list(COMMON) + list(PATIENT_SCOPED.get(kind, ((), ()))[0]) + list(OTHER.get(kind, ()))

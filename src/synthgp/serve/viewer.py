@@ -95,7 +95,7 @@ def dashboard(con) -> list[dict]:
 
 
 def recall(con, pracid: int, kind: str) -> list[dict]:
-    cond = {"overdue": "NOT coalesce(s.bp_in_year, false)",
+    cond = {"overdue": "NOT coalesce(s.bp_in_year, false) AND NOT s.new_registrant",  # QOF's new-registration exception
             "uncontrolled": "NOT coalesce(s.at_target, true) AND s.classes >= 3"}[kind]
     return _rows(con, f"""SELECT s.*, i.given_name, i.family_name, i.nhs_number FROM ({qof.status_sql('p.pracid = $pracid')}) s
         JOIN patient_identity i USING (patid) WHERE {cond} ORDER BY s.bp_date NULLS FIRST, s.patid LIMIT 200""",
@@ -112,6 +112,9 @@ def record(con, patid: int) -> dict | None:
         return None
     h = head[0]
     today = h["emis_ddate"] or h["regenddate"] or h["lcd"]
+    # a closed record (the patient died or left): said in a banner; nothing is due or current any more
+    closed = ({"kind": "died", "date": h["emis_ddate"]} if h["emis_ddate"] else
+              {"kind": "left", "date": h["regenddate"]} if h["regenddate"] else None)
     h["age"] = age(h["date_of_birth"], today)
     h["nhs"] = nhs_number.format_334(h["nhs_number"])
     p = {"patid": patid}
@@ -143,7 +146,8 @@ def record(con, patid: int) -> dict | None:
     last: dict[int, dict] = {}
     for i in issues:
         last[i["drugrecid"]] = i
-    current = [i for i in last.values() if i["issuedate"] + dt.timedelta(days=int(i["duration"] or 28) + 28) >= today]
+    current = [] if closed else [i for i in last.values()
+                                 if i["issuedate"] + dt.timedelta(days=int(i["duration"] or 28) + 28) >= today]
     latest = {}
     for cluster, label, pick in (("BMI", "BMI", None), ("LAB", "eGFR", EGFR), ("QRISK", "QRISK3", None)):
         vals = [o for o in obs if o["cluster"] == cluster and o["value"] is not None and (pick is None or o["sct"] == pick)]
@@ -168,7 +172,7 @@ def record(con, patid: int) -> dict | None:
     band = "under80" if h["age"] < 80 else "over80"
     target = (int(t[f"{band}_sbp"]), int(t[f"{band}_dbp"]))
     alerts = []
-    if on_register:
+    if on_register and not closed:
         if not bps or bps[-1]["date"] < today - dt.timedelta(days=365):
             alerts.append(("overdue", "Blood pressure check overdue: no reading in the last 12 months"))
         elif bps[-1]["sbp"] > target[0] or (bps[-1]["dbp"] or 0) > target[1]:
@@ -181,7 +185,7 @@ def record(con, patid: int) -> dict | None:
                         "issues": len(rows), "dosage": rows[0]["dosage_text"],
                         "current": rec in {c["drugrecid"] for c in current}})
     courses.sort(key=lambda c: c["start"], reverse=True)
-    return {"h": h, "today": today, "problems": problems, "active": [x for x in problems if x["probenddate"] is None],
+    return {"h": h, "today": today, "closed": closed, "problems": problems, "active": [x for x in problems if x["probenddate"] is None],
             "current": sorted(current, key=lambda i: i["drug"]), "latest": latest, "bps": bps,
             "last_bp": bps[-1] if bps else None, "alerts": alerts, "target": target, "on_register": on_register,
             "journal": cons, "labs": labs[::-1], "courses": courses, "issues": issues, "vaccinations": vaccinations}

@@ -41,7 +41,7 @@ def simulate_block(plan: Plan, lo: int, hi: int) -> Simulated:
     people = simulate_people(plan, lo, hi)
     first = np.maximum(people.dob, people.regstart)
     last = np.where(people.death >= 0, people.death, np.where(people.regend >= 0, people.regend, plan.end_day))
-    log = EventLog(first, last.copy())
+    log = EventLog(first, last.copy(), people.dob)
     tables.ethnicity(plan, people, log)
     outcome = simulate(plan, people, log) if plan.care else None
     if outcome is not None:  # deaths the simulation brought forward

@@ -62,11 +62,14 @@ def local_cluster(workers: int):
     # faults. Without it the worker takes 23 s and two workers beat one. Dask's nannies also copy
     # the variable into this process's environment (so any later spawn inherits it): it is held
     # out of the environment while our workers start, then put back as it was.
+    # Nor do our workers run Dask's statistical profiler (every thread's stack sampled each 10 ms, for
+    # a dashboard we do not start) or its GIL monitor: both take the GIL from the block (6% of it).
     key = "MALLOC_TRIM_THRESHOLD_"
     environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items() if k != key}
     held = os.environ.pop(key, None)
     try:
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ, "distributed.worker.profile.enabled": False,
+                              "distributed.admin.system-monitor.gil.enabled": False}):
             return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                 dashboard_address=None, silence_logs=40)
     finally:

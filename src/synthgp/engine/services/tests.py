@@ -47,15 +47,26 @@ class Tests(Service):
         self.visit_sd = reference.toml("blood_pressure.toml")["kidney"]["visit_sd"]
         self.spironolactone = self.rx.meds.index["spironolactone"]
         self.egfr_hooks: list[EgfrHook] = []
+        self._panels: dict[tuple[str, ...], tuple[np.ndarray, ...]] = {}  # per panel: its codes, units and ranges
 
     def on_egfr(self, hook: EgfrHook) -> None:
         """Call `hook(pos, day, egfr)` with every sample's eGFR, before the results are recorded."""
         self.egfr_hooks.append(hook)
 
-    def _result(self, pos, day, key: str, value, lab: dict) -> None:
-        rec, r = self.record, self.ranges[key]
-        unit = {"egfr": "mL/min/1.73m2", "creatinine": "umol/L", "hba1c": "mmol/mol", "urine_acr": "mg/mmol"}.get(key, "mmol/L")
-        rec.observation(pos, day, rec.code(key), value=value, unit=rec.unit(unit), low=r.get("low"), high=r.get("high"), **lab)
+    def _results(self, pos, day, results: dict[str, np.ndarray], lab: dict) -> None:
+        """The sample's results, test by test in the order given, as one batch of rows."""
+        got = self._panels.get(tuple(results))
+        if got is None:
+            rec = self.record
+            units = {"egfr": "mL/min/1.73m2", "creatinine": "umol/L", "hba1c": "mmol/mol", "urine_acr": "mg/mmol"}
+            got = self._panels[tuple(results)] = tuple(np.array(x) for x in zip(*(
+                (rec.code(k), rec.unit(units.get(k, "mmol/L")), self.ranges[k].get("low", np.nan), self.ranges[k].get("high", np.nan))
+                for k in results)))
+        code, unit, low, high = (np.repeat(x, len(pos)) for x in got)
+        k = len(results)
+        self.record.observation(np.tile(pos, k), np.tile(day, k), code, value=np.concatenate(list(results.values())), unit=unit,
+                                low=low, high=high, cons=lab["cons"], obstype=lab["obstype"],
+                                enter_delay=np.tile(lab["enter_delay"], k))
 
     def sample(self, pos: np.ndarray, day, full: bool) -> dict[str, np.ndarray] | None:
         """A blood sample from each of `pos` on `day`, its results recorded; returns them (eGFR and
@@ -106,11 +117,9 @@ class Tests(Service):
              + c["potassium_on_thiazide"] * on_d + c["potassium_with_ckd"] * ckd + c["potassium_visit_sd"] * z[1])
         na = c["sodium_mean"] + c["sodium_on_thiazide"] * on_d + c["sodium_sd"] * z[2]
         lab = self._lab(pos, day)
-        self._result(pos, day, "egfr", np.round(egfr), lab)
-        self._result(pos, day, "creatinine", np.round(creat), lab)
         k = np.round(np.clip(k, 2.5, 7.5), 1)  # decisions use the value the record shows
-        self._result(pos, day, "potassium", k, lab)
-        self._result(pos, day, "sodium", np.round(np.clip(na, 120, 155)), lab)
+        self._results(pos, day, {"egfr": np.round(egfr), "creatinine": np.round(creat), "potassium": k,
+                                 "sodium": np.round(np.clip(na, 120, 155))}, lab)
         s.sample_day[pos], s.sample_full[pos], s.sample_egfr[pos], s.sample_k[pos] = day, False, egfr, k
         if full:
             self._draw_full_panel(pos, day, lab)
@@ -128,8 +137,6 @@ class Tests(Service):
         # ACR's variation is the person's own (one draw a person), shifted by diabetes and CKD
         acr = np.exp(np.log(c["acr_median"]) + c["acr_log_sd"] * sim.draws("acr").normal(pos)
                      + c["acr_log_diabetes"] * t2 + c["acr_log_ckd"] * ckd)
-        self._result(pos, day, "hba1c", np.round(hba1c), lab)
-        self._result(pos, day, "cholesterol", np.round(tc, 1), lab)
-        self._result(pos, day, "hdl_cholesterol", np.round(hdl, 1), lab)
-        self._result(pos, day, "urine_acr", np.round(acr, 1), lab)
+        self._results(pos, day, {"hba1c": np.round(hba1c), "cholesterol": np.round(tc, 1), "hdl_cholesterol": np.round(hdl, 1),
+                                 "urine_acr": np.round(acr, 1)}, lab)
         s.sample_full[pos], s.sample_tc[pos], s.sample_hdl[pos], s.sample_acr[pos] = True, tc, hdl, acr

@@ -67,9 +67,23 @@ class Vitals(Service):
 
     def usual_at(self, pos: np.ndarray, day) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(sbp, dbp, age, bmi) of `pos` on `day`, untreated."""
+        us, ud, _, _, age, bmi = self._bp_at(pos, day)
+        return us, ud, age, bmi
+
+    def _bp_at(self, pos: np.ndarray, day) -> tuple[np.ndarray, ...]:
+        """(usual sbp, dbp, treated sbp, dbp, age, bmi) of `pos` on `day`: the month's compiled pass
+        where numba is installed (the same floats), else the numpy functions."""
         age, bmi = self.life.age_at(pos, day), self.life.bmi_at(pos, day)
-        sbp, dbp = self.usual(pos, day, age, bmi)
-        return sbp, dbp, age, bmi
+        if bp_kernel.month_bp is not None:
+            s = self.s
+            day = np.ascontiguousarray(np.broadcast_to(day, len(pos)), dtype=np.int64)
+            return (*bp_kernel.month_bp(
+                pos, day, age, bmi, s.male, s.black, s.south_asian, s.imd, s.onset_type2, s.onset_ckd,
+                s.bp_level_sbp, s.bp_level_dbp, s.bp_slope_sbp, s.rx_units, s.rx_stopped, s.bp_response, s.adherence,
+                *self._curves, self._params, _NO_SUMS), age, bmi)
+        us, ud = self.usual(pos, day, age, bmi)
+        ts, td = self.treated(pos, us, ud)
+        return us, ud, ts, td, age, bmi
 
     def treated(self, pos: np.ndarray, sbp: np.ndarray, dbp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The BP lived with: usual BP lowered by the antihypertensives taken (not those stopped)."""
@@ -111,8 +125,10 @@ class Vitals(Service):
         s = self.s
         self.record.blood_pressure(pos, day, sbp, dbp, cons, "clinic")
         s.last_bp[pos] = day
-        s.recent_sbp[pos] = np.roll(s.recent_sbp[pos], 1, axis=1)
-        s.recent_sbp[pos, 0] = sbp
+        recent = np.empty((len(pos), 3))  # newest first: the new reading, then the two before it
+        recent[:, 0] = sbp
+        recent[:, 1:] = s.recent_sbp[pos, :2]
+        s.recent_sbp[pos] = recent
 
     def measure(self, pos: np.ndarray, day, cons, step) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """A clinic BP at a visit (NG136 1.2.2: the lower of two if the first is raised), recorded.
@@ -120,8 +136,7 @@ class Vitals(Service):
         if not len(pos):
             e = np.empty(0)
             return e, e, e, e
-        us, ud, _, _ = self.usual_at(pos, day)
-        ts, td = self.treated(pos, us, ud)
+        us, ud, ts, td, _, _ = self._bp_at(pos, day)
         rs, rd, _ = bp.clinic_reading(self.sim.stream, pos, step, ts, td, self.s.bp_white_coat_sbp[pos],
                                       self.s.bp_white_coat_dbp[pos])
         self.record_clinic(pos, day, rs, rd, cons)
@@ -131,8 +146,7 @@ class Vitals(Service):
         """ABPM (or HBPM where `home`) daytime means, recorded. Returns (sbp, dbp)."""
         if not len(pos):
             return np.empty(0), np.empty(0)
-        us, ud, _, _ = self.usual_at(pos, day)
-        ts, td = self.treated(pos, us, ud)
+        _, _, ts, td, _, _ = self._bp_at(pos, day)
         os_, od = bp.out_of_clinic(self.sim.stream, pos, step, ts, td, home)
         for is_home, kind in ((False, "abpm"), (True, "hbpm")):
             sel = home == is_home

@@ -1,5 +1,5 @@
 """What the record holds about hypertension when a person joins it: a diagnosis made before (with
-its original date), the regimen they were on (its last repeats issued before entry), and their last
+its original date, before registration if it came with the records), the regimen they were on (its last repeats issued before entry), and their last
 BP check.
 """
 
@@ -30,12 +30,19 @@ def at_entry(h: "Hypertension") -> None:
     pri = np.flatnonzero(htn0 & (h.draws("prior").uniform(h.sim.everyone) < p_prior))
     if not len(pri):
         return
-    pday = np.maximum(s.first_allowed[pri], s.ent[pri] - np.round(h.draws("prior.day").exponential(pri, 5 * YEAR)).astype(np.int64))
+    # the original date, as an adult; one before registration here came with the records (GP2GP), filed on the
+    # registration day
+    adult = s.dob[pri] + np.round(18 * YEAR).astype(np.int64)
+    pday = np.maximum(adult, s.ent[pri] - np.round(h.draws("prior.day").exponential(pri, 5 * YEAR)).astype(np.int64))
     st = np.where((s0[pri] >= th["stage2_clinic_sbp"]) | (d0[pri] >= th["stage2_clinic_dbp"]), ng136.STAGE2, ng136.STAGE1)
     s.dx[pri], s.dx_day[pri], s.stage[pri], s.prior[pri] = True, pday, st, True
     rec = h.record
     code = np.where(st == ng136.STAGE2, rec.code("hypertension_stage2"), rec.code("hypertension_stage1"))
-    h.rx.link_problem(pri, rec.diagnosis(pri, pday, code))
+    first = s.first_allowed[pri]
+    here, early = pday >= first, pday < first
+    h.rx.link_problem(pri[here], rec.diagnosis(pri[here], pday[here], code[here]))
+    h.rx.link_problem(pri[early], rec.diagnosis(pri[early], pday[early], code[early], enter_delay=(first - pday)[early],
+                                                transferred=True))
     treated = pri[h.draws("prior.treated").uniform(pri) < care.prior_treated]
     if len(treated):
         _regimen(h, treated, s0[treated])

@@ -1,0 +1,228 @@
+"""The FHIR API under a new user's probing, against the real server: every request over the limits
+gets a clear 4xx, paging ends at every _count, repeated parameters are ANDed and comma-separated
+values ORed, only trusted Host headers are answered; and the search features clients expect
+(_sort, _summary=count, $everything, CORS, 406 for XML, offline docs)."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import duckdb
+import httpx
+import pytest
+
+from synthgp.cli.serve import _loopback
+
+from tests.serve.running import serving
+
+
+@pytest.fixture(scope="module")
+def server(small):
+    with serving(small) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def db(small):
+    con = duckdb.connect(str(small / "synthgp.duckdb"), read_only=True)
+    yield con
+    con.close()
+
+
+def _two_patients(server) -> tuple[str, str]:
+    """Two patients with observations, found through the API itself."""
+    b = httpx.get(f"{server}/fhir/Observation", params={"_count": 200, "_total": "none"}).json()
+    refs = []
+    for e in b["entry"]:
+        ref = e["resource"]["subject"]["reference"].removeprefix("Patient/")
+        if ref not in refs:
+            refs.append(ref)
+    assert len(refs) >= 2
+    return refs[0], refs[1]
+
+
+def _raw_get(base: str, target: str) -> tuple[int, str]:
+    """GET `target` over a plain socket (HTTP clients refuse URLs this long): (status, body)."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode()
+
+
+def _ids(bundle: dict) -> list[str]:
+    return [e["resource"]["id"] for e in bundle.get("entry", []) if e["search"]["mode"] == "match"]
+
+
+def test_too_many_values_or_parameters_are_refused_at_once(server):
+    many_codes = ",".join(str(100000 + i) for i in range(20_000))  # 20,000 codes ORed: 140 kB
+    r = httpx.get(f"{server}/fhir/Observation", params={"code": ",".join(many_codes.split(",")[:500])}, timeout=30)
+    assert r.status_code == 400 and r.json()["issue"][0]["code"] == "too-costly"
+    assert "500 values; at most 2,000 characters and 100 values ORed" in r.json()["issue"][0]["diagnostics"]
+    r = httpx.get(f"{server}/fhir/Observation", params=[("category", "vital-signs")] * 41, timeout=30)
+    assert r.status_code == 400 and r.json()["issue"][0]["code"] == "too-costly"
+    # the whole 20,000-code search: past the URL limit, answered 414 (not a reset connection)
+    status, body = _raw_get(server, f"/fhir/Observation?code={many_codes}")
+    assert status == 414 and json.loads(body)["issue"][0]["code"] == "too-long"
+
+
+def test_a_megabyte_request_gets_414_not_a_reset(server):
+    status, body = _raw_get(server, "/fhir/Patient?name=" + "x" * 1_000_000)
+    assert status == 414
+    assert "longer than 8,192 bytes" in json.loads(body)["issue"][0]["diagnostics"]
+    status, body = _raw_get(server, "/?q=" + "y" * 20_000)  # the viewer too, in plain text
+    assert status == 414 and "longer than" in body
+
+
+def test_count_zero_gives_the_total_and_no_next_page(server, db):
+    r = httpx.get(f"{server}/fhir/Patient", params={"_count": 0}).json()
+    assert r["total"] == db.execute("SELECT count(*) FROM patient").fetchone()[0]
+    assert "entry" not in r
+    assert [link["relation"] for link in r["link"]] == ["self"]
+
+
+@pytest.mark.parametrize("count", [1, 7, 50])
+def test_paging_without_a_total_walks_every_match_once(server, db, count):
+    a, _ = _two_patients(server)
+    expected = db.execute("SELECT count(*) FROM observation WHERE patid = ?", [int(a)]).fetchone()[0]
+    assert expected > 7
+    full = httpx.get(f"{server}/fhir/Observation", params={"patient": a, "_count": 500}).json()
+    seen, url, pages = [], f"{server}/fhir/Observation?patient={a}&_count={count}&_total=none", 0
+    while url:
+        b = httpx.get(url).json()
+        assert "total" not in b  # _total=none: nothing counted
+        seen += _ids(b)
+        url = next((link["url"] for link in b["link"] if link["relation"] == "next"), None)
+        pages += 1
+        assert pages <= expected + 1
+    assert seen == _ids(full) and len(seen) == full["total"]
+    # and across patients (the path that counts with SQL): a page past the end has no next link
+    b = httpx.get(f"{server}/fhir/Patient", params={"_count": count, "_total": "none", "_offset": 10**6}).json()
+    assert "entry" not in b and [link["relation"] for link in b["link"]] == ["self", "previous"]
+
+
+def test_repeated_patient_parameters_are_anded_and_commas_ored(server):
+    a, b = _two_patients(server)
+    one = httpx.get(f"{server}/fhir/Observation", params={"patient": a, "_count": 0}).json()["total"]
+    two = httpx.get(f"{server}/fhir/Observation", params={"patient": b, "_count": 0}).json()["total"]
+    either = httpx.get(f"{server}/fhir/Observation", params={"patient": f"{a},{b}", "_count": 0}).json()["total"]
+    both = httpx.get(f"{server}/fhir/Observation", params=[("patient", a), ("patient", b), ("_count", 0)]).json()["total"]
+    same = httpx.get(f"{server}/fhir/Observation", params=[("patient", a), ("subject", f"Patient/{a}"), ("_count", 0)]).json()
+    assert one > 0 and two > 0
+    assert either == one + two
+    assert both == 0  # no observation belongs to two patients
+    assert same["total"] == one
+
+
+def test_repeated_code_parameters_are_anded(server):
+    a, _ = _two_patients(server)
+    b = httpx.get(f"{server}/fhir/Observation", params={"patient": a, "_count": 500}).json()
+    codes_seen = {}
+    for e in b["entry"]:
+        for c in e["resource"]["code"].get("coding", []):
+            codes_seen.setdefault(c["code"], set()).add(e["resource"]["id"])
+    x, y = sorted(codes_seen, key=lambda c: -len(codes_seen[c]))[:2]
+    q = lambda *p: httpx.get(f"{server}/fhir/Observation", params=[("patient", a), *p, ("_count", 500)]).json()  # noqa: E731
+    assert set(_ids(q(("code", f"{x},{y}")))) == codes_seen[x] | codes_seen[y]
+    assert set(_ids(q(("code", x), ("code", y)))) == codes_seen[x] & codes_seen[y]
+
+
+def test_only_trusted_hosts_are_answered(server):
+    r = httpx.get(f"{server}/fhir/Patient", params={"_count": 1}, headers={"Host": "evil.example"})
+    assert r.status_code == 400
+    r = httpx.get(f"{server}/fhir/Patient", params={"_count": 1}, headers={"Host": "localhost"})
+    assert r.status_code == 200
+    assert all(link["url"].startswith("http://localhost/") for link in r.json()["link"])
+
+
+def test_a_further_allowed_host_is_answered(small):
+    with serving(small, "--allowed-host", "gp.example") as base:
+        assert httpx.get(f"{base}/fhir/metadata", headers={"Host": "gp.example"}).status_code == 200
+        assert httpx.get(f"{base}/fhir/metadata", headers={"Host": "other.example"}).status_code == 400
+
+
+def test_binding_beyond_localhost_is_told_apart():
+    assert _loopback("127.0.0.1") and _loopback("localhost") and _loopback("::1") and _loopback("127.0.0.2")
+    assert not _loopback("0.0.0.0") and not _loopback("192.168.1.10") and not _loopback("gp.example")
+
+
+def test_a_port_in_use_is_said_before_any_banner(small):
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "synthgp", "serve", str(small), "--port", str(port)],
+                           capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in r.stderr and "viewer at" not in r.stderr
+
+
+def test_api_docs_render_offline(server):
+    """/docs in headless Chromium with every request off this server refused: Swagger UI still draws
+    the FHIR operations (its script and styles are served here, not from a CDN)."""
+    from tests.conftest import SHOTS, chromium_page
+
+    elsewhere = []
+    with chromium_page() as page:
+        def route(r):
+            if r.request.url.startswith(server):
+                r.continue_()
+            else:
+                elsewhere.append(r.request.url)
+                r.abort()
+        page.route("**/*", route)
+        page.goto(f"{server}/docs")
+        page.wait_for_selector(".opblock", timeout=30_000)
+        assert page.locator(".opblock").count() > 10
+        assert "Search Observation" in page.content()
+        page.screenshot(path=str(SHOTS / "api_docs_offline.png"))
+    assert elsewhere == []
+
+
+def _dates(bundle: dict) -> list[str]:
+    return [e["resource"].get("effectiveDateTime", "")[:10] for e in bundle.get("entry", [])]
+
+
+def test_sort_newest_first(server):
+    a, _ = _two_patients(server)
+    q = lambda sort: httpx.get(f"{server}/fhir/Observation", params={"patient": a, "_count": 500, "_sort": sort}).json()  # noqa: E731
+    up, down = _dates(q("date")), _dates(q("-date"))
+    assert len(set(up)) >= 3 and up == sorted(up) and down == sorted(down, reverse=True)
+    assert sorted(_ids(q("date"))) == sorted(_ids(q("-date")))
+    r = httpx.get(f"{server}/fhir/Observation", params={"_sort": "value"})
+    assert r.status_code == 400 and "supported: date, -date" in r.json()["issue"][0]["diagnostics"]
+    born = [e["resource"]["birthDate"] for e in httpx.get(f"{server}/fhir/Patient", params={"_sort": "-birthdate"}).json()["entry"]]
+    assert born == sorted(born, reverse=True)
+
+
+def test_summary_count_and_xml(server, db):
+    r = httpx.get(f"{server}/fhir/Patient", params={"_summary": "count"}).json()
+    assert r["total"] == db.execute("SELECT count(*) FROM patient").fetchone()[0] and "entry" not in r
+    r = httpx.get(f"{server}/fhir/Patient", params={"_format": "xml"})
+    assert r.status_code == 406 and r.json()["issue"][0]["code"] == "not-supported"
+
+
+def test_everything_is_the_patient_and_each_of_their_resources(server):
+    a, _ = _two_patients(server)
+    b = httpx.get(f"{server}/fhir/Patient/{a}/$everything").json()
+    kinds = [e["resource"]["resourceType"] for e in b["entry"]]
+    assert kinds[0] == "Patient" and b["entry"][0]["resource"]["id"] == a
+    for kind in ("Observation", "Encounter", "Condition", "MedicationRequest"):
+        n = httpx.get(f"{server}/fhir/{kind}", params={"patient": a, "_summary": "count"}).json()["total"]
+        assert kinds.count(kind) == n
+    assert b["total"] == len(b["entry"])
+    assert httpx.get(f"{server}/fhir/Patient/999999999999/$everything").status_code == 404
+
+
+def test_cors_lets_a_browser_app_read(server):
+    r = httpx.get(f"{server}/fhir/metadata", headers={"Origin": "http://app.example"})
+    assert r.headers.get("access-control-allow-origin") == "*"
+    security = r.json()["rest"][0]["security"]
+    assert security["cors"] is True and "No authentication" in security["description"]
