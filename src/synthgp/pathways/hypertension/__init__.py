@@ -39,10 +39,14 @@ class Hypertension(Pathway):
         "onset_htn": "day usual BP first reached 140/90 (truth)",
         "post_event_check": "day of the BP check after a cardiovascular event",
         "usual_sbp_entry": "usual systolic BP at entry (truth)",
+        "no_ccb": "a CCB was not tolerated (oedema): not added back",
+        "no_acei_arb": "an ACEi/ARB was stopped (K+ > 6 or eGFR fall >= 25%): not added back",
+        "resistant": "resistant hypertension confirmed out of clinic before step 4",
     }
     reads = ("dob", "male", "black", "ent", "lst", "first_allowed", "age_entry", "rf_type1", "last_bp",
              "known_type2", "known_ckd", "stroke_day", "mi_day", "heart_failure_day", "bp_response", "bp_white_coat_sbp",
-             "adherence", "repeat_days", "rx_drug", "rx_level", "rx_course", "rx_stopped", "rx_stop_day")
+             "adherence", "repeat_days", "rx_drug", "rx_level", "rx_course", "rx_stopped", "rx_stop_day",
+             "sample_acr", "sample_egfr")
     truth = ("hypertension_truth", "decision_truth")
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
@@ -53,7 +57,8 @@ class Hypertension(Pathway):
             "cough_pending": np.zeros(n, dtype=bool), "oedema_pending": np.zeros(n, dtype=bool),
             "next_review": np.full(n, NEVER, dtype=np.int64), "last_raised": np.full(n, -NEVER, dtype=np.int64),
             "onset_htn": np.full(n, dates.NONE, dtype=np.int64), "post_event_check": np.full(n, NEVER, dtype=np.int64),
-            "usual_sbp_entry": np.full(n, np.nan),
+            "usual_sbp_entry": np.full(n, np.nan), "no_ccb": np.zeros(n, dtype=bool),
+            "no_acei_arb": np.zeros(n, dtype=bool), "resistant": np.zeros(n, dtype=bool),
         }
 
     def bind(self, sim: "Sim") -> None:

@@ -1,0 +1,86 @@
+"""NG136 steps the review found missing (issue 16): the measured ACR's tighter target, stopping an ACEi/ARB
+on potassium or a fall in eGFR, a CCB not tolerated not added back, resistant hypertension confirmed out of
+clinic before step 4. Days in the NG136 era."""
+
+import numpy as np
+
+from synthgp.pathways.hypertension import treatment
+
+from tests.engine.build import emitted, get, put
+from tests.pathways.test_hypertension import ON, decisions, for_review, held, htn_sim, review
+
+FULL_TRIPLE = [("A", "ramipril", 3), ("C", "amlodipine", 1), ("D", "indapamide", 0)]
+
+
+def test_the_tighter_target_uses_the_measured_acr():
+    """ACR >= 70 mg/mmol: below 130/80 (1.4.20-1.4.24), from the latest ACR measured, not zero."""
+    sim = htn_sim()
+    pos = np.arange(80)
+    for_review(sim, pos, [("C", "amlodipine", 0)], high=False)
+    put(sim, pos, bp_level_sbp=8.0, bp_level_dbp=2.0, adherence=1.0)  # readings near 130-140
+    put(sim, pos[:40], sample_acr=80.0)
+    put(sim, pos[40:], sample_acr=np.nan)  # never measured
+    bp = review(sim, pos)
+    sbp = dict(zip(bp["pat"], bp["value"]))
+    dbp = dict(zip(emitted(sim, "obs", code="bp_diastolic")["pat"], emitted(sim, "obs", code="bp_diastolic")["value"]))
+    acted = {d[0] for d in decisions(sim)}
+    for p in pos:
+        limit = (130, 80) if p < 40 else (140, 90)
+        above = sbp[p] >= limit[0] or dbp[p] >= limit[1]
+        assert (p in acted) == above, (p, sbp[p], dbp[p])
+    band = [p for p in pos[:40] if 130 <= sbp[p] < 140 and dbp[p] < 90]
+    assert band and all(p in acted for p in band)  # the ACR made the difference for these
+
+
+def test_an_acei_is_stopped_when_potassium_rises_above_6_and_not_added_back():
+    sim = htn_sim()
+    for_review(sim, 0, [("C", "amlodipine", 1)])
+    put(sim, 0, potassium_level=6.6)
+    review(sim, 0)  # on C at its highest dose: add A, then U&E one to two weeks later
+    k = emitted(sim, "obs", code="potassium")
+    assert len(k["value"]) == 1 and k["value"][0] > 6
+    assert ("stop", "ramipril") in [d[1:3] for d in decisions(sim)]
+    assert "A" not in held(sim, 0) and get(sim, "no_acei_arb")[0]
+    treatment.step_up(sim.hypertension, np.array([0]), ON + 60)
+    assert set(held(sim, 0)) == {"C", "D"}  # the diuretic, not the ACEi again
+
+
+def test_an_egfr_fall_of_a_quarter_after_starting_an_acei_stops_it():
+    sim = htn_sim()
+    for_review(sim, 0, [("C", "amlodipine", 1)])
+    put(sim, 0, potassium_level=4.0, egfr=50.0, sample_egfr=90.0)  # the last eGFR before it was 90
+    review(sim, 0)
+    assert ("stop", "ramipril") in [d[1:3] for d in decisions(sim)] and "A" not in held(sim, 0)
+
+
+def test_a_ccb_not_tolerated_is_not_added_back_at_the_next_step():
+    sim = htn_sim()
+    for_review(sim, 0, [("A", "ramipril", 3), ("C", "amlodipine", 0)])
+    put(sim, 0, oedema_pending=True, potassium_level=4.0)
+    review(sim, 0)
+    assert "C" not in held(sim, 0) and get(sim, "no_ccb")[0]
+    assert "amlodipine" not in [d[2] for d in decisions(sim) if d[1] == "add"]
+
+
+def test_resistant_hypertension_is_confirmed_out_of_clinic_before_step_4():
+    sim = htn_sim(hbpm_share=0.0)
+    for_review(sim, 0, FULL_TRIPLE)
+    put(sim, 0, potassium_level=4.0)
+    review(sim, 0)
+    abpm = emitted(sim, "obs", code="abpm_systolic")
+    assert len(abpm["day"]) == 1 and ON + 7 <= abpm["day"][0] <= ON + 21
+    assert emitted(sim, "obs", code="hypertension_resistant")["day"].tolist() == abpm["day"].tolist()
+    assert held(sim, 0)["S"][0] == "spironolactone"
+    assert [d[3] for d in decisions(sim) if d[1] == "add"] == ["1.4.48 K+ <= 4.5"]
+
+
+def test_white_coat_hypertension_on_three_drugs_gets_no_fourth():
+    sim = htn_sim(hbpm_share=0.0)
+    for_review(sim, 0, FULL_TRIPLE)
+    put(sim, 0, bp_level_sbp=-20.0, bp_level_dbp=-10.0, bp_white_coat_sbp=60.0, bp_white_coat_dbp=30.0, adherence=1.0)
+    bp = review(sim, 0)
+    assert bp["value"][0] >= 140  # raised in clinic
+    assert len(emitted(sim, "obs", code="abpm_systolic")["day"]) == 1
+    assert "S" not in held(sim, 0) and len(emitted(sim, "obs", code="hypertension_resistant")["day"]) == 0
+    assert decisions(sim) == [(0, "no_change", None, "1.4.46 ABPM/HBPM at target: not resistant")]
+    assert get(sim, "next_review")[0] == ON + 365
