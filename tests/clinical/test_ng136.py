@@ -93,3 +93,19 @@ def test_whom_to_treat():
     assert list(offer) == [True, True, False, False, False, True]
     assert list(consider) == [False, False, False, True, False, False]
     assert list(g.offer_treatment_over80(a([g.STAGE1] * 3), a([85, 85, 70]), a([155, 145, 155]), a([85, 85, 85]), NOW)) == [True, False, False]
+
+
+def test_type_1_diabetes_target_follows_ng17():
+    # NG17: below 135/85, or 130/80 with albuminuria (ACR >= 3); ACR >= 70 tightens anyone's to 130/80
+    sbp, dbp = g.target(a([50, 50, 85, 50]), a([True, True, True, False]), a([1.0, 4.0, np.nan, 1.0]), NOW)
+    assert list(sbp) == [135, 130, 135, 140] and list(dbp) == [85, 80, 85, 90]
+
+
+def test_type_1_diabetes_and_heart_failure_count_where_ng136_counts_them():
+    # type 1 diabetes: a renin-angiotensin blocker first line (NG17), at any age and origin
+    got = g.first_line(a([70, 45]), a([False, True]), a([False, False]), a([False, False]), NOW, type1=a([True, True]))
+    assert list(got) == ["A", "A"]
+    # heart failure is established cardiovascular disease for stage 1 under 80 (1.4.10)
+    f = a([False])
+    offer, _ = g.offer_treatment(a([g.STAGE1]), a([70]), f, a([True]), f, f, a([5.0]), NOW)
+    assert offer[0]

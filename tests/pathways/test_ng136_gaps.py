@@ -4,10 +4,10 @@ clinic before step 4. Days in the NG136 era."""
 
 import numpy as np
 
-from synthgp.pathways.hypertension import treatment
+from synthgp.pathways.hypertension import diagnosis, treatment
 
-from tests.engine.build import emitted, get, put
-from tests.pathways.test_hypertension import ON, decisions, for_review, held, htn_sim, review
+from tests.engine.build import emitted, get, person, put
+from tests.pathways.test_hypertension import ON, decisions, for_review, held, htn_sim, quiet_acr, review
 
 FULL_TRIPLE = [("A", "ramipril", 3), ("C", "amlodipine", 1), ("D", "indapamide", 0)]
 
@@ -84,3 +84,33 @@ def test_white_coat_hypertension_on_three_drugs_gets_no_fourth():
     assert "S" not in held(sim, 0) and len(emitted(sim, "obs", code="hypertension_resistant")["day"]) == 0
     assert decisions(sim) == [(0, "no_change", None, "1.4.46 ABPM/HBPM at target: not resistant")]
     assert get(sim, "next_review")[0] == ON + 365
+
+
+def _diagnose_stage1(sim, p):
+    put(sim, p, egfr=90.0, smoking=0, black=False)
+    n = len(p)
+    diagnosis.diagnose(sim.hypertension, p, np.full(n, ON), np.full(n, 145.0), np.full(n, 85.0), np.full(n, 138.0),
+                       np.full(n, 80.0), 3)
+
+
+def test_stage_1_with_heart_failure_is_offered_treatment():
+    """Established CVD, heart failure among it, makes stage 1 under 80 treated (1.4.10); the same person
+    without it, at a low risk, is not offered drugs."""
+    sim = htn_sim()
+    p = quiet_acr(sim, 2)
+    person(sim, p, age=45, on=ON)
+    put(sim, p[1], heart_failure_day=ON - 100)
+    _diagnose_stage1(sim, p)
+    assert decisions(sim, p[0]) == [(p[0], "lifestyle", None, "1.4.12/1.4.13 not offered")]
+    assert [d[1:3] for d in decisions(sim, p[1])] == [("start", "ramipril")]
+
+
+def test_type_1_diabetes_is_treated_first_with_a_renin_angiotensin_blocker():
+    """Type 1 diabetes counts as diabetes (1.4.10), and its first drug is an ACEi or ARB at any age (NG17),
+    where at 60 without it a CCB would be."""
+    sim = htn_sim()
+    p = quiet_acr(sim, 1)
+    person(sim, p, age=60, on=ON)
+    put(sim, p, rf_type1=True)
+    _diagnose_stage1(sim, p)
+    assert [d[1:3] for d in decisions(sim)] == [("start", "ramipril")]

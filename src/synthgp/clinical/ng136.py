@@ -78,12 +78,15 @@ def offer_treatment_over80(stage_, age, clinic_sbp, clinic_dbp, day):
             & ((clinic_sbp > p("stage1_over80_clinic_sbp")) | (clinic_dbp > p("stage1_over80_clinic_dbp"))))
 
 
-def first_line(age, black, type2, heart_failure, day):
+def first_line(age, black, type2, heart_failure, day, type1=None):
     """Step 1 class (1.4.32-1.4.37): A with type 2 diabetes, or under 55 and not Black; otherwise C;
-    D instead of C with heart failure. Before CG127 the older (or Black) person's first line was the
-    thiazide (CG34: C or D; CG18: a thiazide for all). Returns an array of "A" / "C" / "D"."""
+    D instead of C with heart failure. With type 1 diabetes a renin-angiotensin blocker (A) first (NG17
+    1.9.x; CG15 before it). Before CG127 the older (or Black) person's first line was the thiazide
+    (CG34: C or D; CG18: a thiazide for all). Returns an array of "A" / "C" / "D"."""
     lim = eras.param("first_line", "a_age_limit", day)
     use_a = type2 | ((age < lim) & ~black)
+    if type1 is not None:
+        use_a = use_a | type1
     older = np.broadcast_to(eras.flag("first_line_older", day), np.shape(use_a))
     return np.where(use_a, A, np.where(heart_failure, D, older))
 
@@ -132,14 +135,16 @@ def acei_arb_unsafe(potassium, egfr, egfr_before, day):
 
 def target(age, type1, ckd_acr, day):
     """Clinic target (1.4.20-1.4.24): below 140/90 under 80, below 150/90 at 80 or over (140/90 at any
-    age before CG127); below 130/80 with type 1 diabetes or CKD with ACR >= 70 (a measured ACR: NaN,
-    never measured, is not >= 70). Returns (sbp, dbp)."""
+    age before CG127); below 130/80 with CKD and ACR >= 70. Type 1 diabetes follows NG17: below 135/85,
+    or 130/80 with albuminuria. The ACR is a measured one: NaN, never measured, is not raised.
+    Returns (sbp, dbp)."""
     p = lambda k: eras.param("targets", k, day)  # noqa: E731
-    with np.errstate(invalid="ignore"):
-        tight = type1 | (np.nan_to_num(ckd_acr, nan=0.0) >= p("tight_acr"))
+    acr = np.nan_to_num(np.asarray(ckd_acr, dtype=float), nan=0.0)
+    tight = (acr >= p("tight_acr")) | (type1 & (acr >= p("type1_albuminuria_acr")))
+    t1 = type1 & ~tight
     old = age >= 80
-    sbp = np.where(tight, p("tight_sbp"), np.where(old, p("over80_sbp"), p("under80_sbp")))
-    dbp = np.where(tight, p("tight_dbp"), np.where(old, p("over80_dbp"), p("under80_dbp")))
+    sbp = np.where(tight, p("tight_sbp"), np.where(t1, p("type1_sbp"), np.where(old, p("over80_sbp"), p("under80_sbp"))))
+    dbp = np.where(tight, p("tight_dbp"), np.where(t1, p("type1_dbp"), np.where(old, p("over80_dbp"), p("under80_dbp"))))
     return sbp, dbp
 
 

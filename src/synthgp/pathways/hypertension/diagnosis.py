@@ -122,8 +122,10 @@ def diagnose(h: "Hypertension", pos, day, clinic_s, clinic_d, oc_s, oc_d, step) 
     score = np.zeros(len(pos))
     scored, ok = h.sim.risk.cvd_risk(pos, day, clinic_s, lab, bmi)
     score[ok] = scored
-    cvd = (s.stroke_day[pos] >= 0) | (s.mi_day[pos] >= 0)
-    offer, consider = ng136.offer_treatment(st, age, tod, cvd, s.known_ckd[pos] <= day, s.known_type2[pos] <= day, score, day)
+    # established CVD counts heart failure, and diabetes type 1 as well as type 2 (1.4.10)
+    cvd = (s.stroke_day[pos] >= 0) | (s.mi_day[pos] >= 0) | ((s.heart_failure_day[pos] >= 0) & (s.heart_failure_day[pos] <= day))
+    diabetes = (s.known_type2[pos] <= day) | s.rf_type1[pos]
+    offer, consider = ng136.offer_treatment(st, age, tod, cvd, s.known_ckd[pos] <= day, diabetes, score, day)
     consider |= ng136.offer_treatment_over80(st, age, clinic_s, clinic_d, day)
     treat = offer | (consider & (h.draws("treat").uniform(pos, step) < care.consider_uptake))
     declines = treat & (h.draws("decline").uniform(pos, step) < care.decline_treatment)

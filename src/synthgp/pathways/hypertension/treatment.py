@@ -29,7 +29,8 @@ def start_first_line(h: "Hypertension", pos: np.ndarray, day) -> None:
     """Step 1: the class NG136 gives for age, family origin, diabetes and heart failure."""
     s = h.s
     age = (day - s.dob[pos]) / YEAR
-    cls = ng136.first_line(age, s.black[pos], s.known_type2[pos] <= day, s.heart_failure_day[pos] >= 0, day)
+    cls = ng136.first_line(age, s.black[pos], s.known_type2[pos] <= day, s.heart_failure_day[pos] >= 0, day,
+                           type1=s.rf_type1[pos])
     for c in ("A", "C", "D"):
         add_class(h, pos[cls == c], c, _each(day, cls == c), FIRST_LINE)
 
