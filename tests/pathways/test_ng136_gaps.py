@@ -114,3 +114,46 @@ def test_type_1_diabetes_is_treated_first_with_a_renin_angiotensin_blocker():
     put(sim, p, rf_type1=True)
     _diagnose_stage1(sim, p)
     assert [d[1:3] for d in decisions(sim)] == [("start", "ramipril")]
+
+
+def _jobs(sim, cons):
+    """The job of each consultation's member of staff."""
+    from synthgp.core import reference
+    from synthgp.core.ids import PATID_MULT
+
+    jobs = reference.toml("aurum_lookups.toml")["JobCat"]["job_keys"]
+    prac = get(sim, "practice")[cons["pat"]]
+    k = cons["staff"] // PATID_MULT
+    out = []
+    for kk, pr in zip(k, prac):
+        j = [j for j in range(len(jobs)) if sim.plan.staff_first[pr, j] <= kk < sim.plan.staff_first[pr, j] + sim.plan.staff_count[pr, j]]
+        out.append(jobs[j[0]])
+    return out
+
+
+def test_annual_reviews_are_mostly_by_nurses_and_hcas_and_bring_lipids_and_acr_when_due():
+    from tests.engine.build import make_sim
+    from tests.pathways.test_hypertension import CARE
+
+    # a practice large enough to employ healthcare assistants
+    sim = make_sim(8000, care=dict(CARE), population={"list_size_mean": 9000, "list_size_sd": 10, "list_size_min": 8000,
+                                                "list_size_max": 10000})
+    pos = np.arange(60)
+    for_review(sim, pos, [("C", "amlodipine", 0)], high=False)
+    put(sim, pos, dx_day=ON - 800)  # an annual review
+    put(sim, pos[:30], full_bloods_day=ON - 400)  # lipids and ACR last done over a year ago: due
+    put(sim, pos[30:], full_bloods_day=ON - 100)  # done this year: not due
+    review(sim, pos)
+    jobs = _jobs(sim, emitted(sim, "cons"))
+    assert len(jobs) == 60 and set(jobs) <= {"nurse", "hca"} and jobs.count("hca") >= 20  # 2021: HCAs in ~70% of practices
+    assert sorted(emitted(sim, "obs", code="urine_acr")["pat"].tolist()) == pos[:30].tolist()
+    assert sorted(emitted(sim, "obs", code="cholesterol")["pat"].tolist()) == pos[:30].tolist()
+    assert len(emitted(sim, "obs", code="egfr")["pat"]) == 60
+    assert (get(sim, "full_bloods_day")[pos[:30]] == ON).all()
+
+
+def test_a_step_up_follow_up_is_with_a_gp():
+    sim = htn_sim()
+    for_review(sim, 0, [("C", "amlodipine", 0)])  # diagnosed 100 days ago: not an annual review
+    review(sim, 0)
+    assert _jobs(sim, emitted(sim, "cons", pos=0))[:1] == ["gp"]

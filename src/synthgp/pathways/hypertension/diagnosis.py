@@ -113,6 +113,7 @@ def diagnose(h: "Hypertension", pos, day, clinic_s, clinic_d, oc_s, oc_d, step) 
     cons = h.contacts.book(pos, day, "gp", "dx", step, "Face to face consultation")
     lab_day = np.maximum(day - 3 - h.draws("tod.delay").integers(pos, 5, step), s.ent[pos])
     lab = h.labs.sample(pos, lab_day, True)
+    s.full_bloods_day[pos] = lab_day
     rec.observation(pos, lab_day, rec.code("ecg"), obstype=rec.obstype("Investigation"))
     rec.observation(pos, day, rec.code("fundoscopy"), cons=cons, obstype=rec.obstype("Investigation"))
     tod = (lab["egfr"] < 60) | (lab["acr"] >= 3)

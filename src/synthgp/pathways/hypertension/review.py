@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from synthgp.clinical import ng136
+from synthgp.core import dates
 from synthgp.engine.sim import YEAR
 from synthgp.pathways.hypertension import treatment
 
@@ -29,14 +30,14 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     rec.observation(due[dna], rday[dna], rec.code("did_not_attend"), obstype=rec.obstype("Observation"))
     s.next_review[due[dna]] = rday[dna] + h.fu["missed_review_rebook_days"]
     rv, rv_day = due[~dna], rday[~dna]
-    cons = h.contacts.book(rv, rv_day, "gp", "review", m, "Face to face consultation")
+    annual = rv_day - np.maximum(s.dx_day[rv], s.ent[rv]) >= 300
+    cons = _book(h, rv, rv_day, annual, m)
     _, _, age, bmi = h.vitals.usual_at(rv, rv_day)
     sbp, dbp, _, _ = h.vitals.measure(rv, rv_day, cons, 7 * m + 3)
-    annual = rv_day - np.maximum(s.dx_day[rv], s.ent[rv]) >= 300
     rec.observation(rv[annual], rv_day[annual], rec.code("hypertension_annual_review"), cons=cons[annual],
                     obstype=rec.obstype("Observation"))
     h.vitals.lifestyle(rv[annual], rv_day[annual], bmi[annual])
-    h.labs.sample(rv[annual], rv_day[annual], False)
+    _bloods(h, rv[annual], rv_day[annual])
     # the ACR that tightens the target is the latest one measured (NaN if never)
     tgt_s, tgt_d = ng136.target(age, s.rf_type1[rv], s.sample_acr[rv], rv_day)
     ok = ng136.controlled(sbp, dbp, tgt_s, tgt_d)
@@ -62,6 +63,32 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     slip = np.round(h.draws("review.slip").exponential(rv, care.review_delay_mean_days, m)).astype(np.int64)
     yearly = ok | inert | np.isin(rv, not_resistant)  # at target out of clinic: reviewed as controlled
     s.next_review[rv] = np.where(yearly, rv_day + h.fu["annual_review_days"] + slip, rv_day + h.fu["step_up_days"])
+
+
+def _book(h: "Hypertension", rv: np.ndarray, rv_day: np.ndarray, annual: np.ndarray, m: int) -> np.ndarray:
+    """The review's consultation: an annual review with a healthcare assistant (their share rising over
+    the years, data/ng136.toml [review_staff]) or a practice nurse; a follow-up after a change with a GP."""
+    st = h.staffing
+    year = dates.year_of(rv_day) + (dates.month_of(rv_day) - 1) / 12
+    p_hca = np.interp(year, st["hca_years"], st["hca_share"])
+    c = h.contacts
+    has_hca = c.staff_count[c.s.practice[rv], c.jobs.index("hca")] > 0  # a small practice may have none
+    hca = annual & has_hca & (h.draws("review.hca").uniform(rv, m) < p_hca)
+    cons = np.empty(len(rv), dtype=np.int64)
+    for sel, job, purpose, source in ((~annual, "gp", "review", "Face to face consultation"),
+                                      (annual & ~hca, "nurse", "review.nurse", "Clinic"),
+                                      (hca, "hca", "review.hca", "Clinic")):
+        cons[sel] = h.contacts.book(rv[sel], rv_day[sel], job, purpose, m, source)
+    return cons
+
+
+def _bloods(h: "Hypertension", pos: np.ndarray, day: np.ndarray) -> None:
+    """Urea and electrolytes at every annual review; lipids, HbA1c and ACR too when a year has passed."""
+    s = h.s
+    due = day - s.full_bloods_day[pos] >= h.staffing["full_bloods_days"]
+    h.labs.sample(pos[~due], day[~due], False)
+    h.labs.sample(pos[due], day[due], True)
+    s.full_bloods_day[pos[due]] = day[due]
 
 
 def _side_effects(h: "Hypertension", rv: np.ndarray, rv_day: np.ndarray, cons: np.ndarray) -> None:
