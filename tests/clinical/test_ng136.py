@@ -109,3 +109,9 @@ def test_type_1_diabetes_and_heart_failure_count_where_ng136_counts_them():
     f = a([False])
     offer, _ = g.offer_treatment(a([g.STAGE1]), a([70]), f, a([True]), f, f, a([5.0]), NOW)
     assert offer[0]
+
+
+def test_out_of_clinic_targets_are_5_mmhg_lower():
+    # section 5 table: ABPM/HBPM below 135/85 under 80, below 145/85 at 80 and over
+    sbp, dbp = g.target_out_of_clinic(a([60, 85]), a([False, False]), a([np.nan, np.nan]), NOW)
+    assert list(sbp) == [135, 145] and list(dbp) == [85, 85]

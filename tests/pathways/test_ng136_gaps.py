@@ -15,6 +15,7 @@ FULL_TRIPLE = [("A", "ramipril", 3), ("C", "amlodipine", 1), ("D", "indapamide",
 def test_the_tighter_target_uses_the_measured_acr():
     """ACR >= 70 mg/mmol: below 130/80 (1.4.20-1.4.24), from the latest ACR measured, not zero."""
     sim = htn_sim()
+    sim.hypertension.fu = {**sim.hypertension.fu, "hbpm_review_share": 0.0}  # clinic readings only
     pos = np.arange(80)
     for_review(sim, pos, [("C", "amlodipine", 0)], high=False)
     put(sim, pos, bp_level_sbp=8.0, bp_level_dbp=2.0, adherence=1.0)  # readings near 130-140
@@ -157,3 +158,43 @@ def test_a_step_up_follow_up_is_with_a_gp():
     for_review(sim, 0, [("C", "amlodipine", 0)])  # diagnosed 100 days ago: not an annual review
     review(sim, 0)
     assert _jobs(sim, emitted(sim, "cons", pos=0))[:1] == ["gp"]
+
+
+def _hbpm_sim():
+    sim = htn_sim()
+    sim.hypertension.fu = {**sim.hypertension.fu, "hbpm_review_share": 1.0}
+    return sim
+
+
+def test_from_2020_a_review_may_use_home_readings_judged_against_the_home_target():
+    """Home BP for follow-up (BP@home from October 2020), judged against 135/85 (NG136 section 5 table):
+    white-coat hypertension well controlled at home needs no step up."""
+    sim = _hbpm_sim()
+    for_review(sim, 0, [("C", "amlodipine", 0)])
+    put(sim, 0, bp_level_sbp=-20.0, bp_level_dbp=-10.0, bp_white_coat_sbp=60.0, bp_white_coat_dbp=30.0, adherence=1.0)
+    review(sim, 0)
+    home = emitted(sim, "obs", code="hbpm_systolic")
+    assert len(home["day"]) == 1 and home["value"][0] < 135
+    assert len(emitted(sim, "obs", code="bp_systolic")["day"]) == 0  # no clinic reading
+    assert decisions(sim) == [] and get(sim, "next_review")[0] == ON + 365
+    cons = emitted(sim, "cons")
+    assert (cons["source"] == sim.record.source("Telephone consultation")).all()
+
+
+def test_home_readings_above_the_home_target_step_up():
+    sim = _hbpm_sim()
+    for_review(sim, 0, [("C", "amlodipine", 0)])  # far above target
+    review(sim, 0)
+    assert len(emitted(sim, "obs", code="hbpm_systolic")["day"]) == 1
+    assert [d[1] for d in decisions(sim)] == ["titrate"]
+
+
+def test_no_home_follow_up_before_october_2020():
+    from tests.engine.build import day
+    sim = _hbpm_sim()
+    for_review(sim, 0, [("C", "amlodipine", 0)])
+    put(sim, 0, next_review=day(2019, 6, 1))
+    from tests.engine.build import month_at
+    sim.hypertension.review(sim, month_at(sim, day(2019, 6, 1), act=[0]))
+    assert len(emitted(sim, "obs", code="hbpm_systolic")["day"]) == 0
+    assert len(emitted(sim, "obs", code="bp_systolic")["day"]) == 1

@@ -148,6 +148,15 @@ def target(age, type1, ckd_acr, day):
     return sbp, dbp
 
 
+def target_out_of_clinic(age, type1, ckd_acr, day):
+    """ABPM/HBPM target (section 5 table): the clinic target less the out-of-clinic offset (5 mmHg
+    systolic and diastolic; 135/85 under 80, 145/85 at 80 and over). Returns (sbp, dbp)."""
+    sbp, dbp = target(age, type1, ckd_acr, day)
+    off_s = eras.param("thresholds", "clinic_sbp", day) - eras.param("thresholds", "out_of_clinic_sbp", day)
+    off_d = eras.param("thresholds", "clinic_dbp", day) - eras.param("thresholds", "out_of_clinic_dbp", day)
+    return sbp - off_s, dbp - off_d
+
+
 def controlled(sbp, dbp, target_sbp, target_dbp):
     """At target: below the clinic target (NICE says "below")."""
     return (sbp < target_sbp) & (dbp < target_dbp)

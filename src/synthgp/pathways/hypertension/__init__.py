@@ -68,6 +68,7 @@ class Hypertension(Pathway):
         self.sim, self.ids, self.care = sim, sim.ids, sim.care
         cfg = reference.toml("ng136.toml")
         self.th, self.fu, self.staffing = cfg["thresholds"], cfg["follow_up"], cfg["review_staff"]
+        self.hbpm_start = dates.to_days(self.fu["hbpm_review_start"])
         self.record, self.rx, self.vitals, self.labs, self.contacts = sim.record, sim.rx, sim.vitals, sim.labs, sim.contacts
         self.decisions = TruthRows("pat", "day", "decision", "drug", "rule")
         self.checks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # this month's opportunistic checks

@@ -31,15 +31,18 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     s.next_review[due[dna]] = rday[dna] + h.fu["missed_review_rebook_days"]
     rv, rv_day = due[~dna], rday[~dna]
     annual = rv_day - np.maximum(s.dx_day[rv], s.ent[rv]) >= 300
-    cons = _book(h, rv, rv_day, annual, m)
+    home = (rv_day >= h.hbpm_start) & (h.draws("review.home").uniform(rv, m) < h.fu["hbpm_review_share"])
+    cons = _book(h, rv, rv_day, annual, home, m)
     _, _, age, bmi = h.vitals.usual_at(rv, rv_day)
-    sbp, dbp, _, _ = h.vitals.measure(rv, rv_day, cons, 7 * m + 3)
+    sbp, dbp = _reading(h, rv, rv_day, cons, home, m)
     rec.observation(rv[annual], rv_day[annual], rec.code("hypertension_annual_review"), cons=cons[annual],
                     obstype=rec.obstype("Observation"))
     h.vitals.lifestyle(rv[annual], rv_day[annual], bmi[annual])
     _bloods(h, rv[annual], rv_day[annual])
     # the ACR that tightens the target is the latest one measured (NaN if never)
     tgt_s, tgt_d = ng136.target(age, s.rf_type1[rv], s.sample_acr[rv], rv_day)
+    oc_s, oc_d = ng136.target_out_of_clinic(age, s.rf_type1[rv], s.sample_acr[rv], rv_day)
+    tgt_s, tgt_d = np.where(home, oc_s, tgt_s), np.where(home, oc_d, tgt_d)  # home readings, home targets
     ok = ng136.controlled(sbp, dbp, tgt_s, tgt_d)
     on_any = h.rx.on_any(rv)  # before today's changes
     _side_effects(h, rv, rv_day, cons)
@@ -65,9 +68,18 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     s.next_review[rv] = np.where(yearly, rv_day + h.fu["annual_review_days"] + slip, rv_day + h.fu["step_up_days"])
 
 
-def _book(h: "Hypertension", rv: np.ndarray, rv_day: np.ndarray, annual: np.ndarray, m: int) -> np.ndarray:
+def _reading(h: "Hypertension", rv, rv_day, cons, home, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """The review's BP: a clinic reading, or the mean of the home readings the patient sent in."""
+    sbp, dbp = np.empty(len(rv)), np.empty(len(rv))
+    sbp[~home], dbp[~home], _, _ = h.vitals.measure(rv[~home], rv_day[~home], cons[~home], 7 * m + 3)
+    sbp[home], dbp[home] = h.vitals.out_of_clinic(rv[home], rv_day[home], 7 * m + 3, np.ones(int(home.sum()), dtype=bool))
+    return sbp, dbp
+
+
+def _book(h: "Hypertension", rv: np.ndarray, rv_day: np.ndarray, annual: np.ndarray, home: np.ndarray, m: int) -> np.ndarray:
     """The review's consultation: an annual review with a healthcare assistant (their share rising over
-    the years, data/ng136.toml [review_staff]) or a practice nurse; a follow-up after a change with a GP."""
+    the years, data/ng136.toml [review_staff]) or a practice nurse; a follow-up after a change with a GP.
+    A review on home readings is by telephone."""
     st = h.staffing
     year = dates.year_of(rv_day) + (dates.month_of(rv_day) - 1) / 12
     p_hca = np.interp(year, st["hca_years"], st["hca_share"])
@@ -78,7 +90,8 @@ def _book(h: "Hypertension", rv: np.ndarray, rv_day: np.ndarray, annual: np.ndar
     for sel, job, purpose, source in ((~annual, "gp", "review", "Face to face consultation"),
                                       (annual & ~hca, "nurse", "review.nurse", "Clinic"),
                                       (hca, "hca", "review.hca", "Clinic")):
-        cons[sel] = h.contacts.book(rv[sel], rv_day[sel], job, purpose, m, source)
+        cons[sel & ~home] = h.contacts.book(rv[sel & ~home], rv_day[sel & ~home], job, purpose, m, source)
+        cons[sel & home] = h.contacts.book(rv[sel & home], rv_day[sel & home], job, purpose, m, "Telephone consultation")
     return cons
 
 
