@@ -198,3 +198,35 @@ def test_no_home_follow_up_before_october_2020():
     sim.hypertension.review(sim, month_at(sim, day(2019, 6, 1), act=[0]))
     assert len(emitted(sim, "obs", code="hbpm_systolic")["day"]) == 0
     assert len(emitted(sim, "obs", code="bp_systolic")["day"]) == 1
+
+
+def test_standing_readings_at_diagnosis_with_diabetes_or_at_80_and_before_step_4():
+    """Postural BP (1.1.6): at diagnosis and annual reviews of people with type 2 diabetes or aged 80 and
+    over; and before step 4 (1.4.46) whoever it is."""
+    sim = htn_sim()
+    p = quiet_acr(sim, 3)
+    for q, age in zip(p, (58, 58, 82)):
+        person(sim, q, age=age, on=ON)
+    put(sim, p, egfr=90.0)
+    put(sim, p[1], known_type2=ON - 100, onset_type2=ON - 400)
+    diagnosis.diagnose(sim.hypertension, p, np.full(3, ON), np.full(3, 150.0), np.full(3, 92.0), np.full(3, 140.0),
+                       np.full(3, 86.0), 3)
+    standing = emitted(sim, "obs", code="standing_systolic")
+    assert sorted(standing["pat"].tolist()) == sorted(p[1:].tolist()) and (standing["day"] == ON).all()
+    assert len(emitted(sim, "obs", code="standing_diastolic")["pat"]) == 2
+    sim = htn_sim(hbpm_share=0.0)
+    for_review(sim, 0, FULL_TRIPLE)
+    put(sim, 0, potassium_level=4.0)
+    review(sim, 0)
+    assert len(emitted(sim, "obs", code="standing_systolic")["pat"]) == 1
+
+
+def test_about_a_fifth_have_postural_hypotension():
+    """A fall of >= 20 systolic or >= 10 diastolic on standing in about 20% of people with hypertension
+    (McDonagh et al. 2021: 20%, 95% CI 16-23%); 2,000 people, so the SE is about 0.9%."""
+    from tests.engine.build import make_sim
+
+    sim = make_sim(2000)
+    ds, dd = sim.hypertension.postural_drop(sim.everyone)
+    share = ((ds >= 20) | (dd >= 10)).mean()
+    assert 0.16 <= share <= 0.24

@@ -69,9 +69,16 @@ class Hypertension(Pathway):
         cfg = reference.toml("ng136.toml")
         self.th, self.fu, self.staffing = cfg["thresholds"], cfg["follow_up"], cfg["review_staff"]
         self.hbpm_start = dates.to_days(self.fu["hbpm_review_start"])
+        self.postural = cfg["postural"]
         self.record, self.rx, self.vitals, self.labs, self.contacts = sim.record, sim.rx, sim.vitals, sim.labs, sim.contacts
         self.decisions = TruthRows("pat", "day", "decision", "drug", "rule")
         self.checks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # this month's opportunistic checks
+
+    def postural_drop(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each person's own fall in (systolic, diastolic) BP on standing (data/ng136.toml [postural])."""
+        p = self.postural
+        return (p["sbp_drop_mean"] + p["sbp_drop_sd"] * self.draws("postural.sbp").normal(pos),
+                p["dbp_drop_mean"] + p["dbp_drop_sd"] * self.draws("postural.dbp").normal(pos))
 
     def draws(self, purpose: str):
         return self.sim.draws(purpose)

@@ -119,6 +119,7 @@ def diagnose(h: "Hypertension", pos, day, clinic_s, clinic_d, oc_s, oc_d, step) 
     tod = (lab["egfr"] < 60) | (lab["acr"] >= 3)
     h.rx.link_problem(pos, rec.diagnosis(pos, day, stage_code(h, st, tod, day), cons=cons))
     _, _, age, bmi = h.vitals.usual_at(pos, day)
+    postural(h, pos, day, clinic_s, clinic_d, cons, postural_due(h, pos, day, age))
     h.vitals.lifestyle(pos, day, bmi)
     score = np.zeros(len(pos))
     scored, ok = h.sim.risk.cvd_risk(pos, day, clinic_s, lab, bmi)
@@ -148,3 +149,16 @@ def stage_code(h: "Hypertension", st: np.ndarray, tod: np.ndarray, day) -> np.nd
                        rec.codes("hypertension_severe", "hypertension_stage2", "hypertension_stage1_organ_damage"),
                        rec.code("hypertension_stage1"))
     return np.where(ng136.nice2011_codes(day), staged, rec.code("essential_hypertension"))
+
+
+def postural_due(h: "Hypertension", pos: np.ndarray, day, age: np.ndarray) -> np.ndarray:
+    """Whom NG136 1.1.6 asks to have a standing BP: type 2 diabetes, or aged 80 and over."""
+    return (h.s.known_type2[pos] <= day) | (age >= h.postural["age_from"])
+
+
+def postural(h: "Hypertension", pos: np.ndarray, day, sbp: np.ndarray, dbp: np.ndarray, cons: np.ndarray, due: np.ndarray) -> None:
+    """A standing BP after the seated one, for those `due` (1.1.6): the seated reading less their own fall."""
+    sel = pos[due]
+    ds, dd = h.postural_drop(sel)
+    h.record.blood_pressure(sel, np.broadcast_to(day, len(pos))[due], np.round(sbp[due] - ds), np.round(dbp[due] - dd), cons[due],
+                            "standing")

@@ -13,7 +13,7 @@ import numpy as np
 from synthgp.clinical import ng136
 from synthgp.core import dates
 from synthgp.engine.sim import YEAR
-from synthgp.pathways.hypertension import treatment
+from synthgp.pathways.hypertension import diagnosis, treatment
 
 if TYPE_CHECKING:
     from synthgp.engine.sim import Month
@@ -39,6 +39,7 @@ def reviews(h: "Hypertension", month: "Month") -> None:
                     obstype=rec.obstype("Observation"))
     h.vitals.lifestyle(rv[annual], rv_day[annual], bmi[annual])
     _bloods(h, rv[annual], rv_day[annual])
+    diagnosis.postural(h, rv, rv_day, sbp, dbp, cons, annual & ~home & diagnosis.postural_due(h, rv, rv_day, age))
     # the ACR that tightens the target is the latest one measured (NaN if never)
     tgt_s, tgt_d = ng136.target(age, s.rf_type1[rv], s.sample_acr[rv], rv_day)
     oc_s, oc_d = ng136.target_out_of_clinic(age, s.rf_type1[rv], s.sample_acr[rv], rv_day)
@@ -62,7 +63,8 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     start = np.flatnonzero(act_on & ~on_any)  # indices into rv
     start = start[h.draws("reoffer").uniform(rv[start], m) >= care.decline_treatment]
     treatment.start_first_line(h, rv[start], rv_day[start])
-    not_resistant = _step_up(h, rv[act_on & on_any], rv_day[act_on & on_any], m)
+    up = act_on & on_any
+    not_resistant = _step_up(h, rv[up], rv_day[up], m, (sbp[up], dbp[up], cons[up]))
     slip = np.round(h.draws("review.slip").exponential(rv, care.review_delay_mean_days, m)).astype(np.int64)
     yearly = ok | inert | np.isin(rv, not_resistant)  # at target out of clinic: reviewed as controlled
     s.next_review[rv] = np.where(yearly, rv_day + h.fu["annual_review_days"] + slip, rv_day + h.fu["step_up_days"])
@@ -126,7 +128,7 @@ def _side_effects(h: "Hypertension", rv: np.ndarray, rv_day: np.ndarray, cons: n
     s.oedema_pending[rv] = False
 
 
-def _step_up(h: "Hypertension", tr: np.ndarray, tr_day: np.ndarray, m: int) -> np.ndarray:
+def _step_up(h: "Hypertension", tr: np.ndarray, tr_day: np.ndarray, m: int, seated: tuple) -> np.ndarray:
     """Treated but above target: titrate the newest drug first (1.4.44), then add a class (1.4.41-1.4.45),
     then step 4 once resistant hypertension is confirmed, then refer (1.4.52). Returns those found at
     target out of clinic (not resistant)."""
@@ -145,7 +147,8 @@ def _step_up(h: "Hypertension", tr: np.ndarray, tr_day: np.ndarray, m: int) -> n
     add_pos, add_day = tr[~can_titrate], tr_day[~can_titrate]
     due4, on_s4 = treatment.step_up(h, add_pos, add_day)
     if due4.any():
-        s4, s4_day, not_resistant = _confirm_resistant(h, add_pos[due4], add_day[due4], m)
+        sbp, dbp, cons = (x[~can_titrate][due4] for x in seated)
+        s4, s4_day, not_resistant = _confirm_resistant(h, add_pos[due4], add_day[due4], m, sbp, dbp, cons)
         potassium = h.labs.sample(s4, s4_day, False)["k"] if len(s4) else np.empty(0)
         treatment.step4(h, s4, s4_day, potassium, m)
     else:
@@ -156,14 +159,15 @@ def _step_up(h: "Hypertension", tr: np.ndarray, tr_day: np.ndarray, m: int) -> n
     return not_resistant
 
 
-def _confirm_resistant(h: "Hypertension", pos: np.ndarray, day: np.ndarray, m: int) -> tuple[np.ndarray, ...]:
+def _confirm_resistant(h: "Hypertension", pos: np.ndarray, day: np.ndarray, m: int, sbp, dbp, cons) -> tuple[np.ndarray, ...]:
     """Before step 4 (NG136 1.4.46-1.4.47; CG127 1.7.1): confirm resistant hypertension out of clinic
-    (ABPM, or HBPM), once. A mean below the out-of-clinic target (5 mmHg under the clinic one) is not
+    (ABPM, or HBPM), once, with a standing reading at the review. A mean below the out-of-clinic target (5 mmHg under the clinic one) is not
     resistant hypertension: no fourth drug. Confirmed, it is coded and step 4 follows when the reading
     is back. Before CG127 (no ABPM) step 4 followed the clinic readings. Returns (positions, days) for
     step 4, and the positions found not resistant."""
     s = h.s
     need = ng136.abpm_required(day) & ~s.resistant[pos]
+    diagnosis.postural(h, pos, day, sbp, dbp, cons, need)
     oc, oc_day = pos[need], day[need] + 7 + h.draws("resistant.day").integers(pos[need], 15, m)
     home = h.draws("resistant.home").uniform(oc, m) < h.care.hbpm_share
     os_, od = h.vitals.out_of_clinic(oc, oc_day, 7 * m + 6, home)
