@@ -230,3 +230,22 @@ def test_about_a_fifth_have_postural_hypotension():
     ds, dd = sim.hypertension.postural_drop(sim.everyone)
     share = ((ds >= 20) | (dd >= 10)).mean()
     assert 0.16 <= share <= 0.24
+
+
+def test_younger_treated_people_stop_their_treatment_more_often():
+    """Stopping by age (ng136.toml [stopping_by_age]): twice the rate under 40, 0.69 of it at 60 and over.
+    1,000 people in each group, a twelfth a month at the reference age: about 173 and 58 stops, so the ratio's
+    95% range is about 2.2-4.1 around its 3.0; the bounds below allow that."""
+    from tests.engine.build import make_sim, month_at
+    from tests.pathways.test_hypertension import CARE
+
+    sim = make_sim(2000, care={**CARE, "stop_per_year": 1.0})
+    pos = sim.everyone[:2000]
+    young, old = pos[: len(pos) // 2], pos[len(pos) // 2:]
+    person(sim, young, age=35, on=ON)
+    person(sim, old, age=70, on=ON)
+    sim.rx.set_drug(pos, "C", sim.rx.meds.index["amlodipine"], 0, ON - 100)
+    sim.hypertension.track(sim, month_at(sim, ON, act=pos))
+    stopped = get(sim, "rx_stopped")
+    ratio = stopped[young].mean() / stopped[old].mean()
+    assert 2.0 <= ratio <= 4.5, ratio

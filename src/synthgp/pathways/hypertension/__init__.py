@@ -70,6 +70,7 @@ class Hypertension(Pathway):
         self.th, self.fu, self.staffing = cfg["thresholds"], cfg["follow_up"], cfg["review_staff"]
         self.hbpm_start = dates.to_days(self.fu["hbpm_review_start"])
         self.postural = cfg["postural"]
+        self.stopping = cfg["stopping_by_age"]
         self.record, self.rx, self.vitals, self.labs, self.contacts = sim.record, sim.rx, sim.vitals, sim.labs, sim.contacts
         self.decisions = TruthRows("pat", "day", "decision", "drug", "rule")
         self.checks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # this month's opportunistic checks
@@ -95,13 +96,17 @@ class Hypertension(Pathway):
         history.last_check(self)
 
     def track(self, sim: "Sim", month: "Month") -> None:
-        """The truth of onset; and people who stop taking their treatment (unseen until a review)."""
+        """The truth of onset; and people who stop taking their treatment (unseen until a review), the
+        younger more often (data/ng136.toml [stopping_by_age])."""
         s, act = self.s, month.act
         now = (month.usual_sbp >= self.th["clinic_sbp"]) | (month.usual_dbp >= self.th["clinic_dbp"])
         new = now & (s.onset_htn[act] == dates.NONE)
         s.onset_htn[act[new]] = month.vday[new]
-        on_rx = act[self.rx.on_any(act) & ~s.rx_stopped[act]]
-        stop = on_rx[self.draws("stop").uniform(on_rx, month.m) < self.care.stop_per_year / 12]
+        held = self.rx.on_any(act) & ~s.rx_stopped[act]
+        on_rx = act[held]
+        by_age = self.stopping
+        rate = self.care.stop_per_year * np.asarray(by_age["rate_ratio"])[np.searchsorted(by_age["age_from"], month.age[held], side="right") - 1]
+        stop = on_rx[self.draws("stop").uniform(on_rx, month.m) < rate / 12]
         self.rx.stop_taking(stop, month.day0)
 
     def opportunistic(self, sim: "Sim", month: "Month") -> None:
