@@ -96,3 +96,26 @@ def test_an_arb_for_black_people_from_ng136(on, drug):
     put(sim, 0, known_type2=on - 100, onset_type2=on - 400)
     treatment.start_first_line(sim.hypertension, np.array([0]), on)
     assert held(sim, 0)["A"][0] == drug
+
+
+def test_a_generated_practice_holds_nothing_before_it_existed(small):
+    """The whole engine, 20,000 patients (the shared `small` output): no QRISK3 score before 2017, no
+    NHS Health Check before April 2009, no "(NICE 2011)" stage code or ABPM/HBPM before 24 August 2011.
+    Before the eras, this practice's seed held thousands of each."""
+    import duckdb
+
+    from synthgp.core import codes
+
+    con = duckdb.connect(str(small / "synthgp.duckdb"), read_only=True)
+
+    def count(keys, before):
+        ids = ", ".join(str(codes.medcode(k)) for k in keys)
+        return con.execute(f"SELECT count(*) FROM observation WHERE medcodeid IN ({ids}) AND obsdate < ?::DATE",
+                           [before]).fetchone()[0]
+
+    assert count(["qrisk3"], "2017-01-01") == 0
+    assert count(["health_check"], "2009-04-01") == 0
+    assert count(list(STAGE_CODES), "2011-08-24") == 0
+    assert count(["abpm_systolic", "hbpm_systolic"], "2011-08-24") == 0
+    # and what replaced them is there
+    assert count(["qrisk2"], "2017-01-01") > 0 and count(["essential_hypertension"], "2011-08-24") > 0
