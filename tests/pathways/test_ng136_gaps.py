@@ -249,3 +249,25 @@ def test_younger_treated_people_stop_their_treatment_more_often():
     stopped = get(sim, "rx_stopped")
     ratio = stopped[young].mean() / stopped[old].mean()
     assert 2.0 <= ratio <= 4.5, ratio
+
+
+def test_accelerated_hypertension_is_referred_the_same_day_coded_with_the_finding():
+    """Severe, with the retinal signs of accelerated (malignant) hypertension on fundoscopy (usually above
+    220/120): same-day referral (1.5.1), the fundoscopy and the finding coded at that visit."""
+    from tests.engine.build import month_at
+
+    sim = htn_sim()
+    person(sim, [0, 1], age=50, on=ON)
+    put(sim, [0, 1], bp_level_sbp=[120.0, 50.0], bp_level_dbp=[50.0, 25.0], bp_white_coat_sbp=0.0, bp_white_coat_dbp=0.0)
+    m = month_at(sim, ON, act=[0, 1])
+    sim.hypertension.checks = (np.empty(0, np.int64),) * 3
+    m.bp_screens.append((np.array([0, 1]), np.array([ON, ON]), np.array([235.0, 185.0]), np.array([125.0, 100.0])))
+    sim.hypertension.diagnose(sim, m)
+    visit = emitted(sim, "cons")["day"][:2]
+    malignant = emitted(sim, "obs", code="hypertension_malignant")
+    referral = emitted(sim, "obs", code="hypertension_referral")
+    assert malignant["pat"].tolist() == [0] and referral["pat"].tolist() == [0]
+    assert malignant["day"][0] == referral["day"][0] == visit[0]
+    assert referral["referral"][0] == 3
+    fundo = emitted(sim, "obs", code="fundoscopy")
+    assert visit[0] in fundo["day"][fundo["pat"] == 0]

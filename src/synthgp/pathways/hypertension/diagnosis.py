@@ -69,7 +69,12 @@ def follow_up_readings(h: "Hypertension", month: "Month") -> None:
     sv_cons = h.contacts.book(sv, sv_day, "nurse", "severe", m, "Clinic")
     s2r, d2r, s2, d2 = h.vitals.measure(sv, sv_day, sv_cons, 7 * m + 2)
     still = ng136.clinic_severe(s2r, d2r, sv_day)
+    # accelerated (malignant) hypertension: retinal haemorrhage or papilloedema on fundoscopy, usually
+    # above 220/120 (1.5.1): the finding coded at the visit and a same-day referral
     accelerated = still & (s2 >= h.th["accelerated_sbp"])
+    rec = h.record
+    rec.observation(sv[accelerated], sv_day[accelerated], rec.code("hypertension_malignant"), cons=sv_cons[accelerated],
+                    obstype=rec.obstype("Observation"))
     treatment.refer(h, sv[accelerated], sv_day[accelerated], 3, "1.5.1 accelerated hypertension: same-day referral")
     diagnose(h, sv[still], sv_day[still], s2r[still], d2r[still], s2[still] + 0.0, d2[still] + 0.0, m)
 
