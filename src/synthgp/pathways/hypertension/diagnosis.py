@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from synthgp.clinical import ng136
+from synthgp.clinical import bp, ng136
 from synthgp.engine.sim import YEAR
 from synthgp.pathways.hypertension import treatment
 
@@ -162,8 +162,9 @@ def postural_due(h: "Hypertension", pos: np.ndarray, day, age: np.ndarray) -> np
 
 
 def postural(h: "Hypertension", pos: np.ndarray, day, sbp: np.ndarray, dbp: np.ndarray, cons: np.ndarray, due: np.ndarray) -> None:
-    """A standing BP after the seated one, for those `due` (1.1.6): the seated reading less their own fall."""
+    """A standing BP after the seated one, for those `due` (1.1.6): the seated reading less their own fall,
+    inside the physiological bounds every reading keeps (clinical/bp.py)."""
     sel = pos[due]
     ds, dd = h.postural_drop(sel)
-    h.record.blood_pressure(sel, np.broadcast_to(day, len(pos))[due], np.round(sbp[due] - ds), np.round(dbp[due] - dd), cons[due],
-                            "standing")
+    st_s, st_d = bp.bound(np.round(sbp[due] - ds), np.round(dbp[due] - dd))
+    h.record.blood_pressure(sel, np.broadcast_to(day, len(pos))[due], st_s, st_d, cons[due], "standing")
