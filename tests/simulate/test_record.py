@@ -3,6 +3,7 @@ conformance of new starts, the truth kept apart from the record, ids."""
 
 import duckdb
 
+from synthgp.core import codes
 from synthgp.evaluate import integrity
 
 
@@ -30,14 +31,17 @@ def test_the_record_is_rich_enough_to_check(small):
 
 
 def test_first_line_drugs_follow_ng136(small):
-    """Every new start recorded in the truth follows 1.4.32-1.4.37 given age, family origin and diabetes."""
+    """Every new start recorded in the truth since NG136 (28 August 2019; the eras before it: tests/pathways/
+    test_eras.py) follows 1.4.32-1.4.37 given age, family origin and diabetes (type 1: an ACEi/ARB, NG17)."""
     con = _con(small)
-    rows = con.execute("""
+    rows = con.execute(f"""
         SELECT d.drug, date_diff('day', t.date_of_birth, d.date) / 365.25 AS age, t.ethnicity_broad = 'Black' AS black,
                EXISTS (SELECT 1 FROM observation o JOIN medical_dictionary m USING (medcodeid)
-                       WHERE o.patid = d.patid AND m.snomedctconceptid = 44054006 AND o.obsdate <= d.date) AS t2dm
+                       WHERE o.patid = d.patid AND m.snomedctconceptid = 44054006 AND o.obsdate <= d.date)
+               OR EXISTS (SELECT 1 FROM observation o JOIN medical_dictionary m USING (medcodeid)
+                          WHERE o.patid = d.patid AND m.snomedctconceptid = {codes.snomed("type1_diabetes")}) AS dm
         FROM decision_truth d JOIN person_truth t USING (patid)
-        WHERE d.decision = 'start' AND d.rule LIKE '1.4.32%'""").fetchall()
+        WHERE d.decision = 'start' AND d.rule LIKE '1.4.32%' AND d.date >= DATE '2019-08-28'""").fetchall()
     assert len(rows) > 100
     for drug, age, black, t2dm in rows:
         if t2dm or (age < 55 and not black):

@@ -149,6 +149,13 @@ def _hypertension(con: duckdb.DuckDBPyConnection, end: dt.date) -> dict[str, Any
                      FROM cur JOIN reg USING (patid) LEFT JOIN bp ON bp.patid = cur.patid AND bp.rn = 1 GROUP BY 1"""))
     out["controlled_under80"] = ctl.get(False, float("nan"))
     out["controlled_80_plus"] = ctl.get(True, float("nan"))
+    young = dict(q(f"""{base} SELECT cur.age < 50, avg(CASE WHEN bp.sbp IS NULL THEN 0
+                         WHEN cur.age >= 80 THEN (bp.sbp <= 150 AND bp.dbp <= 90)::INT
+                         ELSE (bp.sbp <= 140 AND bp.dbp <= 90)::INT END)
+                     FROM cur JOIN reg USING (patid) LEFT JOIN bp ON bp.patid = cur.patid AND bp.rn = 1
+                     WHERE cur.age >= 18 GROUP BY 1"""))
+    if 0 < young.get(True, 0) < 1 and 0 < young.get(False, 0) < 1:  # odds of control, under 50 against 50+
+        out["control_odds_under50"] = young[True] / (1 - young[True]) / (young[False] / (1 - young[False]))
     truth = q(f"""{base}, treated AS (SELECT DISTINCT i.patid FROM drug_issue i JOIN product_dictionary p USING (prodcodeid)
                                        WHERE p.bnfchapter LIKE '02%')  -- antihypertensives (BNF chapter 2)
                   SELECT avg((h.diagnosed_date IS NULL)::INT), count(*) FROM cur JOIN hypertension_truth h USING (patid)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from synthgp.engine.sim import Sim
 
 BP_CODES = {"clinic": ("bp_systolic", "bp_diastolic"), "abpm": ("abpm_systolic", "abpm_diastolic"),
-            "hbpm": ("hbpm_systolic", "hbpm_diastolic")}
+            "hbpm": ("hbpm_systolic", "hbpm_diastolic"), "standing": ("standing_systolic", "standing_diastolic")}
 
 
 class Recording(Service):

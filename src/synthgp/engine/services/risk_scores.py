@@ -1,6 +1,8 @@
 """Risk scores as a practice computes them: from what its record holds, not from the truth.
 
-QRISK3 (clinical/qrisk3.py) takes the conditions the practice knows of on the day, the recorded
+The score recorded is the one practices used on the day (data/eras.toml: Framingham charts, then QRISK2
+from 2009, QRISK3 from 2018; never a QRISK3 code before 2017). Its value is the QRISK3 equation's
+(clinical/qrisk3.py): QRISK2's and Framingham's own equations are not implemented. QRISK3 takes the conditions the practice knows of on the day, the recorded
 ethnicity, the smoking status, BMI, the cholesterol ratio of the sample just taken, the systolic BP
 and its variability over the last readings, and whether antihypertensives are prescribed.
 """
@@ -11,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from synthgp.clinical import qrisk3
+from synthgp.clinical import eras, qrisk3
 from synthgp.engine.component import Service
 from synthgp.engine.sim import YEAR
 
@@ -31,9 +33,10 @@ class RiskScores(Service):
         super().bind(sim)
         self.record, self.rx, self.vitals = sim.record, sim.rx, sim.vitals
 
-    def qrisk3(self, pos: np.ndarray, day, sbp: np.ndarray, lab: dict, bmi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """QRISK3 of `pos` on `day` (NG136 1.3.2), recorded for those aged 25-84. Returns (scores of
-        those scored, which of `pos` were scored)."""
+    def cvd_risk(self, pos: np.ndarray, day, sbp: np.ndarray, lab: dict, bmi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The 10-year cardiovascular risk of `pos` on `day` (NG136 1.3.2), recorded for those aged 25-84
+        under the code of the score in use that day. Returns (scores of those scored, which of `pos`
+        were scored)."""
         s = self.s
         day = np.broadcast_to(day, len(pos))
         age = (day - s.dob[pos]) / YEAR
@@ -51,5 +54,9 @@ class RiskScores(Service):
                             sbp_sd=self.vitals.sbp_variability(pos), townsend=s.townsend[pos], flags=flags)
         score = qrisk3.score(inp)
         rec = self.record
-        rec.observation(pos, day, rec.code("qrisk3"), value=np.round(score, 1), unit=rec.unit("%"), obstype=rec.obstype("Value"))
+        key = eras.risk_score_code(day)
+        code = np.select([key == k for k in ("qrisk3", "qrisk2")], rec.codes("qrisk3", "qrisk2"), rec.code("framingham_risk"))
+        rec.observation(pos, day, code, value=np.round(score, 1), unit=rec.unit("%"), obstype=rec.obstype("Value"))
         return score, ok
+
+    qrisk3 = cvd_risk  # the name callers used before the score went by date

@@ -39,10 +39,15 @@ class Hypertension(Pathway):
         "onset_htn": "day usual BP first reached 140/90 (truth)",
         "post_event_check": "day of the BP check after a cardiovascular event",
         "usual_sbp_entry": "usual systolic BP at entry (truth)",
+        "no_ccb": "a CCB was not tolerated (oedema): not added back",
+        "no_acei_arb": "an ACEi/ARB was stopped (K+ > 6 or eGFR fall >= 25%): not added back",
+        "resistant": "resistant hypertension confirmed out of clinic before step 4",
+        "full_bloods_day": "day of the last lipids, HbA1c and urine ACR (the full panel)",
     }
     reads = ("dob", "male", "black", "ent", "lst", "first_allowed", "age_entry", "rf_type1", "last_bp",
              "known_type2", "known_ckd", "stroke_day", "mi_day", "heart_failure_day", "bp_response", "bp_white_coat_sbp",
-             "adherence", "repeat_days", "rx_drug", "rx_level", "rx_course", "rx_stopped", "rx_stop_day")
+             "adherence", "repeat_days", "rx_drug", "rx_level", "rx_course", "rx_stopped", "rx_stop_day",
+             "sample_acr", "sample_egfr")
     truth = ("hypertension_truth", "decision_truth")
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
@@ -53,17 +58,28 @@ class Hypertension(Pathway):
             "cough_pending": np.zeros(n, dtype=bool), "oedema_pending": np.zeros(n, dtype=bool),
             "next_review": np.full(n, NEVER, dtype=np.int64), "last_raised": np.full(n, -NEVER, dtype=np.int64),
             "onset_htn": np.full(n, dates.NONE, dtype=np.int64), "post_event_check": np.full(n, NEVER, dtype=np.int64),
-            "usual_sbp_entry": np.full(n, np.nan),
+            "usual_sbp_entry": np.full(n, np.nan), "no_ccb": np.zeros(n, dtype=bool),
+            "no_acei_arb": np.zeros(n, dtype=bool), "resistant": np.zeros(n, dtype=bool),
+            "full_bloods_day": np.full(n, -NEVER, dtype=np.int64),
         }
 
     def bind(self, sim: "Sim") -> None:
         super().bind(sim)
         self.sim, self.ids, self.care = sim, sim.ids, sim.care
         cfg = reference.toml("ng136.toml")
-        self.th, self.fu = cfg["thresholds"], cfg["follow_up"]
+        self.th, self.fu, self.staffing = cfg["thresholds"], cfg["follow_up"], cfg["review_staff"]
+        self.hbpm_start = dates.to_days(self.fu["hbpm_review_start"])
+        self.postural = cfg["postural"]
+        self.stopping = cfg["stopping_by_age"]
         self.record, self.rx, self.vitals, self.labs, self.contacts = sim.record, sim.rx, sim.vitals, sim.labs, sim.contacts
         self.decisions = TruthRows("pat", "day", "decision", "drug", "rule")
         self.checks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # this month's opportunistic checks
+
+    def postural_drop(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each person's own fall in (systolic, diastolic) BP on standing (data/ng136.toml [postural])."""
+        p = self.postural
+        return (p["sbp_drop_mean"] + p["sbp_drop_sd"] * self.draws("postural.sbp").normal(pos),
+                p["dbp_drop_mean"] + p["dbp_drop_sd"] * self.draws("postural.dbp").normal(pos))
 
     def draws(self, purpose: str):
         return self.sim.draws(purpose)
@@ -80,13 +96,17 @@ class Hypertension(Pathway):
         history.last_check(self)
 
     def track(self, sim: "Sim", month: "Month") -> None:
-        """The truth of onset; and people who stop taking their treatment (unseen until a review)."""
+        """The truth of onset; and people who stop taking their treatment (unseen until a review), the
+        younger more often (data/ng136.toml [stopping_by_age])."""
         s, act = self.s, month.act
         now = (month.usual_sbp >= self.th["clinic_sbp"]) | (month.usual_dbp >= self.th["clinic_dbp"])
         new = now & (s.onset_htn[act] == dates.NONE)
         s.onset_htn[act[new]] = month.vday[new]
-        on_rx = act[self.rx.on_any(act) & ~s.rx_stopped[act]]
-        stop = on_rx[self.draws("stop").uniform(on_rx, month.m) < self.care.stop_per_year / 12]
+        held = self.rx.on_any(act) & ~s.rx_stopped[act]
+        on_rx = act[held]
+        by_age = self.stopping
+        rate = self.care.stop_per_year * np.asarray(by_age["rate_ratio"])[np.searchsorted(by_age["age_from"], month.age[held], side="right") - 1]
+        stop = on_rx[self.draws("stop").uniform(on_rx, month.m) < rate / 12]
         self.rx.stop_taking(stop, month.day0)
 
     def opportunistic(self, sim: "Sim", month: "Month") -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from synthgp.clinical import ng136
+from synthgp.clinical import bp, ng136
 from synthgp.engine.sim import YEAR
 from synthgp.pathways.hypertension import treatment
 
@@ -63,18 +63,23 @@ def follow_up_readings(h: "Hypertension", month: "Month") -> None:
     _, first = np.unique(r_pos, return_index=True)  # one reading a person: the first
     r_pos, r_day, r_s, r_d = r_pos[first], r_day[first], r_s[first], r_d[first]
 
-    severe = ng136.clinic_severe(r_s, r_d)
+    severe = ng136.clinic_severe(r_s, r_d, r_day)
     sv = r_pos[severe]
     sv_day = r_day[severe] + 1 + h.draws("severe.repeat").integers(sv, 7, m)
     sv_cons = h.contacts.book(sv, sv_day, "nurse", "severe", m, "Clinic")
     s2r, d2r, s2, d2 = h.vitals.measure(sv, sv_day, sv_cons, 7 * m + 2)
-    still = ng136.clinic_severe(s2r, d2r)
+    still = ng136.clinic_severe(s2r, d2r, sv_day)
+    # accelerated (malignant) hypertension: retinal haemorrhage or papilloedema on fundoscopy, usually
+    # above 220/120 (1.5.1): the finding coded at the visit and a same-day referral
     accelerated = still & (s2 >= h.th["accelerated_sbp"])
+    rec = h.record
+    rec.observation(sv[accelerated], sv_day[accelerated], rec.code("hypertension_malignant"), cons=sv_cons[accelerated],
+                    obstype=rec.obstype("Observation"))
     treatment.refer(h, sv[accelerated], sv_day[accelerated], 3, "1.5.1 accelerated hypertension: same-day referral")
     diagnose(h, sv[still], sv_day[still], s2r[still], d2r[still], s2[still] + 0.0, d2[still] + 0.0, m)
 
-    first_raised = ~severe & ng136.clinic_raised(r_s, r_d)
-    repeat_raised = ~still & ng136.clinic_raised(s2r, d2r)
+    first_raised = ~severe & ng136.clinic_raised(r_s, r_d, r_day)
+    repeat_raised = ~still & ng136.clinic_raised(s2r, d2r, sv_day)
     raised = np.concatenate([r_pos[first_raised], sv[repeat_raised]])
     raised_day = np.concatenate([r_day[first_raised], sv_day[repeat_raised]])
     raised_s = np.concatenate([r_s[first_raised], s2r[repeat_raised]])
@@ -85,13 +90,19 @@ def follow_up_readings(h: "Hypertension", month: "Month") -> None:
 
 def _out_of_clinic(h: "Hypertension", raised, raised_day, raised_s, raised_d, m: int) -> None:
     """ABPM, or HBPM, one to three weeks after a raised reading (when the practice arranges it); a
-    confirmed diagnosis within a week of it."""
+    confirmed diagnosis within a week of it. Before CG127 (August 2011) there was no ABPM: a repeat
+    clinic reading at a nurse's clinic confirmed it (CG18, CG34)."""
     done = h.draws("oc.done").uniform(raised, m) < h.care.out_of_clinic_done
     oc = raised[done]
     oc_day = raised_day[done] + 7 + h.draws("oc.day").integers(oc, 15, m)
     home = h.draws("oc.home").uniform(oc, m) < h.care.hbpm_share
-    os_, od = h.vitals.out_of_clinic(oc, oc_day, m, home)
-    conf = ng136.confirmed(os_, od)
+    abpm = ng136.abpm_required(raised_day[done])
+    os_, od = np.empty(len(oc)), np.empty(len(oc))
+    os_[abpm], od[abpm] = h.vitals.out_of_clinic(oc[abpm], oc_day[abpm], m, home[abpm])
+    clinic = oc[~abpm]
+    cons = h.contacts.book(clinic, oc_day[~abpm], "nurse", "repeat", m, "Clinic")
+    os_[~abpm], od[~abpm], _, _ = h.vitals.measure(clinic, oc_day[~abpm], cons, 7 * m + 6)
+    conf = ng136.confirmed(os_, od, raised_day[done])
     dx_day = oc_day[conf] + h.draws("dx.delay").integers(oc[conf], 7, m)
     diagnose(h, oc[conf], dx_day, raised_s[done][conf], raised_d[done][conf], os_[conf], od[conf], m)
 
@@ -101,27 +112,28 @@ def diagnose(h: "Hypertension", pos, day, clinic_s, clinic_d, oc_s, oc_d, step) 
     if not len(pos):
         return
     s, rec, care = h.s, h.record, h.care
-    st = ng136.stage(clinic_s, clinic_d, oc_s, oc_d)
+    st = ng136.stage(clinic_s, clinic_d, oc_s, oc_d, day)
     st = np.where(st == ng136.NONE, ng136.STAGE1, st)
     s.dx[pos], s.dx_day[pos], s.stage[pos] = True, day, st
     cons = h.contacts.book(pos, day, "gp", "dx", step, "Face to face consultation")
     lab_day = np.maximum(day - 3 - h.draws("tod.delay").integers(pos, 5, step), s.ent[pos])
     lab = h.labs.sample(pos, lab_day, True)
+    s.full_bloods_day[pos] = lab_day
     rec.observation(pos, lab_day, rec.code("ecg"), obstype=rec.obstype("Investigation"))
     rec.observation(pos, day, rec.code("fundoscopy"), cons=cons, obstype=rec.obstype("Investigation"))
     tod = (lab["egfr"] < 60) | (lab["acr"] >= 3)
-    code = np.select([st == ng136.SEVERE, st == ng136.STAGE2, tod],
-                     rec.codes("hypertension_severe", "hypertension_stage2", "hypertension_stage1_organ_damage"),
-                     rec.code("hypertension_stage1"))
-    h.rx.link_problem(pos, rec.diagnosis(pos, day, code, cons=cons))
+    h.rx.link_problem(pos, rec.diagnosis(pos, day, stage_code(h, st, tod, day), cons=cons))
     _, _, age, bmi = h.vitals.usual_at(pos, day)
+    postural(h, pos, day, clinic_s, clinic_d, cons, postural_due(h, pos, day, age))
     h.vitals.lifestyle(pos, day, bmi)
     score = np.zeros(len(pos))
-    scored, ok = h.sim.risk.qrisk3(pos, day, clinic_s, lab, bmi)
+    scored, ok = h.sim.risk.cvd_risk(pos, day, clinic_s, lab, bmi)
     score[ok] = scored
-    cvd = (s.stroke_day[pos] >= 0) | (s.mi_day[pos] >= 0)
-    offer, consider = ng136.offer_treatment(st, age, tod, cvd, s.known_ckd[pos] <= day, s.known_type2[pos] <= day, score)
-    consider |= ng136.offer_treatment_over80(st, age, clinic_s, clinic_d)
+    # established CVD counts heart failure, and diabetes type 1 as well as type 2 (1.4.10)
+    cvd = (s.stroke_day[pos] >= 0) | (s.mi_day[pos] >= 0) | ((s.heart_failure_day[pos] >= 0) & (s.heart_failure_day[pos] <= day))
+    diabetes = (s.known_type2[pos] <= day) | s.rf_type1[pos]
+    offer, consider = ng136.offer_treatment(st, age, tod, cvd, s.known_ckd[pos] <= day, diabetes, score, day)
+    consider |= ng136.offer_treatment_over80(st, age, clinic_s, clinic_d, day)
     treat = offer | (consider & (h.draws("treat").uniform(pos, step) < care.consider_uptake))
     declines = treat & (h.draws("decline").uniform(pos, step) < care.decline_treatment)
     start_now = treat & ~declines
@@ -132,3 +144,27 @@ def diagnose(h: "Hypertension", pos, day, clinic_s, clinic_d, oc_s, oc_d, step) 
     s.next_review[pos] = np.where(start_now, day + h.fu["step_up_days"], day + h.fu["annual_review_days"])
     young = pos[(age < 40) & (h.draws("young.ref").uniform(pos, step) < care.refer_under40)]
     treatment.refer(h, young, s.dx_day[young], 1, "1.4.14 under 40: secondary causes")
+
+
+def stage_code(h: "Hypertension", st: np.ndarray, tod: np.ndarray, day) -> np.ndarray:
+    """The diagnosis code: the "(NICE 2011)" stage codes from CG127 (August 2011) on, with target-organ
+    damage at stage 1; before them, essential hypertension (the stage codes did not exist yet)."""
+    rec = h.record
+    staged = np.select([st == ng136.SEVERE, st == ng136.STAGE2, tod],
+                       rec.codes("hypertension_severe", "hypertension_stage2", "hypertension_stage1_organ_damage"),
+                       rec.code("hypertension_stage1"))
+    return np.where(ng136.nice2011_codes(day), staged, rec.code("essential_hypertension"))
+
+
+def postural_due(h: "Hypertension", pos: np.ndarray, day, age: np.ndarray) -> np.ndarray:
+    """Whom NG136 1.1.6 asks to have a standing BP: type 2 diabetes, or aged 80 and over."""
+    return (h.s.known_type2[pos] <= day) | (age >= h.postural["age_from"])
+
+
+def postural(h: "Hypertension", pos: np.ndarray, day, sbp: np.ndarray, dbp: np.ndarray, cons: np.ndarray, due: np.ndarray) -> None:
+    """A standing BP after the seated one, for those `due` (1.1.6): the seated reading less their own fall,
+    inside the physiological bounds every reading keeps (clinical/bp.py)."""
+    sel = pos[due]
+    ds, dd = h.postural_drop(sel)
+    st_s, st_d = bp.bound(np.round(sbp[due] - ds), np.round(dbp[due] - dd))
+    h.record.blood_pressure(sel, np.broadcast_to(day, len(pos))[due], st_s, st_d, cons[due], "standing")

@@ -12,7 +12,7 @@ import numpy as np
 from synthgp.clinical import ng136
 from synthgp.core import reference
 from synthgp.engine.sim import YEAR
-from synthgp.pathways.hypertension import treatment
+from synthgp.pathways.hypertension import diagnosis, treatment
 
 if TYPE_CHECKING:
     from synthgp.pathways.hypertension import Hypertension
@@ -37,7 +37,7 @@ def at_entry(h: "Hypertension") -> None:
     st = np.where((s0[pri] >= th["stage2_clinic_sbp"]) | (d0[pri] >= th["stage2_clinic_dbp"]), ng136.STAGE2, ng136.STAGE1)
     s.dx[pri], s.dx_day[pri], s.stage[pri], s.prior[pri] = True, pday, st, True
     rec = h.record
-    code = np.where(st == ng136.STAGE2, rec.code("hypertension_stage2"), rec.code("hypertension_stage1"))
+    code = diagnosis.stage_code(h, st, np.zeros(len(pri), dtype=bool), pday)  # no "(NICE 2011)" code before 2011
     first = s.first_allowed[pri]
     here, early = pday >= first, pday < first
     h.rx.link_problem(pri[here], rec.diagnosis(pri[here], pday[here], code[here]))
@@ -53,7 +53,7 @@ def _regimen(h: "Hypertension", treated: np.ndarray, s0: np.ndarray) -> None:
     """The regimen carried over: one class per standard-dose lowering needed to reach target."""
     s, ent = h.s, h.s.ent
     age = (ent[treated] - s.dob[treated]) / YEAR
-    tgt_s, _ = ng136.target(age, s.rf_type1[treated], np.zeros(len(treated)))
+    tgt_s, _ = ng136.target(age, s.rf_type1[treated], np.zeros(len(treated)), ent[treated])
     per_drug = reference.toml("blood_pressure.toml")["treatment"]["standard_sbp"] * s.bp_response[treated] * s.adherence[treated]
     k_need = np.clip(np.ceil((s0 - tgt_s + 5) / per_drug), 1, 4).astype(np.int64)
     k_need -= (h.draws("prior.inertia").uniform(treated) < h.care.inertia) & (k_need > 1)

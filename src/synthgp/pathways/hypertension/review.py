@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from synthgp.clinical import ng136
-from synthgp.pathways.hypertension import treatment
+from synthgp.core import dates
+from synthgp.engine.sim import YEAR
+from synthgp.pathways.hypertension import diagnosis, treatment
 
 if TYPE_CHECKING:
     from synthgp.engine.sim import Month
@@ -28,15 +30,20 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     rec.observation(due[dna], rday[dna], rec.code("did_not_attend"), obstype=rec.obstype("Observation"))
     s.next_review[due[dna]] = rday[dna] + h.fu["missed_review_rebook_days"]
     rv, rv_day = due[~dna], rday[~dna]
-    cons = h.contacts.book(rv, rv_day, "gp", "review", m, "Face to face consultation")
-    _, _, age, bmi = h.vitals.usual_at(rv, rv_day)
-    sbp, dbp, _, _ = h.vitals.measure(rv, rv_day, cons, 7 * m + 3)
     annual = rv_day - np.maximum(s.dx_day[rv], s.ent[rv]) >= 300
+    home = (rv_day >= h.hbpm_start) & (h.draws("review.home").uniform(rv, m) < h.fu["hbpm_review_share"])
+    cons = _book(h, rv, rv_day, annual, home, m)
+    _, _, age, bmi = h.vitals.usual_at(rv, rv_day)
+    sbp, dbp = _reading(h, rv, rv_day, cons, home, m)
     rec.observation(rv[annual], rv_day[annual], rec.code("hypertension_annual_review"), cons=cons[annual],
                     obstype=rec.obstype("Observation"))
     h.vitals.lifestyle(rv[annual], rv_day[annual], bmi[annual])
-    h.labs.sample(rv[annual], rv_day[annual], False)
-    tgt_s, tgt_d = ng136.target(age, s.rf_type1[rv], np.zeros(len(rv)))
+    _bloods(h, rv[annual], rv_day[annual])
+    diagnosis.postural(h, rv, rv_day, sbp, dbp, cons, annual & ~home & diagnosis.postural_due(h, rv, rv_day, age))
+    # the ACR that tightens the target is the latest one measured (NaN if never)
+    tgt_s, tgt_d = ng136.target(age, s.rf_type1[rv], s.sample_acr[rv], rv_day)
+    oc_s, oc_d = ng136.target_out_of_clinic(age, s.rf_type1[rv], s.sample_acr[rv], rv_day)
+    tgt_s, tgt_d = np.where(home, oc_s, tgt_s), np.where(home, oc_d, tgt_d)  # home readings, home targets
     ok = ng136.controlled(sbp, dbp, tgt_s, tgt_d)
     on_any = h.rx.on_any(rv)  # before today's changes
     _side_effects(h, rv, rv_day, cons)
@@ -56,9 +63,47 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     start = np.flatnonzero(act_on & ~on_any)  # indices into rv
     start = start[h.draws("reoffer").uniform(rv[start], m) >= care.decline_treatment]
     treatment.start_first_line(h, rv[start], rv_day[start])
-    _step_up(h, rv[act_on & on_any], rv_day[act_on & on_any], m)
+    up = act_on & on_any
+    not_resistant = _step_up(h, rv[up], rv_day[up], m, (sbp[up], dbp[up], cons[up]))
     slip = np.round(h.draws("review.slip").exponential(rv, care.review_delay_mean_days, m)).astype(np.int64)
-    s.next_review[rv] = np.where(ok | inert, rv_day + h.fu["annual_review_days"] + slip, rv_day + h.fu["step_up_days"])
+    yearly = ok | inert | np.isin(rv, not_resistant)  # at target out of clinic: reviewed as controlled
+    s.next_review[rv] = np.where(yearly, rv_day + h.fu["annual_review_days"] + slip, rv_day + h.fu["step_up_days"])
+
+
+def _reading(h: "Hypertension", rv, rv_day, cons, home, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """The review's BP: a clinic reading, or the mean of the home readings the patient sent in."""
+    sbp, dbp = np.empty(len(rv)), np.empty(len(rv))
+    sbp[~home], dbp[~home], _, _ = h.vitals.measure(rv[~home], rv_day[~home], cons[~home], 7 * m + 3)
+    sbp[home], dbp[home] = h.vitals.out_of_clinic(rv[home], rv_day[home], 7 * m + 3, np.ones(int(home.sum()), dtype=bool))
+    return sbp, dbp
+
+
+def _book(h: "Hypertension", rv: np.ndarray, rv_day: np.ndarray, annual: np.ndarray, home: np.ndarray, m: int) -> np.ndarray:
+    """The review's consultation: an annual review with a healthcare assistant (their share rising over
+    the years, data/ng136.toml [review_staff]) or a practice nurse; a follow-up after a change with a GP.
+    A review on home readings is by telephone."""
+    st = h.staffing
+    year = dates.year_of(rv_day) + (dates.month_of(rv_day) - 1) / 12
+    p_hca = np.interp(year, st["hca_years"], st["hca_share"])
+    c = h.contacts
+    has_hca = c.staff_count[c.s.practice[rv], c.jobs.index("hca")] > 0  # a small practice may have none
+    hca = annual & has_hca & (h.draws("review.hca").uniform(rv, m) < p_hca)
+    cons = np.empty(len(rv), dtype=np.int64)
+    for sel, job, purpose, source in ((~annual, "gp", "review", "Face to face consultation"),
+                                      (annual & ~hca, "nurse", "review.nurse", "Clinic"),
+                                      (hca, "hca", "review.hca", "Clinic")):
+        cons[sel & ~home] = h.contacts.book(rv[sel & ~home], rv_day[sel & ~home], job, purpose, m, source)
+        cons[sel & home] = h.contacts.book(rv[sel & home], rv_day[sel & home], job, purpose, m, "Telephone consultation")
+    return cons
+
+
+def _bloods(h: "Hypertension", pos: np.ndarray, day: np.ndarray) -> None:
+    """Urea and electrolytes at every annual review; lipids, HbA1c and ACR too when a year has passed."""
+    s = h.s
+    due = day - s.full_bloods_day[pos] >= h.staffing["full_bloods_days"]
+    h.labs.sample(pos[~due], day[~due], False)
+    h.labs.sample(pos[due], day[due], True)
+    s.full_bloods_day[pos[due]] = day[due]
 
 
 def _side_effects(h: "Hypertension", rv: np.ndarray, rv_day: np.ndarray, cons: np.ndarray) -> None:
@@ -77,14 +122,16 @@ def _side_effects(h: "Hypertension", rv: np.ndarray, rv_day: np.ndarray, cons: n
     if len(oe):
         rec.observation(oe, oe_day, rec.code("oedema"), cons=cons[oedema], obstype=rec.obstype("Symptom"))
         h.rx.stop_slot(oe, "C")
+        s.no_ccb[oe] = True  # not added back at the next step
         no_d = s.rx_drug[oe, 2] < 0
         treatment.add_class(h, oe[no_d], "D", oe_day[no_d], "1.4.36 CCB not tolerated: diuretic")
     s.oedema_pending[rv] = False
 
 
-def _step_up(h: "Hypertension", tr: np.ndarray, tr_day: np.ndarray, m: int) -> None:
+def _step_up(h: "Hypertension", tr: np.ndarray, tr_day: np.ndarray, m: int, seated: tuple) -> np.ndarray:
     """Treated but above target: titrate the newest drug first (1.4.44), then add a class (1.4.41-1.4.45),
-    then step 4, then refer (1.4.52)."""
+    then step 4 once resistant hypertension is confirmed, then refer (1.4.52). Returns those found at
+    target out of clinic (not resistant)."""
     s, meds = h.s, h.rx.meds
     newest = np.argmax(np.where(s.rx_drug[tr] >= 0, s.rx_course[tr], -1), axis=1)
     cur = s.rx_drug[tr, newest]
@@ -100,8 +147,37 @@ def _step_up(h: "Hypertension", tr: np.ndarray, tr_day: np.ndarray, m: int) -> N
     add_pos, add_day = tr[~can_titrate], tr_day[~can_titrate]
     due4, on_s4 = treatment.step_up(h, add_pos, add_day)
     if due4.any():
-        potassium = h.labs.sample(add_pos[due4], add_day[due4], False)["k"]
-        treatment.step4(h, add_pos[due4], add_day[due4], potassium, m)
+        sbp, dbp, cons = (x[~can_titrate][due4] for x in seated)
+        s4, s4_day, not_resistant = _confirm_resistant(h, add_pos[due4], add_day[due4], m, sbp, dbp, cons)
+        potassium = h.labs.sample(s4, s4_day, False)["k"] if len(s4) else np.empty(0)
+        treatment.step4(h, s4, s4_day, potassium, m)
+    else:
+        not_resistant = np.empty(0, dtype=np.int64)
     ref = on_s4 & ~s.referred[add_pos]
     s.referred[add_pos[ref]] = True
     treatment.refer(h, add_pos[ref], add_day[ref], 1, "1.4.52 uncontrolled on four drugs")
+    return not_resistant
+
+
+def _confirm_resistant(h: "Hypertension", pos: np.ndarray, day: np.ndarray, m: int, sbp, dbp, cons) -> tuple[np.ndarray, ...]:
+    """Before step 4 (NG136 1.4.46-1.4.47; CG127 1.7.1): confirm resistant hypertension out of clinic
+    (ABPM, or HBPM), once, with a standing reading at the review. A mean below the out-of-clinic target (5 mmHg under the clinic one) is not
+    resistant hypertension: no fourth drug. Confirmed, it is coded and step 4 follows when the reading
+    is back. Before CG127 (no ABPM) step 4 followed the clinic readings. Returns (positions, days) for
+    step 4, and the positions found not resistant."""
+    s = h.s
+    need = ng136.abpm_required(day) & ~s.resistant[pos]
+    diagnosis.postural(h, pos, day, sbp, dbp, cons, need)
+    oc, oc_day = pos[need], day[need] + 7 + h.draws("resistant.day").integers(pos[need], 15, m)
+    home = h.draws("resistant.home").uniform(oc, m) < h.care.hbpm_share
+    os_, od = h.vitals.out_of_clinic(oc, oc_day, 7 * m + 6, home)
+    age = (oc_day - s.dob[oc]) / YEAR
+    tgt_s, tgt_d = ng136.target(age, s.rf_type1[oc], s.sample_acr[oc], oc_day)
+    off = h.th["clinic_sbp"] - h.th["out_of_clinic_sbp"]
+    resistant = ~ng136.controlled(os_, od, tgt_s - off, tgt_d - off)
+    h.decide(oc[~resistant], oc_day[~resistant], "no_change", None, "1.4.46 ABPM/HBPM at target: not resistant")
+    rs, rs_day = oc[resistant], oc_day[resistant]
+    s.resistant[rs] = True
+    rec = h.record
+    rec.observation(rs, rs_day, rec.code("hypertension_resistant"), obstype=rec.obstype("Observation"))
+    return np.concatenate([pos[~need], rs]), np.concatenate([day[~need], rs_day]), oc[~resistant]

@@ -29,7 +29,8 @@ def start_first_line(h: "Hypertension", pos: np.ndarray, day) -> None:
     """Step 1: the class NG136 gives for age, family origin, diabetes and heart failure."""
     s = h.s
     age = (day - s.dob[pos]) / YEAR
-    cls = ng136.first_line(age, s.black[pos], s.known_type2[pos] <= day, s.heart_failure_day[pos] >= 0)
+    cls = ng136.first_line(age, s.black[pos], s.known_type2[pos] <= day, s.heart_failure_day[pos] >= 0, day,
+                           type1=s.rf_type1[pos])
     for c in ("A", "C", "D"):
         add_class(h, pos[cls == c], c, _each(day, cls == c), FIRST_LINE)
 
@@ -55,7 +56,7 @@ def add_class(h: "Hypertension", pos: np.ndarray, cls: str, day, rule: str) -> N
 
 def _add_acei_or_arb(h: "Hypertension", pos: np.ndarray, day, rule: str, what: str) -> None:
     s, meds = h.s, h.rx.meds
-    arb = ng136.prefer_arb(s.black[pos])
+    arb = ng136.prefer_arb(s.black[pos], day)
     for use_arb, name in ((False, "ramipril"), (True, "losartan")):
         sel = pos[arb == use_arb]
         if not len(sel):
@@ -75,9 +76,28 @@ def _add_acei_or_arb(h: "Hypertension", pos: np.ndarray, day, rule: str, what: s
 
 
 def monitor(h: "Hypertension", pos: np.ndarray, day, purpose: str, step=None) -> None:
-    """Urea and electrolytes one to two weeks after starting or raising a drug that needs them."""
+    """Urea and electrolytes one to two weeks after starting or raising a drug that needs them; after an
+    ACEi/ARB (purposes "monitor", "monitor.t"), stop it if K+ > 6.0 or eGFR fell by 25% or more."""
     step = np.broadcast_to(day, len(pos)) if step is None else step
-    h.labs.sample(pos, day + 7 + h.draws(purpose).integers(pos, 8, step), False)
+    before = h.s.sample_egfr[pos].copy()  # the last eGFR before the drug (or the dose) changed
+    when = day + 7 + h.draws(purpose).integers(pos, 8, step)
+    got = h.labs.sample(pos, when, False)
+    if got is not None and purpose in ("monitor", "monitor.t"):
+        stop_if_unsafe(h, pos, when, got["k"], got["egfr"], before)
+
+
+def stop_if_unsafe(h: "Hypertension", pos: np.ndarray, day, k: np.ndarray, egfr: np.ndarray, before: np.ndarray) -> None:
+    """K+ above 6.0 mmol/L or an eGFR fall of 25% or more after an ACEi/ARB: stop it (NICE's CKD guidance
+    and the BNF, data/ng136.toml [monitoring]); the class is not added back."""
+    s = h.s
+    with np.errstate(invalid="ignore"):
+        unsafe = ng136.acei_arb_unsafe(k, egfr, before, day) & (s.rx_drug[pos, 0] >= 0)
+    stop, sd = pos[unsafe], np.broadcast_to(day, len(pos))[unsafe] + 2  # acted on when the result is back
+    if len(stop):
+        names = np.asarray(h.rx.meds.names, dtype=object)[s.rx_drug[stop, 0]]
+        h.rx.stop_slot(stop, "A")
+        s.no_acei_arb[stop] = True
+        h.decide(stop, sd, "stop", names, "K+ > 6.0 or eGFR fall >= 25%: ACEi/ARB stopped")
 
 
 def step4(h: "Hypertension", pos: np.ndarray, day, potassium: np.ndarray, step) -> None:
@@ -85,7 +105,7 @@ def step4(h: "Hypertension", pos: np.ndarray, day, potassium: np.ndarray, step) 
     if not len(pos):
         return
     meds = h.rx.meds
-    which = ng136.step4_drug(potassium)
+    which = ng136.step4_drug(potassium, day)
     spiro = which == "spironolactone"
     sp = pos[spiro]
     h.rx.set_drug(sp, "S", meds.index["spironolactone"], np.zeros(len(sp), dtype=np.int64), _each(day, spiro))
@@ -105,7 +125,8 @@ def step_up(h: "Hypertension", pos: np.ndarray, day, diabetic_on: np.ndarray | N
     s = h.s
     drug = s.rx_drug[pos]
     diabetic = s.known_type2[pos] <= day if diabetic_on is None else diabetic_on
-    nxt = ng136.next_class(drug[:, 0] >= 0, drug[:, 1] >= 0, drug[:, 2] >= 0, s.black[pos], diabetic)
+    nxt = ng136.next_class(drug[:, 0] >= 0, drug[:, 1] >= 0, drug[:, 2] >= 0, s.black[pos], diabetic, day,
+                           no_c=s.no_ccb[pos], no_a=s.no_acei_arb[pos])
     on_s4 = drug[:, 3] >= 0
     for c in ("A", "C", "D"):
         sel = (nxt == c) & ~on_s4
