@@ -25,11 +25,13 @@ judged by care_gaps.py, whose checks follow these in the result.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import duckdb
 
-from synthgp.core import codes, reference
+from synthgp.clinical import eras
+from synthgp.core import codes, dates, reference
 from synthgp.evaluate import care_gaps, qof
 
 POTASSIUM = codes.snomed("potassium")
@@ -43,8 +45,18 @@ def _w() -> dict:
     return reference.toml("ng136.toml")["audit"]
 
 
+def _era_rows() -> str:
+    """The guidance eras as SQL rows (start, A age limit, older person's class): a first line is judged
+    by the guidance of the day it started (clinical/eras.py, data/eras.toml)."""
+    rows = []
+    for name in eras.names():
+        day = eras.start(name)
+        lim, older = eras.param("first_line", "a_age_limit", day), eras.flag("first_line_older", day)
+        rows.append(f"(DATE '{dates.EPOCH + dt.timedelta(days=day)}', {float(lim)}, '{older}')")
+    return ", ".join(rows)
+
+
 def _base() -> str:
-    lim = reference.toml("ng136.toml")["first_line"]["a_age_limit"]
     k_lim = reference.toml("ng136.toml")["step4"]["potassium_limit"]
     w = _w()
     return f"""
@@ -69,9 +81,10 @@ first_line AS (
     (SELECT string_agg(DISTINCT s.class, '+' ORDER BY s.class) FROM cls_start s WHERE s.patid = f.patid AND s.d = f.d) AS got
   FROM first_rx f JOIN seen USING (patid) JOIN patient_identity i USING (patid) JOIN dx USING (patid)
   WHERE f.d >= seen.d AND f.d >= dx.d),
+era(start, lim, older) AS (VALUES {_era_rows()}),
 judged_first AS (
-  SELECT *, CASE WHEN t2 OR (age < {lim} AND NOT black) THEN 'A' WHEN hf THEN 'C or D' ELSE 'C' END AS expected
-  FROM first_line),
+  SELECT f.*, CASE WHEN t2 OR (age < e.lim AND NOT black) THEN 'A' WHEN hf THEN 'C or D' ELSE e.older END AS expected
+  FROM first_line f ASOF JOIN era e ON f.d >= e.start),
 adds AS (  -- each class started after the first, with the other classes issued in the 120 days up to it
   SELECT s.patid, s.class, s.d,
     (SELECT string_agg(DISTINCT r.class, '+' ORDER BY r.class) FROM rx r
