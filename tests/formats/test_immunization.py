@@ -279,30 +279,10 @@ def test_viewer_shows_vaccinations_and_flu_coverage(client, db, rows):
 
 
 def test_vaccinations_and_coverage_render_in_headless_chromium(out, rows):
-    import socket
-    import subprocess
-    import sys
-    import time
-
-    import httpx
-
     from tests.conftest import SHOTS, chromium_page
+    from tests.serve.running import serving
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "synthgp", "serve", str(out), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if httpx.get(base + "/fhir/metadata", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail(f"server did not start: {proc.stderr.read().decode()}")
+    with serving(out) as base:
         patid = min(v["patid"] for v in rows.values() if v["key"] == "flu_vaccination_pharmacy")
         with chromium_page() as page:
             page.goto(base + "/")
@@ -315,9 +295,6 @@ def test_vaccinations_and_coverage_render_in_headless_chromium(out, rows):
             assert page.locator("#vaccinations tbody tr").count() == sum(v["patid"] == patid for v in rows.values())
             assert page.locator("#vaccinations tbody tr.pharmacy").count() >= 1
             page.screenshot(path=str(SHOTS / "vaccinations.png"), full_page=True)
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_calibration_figure_is_the_record_coverage_against_ukhsa(out, db):
