@@ -226,3 +226,15 @@ def test_cors_lets_a_browser_app_read(server):
     assert r.headers.get("access-control-allow-origin") == "*"
     security = r.json()["rest"][0]["security"]
     assert security["cors"] is True and "No authentication" in security["description"]
+
+
+def test_the_record_page_names_the_risk_score_of_its_day(server, db):
+    """A patient whose latest cardiovascular risk score was a QRISK2 (2009-2017) sees 'QRISK2' on
+    the record page, not 'QRISK3' (the score of the day, eras.toml)."""
+    patid, term = db.execute("""
+        SELECT o.patid, arg_max(m.term, o.obsdate) FROM observation o JOIN medical_dictionary m USING (medcodeid)
+        WHERE m.cluster = 'QRISK' AND o.value IS NOT NULL GROUP BY ALL
+        HAVING arg_max(m.term, o.obsdate) LIKE 'QRISK2%' ORDER BY 1 LIMIT 1""").fetchone()
+    page = httpx.get(f"{server}/patient/{patid}").text
+    row = page[page.index("<th>CV risk</th>"):][:400]
+    assert "QRISK2" in row and "QRISK3" not in row

@@ -17,7 +17,7 @@ from synthgp.core import codes, nhs_number
 from synthgp.evaluate import flu, qof
 
 PAGE = 25
-EGFR = codes.snomed("egfr")  # the lab result the record page shows beside BMI and QRISK3
+EGFR = codes.snomed("egfr")  # the lab result the record page shows beside BMI and the CV risk score
 # the vaccination codes the record page lists: (vaccine, where it was given, or that it was declined)
 VACCINATIONS = {"flu_vaccination": ("Seasonal influenza", "practice"),
                 "flu_vaccination_pharmacy": ("Seasonal influenza", "pharmacy"),
@@ -149,7 +149,7 @@ def record(con, patid: int) -> dict | None:
     current = [] if closed else [i for i in last.values()
                                  if i["issuedate"] + dt.timedelta(days=int(i["duration"] or 28) + 28) >= today]
     latest = {}
-    for cluster, label, pick in (("BMI", "BMI", None), ("LAB", "eGFR", EGFR), ("QRISK", "QRISK3", None)):
+    for cluster, label, pick in (("BMI", "BMI", None), ("LAB", "eGFR", EGFR), ("QRISK", "CV risk", None)):
         vals = [o for o in obs if o["cluster"] == cluster and o["value"] is not None and (pick is None or o["sct"] == pick)]
         if vals:
             latest[label] = vals[-1]
