@@ -75,12 +75,8 @@ class Vitals(Service):
         where numba is installed (the same floats), else the numpy functions."""
         age, bmi = self.life.age_at(pos, day), self.life.bmi_at(pos, day)
         if bp_kernel.month_bp is not None:
-            s = self.s
             day = np.ascontiguousarray(np.broadcast_to(day, len(pos)), dtype=np.int64)
-            return (*bp_kernel.month_bp(
-                pos, day, age, bmi, s.male, s.black, s.south_asian, s.imd, s.onset_type2, s.onset_ckd,
-                s.bp_level_sbp, s.bp_level_dbp, s.bp_slope_sbp, s.rx_units, s.rx_stopped, s.bp_response, s.adherence,
-                *self._curves, self._params, _NO_SUMS), age, bmi)
+            return (*self._compiled(pos, day, age, bmi, _NO_SUMS), age, bmi)
         us, ud = self.usual(pos, day, age, bmi)
         ts, td = self.treated(pos, us, ud)
         return us, ud, ts, td, age, bmi
@@ -102,11 +98,8 @@ class Vitals(Service):
                 self._year_index = yi
             sums = self._this_year
         if bp_kernel.month_bp is not None:
-            s = self.s
-            month.usual_sbp, month.usual_dbp, month.treated_sbp, month.treated_dbp = bp_kernel.month_bp(
-                act, month.vday, month.age, month.bmi, s.male, s.black, s.south_asian, s.imd, s.onset_type2, s.onset_ckd,
-                s.bp_level_sbp, s.bp_level_dbp, s.bp_slope_sbp, s.rx_units, s.rx_stopped, s.bp_response, s.adherence,
-                *self._curves, self._params, sums)
+            month.usual_sbp, month.usual_dbp, month.treated_sbp, month.treated_dbp = self._compiled(
+                act, month.vday, month.age, month.bmi, sums)
             return
         month.usual_sbp, month.usual_dbp = self.usual(act, month.vday, month.age, month.bmi)
         month.treated_sbp, month.treated_dbp = self.treated(act, month.usual_sbp, month.usual_dbp)
@@ -114,6 +107,14 @@ class Vitals(Service):
             for q, x in enumerate((month.usual_sbp, month.usual_dbp, month.treated_sbp, month.treated_dbp)):
                 sums[q, act] += x
             sums[4, act] += 1.0
+
+    def _compiled(self, pos, day, age, bmi, sums) -> tuple[np.ndarray, ...]:
+        """Usual and treated (sbp, dbp) of `pos` on `day` in one compiled pass, adding to `sums`."""
+        s = self.s
+        return bp_kernel.month_bp(
+            pos, day, age, bmi, s.male, s.black, s.south_asian, s.imd, s.onset_type2, s.onset_ckd,
+            s.bp_level_sbp, s.bp_level_dbp, s.bp_slope_sbp, s.rx_units, s.rx_stopped, s.bp_response, s.adherence,
+            *self._curves, self._params, sums)
 
     def _close_year(self) -> None:
         if self._year_index >= 0:
