@@ -146,19 +146,21 @@ class EventLog:
         their ids). Ids follow (patient, day, emission) order; the rows themselves are not reordered
         (the DuckDB store sorts every table). `table` (1-3) keeps each table's ids apart, so an obsid
         can never equal a consid or an issueid."""
-        pat, day = rows.column("pat"), rows.column("day")
+        full = {"pat": rows.column("pat"), "day": rows.column("day")}  # columns built once, whole
+        pat, day = full["pat"], full["day"]
         inside = day >= self.first_day[pat]
         if "transferred" in rows.dtypes:  # observations: GP2GP history keeps its date, filed after registration
-            moved = rows.column("transferred") != 0
+            full["transferred"] = rows.column("transferred")
+            moved = full["transferred"] != 0
             if moved.any():
-                inside |= moved & (day >= self.birth_day[pat]) & (rows.column("enter") >= self.first_day[pat])
+                full["enter"] = rows.column("enter")
+                inside |= moved & (day >= self.birth_day[pat]) & (full["enter"] >= self.first_day[pat])
         keep = np.flatnonzero(inside & (day <= self.last_day[pat]))
         all_kept = len(keep) == rows.n
-        cols = {"pat": pat if all_kept else pat[keep], "day": day if all_kept else day[keep]}
+        cols = {}
         for k in rows.dtypes:
-            if k not in cols:
-                c = rows.column(k)
-                cols[k] = c if all_kept else c[keep]
+            c = full[k] if k in full else rows.column(k)
+            cols[k] = c if all_kept else c[keep]
         p = cols["pat"]
         k = _ranks(p, cols["day"], len(seq))
         if len(k) and k.max() >= 1 << OBS_PER_PATIENT_BITS:
