@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import Executor
 
 import numpy as np
 import pyarrow as pa
@@ -49,16 +50,24 @@ def simulate_block(plan: Plan, lo: int, hi: int) -> Simulated:
     return Simulated(people, log, outcome)
 
 
-def tables_of(plan: Plan, block: Simulated) -> dict[str, pa.Table]:
-    """A simulated block's tables: the second half of block_tables (sorting the log, building Arrow)."""
-    people, outcome = block.people, block.outcome
-    fin = block.log.finish(people.patid, people.pracid)
-    out = {"patient": tables.patient(plan, people)}
+def tables_of(plan: Plan, block: Simulated, pool: Executor | None = None) -> dict[str, pa.Table]:
+    """A simulated block's tables: the second half of block_tables (sorting the log, building Arrow).
+    With a `pool`, the people's tables are built in it while this thread makes the record's."""
+    people = pool.submit(_people_tables, plan, block) if pool is not None else None
+    people_tables = _people_tables(plan, block) if people is None else None
+    outcome = block.outcome
+    fin = block.log.finish(block.people.patid, block.people.pracid)
     no_problems = {"pat": np.empty(0, dtype=np.int64), "key": np.empty(0, dtype=np.int64)}
-    out.update(tables.record_tables(plan, people, fin, outcome.problem_key if outcome else no_problems))
-    out["patient_deprivation"] = tables.deprivation(people)
-    out["patient_identity"] = identities.patient_identity(plan, people)
-    out["person_truth"] = tables.person_truth(plan, people)
+    record = tables.record_tables(plan, block.people, fin, outcome.problem_key if outcome else no_problems)
+    people_tables = people_tables if people is None else people.result()
+    return {"patient": people_tables.pop("patient"), **record, **people_tables}
+
+
+def _people_tables(plan: Plan, block: Simulated) -> dict[str, pa.Table]:
+    """The tables that come from the people and the simulation's truth, not from the record."""
+    people, outcome = block.people, block.outcome
+    out = {"patient": tables.patient(plan, people), "patient_deprivation": tables.deprivation(people),
+           "patient_identity": identities.patient_identity(plan, people), "person_truth": tables.person_truth(plan, people)}
     for name in SIMULATED_TRUTH:
         t = schema.BY_NAME[name]
         out[name] = tables.truth_table(t, outcome.truth[name], people) if outcome else t.arrow_schema.empty_table()
