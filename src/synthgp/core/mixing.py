@@ -82,17 +82,24 @@ try:  # pragma: no cover - exercised where numba is installed (it is a dependenc
             out[i] = np.float64(_mix1(_mix1(np.uint64(ids[i]) * GOLDEN + purpose) + key[i]) >> S11) * TO_UNIT
         return out
 
+    def _keys(key, n: int) -> np.ndarray:
+        """One uint64 key per position (most callers already pass exactly that)."""
+        if type(key) is np.ndarray and key.dtype == np.uint64 and key.shape == (n,) and key.flags.c_contiguous:
+            return key
+        return np.ascontiguousarray(np.broadcast_to(key, n), dtype=np.uint64)
+
     def uniform_at(inner: np.ndarray, pos: np.ndarray, key) -> np.ndarray:  # noqa: F811
-        pos = np.ascontiguousarray(pos, dtype=np.int64)
+        if not (type(pos) is np.ndarray and pos.dtype == np.int64 and pos.flags.c_contiguous):
+            pos = np.ascontiguousarray(pos, dtype=np.int64)
         if np.ndim(key) == 0:
             return _uniform_at_one(inner, pos, np.uint64(key))
-        return _uniform_at_each(inner, pos, np.ascontiguousarray(np.broadcast_to(key, len(pos)), dtype=np.uint64))
+        return _uniform_at_each(inner, pos, _keys(key, len(pos)))
 
     def uniform_ids(ids: np.ndarray, purpose: np.uint64, key) -> np.ndarray:  # noqa: F811
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         if np.ndim(key) == 0:
             return _uniform_ids_one(ids, np.uint64(purpose), np.uint64(key))
-        return _uniform_ids_each(ids, np.uint64(purpose), np.ascontiguousarray(np.broadcast_to(key, len(ids)), dtype=np.uint64))
+        return _uniform_ids_each(ids, np.uint64(purpose), _keys(key, len(ids)))
 
     COMPILED = True
 except ImportError:  # numpy's version above

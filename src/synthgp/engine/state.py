@@ -50,8 +50,6 @@ class State:
 class View:
     """One component's window on the state (see the module docstring)."""
 
-    __slots__ = ("_fields", "_who", "_declared")
-
     def __init__(self, state: State, who: str, writable: set[str], readable: set[str]):
         fields: dict[str, np.ndarray] = {}
         for name in sorted(writable):
@@ -60,16 +58,14 @@ class View:
             ro = state.array(name).view()
             ro.flags.writeable = False
             fields[name] = ro
-        object.__setattr__(self, "_fields", fields)
-        object.__setattr__(self, "_who", who)
-        object.__setattr__(self, "_declared", sorted(fields))
+        # the fields are plain instance attributes (read at the speed of any attribute, a hundred
+        # thousand times a block); __getattr__ is only reached for a name not declared
+        self.__dict__.update(fields)
+        self.__dict__["_fields"], self.__dict__["_who"], self.__dict__["_declared"] = fields, who, sorted(fields)
 
     def __getattr__(self, name: str) -> np.ndarray:
-        try:
-            return self._fields[name]
-        except KeyError:
-            raise AttributeError(f"{self._who} did not declare state field {name!r}; it declared: "
-                                 f"{', '.join(self._declared)}") from None
+        raise AttributeError(f"{self._who} did not declare state field {name!r}; it declared: "
+                             f"{', '.join(self._declared)}")
 
     def __setattr__(self, name: str, value) -> None:
         raise AttributeError(f"{self._who}: state fields change in place (s.{name}[...] = ...), never by rebinding")

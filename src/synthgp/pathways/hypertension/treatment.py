@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 FIRST_LINE = "1.4.32-1.4.37 first line"
 STEP_UP = "1.4.41-1.4.45 step up"
+Monitoring = tuple  # (positions, day or days, purpose, draw step or None): a group due urea and electrolytes
 
 
 def _each(day, mask):
@@ -31,17 +32,20 @@ def start_first_line(h: "Hypertension", pos: np.ndarray, day) -> None:
     age = (day - s.dob[pos]) / YEAR
     cls = ng136.first_line(age, s.black[pos], s.known_type2[pos] <= day, s.heart_failure_day[pos] >= 0, day,
                            type1=s.rf_type1[pos])
+    bloods: list[Monitoring] = []
     for c in ("A", "C", "D"):
-        add_class(h, pos[cls == c], c, _each(day, cls == c), FIRST_LINE)
+        add_class(h, pos[cls == c], c, _each(day, cls == c), FIRST_LINE, bloods)
+    monitor_all(h, bloods)
 
 
-def add_class(h: "Hypertension", pos: np.ndarray, cls: str, day, rule: str) -> None:
-    """Start a drug of class `cls` (A, C or D), at its starting dose, with the monitoring it needs."""
+def add_class(h: "Hypertension", pos: np.ndarray, cls: str, day, rule: str, bloods: list[Monitoring] | None = None) -> None:
+    """Start a drug of class `cls` (A, C or D), at its starting dose, with the monitoring it needs
+    (added to `bloods` when given, for the caller to take in one batch)."""
     if not len(pos):
         return
     what = "start" if rule == FIRST_LINE else "add"
     if cls == "A":
-        _add_acei_or_arb(h, pos, day, rule, what)
+        _add_acei_or_arb(h, pos, day, rule, what, bloods)
     elif cls == "C":
         meds = h.rx.meds
         h.rx.set_drug(pos, "C", meds.index["amlodipine"], np.zeros(len(pos), dtype=np.int64), day)
@@ -51,10 +55,10 @@ def add_class(h: "Hypertension", pos: np.ndarray, cls: str, day, rule: str) -> N
     elif cls == "D":
         h.rx.set_drug(pos, "D", h.rx.meds.index["indapamide"], np.zeros(len(pos), dtype=np.int64), day)
         h.decide(pos, day, what, "indapamide", rule)
-        monitor(h, pos, day, "monitor.d")
+        _monitor_or_defer(h, (pos, day, "monitor.d", None), bloods)
 
 
-def _add_acei_or_arb(h: "Hypertension", pos: np.ndarray, day, rule: str, what: str) -> None:
+def _add_acei_or_arb(h: "Hypertension", pos: np.ndarray, day, rule: str, what: str, bloods: list[Monitoring] | None) -> None:
     s, meds = h.s, h.rx.meds
     arb = ng136.prefer_arb(s.black[pos], day)
     for use_arb, name in ((False, "ramipril"), (True, "losartan")):
@@ -72,18 +76,38 @@ def _add_acei_or_arb(h: "Hypertension", pos: np.ndarray, day, rule: str, what: s
             s.cough_pending[sel] |= cough
         h.rx.set_drug(sel, "A", meds.index[name], level, sd)
         h.decide(sel, sd, what, name, rule)
-        monitor(h, sel, sd, "monitor")
+        _monitor_or_defer(h, (sel, sd, "monitor", None), bloods)
 
 
 def monitor(h: "Hypertension", pos: np.ndarray, day, purpose: str, step=None) -> None:
     """Urea and electrolytes one to two weeks after starting or raising a drug that needs them; after an
     ACEi/ARB (purposes "monitor", "monitor.t"), stop it if K+ > 6.0 or eGFR fell by 25% or more."""
-    step = np.broadcast_to(day, len(pos)) if step is None else step
+    monitor_all(h, [(pos, day, purpose, step)])
+
+
+def _monitor_or_defer(h: "Hypertension", group: Monitoring, bloods: list[Monitoring] | None) -> None:
+    if bloods is None:
+        monitor_all(h, [group])
+    elif len(group[0]):
+        bloods.append(group)
+
+
+def monitor_all(h: "Hypertension", groups: list[Monitoring]) -> None:
+    """`monitor` for several groups of (positions, day, purpose, draw step), taken as one batch of
+    samples. The groups must not share a patient (each is monitored as if alone)."""
+    pos, when, check = [], [], []
+    for g_pos, g_day, purpose, step in groups:
+        step = np.broadcast_to(g_day, len(g_pos)) if step is None else step
+        pos.append(g_pos)
+        when.append(g_day + 7 + h.draws(purpose).integers(g_pos, 8, step))
+        check.append(np.full(len(g_pos), purpose in ("monitor", "monitor.t")))
+    if not pos:
+        return
+    pos, when, check = np.concatenate(pos), np.concatenate(when), np.concatenate(check)
     before = h.s.sample_egfr[pos].copy()  # the last eGFR before the drug (or the dose) changed
-    when = day + 7 + h.draws(purpose).integers(pos, 8, step)
     got = h.labs.sample(pos, when, False)
-    if got is not None and purpose in ("monitor", "monitor.t"):
-        stop_if_unsafe(h, pos, when, got["k"], got["egfr"], before)
+    if got is not None and check.any():
+        stop_if_unsafe(h, pos[check], when[check], got["k"][check], got["egfr"][check], before[check])
 
 
 def stop_if_unsafe(h: "Hypertension", pos: np.ndarray, day, k: np.ndarray, egfr: np.ndarray, before: np.ndarray) -> None:
@@ -128,9 +152,11 @@ def step_up(h: "Hypertension", pos: np.ndarray, day, diabetic_on: np.ndarray | N
     nxt = ng136.next_class(drug[:, 0] >= 0, drug[:, 1] >= 0, drug[:, 2] >= 0, s.black[pos], diabetic, day,
                            no_c=s.no_ccb[pos], no_a=s.no_acei_arb[pos])
     on_s4 = drug[:, 3] >= 0
+    bloods: list[Monitoring] = []
     for c in ("A", "C", "D"):
         sel = (nxt == c) & ~on_s4
-        add_class(h, pos[sel], c, _each(day, sel), STEP_UP)
+        add_class(h, pos[sel], c, _each(day, sel), STEP_UP, bloods)
+    monitor_all(h, bloods)
     return (nxt == "4") & ~on_s4, on_s4
 
 
