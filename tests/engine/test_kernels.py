@@ -28,6 +28,14 @@ def test_compiled_draws_give_numpys_bits(step):
     assert np.array_equal(mixing.uniform_ids(ids[pos], d._key, key), mixing._uniform_ids(ids[pos], d._key, key))
     # and the draws asked for by position equal those asked for by id
     assert np.array_equal(keyed.normal(pos, st), d.normal(ids[pos], st))
+    if step == "array":  # the key computed inside the compiled pass, from the steps themselves
+        for scale, offset in ((1, 0), (2, 0), (2, 1)):
+            key = step_key(scale * st + offset)
+            assert np.array_equal(mixing.uniform_at_steps(keyed.inner, pos, st, scale, offset),
+                                  mixing._uniform_at(keyed.inner, pos, key))
+            assert np.array_equal(mixing._uniform_at_steps(keyed.inner, pos, st, scale, offset),
+                                  mixing._uniform_at(keyed.inner, pos, key))
+        assert np.array_equal(keyed.uniform(pos, st), d.uniform(ids[pos], st))
 
 
 def test_compiled_month_of_blood_pressure_equals_numpys(monkeypatch):

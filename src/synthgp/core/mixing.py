@@ -13,6 +13,7 @@ M2 = np.uint64(0x94D049BB133111EB)
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 S30, S27, S31, S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 TO_UNIT = 2.0**-53
+STEP = np.uint64(0xD1B54A32D192ED03)  # a counter step's key is (step + 1) * STEP, wrapping at 64 bits
 
 
 def mix(z: np.ndarray) -> np.ndarray:
@@ -47,7 +48,14 @@ def _uniform_ids(ids: np.ndarray, purpose: np.uint64, key) -> np.ndarray:
         return unit(mix(z))
 
 
-uniform_at, uniform_ids = _uniform_at, _uniform_ids
+def _uniform_at_steps(inner: np.ndarray, pos: np.ndarray, step: np.ndarray, scale: int, offset: int) -> np.ndarray:
+    """uniform_at keyed by counter step `scale * step + offset`, one step per position."""
+    with np.errstate(over="ignore"):
+        counter = np.asarray(step, dtype=np.int64) * scale + offset
+        return _uniform_at(inner, pos, (counter.astype(np.uint64) + np.uint64(1)) * STEP)
+
+
+uniform_at, uniform_ids, uniform_at_steps = _uniform_at, _uniform_ids, _uniform_at_steps
 COMPILED = False
 try:  # pragma: no cover - exercised where numba is installed (it is a dependency)
     import numba
@@ -66,6 +74,14 @@ try:  # pragma: no cover - exercised where numba is installed (it is a dependenc
         out = np.empty(len(pos))
         for i in range(len(pos)):
             out[i] = np.float64(_mix1(inner[pos[i]] + key[i]) >> S11) * TO_UNIT
+        return out
+
+    @numba.njit(cache=True, nogil=True)
+    def _uniform_at_counted(inner, pos, step, scale, offset):
+        out = np.empty(len(pos))
+        for i in range(len(pos)):
+            key = (np.uint64(step[i] * scale + offset) + np.uint64(1)) * STEP
+            out[i] = np.float64(_mix1(inner[pos[i]] + key) >> S11) * TO_UNIT
         return out
 
     @numba.njit(cache=True, nogil=True)
@@ -94,6 +110,13 @@ try:  # pragma: no cover - exercised where numba is installed (it is a dependenc
         if np.ndim(key) == 0:
             return _uniform_at_one(inner, pos, np.uint64(key))
         return _uniform_at_each(inner, pos, _keys(key, len(pos)))
+
+    def uniform_at_steps(inner: np.ndarray, pos: np.ndarray, step: np.ndarray, scale: int, offset: int) -> np.ndarray:  # noqa: F811
+        if not (type(pos) is np.ndarray and pos.dtype == np.int64 and pos.flags.c_contiguous):
+            pos = np.ascontiguousarray(pos, dtype=np.int64)
+        if not (type(step) is np.ndarray and step.dtype == np.int64 and step.flags.c_contiguous and len(step) == len(pos)):
+            step = np.ascontiguousarray(np.broadcast_to(step, len(pos)), dtype=np.int64)
+        return _uniform_at_counted(inner, pos, step, np.int64(scale), np.int64(offset))
 
     def uniform_ids(ids: np.ndarray, purpose: np.uint64, key) -> np.ndarray:  # noqa: F811
         ids = np.ascontiguousarray(ids, dtype=np.int64)

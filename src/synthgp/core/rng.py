@@ -15,7 +15,7 @@ import numpy as np
 
 from synthgp.core import mixing
 
-_STEP = np.uint64(0xD1B54A32D192ED03)
+_STEP = mixing.STEP
 _U64 = (1 << 64) - 1
 
 
@@ -109,15 +109,30 @@ class KeyedDraws(_Methods):
             self.inner = mixing.mix(z)  # per id: the mixed (id, purpose) half of every draw's key
 
     def uniform(self, pos: np.ndarray, step: int | np.ndarray = 0) -> np.ndarray:
+        if isinstance(step, np.ndarray) and step.ndim:  # one step per position: keyed in one compiled pass
+            return mixing.uniform_at_steps(self.inner, pos, step, 1, 0)
         return mixing.uniform_at(self.inner, pos, step_key(step))
+
+    def normal(self, pos: np.ndarray, step: int | np.ndarray = 0) -> np.ndarray:
+        """Standard normal by Box-Muller over counter steps 2*step and 2*step+1 (as _Methods.normal)."""
+        if isinstance(step, np.ndarray) and step.ndim:
+            return _box_muller(mixing.uniform_at_steps(self.inner, pos, step, 2, 0),
+                               mixing.uniform_at_steps(self.inner, pos, step, 2, 1))
+        return super().normal(pos, step)
 
 
 def normals(streams: "list[KeyedDraws | Draws]", pos: np.ndarray, step: int | np.ndarray = 0) -> np.ndarray:
     """Standard normals from several streams for the same positions and step, as rows of a (k, n)
     array: the same numbers as [s.normal(pos, step) for s in streams], transformed in one pass."""
-    s1, s2 = _doubled(step)
     if not all(isinstance(s, KeyedDraws) for s in streams):
         return np.array([s.normal(pos, step) for s in streams]).reshape(len(streams), len(pos))
+    if isinstance(step, np.ndarray) and step.ndim:
+        u1, u2 = np.empty((2, len(streams), len(pos)))
+        for i, s in enumerate(streams):
+            u1[i] = mixing.uniform_at_steps(s.inner, pos, step, 2, 0)
+            u2[i] = mixing.uniform_at_steps(s.inner, pos, step, 2, 1)
+        return _box_muller(u1, u2)
+    s1, s2 = _doubled(step)
     k1, k2 = step_key(s1), step_key(s2)
     u1 = np.array([mixing.uniform_at(s.inner, pos, k1) for s in streams]).reshape(len(streams), len(pos))
     u2 = np.array([mixing.uniform_at(s.inner, pos, k2) for s in streams]).reshape(len(streams), len(pos))
