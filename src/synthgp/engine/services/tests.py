@@ -68,11 +68,12 @@ class Tests(Service):
                                 low=low, high=high, cons=lab["cons"], obstype=lab["obstype"],
                                 enter_delay=np.tile(lab["enter_delay"], k))
 
-    def sample(self, pos: np.ndarray, day, full: bool) -> dict[str, np.ndarray] | None:
+    def sample(self, pos: np.ndarray, day, full: bool | np.ndarray) -> dict[str, np.ndarray] | None:
         """A blood sample from each of `pos` on `day`, its results recorded; returns them (eGFR and
-        potassium, and with `full` cholesterol, HDL and ACR). One sample a day: a second order on a
-        day a sample was taken gets that sample's results, and adds to it only the tests of the full
-        panel it lacked."""
+        potassium, and with `full` cholesterol, HDL and ACR). `full` is for all, or one flag each (one
+        call for a group of whom some need the full panel costs less than two). One sample a day: a
+        second order on a day a sample was taken gets that sample's results, and adds to it only the
+        tests of the full panel it lacked."""
         if not len(pos):
             return None
         s = self.s
@@ -80,18 +81,18 @@ class Tests(Service):
         key = pos * (1 << 32) + (day - dates.NONE)
         if len(key) > 1 and (np.diff(np.sort(key)) == 0).any():  # one patient twice on one day: one sample
             _, first, back = np.unique(key, return_index=True, return_inverse=True)
-            got = self.sample(pos[first], day[first], full)
+            got = self.sample(pos[first], day[first], full if np.ndim(full) == 0 else np.asarray(full)[first])
             return {k: v[back] for k, v in got.items()}
+        full = np.broadcast_to(full, len(pos))
         taken = s.sample_day[pos] == day
         new = ~taken
         if new.any():
-            self._draw(pos[new], day[new], full)
-        if full:
-            extra = taken & ~s.sample_full[pos]
-            if extra.any():
-                self._draw_full_panel(pos[extra], day[extra], self._lab(pos[extra], day[extra]))
+            self._draw(pos[new], day[new], full[new])
+        extra = taken & full & ~s.sample_full[pos]
+        if extra.any():
+            self._draw_full_panel(pos[extra], day[extra], self._lab(pos[extra], day[extra]))
         out = {"egfr": s.sample_egfr[pos], "k": s.sample_k[pos]}
-        if full:
+        if full.any():
             out.update(tc=s.sample_tc[pos], hdl=s.sample_hdl[pos], acr=s.sample_acr[pos])
         return out
 
@@ -100,8 +101,8 @@ class Tests(Service):
         day_in = day + self.sim.draws("lab.delay").integers(pos, 3, day)
         return dict(cons=None, obstype=self.record.obstype("Investigation"), enter_delay=day_in - day)
 
-    def _draw(self, pos: np.ndarray, day: np.ndarray, full: bool) -> None:
-        """Urea and electrolytes (and with `full` the rest of the panel) for a new sample."""
+    def _draw(self, pos: np.ndarray, day: np.ndarray, full: np.ndarray) -> None:
+        """Urea and electrolytes (and where `full` the rest of the panel) for a new sample."""
         s, c, sim = self.s, self.cfg, self.sim
         step = day  # the draw counter: one sample a day
         ckd = s.onset_ckd[pos] <= day
@@ -121,8 +122,10 @@ class Tests(Service):
         self._results(pos, day, {"egfr": np.round(egfr), "creatinine": np.round(creat), "potassium": k,
                                  "sodium": np.round(np.clip(na, 120, 155))}, lab)
         s.sample_day[pos], s.sample_full[pos], s.sample_egfr[pos], s.sample_k[pos] = day, False, egfr, k
-        if full:
+        if full.all():
             self._draw_full_panel(pos, day, lab)
+        elif full.any():
+            self._draw_full_panel(pos[full], day[full], {**lab, "enter_delay": lab["enter_delay"][full]})
 
     def _draw_full_panel(self, pos: np.ndarray, day: np.ndarray, lab: dict) -> None:
         """HbA1c, lipids and urine ACR."""

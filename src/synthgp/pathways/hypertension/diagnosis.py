@@ -76,7 +76,7 @@ def follow_up_readings(h: "Hypertension", month: "Month") -> None:
     rec.observation(sv[accelerated], sv_day[accelerated], rec.code("hypertension_malignant"), cons=sv_cons[accelerated],
                     obstype=rec.obstype("Observation"))
     treatment.refer(h, sv[accelerated], sv_day[accelerated], 3, "1.5.1 accelerated hypertension: same-day referral")
-    diagnose(h, sv[still], sv_day[still], s2r[still], d2r[still], s2[still] + 0.0, d2[still] + 0.0, m)
+    severe_dx = (sv[still], sv_day[still], s2r[still], d2r[still], s2[still] + 0.0, d2[still] + 0.0)
 
     first_raised = ~severe & ng136.clinic_raised(r_s, r_d, r_day)
     repeat_raised = ~still & ng136.clinic_raised(s2r, d2r, sv_day)
@@ -85,13 +85,17 @@ def follow_up_readings(h: "Hypertension", month: "Month") -> None:
     raised_s = np.concatenate([r_s[first_raised], s2r[repeat_raised]])
     raised_d = np.concatenate([r_d[first_raised], d2r[repeat_raised]])
     s.last_raised[raised] = raised_day
-    _out_of_clinic(h, raised, raised_day, raised_s, raised_d, m)
+    confirmed = _out_of_clinic(h, raised, raised_day, raised_s, raised_d, m)
+    # those diagnosed on a repeated severe reading and those confirmed out of clinic are different people:
+    # one diagnosis step for both
+    diagnose(h, *(np.concatenate(x) for x in zip(severe_dx, confirmed)), m)
 
 
-def _out_of_clinic(h: "Hypertension", raised, raised_day, raised_s, raised_d, m: int) -> None:
+def _out_of_clinic(h: "Hypertension", raised, raised_day, raised_s, raised_d, m: int) -> tuple[np.ndarray, ...]:
     """ABPM, or HBPM, one to three weeks after a raised reading (when the practice arranges it); a
     confirmed diagnosis within a week of it. Before CG127 (August 2011) there was no ABPM: a repeat
-    clinic reading at a nurse's clinic confirmed it (CG18, CG34)."""
+    clinic reading at a nurse's clinic confirmed it (CG18, CG34). Returns those confirmed, as
+    `diagnose` takes them: (positions, day, clinic SBP and DBP, out-of-clinic SBP and DBP)."""
     done = h.draws("oc.done").uniform(raised, m) < h.care.out_of_clinic_done
     oc = raised[done]
     oc_day = raised_day[done] + 7 + h.draws("oc.day").integers(oc, 15, m)
@@ -104,7 +108,7 @@ def _out_of_clinic(h: "Hypertension", raised, raised_day, raised_s, raised_d, m:
     os_[~abpm], od[~abpm], _, _ = h.vitals.measure(clinic, oc_day[~abpm], cons, 7 * m + 6)
     conf = ng136.confirmed(os_, od, raised_day[done])
     dx_day = oc_day[conf] + h.draws("dx.delay").integers(oc[conf], 7, m)
-    diagnose(h, oc[conf], dx_day, raised_s[done][conf], raised_d[done][conf], os_[conf], od[conf], m)
+    return oc[conf], dx_day, raised_s[done][conf], raised_d[done][conf], os_[conf], od[conf]
 
 
 def diagnose(h: "Hypertension", pos, day, clinic_s, clinic_d, oc_s, oc_d, step) -> None:

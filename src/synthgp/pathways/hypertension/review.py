@@ -101,8 +101,7 @@ def _bloods(h: "Hypertension", pos: np.ndarray, day: np.ndarray) -> None:
     """Urea and electrolytes at every annual review; lipids, HbA1c and ACR too when a year has passed."""
     s = h.s
     due = day - s.full_bloods_day[pos] >= h.staffing["full_bloods_days"]
-    h.labs.sample(pos[~due], day[~due], False)
-    h.labs.sample(pos[due], day[due], True)
+    h.labs.sample(pos, day, due)
     s.full_bloods_day[pos[due]] = day[due]
 
 
@@ -137,15 +136,17 @@ def _step_up(h: "Hypertension", tr: np.ndarray, tr_day: np.ndarray, m: int, seat
     cur = s.rx_drug[tr, newest]
     can_titrate = s.rx_level[tr, newest] < meds.max_level[np.maximum(cur, 0)]
     t_pos, t_slot, t_day = tr[can_titrate], newest[can_titrate], tr_day[can_titrate]
+    bloods: list[treatment.Monitoring] = []  # those titrated and those given a drug: one batch of samples
     for k in range(4):
         sel, sd = t_pos[t_slot == k], t_day[t_slot == k]
         if len(sel):
             h.rx.titrate(sel, k, sd)
             h.decide(sel, sd, "titrate", np.asarray(meds.names, dtype=object)[s.rx_drug[sel, k]], "1.4.44 optimal dose before adding")
             if k == 0:
-                treatment.monitor(h, sel, sd, "monitor.t", step=m)
+                bloods.append((sel, sd, "monitor.t", m))
     add_pos, add_day = tr[~can_titrate], tr_day[~can_titrate]
-    due4, on_s4 = treatment.step_up(h, add_pos, add_day)
+    due4, on_s4 = treatment.step_up(h, add_pos, add_day, bloods=bloods)
+    treatment.monitor_all(h, bloods)
     if due4.any():
         sbp, dbp, cons = (x[~can_titrate][due4] for x in seated)
         s4, s4_day, not_resistant = _confirm_resistant(h, add_pos[due4], add_day[due4], m, sbp, dbp, cons)
