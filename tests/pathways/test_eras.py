@@ -77,8 +77,8 @@ def test_abpm_confirms_a_raised_reading_only_from_cg127(on, abpm):
 
 
 @pytest.mark.parametrize("on, drug", [
-    (day(2005, 6, 1), "indapamide"),    # CG18: a thiazide first line
-    (day(2008, 6, 1), "indapamide"),    # CG34: C or D at 55 and over (the thiazide)
+    (day(2005, 6, 1), "bendroflumethiazide"),  # CG18: a thiazide first line
+    (day(2008, 6, 1), "bendroflumethiazide"),  # CG34: C or D at 55 and over (the thiazide)
     (day(2012, 6, 1), "amlodipine"),    # CG127: a CCB at 55 and over
     (day(2020, 6, 1), "amlodipine"),
 ])
@@ -87,6 +87,20 @@ def test_first_line_at_60_follows_the_guidance_of_the_day(on, drug):
     person(sim, 0, age=60, on=on, black=False)
     treatment.start_first_line(sim.hypertension, np.array([0]), on)
     assert [v[0] for v in held(sim, 0).values()] == [drug]
+
+
+def test_a_thiazide_started_before_cg127_is_kept_and_new_diuretics_are_thiazide_like():
+    """Bendroflumethiazide started under CG34 stays through later steps; a diuretic started after CG127
+    (here first line with heart failure) is indapamide."""
+    sim = make_sim(care=dict(CARE))
+    person(sim, 0, age=60, on=day(2008, 6, 1), black=False)
+    treatment.start_first_line(sim.hypertension, np.array([0]), day(2008, 6, 1))
+    treatment.step_up(sim.hypertension, np.array([0]), day(2014, 6, 1))
+    assert {k: v[0] for k, v in held(sim, 0).items()} == {"A": "ramipril", "D": "bendroflumethiazide"}
+    person(sim, 1, age=60, on=day(2020, 6, 1), black=False)
+    put(sim, 1, heart_failure_day=day(2019, 1, 1))
+    treatment.start_first_line(sim.hypertension, np.array([1]), day(2020, 6, 1))
+    assert [v[0] for v in held(sim, 1).values()] == ["indapamide"]
 
 
 @pytest.mark.parametrize("on, drug", [(day(2015, 6, 1), "ramipril"), (day(2020, 6, 1), "losartan")])

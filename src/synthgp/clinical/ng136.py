@@ -91,6 +91,12 @@ def first_line(age, black, type2, heart_failure, day, type1=None):
     return np.where(use_a, A, np.where(heart_failure, D, older))
 
 
+def thiazide(day) -> np.ndarray:
+    """The diuretic a D start was on each day: bendroflumethiazide under CG18 and CG34, a thiazide-like
+    diuretic (indapamide) from CG127 on. Someone already taking bendroflumethiazide stays on it."""
+    return eras.flag("thiazide", day)
+
+
 def prefer_arb(black, day):
     """For people of Black African or African-Caribbean family origin, an ARB over an ACEi (NG136
     1.4.35; an ACE inhibitor before NG136)."""

@@ -53,8 +53,9 @@ def add_class(h: "Hypertension", pos: np.ndarray, cls: str, day, rule: str, bloo
         h.s.oedema_pending[pos] |= oedema
         h.decide(pos, day, what, "amlodipine", rule)
     elif cls == "D":
-        h.rx.set_drug(pos, "D", h.rx.meds.index["indapamide"], np.zeros(len(pos), dtype=np.int64), day)
-        h.decide(pos, day, what, "indapamide", rule)
+        name = np.broadcast_to(ng136.thiazide(day), len(pos)).astype(object)  # the era's thiazide
+        h.rx.set_drug(pos, "D", np.array([h.rx.meds.index[x] for x in name]), np.zeros(len(pos), dtype=np.int64), day)
+        h.decide(pos, day, what, name, rule)
         _monitor_or_defer(h, (pos, day, "monitor.d", None), bloods)
 
 
