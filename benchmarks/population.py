@@ -16,7 +16,7 @@ import textwrap
 from _runner import run_child
 
 CHILD = textwrap.dedent("""
-    import json, resource, sys, time, tempfile, pathlib
+    import atexit, json, resource, shutil, sys, time, tempfile, pathlib
     from synthgp.simulate import block, run as engine
     from synthgp.population import plan as population
     from synthgp.record import tables as record
@@ -28,7 +28,9 @@ CHILD = textwrap.dedent("""
     for lo in range(0, n, engine.DEFAULT_BLOCK_SIZE):
         block.block_tables(plan, lo, min(n, lo + engine.DEFAULT_BLOCK_SIZE))
     sim = time.perf_counter() - t
-    out = pathlib.Path(tempfile.mkdtemp()) / "out"
+    tmp = pathlib.Path(tempfile.mkdtemp())
+    atexit.register(shutil.rmtree, tmp, True)
+    out = tmp / "out"
     t = time.perf_counter()
     engine.generate(sc, engine.RunOptions(n_patients=n, seed=1, out=out, workers=workers, progress=False, care=False))
     full = time.perf_counter() - t

@@ -29,10 +29,11 @@ BASELINE = "c903adc"  # the commit before the engine work (one hypertension func
 ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = textwrap.dedent("""
-    import json, resource, sys, time, tempfile, pathlib
+    import atexit, json, resource, shutil, sys, time, tempfile, pathlib
     import pyarrow.parquet as pq
     n, workers, stage_only = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
     tmp = pathlib.Path(tempfile.mkdtemp())
+    atexit.register(shutil.rmtree, tmp, True)  # a 100,000-patient run leaves about a gigabyte
     stage = tmp / "stage"
     try:
         from synthgp.core import schema, scenario
