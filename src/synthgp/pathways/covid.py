@@ -151,7 +151,7 @@ class Covid(Pathway):
         inside = (k >= 0) & (k < len(self.incidence))
         if not inside.any():
             return
-        sus, par = self.cfg["susceptibility"], self.par
+        sus = self.cfg["susceptibility"]
         inc = np.where(inside, self.incidence[np.clip(k, 0, len(self.incidence) - 1)], 0.0)
         rate = -np.log1p(-inc) * np.interp(age, sus["ages"], sus["relative"])
         wane = np.log(2) / sus["protection_half_life_days"]
