@@ -42,8 +42,8 @@ MONTHLY: list[tuple[str, str]] = [
     ("cardiovascular", "events"),
     ("flu", "invite"),  # at a season's start: who is eligible, who will be vaccinated, when and where
     ("flu", "vaccinate"),
-    ("covid", "vaccinate"),  # from December 2020: JCVI groups offered in order, doses given
     ("covid", "infect"),  # from February 2020: infections, tests, admissions, deaths
+    ("covid", "vaccinate"),  # from December 2020: JCVI groups offered in order, doses given (after this month's deaths)
 ]
 
 
