@@ -97,3 +97,14 @@ def test_a_window_that_ends_before_it_starts_is_refused(flat):
             cprd_covid.table(con, dt.date(2021, 1, 1), dt.date(2020, 1, 1))
     finally:
         con.close()
+
+
+def test_the_learner_fits_the_table_and_samples_from_it(flat, tmp_path):
+    """The regulator's workflow on the table: fit a Bayesian network (synthgp learn fit) and sample from it."""
+    table = flat / cprd_covid.SUBDIR / "cprd_covid.csv"
+    model, sample = tmp_path / "covid.npz", tmp_path / "synthetic.parquet"
+    assert main(["learn", "fit", str(table), "--out", str(model), "--latent", "0", "--seed", "3"]) == 0
+    assert main(["learn", "sample", str(model), "--rows", "1000", "--out", str(sample)]) == 0
+    got = pq.read_table(sample)
+    assert got.num_rows == 1000 and set(got.column_names) >= {"status", "age", "died_28d", "hospitalised"}
+    assert set(got.column("status").to_pylist()) <= {"confirmed", "suspected", "negative"}
