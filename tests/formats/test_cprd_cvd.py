@@ -103,7 +103,7 @@ def test_export_refuses_to_overwrite_and_validates(flat, capsys):
     assert main(["export", str(flat), "--format", "cprd-cvd"]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert main(["export", str(flat), "--format", "hl7v2"]) == 2
-    assert "allowed: aurum, cprd-cvd, parquet, fhir, fhir-bundles, csv" in capsys.readouterr().err
+    assert "allowed: aurum, cprd-cvd, cprd-covid, parquet, fhir, fhir-bundles, csv" in capsys.readouterr().err
     assert main(["export", str(flat / "nowhere"), "--format", "cprd-cvd"]) == 2
 
 

@@ -1,4 +1,4 @@
-"""Flu vaccinations as FHIR Immunization (UK Core): in the bulk export, the bundles and the FHIR API, each
+"""Flu and COVID-19 vaccinations as FHIR Immunization (UK Core): in the bulk export, the bundles and the FHIR API, each
 one valid, and each the same fact as its row in the record."""
 
 from __future__ import annotations
@@ -23,6 +23,14 @@ PROCEDURE_EXT = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-Va
 DMD = "https://dmd.nhs.uk"
 ORIGIN = "http://terminology.hl7.org/CodeSystem/immunization-origin"
 STATUS = {"completed", "entered-in-error", "not-done"}  # FHIR R4 immunization-status (required binding)
+FLU_KEYS = ("flu_vaccination", "flu_vaccination_pharmacy", "flu_vaccination_declined")
+COVID_KEYS = ("covid_vaccination_first", "covid_vaccination_second", "covid_vaccination_booster")
+AT_PRACTICE = ("flu_vaccination", *COVID_KEYS)  # given at the practice's own clinic
+
+
+def vaccine(key: str) -> dict:
+    """The vaccineCode entry (fhir.toml) of a record code."""
+    return fhir.mapping()["immunization"]["vaccine"]["covid19" if key in COVID_KEYS else "influenza"]
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +54,9 @@ def imms(out) -> list[dict]:
 @pytest.fixture(scope="module")
 def rows(db) -> dict[str, dict]:
     """The record's immunisation observations by obsid: code key, dates, consultation, staff."""
-    keys = {codes.snomed(k): k for k in ("flu_vaccination", "flu_vaccination_pharmacy", "flu_vaccination_declined")}
+    keys = {codes.snomed(k): k for k in (*FLU_KEYS, *COVID_KEYS)}
     cur = db.execute("""SELECT o.obsid, o.patid, o.consid, o.staffid, o.obsdate, o.enterdate, d.snomedctconceptid
-        FROM observation o JOIN medical_dictionary d USING (medcodeid) WHERE d.cluster IN ('FLU', 'FLUDECL')""")
+        FROM observation o JOIN medical_dictionary d USING (medcodeid) WHERE d.cluster IN ('FLU', 'FLUDECL', 'COVIDVAC')""")
     return {str(r[0]): {"patid": r[1], "consid": r[2], "staffid": r[3], "obsdate": r[4], "enterdate": r[5],
                         "key": keys[r[6]]} for r in cur.fetchall()}
 
@@ -72,9 +80,9 @@ def test_every_immunization_parses_with_fhir_resources_and_keeps_uk_core_rules(i
         model.model_validate({k: v for k, v in imms[0].items() if k != "vaccineCode"})
 
 
-def test_one_immunization_per_flu_observation_and_none_left_as_observations(out, imms, rows):
+def test_one_immunization_per_vaccination_observation_and_none_left_as_observations(out, imms, rows):
     assert {r["id"] for r in imms} == set(rows)
-    flu = {str(codes.snomed(k)) for k in ("flu_vaccination", "flu_vaccination_pharmacy", "flu_vaccination_declined")}
+    flu = {str(codes.snomed(k)) for k in (*FLU_KEYS, *COVID_KEYS)}
     for line in (out / "fhir" / "Observation.ndjson").open():
         obs = json.loads(line)
         assert not {c["code"] for c in obs["code"].get("coding", [])} & flu, obs["id"]
@@ -84,7 +92,6 @@ def test_one_immunization_per_flu_observation_and_none_left_as_observations(out,
 
 
 def test_each_immunization_says_what_its_record_row_says(imms, rows):
-    vmp = fhir.mapping()["immunization"]["vaccine"]["influenza"]
     seen = set()
     for r in imms:
         row = rows[r["id"]]
@@ -92,6 +99,7 @@ def test_each_immunization_says_what_its_record_row_says(imms, rows):
         assert r["patient"] == {"reference": f"Patient/{row['patid']}"}
         assert r["occurrenceDateTime"] == row["obsdate"].isoformat()
         assert r["recorded"] == row["enterdate"].isoformat() >= r["occurrenceDateTime"]
+        vmp = vaccine(row["key"])
         assert r["vaccineCode"]["coding"] == [{"system": DMD, "code": vmp["code"], "display": vmp["display"]}]
         sct = str(codes.snomed(row["key"]))
         if row["key"] == "flu_vaccination_declined":
@@ -103,7 +111,7 @@ def test_each_immunization_says_what_its_record_row_says(imms, rows):
         (ext,) = r["extension"]
         assert ext["url"] == PROCEDURE_EXT and ext["valueCodeableConcept"]["coding"][0] == {
             "system": "http://snomed.info/sct", "code": sct, "display": codes.get(row["key"]).term}
-        if row["key"] == "flu_vaccination":  # given at the practice, in a consultation, by its nurse
+        if row["key"] in AT_PRACTICE:  # given at the practice, in a consultation, by its nurse
             assert r["primarySource"] is True and "reportOrigin" not in r
             assert r["encounter"] == {"reference": f"Encounter/{row['consid']}"}
             (perf,) = r["performer"]
@@ -114,7 +122,7 @@ def test_each_immunization_says_what_its_record_row_says(imms, rows):
             assert r["reportOrigin"]["coding"] == [{"system": ORIGIN, "code": "provider", "display": "Other Provider"}]
             assert "encounter" not in r and "performer" not in r
             assert r["recorded"] > r["occurrenceDateTime"]
-    assert seen == {"flu_vaccination", "flu_vaccination_pharmacy", "flu_vaccination_declined"}
+    assert seen == {*FLU_KEYS, *COVID_KEYS}
 
 
 def test_references_resolve_and_bundles_carry_the_immunizations(out, imms):
@@ -168,8 +176,10 @@ def test_fhir_api_reads_and_searches_immunizations(client, imms, rows):
     # across everyone: by status and by vaccine code, with the patient included
     declined = sum(v["key"] == "flu_vaccination_declined" for v in rows.values())
     assert client.get("/fhir/Immunization", params={"status": "not-done", "_count": 0}).json()["total"] == declined
-    vmp = fhir.mapping()["immunization"]["vaccine"]["influenza"]["code"]
-    assert client.get("/fhir/Immunization", params={"vaccine-code": f"{DMD}|{vmp}", "_count": 0}).json()["total"] == len(imms)
+    for name, keys in (("influenza", FLU_KEYS), ("covid19", COVID_KEYS)):
+        vmp = fhir.mapping()["immunization"]["vaccine"][name]["code"]
+        want = sum(v["key"] in keys for v in rows.values())
+        assert want and client.get("/fhir/Immunization", params={"vaccine-code": f"{DMD}|{vmp}", "_count": 0}).json()["total"] == want
     assert client.get("/fhir/Immunization", params={"vaccine-code": "12345", "_count": 0}).json()["total"] == 0
     inc = client.get("/fhir/Immunization", params={"patient": patid, "_include": "Immunization:patient"}).json()
     assert inc["entry"][-1]["search"]["mode"] == "include" and inc["entry"][-1]["resource"]["id"] == patid
@@ -204,13 +214,12 @@ def test_synthea_immunizations_csv_holds_the_vaccinations_given(out, imms, rows)
                       "timestampformat='%Y-%m-%dT%H:%M:%SZ')").fetchall()  # an unparseable value raises here
     given = [r for r in imms if r["status"] == "completed"]
     assert len(got) == len(given) > 0
-    vmp = fhir.mapping()["immunization"]["vaccine"]["influenza"]
-    assert {(r[3], r[4]) for r in got} == {(vmp["code"], vmp["display"])}
+    assert {(r[3], r[4]) for r in got} == {(vaccine(k)["code"], vaccine(k)["display"]) for k in ("flu_vaccination", *COVID_KEYS)}
     # the practice's own carry their consultation and its fee; the pharmacy's no encounter and the pharmacy fee
     cost = fhir.mapping()["immunization"]["base_cost"]
-    practice = sum(v["key"] == "flu_vaccination" for v in rows.values())
+    given_rows = [v["key"] for v in rows.values() if v["key"] != "flu_vaccination_declined"]
     assert sorted((r[2] is not None, r[5]) for r in got) == sorted(
-        [(True, cost["flu_vaccination"])] * practice + [(False, cost["flu_vaccination_pharmacy"])] * (len(got) - practice))
+        (k in AT_PRACTICE, cost[k]) for k in given_rows)
     encounters = {str(r[0]) for r in con.execute(f"SELECT Id FROM read_csv('{(out / 'csv' / 'encounters.csv').as_posix()}')").fetchall()}
     assert {str(r[2]) for r in got if r[2] is not None} <= encounters
     # per patient, as many as the FHIR export's completed Immunizations (joined through the NHS number)
@@ -273,7 +282,10 @@ def test_viewer_shows_vaccinations_and_flu_coverage(client, db, rows):
     mine = [v for v in rows.values() if v["patid"] == patid]
     assert table.count("<tr class=") == len(mine)
     assert table.count("Community pharmacy") == sum(v["key"] == "flu_vaccination_pharmacy" for v in mine)
-    assert table.count("At the practice") == sum(v["key"] == "flu_vaccination" for v in mine)
+    assert table.count("At the practice") == sum(v["key"] in AT_PRACTICE for v in mine)
+    assert table.count("COVID-19, ") == sum(v["key"] in COVID_KEYS for v in mine)
+    # COVID-19 coverage of adults at the end of 2021, from the record, on the dashboard
+    assert 'id="covid-definition"' in page and "COVID-19 vaccinated 18+" in page
     newest = max(v["obsdate"] for v in mine)
     assert table.index(newest.strftime("%d %b %Y")) < table.index("</tr>")  # newest first
 

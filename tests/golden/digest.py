@@ -21,7 +21,7 @@ HERE = Path(__file__).parent
 GOLDEN = HERE / "digests.json"
 PATIENTS, SEED = 3_000, 17
 # text formats whose bytes are ours alone (Parquet carries the writer's version in its metadata)
-FORMATS = ("duckdb", "aurum", "cprd-cvd", "fhir", "fhir-bundles", "csv")
+FORMATS = ("duckdb", "aurum", "cprd-cvd", "cprd-covid", "fhir", "fhir-bundles", "csv")
 VOLATILE = {"manifest.json", "fhir/export.json"}  # carry the time of the run
 
 

@@ -131,6 +131,13 @@ class Flu(_Strict):
     declined_coded: float = Field(ge=0, le=1)
 
 
+class Covid(_Strict):
+    """COVID-19 from 2020 (waves, testing, outcomes and vaccination are in data/covid.toml)."""
+
+    wave_scale: float = Field(ge=0, le=5)
+    results_recorded: float = Field(ge=0, le=1)
+
+
 MATCHABLE = ("sex", "age", "imd", "ethnicity")
 
 
@@ -172,6 +179,7 @@ class Scenario(_Strict):
     registration: Registration
     care: Care
     flu: Flu
+    covid: Covid
     risk_factors: RiskFactors
     exports: Exports
 

@@ -269,9 +269,24 @@ FLU_TRUTH = Table("flu_truth", "truth",
     Column("recorded", I8, "1 if the practice record holds the vaccination (a pharmacy's notification can be lost)."),
 ))
 
+COVID_TRUTH = Table("covid_truth", "truth",
+                    "Every SARS-CoV-2 infection of an adult while simulated, whether or not it was tested or recorded: "
+                    "its severity and the person's vaccination and infection history when it started.", (
+    Column("patid", I64, "Patient."),
+    Column("date", DATE, "Day the infection started."),
+    Column("variant", STR, "Period of the variant (data/covid.toml variants.names)."),
+    Column("symptomatic", I8, "1 if it gave symptoms."),
+    Column("tested", I8, "1 if a test found it (PCR or lateral flow; every admission is tested)."),
+    Column("recorded", I8, "1 if a positive result reached the practice record."),
+    Column("admitted", I8, "1 if admitted to hospital."),
+    Column("died", I8, "1 if it caused the person's death."),
+    Column("doses", I8, "Vaccine doses the person had had when it started."),
+    Column("previous", I8, "Earlier infections of the person."),
+))
+
 BLOCK_TABLES: tuple[Table, ...] = (PATIENT, CONSULTATION, OBSERVATION, PROBLEM, REFERRAL, DRUG_ISSUE, DEPRIVATION,
                                    IDENTITY, PERSON_TRUTH, HYPERTENSION_TRUTH, BP_TRUTH_YEAR, DECISION_TRUTH,
-                                   OUTCOME_TRUTH, RISK_TRUTH, FLU_TRUTH)
+                                   OUTCOME_TRUTH, RISK_TRUTH, FLU_TRUTH, COVID_TRUTH)
 PLAN_TABLES: tuple[Table, ...] = (PRACTICE, STAFF, STAFF_IDENTITY)
 ALL_TABLES: tuple[Table, ...] = PLAN_TABLES + BLOCK_TABLES
 BY_NAME = {t.name: t for t in ALL_TABLES}

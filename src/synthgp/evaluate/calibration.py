@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 
 from synthgp.core import codes, reference
-from synthgp.evaluate import flu
+from synthgp.evaluate import covid, flu
 
 AGE_BANDS = ("0-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80+")
 BROAD = ("Asian", "Black", "Mixed", "Other", "White")
@@ -115,6 +115,7 @@ def measure(con: duckdb.DuckDBPyConnection, end: dt.date, years: float) -> dict[
         "WHERE m.term LIKE '%ethnic category%') / count(*) FROM patient")[0][0]
     out.update(_hypertension(con, end))
     out.update(_flu(con, end, years))
+    out.update(covid.measure(con, end - dt.timedelta(days=round(years * 365.25) - 1), end))
     deaths = q("SELECT count(*) FROM patient WHERE cprd_ddate IS NOT NULL")[0][0]
     out["crude_death_rate"] = 1000 * deaths / years / n
     return out
@@ -210,7 +211,7 @@ def compare(db_path: Path, region: str, end: dt.date, years: float) -> list[Row]
                 f["id"], [str(i) for i in range(1, len(target) + 1)])
             rows += [Row(part=p, target=t, generated=v, **common) for p, t, v in zip(parts, target, g)]
         elif isinstance(target, dict):
-            rows += [Row(part=k, target=t, generated=g[k], **common) for k, t in target.items()]
+            rows += [Row(part=k, target=t, generated=g[k], **common) for k, t in target.items() if k in g]
         else:
             rows.append(Row(part="", target=target, generated=g, **common))
     return rows

@@ -10,7 +10,7 @@ from typing import Callable
 
 import duckdb
 
-from synthgp.formats import aurum, cprd_cvd, fhir, parquet, synthea_csv
+from synthgp.formats import aurum, cprd_covid, cprd_cvd, fhir, parquet, synthea_csv
 
 # write(con, out_dir, scenario): read the record through `con`, write under `out_dir`
 Exporter = Callable[[duckdb.DuckDBPyConnection, Path, object], None]
@@ -28,6 +28,8 @@ FORMATS_INFO: dict[str, Format] = {
     "aurum": Format(aurum.write, "aurum", "CPRD Aurum text files"),
     "cprd-cvd": Format(cprd_cvd.write, cprd_cvd.SUBDIR,
                        "the regulator's flat cardiovascular table (QRISK3 predictors + outcomes), CSV and Parquet"),
+    "cprd-covid": Format(cprd_covid.write, cprd_covid.SUBDIR,
+                         "the regulator's COVID-19 cohort as one flat table (risk factors, tests, outcomes), CSV and Parquet"),
     "parquet": Format(parquet.write, parquet.SUBDIR, "every table, partitioned by practice (<table>/pracid=N/)"),
     "fhir": Format(fhir.write, fhir.SUBDIR, "FHIR R4 UK Core bulk data, one NDJSON file per resource type"),
     "fhir-bundles": Format(fhir.write_bundles, fhir.BUNDLE_SUBDIR,

@@ -12,6 +12,7 @@ from synthgp.engine.component import Component
 from synthgp.engine.services import default_services
 from synthgp.pathways.cardiovascular import Cardiovascular
 from synthgp.pathways.conditions import Conditions
+from synthgp.pathways.covid import Covid
 from synthgp.pathways.flu import Flu
 from synthgp.pathways.health_check import HealthCheck
 from synthgp.pathways.hypertension import Hypertension
@@ -41,9 +42,11 @@ MONTHLY: list[tuple[str, str]] = [
     ("cardiovascular", "events"),
     ("flu", "invite"),  # at a season's start: who is eligible, who will be vaccinated, when and where
     ("flu", "vaccinate"),
+    ("covid", "infect"),  # from February 2020: infections, tests, admissions, deaths
+    ("covid", "vaccinate"),  # from December 2020: JCVI groups offered in order, doses given (after this month's deaths)
 ]
 
 
 def practice() -> tuple[list[Component], list[Component]]:
     """(services, pathways) of a simulation, in the order they initialise."""
-    return default_services(), [Conditions(), Kidney(), HealthCheck(), Hypertension(), Cardiovascular(), Flu()]
+    return default_services(), [Conditions(), Kidney(), HealthCheck(), Hypertension(), Cardiovascular(), Flu(), Covid()]

@@ -18,7 +18,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from synthgp._version import __version__
 from synthgp.core.output import Output
-from synthgp.evaluate import flu
+from synthgp.evaluate import covid, flu
 from synthgp.serve import viewer
 from synthgp.serve.fhir_api import Api, FhirError, outcome, router
 
@@ -78,7 +78,8 @@ def create_app(out: Path, allowed_hosts: list[str] | None = None) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, summary="Practice dashboard")
     def dashboard(request: Request):
         with connect() as con:
-            return page(request, "dashboard.html", practices=viewer.dashboard(con), flu_definition=flu.DEFINITION)
+            return page(request, "dashboard.html", practices=viewer.dashboard(con), flu_definition=flu.DEFINITION,
+                        covid_definition=covid.DEFINITION)
 
     @app.get("/practice/{pracid}", response_class=HTMLResponse, summary="A practice's recall lists")
     def practice(request: Request, pracid: int):

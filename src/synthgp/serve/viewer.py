@@ -14,14 +14,18 @@ from dataclasses import dataclass
 import duckdb
 
 from synthgp.core import codes, nhs_number
-from synthgp.evaluate import flu, qof
+from synthgp.evaluate import covid, flu, qof
 
 PAGE = 25
 EGFR = codes.snomed("egfr")  # the lab result the record page shows beside BMI and the CV risk score
 # the vaccination codes the record page lists: (vaccine, where it was given, or that it was declined)
 VACCINATIONS = {"flu_vaccination": ("Seasonal influenza", "practice"),
                 "flu_vaccination_pharmacy": ("Seasonal influenza", "pharmacy"),
-                "flu_vaccination_declined": ("Seasonal influenza", "declined")}
+                "flu_vaccination_declined": ("Seasonal influenza", "declined"),
+                "covid_vaccination_first": ("COVID-19, first dose", "practice"),
+                "covid_vaccination_second": ("COVID-19, second dose", "practice"),
+                "covid_vaccination_booster": ("COVID-19, booster", "practice")}
+COVID_CLUSTERS = ("COVIDPOS", "COVIDNEG", "COVIDSUSP", "COVID", "COVIDHOSP")  # tests, suspicion, diagnoses, admissions
 
 
 @dataclass
@@ -91,6 +95,16 @@ def dashboard(con) -> list[dict]:
         r["flu_season"] = flu.season_label(f["season"]) if f else None
         r["flu_cohort"], r["flu_vaccinated"] = (f["cohort"], f["vaccinated"]) if f else (0, 0)
         r["flu_coverage"] = r["flu_vaccinated"] / r["flu_cohort"] if r["flu_cohort"] else None
+    vac: dict[int, list[int]] = {}
+    for c in _rows(con, covid.coverage_sql(covid.UPTAKE_ON)):  # adults with a COVID-19 vaccination by the end of 2021
+        v = vac.setdefault(c["pracid"], [0, 0])
+        v[0] += c["people"]
+        v[1] += c["vaccinated"]
+    lcd = {r["pracid"]: r["lcd"] for r in _rows(con, "SELECT pracid, lcd FROM practice")}
+    for r in rows:
+        n, v = vac.get(r["pracid"], (0, 0))
+        r["covid_adults"], r["covid_vaccinated"] = n, v
+        r["covid_coverage"] = v / n if n and lcd[r["pracid"]] >= covid.UPTAKE_ON else None
     return rows
 
 
@@ -188,7 +202,8 @@ def record(con, patid: int) -> dict | None:
     return {"h": h, "today": today, "closed": closed, "problems": problems, "active": [x for x in problems if x["probenddate"] is None],
             "current": sorted(current, key=lambda i: i["drug"]), "latest": latest, "bps": bps,
             "last_bp": bps[-1] if bps else None, "alerts": alerts, "target": target, "on_register": on_register,
-            "journal": cons, "labs": labs[::-1], "courses": courses, "issues": issues, "vaccinations": vaccinations}
+            "journal": cons, "labs": labs[::-1], "courses": courses, "issues": issues, "vaccinations": vaccinations,
+            "covid": [o for o in obs if o["cluster"] in COVID_CLUSTERS][::-1]}
 
 
 def _group(rows: list[dict], key: str) -> dict:

@@ -1,0 +1,92 @@
+"""COVID-19 figures of a generated practice, for `synthgp calibrate` and the dashboard.
+
+Positive tests and outcomes come from `covid_truth` (every infection, whether or not the practice recorded
+its result: national surveillance counts every positive test); vaccine uptake from the record alone (the
+COVID-19 vaccination codes, cluster COVIDVAC). Reads only the output's DuckDB file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import duckdb
+
+VACCINATED = "COVIDVAC"  # codes.csv cluster of a COVID-19 vaccination given
+UPTAKE_BANDS = ((18, 30, "18-29"), (30, 40, "30-39"), (40, 50, "40-49"), (50, 60, "50-59"), (60, 70, "60-69"),
+                (70, 80, "70-79"), (80, 200, "80+"))
+UPTAKE_ON = dt.date(2021, 12, 31)  # first doses by this date (NHS England statistics, end of 2021)
+DEFINITION = ("patients aged 18 or over on the day, registered and alive on it, with a COVID-19 vaccination code "
+              "(first dose, second dose or booster) on or before it")
+
+
+def _age(day: str) -> str:
+    return (f"(date_diff('year', i.date_of_birth, DATE '{day}') - "
+            f"(strftime(i.date_of_birth, '%m%d') > strftime(DATE '{day}', '%m%d'))::INT)")
+
+
+def coverage_sql(on: dt.date) -> str:
+    """Per practice and age band (as UPTAKE_BANDS): pracid, band, people, vaccinated (at least one dose) on `on`."""
+    d = on.isoformat()
+    band = "CASE " + " ".join(f"WHEN c.a >= {lo} AND c.a < {hi} THEN '{name}'" for lo, hi, name in UPTAKE_BANDS) + " END"
+    return f"""
+WITH cohort AS (
+  SELECT p.patid, p.pracid, {_age(d)} AS a FROM patient p JOIN patient_identity i USING (patid)
+  WHERE p.patienttypeid = 3 AND p.regstartdate <= DATE '{d}' AND (p.regenddate IS NULL OR p.regenddate > DATE '{d}')
+    AND (p.cprd_ddate IS NULL OR p.cprd_ddate > DATE '{d}')),
+vac AS (
+  SELECT DISTINCT o.patid FROM observation o JOIN medical_dictionary m USING (medcodeid)
+  WHERE m.cluster = '{VACCINATED}' AND o.obsdate <= DATE '{d}')
+SELECT c.pracid, {band} AS band, count(*) AS people,
+       count(v.patid) AS vaccinated
+FROM cohort c LEFT JOIN vac v USING (patid) WHERE c.a >= 18 GROUP BY ALL ORDER BY 1, 2"""
+
+
+def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchone()[0])
+
+
+def measure(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dict[str, Any]:
+    """The COVID-19 figures of calibration.toml whose period the study holds whole."""
+    if not _has(con, "covid_truth"):
+        return {}
+    out: dict[str, Any] = {}
+    q = lambda sql, *a: con.execute(sql, list(a)).fetchall()  # noqa: E731
+    years = [y for y in (2020, 2021, 2022) if start <= dt.date(y, 1, 1) and dt.date(y, 12, 31) <= end]
+    if years:
+        per = {}
+        for y in years:  # tested-positive infections per 100 adults on the list at mid-year
+            mid = f"{y}-07-01"
+            adults = q(f"""SELECT count(*) FROM patient p JOIN patient_identity i USING (patid)
+                           WHERE p.patienttypeid = 3 AND p.regstartdate <= DATE '{mid}' AND (p.regenddate IS NULL OR p.regenddate > DATE '{mid}')
+                             AND (p.cprd_ddate IS NULL OR p.cprd_ddate > DATE '{mid}') AND {_age(mid)} >= 18""")[0][0]
+            pos = q("SELECT count(*) FROM covid_truth WHERE tested = 1 AND year(date) = ?", y)[0][0]
+            per[str(y)] = 100 * pos / adults if adults else float("nan")
+        out["covid_positive_tests_per_100"] = per
+    if start <= dt.date(2020, 3, 1) and dt.date(2021, 12, 31) <= end:
+        died = q("""SELECT count(*), avg((date_diff('day', i.date_of_birth, t.date) / 365.25 >= 60)::INT),
+                           avg((p.gender = 1)::INT)
+                    FROM covid_truth t JOIN patient p USING (patid) JOIN patient_identity i USING (patid)
+                    WHERE t.died = 1 AND t.date < DATE '2022-01-01'""")[0]
+        if died[0]:
+            out["covid_deaths_aged_60_plus"], out["covid_deaths_male"] = died[1], died[2]
+        mid = "2020-07-01"
+        adults = q(f"""SELECT count(*) FROM patient p JOIN patient_identity i USING (patid)
+                       WHERE p.patienttypeid = 3 AND p.regstartdate <= DATE '{mid}' AND (p.regenddate IS NULL OR p.regenddate > DATE '{mid}')
+                         AND (p.cprd_ddate IS NULL OR p.cprd_ddate > DATE '{mid}') AND {_age(mid)} >= 18""")[0][0]
+        deaths = q("SELECT count(*) FROM covid_truth WHERE died = 1 AND date <= DATE '2021-01-30'")[0][0]
+        if adults:
+            out["covid_deaths_per_1000_adults"] = 1000 * deaths / adults
+        adm = q("""SELECT median(date_diff('day', i.date_of_birth, t.date) / 365.25) FROM covid_truth t
+                   JOIN patient_identity i USING (patid) WHERE t.admitted = 1 AND t.date < DATE '2020-08-01'""")[0][0]
+        if adm is not None:
+            out["covid_admission_median_age_wave1"] = adm
+    if start <= dt.date(2020, 12, 8) and UPTAKE_ON <= end:
+        rows = q(coverage_sql(UPTAKE_ON))
+        got: dict[str, list[int]] = {}
+        for _, band, people, vac in rows:
+            g = got.setdefault(band, [0, 0])
+            g[0] += people
+            g[1] += vac
+        out["covid_vaccine_uptake_by_age"] = {b: v / n for b, (n, v) in got.items() if n}
+    return out

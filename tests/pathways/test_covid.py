@@ -1,0 +1,201 @@
+"""COVID-19: infection by date, severity by age and risk factors, what reaches the record, and vaccination in
+JCVI order, each step on hand-made state."""
+
+import numpy as np
+import pytest
+
+from synthgp.core import codes
+
+from tests.engine.build import day, emitted, get, make_sim, month_at, person, put, truth
+
+NEVER = np.iinfo(np.int64).max // 4
+COVID_KEYS = ("covid_pcr_positive", "covid_antigen_positive", "covid_pcr_negative", "covid_antigen_negative",
+              "covid_confirmed_lab", "covid_suspected", "covid_pneumonia")
+DOSES = ("covid_vaccination_first", "covid_vaccination_second", "covid_vaccination_booster")
+
+
+def covid_sim(n=400, **covid):
+    sim = make_sim(n, covid=covid) if covid else make_sim(n)
+    rng = np.random.default_rng(3)
+    for p, a in zip(sim.everyone, rng.uniform(20, 90, sim.n)):
+        person(sim, p, age=a, on=day(2020, 1, 1))
+    put(sim, sim.everyone, rf_type1=False, rf_corticosteroids=False, rf_bmi=25.0, egfr=90.0, imd=3, black=False,
+        south_asian=False)
+    return sim
+
+
+def run(sim, first, last, steps=("infect", "vaccinate")):
+    on = first
+    while on <= last:
+        m = month_at(sim, on)
+        for st in steps:
+            getattr(sim.covid, st)(sim, m)
+        on = m.day1
+
+
+def obs_days(sim, keys):
+    got = [emitted(sim, "obs", code=k) for k in keys]
+    return np.concatenate([g["day"] for g in got]), np.concatenate([g["pat"] for g in got])
+
+
+# ---------------------------------------------------------------- dates
+
+def test_no_covid_code_before_2020_and_no_vaccine_before_8_december_2020():
+    sim = covid_sim(wave_scale=3.0)
+    run(sim, day(2019, 1, 1), day(2021, 3, 31))
+    days, _ = obs_days(sim, COVID_KEYS)
+    assert len(days) > 50 and days.min() >= day(2020, 2, 1)
+    vdays, _ = obs_days(sim, DOSES)
+    assert len(vdays) > 50 and vdays.min() >= day(2020, 12, 8)
+    assert (truth(sim, "covid_truth")["date"] >= day(2020, 2, 1)).all()
+
+
+def test_nothing_happens_in_the_months_before_the_pandemic():
+    sim = covid_sim(wave_scale=5.0)
+    run(sim, day(2015, 1, 1), day(2019, 12, 31))
+    assert (get(sim, "covid_infected") == -1).all() and (get(sim, "covid_doses") == 0).all()
+    assert not len(emitted(sim, "obs")["pat"])
+
+
+# ---------------------------------------------------------------- vaccination order
+
+@pytest.mark.parametrize("age, group", [(85, 0), (80.1, 0), (77, 1), (72, 2), (67, 3), (62, 5), (57, 6), (52, 7),
+                                        (47, 8), (42, 9), (37, 10), (32, 11), (27, 12), (19, 13)])
+def test_jcvi_group_by_age_on_31_march_2021(age, group):
+    sim = covid_sim()
+    put(sim, 0, dob=day(2021, 3, 31) - int(round(age * 365.25)))
+    assert sim.covid.group(np.array([0]))[0] == group
+
+
+def test_clinical_risk_moves_a_younger_adult_up_the_order():
+    sim = covid_sim()
+    put(sim, [0, 1, 2], dob=day(1984, 6, 1))  # 36 on 31 March 2021
+    put(sim, 1, known_type2=day(2015, 1, 1))
+    put(sim, 2, rf_corticosteroids=True)
+    g = sim.covid.group(np.array([0, 1, 2]))
+    assert g[0] == 10 and g[1] == 4 and g[2] == 2  # 35-39; at risk 16-64; clinically extremely vulnerable
+
+
+def test_first_doses_follow_the_priority_order():
+    """Nobody is vaccinated before their group is offered, and each group's median first dose comes no earlier
+    than that of a group before it."""
+    sim = covid_sim(n=1200)
+    run(sim, day(2020, 12, 1), day(2021, 9, 30), steps=("vaccinate",))
+    first = emitted(sim, "obs", code="covid_vaccination_first")
+    g = sim.covid.group(first["pat"])
+    offered = sim.covid.group_offered[g]
+    assert len(first["pat"]) > 500 and (first["day"] >= offered).all()
+    median = {k: np.median(first["day"][g == k]) for k in range(14) if (g == k).sum() >= 10}
+    assert len(median) >= 10
+    for k in median:  # a group offered later is vaccinated later (groups offered on the same day may swap)
+        for j in median:
+            if sim.covid.group_offered[k] < sim.covid.group_offered[j]:
+                assert median[k] <= median[j], (k, j)
+
+
+def test_second_dose_8_to_12_weeks_after_the_first_then_boosters():
+    sim = covid_sim(n=600)
+    run(sim, day(2020, 12, 1), day(2022, 6, 30), steps=("vaccinate",))
+    first, second = (emitted(sim, "obs", code=k) for k in DOSES[:2])
+    d1 = dict(zip(first["pat"], first["day"]))
+    # second doses of the primary course (before the boosters; one taken later, in a booster campaign, by someone
+    # who had had one dose is coded a second dose too)
+    primary = second["day"] < day(2021, 9, 16)
+    gaps = np.array([d - d1[p] for p, d in zip(second["pat"][primary], second["day"][primary])])
+    assert len(gaps) > 0.8 * len(d1) and gaps.min() >= 56 and gaps.max() <= 84
+    boost = emitted(sim, "obs", code="covid_vaccination_booster")
+    assert len(boost["pat"]) and boost["day"].min() >= day(2021, 9, 16)
+    assert (get(sim, "covid_doses")[boost["pat"]] >= 3).all()
+
+
+def test_uptake_is_lower_in_black_people():
+    sim = covid_sim(n=1200)
+    put(sim, np.arange(0, sim.n, 2), black=True)
+    run(sim, day(2020, 12, 1), day(2021, 12, 31), steps=("vaccinate",))
+    doses = get(sim, "covid_doses")
+    black = np.arange(sim.n) % 2 == 0
+    assert (doses[black] > 0).mean() < (doses[~black] > 0).mean() - 0.1
+
+
+# ---------------------------------------------------------------- severity
+
+def test_death_and_admission_risk_rise_with_age_and_risk_factors():
+    """Everyone 60 and a woman, unless said: 30, 85, a man, diabetes, CKD with BMI 42, most deprived."""
+    sim = covid_sim()
+    pos, on = np.arange(7), day(2020, 4, 1)
+    put(sim, pos, dob=on - int(60 * 365.25), male=False)
+    pos = np.arange(7)
+    put(sim, 0, dob=on - int(30 * 365.25))
+    put(sim, 1, dob=on - int(85 * 365.25))
+    put(sim, 2, male=True)
+    put(sim, 3, onset_type2=day(2010, 1, 1))
+    put(sim, 4, onset_ckd=day(2010, 1, 1), rf_bmi=42.0)
+    put(sim, 5, imd=1)
+    put(sim, 6, imd=5)
+    age = sim.life.age_at(pos, on)
+    p, admit = sim.covid.death_risk(pos, on, age, np.zeros(7, int), np.zeros(7, int))
+    plain = p[6] * np.sqrt(1.80)  # the middle quintile
+    assert p[0] < plain < p[1] and p[1] > 20 * p[0]  # age
+    assert p[2] / plain == pytest.approx(1.59)  # male, Williamson 2020
+    assert p[3] / plain == pytest.approx(1.5) and p[4] / plain == pytest.approx(1.5 * 1.92)
+    assert p[5] / p[6] == pytest.approx(1.80)  # most deprived quintile against the least
+    assert (admit >= p).all() and admit[0] / p[0] > admit[1] / p[1]  # the young are admitted more often per death
+
+
+def test_vaccination_and_an_earlier_infection_lower_the_risk():
+    sim = covid_sim()
+    pos, on = np.array([0]), day(2021, 6, 1)
+    put(sim, 0, dob=on - int(75 * 365.25))
+    age = sim.life.age_at(pos, on)
+    none = sim.covid.death_risk(pos, on, age, np.array([0]), np.array([0]))[0][0]
+    two = sim.covid.death_risk(pos, on, age, np.array([2]), np.array([0]))[0][0]
+    again = sim.covid.death_risk(pos, on, age, np.array([0]), np.array([1]))[0][0]
+    assert two < 0.2 * none and again < none
+
+
+def test_deaths_come_after_infection_through_the_life_service_and_nothing_is_recorded_after():
+    sim = covid_sim(n=800, wave_scale=4.0)
+    put(sim, sim.everyone, dob=day(2020, 1, 1) - int(86 * 365.25))
+    run(sim, day(2020, 3, 1), day(2021, 12, 31))
+    t = truth(sim, "covid_truth")
+    died = t["died"] == 1
+    assert died.sum() > 10 and (t["admitted"][died] == 1).all()
+    pat = np.searchsorted(sim.P, t["pat"][died])
+    death = get(sim, "death_day")[pat]
+    assert (death > t["date"][died]).all() and (death <= t["date"][died] + 40).all()
+    assert (get(sim, "lst")[pat] == death).all()
+    # every later row of the dead is dropped when the log is finished: none is emitted after the death day
+    # apart from the discharge letter of the admission that preceded it
+    obs = emitted(sim, "obs")
+    last = np.full(sim.n, NEVER)
+    last[pat] = death
+    after = obs["day"] > last[obs["pat"]]
+    assert not after.any()
+
+
+def test_every_infection_is_in_the_truth_recorded_or_not():
+    sim = covid_sim(n=600, results_recorded=0.5)
+    run(sim, day(2020, 2, 1), day(2022, 12, 31))
+    t = truth(sim, "covid_truth")
+    assert len(t["pat"]) == int(get(sim, "covid_infections").sum())
+    assert (t["tested"] >= t["recorded"]).all() and (t["recorded"] == 0).any() and (t["recorded"] == 1).any()
+    pos = emitted(sim, "obs", code="covid_pcr_positive")["pat"].size + emitted(sim, "obs", code="covid_antigen_positive")["pat"].size
+    assert pos == int(t["recorded"].sum())
+    neg = emitted(sim, "obs", code="covid_pcr_negative")["pat"].size + emitted(sim, "obs", code="covid_antigen_negative")["pat"].size
+    assert neg > 3 * pos  # negative results far outnumber positive ones
+    # lateral flow results only from April 2021
+    ag = emitted(sim, "obs", code="covid_antigen_positive")
+    assert len(ag["day"]) and ag["day"].min() >= day(2021, 4, 9)
+    assert set(t["variant"]) >= {"wild type", "Omicron"}
+
+
+def test_wave_scale_nil_means_no_infection():
+    sim = covid_sim(wave_scale=0.0)
+    run(sim, day(2020, 2, 1), day(2022, 12, 31), steps=("infect",))
+    assert (get(sim, "covid_infected") == -1).all()
+    assert not len(emitted(sim, "obs", code="covid_pcr_positive")["pat"])
+
+
+def test_codes_are_read_by_key():
+    assert codes.get("covid_vaccination_first").cluster == "COVIDVAC"
+    assert {codes.get(k).cluster for k in COVID_KEYS} == {"COVIDPOS", "COVIDNEG", "COVID", "COVIDSUSP", "COVIDHOSP"}
