@@ -103,36 +103,3 @@ def test_consult_fills_the_months_consultations():
     phone = sim.record.source("Telephone consultation")
     assert ((rows["source"][c.key] == phone) == c.remote).all()
     assert 0 < c.remote.sum() < len(c.pos)
-
-
-def _seen(sim, first: int, months: int) -> tuple[int, int]:
-    """(consultations, by telephone) over `months` months from day `first`, everyone 60."""
-    seen = remote = 0
-    on = first
-    for _ in range(months):
-        m = month_at(sim, on)
-        m.age = np.full(len(m.act), 60.0)
-        sim.contacts.consult(sim, m)
-        seen, remote = seen + len(m.consults.pos), remote + int(m.consults.remote.sum())
-        on = m.day1
-    return seen, remote
-
-
-def test_the_first_lockdown_means_fewer_consultations_and_more_by_telephone():
-    """April-June 2020 against April-June 2019 (data/covid.toml [disruption]): about 0.65-0.85 of the usual
-    consultations and about half by telephone, against the scenario's 30%."""
-    sim = make_sim(n=2000)
-    person(sim, sim.everyone, age=60, on=ON)
-    before, before_phone = _seen(sim, day(2019, 4, 2), 3)
-    during, during_phone = _seen(sim, day(2020, 4, 2), 3)
-    assert 0.65 < during / before < 0.85
-    assert before_phone / before == pytest.approx(sim.care.telephone_share, abs=0.03)
-    assert during_phone / during == pytest.approx(0.53, abs=0.04)
-
-
-def test_no_disruption_outside_the_pandemic():
-    sim = make_sim()
-    for d in (day(2019, 12, 31), day(2021, 6, 1), day(2024, 1, 1)):
-        assert sim.contacts.disruption(np.array([d]), 0.3) == (1.0, 0.3)
-    f, phone = sim.contacts.disruption(np.array([day(2020, 4, 15), day(2021, 7, 1)]), 0.3)
-    assert list(f) == [0.65, 1.0] and list(phone) == [0.55, 0.3]

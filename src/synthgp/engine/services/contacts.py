@@ -1,17 +1,15 @@
 """Contacts: the consultation timeline. Who is seen each month, on which day, by whom, face to face
 or by telephone; pathways attach their work to a consultation that happens (an opportunistic BP
-check) or book one of their own (a review, a Health Check). During the COVID-19 pandemic fewer are seen
-and more by telephone (data/covid.toml [disruption]), so fewer BP checks are made at consultations.
+check) or book one of their own (a review, a Health Check).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from synthgp.core import dates, reference
+from synthgp.core import reference
 from synthgp.core.ids import PATID_MULT
 from synthgp.engine.component import Service
 from synthgp.engine.sim import Consults
@@ -35,21 +33,6 @@ class Contacts(Service):
         self.jobs = reference.toml("aurum_lookups.toml")["JobCat"]["job_keys"]
         self.staff_first, self.staff_count = sim.plan.staff_first, sim.plan.staff_count
         self.pracid = sim.people.pracid[sim.P]
-        d = reference.toml("covid.toml")["disruption"]
-        self.disrupt_from = np.array([dates.to_days(dt.date.fromisoformat(x)) for x in d["from_dates"]], dtype=np.int64)
-        self.disrupt_factor = np.asarray(d["consult_factor"], dtype=float)
-        self.disrupt_phone = np.asarray(d["telephone_share"], dtype=float)
-
-    def disruption(self, day: np.ndarray, phone: float) -> tuple[np.ndarray | float, np.ndarray | float]:
-        """(share of the usual consultation rate, share by telephone) on each day: the usual (1, `phone`)
-        outside the pandemic's dates."""
-        if not len(day) or day.max() < self.disrupt_from[0] or day.min() >= self.disrupt_from[-1]:
-            return 1.0, phone
-        k = np.searchsorted(self.disrupt_from, day, side="right") - 1
-        i = np.maximum(k, 0)
-        factor = np.where(k >= 0, self.disrupt_factor[i], 1.0)
-        share = np.where((k >= 0) & (self.disrupt_phone[i] >= 0), self.disrupt_phone[i], phone)
-        return factor, share
 
     def staff(self, job: str, pos: np.ndarray, purpose: str, step) -> np.ndarray:
         """A member of staff of the patient's practice, of `job`, drawn for `purpose` (staffid)."""
@@ -72,10 +55,9 @@ class Contacts(Service):
         ratio = care.female_consultation_ratio
         rate = rate_by_age(month.age, care.consultation_rate_young, care.consultation_rate_old)
         rate = np.where(self.s.male[act], rate * 2 / (1 + ratio), rate * 2 * ratio / (1 + ratio))
-        factor, phone = self.disruption(month.vday, care.telephone_share)
-        seen = sim.draws("consult").uniform(act, m) < 1 - np.exp(-rate * factor / 12)
+        seen = sim.draws("consult").uniform(act, m) < 1 - np.exp(-rate / 12)
         pos, day = act[seen], month.vday[seen]
-        remote = sim.draws("phone").uniform(pos, m) < (phone if np.isscalar(phone) else phone[seen])
+        remote = sim.draws("phone").uniform(pos, m) < care.telephone_share
         rec = self.record
         source = np.where(remote, rec.source("Telephone consultation"), rec.source("Face to face consultation"))
         keys = rec.consultation(pos, day, self.staff("gp", pos, "consult", m), source)
