@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from synthgp.learn import encode, latent, structure
+from synthgp.learn import encode, latent, structure, tune
 
 FORMAT = "synthgp-bn/1"
 
@@ -23,10 +23,12 @@ class BayesianNetworkSynthesizer:
     """A Bayesian-network synthesizer for mixed tables with missing values.
 
     max_parents      parent limit per observed node in structure search.
-    bins             bins per continuous column (values are sampled back inside their bin).
+    bins             bins per continuous column (values are sampled back inside their bin); "auto" (default)
+                     chooses among 4, 6 and 10 by held-out likelihood (`synthgp.learn.tune`).
     max_levels       a numeric column with at most this many distinct values is treated as categorical.
     categorical, numeric  column names whose type overrides the inferred one.
-    penalty          "bic" (default) or "aic" for the penalised log-likelihood score.
+    penalty          structure score penalty: "bic", "aic", a share of BIC's (e.g. 0.5), or "auto" (default):
+                     1, 1/2 or 1/4 of BIC's by held-out likelihood.
     bootstrap        0, or the number of bootstrap resamples to average the structure over.
     bootstrap_threshold   share of resamples an edge needs to be kept.
     restarts         extra tabu hill-climbs from randomly perturbed copies of the best graph.
@@ -38,20 +40,25 @@ class BayesianNetworkSynthesizer:
                      Violating rows are redrawn from the model, which conditions the joint distribution on
                      the rule and leaves the relative frequencies of every allowed row unchanged.
     smoothing        pseudo-count mixed into each conditional distribution, spread as the child's marginal,
-                     so parent combinations seen rarely fall back towards the marginal.
+                     so parent combinations seen rarely fall back towards the marginal; "auto" (default)
+                     chooses among 1, 4 and 16 by held-out likelihood.
     random_state     seed for fitting and the default seed for sampling.
     """
 
-    def __init__(self, max_parents: int = 3, bins: int = 10, max_levels: int = 20,
-                 categorical: Iterable[str] = (), numeric: Iterable[str] = (), penalty: str = "bic",
+    def __init__(self, max_parents: int = 3, bins: int | str = "auto", max_levels: int = 20,
+                 categorical: Iterable[str] = (), numeric: Iterable[str] = (), penalty: str | float = "auto",
                  bootstrap: int = 0, bootstrap_threshold: float = 0.5, restarts: int = 5, latent: int = 2,
                  latent_states: int = 3,
                  required_edges: Iterable[tuple[str, str]] = (), forbidden_edges: Iterable[tuple[str, str]] = (),
-                 rules: Iterable[str | Callable[[pd.DataFrame], Any]] = (), smoothing: float = 1.0,
+                 rules: Iterable[str | Callable[[pd.DataFrame], Any]] = (), smoothing: float | str = "auto",
                  random_state: int | None = 0, verbose: bool = False):
-        if penalty not in ("bic", "aic"):
-            raise ValueError(f"penalty must be 'bic' or 'aic', not {penalty!r}")
-        for name, v, lo in (("max_parents", max_parents, 0), ("bins", bins, 2), ("latent", latent, 0), ("restarts", restarts, 0),
+        if penalty not in ("bic", "aic", "auto") and not (isinstance(penalty, (int, float)) and penalty > 0):
+            raise ValueError(f"penalty must be 'auto', 'bic', 'aic' or a share of BIC's above 0, not {penalty!r}")
+        if smoothing != "auto" and not (isinstance(smoothing, (int, float)) and smoothing >= 0):
+            raise ValueError(f"smoothing must be 'auto' or a number >= 0, not {smoothing!r}")
+        if bins != "auto" and not (isinstance(bins, int) and bins >= 2):
+            raise ValueError(f"bins must be 'auto' or a whole number >= 2, not {bins!r}")
+        for name, v, lo in (("max_parents", max_parents, 0), ("latent", latent, 0), ("restarts", restarts, 0),
                             ("latent_states", latent_states, 2), ("bootstrap", bootstrap, 0)):
             if not isinstance(v, int) or v < lo:
                 raise ValueError(f"{name} must be a whole number >= {lo}, not {v!r}")
@@ -70,6 +77,7 @@ class BayesianNetworkSynthesizer:
         self.cpts: list[np.ndarray] = []     # per node: (q, r) conditional probability table
         self.latent_children: dict[str, list[str]] = {}
         self.fit_info: dict[str, Any] = {}
+        self.settings: dict[str, Any] = {}   # bins, penalty, smoothing as used (chosen when "auto")
 
     # ---- fitting ----------------------------------------------------------------------------------
     def fit(self, table: pd.DataFrame) -> "BayesianNetworkSynthesizer":
@@ -81,7 +89,11 @@ class BayesianNetworkSynthesizer:
         p = self.params
         rng = np.random.default_rng(p["random_state"])
         table = table.rename(columns=str)
-        self.columns = encode.infer(table, p["bins"], p["max_levels"], set(p["categorical"]), set(p["numeric"]))
+        self.settings = tune.select(table, p, np.random.default_rng([p["random_state"] or 0, 2]))
+        self.fit_info["settings"] = self.settings
+        self._log("settings: " + ", ".join(f"{k} {self.settings[k]}" for k in ("bins", "penalty", "smoothing"))
+                  + f" ({self.settings['how']})")
+        self.columns = encode.infer(table, self.settings["bins"], p["max_levels"], set(p["categorical"]), set(p["numeric"]))
         codes = encode.encode(table, self.columns)
         names = [c.name for c in self.columns]
         cards = [c.cardinality for c in self.columns]
@@ -90,10 +102,10 @@ class BayesianNetworkSynthesizer:
         forb = [self._edge(e, ix, "forbidden_edges") for e in p["forbidden_edges"]]
         self._log(f"encoded {len(table):,} rows x {len(names)} columns in {time.perf_counter() - t0:.2f} s")
         t1 = time.perf_counter()
-        scorer = structure.Scorer(codes, cards, p["penalty"])  # its cache of local scores serves the latent step too
+        scorer = structure.Scorer(codes, cards, self.settings["penalty"])  # its cache of local scores serves the latent step too
         if p["bootstrap"]:
             parents, info = structure.bootstrap(codes, cards, p["max_parents"], p["bootstrap"], p["bootstrap_threshold"],
-                                                rng, p["penalty"], req, forb)
+                                                rng, self.settings["penalty"], req, forb)
             self.fit_info["edge_frequency"] = info["edge_frequency"].round(3).tolist()
         else:
             parents = structure.search(scorer, len(names), p["max_parents"], rng,
@@ -120,13 +132,7 @@ class BayesianNetworkSynthesizer:
             print(f"synthgp learn: {msg}", flush=True)
 
     def _cpt(self, codes: np.ndarray, j: int, parents: tuple[int, ...]) -> np.ndarray:
-        cfg, q = structure.config(codes.astype(np.int64), self.cards, parents)
-        r = self.cards[j]
-        counts = np.bincount(cfg * r + codes[:, j], minlength=q * r).reshape(q, r).astype(float)
-        marg = counts.sum(0) / counts.sum()
-        t = counts + self.params["smoothing"] * marg
-        tot = t.sum(1, keepdims=True)
-        return np.where(tot > 0, t / np.where(tot > 0, tot, 1), marg)
+        return tune.cpt(codes, self.cards, j, parents, self.settings["smoothing"])
 
     def _add_latents(self, codes: np.ndarray, sc: structure.Scorer, rng: np.random.Generator, required) -> None:
         p = self.params
@@ -134,7 +140,7 @@ class BayesianNetworkSynthesizer:
             return
         groups = latent.propose(codes, self.cards, p["latent"])
         n = len(codes)
-        pen = 0.5 * math.log(n) if p["penalty"] == "bic" else 1.0
+        pen = structure.penalty_weight(self.settings["penalty"], n)
         tried = []
         for g in groups:
             if any(self.nodes[i] in ch for ch in self.latent_children.values() for i in g):

@@ -87,10 +87,18 @@ def membership_inference(train: pd.DataFrame, holdout: pd.DataFrame, synth: pd.D
     return {"auc": auc, "members": n1, "non_members": n0, "null_se": math.sqrt((n0 + n1 + 1) / (12 * n0 * n1))}
 
 
-def assess(table: Table, folds: int = 5, seed: int = 0, fit: Callable[[pd.DataFrame, int], Any] | None = None,
-           evaluate_rows: int | None = None) -> dict[str, Any]:
+def assess(table: Table, folds: int = 5, seed: int = 0, fit: Callable[[pd.DataFrame, int], Any] | None = None) -> dict[str, Any]:
     """Fit with defaults on K-1 folds, judge on the held-out fold, for each fold; return the figures and
     the verdict against the issue's bars. `fit(train, seed)` returns a fitted synthesizer (default: ours)."""
+    from threadpoolctl import threadpool_limits
+
+    from synthgp.learn import BayesianNetworkSynthesizer
+
+    with threadpool_limits(1):  # OpenMP's spinning threads crawl on a shared 2-core machine; small trees need none
+        return _assess(table, folds, seed, fit)
+
+
+def _assess(table: Table, folds: int, seed: int, fit) -> dict[str, Any]:
     from synthgp.learn import BayesianNetworkSynthesizer
 
     fit = fit or (lambda df, s: BayesianNetworkSynthesizer(random_state=s).fit(df))
