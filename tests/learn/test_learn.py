@@ -198,19 +198,23 @@ def test_cli_fit_sample_evaluate_and_report_in_chromium(flchain, tmp_path, capsy
         page.screenshot(path=str(SHOTS / "learn.png"), full_page=True)
 
 
-def test_a_small_real_cohort_gets_a_hint_and_aic_keeps_its_links(tmp_path, capsys):
-    """WHAS500 (500 heart-attack admissions, shipped in scikit-survival): with the defaults the
-    penalty outweighs every link and the CLI says what to try; AIC with 5 bins keeps age and BMI linked."""
+def test_a_small_real_cohort_keeps_its_links_under_the_defaults(tmp_path, capsys):
+    """WHAS500 (500 heart-attack admissions, shipped in scikit-survival). Under fixed BIC with 10 bins the
+    penalty outweighs every link and the CLI says what to try; the defaults choose bins, penalty and
+    prior by held-out likelihood and keep age and BMI linked, with no flag."""
     from sksurv.datasets import load_whas500
 
     x, _ = load_whas500()
     data = tmp_path / "whas.csv"
     x[["age", "gender", "bmi", "afb"]].to_csv(data, index=False)
     model = tmp_path / "whas.npz"
-    assert cli.main(["learn", "fit", str(data), "--out", str(model), "--latent", "0"]) == 0
+    assert cli.main(["learn", "fit", str(data), "--out", str(model), "--latent", "0", "--bins", "10", "--penalty", "bic"]) == 0
     assert "no edges" in capsys.readouterr().err
-    assert cli.main(["learn", "fit", str(data), "--out", str(model), "--latent", "0", "--overwrite",
-                     "--bins", "5", "--penalty", "aic"]) == 0
-    assert "no edges" not in capsys.readouterr().err
-    edges = {frozenset(e) for e in BayesianNetworkSynthesizer.load(model).edges}
-    assert frozenset(("age", "bmi")) in edges
+    assert cli.main(["learn", "fit", str(data), "--out", str(model), "--latent", "0", "--overwrite"]) == 0
+    out = capsys.readouterr()
+    assert "no edges" not in out.err and "held-out likelihood" in out.out
+    m = BayesianNetworkSynthesizer.load(model)
+    assert frozenset(("age", "bmi")) in {frozenset(e) for e in m.edges}
+    assert m.fit_info["settings"]["bins"] in (4, 6, 10) and len(m.fit_info["settings"]["candidates"]) == 27
+    assert cli.main(["learn", "fit", str(data), "--out", str(model), "--overwrite", "--penalty", "-1"]) == 2
+    assert "share of BIC's penalty above 0" in capsys.readouterr().err

@@ -291,4 +291,5 @@ class BayesianNetworkSynthesizer:
         self.nodes, self.cards = meta["nodes"], meta["cards"]
         self.parents = [tuple(q) for q in meta["parents"]]
         self.latent_children, self.fit_info, self.cpts = meta["latent_children"], meta["fit_info"], cpts
+        self.settings = self.fit_info.get("settings", {})
         return self
