@@ -34,6 +34,9 @@ class BayesianNetworkSynthesizer:
     restarts         extra tabu hill-climbs from randomly perturbed copies of the best graph.
     latent           maximum number of latent variables to propose (0 for none).
     latent_states    states of each latent variable.
+    latent_groups    hand-seeded latent variables, as the regulator's method seeds them: lists of 2-4 column
+                     names, each given a hidden parent fitted by EM and kept whatever the score says (its
+                     score gain is still reported in fit_info["latent_proposals"]); proposals follow.
     required_edges, forbidden_edges  (parent, child) column pairs the structure must have / must not have.
     rules            conditions every sampled row must meet: pandas `DataFrame.eval` strings, e.g.
                      "not (sex == 'F' and erectile_dysfunction == 1)", or callables df -> bool Series.
@@ -48,7 +51,7 @@ class BayesianNetworkSynthesizer:
     def __init__(self, max_parents: int = 3, bins: int | str = "auto", max_levels: int = 20,
                  categorical: Iterable[str] = (), numeric: Iterable[str] = (), penalty: str | float = "auto",
                  bootstrap: int = 0, bootstrap_threshold: float = 0.5, restarts: int = 5, latent: int = 2,
-                 latent_states: int = 3,
+                 latent_states: int = 3, latent_groups: Iterable[Iterable[str]] = (),
                  required_edges: Iterable[tuple[str, str]] = (), forbidden_edges: Iterable[tuple[str, str]] = (),
                  rules: Iterable[str | Callable[[pd.DataFrame], Any]] = (), smoothing: float | str = "auto",
                  random_state: int | None = 0, verbose: bool = False):
@@ -65,6 +68,7 @@ class BayesianNetworkSynthesizer:
         self.params = dict(max_parents=max_parents, bins=bins, max_levels=max_levels, categorical=list(categorical),
                            numeric=list(numeric), penalty=penalty, bootstrap=bootstrap,
                            bootstrap_threshold=bootstrap_threshold, restarts=restarts, latent=latent, latent_states=latent_states,
+                           latent_groups=[list(g) for g in latent_groups],
                            required_edges=[list(e) for e in required_edges],
                            forbidden_edges=[list(e) for e in forbidden_edges], smoothing=smoothing,
                            random_state=random_state)
@@ -127,6 +131,11 @@ class BayesianNetworkSynthesizer:
             raise ValueError(f"{what}: {e!r} does not name two columns of the table (columns: {list(ix)})")
         return ix[e[0]], ix[e[1]]
 
+    def _column(self, name: str, what: str) -> int:
+        if name not in self.nodes:
+            raise ValueError(f"{what}: {name!r} is not a column of the table (columns: {self.nodes})")
+        return self.nodes.index(name)
+
     def _log(self, msg: str) -> None:
         if self.verbose:
             print(f"synthgp learn: {msg}", flush=True)
@@ -136,9 +145,11 @@ class BayesianNetworkSynthesizer:
 
     def _add_latents(self, codes: np.ndarray, sc: structure.Scorer, rng: np.random.Generator, required) -> None:
         p = self.params
-        if not p["latent"]:
-            return
-        groups = latent.propose(codes, self.cards, p["latent"])
+        seeded = [[self._column(c, "latent_groups") for c in g] for g in p.get("latent_groups", [])]
+        for g in seeded:
+            if not 2 <= len(set(g)) <= 4:
+                raise ValueError(f"latent_groups: each group names 2-4 different columns, not {[self.nodes[i] for i in g]}")
+        groups = seeded + (latent.propose(codes, self.cards, p["latent"]) if p["latent"] else [])
         n = len(codes)
         pen = structure.penalty_weight(self.settings["penalty"], n)
         tried = []
@@ -154,8 +165,8 @@ class BayesianNetworkSynthesizer:
             gain = (f.loglik - pen * f.n_params) - base
             name = f"latent_{len(self.latent_children) + 1}"
             tried.append({"children": [self.nodes[i] for i in g], "score_gain": round(gain, 1),
-                          "em_iterations": f.iterations, "kept": gain > 0})
-            if gain <= 0:
+                          "em_iterations": f.iterations, "kept": gain > 0 or g in seeded, "seeded": g in seeded})
+            if gain <= 0 and g not in seeded:
                 continue
             L = len(self.nodes)
             self.nodes.append(name)
@@ -190,6 +201,26 @@ class BayesianNetworkSynthesizer:
         index = pd.MultiIndex.from_product([self._states(q) for q in ps], names=[self.nodes[q] for q in ps]) \
             if ps else pd.Index(["(none)"], name="parents")
         return pd.DataFrame(self.cpts[j], index=index, columns=self._states(j))
+
+    def latent_posterior(self, table: pd.DataFrame) -> pd.DataFrame:
+        """For each row of `table` (the observed columns) and each latent variable: its most probable
+        state and that state's posterior probability, P(L | the row) by Bayes over L's children."""
+        self._check_fitted()
+        codes = encode.encode(table.rename(columns=str), self.columns).astype(np.int64)
+        out = {}
+        for name in self.latent_children:
+            lj = self.nodes.index(name)
+            k = self.cards[lj]
+            logp = np.tile(np.log(self.cpts[lj][0]), (len(codes), 1))
+            for ch in (j for j, ps in enumerate(self.parents) if lj in ps):
+                cfg, _ = structure.config(codes, self.cards, self.parents[ch][:-1])  # L is the last parent
+                for s in range(k):
+                    logp[:, s] += np.log(self.cpts[ch][cfg * k + s, codes[:, ch]])
+            post = np.exp(logp - logp.max(1, keepdims=True))
+            post /= post.sum(1, keepdims=True)
+            out[name] = post.argmax(1)
+            out[f"{name}_probability"] = post.max(1)
+        return pd.DataFrame(out, index=table.index)
 
     def _states(self, j: int) -> list[str]:
         return self.columns[j].state_names() if j < len(self.columns) else [f"state {s}" for s in range(self.cards[j])]
