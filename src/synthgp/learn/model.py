@@ -5,7 +5,6 @@ and sample new rows from it. The API follows SDV and pgmpy: plain constructor pa
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from pathlib import Path

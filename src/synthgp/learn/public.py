@@ -92,7 +92,6 @@ def assess(table: Table, folds: int = 5, seed: int = 0, fit: Callable[[pd.DataFr
     the verdict against the issue's bars. `fit(train, seed)` returns a fitted synthesizer (default: ours)."""
     from threadpoolctl import threadpool_limits
 
-    from synthgp.learn import BayesianNetworkSynthesizer
 
     with threadpool_limits(1):  # OpenMP's spinning threads crawl on a shared 2-core machine; small trees need none
         return _assess(table, folds, seed, fit)
