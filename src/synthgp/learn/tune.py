@@ -13,8 +13,12 @@ Candidates: bins {4, 6, 10} (only if there are continuous columns), penalty {1, 
 smoothing {1, 4, 16} pseudo-rows towards the child's marginal. Structure search is the expensive step
 and it runs once per (bins, penalty, fold); smoothing is a re-count.
 
-Above MAX_ROWS rows the choice is fixed to BIC, 10 bins and smoothing 1: BIC is consistent, the
-held-out differences vanish, and nine searches per fold would cost minutes.
+Above MAX_ROWS rows the choice is fixed to BIC, 10 bins and smoothing 1. Measured: on flchain (5,250
+training rows) the held-out choice (a quarter of BIC's penalty) gave a TSTR gap of 0.017 against
+BIC's 0.004, and on the 20,000-row known network of benchmarks/learn.py mean TV 0.0096 against 0.0063
+and mean |Cramer's V difference| 0.013 against 0.007, at four times the fit time; on 400-1,000 rows
+it is the other way round (GBSG2's gap 0.091 under BIC, 0.049 tuned). BIC is consistent, and once
+the table is this large its penalty no longer costs real links.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ BINS = (4, 6, 10)
 PENALTIES = (1.0, 0.5, 0.25)
 SMOOTHING = (1.0, 4.0, 16.0)
 FOLDS = 3
-MAX_ROWS = 20_000
+MAX_ROWS = 5_000
 LARGE = {"bins": 10, "penalty": "bic", "smoothing": 1.0}
 
 
