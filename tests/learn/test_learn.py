@@ -67,10 +67,48 @@ def test_finds_a_hidden_common_cause():
     assert set(children) == {"x1", "x2", "x3"}
     prior = m.cpd(name).to_numpy().ravel()
     assert sorted(prior) == pytest.approx([0.4, 0.6], abs=0.03)
+    # each row's most probable latent state recovers the hidden one (up to the labels' order)
+    post = m.latent_posterior(df)
+    agree = (post[name].to_numpy() == hidden).mean()
+    assert max(agree, 1 - agree) > 0.9 and post[f"{name}_probability"].between(0.5, 1).all()
     s = m.sample(20_000, random_state=1)
     # the dependence the latent carries is reproduced: P(x2 = 2 | x1 = 2)
     real = (df.x2[df.x1 == "2"] == "2").mean()
     assert (s.x2[s.x1 == "2"] == "2").mean() == pytest.approx(real, abs=0.03)
+
+
+def test_hand_seeded_latents_are_kept_and_checked():
+    """The regulator's method seeds latents by hand: a seeded group is kept even where the score would
+    drop it (here over a column of pure noise), its score gain reported; a bad group is refused."""
+    df = _known_network(3000, 6)
+    m = BayesianNetworkSynthesizer(latent=0, latent_groups=[["B", "E"]], random_state=0).fit(df)
+    assert m.latent_variables == {"latent_1": ["B", "E"]}
+    (prop,) = m.fit_info["latent_proposals"]
+    assert prop["seeded"] and prop["kept"] and prop["score_gain"] < 0
+    with pytest.raises(ValueError, match="'Z' is not a column"):
+        BayesianNetworkSynthesizer(latent_groups=[["A", "Z"]]).fit(df)
+    with pytest.raises(ValueError, match="2-4 different columns"):
+        BayesianNetworkSynthesizer(latent_groups=[["A"]]).fit(df)
+
+
+def test_settings_are_chosen_from_the_data():
+    """On 300 rows held-out likelihood picks settings that keep more of the links than the old fixed
+    choice (BIC, 10 bins), age-BMI among them; above 5,000 rows the choice is BIC, 10 bins, 1
+    pseudo-row; settings the caller fixes are kept."""
+    small = BayesianNetworkSynthesizer(latent=0, random_state=0).fit(_mixed(300, 1))
+    st = small.settings
+    assert st["how"] == "3-fold held-out likelihood" and len(st["candidates"]) == 27
+    assert st["candidates"][0]["held_out_loglik_per_row"] >= st["candidates"][-1]["held_out_loglik_per_row"]
+    assert (st["bins"], st["penalty"], st["smoothing"]) == tuple(st["candidates"][0][k] for k in ("bins", "penalty", "smoothing"))
+    old = BayesianNetworkSynthesizer(latent=0, bins=10, penalty="bic", smoothing=1.0, random_state=0).fit(_mixed(300, 1))
+    assert len(small.edges) > len(old.edges) and frozenset(("age", "bmi")) in {frozenset(e) for e in small.edges}
+    fixed = BayesianNetworkSynthesizer(latent=0, bins=6, random_state=0).fit(_mixed(300, 1)).settings
+    assert fixed["bins"] == 6 and {c["bins"] for c in fixed["candidates"]} == {6}
+    big = BayesianNetworkSynthesizer(latent=0, random_state=0).fit(_mixed(6000, 1)).settings
+    assert (big["bins"], big["penalty"], big["smoothing"]) == (10, "bic", 1.0)
+    for bad in (dict(bins=1), dict(penalty=0), dict(smoothing=-1), dict(penalty="bayes")):
+        with pytest.raises(ValueError):
+            BayesianNetworkSynthesizer(**bad)
 
 
 def _mixed(n: int, seed: int) -> pd.DataFrame:
