@@ -111,6 +111,27 @@ def test_settings_are_chosen_from_the_data():
             BayesianNetworkSynthesizer(**bad)
 
 
+def test_a_continuous_value_keeps_its_place_inside_the_bin():
+    """x rises with a binary parent y, and is cut into two bins. Drawn inside its bin from the marginal
+    alone, x would forget the part of that shift inside each bin; with the within-bin tables (synthgp/learn/within.py) the synthetic
+    E[x | y = 1] - E[x | y = 0] stays within 10% of the real one, and beats the marginal draw."""
+    rng = np.random.default_rng(12)
+    n = 4000
+    y = (rng.random(n) < 0.3).astype(int)
+    df = pd.DataFrame({"y": y.astype(str), "x": rng.gamma(3.0, 1.0, n) + 1.5 * y})
+    m = BayesianNetworkSynthesizer(latent=0, bins=2, required_edges=[("y", "x")], random_state=0).fit(df)
+    assert list(m.within) == [1] and m.within[1]["parents"] == [0]
+
+    def shift(t):
+        return t.x[t.y == "1"].mean() - t.x[t.y == "0"].mean()
+
+    real, cond = shift(df), shift(m.sample(40_000, random_state=1))
+    m.within = {}
+    flat = shift(m.sample(40_000, random_state=1))
+    assert cond == pytest.approx(real, rel=0.1)
+    assert abs(flat - real) > 2 * abs(cond - real)
+
+
 def _mixed(n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     age = rng.integers(18, 95, n)

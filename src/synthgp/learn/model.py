@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from synthgp.learn import encode, latent, structure, tune
+from synthgp.learn import encode, latent, structure, tune, within
 
 FORMAT = "synthgp-bn/1"
 
@@ -81,6 +81,7 @@ class BayesianNetworkSynthesizer:
         self.latent_children: dict[str, list[str]] = {}
         self.fit_info: dict[str, Any] = {}
         self.settings: dict[str, Any] = {}   # bins, penalty, smoothing as used (chosen when "auto")
+        self.within: dict[int, dict] = {}     # continuous column -> where in its bin, given observed parents
 
     # ---- fitting ----------------------------------------------------------------------------------
     def fit(self, table: pd.DataFrame) -> "BayesianNetworkSynthesizer":
@@ -121,6 +122,8 @@ class BayesianNetworkSynthesizer:
         t2 = time.perf_counter()
         self._add_latents(codes, scorer, rng, req)
         self.fit_info["latent_seconds"] = round(time.perf_counter() - t2, 3)
+        self.within = within.fit(table, self.columns, codes, self.cards, self.parents,
+                                 max(self.settings["smoothing"], 1e-6), rng)
         self.fit_info.update(rows=len(table), seconds=round(time.perf_counter() - t0, 3))
         self._log(f"fitted in {self.fit_info['seconds']:.2f} s; latent variables: {list(self.latent_children) or 'none'}")
         return self
@@ -259,7 +262,7 @@ class BayesianNetworkSynthesizer:
             raise ValueError(f"num_rows must be a whole number >= 0, not {num_rows!r}")
         seed = self.params["random_state"] if random_state is None else random_state
         rng = np.random.default_rng([seed if seed is not None else 0, 1])
-        out = encode.decode(self._sample_codes(num_rows, rng), self.columns, rng)
+        out = self._decode(self._sample_codes(num_rows, rng), rng)
         if not self.rules or num_rows == 0:
             return out
         parts, have, drawn = [], 0, 0
@@ -274,8 +277,12 @@ class BayesianNetworkSynthesizer:
             if drawn > 1000 * num_rows + 10_000 and have < drawn * 1e-3:
                 break
             need = int((num_rows - have) * drawn / max(have, 1) * 1.1) + 16
-            batch = encode.decode(self._sample_codes(need, rng), self.columns, rng)
+            batch = self._decode(self._sample_codes(need, rng), rng)
         raise RuntimeError("the rules reject almost every sampled row: check them against the data")
+
+    def _decode(self, codes: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+        pos = within.draw(codes, self.cards, self.within, rng) if self.within else None
+        return encode.decode(codes, self.columns, rng, pos)
 
     def _allowed(self, df: pd.DataFrame) -> np.ndarray:
         ok = np.ones(len(df), dtype=bool)
@@ -296,10 +303,11 @@ class BayesianNetworkSynthesizer:
         meta = {"format": FORMAT, "params": self.params, "rules": self.rules,
                 "columns": [c.to_dict() for c in self.columns], "nodes": self.nodes, "cards": self.cards,
                 "parents": [list(p) for p in self.parents], "latent_children": self.latent_children,
-                "fit_info": self.fit_info}
+                "fit_info": self.fit_info, "within": {str(j): w["parents"] for j, w in self.within.items()}}
         path = Path(path)
         tmp = path.with_name(path.name + ".partial.npz")
-        np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **{f"cpt_{j}": t for j, t in enumerate(self.cpts)})
+        np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **{f"cpt_{j}": t for j, t in enumerate(self.cpts)},
+                            **{f"within_{j}": w["table"] for j, w in self.within.items()})
         os.replace(tmp, path)
         return path
 
@@ -309,6 +317,7 @@ class BayesianNetworkSynthesizer:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
                 cpts = [z[f"cpt_{j}"] for j in range(len(meta["nodes"]))]
+                tables = {int(j): {"parents": ps, "table": z[f"within_{j}"]} for j, ps in meta.get("within", {}).items()}
         except (OSError, ValueError, KeyError) as exc:
             raise ValueError(f"{path} is not a synthgp model file: {exc}") from None
         if meta.get("format") != FORMAT:
@@ -322,4 +331,5 @@ class BayesianNetworkSynthesizer:
         self.parents = [tuple(q) for q in meta["parents"]]
         self.latent_children, self.fit_info, self.cpts = meta["latent_children"], meta["fit_info"], cpts
         self.settings = self.fit_info.get("settings", {})
+        self.within = tables
         return self
