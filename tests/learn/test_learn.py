@@ -220,6 +220,8 @@ def test_real_public_dataset_fidelity_utility_privacy(flchain):
     assert s["trtr_auc"] - s["tstr_auc"] <= 0.05 and s["tstr_auc"] > 0.7
     assert s["exact_copies"] == 0
     assert r["privacy"]["linkability"]["risk"] < 0.05
+    mia = r["privacy"]["membership_inference"]
+    assert abs(s["membership_auc"] - 0.5) < 3 * mia["null_se"]
     # and the yardstick can fail: a table of independent columns breaks the associations and the utility
     indep = pd.DataFrame({c: synth[c].sample(frac=1, random_state=i).to_numpy() for i, c in enumerate(synth.columns)})
     bad = evaluation.evaluate(train, indep, target="death", holdout=holdout, exclude=["chapter", "futime"])
@@ -228,6 +230,7 @@ def test_real_public_dataset_fidelity_utility_privacy(flchain):
     # a verbatim copy is caught by the privacy measures
     leak = evaluation.evaluate(train, train.copy(), holdout=holdout)
     assert leak["summary"]["exact_copies"] == len(train) and leak["privacy"]["share_closer_than_holdout_p5"] > 0.9
+    assert leak["summary"]["membership_auc"] > 0.9
 
 
 def test_cli_fit_sample_evaluate_and_report_in_chromium(flchain, tmp_path, capsys):

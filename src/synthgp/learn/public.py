@@ -69,24 +69,6 @@ TABLES: dict[str, Callable[[], Table]] = {
 }
 
 
-def membership_inference(train: pd.DataFrame, holdout: pd.DataFrame, synth: pd.DataFrame,
-                         categorical=()) -> dict[str, Any]:
-    """Distance-to-closest-synthetic-row attack: AUC of -distance for training rows against held-out rows."""
-    from scipy.spatial import cKDTree
-    from scipy.stats import rankdata
-
-    from synthgp.evaluate import fidelity
-
-    k = fidelity.kinds(train, categorical)
-    tree = cKDTree(fidelity._matrix(synth, k, train))
-    d_in = tree.query(fidelity._matrix(train, k, train), k=1)[0]
-    d_out = tree.query(fidelity._matrix(holdout, k, train), k=1)[0]
-    r = rankdata(-np.concatenate([d_in, d_out]))  # ties share their rank: an uninformative tie scores 0.5
-    n1, n0 = len(d_in), len(d_out)
-    auc = float((r[:n1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-    return {"auc": auc, "members": n1, "non_members": n0, "null_se": math.sqrt((n0 + n1 + 1) / (12 * n0 * n1))}
-
-
 def assess(table: Table, folds: int = 5, seed: int = 0, fit: Callable[[pd.DataFrame, int], Any] | None = None) -> dict[str, Any]:
     """Fit with defaults on K-1 folds, judge on the held-out fold, for each fold; return the figures and
     the verdict against the issue's bars. `fit(train, seed)` returns a fitted synthesizer (default: ours)."""
@@ -115,7 +97,7 @@ def _assess(table: Table, folds: int, seed: int, fit) -> dict[str, Any]:
         u = evaluation.utility(train, synth, test, table.target, table.exclude, seed=seed)
         cols = _columns(train, synth, seed)
         priv = evaluation.fidelity.privacy(train, synth, seed=seed, holdout=test)
-        mia = membership_inference(train, test, synth)
+        mia = evaluation.membership_inference(train, test, synth)
         runs.append({"fold": f, "fit_seconds": round(fit_s, 2), "trtr_auc": u["trtr_auc"], "tstr_auc": u["tstr_auc"],
                      "columns_out_of_band": [c["column"] for c in cols if not c["kl_within_band"]],
                      "exact_copies": priv["exact_copies"], "exact_copy_share_holdout": priv["exact_copy_share_holdout"],
