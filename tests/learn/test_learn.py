@@ -262,6 +262,8 @@ def test_cli_fit_sample_evaluate_and_report_in_chromium(flchain, tmp_path, capsy
         for sec in ("summary", "columns", "pairs", "utility", "privacy", "model"):
             assert page.locator(f"section#{sec}").is_visible(), sec
         assert page.locator("#columns figure svg").count() == 11
+        assert page.locator("#mmd-table tbody tr").count() == 3
+        assert "membership inference by distance" in page.locator("#privacy-table").inner_text()
         page.screenshot(path=str(SHOTS / "learn.png"), full_page=True)
 
 
