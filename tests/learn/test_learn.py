@@ -233,7 +233,7 @@ def test_real_public_dataset_fidelity_utility_privacy(flchain):
     assert sum(v["within_band"] for v in good_mmd.values()) >= 0.85 * sum(v["combinations"] for v in good_mmd.values())
     assert bad_mmd["4"]["within_band"] < good_mmd["4"]["within_band"] - 10
     # a verbatim copy is caught by the privacy measures
-    leak = evaluation.evaluate(train, train.copy(), holdout=holdout)
+    leak = evaluation.evaluate(train, train.copy(), holdout=holdout, kernel_mmd=False)
     assert leak["summary"]["exact_copies"] == len(train) and leak["privacy"]["share_closer_than_holdout_p5"] > 0.9
     assert leak["summary"]["membership_auc"] > 0.9
 
