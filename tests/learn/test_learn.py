@@ -67,10 +67,69 @@ def test_finds_a_hidden_common_cause():
     assert set(children) == {"x1", "x2", "x3"}
     prior = m.cpd(name).to_numpy().ravel()
     assert sorted(prior) == pytest.approx([0.4, 0.6], abs=0.03)
+    # each row's most probable latent state recovers the hidden one (up to the labels' order)
+    post = m.latent_posterior(df)
+    agree = (post[name].to_numpy() == hidden).mean()
+    assert max(agree, 1 - agree) > 0.9 and post[f"{name}_probability"].between(0.5, 1).all()
     s = m.sample(20_000, random_state=1)
     # the dependence the latent carries is reproduced: P(x2 = 2 | x1 = 2)
     real = (df.x2[df.x1 == "2"] == "2").mean()
     assert (s.x2[s.x1 == "2"] == "2").mean() == pytest.approx(real, abs=0.03)
+
+
+def test_hand_seeded_latents_are_kept_and_checked():
+    """The regulator's method seeds latents by hand: a seeded group is kept even where the score would
+    drop it (here over a column of pure noise), its score gain reported; a bad group is refused."""
+    df = _known_network(3000, 6)
+    m = BayesianNetworkSynthesizer(latent=0, latent_groups=[["B", "E"]], random_state=0).fit(df)
+    assert m.latent_variables == {"latent_1": ["B", "E"]}
+    (prop,) = m.fit_info["latent_proposals"]
+    assert prop["seeded"] and prop["kept"] and prop["score_gain"] < 0
+    with pytest.raises(ValueError, match="'Z' is not a column"):
+        BayesianNetworkSynthesizer(latent_groups=[["A", "Z"]]).fit(df)
+    with pytest.raises(ValueError, match="2-4 different columns"):
+        BayesianNetworkSynthesizer(latent_groups=[["A"]]).fit(df)
+
+
+def test_settings_are_chosen_from_the_data():
+    """On 300 rows held-out likelihood picks settings that keep more of the links than the old fixed
+    choice (BIC, 10 bins), age-BMI among them; above 5,000 rows the choice is BIC, 10 bins, 1
+    pseudo-row; settings the caller fixes are kept."""
+    small = BayesianNetworkSynthesizer(latent=0, random_state=0).fit(_mixed(300, 1))
+    st = small.settings
+    assert st["how"] == "3-fold held-out likelihood" and len(st["candidates"]) == 27
+    assert st["candidates"][0]["held_out_loglik_per_row"] >= st["candidates"][-1]["held_out_loglik_per_row"]
+    assert (st["bins"], st["penalty"], st["smoothing"]) == tuple(st["candidates"][0][k] for k in ("bins", "penalty", "smoothing"))
+    old = BayesianNetworkSynthesizer(latent=0, bins=10, penalty="bic", smoothing=1.0, random_state=0).fit(_mixed(300, 1))
+    assert len(small.edges) > len(old.edges) and frozenset(("age", "bmi")) in {frozenset(e) for e in small.edges}
+    fixed = BayesianNetworkSynthesizer(latent=0, bins=6, random_state=0).fit(_mixed(300, 1)).settings
+    assert fixed["bins"] == 6 and {c["bins"] for c in fixed["candidates"]} == {6}
+    big = BayesianNetworkSynthesizer(latent=0, random_state=0).fit(_mixed(6000, 1)).settings
+    assert (big["bins"], big["penalty"], big["smoothing"]) == (10, "bic", 1.0)
+    for bad in (dict(bins=1), dict(penalty=0), dict(smoothing=-1), dict(penalty="bayes")):
+        with pytest.raises(ValueError):
+            BayesianNetworkSynthesizer(**bad)
+
+
+def test_a_continuous_value_keeps_its_place_inside_the_bin():
+    """x rises with a binary parent y, and is cut into two bins. Drawn inside its bin from the marginal
+    alone, x would forget the part of that shift inside each bin; with the within-bin tables (synthgp/learn/within.py) the synthetic
+    E[x | y = 1] - E[x | y = 0] stays within 10% of the real one, and beats the marginal draw."""
+    rng = np.random.default_rng(12)
+    n = 4000
+    y = (rng.random(n) < 0.3).astype(int)
+    df = pd.DataFrame({"y": y.astype(str), "x": rng.gamma(3.0, 1.0, n) + 1.5 * y})
+    m = BayesianNetworkSynthesizer(latent=0, bins=2, required_edges=[("y", "x")], random_state=0).fit(df)
+    assert list(m.within) == [1] and m.within[1]["parents"] == [0]
+
+    def shift(t):
+        return t.x[t.y == "1"].mean() - t.x[t.y == "0"].mean()
+
+    real, cond = shift(df), shift(m.sample(40_000, random_state=1))
+    m.within = {}
+    flat = shift(m.sample(40_000, random_state=1))
+    assert cond == pytest.approx(real, rel=0.1)
+    assert abs(flat - real) > 2 * abs(cond - real)
 
 
 def _mixed(n: int, seed: int) -> pd.DataFrame:
@@ -161,14 +220,22 @@ def test_real_public_dataset_fidelity_utility_privacy(flchain):
     assert s["trtr_auc"] - s["tstr_auc"] <= 0.05 and s["tstr_auc"] > 0.7
     assert s["exact_copies"] == 0
     assert r["privacy"]["linkability"]["risk"] < 0.05
+    mia = r["privacy"]["membership_inference"]
+    assert abs(s["membership_auc"] - 0.5) < 3 * mia["null_se"]
     # and the yardstick can fail: a table of independent columns breaks the associations and the utility
     indep = pd.DataFrame({c: synth[c].sample(frac=1, random_state=i).to_numpy() for i, c in enumerate(synth.columns)})
     bad = evaluation.evaluate(train, indep, target="death", holdout=holdout, exclude=["chapter", "futime"])
     assert bad["summary"]["mean_abs_association_diff"] > 3 * s["mean_abs_association_diff"]
     assert bad["summary"]["tstr_auc"] < s["tstr_auc"] - 0.1
+    # kernel MMD over 2-4 columns: the model's sample sits within the real-resample band almost everywhere,
+    # the independent columns' sample falls out of it where the columns hang together (most 4-way sets)
+    good_mmd, bad_mmd = r["mmd"]["sizes"], bad["mmd"]["sizes"]
+    assert sum(v["within_band"] for v in good_mmd.values()) >= 0.85 * sum(v["combinations"] for v in good_mmd.values())
+    assert bad_mmd["4"]["within_band"] < good_mmd["4"]["within_band"] - 10
     # a verbatim copy is caught by the privacy measures
-    leak = evaluation.evaluate(train, train.copy(), holdout=holdout)
+    leak = evaluation.evaluate(train, train.copy(), holdout=holdout, kernel_mmd=False)
     assert leak["summary"]["exact_copies"] == len(train) and leak["privacy"]["share_closer_than_holdout_p5"] > 0.9
+    assert leak["summary"]["membership_auc"] > 0.9
 
 
 def test_cli_fit_sample_evaluate_and_report_in_chromium(flchain, tmp_path, capsys):
@@ -195,22 +262,29 @@ def test_cli_fit_sample_evaluate_and_report_in_chromium(flchain, tmp_path, capsy
         for sec in ("summary", "columns", "pairs", "utility", "privacy", "model"):
             assert page.locator(f"section#{sec}").is_visible(), sec
         assert page.locator("#columns figure svg").count() == 11
+        assert page.locator("#mmd-table tbody tr").count() == 3
+        assert "membership inference by distance" in page.locator("#privacy-table").inner_text()
         page.screenshot(path=str(SHOTS / "learn.png"), full_page=True)
 
 
-def test_a_small_real_cohort_gets_a_hint_and_aic_keeps_its_links(tmp_path, capsys):
-    """WHAS500 (500 heart-attack admissions, shipped in scikit-survival): with the defaults the
-    penalty outweighs every link and the CLI says what to try; AIC with 5 bins keeps age and BMI linked."""
+def test_a_small_real_cohort_keeps_its_links_under_the_defaults(tmp_path, capsys):
+    """WHAS500 (500 heart-attack admissions, shipped in scikit-survival). Under fixed BIC with 10 bins the
+    penalty outweighs every link and the CLI says what to try; the defaults choose bins, penalty and
+    prior by held-out likelihood and keep age and BMI linked, with no flag."""
     from sksurv.datasets import load_whas500
 
     x, _ = load_whas500()
     data = tmp_path / "whas.csv"
     x[["age", "gender", "bmi", "afb"]].to_csv(data, index=False)
     model = tmp_path / "whas.npz"
-    assert cli.main(["learn", "fit", str(data), "--out", str(model), "--latent", "0"]) == 0
+    assert cli.main(["learn", "fit", str(data), "--out", str(model), "--latent", "0", "--bins", "10", "--penalty", "bic"]) == 0
     assert "no edges" in capsys.readouterr().err
-    assert cli.main(["learn", "fit", str(data), "--out", str(model), "--latent", "0", "--overwrite",
-                     "--bins", "5", "--penalty", "aic"]) == 0
-    assert "no edges" not in capsys.readouterr().err
-    edges = {frozenset(e) for e in BayesianNetworkSynthesizer.load(model).edges}
-    assert frozenset(("age", "bmi")) in edges
+    assert cli.main(["learn", "fit", str(data), "--out", str(model), "--latent", "0", "--overwrite"]) == 0
+    out = capsys.readouterr()
+    assert "no edges" not in out.err and "held-out likelihood" in out.out
+    m = BayesianNetworkSynthesizer.load(model)
+    assert frozenset(("age", "bmi")) in {frozenset(e) for e in m.edges}
+    assert m.fit_info["settings"]["bins"] in (4, 6, 10) and len(m.fit_info["settings"]["candidates"]) == 27
+    with pytest.raises(SystemExit, match="2"):
+        cli.main(["learn", "fit", str(data), "--out", str(model), "--overwrite", "--penalty", "-1"])
+    assert "share of BIC's penalty above 0" in capsys.readouterr().err

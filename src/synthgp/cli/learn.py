@@ -17,6 +17,39 @@ def _edge(text: str) -> tuple[str, str]:
     return a.strip(), b.strip()
 
 
+def _auto_int(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number or auto") from None
+
+
+def _penalty(text: str) -> float | str:
+    if text in ("auto", "bic", "aic"):
+        return text
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give auto, bic, aic or a share of BIC's penalty above 0 (e.g. 0.5)")
+    return v
+
+
+def _smoothing(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give auto or a number >= 0")
+    return v
+
+
 def add_parser(sub) -> None:
     lp = sub.add_parser("learn", formatter_class=formatter, help="learn a Bayesian network from a real table; sample; evaluate",
                         description=textwrap.dedent("""\
@@ -35,9 +68,13 @@ def add_parser(sub) -> None:
     lf.add_argument("--categorical", type=comma_list, default=(), metavar="COLS", help="columns to treat as categorical")
     lf.add_argument("--numeric", type=comma_list, default=(), metavar="COLS", help="columns to treat as continuous")
     lf.add_argument("--max-parents", type=int, default=3, metavar="K")
-    lf.add_argument("--bins", type=int, default=10, metavar="B", help="bins per continuous column (default 10)")
-    lf.add_argument("--penalty", choices=("bic", "aic"), default="bic",
-                    help="structure score: bic (default) or aic, which keeps weaker links (a few hundred rows)")
+    lf.add_argument("--bins", type=_auto_int, default="auto", metavar="B",
+                    help="bins per continuous column (default auto: 4, 6 or 10 by held-out likelihood)")
+    lf.add_argument("--penalty", type=_penalty, default="auto", metavar="P",
+                    help="structure score penalty: auto (default: 1, 1/2 or 1/4 of BIC's by held-out likelihood), "
+                         "bic, aic, or a share of BIC's")
+    lf.add_argument("--smoothing", type=_smoothing, default="auto", metavar="A",
+                    help="prior pseudo-rows per parent combination (default auto: 1, 4 or 16 by held-out likelihood)")
     lf.add_argument("--latent", type=int, default=2, metavar="L", help="latent variables to propose (default 2; 0 for none)")
     lf.add_argument("--latent-states", type=int, default=3, metavar="S")
     lf.add_argument("--bootstrap", type=int, default=0, metavar="R", help="average the structure over R bootstrap resamples")
@@ -79,7 +116,7 @@ def _fit(a: argparse.Namespace) -> int:
     if a.out.exists() and not a.overwrite:
         return fail(f"{a.out} exists; add --overwrite to replace it")
     df = evaluation.read_table(a.data)
-    m = BayesianNetworkSynthesizer(max_parents=a.max_parents, bins=a.bins, penalty=a.penalty, categorical=a.categorical,
+    m = BayesianNetworkSynthesizer(max_parents=a.max_parents, bins=a.bins, penalty=a.penalty, smoothing=a.smoothing, categorical=a.categorical,
                                    numeric=a.numeric, latent=a.latent, latent_states=a.latent_states,
                                    bootstrap=a.bootstrap, required_edges=a.require, forbidden_edges=a.forbid,
                                    rules=a.rule, random_state=a.seed, verbose=True).fit(df)
@@ -88,7 +125,8 @@ def _fit(a: argparse.Namespace) -> int:
     print(f"Wrote {a.out}: {len(m.edges)} edges, latent variables {m.latent_variables or 'none'}")
     if not m.edges and len(df.columns) > 1:
         print(f"  no edges: every column was learned on its own. With {len(df):,} rows the penalty may outweigh "
-              "the links; try fewer --bins (e.g. 5) or --penalty aic", file=sys.stderr)
+              "the links; try fewer --bins (e.g. 4) or a smaller --penalty (e.g. aic), or leave both to auto",
+              file=sys.stderr)
     return 0
 
 

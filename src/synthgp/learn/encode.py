@@ -103,7 +103,10 @@ def encode(df: pd.DataFrame, cols: list[Column]) -> np.ndarray:
     return out
 
 
-def decode(codes: np.ndarray, cols: list[Column], rng: np.random.Generator) -> pd.DataFrame:
+def decode(codes: np.ndarray, cols: list[Column], rng: np.random.Generator,
+           positions: np.ndarray | None = None) -> pd.DataFrame:
+    """Codes back to values; `positions` (rows x columns, in [0, 1)) place continuous values inside
+    their bin, uniformly in probability when not given."""
     data = {}
     levels = np.linspace(0, 1, GRID)
     for j, c in enumerate(cols):
@@ -119,7 +122,7 @@ def decode(codes: np.ndarray, cols: list[Column], rng: np.random.Generator) -> p
         else:
             lo = np.concatenate([[0.0], c.cdf_at_edges])[np.minimum(x, len(c.edges))]
             hi = np.concatenate([c.cdf_at_edges, [1.0]])[np.minimum(x, len(c.edges))]
-            u = lo + (hi - lo) * rng.random(len(x))
+            u = lo + (hi - lo) * (positions[:, j] if positions is not None else rng.random(len(x)))
             v = np.interp(u, levels, np.asarray(c.quantiles))
             if c.integer:
                 v = np.round(v)

@@ -1,7 +1,8 @@
 """Fidelity, utility and privacy of a synthetic table against the real one it was learned from.
 
 Fidelity comes from synthgp.fidelity (per-column tests, KL against a real-vs-real band, pairwise and
-three-way association differences). Utility is train-on-synthetic-test-on-real (TSTR) against
+three-way association differences) and kernel MMD over 2-, 3- and 4-column combinations against a
+real-resample band (synthgp.learn.mmd). Utility is train-on-synthetic-test-on-real (TSTR) against
 train-on-real-test-on-real (TRTR): gradient-boosted trees, AUC on a real holdout the synthesizer never
 saw. Privacy: distance to closest record and exact copies beside the holdout's own rates, and the two
 attacks anonymeter defines (Giomi et al. 2023), measured here the same way:
@@ -11,18 +12,22 @@ attacks anonymeter defines (Giomi et al. 2023), measured here the same way:
       synthetic rows on each half coincide; again beside the holdout.
   risk = (main - control) / (1 - control), 0 when the synthetic data tells nothing about the
   training rows that it does not tell about anyone from the same population.
+And membership inference by distance: a real row is guessed to be a training row the closer it lies
+to a synthetic row; the AUC of that guess over training against holdout rows (0.5 is chance).
 anonymeter itself pins numpy < 1.27, which synthgp's other dependencies cannot share, hence our own.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
 from synthgp.evaluate import fidelity
+from synthgp.learn import mmd
 
 
 def _prepare(frames: list[pd.DataFrame], cols: list[str]) -> list[pd.DataFrame]:
@@ -119,13 +124,30 @@ def linkability(train: pd.DataFrame, synth: pd.DataFrame, control: pd.DataFrame,
             "risk": _risk(main, ctl)}
 
 
+def membership_inference(train: pd.DataFrame, holdout: pd.DataFrame, synth: pd.DataFrame,
+                         categorical=()) -> dict[str, Any]:
+    """Distance-to-closest-synthetic-row membership attack: AUC of -distance for training rows against
+    held-out rows. 0.5 is chance; `null_se` is a useless attack's standard error (Mann-Whitney)."""
+    from scipy.spatial import cKDTree
+    from scipy.stats import rankdata
+
+    k = fidelity.kinds(train, categorical)
+    tree = cKDTree(fidelity._matrix(synth, k, train))
+    d_in = tree.query(fidelity._matrix(train, k, train), k=1)[0]
+    d_out = tree.query(fidelity._matrix(holdout, k, train), k=1)[0]
+    r = rankdata(-np.concatenate([d_in, d_out]))  # ties share their rank: an uninformative tie scores 0.5
+    n1, n0 = len(d_in), len(d_out)
+    auc = float((r[:n1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    return {"auc": auc, "members": n1, "non_members": n0, "null_se": math.sqrt((n0 + n1 + 1) / (12 * n0 * n1))}
+
+
 def _risk(main: float, control: float) -> float:
     return 0.0 if control >= 1 else max(0.0, (main - control) / (1 - control))
 
 
 def evaluate(real: pd.DataFrame, synth: pd.DataFrame, target: str | None = None, holdout: pd.DataFrame | None = None,
              exclude: Iterable[str] = (), secrets: Iterable[str] = (), categorical: Iterable[str] = (),
-             seed: int = 0) -> dict[str, Any]:
+             seed: int = 0, kernel_mmd: bool = True) -> dict[str, Any]:
     """Every measure as plain data. `real` is what the synthesizer learned from; `holdout` is real data
     it never saw (without one, a third of `real` is held out for the utility test and the privacy
     control, which then overlaps the synthesizer's training rows: say so when reporting)."""
@@ -147,20 +169,23 @@ def evaluate(real: pd.DataFrame, synth: pd.DataFrame, target: str | None = None,
         "pairs": fidelity.pairs(real, synth, cat, seed=seed),
         "triples": fidelity.triples(real, synth, cat, seed=seed),
     }
+    out["mmd"] = mmd.combinations(real, synth, cat, seed=seed) if kernel_mmd else {"sizes": {}, "note": "not asked for"}
     out["utility"] = utility(real, synth, holdout, target, exclude, seed) if target else None
     priv = fidelity.privacy(real, synth, cat, seed=seed, holdout=holdout)
     secrets = list(secrets) or ([target] if target else [])
     priv["attribute_inference"] = [attribute_inference(real, synth, holdout, s, seed=seed) for s in secrets]
     priv["linkability"] = linkability(real, synth, holdout, seed=seed)
+    priv["membership_inference"] = membership_inference(real, holdout, synth, cat)
     out["privacy"] = priv
     cols = out["columns"]
     out["summary"] = {
         "columns_kl_within_band": sum(c["kl_within_band"] for c in cols), "columns": len(cols),
         "mean_tv": float(np.mean([c["tv"] for c in cols])), "mean_abs_association_diff": out["pairs"]["mean_abs_diff"],
         "mean_triple_tv": out["triples"]["mean_tv"],
+        "mmd_within_band": {k: f"{v['within_band']} of {v['combinations']}" for k, v in out["mmd"]["sizes"].items()},
         "tstr_auc": out["utility"]["tstr_auc"] if out["utility"] else None,
         "trtr_auc": out["utility"]["trtr_auc"] if out["utility"] else None,
-        "exact_copies": priv["exact_copies"],
+        "exact_copies": priv["exact_copies"], "membership_auc": priv["membership_inference"]["auc"],
     }
     return out
 

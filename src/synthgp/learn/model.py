@@ -5,7 +5,6 @@ and sample new rows from it. The API follows SDV and pgmpy: plain constructor pa
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from synthgp.learn import encode, latent, structure
+from synthgp.learn import encode, latent, structure, tune, within
 
 FORMAT = "synthgp-bn/1"
 
@@ -23,41 +22,52 @@ class BayesianNetworkSynthesizer:
     """A Bayesian-network synthesizer for mixed tables with missing values.
 
     max_parents      parent limit per observed node in structure search.
-    bins             bins per continuous column (values are sampled back inside their bin).
+    bins             bins per continuous column (values are sampled back inside their bin); "auto" (default)
+                     chooses among 4, 6 and 10 by held-out likelihood (`synthgp.learn.tune`).
     max_levels       a numeric column with at most this many distinct values is treated as categorical.
     categorical, numeric  column names whose type overrides the inferred one.
-    penalty          "bic" (default) or "aic" for the penalised log-likelihood score.
+    penalty          structure score penalty: "bic", "aic", a share of BIC's (e.g. 0.5), or "auto" (default):
+                     1, 1/2 or 1/4 of BIC's by held-out likelihood.
     bootstrap        0, or the number of bootstrap resamples to average the structure over.
     bootstrap_threshold   share of resamples an edge needs to be kept.
     restarts         extra tabu hill-climbs from randomly perturbed copies of the best graph.
     latent           maximum number of latent variables to propose (0 for none).
     latent_states    states of each latent variable.
+    latent_groups    hand-seeded latent variables, as the regulator's method seeds them: lists of 2-4 column
+                     names, each given a hidden parent fitted by EM and kept whatever the score says (its
+                     score gain is still reported in fit_info["latent_proposals"]); proposals follow.
     required_edges, forbidden_edges  (parent, child) column pairs the structure must have / must not have.
     rules            conditions every sampled row must meet: pandas `DataFrame.eval` strings, e.g.
                      "not (sex == 'F' and erectile_dysfunction == 1)", or callables df -> bool Series.
                      Violating rows are redrawn from the model, which conditions the joint distribution on
                      the rule and leaves the relative frequencies of every allowed row unchanged.
     smoothing        pseudo-count mixed into each conditional distribution, spread as the child's marginal,
-                     so parent combinations seen rarely fall back towards the marginal.
+                     so parent combinations seen rarely fall back towards the marginal; "auto" (default)
+                     chooses among 1, 4 and 16 by held-out likelihood.
     random_state     seed for fitting and the default seed for sampling.
     """
 
-    def __init__(self, max_parents: int = 3, bins: int = 10, max_levels: int = 20,
-                 categorical: Iterable[str] = (), numeric: Iterable[str] = (), penalty: str = "bic",
+    def __init__(self, max_parents: int = 3, bins: int | str = "auto", max_levels: int = 20,
+                 categorical: Iterable[str] = (), numeric: Iterable[str] = (), penalty: str | float = "auto",
                  bootstrap: int = 0, bootstrap_threshold: float = 0.5, restarts: int = 5, latent: int = 2,
-                 latent_states: int = 3,
+                 latent_states: int = 3, latent_groups: Iterable[Iterable[str]] = (),
                  required_edges: Iterable[tuple[str, str]] = (), forbidden_edges: Iterable[tuple[str, str]] = (),
-                 rules: Iterable[str | Callable[[pd.DataFrame], Any]] = (), smoothing: float = 1.0,
+                 rules: Iterable[str | Callable[[pd.DataFrame], Any]] = (), smoothing: float | str = "auto",
                  random_state: int | None = 0, verbose: bool = False):
-        if penalty not in ("bic", "aic"):
-            raise ValueError(f"penalty must be 'bic' or 'aic', not {penalty!r}")
-        for name, v, lo in (("max_parents", max_parents, 0), ("bins", bins, 2), ("latent", latent, 0), ("restarts", restarts, 0),
+        if penalty not in ("bic", "aic", "auto") and not (isinstance(penalty, (int, float)) and penalty > 0):
+            raise ValueError(f"penalty must be 'auto', 'bic', 'aic' or a share of BIC's above 0, not {penalty!r}")
+        if smoothing != "auto" and not (isinstance(smoothing, (int, float)) and smoothing >= 0):
+            raise ValueError(f"smoothing must be 'auto' or a number >= 0, not {smoothing!r}")
+        if bins != "auto" and not (isinstance(bins, int) and bins >= 2):
+            raise ValueError(f"bins must be 'auto' or a whole number >= 2, not {bins!r}")
+        for name, v, lo in (("max_parents", max_parents, 0), ("latent", latent, 0), ("restarts", restarts, 0),
                             ("latent_states", latent_states, 2), ("bootstrap", bootstrap, 0)):
             if not isinstance(v, int) or v < lo:
                 raise ValueError(f"{name} must be a whole number >= {lo}, not {v!r}")
         self.params = dict(max_parents=max_parents, bins=bins, max_levels=max_levels, categorical=list(categorical),
                            numeric=list(numeric), penalty=penalty, bootstrap=bootstrap,
                            bootstrap_threshold=bootstrap_threshold, restarts=restarts, latent=latent, latent_states=latent_states,
+                           latent_groups=[list(g) for g in latent_groups],
                            required_edges=[list(e) for e in required_edges],
                            forbidden_edges=[list(e) for e in forbidden_edges], smoothing=smoothing,
                            random_state=random_state)
@@ -70,6 +80,8 @@ class BayesianNetworkSynthesizer:
         self.cpts: list[np.ndarray] = []     # per node: (q, r) conditional probability table
         self.latent_children: dict[str, list[str]] = {}
         self.fit_info: dict[str, Any] = {}
+        self.settings: dict[str, Any] = {}   # bins, penalty, smoothing as used (chosen when "auto")
+        self.within: dict[int, dict] = {}     # continuous column -> where in its bin, given observed parents
 
     # ---- fitting ----------------------------------------------------------------------------------
     def fit(self, table: pd.DataFrame) -> "BayesianNetworkSynthesizer":
@@ -81,7 +93,11 @@ class BayesianNetworkSynthesizer:
         p = self.params
         rng = np.random.default_rng(p["random_state"])
         table = table.rename(columns=str)
-        self.columns = encode.infer(table, p["bins"], p["max_levels"], set(p["categorical"]), set(p["numeric"]))
+        self.settings = tune.select(table, p, np.random.default_rng([p["random_state"] or 0, 2]))
+        self.fit_info["settings"] = self.settings
+        self._log("settings: " + ", ".join(f"{k} {self.settings[k]}" for k in ("bins", "penalty", "smoothing"))
+                  + f" ({self.settings['how']})")
+        self.columns = encode.infer(table, self.settings["bins"], p["max_levels"], set(p["categorical"]), set(p["numeric"]))
         codes = encode.encode(table, self.columns)
         names = [c.name for c in self.columns]
         cards = [c.cardinality for c in self.columns]
@@ -90,10 +106,10 @@ class BayesianNetworkSynthesizer:
         forb = [self._edge(e, ix, "forbidden_edges") for e in p["forbidden_edges"]]
         self._log(f"encoded {len(table):,} rows x {len(names)} columns in {time.perf_counter() - t0:.2f} s")
         t1 = time.perf_counter()
-        scorer = structure.Scorer(codes, cards, p["penalty"])  # its cache of local scores serves the latent step too
+        scorer = structure.Scorer(codes, cards, self.settings["penalty"])  # its cache of local scores serves the latent step too
         if p["bootstrap"]:
             parents, info = structure.bootstrap(codes, cards, p["max_parents"], p["bootstrap"], p["bootstrap_threshold"],
-                                                rng, p["penalty"], req, forb)
+                                                rng, self.settings["penalty"], req, forb)
             self.fit_info["edge_frequency"] = info["edge_frequency"].round(3).tolist()
         else:
             parents = structure.search(scorer, len(names), p["max_parents"], rng,
@@ -106,6 +122,8 @@ class BayesianNetworkSynthesizer:
         t2 = time.perf_counter()
         self._add_latents(codes, scorer, rng, req)
         self.fit_info["latent_seconds"] = round(time.perf_counter() - t2, 3)
+        self.within = within.fit(table, self.columns, codes, self.cards, self.parents,
+                                 max(self.settings["smoothing"], 1e-6), rng)
         self.fit_info.update(rows=len(table), seconds=round(time.perf_counter() - t0, 3))
         self._log(f"fitted in {self.fit_info['seconds']:.2f} s; latent variables: {list(self.latent_children) or 'none'}")
         return self
@@ -115,26 +133,27 @@ class BayesianNetworkSynthesizer:
             raise ValueError(f"{what}: {e!r} does not name two columns of the table (columns: {list(ix)})")
         return ix[e[0]], ix[e[1]]
 
+    def _column(self, name: str, what: str) -> int:
+        if name not in self.nodes:
+            raise ValueError(f"{what}: {name!r} is not a column of the table (columns: {self.nodes})")
+        return self.nodes.index(name)
+
     def _log(self, msg: str) -> None:
         if self.verbose:
             print(f"synthgp learn: {msg}", flush=True)
 
     def _cpt(self, codes: np.ndarray, j: int, parents: tuple[int, ...]) -> np.ndarray:
-        cfg, q = structure.config(codes.astype(np.int64), self.cards, parents)
-        r = self.cards[j]
-        counts = np.bincount(cfg * r + codes[:, j], minlength=q * r).reshape(q, r).astype(float)
-        marg = counts.sum(0) / counts.sum()
-        t = counts + self.params["smoothing"] * marg
-        tot = t.sum(1, keepdims=True)
-        return np.where(tot > 0, t / np.where(tot > 0, tot, 1), marg)
+        return tune.cpt(codes, self.cards, j, parents, self.settings["smoothing"])
 
     def _add_latents(self, codes: np.ndarray, sc: structure.Scorer, rng: np.random.Generator, required) -> None:
         p = self.params
-        if not p["latent"]:
-            return
-        groups = latent.propose(codes, self.cards, p["latent"])
+        seeded = [[self._column(c, "latent_groups") for c in g] for g in p.get("latent_groups", [])]
+        for g in seeded:
+            if not 2 <= len(set(g)) <= 4:
+                raise ValueError(f"latent_groups: each group names 2-4 different columns, not {[self.nodes[i] for i in g]}")
+        groups = seeded + (latent.propose(codes, self.cards, p["latent"]) if p["latent"] else [])
         n = len(codes)
-        pen = 0.5 * math.log(n) if p["penalty"] == "bic" else 1.0
+        pen = structure.penalty_weight(self.settings["penalty"], n)
         tried = []
         for g in groups:
             if any(self.nodes[i] in ch for ch in self.latent_children.values() for i in g):
@@ -148,8 +167,8 @@ class BayesianNetworkSynthesizer:
             gain = (f.loglik - pen * f.n_params) - base
             name = f"latent_{len(self.latent_children) + 1}"
             tried.append({"children": [self.nodes[i] for i in g], "score_gain": round(gain, 1),
-                          "em_iterations": f.iterations, "kept": gain > 0})
-            if gain <= 0:
+                          "em_iterations": f.iterations, "kept": gain > 0 or g in seeded, "seeded": g in seeded})
+            if gain <= 0 and g not in seeded:
                 continue
             L = len(self.nodes)
             self.nodes.append(name)
@@ -184,6 +203,26 @@ class BayesianNetworkSynthesizer:
         index = pd.MultiIndex.from_product([self._states(q) for q in ps], names=[self.nodes[q] for q in ps]) \
             if ps else pd.Index(["(none)"], name="parents")
         return pd.DataFrame(self.cpts[j], index=index, columns=self._states(j))
+
+    def latent_posterior(self, table: pd.DataFrame) -> pd.DataFrame:
+        """For each row of `table` (the observed columns) and each latent variable: its most probable
+        state and that state's posterior probability, P(L | the row) by Bayes over L's children."""
+        self._check_fitted()
+        codes = encode.encode(table.rename(columns=str), self.columns).astype(np.int64)
+        out = {}
+        for name in self.latent_children:
+            lj = self.nodes.index(name)
+            k = self.cards[lj]
+            logp = np.tile(np.log(self.cpts[lj][0]), (len(codes), 1))
+            for ch in (j for j, ps in enumerate(self.parents) if lj in ps):
+                cfg, _ = structure.config(codes, self.cards, self.parents[ch][:-1])  # L is the last parent
+                for s in range(k):
+                    logp[:, s] += np.log(self.cpts[ch][cfg * k + s, codes[:, ch]])
+            post = np.exp(logp - logp.max(1, keepdims=True))
+            post /= post.sum(1, keepdims=True)
+            out[name] = post.argmax(1)
+            out[f"{name}_probability"] = post.max(1)
+        return pd.DataFrame(out, index=table.index)
 
     def _states(self, j: int) -> list[str]:
         return self.columns[j].state_names() if j < len(self.columns) else [f"state {s}" for s in range(self.cards[j])]
@@ -223,7 +262,7 @@ class BayesianNetworkSynthesizer:
             raise ValueError(f"num_rows must be a whole number >= 0, not {num_rows!r}")
         seed = self.params["random_state"] if random_state is None else random_state
         rng = np.random.default_rng([seed if seed is not None else 0, 1])
-        out = encode.decode(self._sample_codes(num_rows, rng), self.columns, rng)
+        out = self._decode(self._sample_codes(num_rows, rng), rng)
         if not self.rules or num_rows == 0:
             return out
         parts, have, drawn = [], 0, 0
@@ -238,8 +277,12 @@ class BayesianNetworkSynthesizer:
             if drawn > 1000 * num_rows + 10_000 and have < drawn * 1e-3:
                 break
             need = int((num_rows - have) * drawn / max(have, 1) * 1.1) + 16
-            batch = encode.decode(self._sample_codes(need, rng), self.columns, rng)
+            batch = self._decode(self._sample_codes(need, rng), rng)
         raise RuntimeError("the rules reject almost every sampled row: check them against the data")
+
+    def _decode(self, codes: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+        pos = within.draw(codes, self.cards, self.within, rng) if self.within else None
+        return encode.decode(codes, self.columns, rng, pos)
 
     def _allowed(self, df: pd.DataFrame) -> np.ndarray:
         ok = np.ones(len(df), dtype=bool)
@@ -260,10 +303,11 @@ class BayesianNetworkSynthesizer:
         meta = {"format": FORMAT, "params": self.params, "rules": self.rules,
                 "columns": [c.to_dict() for c in self.columns], "nodes": self.nodes, "cards": self.cards,
                 "parents": [list(p) for p in self.parents], "latent_children": self.latent_children,
-                "fit_info": self.fit_info}
+                "fit_info": self.fit_info, "within": {str(j): w["parents"] for j, w in self.within.items()}}
         path = Path(path)
         tmp = path.with_name(path.name + ".partial.npz")
-        np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **{f"cpt_{j}": t for j, t in enumerate(self.cpts)})
+        np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **{f"cpt_{j}": t for j, t in enumerate(self.cpts)},
+                            **{f"within_{j}": w["table"] for j, w in self.within.items()})
         os.replace(tmp, path)
         return path
 
@@ -273,6 +317,7 @@ class BayesianNetworkSynthesizer:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
                 cpts = [z[f"cpt_{j}"] for j in range(len(meta["nodes"]))]
+                tables = {int(j): {"parents": ps, "table": z[f"within_{j}"]} for j, ps in meta.get("within", {}).items()}
         except (OSError, ValueError, KeyError) as exc:
             raise ValueError(f"{path} is not a synthgp model file: {exc}") from None
         if meta.get("format") != FORMAT:
@@ -285,4 +330,6 @@ class BayesianNetworkSynthesizer:
         self.nodes, self.cards = meta["nodes"], meta["cards"]
         self.parents = [tuple(q) for q in meta["parents"]]
         self.latent_children, self.fit_info, self.cpts = meta["latent_children"], meta["fit_info"], cpts
+        self.settings = self.fit_info.get("settings", {})
+        self.within = tables
         return self

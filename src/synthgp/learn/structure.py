@@ -21,12 +21,20 @@ def config(codes: np.ndarray, cards: list[int], parents: tuple[int, ...]) -> tup
     return idx, q
 
 
+def penalty_weight(penalty: str | float, n: int) -> float:
+    """Score penalty per free parameter."""
+    if penalty == "aic":
+        return 1.0
+    return (1.0 if penalty == "bic" else float(penalty)) * 0.5 * math.log(max(n, 2))
+
+
 class Scorer:
-    def __init__(self, codes: np.ndarray, cards: list[int], penalty: str = "bic"):
+    def __init__(self, codes: np.ndarray, cards: list[int], penalty: str | float = "bic"):
+        """penalty: "bic" (half log n per parameter), "aic" (1), or a number: that share of BIC's."""
         self.codes = codes.astype(np.int64)
         self.cards = cards
         self.n = len(codes)
-        self.k = 0.5 * math.log(max(self.n, 2)) if penalty == "bic" else 1.0
+        self.k = penalty_weight(penalty, self.n)
         self.cache: dict[tuple[int, tuple[int, ...]], float] = {}
 
     def local(self, j: int, parents: tuple[int, ...]) -> float:

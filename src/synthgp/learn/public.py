@@ -1,0 +1,153 @@
+"""The learner judged on public clinical tables, with its default settings.
+
+The tables ship inside scikit-survival (a test dependency; no network needed):
+  whas500  Worcester Heart Attack Study, 500 admissions; target: died during follow-up (fstat)
+  gbsg2    German Breast Cancer Study Group 2, 686 women; target: recurrence or death (cens)
+  aids     ACTG 320 trial, 1,151 people with HIV; target: AIDS or death (censor), 8% positive
+  flchain  Mayo Clinic serum free light chains, 7,874 people; target: death
+The follow-up time is synthesised like any column but left out of the utility model (it nearly gives
+the outcome away); flchain's cause-of-death chapter likewise.
+
+Each table is split into K folds. For each fold the learner is fitted on the other folds, samples as
+many rows as it learned from, and is judged against the fold it never saw:
+  utility     TSTR AUC against TRTR AUC on the held-out fold (gradient-boosted trees); the mean
+              difference over folds (one split is too noisy on a 100-row fold: AUC's standard error
+              there is about 0.05).
+  fidelity    every column's KL from real data within the real-vs-real resample band.
+  copies      synthetic rows equal to a training row, beside the held-out rows' own rate.
+  privacy     membership inference by distance: the attacker scores a real row as "was trained on"
+              the closer it lies to the synthetic table; AUC of that score, training rows against
+              held-out rows. Chance is 0.5; with n1 members and n0 non-members the AUC of a useless
+              attack has standard error sqrt((n0 + n1 + 1) / (12 n0 n1)) (Mann-Whitney), averaged
+              over K folds about that over sqrt(K). The attack passes when its mean AUC stays below
+              0.5 + 3 standard errors (a false alarm 1 time in 700), and a verbatim copy is caught.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from synthgp.learn import evaluation
+
+THRESHOLD_ROWS = 5_000  # the issue's line: within 0.03 of TRTR at this size or more, 0.05 below it
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    frame: pd.DataFrame
+    target: str
+    exclude: tuple[str, ...]
+
+
+def _sksurv(loader: str, event: str, time_col: str, extra_exclude: tuple[str, ...] = ()) -> Callable[[], Table]:
+    def load() -> Table:
+        from sksurv import datasets
+
+        x, y = getattr(datasets, f"load_{loader}")()
+        df = x.copy()
+        for c in df.columns:  # sksurv gives categories; plain values are what a user's CSV holds
+            if isinstance(df[c].dtype, pd.CategoricalDtype):
+                df[c] = df[c].astype(str).where(df[c].notna(), None)
+        df[event] = y[event].astype(int)
+        df[time_col] = y[time_col].astype(float)
+        return Table(loader, df.reset_index(drop=True), event, (time_col, *extra_exclude))
+    return load
+
+
+TABLES: dict[str, Callable[[], Table]] = {
+    "whas500": _sksurv("whas500", "fstat", "lenfol"),
+    "gbsg2": _sksurv("gbsg2", "cens", "time"),
+    "aids": _sksurv("aids", "censor", "time"),
+    "flchain": _sksurv("flchain", "death", "futime", ("chapter",)),
+}
+
+
+def assess(table: Table, folds: int = 5, seed: int = 0, fit: Callable[[pd.DataFrame, int], Any] | None = None) -> dict[str, Any]:
+    """Fit with defaults on K-1 folds, judge on the held-out fold, for each fold; return the figures and
+    the verdict against the issue's bars. `fit(train, seed)` returns a fitted synthesizer (default: ours)."""
+    from threadpoolctl import threadpool_limits
+
+
+    with threadpool_limits(1):  # OpenMP's spinning threads crawl on a shared 2-core machine; small trees need none
+        return _assess(table, folds, seed, fit)
+
+
+def _assess(table: Table, folds: int, seed: int, fit) -> dict[str, Any]:
+    from synthgp.learn import BayesianNetworkSynthesizer
+
+    fit = fit or (lambda df, s: BayesianNetworkSynthesizer(random_state=s).fit(df))
+    df = table.frame
+    idx = np.random.default_rng(seed).permutation(len(df))
+    parts = np.array_split(idx, folds)
+    runs = []
+    for f in range(folds):
+        test = df.iloc[parts[f]].reset_index(drop=True)
+        train = df.iloc[np.concatenate([parts[g] for g in range(folds) if g != f])].reset_index(drop=True)
+        t0 = time.perf_counter()
+        model = fit(train, seed + f)
+        fit_s = time.perf_counter() - t0
+        synth = model.sample(len(train), random_state=seed + f)
+        u = evaluation.utility(train, synth, test, table.target, table.exclude, seed=seed)
+        cols = _columns(train, synth, seed)
+        priv = evaluation.fidelity.privacy(train, synth, seed=seed, holdout=test)
+        mia = evaluation.membership_inference(train, test, synth)
+        runs.append({"fold": f, "fit_seconds": round(fit_s, 2), "trtr_auc": u["trtr_auc"], "tstr_auc": u["tstr_auc"],
+                     "columns_out_of_band": [c["column"] for c in cols if not c["kl_within_band"]],
+                     "exact_copies": priv["exact_copies"], "exact_copy_share_holdout": priv["exact_copy_share_holdout"],
+                     "share_closer_than_holdout_p5": priv["share_closer_than_holdout_p5"],
+                     "membership_auc": mia["auc"], "membership_null_se": mia["null_se"],
+                     "edges": len(getattr(model, "edges", [])), "latents": len(getattr(model, "latent_variables", {}))})
+    return _verdict(table, df, runs)
+
+
+def _columns(train: pd.DataFrame, synth: pd.DataFrame, seed: int) -> list[dict[str, Any]]:
+    return evaluation.fidelity.columns(train, synth, seed=seed)
+
+
+def _verdict(table: Table, df: pd.DataFrame, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    k = len(runs)
+    trtr, tstr = np.mean([r["trtr_auc"] for r in runs]), np.mean([r["tstr_auc"] for r in runs])
+    bar = 0.03 if len(df) >= THRESHOLD_ROWS else 0.05
+    out_of_band = sorted({c for r in runs for c in r["columns_out_of_band"]})
+    # a column counts as outside the band when it is outside in most folds: each fold's band is a 95th
+    # centile, so an honest sample still falls outside it in about 1 fold in 20
+    persistent = [c for c in out_of_band if sum(c in r["columns_out_of_band"] for r in runs) > k / 2]
+    mia = float(np.mean([r["membership_auc"] for r in runs]))
+    mia_se = float(np.mean([r["membership_null_se"] for r in runs]) / math.sqrt(k))
+    copies = sum(r["exact_copies"] for r in runs)
+    res = {
+        "table": table.name, "rows": len(df), "columns": df.shape[1], "folds": k, "target": table.target,
+        "trtr_auc": float(trtr), "tstr_auc": float(tstr), "auc_gap": float(trtr - tstr), "auc_bar": bar,
+        "columns_out_of_band_any_fold": out_of_band, "columns_out_of_band": persistent,
+        "exact_copies": copies, "membership_auc": mia, "membership_margin": 3 * mia_se,
+        "share_closer_than_holdout_p5": float(np.mean([r["share_closer_than_holdout_p5"] for r in runs])),
+        "fit_seconds": float(np.mean([r["fit_seconds"] for r in runs])), "runs": runs,
+    }
+    res["passes"] = {"utility": res["auc_gap"] <= bar, "columns": not persistent, "copies": copies == 0,
+                     "membership": mia <= 0.5 + 3 * mia_se}
+    return res
+
+
+def summary_line(r: dict[str, Any]) -> str:
+    p = r["passes"]
+    ok = lambda b: "ok" if b else "FAIL"  # noqa: E731
+    return (f"{r['table']:<8} {r['rows']:>6,} rows  AUC TRTR {r['trtr_auc']:.3f} TSTR {r['tstr_auc']:.3f} "
+            f"gap {r['auc_gap']:+.3f} (bar {r['auc_bar']}) {ok(p['utility'])} | columns out of band "
+            f"{r['columns_out_of_band'] or '-'} {ok(p['columns'])} | copies {r['exact_copies']} {ok(p['copies'])} | "
+            f"membership AUC {r['membership_auc']:.3f} (<= {0.5 + r['membership_margin']:.3f}) {ok(p['membership'])}"
+            f" | fit {r['fit_seconds']:.1f} s")
+
+
+if __name__ == "__main__":
+    import sys
+
+    names = sys.argv[1:] or list(TABLES)
+    for name in names:
+        print(summary_line(assess(TABLES[name](), folds=5 if name != "flchain" else 3)), flush=True)
