@@ -225,7 +225,7 @@ def test_cors_lets_a_browser_app_read(server):
     r = httpx.get(f"{server}/fhir/metadata", headers={"Origin": "http://app.example"})
     assert r.headers.get("access-control-allow-origin") == "*"
     security = r.json()["rest"][0]["security"]
-    assert security["cors"] is True and "No authentication" in security["description"]
+    assert security["cors"] is True and "No authentication needed" in security["description"]
 
 
 def test_the_record_page_names_the_risk_score_of_its_day(server, db):

@@ -14,6 +14,7 @@ import datetime as dt
 import inspect
 import json
 import re
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import duckdb
@@ -41,6 +42,32 @@ class FhirError(Exception):
 def outcome(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"resourceType": "OperationOutcome", "issue": [
         {"severity": "error", "code": code, "diagnostics": message}]}, status_code=status, media_type=FHIR_JSON)
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a SMART bearer token may read: resource types in its patient's compartment (`patient/...`
+    scopes) and across the practice (`user/...`); '*' for any type."""
+
+    patient: int | None
+    patient_types: frozenset[str]
+    user_types: frozenset[str]
+
+    def restrict(self, kind: str) -> int | None:
+        """The patient a read of `kind` is confined to (None: not confined); 403 if no scope covers it."""
+        if "*" in self.user_types or kind in self.user_types:
+            return None
+        if ("*" in self.patient_types or kind in self.patient_types) and self.patient is not None:
+            return self.patient if kind in PATIENT_SCOPED or kind == "Patient" else None
+        raise FhirError(403, "forbidden", f"the access token's scopes do not cover {kind}"
+                        + ("" if self.patient is not None or not self.patient_types else " (no patient in context)"))
+
+
+def _confine(kind: str, p: dict[str, list[str]], access: Access | None) -> None:
+    """Add the token's patient to a search: ANDed with what the client asked, so nothing else matches."""
+    pid = access.restrict(kind) if access else None
+    if pid is not None:
+        p.setdefault("_id" if kind == "Patient" else "patient", []).append(str(pid))
 
 
 # --------------------------------------------------------------------------- parameter parsing
@@ -157,12 +184,18 @@ class Api:
             rows = con.execute(sql, {"ids": ids}).fetchall()
         return {i: json.loads(r) for i, r in rows}
 
-    def read(self, kind: str, rid: str) -> dict:
+    def read(self, kind: str, rid: str, access: Access | None = None) -> dict:
+        pid = access.restrict(kind) if access else None
         if not ID_RE.match(rid):
             raise FhirError(404, "not-found", f"{kind}/{rid} is not known here")
+        if kind == "Patient" and pid is not None and int(rid) != pid:
+            raise FhirError(403, "forbidden", f"the access token is for Patient/{pid}, not Patient/{rid}")
         with self.connect() as con:
             if kind in PATIENT_SCOPED:
                 found = self._search_ids(con, kind, {"_id": [rid]}, 1, 0, counted=False)[1]
+                if pid is not None and found and found[0][1] != pid:
+                    raise FhirError(403, "forbidden", f"{kind}/{rid} is not in the record of Patient/{pid}, "
+                                                      "the access token's patient")
                 res = self._fetch(con, kind, [rid], [p for _, p in found])
             elif kind == "Patient":
                 res = self._fetch(con, kind, [rid], [int(rid)])
@@ -249,7 +282,7 @@ class Api:
             where.append(f"list_contains($id_{i}, id)")
         return source, " AND ".join(where) or "TRUE", params, order, pat
 
-    def search(self, kind: str, request: Request) -> dict:
+    def search(self, kind: str, request: Request, access: Access | None = None) -> dict:
         allowed = set(COMMON) | set(PATIENT_SCOPED.get(kind, ((), ()))[0]) | set(OTHER.get(kind, ()))
         p: dict[str, list[str]] = {}
         items = request.query_params.multi_items()
@@ -263,6 +296,7 @@ class Api:
                 raise FhirError(400, "not-supported", f"unknown search parameter '{k}' for {kind}; "
                                                       f"supported: {', '.join(sorted(allowed))}")
             p.setdefault(k, []).append(v)
+        _confine(kind, p, access)
         if any(v in XML for v in p.get("_format", [])):
             raise FhirError(406, "not-supported", "this server speaks FHIR JSON only (_format=json)")
         for name, ok in CHOICES.items():
@@ -309,12 +343,17 @@ class Api:
             out["entry"] = entries
         return out
 
-    def everything(self, rid: str, request: Request) -> dict:
+    def everything(self, rid: str, request: Request, access: Access | None = None) -> dict:
         """Patient/{id}/$everything: the patient and every resource of their record, as a searchset."""
-        patient = self.read("Patient", rid)
+        patient = self.read("Patient", rid, access)
         entries = [{"fullUrl": f"{self._abs(request)}/Patient/{rid}", "resource": patient, "search": {"mode": "match"}}]
         with self.connect() as con:
             for kind in PATIENT_SCOPED:
+                try:
+                    if access:
+                        access.restrict(kind)
+                except FhirError:
+                    continue  # a type the token's scopes do not cover is left out
                 source, cond, params, order, _ = self._query(kind, {"patient": [rid]})
                 for i, r in con.execute(f"SELECT id, resource FROM ({source}) WHERE {cond} ORDER BY {order}", params).fetchall():
                     entries.append({"fullUrl": f"{self._abs(request)}/{kind}/{i}", "resource": json.loads(r),
@@ -329,7 +368,8 @@ class Api:
     def _page_url(request: Request, offset: int) -> str:
         return str(request.url.include_query_params(_offset=offset))
 
-    def capability(self) -> dict:
+    def capability(self, security: dict | None = None) -> dict:
+        """The CapabilityStatement; `security`: the SMART sandbox's section, if it is on."""
         resources = []
         for kind in fhir.TYPES:
             params = list(PATIENT_SCOPED.get(kind, ((), ()))[0]) + list(OTHER.get(kind, ())) + ["_id"]
@@ -348,8 +388,8 @@ class Api:
                 "software": {"name": "synthgp serve"},
                 "implementation": {"description": "Read-only FHIR R4 API over a synthetic GP practice"},
                 "rest": [{"mode": "server", "resource": resources,
-                          "security": {"cors": True, "description": "No authentication: synthetic data, read-only, "
-                                       "answered only on localhost or the host names the server was started with"}}]}
+                          "security": security or {"cors": True, "description": "No authentication: synthetic data, "
+                                       "read-only, answered only on localhost or the host names the server was started with"}}]}
 
 
 def _sort(p: dict[str, list[str]], allowed: dict[str, str], default: str) -> str:
@@ -371,16 +411,21 @@ def _int(p: dict[str, list[str]], name: str, default: int, lo: int, hi: int) -> 
     return int(v)
 
 
-def router(api: Api) -> APIRouter:
+def access(request: Request) -> Access | None:
+    """The bearer token's access, as the SMART sandbox's middleware left it (None: open, no token)."""
+    return request.scope.get("state", {}).get("access")
+
+
+def router(api: Api, security: Callable[[Request], dict | None] = lambda r: None) -> APIRouter:
     r = APIRouter(prefix="/fhir", tags=["FHIR"])
 
     @r.get("/metadata", summary="CapabilityStatement")
-    def metadata():
-        return JSONResponse(api.capability(), media_type=FHIR_JSON)
+    def metadata(request: Request):
+        return JSONResponse(api.capability(security(request)), media_type=FHIR_JSON)
 
     @r.get("/Patient/{rid}/$everything", summary="Everything in one patient's record")
     def everything(rid: str, request: Request):
-        return JSONResponse(api.everything(rid, request), media_type=FHIR_JSON)
+        return JSONResponse(api.everything(rid, request, access(request)), media_type=FHIR_JSON)
 
     for kind in fhir.TYPES:
         names = list(COMMON) + list(PATIENT_SCOPED.get(kind, ((), ()))[0]) + list(OTHER.get(kind, ()))
@@ -393,7 +438,7 @@ def router(api: Api) -> APIRouter:
 
 def _search_endpoint(api: Api, kind: str, names: list[str]):
     def endpoint(request: Request, **_: Any):
-        return JSONResponse(api.search(kind, request), media_type=FHIR_JSON)
+        return JSONResponse(api.search(kind, request, access(request)), media_type=FHIR_JSON)
 
     params = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)]
     for n in names:
@@ -406,7 +451,7 @@ def _search_endpoint(api: Api, kind: str, names: list[str]):
 
 
 def _read_endpoint(api: Api, kind: str):
-    def endpoint(rid: str):
-        return JSONResponse(api.read(kind, rid), media_type=FHIR_JSON)
+    def endpoint(rid: str, request: Request):
+        return JSONResponse(api.read(kind, rid, access(request)), media_type=FHIR_JSON)
     endpoint.__name__ = f"read_{kind}"
     return endpoint
