@@ -35,7 +35,8 @@ def create_app(out: Path, allowed_hosts: list[str] | None = None, apps: Path | N
     None answers any (for an app mounted in a larger one). `apps`: the SMART sandbox's registered
     apps (default `out`/smart-apps.toml, if there); `require_auth`: the FHIR API answers only a bearer
     token (otherwise it reads openly without one, and as the token allows with one)."""
-    root = Output.open(out).connect()  # NotAnOutputError (a ValueError) naming what is missing
+    output = Output.open(out)  # NotAnOutputError (a ValueError) naming what is missing
+    root = output.connect()
     registered = smart_apps.load(Path(apps) if apps else Path(out) / smart_apps.FILE_NAME)  # AppsError: a ValueError
     if require_auth and not registered:
         raise smart_apps.AppsError("the API cannot require a token when no app is registered to get one: "
@@ -55,7 +56,7 @@ def create_app(out: Path, allowed_hosts: list[str] | None = None, apps: Path | N
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["d"] = lambda d: d.strftime("%d %b %Y") if d else ""
     templates.env.filters["pct"] = lambda x: "-" if x is None else f"{100 * x:.1f}%"
-    api = Api(connect)
+    api = Api(connect, updated=output.manifest.get("created", "1970-01-01T00:00:00+00:00"))
     app.include_router(router(api, lambda request: smart.security(request, sandbox)))
     app.add_middleware(smart.Bearer, sandbox=sandbox)
     if allowed_hosts is not None:

@@ -11,6 +11,7 @@ SQL only as bound parameters.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import inspect
 import json
 import re
@@ -19,7 +20,7 @@ from typing import Any, Callable
 
 import duckdb
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from synthgp.formats import fhir_resources as fhir
 
@@ -137,7 +138,11 @@ def _patients(p: dict[str, list[str]]) -> set[int] | None:
 
 # --------------------------------------------------------------------------- search definitions
 
-COMMON = ("_count", "_offset", "_include", "_id", "_total", "_totalMethod", "_format", "_sort", "_summary")
+COMMON = ("_count", "_offset", "_include", "_revinclude", "_id", "_total", "_totalMethod", "_format", "_sort", "_summary",
+          "_elements", "_lastUpdated")
+MAX_REVINCLUDE = 5_000  # resources one page may pull in with _revinclude; more is a 400 (ask for a smaller _count)
+ELEMENT_RE = re.compile(r"^[A-Za-z]{1,40}$")
+SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"}
 # result parameters accepted for what clients send; the total is counted exactly unless _total=none; JSON is the only format
 CHOICES = {"_total": {"none", "estimated", "accurate"}, "_totalMethod": {"count", "estimate"},
            "_format": {"json", "application/json", "application/fhir+json"}, "_summary": {"count", "false"}}
@@ -166,9 +171,19 @@ KIND_PARAMS = ("category", "status")  # tokens matched against a resource's cate
 class Api:
     """The FHIR API over one DuckDB file (read-only)."""
 
-    def __init__(self, connect: Callable[[], duckdb.DuckDBPyConnection], base_url: str = "/fhir"):
+    def __init__(self, connect: Callable[[], duckdb.DuckDBPyConnection], base_url: str = "/fhir",
+                 updated: str = "1970-01-01T00:00:00+00:00"):
+        """`updated`: when the output was written, every resource's meta.lastUpdated (the data never change
+        after: each resource is version 1, ETag W/"1")."""
         self.connect = connect
         self.base = base_url
+        self.updated = updated
+
+    def _load(self, text: str) -> dict:
+        """A resource from its JSON, with meta.versionId and meta.lastUpdated."""
+        res = json.loads(text)
+        res["meta"] = {"versionId": "1", "lastUpdated": self.updated, **res.get("meta", {})}
+        return res
 
     # ------------------------------------------------------------------ reading
     def _fetch(self, con, kind: str, ids: list[str], patids: list[int] | None) -> dict[str, dict]:
@@ -182,7 +197,7 @@ class Api:
         else:
             sql = f"SELECT id, resource FROM ({fhir.QUERIES[kind]()}) WHERE list_contains($ids, id)"
             rows = con.execute(sql, {"ids": ids}).fetchall()
-        return {i: json.loads(r) for i, r in rows}
+        return {i: self._load(r) for i, r in rows}
 
     def read(self, kind: str, rid: str, access: Access | None = None) -> dict:
         pid = access.restrict(kind) if access else None
@@ -274,6 +289,12 @@ class Api:
                     params[f"{name}_{i}"] = v.strip().lower()
                     where.append("(" + " OR ".join(f"contains(lower({c}), ${name}_{i})" for c in cols) + ")")
             order, pat = "id", "NULL::BIGINT"
+        for v in p.get("_lastUpdated", []):  # every resource was last updated when the output was written
+            prefix, lo, hi = _date_range(v, "_lastUpdated")
+            day = dt.date.fromisoformat(self.updated[:10])
+            if not {"eq": lo <= day <= hi, "ne": not lo <= day <= hi, "gt": day > hi, "ge": day >= lo,
+                    "lt": day < lo, "le": day <= hi}[prefix]:
+                where.append("FALSE")
         for i, v in enumerate(p.get("_id", [])):
             ids = v.split(",")
             if not all(ID_RE.match(x) for x in ids):
@@ -311,6 +332,8 @@ class Api:
             if inc not in ok_inc:
                 raise FhirError(400, "not-supported", f"_include '{inc}' is not supported for {kind}; "
                                                       f"supported: {', '.join(ok_inc) or 'none'}")
+        revincludes = self._revincludes(kind, p.get("_revinclude", []), access)
+        elements = _elements(p)
         counted = p.get("_total", ["accurate"])[-1] != "none"
         with self.connect() as con:
             if kind in PATIENT_SCOPED and ("patient" in p or "subject" in p):
@@ -320,19 +343,20 @@ class Api:
                                     params).fetchall()
                 total, page = len(every), every[offset:offset + count]
                 found = [(i, pid) for i, pid, _ in page]
-                res = {i: json.loads(r) for i, _, r in page}
+                res = {i: self._load(r) for i, _, r in page}
                 more = offset + count < total
             else:
                 total, found, more = self._search_ids(con, kind, p, count, offset, counted)
                 res = self._fetch(con, kind, [i for i, _ in found], [pid for _, pid in found if pid is not None])
             ids = [i for i, _ in found]
-            entries = [{"fullUrl": f"{self._abs(request)}/{kind}/{i}", "resource": res[i], "search": {"mode": "match"}}
-                       for i in ids if i in res]
+            entries = [{"fullUrl": f"{self._abs(request)}/{kind}/{i}", "resource": _subset(res[i], elements),
+                        "search": {"mode": "match"}} for i in ids if i in res]
             if includes:
                 pids = sorted({pid for _, pid in found})
                 pats = self._fetch(con, "Patient", [str(x) for x in pids], pids)
                 entries += [{"fullUrl": f"{self._abs(request)}/Patient/{i}", "resource": r,
                              "search": {"mode": "include"}} for i, r in pats.items()]
+            entries += self._revinclude(con, request, revincludes, ids)
         links = [{"relation": "self", "url": self._page_url(request, offset)}]
         if count > 0 and more:  # _count=0 asks for the total alone: no page follows
             links.append({"relation": "next", "url": self._page_url(request, offset + count)})
@@ -342,6 +366,32 @@ class Api:
         if entries:
             out["entry"] = entries
         return out
+
+    def _revincludes(self, kind: str, asked: list[str], access: Access | None) -> list[str]:
+        """The types a Patient search's `_revinclude` asks for (Type:patient or Type:subject), checked."""
+        ok = {f"{t}:{ref}": t for t, (names, _) in PATIENT_SCOPED.items() for ref in ("patient", "subject") if ref in names}
+        out = []
+        for v in asked:
+            if kind != "Patient" or v not in ok:
+                raise FhirError(400, "not-supported", f"_revinclude '{v}' is not supported for {kind}; supported: "
+                                + (", ".join(sorted(ok)) if kind == "Patient" else "none (only on Patient)"))
+            if access:
+                access.restrict(ok[v])  # 403 for a type the token does not cover
+            out.append(ok[v])
+        return list(dict.fromkeys(out))
+
+    def _revinclude(self, con, request: Request, types: list[str], patids: list[str]) -> list[dict]:
+        """The entries of `types` that refer to these patients, at most MAX_REVINCLUDE of them (400 past that)."""
+        if not types or not patids:
+            return []
+        queries = [(t, *self._query(t, {"patient": [",".join(patids)]})[:4]) for t in types]
+        n = sum(con.execute(f"SELECT count(*) FROM ({src}) WHERE {cond}", params).fetchone()[0] for _, src, cond, params, _ in queries)
+        if n > MAX_REVINCLUDE:
+            raise FhirError(400, "too-costly", f"_revinclude would add {n:,} resources to this page; at most "
+                                               f"{MAX_REVINCLUDE:,}: ask for a smaller _count")
+        return [{"fullUrl": f"{self._abs(request)}/{t}/{i}", "resource": self._load(r), "search": {"mode": "include"}}
+                for t, src, cond, params, order in queries
+                for i, r in con.execute(f"SELECT id, resource FROM ({src}) WHERE {cond} ORDER BY {order}", params).fetchall()]
 
     def everything(self, rid: str, request: Request, access: Access | None = None) -> dict:
         """Patient/{id}/$everything: the patient and every resource of their record, as a searchset."""
@@ -356,7 +406,7 @@ class Api:
                     continue  # a type the token's scopes do not cover is left out
                 source, cond, params, order, _ = self._query(kind, {"patient": [rid]})
                 for i, r in con.execute(f"SELECT id, resource FROM ({source}) WHERE {cond} ORDER BY {order}", params).fetchall():
-                    entries.append({"fullUrl": f"{self._abs(request)}/{kind}/{i}", "resource": json.loads(r),
+                    entries.append({"fullUrl": f"{self._abs(request)}/{kind}/{i}", "resource": self._load(r),
                                     "search": {"mode": "match"}})
         return {"resourceType": "Bundle", "type": "searchset", "total": len(entries),
                 "link": [{"relation": "self", "url": str(request.url)}], "entry": entries}
@@ -377,6 +427,7 @@ class Api:
                 "type": kind, "profile": fhir.profile(kind),
                 "interaction": [{"code": "read"}, {"code": "search-type"}],
                 "searchInclude": list(PATIENT_SCOPED.get(kind, ((), ()))[1]),
+                **({"searchRevInclude": [f"{t}:patient" for t in PATIENT_SCOPED]} if kind == "Patient" else {}),
                 **({"operation": [{"name": "everything", "definition":
                                    "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]} if kind == "Patient" else {}),
                 "searchParam": [{"name": n, "type": "date" if n in DATE_PARAMS else
@@ -390,6 +441,27 @@ class Api:
                 "rest": [{"mode": "server", "resource": resources,
                           "security": security or {"cors": True, "description": "No authentication: synthetic data, "
                                        "read-only, answered only on localhost or the host names the server was started with"}}]}
+
+
+def _elements(p: dict[str, list[str]]) -> set[str] | None:
+    """The top-level elements `_elements` keeps (None: all)."""
+    if "_elements" not in p:
+        return None
+    names = {n.strip() for v in p["_elements"] for n in v.split(",") if n.strip()}
+    bad = sorted(n for n in names if not ELEMENT_RE.match(n))
+    if bad or not names:
+        raise FhirError(400, "invalid", f"_elements: {', '.join(bad) or 'nothing'} is not a list of element names "
+                                        "(e.g. _elements=code,valueQuantity)")
+    return names
+
+
+def _subset(res: dict, elements: set[str] | None) -> dict:
+    """`res` cut to `elements` (with resourceType, id and meta, tagged SUBSETTED as FHIR asks)."""
+    if elements is None:
+        return res
+    out = {k: v for k, v in res.items() if k in elements or k in ("resourceType", "id")}
+    out["meta"] = {**res.get("meta", {}), "tag": [*res.get("meta", {}).get("tag", []), SUBSETTED]}
+    return out
 
 
 def _sort(p: dict[str, list[str]], allowed: dict[str, str], default: str) -> str:
@@ -414,6 +486,10 @@ def _int(p: dict[str, list[str]], name: str, default: int, lo: int, hi: int) -> 
 def access(request: Request) -> Access | None:
     """The bearer token's access, as the SMART sandbox's middleware left it (None: open, no token)."""
     return request.scope.get("state", {}).get("access")
+
+
+def _http_date(iso: str) -> str:
+    return email.utils.format_datetime(dt.datetime.fromisoformat(iso).astimezone(dt.timezone.utc), usegmt=True)
 
 
 def router(api: Api, security: Callable[[Request], dict | None] = lambda r: None) -> APIRouter:
@@ -452,6 +528,11 @@ def _search_endpoint(api: Api, kind: str, names: list[str]):
 
 def _read_endpoint(api: Api, kind: str):
     def endpoint(rid: str, request: Request):
-        return JSONResponse(api.read(kind, rid, access(request)), media_type=FHIR_JSON)
+        res = api.read(kind, rid, access(request))
+        etag = f'W/"{res["meta"]["versionId"]}"'
+        headers = {"ETag": etag, "Last-Modified": _http_date(res["meta"]["lastUpdated"])}
+        if request.headers.get("if-none-match") in (etag, "*"):
+            return Response(status_code=304, headers=headers)
+        return JSONResponse(res, media_type=FHIR_JSON, headers=headers)
     endpoint.__name__ = f"read_{kind}"
     return endpoint
