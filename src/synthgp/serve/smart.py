@@ -19,6 +19,7 @@ import base64
 import hashlib
 import re
 import secrets
+import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -66,17 +67,19 @@ class _Held:
     """Short-lived state by random key (codes, launches, waiting requests), oldest dropped past MAX_PENDING."""
     seconds: int
     items: dict[str, tuple[float, Any]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # the endpoints run on a thread pool
 
     def put(self, value: Any) -> str:
-        now = time.monotonic()
-        for k in [k for k, (t, _) in self.items.items() if t < now] + list(self.items)[:max(0, len(self.items) - MAX_PENDING)]:
-            self.items.pop(k, None)
-        key = secrets.token_urlsafe(24)
-        self.items[key] = (now + self.seconds, value)
+        now, key = time.monotonic(), secrets.token_urlsafe(24)
+        with self.lock:
+            for k in [k for k, (t, _) in self.items.items() if t < now] + list(self.items)[:max(0, len(self.items) - MAX_PENDING)]:
+                self.items.pop(k, None)
+            self.items[key] = (now + self.seconds, value)
         return key
 
     def get(self, key: str, once: bool = False) -> Any:
-        held = self.items.pop(key, None) if once else self.items.get(key)
+        with self.lock:
+            held = self.items.pop(key, None) if once else self.items.get(key)
         return held[1] if held and held[0] >= time.monotonic() else None
 
 
