@@ -15,6 +15,8 @@ import email.utils
 import inspect
 import json
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -140,6 +142,7 @@ def _patients(p: dict[str, list[str]]) -> set[int] | None:
 
 COMMON = ("_count", "_offset", "_include", "_revinclude", "_id", "_total", "_totalMethod", "_format", "_sort", "_summary",
           "_elements", "_lastUpdated")
+TOTALS_KEPT = 1_024  # search totals remembered (the data are read-only)
 MAX_REVINCLUDE = 5_000  # resources one page may pull in with _revinclude; more is a 400 (ask for a smaller _count)
 ELEMENT_RE = re.compile(r"^[A-Za-z]{1,40}$")
 SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"}
@@ -178,6 +181,8 @@ class Api:
         self.connect = connect
         self.base = base_url
         self.updated = updated
+        self._totals: OrderedDict[tuple, int] = OrderedDict()
+        self._lock = threading.Lock()
 
     def _load(self, text: str) -> dict:
         """A resource from its JSON, with meta.versionId and meta.lastUpdated."""
@@ -225,10 +230,25 @@ class Api:
         """(total or None, [(id, patid)], whether a page follows) of the matches, in date then id order.
         Without `counted` (_total=none) nothing is counted: one row past the page tells if another follows."""
         source, cond, params, order, pat = self._query(kind, p)
-        total = con.execute(f"SELECT count(*) FROM ({source}) WHERE {cond}", params).fetchall()[0][0] if counted else None
+        total = self._count(con, source, cond, params) if counted else None
         rows = con.execute(f"SELECT id, {pat} FROM ({source}) WHERE {cond} ORDER BY {order} LIMIT {int(count) + 1} "
                            f"OFFSET {int(offset)}", params).fetchall()
         return total, rows[:count], len(rows) > count
+
+    def _count(self, con, source: str, cond: str, params: dict) -> int:
+        """The number of matches. The output never changes while served, so a search's total is counted once
+        and kept (the last TOTALS_KEPT searches): paging through a large result costs one count, not one a page."""
+        key = (cond, tuple(sorted((k, repr(v)) for k, v in params.items())), source)
+        with self._lock:
+            if key in self._totals:
+                self._totals.move_to_end(key)
+                return self._totals[key]
+        n = con.execute(f"SELECT count(*) FROM ({source}) WHERE {cond}", params).fetchall()[0][0]
+        with self._lock:
+            self._totals[key] = n
+            while len(self._totals) > TOTALS_KEPT:
+                self._totals.popitem(last=False)
+        return n
 
     def _query(self, kind: str, p: dict[str, list[str]]) -> tuple[str, str, dict, str, str]:
         """The search as SQL: (source, condition, parameters, order, patient id column)."""
