@@ -1,27 +1,33 @@
-"""Serving benchmark: requests per second and latency of `synthgp serve` over a generated practice.
+"""Serving benchmark: `synthgp serve` under K concurrent clients sending a mix of requests.
 
-Generates N patients (DuckDB only), starts the real server on a free localhost port, and sends a
-bounded load (a fixed number of requests from K concurrent clients) to each endpoint, each request
-for a different random patient: the patient page and a FHIR Observation search (the patient's blood
-pressures). Prints requests per second, median and 95th-percentile latency, and errors.
+Generates N patients (DuckDB only), starts the real server on a free localhost port, and lets K
+clients (threads, each with its own connection) send R requests in all, as fast as answers come, a
+random patient each: the patient page, a FHIR Patient read, an Observation search by patient and
+code (blood pressures), an Observation search by code across everyone (`_count=20`), and
+`Patient/{id}/$everything`, in turn. Prints, for each kind and overall, requests per second, median
+and 95th-percentile latency and errors (any status but 200). With --auth the server requires SMART
+tokens and every request carries a `user/*.read` bearer token got through the real code flow.
 
-    python benchmarks/serve.py                     # 100,000 patients, 400 requests each, 4 clients
-    python benchmarks/serve.py --patients 20000 --requests 200 --clients 2
+    python benchmarks/serve.py                          # 100,000 patients, 16 clients, 1,600 requests
+    python benchmarks/serve.py --patients 20000 --clients 16 --requests 800 --auth
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import random
-import socket
+import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import duckdb
 import httpx
@@ -36,63 +42,120 @@ GENERATE = textwrap.dedent("""
                         out=pathlib.Path(sys.argv[2]), formats=("duckdb",), progress=False))
     print(json.dumps({"seconds": m["seconds"]}))
 """)
+BP = "75367002"  # the BP panel code the API matches (docs/serve.md): a benchmark input, not read by synthgp
+KINDS = {
+    "patient page /patient/{id}": lambda p: f"/patient/{p}",
+    "FHIR Patient/{id}": lambda p: f"/fhir/Patient/{p}",
+    "FHIR Observation?patient&code": lambda p: f"/fhir/Observation?patient={p}&code={BP}",
+    "FHIR Observation?code&_count=20": lambda p: f"/fhir/Observation?code={BP}&_count=20&_offset={p % 1000}",
+    "FHIR Patient/{id}/$everything": lambda p: f"/fhir/Patient/{p}/$everything",
+}
 
 
-def _load(base: str, paths: list[str], clients: int) -> dict:
-    def one(path: str, client: httpx.Client) -> tuple[float, int]:
-        t = time.perf_counter()
-        r = client.get(base + path)
-        return time.perf_counter() - t, r.status_code
+def _start(out: Path, *args: str) -> tuple[subprocess.Popen, str]:
+    import socket
 
-    with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=clients)) as client:
-        for p in paths[:clients]:  # warm up
-            client.get(base + p)
-        t = time.perf_counter()
-        with ThreadPoolExecutor(clients) as pool:
-            res = list(pool.map(lambda p: one(p, client), paths))
-        wall = time.perf_counter() - t
-    lat = sorted(x for x, _ in res)
-    return {"rps": len(res) / wall, "p50": statistics.median(lat) * 1000,
-            "p95": lat[int(0.95 * (len(lat) - 1))] * 1000, "errors": sum(s != 200 for _, s in res)}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "synthgp", "serve", str(out), "--port", str(port), *args],
+                            stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            httpx.get(base + "/fhir/metadata", timeout=1)
+            return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    sys.exit("the server did not start")
+
+
+def _token(base: str) -> str:
+    """A user/*.read token for the benchmark's registered app, through authorize and token (PKCE)."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    redirect = "http://127.0.0.1:9/cb"
+    r = httpx.get(base + "/auth/authorize", params={
+        "response_type": "code", "client_id": "bench", "redirect_uri": redirect, "scope": "user/*.read",
+        "aud": base + "/fhir", "code_challenge": challenge, "code_challenge_method": "S256"})
+    code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
+    return httpx.post(base + "/auth/token", data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect,
+                                                  "client_id": "bench", "code_verifier": verifier}).json()["access_token"]
+
+
+def _load(base: str, work: list[tuple[str, str]], clients: int, headers: dict) -> tuple[float, list[tuple[str, float, int]]]:
+    """Send `work` ((kind, path) pairs) from `clients` threads, each taking the next; (wall seconds, results)."""
+    results: list[tuple[str, float, int]] = []
+    lock, it = threading.Lock(), iter(work)
+
+    def client() -> None:
+        with httpx.Client(base_url=base, timeout=120, headers=headers) as c:
+            while True:
+                with lock:
+                    item = next(it, None)
+                if item is None:
+                    return
+                t = time.perf_counter()
+                try:
+                    status = c.get(item[1]).status_code
+                except httpx.HTTPError:
+                    status = 0
+                with lock:
+                    results.append((item[0], time.perf_counter() - t, status))
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return time.perf_counter() - t, results
+
+
+def _row(name: str, lat: list[float], errors: int, wall: float) -> str:
+    lat = sorted(lat)
+    return (f"{name:>34} {len(lat):>6} {len(lat) / wall:>7.1f} {statistics.median(lat) * 1000:>7.0f} "
+            f"{lat[int(0.95 * (len(lat) - 1))] * 1000:>7.0f} {errors:>6}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--patients", type=int, default=100_000)
-    ap.add_argument("--requests", type=int, default=400)
-    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--requests", type=int, default=1_600, help="requests in all, the kinds in turn")
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--auth", action="store_true", help="require SMART tokens; every request carries one")
+    ap.add_argument("--out", type=Path, help="reuse (or keep) the generated practice here")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out"
-        g = run_child(GENERATE, a.patients, out)
+        out = a.out or Path(tmp) / "out"
+        gen = run_child(GENERATE, a.patients, out)["seconds"] if not (out / "synthgp.duckdb").exists() else None
         con = duckdb.connect(str(out / "synthgp.duckdb"), read_only=True)
         patids = [r[0] for r in con.execute("SELECT patid FROM patient").fetchall()]
         con.close()
-        rng = random.Random(1)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        proc = subprocess.Popen([sys.executable, "-m", "synthgp", "serve", str(out), "--port", str(port)],
-                                stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
+        args: list[str] = []
+        if a.auth:
+            apps = Path(tmp) / "apps.toml"
+            apps.write_text('[[app]]\nclient_id = "bench"\nredirect_uris = ["http://127.0.0.1:9/cb"]\n')
+            args = ["--apps", str(apps), "--require-auth"]
+        proc, base = _start(out, *args)
         try:
-            for _ in range(200):
-                try:
-                    httpx.get(base + "/fhir/metadata", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            print(f"{a.patients:,} patients (generated in {g['seconds']:.0f} s); {a.requests} requests per endpoint "
-                  f"from {a.clients} concurrent clients, a random patient each\n")
-            print(f"{'endpoint':>34} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'errors':>6}")
-            for name, make in (("patient page /patient/{id}", lambda p: f"/patient/{p}"),
-                               ("FHIR Observation?patient&code", lambda p: f"/fhir/Observation?patient={p}&code=75367002"),
-                               ("FHIR Patient/{id}", lambda p: f"/fhir/Patient/{p}")):
-                m = _load(base, [make(rng.choice(patids)) for _ in range(a.requests)], a.clients)
-                print(f"{name:>34} {m['rps']:>7.1f} {m['p50']:>7.0f} {m['p95']:>7.0f} {m['errors']:>6}")
+            headers = {"Authorization": f"Bearer {_token(base)}"} if a.auth else {}
+            rng = random.Random(1)
+            kinds = list(KINDS.items())
+            work = [(kinds[i % len(kinds)][0], kinds[i % len(kinds)][1](rng.choice(patids))) for i in range(a.requests)]
+            _load(base, work[: 2 * a.clients], a.clients, headers)  # warm up
+            wall, res = _load(base, work, a.clients, headers)
         finally:
             proc.terminate()
             proc.wait(10)
+    print(f"{len(patids):,} patients{f' (generated in {gen:.0f} s)' if gen else ''}; {a.requests:,} requests from "
+          f"{a.clients} concurrent clients, a random patient each{', with a bearer token' if a.auth else ''}\n")
+    print(f"{'request':>34} {'n':>6} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'errors':>6}")
+    for name in KINDS:
+        mine = [r for r in res if r[0] == name]
+        print(_row(name, [r[1] for r in mine], sum(r[2] != 200 for r in mine), wall))
+    print(_row("all", [r[1] for r in res], sum(r[2] != 200 for r in res), wall))
 
 
 if __name__ == "__main__":

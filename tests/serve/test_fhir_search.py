@@ -1,7 +1,8 @@
 """The FHIR API under a new user's probing, against the real server: every request over the limits
 gets a clear 4xx, paging ends at every _count, repeated parameters are ANDed and comma-separated
 values ORed, only trusted Host headers are answered; and the search features clients expect
-(_sort, _summary=count, $everything, CORS, 406 for XML, offline docs)."""
+(_sort, _summary=count, $everything, _revinclude, _elements, _lastUpdated and ETags, CORS, 406 for
+XML, offline docs)."""
 
 from __future__ import annotations
 
@@ -225,7 +226,7 @@ def test_cors_lets_a_browser_app_read(server):
     r = httpx.get(f"{server}/fhir/metadata", headers={"Origin": "http://app.example"})
     assert r.headers.get("access-control-allow-origin") == "*"
     security = r.json()["rest"][0]["security"]
-    assert security["cors"] is True and "No authentication" in security["description"]
+    assert security["cors"] is True and "No authentication needed" in security["description"]
 
 
 def test_the_record_page_names_the_risk_score_of_its_day(server, db):
@@ -238,3 +239,48 @@ def test_the_record_page_names_the_risk_score_of_its_day(server, db):
     page = httpx.get(f"{server}/patient/{patid}").text
     row = page[page.index("<th>CV risk</th>"):][:400]
     assert "QRISK2" in row and "QRISK3" not in row
+
+
+def test_revinclude_brings_each_patients_resources_and_is_bounded(server, db, small):
+    a, b = _two_patients(server)
+    r = httpx.get(f"{server}/fhir/Patient", params={"_id": f"{a},{b}", "_revinclude": ["Observation:patient",
+                                                                                     "Condition:subject"]}).json()
+    assert sorted(_ids(r)) == sorted([a, b])
+    inc = [e["resource"] for e in r["entry"] if e["search"]["mode"] == "include"]
+    for kind in ("Observation", "Condition"):  # the same resources as a search by patient finds
+        want = httpx.get(f"{server}/fhir/{kind}", params={"patient": f"{a},{b}", "_count": 500}).json()
+        assert sorted(x["id"] for x in inc if x["resourceType"] == kind) == sorted(_ids(want)), kind
+    assert {x["subject"]["reference"] for x in inc} <= {f"Patient/{a}", f"Patient/{b}"}
+    # a page that would pull in more than MAX_REVINCLUDE is refused, not built
+    big = httpx.get(f"{server}/fhir/Patient", params={"_count": 500, "_revinclude": "Observation:patient"})
+    n_obs = db.execute("SELECT count(*) FROM observation").fetchone()[0]
+    assert n_obs > 5_000 and big.status_code == 400 and big.json()["issue"][0]["code"] == "too-costly"
+    for bad in ({"_revinclude": "Observation:performer"},):
+        assert httpx.get(f"{server}/fhir/Patient", params=bad).status_code == 400
+    assert httpx.get(f"{server}/fhir/Observation", params={"_revinclude": "Observation:patient"}).status_code == 400
+
+
+def test_elements_cut_the_resources_and_say_so(server):
+    a, _ = _two_patients(server)
+    r = httpx.get(f"{server}/fhir/Observation", params={"patient": a, "_elements": "code,subject", "_count": 5}).json()
+    for e in r["entry"]:
+        res = e["resource"]
+        assert set(res) == {"resourceType", "id", "meta", "code", "subject"}
+        assert {"code": "SUBSETTED", "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"} in res["meta"]["tag"]
+    assert httpx.get(f"{server}/fhir/Observation", params={"_elements": "code;drop"}).status_code == 400
+
+
+def test_meta_last_updated_etag_and_last_updated_search(server, small):
+    created = json.loads((small / "manifest.json").read_text())["created"]
+    a, _ = _two_patients(server)
+    r = httpx.get(f"{server}/fhir/Patient/{a}")
+    meta = r.json()["meta"]
+    assert meta["versionId"] == "1" and meta["lastUpdated"] == created and "profile" in meta  # the export's profile kept
+    assert r.headers["etag"] == 'W/"1"' and r.headers["last-modified"].endswith("GMT")
+    assert httpx.get(f"{server}/fhir/Patient/{a}", headers={"If-None-Match": 'W/"1"'}).status_code == 304
+    day = created[:10]
+    total = httpx.get(f"{server}/fhir/Observation", params={"patient": a, "_summary": "count"}).json()["total"]
+    for value, n in ((f"ge{day}", total), (f"lt{day}", 0), (day, total), (f"gt{day}", 0), ("le2000", 0)):
+        got = httpx.get(f"{server}/fhir/Observation", params={"patient": a, "_lastUpdated": value, "_summary": "count"})
+        assert got.json()["total"] == n, value
+    assert httpx.get(f"{server}/fhir/Observation", params={"_lastUpdated": "yesterday"}).status_code == 400

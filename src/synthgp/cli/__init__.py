@@ -42,7 +42,7 @@ def fail(message: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from synthgp.cli import calibrate, compare, evaluate, export, generate, learn, scenario, serve
+    from synthgp.cli import apps, calibrate, compare, evaluate, export, generate, learn, scenario, serve
 
     p = Parser(
         prog="synthgp", formatter_class=formatter,
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
               synthgp export practice --format cprd-cvd"""))
     p.add_argument("--version", action="version", version=f"synthgp {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
-    for command in (generate, scenario, export, calibrate, serve, evaluate, compare, learn):  # the order --help lists
+    for command in (generate, scenario, export, calibrate, serve, apps, evaluate, compare, learn):  # the order --help lists
         command.add_parser(sub)
     return p
 

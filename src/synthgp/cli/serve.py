@@ -19,13 +19,24 @@ def add_parser(sub) -> None:
 
             examples:
               synthgp serve practice                      # then open http://127.0.0.1:8000/
-              curl 'http://127.0.0.1:8000/fhir/Observation?code=75367002&_count=5'"""))
+              curl 'http://127.0.0.1:8000/fhir/Observation?code=75367002&_count=5'
+              synthgp apps add practice --client-id my-app --redirect-uri http://127.0.0.1:9000/ \
+                  --launch-url http://127.0.0.1:9000/launch.html
+              synthgp serve practice --require-auth       # SMART sandbox: the API answers only tokens
+
+            SMART App Launch (docs/sandbox.md): /fhir/.well-known/smart-configuration, EHR launch from
+            the patient page, standalone launch with a patient picker, PKCE, patient-scoped tokens."""))
     v.add_argument("dir", type=Path, metavar="DIR", help="an output folder written by `synthgp generate` (with duckdb)")
     v.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     v.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     v.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                    help="a further host name clients may use to reach the server (repeatable); requests naming "
                         "any other host get 400, against DNS rebinding (localhost, 127.0.0.1 and --host are allowed)")
+    v.add_argument("--apps", type=Path, metavar="FILE",
+                   help="the SMART sandbox's registered apps (default DIR/smart-apps.toml, written by `synthgp apps add`)")
+    v.add_argument("--require-auth", action="store_true",
+                   help="the FHIR API answers only requests with a SMART bearer token (401 otherwise); by default it "
+                        "also reads openly without one")
     v.set_defaults(run=run)
 
 
@@ -38,14 +49,17 @@ def run(a: argparse.Namespace) -> int:
         return fail(f"--port: {a.port} is not a port (1-65535)")
     if (why := _port_taken(a.host, a.port)) is not None:
         return fail(f"cannot listen on {a.host}:{a.port}: {why} (another server? choose another --port)")
+    if a.apps is not None and not a.apps.exists():
+        return fail(f"--apps: {a.apps} does not exist (register an app with `synthgp apps add --file {a.apps}`)")
     hosts = ["127.0.0.1", "localhost", a.host, *a.allowed_host]
     try:
-        app = create_app(a.dir, allowed_hosts=hosts)
+        app = create_app(a.dir, allowed_hosts=hosts, apps=a.apps, require_auth=a.require_auth)
     except ValueError as exc:
         return fail(str(exc))
     if not _loopback(a.host):
-        print(f"synthgp serve: warning: --host {a.host} makes the practice reachable from other machines; the API "
-              "has no authentication", file=sys.stderr)
+        print(f"synthgp serve: warning: --host {a.host} makes the practice reachable from other machines; "
+              + ("only SMART tokens read it (a sandbox: no sign-in)" if a.require_auth else "the API has no authentication"),
+              file=sys.stderr)
     print(f"synthgp serve: record viewer at http://{a.host}:{a.port}/ , FHIR API at http://{a.host}:{a.port}/fhir "
           "(Ctrl-C to stop)", file=sys.stderr)
     # h11's default (16 KiB) drops a longer request line without an answer: let the app see up to

@@ -19,7 +19,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from synthgp._version import __version__
 from synthgp.core.output import Output
 from synthgp.evaluate import covid, flu
-from synthgp.serve import viewer
+from synthgp.serve import smart, smart_apps, viewer
 from synthgp.serve.fhir_api import Api, FhirError, outcome, router
 
 HERE = Path(__file__).parent
@@ -28,11 +28,20 @@ HERE = Path(__file__).parent
 MAX_URL = 8_192  # bytes of path and query a request may carry; longer ones get 414
 
 
-def create_app(out: Path, allowed_hosts: list[str] | None = None) -> FastAPI:
+def create_app(out: Path, allowed_hosts: list[str] | None = None, apps: Path | None = None,
+               require_auth: bool = False) -> FastAPI:
     """The app over output `out`. `allowed_hosts`: the Host headers answered (others get 400, so a
     page elsewhere cannot reach the server by DNS rebinding, nor put its name in bundle links);
-    None answers any (for an app mounted in a larger one)."""
-    root = Output.open(out).connect()  # NotAnOutputError (a ValueError) naming what is missing
+    None answers any (for an app mounted in a larger one). `apps`: the SMART sandbox's registered
+    apps (default `out`/smart-apps.toml, if there); `require_auth`: the FHIR API answers only a bearer
+    token (otherwise it reads openly without one, and as the token allows with one)."""
+    output = Output.open(out)  # NotAnOutputError (a ValueError) naming what is missing
+    root = output.connect()
+    registered = smart_apps.load(Path(apps) if apps else Path(out) / smart_apps.FILE_NAME)  # AppsError: a ValueError
+    if require_auth and not registered:
+        raise smart_apps.AppsError("the API cannot require a token when no app is registered to get one: "
+                                   "register one with `synthgp apps add` (docs/sandbox.md)")
+    sandbox = smart.Sandbox(registered, require_auth)
     root.execute("SET enable_progress_bar = false")
 
     def connect() -> duckdb.DuckDBPyConnection:
@@ -47,12 +56,15 @@ def create_app(out: Path, allowed_hosts: list[str] | None = None) -> FastAPI:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["d"] = lambda d: d.strftime("%d %b %Y") if d else ""
     templates.env.filters["pct"] = lambda x: "-" if x is None else f"{100 * x:.1f}%"
-    api = Api(connect)
-    app.include_router(router(api))
+    api = Api(connect, updated=output.manifest.get("created", "1970-01-01T00:00:00+00:00"))
+    app.include_router(router(api, lambda request: smart.security(request, sandbox)))
+    app.add_middleware(smart.Bearer, sandbox=sandbox)
     if allowed_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
-    # apps under test run in browsers on other origins: they may read (GET) the synthetic record
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"])
+    # apps under test run in browsers on other origins: they may read (GET) the synthetic record, and
+    # get tokens (POST /auth/token); a bearer token goes in the Authorization header, not a cookie
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"],
+                       expose_headers=["WWW-Authenticate"])
     app.add_middleware(_LongUrl)
 
     def page(request: Request, name: str, status: int = 200, **ctx):
@@ -74,6 +86,26 @@ def create_app(out: Path, allowed_hosts: list[str] | None = None) -> FastAPI:
         if request.url.path.startswith("/fhir"):
             return outcome(exc.status_code, "not-found" if exc.status_code == 404 else "processing", str(exc.detail))
         return page(request, "error.html", exc.status_code, message=exc.detail)
+
+    def picker(request: Request, request_id: str, q: str, page_no: int):
+        with connect() as con:
+            try:
+                total, rows = viewer.patients(con, viewer.Query(q[:100], None, min(page_no, 100000)))
+                error = None
+            except ValueError as exc:
+                total, rows, error = 0, [], str(exc)
+        req = sandbox.waiting.get(request_id)
+        return page(request, "picker.html", pq=q, rows=rows, total=total, page=page_no, error=error,
+                    pages=max(1, -(-total // viewer.PAGE)), request_id=request_id, app=sandbox.apps[req["client_id"]],
+                    scope=req["scope"])
+
+    def patient_resource(patid: int) -> dict | None:
+        try:
+            return api.read("Patient", str(patid))
+        except FhirError:
+            return None
+
+    app.include_router(smart.router(sandbox, picker, patient_resource))
 
     @app.get("/", response_class=HTMLResponse, summary="Practice dashboard")
     def dashboard(request: Request):
@@ -110,7 +142,8 @@ def create_app(out: Path, allowed_hosts: list[str] | None = None) -> FastAPI:
         if rec is None:
             raise HTTPException(404, f"No patient {patid}")
         chart = viewer.bp_chart(rec["bps"], rec["issues"], rec["target"])
-        return page(request, "patient.html", r=rec, chart=chart, today=dt.date.today())
+        launchable = [a for a in sandbox.apps.values() if a.launch_url]
+        return page(request, "patient.html", r=rec, chart=chart, today=dt.date.today(), apps=launchable, patid=patid)
 
     return app
 

@@ -11,14 +11,18 @@ SQL only as bound parameters.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import inspect
 import json
 import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import duckdb
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from synthgp.formats import fhir_resources as fhir
 
@@ -41,6 +45,32 @@ class FhirError(Exception):
 def outcome(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"resourceType": "OperationOutcome", "issue": [
         {"severity": "error", "code": code, "diagnostics": message}]}, status_code=status, media_type=FHIR_JSON)
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a SMART bearer token may read: resource types in its patient's compartment (`patient/...`
+    scopes) and across the practice (`user/...`); '*' for any type."""
+
+    patient: int | None
+    patient_types: frozenset[str]
+    user_types: frozenset[str]
+
+    def restrict(self, kind: str) -> int | None:
+        """The patient a read of `kind` is confined to (None: not confined); 403 if no scope covers it."""
+        if "*" in self.user_types or kind in self.user_types:
+            return None
+        if ("*" in self.patient_types or kind in self.patient_types) and self.patient is not None:
+            return self.patient if kind in PATIENT_SCOPED or kind == "Patient" else None
+        raise FhirError(403, "forbidden", f"the access token's scopes do not cover {kind}"
+                        + ("" if self.patient is not None or not self.patient_types else " (no patient in context)"))
+
+
+def _confine(kind: str, p: dict[str, list[str]], access: Access | None) -> None:
+    """Add the token's patient to a search: ANDed with what the client asked, so nothing else matches."""
+    pid = access.restrict(kind) if access else None
+    if pid is not None:
+        p.setdefault("_id" if kind == "Patient" else "patient", []).append(str(pid))
 
 
 # --------------------------------------------------------------------------- parameter parsing
@@ -110,7 +140,12 @@ def _patients(p: dict[str, list[str]]) -> set[int] | None:
 
 # --------------------------------------------------------------------------- search definitions
 
-COMMON = ("_count", "_offset", "_include", "_id", "_total", "_totalMethod", "_format", "_sort", "_summary")
+COMMON = ("_count", "_offset", "_include", "_revinclude", "_id", "_total", "_totalMethod", "_format", "_sort", "_summary",
+          "_elements", "_lastUpdated")
+TOTALS_KEPT = 1_024  # search totals remembered (the data are read-only)
+MAX_REVINCLUDE = 5_000  # resources one page may pull in with _revinclude; more is a 400 (ask for a smaller _count)
+ELEMENT_RE = re.compile(r"^[A-Za-z]{1,40}$")
+SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"}
 # result parameters accepted for what clients send; the total is counted exactly unless _total=none; JSON is the only format
 CHOICES = {"_total": {"none", "estimated", "accurate"}, "_totalMethod": {"count", "estimate"},
            "_format": {"json", "application/json", "application/fhir+json"}, "_summary": {"count", "false"}}
@@ -139,9 +174,21 @@ KIND_PARAMS = ("category", "status")  # tokens matched against a resource's cate
 class Api:
     """The FHIR API over one DuckDB file (read-only)."""
 
-    def __init__(self, connect: Callable[[], duckdb.DuckDBPyConnection], base_url: str = "/fhir"):
+    def __init__(self, connect: Callable[[], duckdb.DuckDBPyConnection], base_url: str = "/fhir",
+                 updated: str = "1970-01-01T00:00:00+00:00"):
+        """`updated`: when the output was written, every resource's meta.lastUpdated (the data never change
+        after: each resource is version 1, ETag W/"1")."""
         self.connect = connect
         self.base = base_url
+        self.updated = updated
+        self._totals: OrderedDict[tuple, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _load(self, text: str) -> dict:
+        """A resource from its JSON, with meta.versionId and meta.lastUpdated."""
+        res = json.loads(text)
+        res["meta"] = {"versionId": "1", "lastUpdated": self.updated, **res.get("meta", {})}
+        return res
 
     # ------------------------------------------------------------------ reading
     def _fetch(self, con, kind: str, ids: list[str], patids: list[int] | None) -> dict[str, dict]:
@@ -155,14 +202,20 @@ class Api:
         else:
             sql = f"SELECT id, resource FROM ({fhir.QUERIES[kind]()}) WHERE list_contains($ids, id)"
             rows = con.execute(sql, {"ids": ids}).fetchall()
-        return {i: json.loads(r) for i, r in rows}
+        return {i: self._load(r) for i, r in rows}
 
-    def read(self, kind: str, rid: str) -> dict:
+    def read(self, kind: str, rid: str, access: Access | None = None) -> dict:
+        pid = access.restrict(kind) if access else None
         if not ID_RE.match(rid):
             raise FhirError(404, "not-found", f"{kind}/{rid} is not known here")
+        if kind == "Patient" and pid is not None and int(rid) != pid:
+            raise FhirError(403, "forbidden", f"the access token is for Patient/{pid}, not Patient/{rid}")
         with self.connect() as con:
             if kind in PATIENT_SCOPED:
                 found = self._search_ids(con, kind, {"_id": [rid]}, 1, 0, counted=False)[1]
+                if pid is not None and found and found[0][1] != pid:
+                    raise FhirError(403, "forbidden", f"{kind}/{rid} is not in the record of Patient/{pid}, "
+                                                      "the access token's patient")
                 res = self._fetch(con, kind, [rid], [p for _, p in found])
             elif kind == "Patient":
                 res = self._fetch(con, kind, [rid], [int(rid)])
@@ -177,10 +230,25 @@ class Api:
         """(total or None, [(id, patid)], whether a page follows) of the matches, in date then id order.
         Without `counted` (_total=none) nothing is counted: one row past the page tells if another follows."""
         source, cond, params, order, pat = self._query(kind, p)
-        total = con.execute(f"SELECT count(*) FROM ({source}) WHERE {cond}", params).fetchall()[0][0] if counted else None
+        total = self._count(con, source, cond, params) if counted else None
         rows = con.execute(f"SELECT id, {pat} FROM ({source}) WHERE {cond} ORDER BY {order} LIMIT {int(count) + 1} "
                            f"OFFSET {int(offset)}", params).fetchall()
         return total, rows[:count], len(rows) > count
+
+    def _count(self, con, source: str, cond: str, params: dict) -> int:
+        """The number of matches. The output never changes while served, so a search's total is counted once
+        and kept (the last TOTALS_KEPT searches): paging through a large result costs one count, not one a page."""
+        key = (cond, tuple(sorted((k, repr(v)) for k, v in params.items())), source)
+        with self._lock:
+            if key in self._totals:
+                self._totals.move_to_end(key)
+                return self._totals[key]
+        n = con.execute(f"SELECT count(*) FROM ({source}) WHERE {cond}", params).fetchall()[0][0]
+        with self._lock:
+            self._totals[key] = n
+            while len(self._totals) > TOTALS_KEPT:
+                self._totals.popitem(last=False)
+        return n
 
     def _query(self, kind: str, p: dict[str, list[str]]) -> tuple[str, str, dict, str, str]:
         """The search as SQL: (source, condition, parameters, order, patient id column)."""
@@ -241,6 +309,12 @@ class Api:
                     params[f"{name}_{i}"] = v.strip().lower()
                     where.append("(" + " OR ".join(f"contains(lower({c}), ${name}_{i})" for c in cols) + ")")
             order, pat = "id", "NULL::BIGINT"
+        for v in p.get("_lastUpdated", []):  # every resource was last updated when the output was written
+            prefix, lo, hi = _date_range(v, "_lastUpdated")
+            day = dt.date.fromisoformat(self.updated[:10])
+            if not {"eq": lo <= day <= hi, "ne": not lo <= day <= hi, "gt": day > hi, "ge": day >= lo,
+                    "lt": day < lo, "le": day <= hi}[prefix]:
+                where.append("FALSE")
         for i, v in enumerate(p.get("_id", [])):
             ids = v.split(",")
             if not all(ID_RE.match(x) for x in ids):
@@ -249,7 +323,7 @@ class Api:
             where.append(f"list_contains($id_{i}, id)")
         return source, " AND ".join(where) or "TRUE", params, order, pat
 
-    def search(self, kind: str, request: Request) -> dict:
+    def search(self, kind: str, request: Request, access: Access | None = None) -> dict:
         allowed = set(COMMON) | set(PATIENT_SCOPED.get(kind, ((), ()))[0]) | set(OTHER.get(kind, ()))
         p: dict[str, list[str]] = {}
         items = request.query_params.multi_items()
@@ -263,6 +337,7 @@ class Api:
                 raise FhirError(400, "not-supported", f"unknown search parameter '{k}' for {kind}; "
                                                       f"supported: {', '.join(sorted(allowed))}")
             p.setdefault(k, []).append(v)
+        _confine(kind, p, access)
         if any(v in XML for v in p.get("_format", [])):
             raise FhirError(406, "not-supported", "this server speaks FHIR JSON only (_format=json)")
         for name, ok in CHOICES.items():
@@ -277,6 +352,8 @@ class Api:
             if inc not in ok_inc:
                 raise FhirError(400, "not-supported", f"_include '{inc}' is not supported for {kind}; "
                                                       f"supported: {', '.join(ok_inc) or 'none'}")
+        revincludes = self._revincludes(kind, p.get("_revinclude", []), access)
+        elements = _elements(p)
         counted = p.get("_total", ["accurate"])[-1] != "none"
         with self.connect() as con:
             if kind in PATIENT_SCOPED and ("patient" in p or "subject" in p):
@@ -286,19 +363,20 @@ class Api:
                                     params).fetchall()
                 total, page = len(every), every[offset:offset + count]
                 found = [(i, pid) for i, pid, _ in page]
-                res = {i: json.loads(r) for i, _, r in page}
+                res = {i: self._load(r) for i, _, r in page}
                 more = offset + count < total
             else:
                 total, found, more = self._search_ids(con, kind, p, count, offset, counted)
                 res = self._fetch(con, kind, [i for i, _ in found], [pid for _, pid in found if pid is not None])
             ids = [i for i, _ in found]
-            entries = [{"fullUrl": f"{self._abs(request)}/{kind}/{i}", "resource": res[i], "search": {"mode": "match"}}
-                       for i in ids if i in res]
+            entries = [{"fullUrl": f"{self._abs(request)}/{kind}/{i}", "resource": _subset(res[i], elements),
+                        "search": {"mode": "match"}} for i in ids if i in res]
             if includes:
                 pids = sorted({pid for _, pid in found})
                 pats = self._fetch(con, "Patient", [str(x) for x in pids], pids)
                 entries += [{"fullUrl": f"{self._abs(request)}/Patient/{i}", "resource": r,
                              "search": {"mode": "include"}} for i, r in pats.items()]
+            entries += self._revinclude(con, request, revincludes, ids)
         links = [{"relation": "self", "url": self._page_url(request, offset)}]
         if count > 0 and more:  # _count=0 asks for the total alone: no page follows
             links.append({"relation": "next", "url": self._page_url(request, offset + count)})
@@ -309,15 +387,46 @@ class Api:
             out["entry"] = entries
         return out
 
-    def everything(self, rid: str, request: Request) -> dict:
+    def _revincludes(self, kind: str, asked: list[str], access: Access | None) -> list[str]:
+        """The types a Patient search's `_revinclude` asks for (Type:patient or Type:subject), checked."""
+        ok = {f"{t}:{ref}": t for t, (names, _) in PATIENT_SCOPED.items() for ref in ("patient", "subject") if ref in names}
+        out = []
+        for v in asked:
+            if kind != "Patient" or v not in ok:
+                raise FhirError(400, "not-supported", f"_revinclude '{v}' is not supported for {kind}; supported: "
+                                + (", ".join(sorted(ok)) if kind == "Patient" else "none (only on Patient)"))
+            if access:
+                access.restrict(ok[v])  # 403 for a type the token does not cover
+            out.append(ok[v])
+        return list(dict.fromkeys(out))
+
+    def _revinclude(self, con, request: Request, types: list[str], patids: list[str]) -> list[dict]:
+        """The entries of `types` that refer to these patients, at most MAX_REVINCLUDE of them (400 past that)."""
+        if not types or not patids:
+            return []
+        queries = [(t, *self._query(t, {"patient": [",".join(patids)]})[:4]) for t in types]
+        n = sum(con.execute(f"SELECT count(*) FROM ({src}) WHERE {cond}", params).fetchone()[0] for _, src, cond, params, _ in queries)
+        if n > MAX_REVINCLUDE:
+            raise FhirError(400, "too-costly", f"_revinclude would add {n:,} resources to this page; at most "
+                                               f"{MAX_REVINCLUDE:,}: ask for a smaller _count")
+        return [{"fullUrl": f"{self._abs(request)}/{t}/{i}", "resource": self._load(r), "search": {"mode": "include"}}
+                for t, src, cond, params, order in queries
+                for i, r in con.execute(f"SELECT id, resource FROM ({src}) WHERE {cond} ORDER BY {order}", params).fetchall()]
+
+    def everything(self, rid: str, request: Request, access: Access | None = None) -> dict:
         """Patient/{id}/$everything: the patient and every resource of their record, as a searchset."""
-        patient = self.read("Patient", rid)
+        patient = self.read("Patient", rid, access)
         entries = [{"fullUrl": f"{self._abs(request)}/Patient/{rid}", "resource": patient, "search": {"mode": "match"}}]
         with self.connect() as con:
             for kind in PATIENT_SCOPED:
+                try:
+                    if access:
+                        access.restrict(kind)
+                except FhirError:
+                    continue  # a type the token's scopes do not cover is left out
                 source, cond, params, order, _ = self._query(kind, {"patient": [rid]})
                 for i, r in con.execute(f"SELECT id, resource FROM ({source}) WHERE {cond} ORDER BY {order}", params).fetchall():
-                    entries.append({"fullUrl": f"{self._abs(request)}/{kind}/{i}", "resource": json.loads(r),
+                    entries.append({"fullUrl": f"{self._abs(request)}/{kind}/{i}", "resource": self._load(r),
                                     "search": {"mode": "match"}})
         return {"resourceType": "Bundle", "type": "searchset", "total": len(entries),
                 "link": [{"relation": "self", "url": str(request.url)}], "entry": entries}
@@ -329,7 +438,8 @@ class Api:
     def _page_url(request: Request, offset: int) -> str:
         return str(request.url.include_query_params(_offset=offset))
 
-    def capability(self) -> dict:
+    def capability(self, security: dict | None = None) -> dict:
+        """The CapabilityStatement; `security`: the SMART sandbox's section, if it is on."""
         resources = []
         for kind in fhir.TYPES:
             params = list(PATIENT_SCOPED.get(kind, ((), ()))[0]) + list(OTHER.get(kind, ())) + ["_id"]
@@ -337,6 +447,7 @@ class Api:
                 "type": kind, "profile": fhir.profile(kind),
                 "interaction": [{"code": "read"}, {"code": "search-type"}],
                 "searchInclude": list(PATIENT_SCOPED.get(kind, ((), ()))[1]),
+                **({"searchRevInclude": [f"{t}:patient" for t in PATIENT_SCOPED]} if kind == "Patient" else {}),
                 **({"operation": [{"name": "everything", "definition":
                                    "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]} if kind == "Patient" else {}),
                 "searchParam": [{"name": n, "type": "date" if n in DATE_PARAMS else
@@ -348,8 +459,29 @@ class Api:
                 "software": {"name": "synthgp serve"},
                 "implementation": {"description": "Read-only FHIR R4 API over a synthetic GP practice"},
                 "rest": [{"mode": "server", "resource": resources,
-                          "security": {"cors": True, "description": "No authentication: synthetic data, read-only, "
-                                       "answered only on localhost or the host names the server was started with"}}]}
+                          "security": security or {"cors": True, "description": "No authentication: synthetic data, "
+                                       "read-only, answered only on localhost or the host names the server was started with"}}]}
+
+
+def _elements(p: dict[str, list[str]]) -> set[str] | None:
+    """The top-level elements `_elements` keeps (None: all)."""
+    if "_elements" not in p:
+        return None
+    names = {n.strip() for v in p["_elements"] for n in v.split(",") if n.strip()}
+    bad = sorted(n for n in names if not ELEMENT_RE.match(n))
+    if bad or not names:
+        raise FhirError(400, "invalid", f"_elements: {', '.join(bad) or 'nothing'} is not a list of element names "
+                                        "(e.g. _elements=code,valueQuantity)")
+    return names
+
+
+def _subset(res: dict, elements: set[str] | None) -> dict:
+    """`res` cut to `elements` (with resourceType, id and meta, tagged SUBSETTED as FHIR asks)."""
+    if elements is None:
+        return res
+    out = {k: v for k, v in res.items() if k in elements or k in ("resourceType", "id")}
+    out["meta"] = {**res.get("meta", {}), "tag": [*res.get("meta", {}).get("tag", []), SUBSETTED]}
+    return out
 
 
 def _sort(p: dict[str, list[str]], allowed: dict[str, str], default: str) -> str:
@@ -371,16 +503,25 @@ def _int(p: dict[str, list[str]], name: str, default: int, lo: int, hi: int) -> 
     return int(v)
 
 
-def router(api: Api) -> APIRouter:
+def access(request: Request) -> Access | None:
+    """The bearer token's access, as the SMART sandbox's middleware left it (None: open, no token)."""
+    return request.scope.get("state", {}).get("access")
+
+
+def _http_date(iso: str) -> str:
+    return email.utils.format_datetime(dt.datetime.fromisoformat(iso).astimezone(dt.timezone.utc), usegmt=True)
+
+
+def router(api: Api, security: Callable[[Request], dict | None] = lambda r: None) -> APIRouter:
     r = APIRouter(prefix="/fhir", tags=["FHIR"])
 
     @r.get("/metadata", summary="CapabilityStatement")
-    def metadata():
-        return JSONResponse(api.capability(), media_type=FHIR_JSON)
+    def metadata(request: Request):
+        return JSONResponse(api.capability(security(request)), media_type=FHIR_JSON)
 
     @r.get("/Patient/{rid}/$everything", summary="Everything in one patient's record")
     def everything(rid: str, request: Request):
-        return JSONResponse(api.everything(rid, request), media_type=FHIR_JSON)
+        return JSONResponse(api.everything(rid, request, access(request)), media_type=FHIR_JSON)
 
     for kind in fhir.TYPES:
         names = list(COMMON) + list(PATIENT_SCOPED.get(kind, ((), ()))[0]) + list(OTHER.get(kind, ()))
@@ -393,7 +534,7 @@ def router(api: Api) -> APIRouter:
 
 def _search_endpoint(api: Api, kind: str, names: list[str]):
     def endpoint(request: Request, **_: Any):
-        return JSONResponse(api.search(kind, request), media_type=FHIR_JSON)
+        return JSONResponse(api.search(kind, request, access(request)), media_type=FHIR_JSON)
 
     params = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)]
     for n in names:
@@ -406,7 +547,12 @@ def _search_endpoint(api: Api, kind: str, names: list[str]):
 
 
 def _read_endpoint(api: Api, kind: str):
-    def endpoint(rid: str):
-        return JSONResponse(api.read(kind, rid), media_type=FHIR_JSON)
+    def endpoint(rid: str, request: Request):
+        res = api.read(kind, rid, access(request))
+        etag = f'W/"{res["meta"]["versionId"]}"'
+        headers = {"ETag": etag, "Last-Modified": _http_date(res["meta"]["lastUpdated"])}
+        if request.headers.get("if-none-match") in (etag, "*"):
+            return Response(status_code=304, headers=headers)
+        return JSONResponse(res, media_type=FHIR_JSON, headers=headers)
     endpoint.__name__ = f"read_{kind}"
     return endpoint

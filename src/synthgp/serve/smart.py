@@ -1,0 +1,317 @@
+"""SMART App Launch sandbox: an authorization server for test apps, over the generated practice.
+
+`/fhir/.well-known/smart-configuration` (and at the server's root) says where everything is.
+`/auth/authorize` takes a registered app's OAuth2 authorization-code request with PKCE (S256 only),
+resolves the patient (an EHR launch's `launch` id, or the patient picker of a standalone launch)
+and redirects back with a single-use code; `/auth/token` exchanges it, checking the code verifier,
+for a bearer token (a JWT signed RS256, public key at `/auth/jwks.json`) carrying the patient and
+the granted scopes, and an OpenID Connect id_token when `openid fhirUser` are granted.
+`/auth/launch` is the EHR launch: the viewer's patient page links to it, and it opens the app's
+launch URL with `iss` and `launch`. The `Bearer` middleware turns a token into the API's `Access`;
+no token reads openly unless the server requires one. The signing key, codes and launches live in
+this process: a restart ends every session. A sandbox for testing apps on synthetic data, not a
+production identity provider: there is no sign-in and no consent screen.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+from synthgp.serve.fhir_api import Access, outcome
+from synthgp.serve.smart_apps import RESOURCE_SCOPE_RE, App, valid_scope
+
+TOKEN_SECONDS = 3600
+CODE_SECONDS = 300  # an authorization code's life; it is used once
+PENDING_SECONDS = 1800  # an authorize request waiting at the picker, or an EHR launch waiting for its app
+MAX_PENDING = 10_000  # codes, launches and waiting requests held at once; the oldest go first
+VERIFIER_RE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")  # RFC 7636 section 4.1
+SCOPES = ("launch", "launch/patient", "openid", "fhirUser", "patient/*.read", "patient/*.rs", "user/*.read", "user/*.rs")
+CAPABILITIES = ["launch-ehr", "launch-standalone", "client-public", "context-ehr-patient", "context-standalone-patient",
+                "context-banner", "permission-patient", "permission-user", "permission-v1", "permission-v2",
+                "sso-openid-connect"]
+
+
+def _read(perm: str) -> bool:
+    return perm in ("read", "*") or bool({"r", "s"} & set(perm))
+
+
+def access_of(scope: str, patient: int | None) -> Access:
+    """The API access that granted `scope` (space-separated) gives, with `patient` in context."""
+    pt, ut = set(), set()
+    for s in scope.split():
+        m = RESOURCE_SCOPE_RE.match(s)
+        if m and _read(m[3]):
+            (pt if m[1] == "patient" else ut).add(m[2])
+    return Access(patient, frozenset(pt), frozenset(ut))
+
+
+def _s256(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode("ascii")
+
+
+@dataclass
+class _Held:
+    """Short-lived state by random key (codes, launches, waiting requests), oldest dropped past MAX_PENDING."""
+    seconds: int
+    items: dict[str, tuple[float, Any]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # the endpoints run on a thread pool
+
+    def put(self, value: Any) -> str:
+        now, key = time.monotonic(), secrets.token_urlsafe(24)
+        with self.lock:
+            for k in [k for k, (t, _) in self.items.items() if t < now] + list(self.items)[:max(0, len(self.items) - MAX_PENDING)]:
+                self.items.pop(k, None)
+            self.items[key] = (now + self.seconds, value)
+        return key
+
+    def get(self, key: str, once: bool = False) -> Any:
+        with self.lock:
+            held = self.items.pop(key, None) if once else self.items.get(key)
+        return held[1] if held and held[0] >= time.monotonic() else None
+
+
+class Sandbox:
+    """The authorization server's state: the registered apps, a signing key, codes and launches."""
+
+    def __init__(self, apps: dict[str, App], require_auth: bool = False):
+        self.apps, self.require_auth = apps, require_auth
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = secrets.token_hex(8)
+        self.codes, self.launches, self.waiting = _Held(CODE_SECONDS), _Held(PENDING_SECONDS), _Held(PENDING_SECONDS)
+
+    # ------------------------------------------------------------------ tokens
+    def sign(self, claims: dict) -> str:
+        return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+
+    def verify(self, token: str) -> dict:
+        """The claims of a token this server issued; jwt.InvalidTokenError if not (or expired)."""
+        claims = jwt.decode(token, self.key.public_key(), algorithms=["RS256"], options={"verify_aud": False,
+                                                                                         "require": ["exp", "scope"]})
+        if claims.get("token_use") != "access":
+            raise jwt.InvalidTokenError("not an access token")
+        return claims
+
+    def jwks(self) -> dict:
+        jwk = jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
+        return {"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}]}
+
+    # ------------------------------------------------------------------ what the endpoints check
+    def client(self, q: dict[str, str]) -> App:
+        """The registered app and redirect URI of an authorize request; errors here are shown, never redirected."""
+        if not self.apps:
+            raise HTTPException(400, "No apps are registered with this sandbox: register one with `synthgp apps add` "
+                                     "(docs/sandbox.md) and restart `synthgp serve`.")
+        app = self.apps.get(q.get("client_id", ""))
+        if app is None:
+            raise HTTPException(400, f"Unknown client_id '{q.get('client_id', '')}'. Registered: {', '.join(self.apps)}.")
+        if q.get("redirect_uri") not in app.redirect_uris:
+            raise HTTPException(400, f"redirect_uri '{q.get('redirect_uri', '')}' is not registered for {app.client_id}; "
+                                     f"registered: {', '.join(app.redirect_uris)}.")
+        return app
+
+    def granted(self, app: App, requested: str) -> str:
+        """The scopes granted: those requested that are understood and that the app may have."""
+        return " ".join(s for s in dict.fromkeys(requested.split()) if valid_scope(s) and app.allows(s))
+
+
+def _redirect_error(q: dict[str, str], error: str, description: str) -> RedirectResponse:
+    args = {"error": error, "error_description": description, **({"state": q["state"]} if "state" in q else {})}
+    return RedirectResponse(_with(q["redirect_uri"], args), status_code=302)
+
+
+def _with(url: str, args: dict[str, str]) -> str:
+    return url + ("&" if urllib.parse.urlsplit(url).query else "?") + urllib.parse.urlencode(args)
+
+
+def _token_error(error: str, description: str) -> JSONResponse:
+    return JSONResponse({"error": error, "error_description": description}, status_code=400,
+                        headers={"Cache-Control": "no-store"})
+
+
+def router(sandbox: Sandbox, picker: Callable[..., HTMLResponse], patient_exists: Callable[[int], dict | None]) -> APIRouter:
+    """The sandbox's endpoints. `picker(request, waiting_key, q, page)` renders the patient picker;
+    `patient_exists(patid)` gives the Patient resource or None."""
+    r = APIRouter(tags=["SMART sandbox"])
+
+    def base(request: Request) -> str:
+        return str(request.base_url).rstrip("/")
+
+    def configuration(request: Request):
+        b = base(request)
+        return JSONResponse({
+            "issuer": b + "/fhir", "jwks_uri": b + "/auth/jwks.json",
+            "authorization_endpoint": b + "/auth/authorize", "token_endpoint": b + "/auth/token",
+            "token_endpoint_auth_methods_supported": ["none"], "grant_types_supported": ["authorization_code"],
+            "response_types_supported": ["code"], "code_challenge_methods_supported": ["S256"],
+            "scopes_supported": list(SCOPES), "capabilities": CAPABILITIES})
+
+    r.add_api_route("/.well-known/smart-configuration", configuration, methods=["GET"], summary="SMART configuration")
+    r.add_api_route("/fhir/.well-known/smart-configuration", configuration, methods=["GET"],
+                    summary="SMART configuration (at the FHIR base, where SMART clients look)")
+
+    @r.get("/auth/jwks.json", summary="The public key that signs access and id tokens")
+    def jwks():
+        return JSONResponse(sandbox.jwks())
+
+    @r.get("/auth/launch", summary="EHR launch: open a registered app's launch URL for a patient")
+    def launch(request: Request, client_id: str, patient: int):
+        app = sandbox.apps.get(client_id)
+        if app is None or not app.launch_url:
+            raise HTTPException(400, f"No registered app '{client_id}' with a launch_url.")
+        if patient_exists(patient) is None:
+            raise HTTPException(404, f"No patient {patient}")
+        key = sandbox.launches.put({"patient": patient, "client_id": client_id})
+        return RedirectResponse(_with(app.launch_url, {"iss": base(request) + "/fhir", "launch": key}), status_code=303)
+
+    @r.get("/auth/authorize", summary="OAuth2 authorization endpoint (code flow with PKCE S256)")
+    def authorize(request: Request):
+        q = dict(request.query_params)
+        app = sandbox.client(q)  # unknown client or redirect URI: an error page, not a redirect
+        if q.get("response_type") != "code":
+            return _redirect_error(q, "unsupported_response_type", "only response_type=code is supported")
+        if q.get("code_challenge_method") != "S256" or not re.fullmatch(r"[A-Za-z0-9_-]{43}", q.get("code_challenge", "")):
+            return _redirect_error(q, "invalid_request", "PKCE is required: code_challenge (base64url SHA-256 of the "
+                                                         "code verifier) with code_challenge_method=S256")
+        aud = urllib.parse.urlsplit(q.get("aud", ""))
+        if aud.path.rstrip("/") != "/fhir" or aud.port != request.url.port:
+            return _redirect_error(q, "invalid_request", f"aud must be this server's FHIR base URL, {base(request)}/fhir")
+        scope = sandbox.granted(app, q.get("scope", ""))
+        if not any(RESOURCE_SCOPE_RE.match(s) for s in scope.split()):
+            return _redirect_error(q, "invalid_scope", f"no resource scope granted from '{q.get('scope', '')}' "
+                                                       "(patient/*.read, user/*.read, ... that the app is registered for)")
+        patient = None
+        if "launch" in q:
+            held = sandbox.launches.get(q["launch"])
+            if held is None or held["client_id"] != app.client_id or "launch" not in scope.split():
+                return _redirect_error(q, "invalid_request", "unknown or expired launch, or the launch scope not requested")
+            patient = held["patient"]
+        elif "launch" in scope.split():
+            return _redirect_error(q, "invalid_request", "scope 'launch' asks for an EHR launch, but no launch parameter "
+                                                         "was given; a standalone launch asks for launch/patient")
+        wanted = {"code_challenge", "redirect_uri", "state", "nonce"}
+        req = {"client_id": app.client_id, "scope": scope, "patient": patient, **{k: q[k] for k in wanted if k in q}}
+        if patient is None and ("launch/patient" in scope.split() or scope.startswith("patient/") or " patient/" in scope):
+            return picker(request, sandbox.waiting.put(req), "", 1)
+        return _code(req)
+
+    def _code(req: dict) -> RedirectResponse:
+        code = sandbox.codes.put(req)
+        return RedirectResponse(_with(req["redirect_uri"], {"code": code, **({"state": req["state"]} if "state" in req else {})}),
+                                status_code=302)
+
+    @r.get("/auth/pick", summary="The patient picker of a standalone launch", response_class=HTMLResponse)
+    def pick(request: Request, request_id: str, patient: int | None = None, q: str = "", page: int = 1):
+        req = sandbox.waiting.get(request_id)
+        if req is None:
+            raise HTTPException(400, "This launch has expired or is unknown: start it again from the app.")
+        if patient is None:
+            return picker(request, request_id, q, max(1, page))
+        if patient_exists(patient) is None:
+            raise HTTPException(404, f"No patient {patient}")
+        sandbox.waiting.get(request_id, once=True)
+        return _code({**req, "patient": patient})
+
+    @r.post("/auth/token", summary="OAuth2 token endpoint (authorization_code grant, PKCE)")
+    async def token(request: Request):
+        if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            return _token_error("invalid_request", "send the form as application/x-www-form-urlencoded")
+        body = await request.body()
+        if len(body) > 8_192:
+            return _token_error("invalid_request", "the form is larger than 8 KiB")
+        f = {k: v[-1] for k, v in urllib.parse.parse_qs(body.decode("utf-8", "replace")).items()}
+        if f.get("grant_type") != "authorization_code":
+            return _token_error("unsupported_grant_type", "only grant_type=authorization_code is supported")
+        req = sandbox.codes.get(f.get("code", ""), once=True)
+        if req is None:
+            return _token_error("invalid_grant", "unknown, expired or already used authorization code")
+        if f.get("client_id") != req["client_id"] or f.get("redirect_uri") != req["redirect_uri"]:
+            return _token_error("invalid_grant", "client_id or redirect_uri differ from the authorization request's")
+        verifier = f.get("code_verifier", "")
+        if not VERIFIER_RE.match(verifier) or _s256(verifier) != req["code_challenge"]:
+            return _token_error("invalid_grant", "code_verifier does not match the code_challenge (PKCE S256)")
+        return JSONResponse(_tokens(request, req), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def _tokens(request: Request, req: dict) -> dict:
+        now, scope, pid = int(time.time()), req["scope"], req["patient"]
+        claims = {"iss": base(request) + "/fhir", "iat": now, "exp": now + TOKEN_SECONDS, "client_id": req["client_id"],
+                  "scope": scope, "token_use": "access", "jti": secrets.token_hex(8), **({"patient": str(pid)} if pid else {})}
+        out = {"access_token": sandbox.sign(claims), "token_type": "Bearer", "expires_in": TOKEN_SECONDS,
+               "scope": scope, **({"patient": str(pid), "need_patient_banner": True} if pid else {})}
+        if {"openid", "fhirUser"} <= set(scope.split()):
+            # the user is the patient's usual GP, as if they had launched the app from the record
+            refs = [g.get("reference", "") for g in (patient_exists(pid) or {}).get("generalPractitioner", [])] if pid else []
+            gp = next((x for x in refs if x.startswith("Practitioner/")), None)
+            out["id_token"] = sandbox.sign({"iss": base(request) + "/fhir", "sub": gp or "sandbox-user", "aud": req["client_id"],
+                                            "iat": now, "exp": now + TOKEN_SECONDS,
+                                            **({"fhirUser": base(request) + "/fhir/" + gp} if gp else {}),
+                                            **({"nonce": req["nonce"]} if "nonce" in req else {})})
+        return out
+
+    return r
+
+
+def security(request: Request, sandbox: Sandbox) -> dict:
+    """The CapabilityStatement's security section: SMART on FHIR, with the OAuth endpoints."""
+    b = str(request.base_url).rstrip("/")
+    how = ("A bearer token is required" if sandbox.require_auth else
+           "No authentication needed (synthetic data, read-only, answered only on localhost or the host names the "
+           "server was started with); SMART bearer tokens are honoured")
+    return {"cors": True, "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                                   "code": "SMART-on-FHIR"}]}],
+            "extension": [{"url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris", "extension": [
+                {"url": "authorize", "valueUri": b + "/auth/authorize"}, {"url": "token", "valueUri": b + "/auth/token"}]}],
+            "description": f"{how}: SMART App Launch sandbox, see /fhir/.well-known/smart-configuration"}
+
+
+OPEN_PATHS = ("/fhir/metadata", "/fhir/.well-known/")
+
+
+class Bearer:
+    """ASGI middleware: a request to /fhir with `Authorization: Bearer <token>` reads with that token's
+    access; a bad or expired token is a 401, and so is no token when the sandbox requires one."""
+
+    def __init__(self, app, sandbox: Sandbox):
+        self.app, self.sandbox = app, sandbox
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not scope["path"].startswith("/fhir") or scope["path"].startswith(OPEN_PATHS) \
+                or scope["method"] == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        if not header:
+            if self.sandbox.require_auth:
+                await self._401(scope, receive, send, "this sandbox requires a bearer token: launch the app through "
+                                                      "/auth/authorize (see /fhir/.well-known/smart-configuration)")
+                return
+            await self.app(scope, receive, send)
+            return
+        kind, _, token = header.partition(" ")
+        try:
+            if kind.lower() != "bearer" or not token:
+                raise jwt.InvalidTokenError("the Authorization header is not 'Bearer <token>'")
+            claims = self.sandbox.verify(token.strip())
+        except jwt.InvalidTokenError as exc:
+            await self._401(scope, receive, send, f"invalid access token: {exc}")
+            return
+        scope.setdefault("state", {})["access"] = access_of(claims["scope"], int(claims["patient"]) if "patient" in claims else None)
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _401(scope, receive, send, message: str):
+        resp = outcome(401, "login", message)
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="synthgp", error="invalid_token"'
+        await resp(scope, receive, send)
