@@ -16,12 +16,14 @@ from synthgp.pathways.flu import Flu
 from synthgp.pathways.health_check import HealthCheck
 from synthgp.pathways.hypertension import Hypertension
 from synthgp.pathways.kidney import Kidney
+from synthgp.pathways.registers import Registers
 
 HISTORY: list[tuple[str, str]] = [
     ("conditions", "history"),  # diagnoses brought at registration, other QRISK3 conditions
     ("hypertension", "history"),  # a diagnosis, and the regimen, from before
     ("life", "history"),  # BMI and smoking status at entry
     ("hypertension", "last_check"),  # the last BP check before entry
+    ("registers", "history"),  # long-term-condition registers: diagnoses before entry, their medicines
     ("conditions", "medicines"),  # regular medicines and their last year of issues
 ]
 
@@ -39,6 +41,7 @@ MONTHLY: list[tuple[str, str]] = [
     ("hypertension", "review"),
     ("rx", "issue"),  # repeats due
     ("cardiovascular", "events"),
+    ("registers", "care"),  # register diagnoses, annual reviews, checks after a start (after the month's events)
     ("flu", "invite"),  # at a season's start: who is eligible, who will be vaccinated, when and where
     ("flu", "vaccinate"),
 ]
@@ -46,4 +49,5 @@ MONTHLY: list[tuple[str, str]] = [
 
 def practice() -> tuple[list[Component], list[Component]]:
     """(services, pathways) of a simulation, in the order they initialise."""
-    return default_services(), [Conditions(), Kidney(), HealthCheck(), Hypertension(), Cardiovascular(), Flu()]
+    return default_services(), [Conditions(), Kidney(), HealthCheck(), Hypertension(), Cardiovascular(),
+                                 Registers(), Flu()]
