@@ -39,7 +39,7 @@ class Registers(Pathway):
               "reg_tsh_due": "day of the TSH check after starting levothyroxine, or NEVER",
               "reg_lipid_due": "day of the lipid check after starting a statin, or NEVER"}
     reads = ("dob", "ent", "lst", "first_allowed", "male", "imd", "rf_smoking", "rf_bmi", "rf_onset_type2", "rf_onset_af",
-             "onset_type2", "known_type2", "onset_af", "known_af", *EVENTS)
+             "onset_type2", "known_type2", "onset_af", "known_af", "dx", *EVENTS)
 
     def __init__(self) -> None:
         self.cfg, self.conditions = onset.load()

@@ -67,8 +67,9 @@ def review(r: "Registers", sim: "Sim", c: Condition, pos: np.ndarray, day: np.nd
     cons = sim.contacts.book(pos, day, spec.get("job", "nurse"), f"reg.review.{c.name}", m, "Clinic")
     for key in spec.get("codes", []):
         rec.observation(pos, day, rec.code(key), cons=cons, obstype=rec.obstype("Observation"))
-    if spec.get("bp"):
-        sim.vitals.measure(pos, day, cons, day)
+    if spec.get("bp"):  # those on the hypertension register have theirs at its own review (hypertension/review.py)
+        own = ~r.s.dx[pos]
+        sim.vitals.measure(pos[own], day[own], cons[own], day[own])
     bloods = spec.get("bloods")
     if bloods:
         sim.labs.sample(pos, day, bloods == "full")
