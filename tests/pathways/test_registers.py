@@ -7,7 +7,7 @@ from synthgp.core import codes
 from synthgp.pathways.registers import LETTER_DAYS, onset
 from synthgp.pathways.registers.onset import NEVER
 
-from tests.engine.build import day, emitted, finish, get, make_sim, month_at, person, put
+from tests.engine.build import day, emitted, get, make_sim, month_at, person, put
 
 ON = day(2018, 3, 5)
 

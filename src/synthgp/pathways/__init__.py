@@ -37,11 +37,11 @@ MONTHLY: list[tuple[str, str]] = [
     ("contacts", "consult"),  # who is seen this month
     ("hypertension", "opportunistic"),  # BP checks at those consultations
     ("health_check", "invite"),
+    ("registers", "care"),  # register diagnoses, reviews (their BP readings go to bp_screens), checks after a start
     ("hypertension", "diagnose"),  # raised readings followed up, diagnoses
     ("hypertension", "review"),
     ("rx", "issue"),  # repeats due
     ("cardiovascular", "events"),
-    ("registers", "care"),  # register diagnoses, annual reviews, checks after a start (after the month's events)
     ("flu", "invite"),  # at a season's start: who is eligible, who will be vaccinated, when and where
     ("flu", "vaccinate"),
 ]

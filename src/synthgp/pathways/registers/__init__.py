@@ -94,7 +94,7 @@ class Registers(Pathway):
             c, pos = self.conditions[jj], due[r[j == jj]]
             day = np.maximum(s.reg_review[pos, jj], day0)
             went = sim.draws(f"reg.attend.{c.name}").uniform(pos, m) < c.review["attend"]
-            care.review(self, sim, c, pos[went], day[went], m)
+            care.review(self, sim, c, pos[went], day[went], month)
             s.reg_review[pos, jj] = care.next_review(sim, c, pos, day)
         for field, median, full in (("reg_tsh_due", self.cfg["tsh"]["start_median"], None), ("reg_lipid_due", None, True)):
             arr = getattr(s, field)
@@ -122,19 +122,20 @@ class Registers(Pathway):
             s.reg_review[p, jj] = care.next_review(sim, c, p, d)
 
     def _events(self, act: np.ndarray, day0: int, day1: int) -> None:
-        """MI, stroke and heart failure this month join their register when the letter comes (coded by
-        cardiovascular.py); nothing changes for someone already on it."""
+        """MI, stroke and heart failure join their register when the letter comes (coded by cardiovascular.py,
+        whose step runs after this one: last month's events are seen now, a letter due before this month taken
+        at its start); nothing changes for someone already on it."""
         s = self.s
         for field, cond in EVENTS.items():
             jj = self.col[cond]
             ev = getattr(s, field)[act]
-            hit = (ev >= day0) & (ev < day1)
+            hit = (ev >= day0 - 62) & (ev < day1) & (ev >= 0)
             if not hit.any():
                 continue
             pos = act[hit]
             new = s.reg_known[pos, jj] >= NEVER
             pos = pos[new]
-            s.reg_known[pos, jj] = ev[hit][new] + LETTER_DAYS
+            s.reg_known[pos, jj] = np.maximum(ev[hit][new] + LETTER_DAYS, day0)
             s.reg_code[pos, jj] = -1
             s.reg_next[pos] = np.minimum(s.reg_next[pos], s.reg_known[pos, jj])
 

@@ -12,7 +12,7 @@ from synthgp.engine.sim import YEAR
 from synthgp.pathways.registers.onset import NEVER, Condition, day_of
 
 if TYPE_CHECKING:
-    from synthgp.engine.sim import Sim
+    from synthgp.engine.sim import Month, Sim
     from synthgp.pathways.registers import Registers
 
 
@@ -57,9 +57,11 @@ def tsh(r: "Registers", sim: "Sim", pos: np.ndarray, day: np.ndarray, median: fl
                     obstype=rec.obstype("Investigation"), enter_delay=1 + sim.draws("reg.tsh.delay").integers(pos, 2, day))
 
 
-def review(r: "Registers", sim: "Sim", c: Condition, pos: np.ndarray, day: np.ndarray, m: int) -> None:
+def review(r: "Registers", sim: "Sim", c: Condition, pos: np.ndarray, day: np.ndarray, month: "Month") -> None:
     """An annual review: a booked consultation with its codes, and the measurements the condition's QOF
-    indicators ask for (BP, blood tests, TSH, BMI and smoking)."""
+    indicators ask for (BP, blood tests, TSH, BMI and smoking). A BP reading goes to the month's `bp_screens`,
+    for the hypertension pathway to follow up if raised."""
+    m = month.m
     spec = c.review
     if not len(pos) or spec is None:
         return
@@ -69,7 +71,8 @@ def review(r: "Registers", sim: "Sim", c: Condition, pos: np.ndarray, day: np.nd
         rec.observation(pos, day, rec.code(key), cons=cons, obstype=rec.obstype("Observation"))
     if spec.get("bp"):  # those on the hypertension register have theirs at its own review (hypertension/review.py)
         own = ~r.s.dx[pos]
-        sim.vitals.measure(pos[own], day[own], cons[own], day[own])
+        sbp, dbp, _, _ = sim.vitals.measure(pos[own], day[own], cons[own], day[own])
+        month.bp_screens.append((pos[own], day[own], sbp, dbp))
     bloods = spec.get("bloods")
     if bloods:
         sim.labs.sample(pos, day, bloods == "full")
