@@ -95,6 +95,7 @@ class Prescribing(Service):
         super().bind(sim)
         self.sim, self.ids, self.record, self.contacts = sim, sim.ids, sim.record, sim.contacts
         self.meds = Medicines()
+        self._regular_index = np.array([self.meds.index[name] for name in REGULAR], dtype=np.int64)
         self.n_courses = 0
 
     # ------------------------------------------------------------ the antihypertensive regimen
@@ -202,11 +203,9 @@ class Prescribing(Service):
             due = act[(nxt < month.day1) & (nxt <= s.lst[act])]
             if not len(due):
                 break
-            iday = s.regular_next[due]
-            for j in np.flatnonzero((s.regular_drug[due] >= 0).any(axis=0)):
-                on = (s.regular_drug[due, j] >= 0) & (s.regular_from[due, j] <= iday) & (iday < s.regular_until[due, j])
-                has = due[on]
-                self._issue_regular(has, iday[on], j, self.contacts.staff("gp", has, "rx.other", m))
+            iday = s.regular_next[due][:, None]
+            r, j = np.nonzero((s.regular_drug[due] >= 0) & (s.regular_from[due] <= iday) & (iday < s.regular_until[due]))
+            self._issue_regular(due[r], iday[r, 0], j, self.contacts.staff("gp", due[r], "rx.other", m))
             s.regular_next[due] += 28
 
     # ------------------------------------------------------------ regular medicines
@@ -237,11 +236,12 @@ class Prescribing(Service):
         s, j = self.s, REGULAR.index(name)
         return (s.regular_drug[pos, j] >= 0) & (s.regular_from[pos, j] <= day) & (day < s.regular_until[pos, j])
 
-    def _issue_regular(self, pos: np.ndarray, day, j: int, staff) -> None:
+    def _issue_regular(self, pos: np.ndarray, day, j: int | np.ndarray, staff) -> None:
+        """Issues of regular slot `j` (one, or one a row) to each of `pos`."""
         if not len(pos):
             return
         meds, n = self.meds, len(pos)
-        mi, lv = self.meds.index[REGULAR[j]], self.s.regular_level[pos, j]
+        mi, lv = self._regular_index[j], self.s.regular_level[pos, j]
         self.record.issue(pos, day, staff, meds.prod[mi, lv], np.full(n, 28.0), 1, np.full(n, 28),
                           np.round(meds.cost[mi, lv] / 100, 2),
                           pos + REGULAR_COURSE_BASE + j * REGULAR_COURSE_STRIDE, "OD1")
@@ -249,9 +249,9 @@ class Prescribing(Service):
     def regular_history(self, months: int = 13) -> None:
         """Regular medicines were issued for a year before the record starts (from registration at the earliest)."""
         s = self.s
+        some = np.flatnonzero((s.regular_drug >= 0).any(axis=1))
         for k in range(months, 0, -1):
-            hday = s.ent - 28 * k
-            for j in range(len(REGULAR)):
-                has = np.flatnonzero((s.regular_drug[:, j] >= 0) & (hday >= s.first_allowed) & (hday >= s.regular_from[:, j])
-                                     & (hday < s.regular_until[:, j]))
-                self._issue_regular(has, hday[has], j, self.contacts.staff("gp", has, "rx.other.hist", k))
+            hday = (s.ent[some] - 28 * k)[:, None]
+            r, j = np.nonzero((s.regular_drug[some] >= 0) & (hday >= s.first_allowed[some, None]) & (hday >= s.regular_from[some])
+                              & (hday < s.regular_until[some]))
+            self._issue_regular(some[r], hday[r, 0], j, self.contacts.staff("gp", some[r], "rx.other.hist", k))

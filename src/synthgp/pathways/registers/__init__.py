@@ -44,6 +44,7 @@ class Registers(Pathway):
     def __init__(self) -> None:
         self.cfg, self.conditions = onset.load()
         self.col = {c.name: j for j, c in enumerate(self.conditions)}
+        self.reviews = care.Reviews(self.conditions)
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
         out = onset.draw(sim, self.cfg, self.conditions)
@@ -88,14 +89,13 @@ class Registers(Pathway):
         r, j = np.nonzero((K < day1) & (K >= np.maximum(day0, ent)[:, None]))
         if len(r):
             self._diagnose(sim, due[r], j, K[r, j])
-        R = s.reg_review[due]
-        r, j = np.nonzero(R < day1)
-        for jj in np.unique(j):
-            c, pos = self.conditions[jj], due[r[j == jj]]
-            day = np.maximum(s.reg_review[pos, jj], day0)
-            went = sim.draws(f"reg.attend.{c.name}").uniform(pos, m) < c.review["attend"]
-            care.review(self, sim, c, pos[went], day[went], month)
-            s.reg_review[pos, jj] = care.next_review(sim, c, pos, day)
+        r, j = np.nonzero(s.reg_review[due] < day1)
+        if len(r):  # every review of the month in one batch; a person who attends one tends to attend all
+            pos = due[r]
+            day = np.maximum(s.reg_review[pos, j], day0)
+            went = sim.draws("reg.attend").uniform(pos, m) < self.reviews.attend[j]
+            self.reviews.run(self, sim, pos[went], j[went], day[went], month)
+            s.reg_review[pos, j] = day + 335 + sim.draws("reg.review.day").integers(pos, 61, day)
         for field, median, full in (("reg_tsh_due", self.cfg["tsh"]["start_median"], None), ("reg_lipid_due", None, True)):
             arr = getattr(s, field)
             pos = due[arr[due] < day1]
@@ -119,7 +119,8 @@ class Registers(Pathway):
             if c.name == "hypothyroidism":  # the TSH that made the diagnosis
                 care.tsh(self, sim, p, d, self.cfg["tsh"]["diagnosis_median"])
             care.start_medicines(self, sim, c, p, d)
-            s.reg_review[p, jj] = care.next_review(sim, c, p, d)
+            if c.review is not None:
+                s.reg_review[p, jj] = d + 335 + sim.draws("reg.review.day").integers(p, 61, d)
 
     def _events(self, act: np.ndarray, day0: int, day1: int) -> None:
         """MI, stroke and heart failure join their register when the letter comes (coded by cardiovascular.py,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from synthgp.engine.sim import YEAR
-from synthgp.pathways.registers.onset import NEVER, Condition, day_of
+from synthgp.pathways.registers.onset import Condition, day_of
 
 if TYPE_CHECKING:
     from synthgp.engine.sim import Month, Sim
@@ -57,33 +57,56 @@ def tsh(r: "Registers", sim: "Sim", pos: np.ndarray, day: np.ndarray, median: fl
                     obstype=rec.obstype("Investigation"), enter_delay=1 + sim.draws("reg.tsh.delay").integers(pos, 2, day))
 
 
-def review(r: "Registers", sim: "Sim", c: Condition, pos: np.ndarray, day: np.ndarray, month: "Month") -> None:
-    """An annual review: a booked consultation with its codes, and the measurements the condition's QOF
-    indicators ask for (BP, blood tests, TSH, BMI and smoking). A BP reading goes to the month's `bp_screens`,
-    for the hypertension pathway to follow up if raised."""
-    m = month.m
-    spec = c.review
-    if not len(pos) or spec is None:
-        return
-    rec = sim.record
-    cons = sim.contacts.book(pos, day, spec.get("job", "nurse"), f"reg.review.{c.name}", m, "Clinic")
-    for key in spec.get("codes", []):
-        rec.observation(pos, day, rec.code(key), cons=cons, obstype=rec.obstype("Observation"))
-    if spec.get("bp"):  # those on the hypertension register have theirs at its own review (hypertension/review.py)
-        own = ~r.s.dx[pos]
-        sbp, dbp, _, _ = sim.vitals.measure(pos[own], day[own], cons[own], day[own])
-        month.bp_screens.append((pos[own], day[own], sbp, dbp))
-    bloods = spec.get("bloods")
-    if bloods:
-        sim.labs.sample(pos, day, bloods == "full")
-    if spec.get("tsh"):
-        tsh(r, sim, pos, day, r.cfg["tsh"]["stable_median"])
-    if spec.get("lifestyle"):
-        sim.vitals.lifestyle(pos, day, sim.life.bmi_at(pos, day))
+class Reviews:
+    """The annual reviews of every condition, as arrays by condition column, so that a month's reviews of all
+    conditions are one batch: a booked consultation each, with its codes, and the measurements the condition's
+    QOF indicators ask for (BP, blood tests, TSH, BMI and smoking). A BP reading goes to the month's
+    `bp_screens`, for the hypertension pathway to follow up if raised; those on the hypertension register have
+    theirs at its own review (hypertension/review.py)."""
+
+    def __init__(self, conditions: list[Condition]) -> None:
+        from synthgp.core import codes
+
+        specs = [c.review or {} for c in conditions]
+        self.attend = np.array([sp.get("attend", 0.0) for sp in specs])
+        self.jobs = [sp.get("job", "nurse") for sp in specs]
+        width = max([1, *(len(sp.get("codes", [])) for sp in specs)])
+        self.codes = np.full((len(specs), width), -1, dtype=np.int64)
+        for j, sp in enumerate(specs):
+            for k, key in enumerate(sp.get("codes", [])):
+                self.codes[j, k] = codes.medcode(key)
+        flag = lambda name, value=True: np.array([sp.get(name) == value for sp in specs])  # noqa: E731
+        self.bp, self.full, self.ue, self.tsh, self.lifestyle = (flag("bp"), flag("bloods", "full"), flag("bloods", "ue"),
+                                                                  flag("tsh"), flag("lifestyle"))
+
+    def run(self, r: "Registers", sim: "Sim", pos: np.ndarray, j: np.ndarray, day: np.ndarray, month: "Month") -> None:
+        """Reviews of condition column `j` for each of `pos` on `day`."""
+        if not len(pos):
+            return
+        rec, m = sim.record, month.m
+        cons = np.empty(len(pos), dtype=np.int64)
+        jobs = np.asarray(self.jobs)[j]
+        for job in np.unique(jobs):
+            sel = jobs == job
+            cons[sel] = sim.contacts.book(pos[sel], day[sel], str(job), "reg.review", m, "Clinic")
+        for k in range(self.codes.shape[1]):
+            code = self.codes[j, k]
+            sel = code >= 0
+            rec.observation(pos[sel], day[sel], code[sel], cons=cons[sel], obstype=rec.obstype("Observation"))
+        bp = _first(pos, self.bp[j] & ~r.s.dx[pos])
+        sbp, dbp, _, _ = sim.vitals.measure(pos[bp], day[bp], cons[bp], day[bp])
+        month.bp_screens.append((pos[bp], day[bp], sbp, dbp))
+        full = self.full[j]
+        sim.labs.sample(pos[full], day[full], True)
+        sim.labs.sample(pos[self.ue[j]], day[self.ue[j]], False)  # the same day's sample if it was taken
+        t = _first(pos, self.tsh[j])
+        tsh(r, sim, pos[t], day[t], r.cfg["tsh"]["stable_median"])
+        life = _first(pos, self.lifestyle[j])
+        sim.vitals.lifestyle(pos[life], day[life], sim.life.bmi_at(pos[life], day[life]))
 
 
-def next_review(sim: "Sim", c: Condition, pos: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """The day of the review a year after `day` (a few weeks either way), or NEVER for a condition without one."""
-    if c.review is None:
-        return np.full(len(pos), NEVER, dtype=np.int64)
-    return day + 335 + sim.draws(f"reg.review.day.{c.name}").integers(pos, 61, day)
+def _first(pos: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Indices of the rows in `want`, one per person (their first)."""
+    idx = np.flatnonzero(want)
+    _, first = np.unique(pos[idx], return_index=True)
+    return idx[np.sort(first)]
