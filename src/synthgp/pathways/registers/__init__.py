@@ -125,7 +125,7 @@ class Registers(Pathway):
     def _events(self, act: np.ndarray, day0: int, day1: int) -> None:
         """MI, stroke and heart failure join their register when the letter comes (coded by cardiovascular.py,
         whose step runs after this one: last month's events are seen now, a letter due before this month taken
-        at its start); nothing changes for someone already on it."""
+        at its start); nothing changes for someone already on it or diagnosed before the letter."""
         s = self.s
         for field, cond in EVENTS.items():
             jj = self.col[cond]
@@ -133,10 +133,10 @@ class Registers(Pathway):
             hit = (ev >= day0 - 62) & (ev < day1) & (ev >= 0)
             if not hit.any():
                 continue
-            pos = act[hit]
-            new = s.reg_known[pos, jj] >= NEVER
+            pos, letter = act[hit], np.maximum(ev[hit] + LETTER_DAYS, day0)
+            new = s.reg_known[pos, jj] > letter  # not yet on it (a diagnosis still to come is overtaken)
             pos = pos[new]
-            s.reg_known[pos, jj] = np.maximum(ev[hit][new] + LETTER_DAYS, day0)
+            s.reg_known[pos, jj] = letter[new]
             s.reg_code[pos, jj] = -1
             s.reg_next[pos] = np.minimum(s.reg_next[pos], s.reg_known[pos, jj])
 
