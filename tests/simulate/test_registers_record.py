@@ -9,8 +9,8 @@ from synthgp.core import reference
 # medicine -> the register clusters one of which must be coded on or before every issue
 INDICATION = {"metformin": ("DM",), "salbutamol": ("AST", "COPD"), "beclometasone": ("AST", "COPD"),
               "levothyroxine": ("THY",), "sertraline": ("DEPR",), "donepezil": ("DEM",), "levetiracetam": ("EPIL",),
-              "warfarin": ("AF",), "apixaban": ("AF",), "atorvastatin": ("CHD", "MI", "STROKE", "PAD"),
-              "aspirin": ("CHD", "MI", "STROKE", "PAD")}
+              "warfarin": ("AF",), "apixaban": ("AF",), "atorvastatin": ("CHD", "MI", "STROKE", "TIA", "PAD"),
+              "aspirin": ("CHD", "MI", "STROKE", "TIA", "PAD")}
 
 
 def _prods(name: str) -> str:

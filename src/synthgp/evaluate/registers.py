@@ -15,7 +15,7 @@ import duckdb
 # register -> (code clusters, youngest age counted in the denominator)
 REGISTERS: dict[str, tuple[tuple[str, ...], int]] = {
     "hypertension": (("HYP",), 0), "diabetes": (("DM",), 17), "asthma": (("AST",), 0), "copd": (("COPD",), 0),
-    "chd": (("CHD", "MI"), 0), "stroke_tia": (("STROKE",), 0), "af": (("AF",), 0), "heart_failure": (("HF",), 0),
+    "chd": (("CHD", "MI"), 0), "stroke_tia": (("STROKE", "TIA"), 0), "af": (("AF",), 0), "heart_failure": (("HF",), 0),
     "pad": (("PAD",), 0), "ckd": (("CKD",), 18), "depression": (("DEPR",), 18), "dementia": (("DEM",), 0),
     "smi": (("SMI",), 0), "epilepsy": (("EPIL",), 18), "cancer": (("CAN",), 0), "learning_disability": (("LD",), 0),
     "osteoporosis": (("OST",), 50), "rheumatoid_arthritis": (("RA",), 16), "hypothyroidism": (("THY",), 0),
