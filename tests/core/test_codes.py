@@ -136,7 +136,8 @@ def test_every_code_says_where_it_was_checked():
         assert not (codes.is_reserved(c.medcodeid) and (c.description_id or c.original_read or c.emis_category)), c.key
     for name, v in reference.toml("medicines.toml").items():
         if isinstance(v, dict):
-            assert v["status"] == "confirmed" and v["source"], name
+            # as in codes.csv: confirmed with the list that shows it, or unconfirmed and saying so
+            assert v["status"] in ("confirmed", "unconfirmed") and bool(v["source"]) == (v["status"] == "confirmed"), name
             for lv in v["levels"]:
                 assert bool(v["prodcode_source"]) != codes.is_reserved(lv["prodcodeid"]), (name, lv["mg"])
 
@@ -152,11 +153,15 @@ def test_ids_have_the_snomed_structure():
             assert codes.verhoeff_ok(c.description_id) and codes.partition(c.description_id) in (1, 11), c.key
         if not codes.is_reserved(c.medcodeid):
             assert codes.verhoeff_ok(c.medcodeid) and codes.partition(c.medcodeid) in (1, 11), (c.key, c.medcodeid)
-    for lv in levels():
-        for dmd in (lv["dmd"], lv.get("dmd_alt", lv["dmd"])):
-            assert codes.verhoeff_ok(dmd) and codes.partition(dmd) in (0, 10), dmd
-        if not codes.is_reserved(lv["prodcodeid"]):
-            assert codes.verhoeff_ok(lv["prodcodeid"]) and codes.partition(lv["prodcodeid"]) == 11, lv
+    for name, v in reference.toml("medicines.toml").items():
+        for lv in v["levels"] if isinstance(v, dict) else ():
+            for dmd in (lv["dmd"], lv.get("dmd_alt", lv["dmd"])):
+                if codes.is_reserved(dmd):  # no public dm+d id found: only an unconfirmed product may say so
+                    assert v["status"] == "unconfirmed", (name, dmd)
+                    continue
+                assert codes.verhoeff_ok(dmd) and codes.partition(dmd) in (0, 10), dmd
+            if not codes.is_reserved(lv["prodcodeid"]):
+                assert codes.verhoeff_ok(lv["prodcodeid"]) and codes.partition(lv["prodcodeid"]) == 11, lv
 
 
 def test_the_structure_checks_catch_a_wrong_digit():

@@ -75,8 +75,8 @@ def test_regular_medicines_follow_the_risk_factors():
     sim.conditions.medicines(sim)
     reg = get(sim, "regular_drug")
     meds = sim.rx.meds.index
-    assert reg[4].tolist() == [meds["olanzapine"], -1] and reg[5].tolist() == [-1, meds["prednisolone"]]
-    assert (reg[np.setdiff1d(pos, [4, 5])] == -1).all()
+    assert reg[4, :2].tolist() == [meds["olanzapine"], -1] and reg[5, :2].tolist() == [-1, meds["prednisolone"]]
+    assert (reg[np.setdiff1d(pos, [4, 5])] == -1).all() and (reg[[4, 5], 2:] == -1).all()
     iss = emitted(sim, "issue")
     assert set(iss["pat"]) <= {4, 5} and (iss["day"][iss["pat"] == 5] < sim.start + 2000).all()
     assert get(sim, "regular_next")[5] == sim.start + 2000

@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 
 from synthgp.core import codes, reference
-from synthgp.evaluate import covid, flu
+from synthgp.evaluate import covid, flu, qof, registers
 
 AGE_BANDS = ("0-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80+")
 BROAD = ("Asian", "Black", "Mixed", "Other", "White")
@@ -116,6 +116,8 @@ def measure(con: duckdb.DuckDBPyConnection, end: dt.date, years: float) -> dict[
     out.update(_hypertension(con, end))
     out.update(_flu(con, end, years))
     out.update(covid.measure(con, end - dt.timedelta(days=round(years * 365.25) - 1), end))
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'hypertension_truth'").fetchone()[0]:
+        out.update(registers.measure(con))
     deaths = q("SELECT count(*) FROM patient WHERE cprd_ddate IS NOT NULL")[0][0]
     out["crude_death_rate"] = 1000 * deaths / years / n
     return out
@@ -157,8 +159,8 @@ def _hypertension(con: duckdb.DuckDBPyConnection, end: dt.date) -> dict[str, Any
                      WHERE cur.age >= 18 GROUP BY 1"""))
     if 0 < young.get(True, 0) < 1 and 0 < young.get(False, 0) < 1:  # odds of control, under 50 against 50+
         out["control_odds_under50"] = young[True] / (1 - young[True]) / (young[False] / (1 - young[False]))
-    truth = q(f"""{base}, treated AS (SELECT DISTINCT i.patid FROM drug_issue i JOIN product_dictionary p USING (prodcodeid)
-                                       WHERE p.bnfchapter LIKE '02%')  -- antihypertensives (BNF chapter 2)
+    truth = q(f"""{base}, treated AS (SELECT DISTINCT i.patid FROM drug_issue i JOIN {qof.classes_sql()} USING (prodcodeid))
+                                       -- antihypertensives (not statins, antiplatelets or anticoagulants)
                   SELECT avg((h.diagnosed_date IS NULL)::INT), count(*) FROM cur JOIN hypertension_truth h USING (patid)
                   WHERE cur.age >= 18 AND (h.hypertensive_at_end = 1 OR cur.patid IN (SELECT patid FROM treated))""")
     out["undiagnosed_share"] = truth[0][0]
@@ -241,11 +243,12 @@ def format_table(rows: list[Row], list_size: int | None = None) -> str:
             return f"{_num(x[0])}-{_num(x[1])}"
         return _num(x)
 
-    head = f"{'figure':<24} {'part':<7} {'target':>11} {'generated':>10} {'tol':>6}  {'role':<11} {'ok':<4}"
+    w = max([7, *(len(r.part) for r in rows)])
+    head = f"{'figure':<24} {'part':<{w}} {'target':>11} {'generated':>10} {'tol':>6}  {'role':<11} {'ok':<4}"
     lines = [head, "-" * len(head)]
     for r in rows:
         tol = "" if r.tolerance is None else (f"{r.tolerance:.0%}" if r.relative else _num(r.tolerance))
-        lines.append(f"{r.id:<24} {r.part:<7} {fmt(r.target):>11} {_num(r.generated):>10} {tol:>6}  {r.role:<11} "
+        lines.append(f"{r.id:<24} {r.part:<{w}} {fmt(r.target):>11} {_num(r.generated):>10} {tol:>6}  {r.role:<11} "
                      f"{'pass' if r.passed else 'FAIL'}")
     n_fail = sum(not r.passed for r in rows)
     lines.append(f"\n{len(rows) - n_fail} of {len(rows)} within tolerance. calibration = a parameter was fitted to "

@@ -114,9 +114,9 @@ def against_truth(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     t = qof.targets()
     r = _rows(con, f"""WITH {_CURRENT},
       reg AS (SELECT DISTINCT o.patid FROM observation o JOIN medical_dictionary m USING (medcodeid) WHERE m.cluster = 'HYP'),
-      rx AS (SELECT DISTINCT i.patid FROM drug_issue i JOIN product_dictionary p USING (prodcodeid)
+      rx AS (SELECT DISTINCT i.patid FROM drug_issue i JOIN {qof.classes_sql()} USING (prodcodeid)
              JOIN practice pr ON TRUE JOIN patient pt ON pt.patid = i.patid AND pt.pracid = pr.pracid
-             WHERE p.bnfchapter LIKE '02%' AND i.issuedate > pr.lcd - INTERVAL 6 MONTH),
+             WHERE i.issuedate > pr.lcd - INTERVAL 6 MONTH),  -- antihypertensives only (not statins, antiplatelets)
       yr AS (SELECT patid, arg_max(treated_sbp, year) AS sbp, arg_max(treated_dbp, year) AS dbp FROM bp_truth_year GROUP BY 1),
       a AS (SELECT cur.*, h.hypertensive_at_end = 1 AS true_htn, h.diagnosed_date, h.true_hypertension_onset AS onset,
                    cur.patid IN (SELECT patid FROM reg) AS on_register, cur.patid IN (SELECT patid FROM rx) AS treated,

@@ -17,12 +17,14 @@ from synthgp.pathways.flu import Flu
 from synthgp.pathways.health_check import HealthCheck
 from synthgp.pathways.hypertension import Hypertension
 from synthgp.pathways.kidney import Kidney
+from synthgp.pathways.registers import Registers
 
 HISTORY: list[tuple[str, str]] = [
     ("conditions", "history"),  # diagnoses brought at registration, other QRISK3 conditions
     ("hypertension", "history"),  # a diagnosis, and the regimen, from before
     ("life", "history"),  # BMI and smoking status at entry
     ("hypertension", "last_check"),  # the last BP check before entry
+    ("registers", "history"),  # long-term-condition registers: diagnoses before entry, their medicines
     ("conditions", "medicines"),  # regular medicines and their last year of issues
 ]
 
@@ -36,6 +38,7 @@ MONTHLY: list[tuple[str, str]] = [
     ("contacts", "consult"),  # who is seen this month
     ("hypertension", "opportunistic"),  # BP checks at those consultations
     ("health_check", "invite"),
+    ("registers", "care"),  # register diagnoses, reviews (their BP readings go to bp_screens), checks after a start
     ("hypertension", "diagnose"),  # raised readings followed up, diagnoses
     ("hypertension", "review"),
     ("rx", "issue"),  # repeats due
@@ -49,4 +52,5 @@ MONTHLY: list[tuple[str, str]] = [
 
 def practice() -> tuple[list[Component], list[Component]]:
     """(services, pathways) of a simulation, in the order they initialise."""
-    return default_services(), [Conditions(), Kidney(), HealthCheck(), Hypertension(), Cardiovascular(), Flu(), Covid()]
+    return default_services(), [Conditions(), Kidney(), HealthCheck(), Hypertension(), Cardiovascular(),
+                                 Registers(), Flu(), Covid()]

@@ -70,10 +70,10 @@ def lookup_tables() -> dict[str, pa.Table]:
     out["ProductDictionary"] = pa.table({
         "prodcodeid": pa.array([lv["prodcodeid"] for _, _, lv in rows], pa.int64()),
         "dmdid": pa.array([lv["dmd"] for _, _, lv in rows], pa.int64()),
-        "termfromemis": [f"{k.capitalize()} {lv['mg']:g}mg {v['form']}s" for k, v, lv in rows],
-        "productname": [f"{k.capitalize()} {lv['mg']:g}mg {v['form']}s" for k, v, lv in rows],
+        "termfromemis": [lv.get("term", f"{k.capitalize()} {lv['mg']:g}mg {v['form']}s") for k, v, lv in rows],
+        "productname": [lv.get("term", f"{k.capitalize()} {lv['mg']:g}mg {v['form']}s") for k, v, lv in rows],
         "formulation": [v["form"].capitalize() for _, v, _ in rows],
-        "routeofadministration": ["Oral"] * len(rows),
+        "routeofadministration": [v.get("route", "Oral") for _, v, _ in rows],
         "drugsubstancename": [k.capitalize() for k, _, _ in rows],
         "substancestrength": [f"{lv['mg']:g}mg" for _, _, lv in rows],
         "bnfchapter": [v["bnf"] for _, v, _ in rows],

@@ -5,8 +5,9 @@ Two kinds of regimen:
   A course starts, titrates (a new course at the next dose) or switches; every slot is issued together
   every 28 or 56 days (per person), later when the person takes less than prescribed (adherence), and
   not at all once they have stopped taking it, until the practice finds out and restarts it;
-- regular medicines, one slot each (the antipsychotic or corticosteroid behind a QRISK3 input), issued
-  every 28 days for as long as the person is here.
+- regular medicines, one slot each (every class "O" product of data/medicines.toml: the antipsychotic or
+  corticosteroid behind a QRISK3 input, and the long-term conditions' medicines), issued together every 28
+  days from the day each starts (at a strength level) until the day it stops, for as long as the person is here.
 Each course's issues share a drug record id (the id of its first issue). Product, quantity, dose form
 and cost come from data/medicines.toml.
 """
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
 
 NEVER = np.iinfo(np.int64).max // 4
 SLOTS = ("A", "C", "D", "S")
-REGULAR = ("olanzapine", "prednisolone")  # regular medicines, a slot each
+REGULAR = tuple(k for k, v in reference.toml("medicines.toml").items()
+                if isinstance(v, dict) and v["class"] == "O")  # regular medicines, a slot each, in file order
 DOSE_UNITS = {-2: 0.6, -1: 0.78, 0: 1.0, 1: 1.25, 2: 1.4}  # effect relative to a standard dose (Law 2003)
 REGULAR_COURSE_BASE, REGULAR_COURSE_STRIDE = 10_000_000, 20_000_000  # regular courses: one per person and slot
 
@@ -64,6 +66,8 @@ class Prescribing(Service):
         "rx_stop_day": "day they stopped", "adherence": "share of the prescribed doses taken",
         "repeat_days": "repeat interval, 28 or 56 days",
         "regular_drug": "per regular-medicine slot: medicine index, or -1", "regular_next": "next regular issue",
+        "regular_from": "per regular slot: first day it may be issued", "regular_until": "per regular slot: day it stops",
+        "regular_level": "per regular slot: strength level",
         "problem_key": "the observation key of the problem the antihypertensives treat, or -1",
     }
     reads = ("ent", "lst", "first_allowed")
@@ -81,6 +85,9 @@ class Prescribing(Service):
             "adherence": adherence,
             "repeat_days": np.where(sim.draws("repeat56").uniform(sim.everyone) < care.repeat_56_day_share, 56, 28),
             "regular_drug": np.full((n, len(REGULAR)), -1, dtype=np.int64), "regular_next": np.full(n, NEVER, dtype=np.int64),
+            "regular_from": np.full((n, len(REGULAR)), -NEVER, dtype=np.int64),
+            "regular_until": np.full((n, len(REGULAR)), NEVER, dtype=np.int64),
+            "regular_level": np.zeros((n, len(REGULAR)), dtype=np.int64),
             "problem_key": np.full(n, -1, dtype=np.int64),
         }
 
@@ -88,6 +95,7 @@ class Prescribing(Service):
         super().bind(sim)
         self.sim, self.ids, self.record, self.contacts = sim, sim.ids, sim.record, sim.contacts
         self.meds = Medicines()
+        self._regular_index = np.array([self.meds.index[name] for name in REGULAR], dtype=np.int64)
         self.n_courses = 0
 
     # ------------------------------------------------------------ the antihypertensive regimen
@@ -195,32 +203,55 @@ class Prescribing(Service):
             due = act[(nxt < month.day1) & (nxt <= s.lst[act])]
             if not len(due):
                 break
-            for j in range(len(REGULAR)):
-                has = due[s.regular_drug[due, j] >= 0]
-                self._issue_regular(has, s.regular_next[has], j, self.contacts.staff("gp", has, "rx.other", m))
+            iday = s.regular_next[due][:, None]
+            r, j = np.nonzero((s.regular_drug[due] >= 0) & (s.regular_from[due] <= iday) & (iday < s.regular_until[due]))
+            self._issue_regular(due[r], iday[r, 0], j, self.contacts.staff("gp", due[r], "rx.other", m))
             s.regular_next[due] += 28
 
     # ------------------------------------------------------------ regular medicines
-    def start_regular(self, pos: np.ndarray, name: str) -> None:
-        """`name` (one of REGULAR) issued every 28 days from entry, for as long as the person is here."""
-        s = self.s
-        s.regular_drug[pos, REGULAR.index(name)] = self.meds.index[name]
-        s.regular_next[pos] = s.ent[pos]
+    def start_regular(self, pos: np.ndarray, name: str, day: np.ndarray | None = None, level: int = 0,
+                      until: np.ndarray | None = None) -> None:
+        """`name` (one of REGULAR) at strength `level`, issued every 28 days (with the person's other regular
+        medicines) from `day` until `until`; without `day`, from entry (and in the history before it), for as
+        long as the person is here."""
+        s, j = self.s, REGULAR.index(name)
+        if name not in self.meds.index:
+            raise KeyError(f"no medicine {name!r} in data/medicines.toml")
+        s.regular_drug[pos, j] = self.meds.index[name]
+        s.regular_level[pos, j] = level
+        if day is None:
+            s.regular_next[pos] = s.ent[pos]
+            return
+        s.regular_from[pos, j] = day
+        s.regular_until[pos, j] = NEVER if until is None else until
+        s.regular_next[pos] = np.minimum(s.regular_next[pos], np.maximum(day, s.ent[pos]))  # history: from entry
 
-    def _issue_regular(self, pos: np.ndarray, day, j: int, staff) -> None:
+    def stop_regular(self, pos: np.ndarray, name: str, day) -> None:
+        """No more issues of `name` from `day`."""
+        j = REGULAR.index(name)
+        self.s.regular_until[pos, j] = np.minimum(self.s.regular_until[pos, j], day)
+
+    def on_regular(self, pos: np.ndarray, name: str, day) -> np.ndarray:
+        """Prescribed `name` on `day` (started, not stopped)."""
+        s, j = self.s, REGULAR.index(name)
+        return (s.regular_drug[pos, j] >= 0) & (s.regular_from[pos, j] <= day) & (day < s.regular_until[pos, j])
+
+    def _issue_regular(self, pos: np.ndarray, day, j: int | np.ndarray, staff) -> None:
+        """Issues of regular slot `j` (one, or one a row) to each of `pos`."""
         if not len(pos):
             return
         meds, n = self.meds, len(pos)
-        mi = self.meds.index[REGULAR[j]]
-        self.record.issue(pos, day, staff, np.full(n, meds.prod[mi, 0]), np.full(n, 28.0), 1, np.full(n, 28),
-                          np.full(n, round(meds.cost[mi, 0] / 100, 2)),
+        mi, lv = self._regular_index[j], self.s.regular_level[pos, j]
+        self.record.issue(pos, day, staff, meds.prod[mi, lv], np.full(n, 28.0), 1, np.full(n, 28),
+                          np.round(meds.cost[mi, lv] / 100, 2),
                           pos + REGULAR_COURSE_BASE + j * REGULAR_COURSE_STRIDE, "OD1")
 
     def regular_history(self, months: int = 13) -> None:
         """Regular medicines were issued for a year before the record starts (from registration at the earliest)."""
         s = self.s
+        some = np.flatnonzero((s.regular_drug >= 0).any(axis=1))
         for k in range(months, 0, -1):
-            hday = s.ent - 28 * k
-            for j in range(len(REGULAR)):
-                has = np.flatnonzero((s.regular_drug[:, j] >= 0) & (hday >= s.first_allowed))
-                self._issue_regular(has, hday[has], j, self.contacts.staff("gp", has, "rx.other.hist", k))
+            hday = (s.ent[some] - 28 * k)[:, None]
+            r, j = np.nonzero((s.regular_drug[some] >= 0) & (hday >= s.first_allowed[some, None]) & (hday >= s.regular_from[some])
+                              & (hday < s.regular_until[some]))
+            self._issue_regular(some[r], hday[r, 0], j, self.contacts.staff("gp", some[r], "rx.other.hist", k))

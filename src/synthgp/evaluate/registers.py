@@ -1,0 +1,69 @@
+"""QOF register prevalence and multimorbidity, computed from the record alone (never the truth).
+
+A patient is on a register when the record holds a diagnosis code of the register's clusters (data/codes.csv
+`cluster`), at any date up to the end; QOF's denominators are the list on the end date, of the register's ages
+(diabetes 17+, CKD, depression and epilepsy 18+, osteoporosis 50+, rheumatoid arthritis 16+; all ages otherwise).
+Multimorbidity counts the registers (hypertension included) a patient is on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+# register -> (code clusters, youngest age counted in the denominator)
+REGISTERS: dict[str, tuple[tuple[str, ...], int]] = {
+    "hypertension": (("HYP",), 0), "diabetes": (("DM",), 17), "asthma": (("AST",), 0), "copd": (("COPD",), 0),
+    "chd": (("CHD", "MI"), 0), "stroke_tia": (("STROKE", "TIA"), 0), "af": (("AF",), 0), "heart_failure": (("HF",), 0),
+    "pad": (("PAD",), 0), "ckd": (("CKD",), 18), "depression": (("DEPR",), 18), "dementia": (("DEM",), 0),
+    "smi": (("SMI",), 0), "epilepsy": (("EPIL",), 18), "cancer": (("CAN",), 0), "learning_disability": (("LD",), 0),
+    "osteoporosis": (("OST",), 50), "rheumatoid_arthritis": (("RA",), 16), "hypothyroidism": (("THY",), 0),
+}
+BANDS = ((0, 25, "0-24"), (25, 35, "25-34"), (35, 45, "35-44"), (45, 55, "45-54"), (55, 65, "55-64"),
+         (65, 75, "65-74"), (75, 200, "75+"))
+
+
+def _flags_sql() -> str:
+    """One row per patient on the list at the end: age, and a 0/1 column per register."""
+    cases = ",\n  ".join(
+        f"max((m.cluster IN ({', '.join(repr(c) for c in cl)}))::INT) AS {name}" for name, (cl, _) in REGISTERS.items())
+    return f"""
+WITH cur AS (
+  SELECT p.patid, date_diff('year', t.date_of_birth, pr.lcd) - (strftime(t.date_of_birth, '%m%d') > strftime(pr.lcd, '%m%d'))::INT AS age
+  FROM patient p JOIN person_truth t USING (patid) JOIN practice pr USING (pracid)
+  WHERE p.regenddate IS NULL AND p.cprd_ddate IS NULL AND p.patienttypeid = 3),
+dx AS (
+  SELECT o.patid,
+  {cases}
+  FROM observation o JOIN medical_dictionary m USING (medcodeid) JOIN practice pr ON pr.pracid = o.pracid
+  WHERE o.obsdate <= pr.lcd AND m.cluster IN ({', '.join(repr(c) for cl, _ in REGISTERS.values() for c in cl)})
+  GROUP BY 1)
+SELECT cur.patid, cur.age, {', '.join(f'coalesce(dx.{n}, 0) AS {n}' for n in REGISTERS)}
+FROM cur LEFT JOIN dx USING (patid)"""
+
+
+def prevalence(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    """Each register as a share of the list of its ages on the end date."""
+    sel = ", ".join(f"avg({n}) FILTER (WHERE age >= {lo})" for n, (_, lo) in REGISTERS.items())
+    row = con.execute(f"SELECT {sel} FROM ({_flags_sql()})").fetchone()
+    return dict(zip(REGISTERS, row))
+
+
+def multimorbidity(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Share with two or more registers, by age band and over the whole list; mean registers by band."""
+    count = " + ".join(REGISTERS)
+    band = "CASE " + " ".join(f"WHEN age < {hi} THEN '{label}'" for _, hi, label in BANDS) + " END"
+    rows = con.execute(f"""SELECT {band} AS band, avg(({count} >= 2)::INT), avg({count}), count(*)
+                           FROM ({_flags_sql()}) GROUP BY 1""").fetchall()
+    whole = con.execute(f"SELECT avg(({count} >= 2)::INT) FROM ({_flags_sql()})").fetchone()[0]
+    return {"by_band": {b: v for b, v, _, _ in rows}, "mean_by_band": {b: m for b, _, m, _ in rows},
+            "people_by_band": {b: n for b, _, _, n in rows}, "all_ages": whole}
+
+
+def measure(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The figures calibration.toml asks of the registers, keyed by its ids."""
+    prev = prevalence(con)
+    mm = multimorbidity(con)
+    return {"register_prevalence": prev, "multimorbidity_by_age": mm["by_band"], "multimorbidity_all_ages": mm["all_ages"],
+            "af_register": prev["af"], "cancer_register": prev["cancer"], "diabetes_register_17": prev["diabetes"]}

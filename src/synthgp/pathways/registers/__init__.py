@@ -1,0 +1,159 @@
+"""The QOF registers beyond hypertension: asthma, COPD, CHD, stroke and TIA, heart failure, PAD, hypothyroidism,
+depression, dementia, cancer, epilepsy, learning disability and osteoporosis (their onset here), and the care of
+type 2 diabetes and atrial fibrillation (their onset in conditions.py).
+
+Onsets are drawn once (onset.py, data/registers.toml). A diagnosis is coded in the month the practice makes it
+(one made before entry is history, dated as made); myocardial infarctions, strokes and heart failure from
+cardiovascular.py's events join the CHD, stroke and heart-failure registers from their discharge letter. A
+diagnosis starts the condition's medicines (statin and aspirin after CHD, stroke or TIA; metformin; inhalers;
+levothyroxine; an antidepressant course; a DOAC or, before NICE CG180, warfarin) and an annual review with the
+measurements QOF asks for; a medicine that needs a test after it starts gets one (TSH after levothyroxine, lipids
+after a statin). One pass a month touches only the people with something due (`reg_next`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from synthgp.engine.component import Pathway
+from synthgp.pathways.conditions import _transferred
+from synthgp.pathways.registers import care, onset
+from synthgp.pathways.registers.onset import NEVER
+
+if TYPE_CHECKING:
+    from synthgp.engine.sim import Month, Sim
+
+EVENTS = {"mi_day": "chd", "stroke_day": "stroke_tia", "heart_failure_day": "heart_failure"}  # event -> register
+LETTER_DAYS = 21  # an event joins the register when its discharge letter is filed
+
+
+class Registers(Pathway):
+    name = "registers"
+    fields = {"reg_onset": "per register condition: day it starts, or NEVER",
+              "reg_known": "per register condition: day the practice diagnoses it, or NEVER",
+              "reg_code": "per register condition: the medcodeid its diagnosis is coded with (-1: coded elsewhere)",
+              "reg_review": "per register condition: day of the next annual review, or NEVER",
+              "reg_next": "first day anything of the registers is due for the person",
+              "reg_tsh_due": "day of the TSH check after starting levothyroxine, or NEVER",
+              "reg_lipid_due": "day of the lipid check after starting a statin, or NEVER"}
+    reads = ("dob", "ent", "lst", "first_allowed", "male", "imd", "rf_smoking", "rf_bmi", "rf_onset_type2", "rf_onset_af",
+             "onset_type2", "known_type2", "onset_af", "known_af", "dx", *EVENTS)
+
+    def __init__(self) -> None:
+        self.cfg, self.conditions = onset.load()
+        self.col = {c.name: j for j, c in enumerate(self.conditions)}
+        self.reviews = care.Reviews(self.conditions)
+
+    def init(self, sim: "Sim") -> dict[str, np.ndarray]:
+        out = onset.draw(sim, self.cfg, self.conditions)
+        n, C = sim.n, len(self.conditions)
+        for c in self.conditions:  # external conditions are coded by conditions.py
+            if c.external:
+                out["reg_code"][:, self.col[c.name]] = -1
+        never = np.full(n, NEVER, dtype=np.int64)
+        out.update(reg_review=np.full((n, C), NEVER, dtype=np.int64), reg_tsh_due=never.copy(), reg_lipid_due=never.copy(),
+                   reg_next=np.where(out["reg_known"] >= sim.ent[:, None], out["reg_known"], NEVER).min(axis=1))
+        return out
+
+    def history(self, sim: "Sim") -> None:
+        """Diagnoses made before entry: coded as history (dated as made), their medicines started then (so the year
+        of issues before the record starts holds them), their next review within the first year here."""
+        s, rec = self.s, sim.record
+        for j, c in enumerate(self.conditions):
+            known = s.reg_known[:, j]
+            sel = np.flatnonzero(known < s.ent)
+            if not len(sel):
+                continue
+            code = s.reg_code[sel, j]
+            for mc in np.unique(code[code >= 0]):
+                at = sel[code == mc]
+                _transferred(rec, at, known[at], s.first_allowed[at], _key_of(mc))
+            care.start_medicines(self, sim, c, sel, known[sel])
+            if c.review is not None:
+                s.reg_review[sel, j] = s.ent[sel] + sim.draws(f"reg.review.first.{c.name}").integers(sel, 365)
+        s.reg_tsh_due[:] = NEVER  # a check after a start before entry is not ours to make
+        s.reg_lipid_due[:] = NEVER
+        self._update_next(sim.everyone, s.ent)
+
+    def care(self, sim: "Sim", month: "Month") -> None:
+        """This month's diagnoses, reviews and checks after a start, for those with something due."""
+        s, act, m, day0, day1 = self.s, month.act, month.m, month.day0, month.day1
+        self._events(act, day0, day1)
+        due = act[s.reg_next[act] < day1]
+        if not len(due):
+            return
+        ent = s.ent[due]
+        K = s.reg_known[due]
+        r, j = np.nonzero((K < day1) & (K >= np.maximum(day0, ent)[:, None]))
+        if len(r):
+            self._diagnose(sim, due[r], j, K[r, j])
+        r, j = np.nonzero(s.reg_review[due] < day1)
+        if len(r):  # every review of the month in one batch; a person who attends one tends to attend all
+            pos = due[r]
+            day = np.maximum(s.reg_review[pos, j], day0)
+            went = sim.draws("reg.attend").uniform(pos, m) < self.reviews.attend[j]
+            self.reviews.run(self, sim, pos[went], j[went], day[went], month)
+            s.reg_review[pos, j] = day + 335 + sim.draws("reg.review.day").integers(pos, 61, day)
+        for field, median, full in (("reg_tsh_due", self.cfg["tsh"]["start_median"], None), ("reg_lipid_due", None, True)):
+            arr = getattr(s, field)
+            pos = due[arr[due] < day1]
+            day = np.maximum(arr[pos], day0)
+            if full is None:
+                care.tsh(self, sim, pos, day, median)
+            else:
+                sim.labs.sample(pos, day, True)
+            arr[pos] = NEVER
+        self._update_next(due, day1)
+
+    def _diagnose(self, sim: "Sim", pos: np.ndarray, j: np.ndarray, day: np.ndarray) -> None:
+        """Diagnoses made: coded (unless coded elsewhere), medicines started, the first review set a year on."""
+        s, rec = self.s, sim.record
+        code = s.reg_code[pos, j]
+        mine = code >= 0
+        rec.diagnosis(pos[mine], day[mine], code[mine])
+        for jj in np.unique(j):
+            c, sel = self.conditions[jj], j == jj
+            p, d = pos[sel], day[sel]
+            if c.name == "hypothyroidism":  # the TSH that made the diagnosis
+                care.tsh(self, sim, p, d, self.cfg["tsh"]["diagnosis_median"])
+            care.start_medicines(self, sim, c, p, d)
+            if c.review is not None:
+                s.reg_review[p, jj] = d + 335 + sim.draws("reg.review.day").integers(p, 61, d)
+
+    def _events(self, act: np.ndarray, day0: int, day1: int) -> None:
+        """MI, stroke and heart failure join their register when the letter comes (coded by cardiovascular.py,
+        whose step runs after this one: last month's events are seen now, a letter due before this month taken
+        at its start); nothing changes for someone already on it or diagnosed before the letter."""
+        s = self.s
+        for field, cond in EVENTS.items():
+            jj = self.col[cond]
+            ev = getattr(s, field)[act]
+            hit = (ev >= day0 - 62) & (ev < day1) & (ev >= 0)
+            if not hit.any():
+                continue
+            pos, letter = act[hit], np.maximum(ev[hit] + LETTER_DAYS, day0)
+            new = s.reg_known[pos, jj] > letter  # not yet on it (a diagnosis still to come is overtaken)
+            pos = pos[new]
+            s.reg_known[pos, jj] = letter[new]
+            s.reg_code[pos, jj] = -1
+            s.reg_next[pos] = np.minimum(s.reg_next[pos], s.reg_known[pos, jj])
+
+    def _update_next(self, pos: np.ndarray, after: int | np.ndarray) -> None:
+        """The first day anything is due for each of `pos`: a diagnosis not made before `after`, a review or a check."""
+        s = self.s
+        K = s.reg_known[pos]
+        after = np.asarray(after)
+        pending = np.where(K >= (after[:, None] if after.ndim else after), K, NEVER).min(axis=1)
+        s.reg_next[pos] = np.minimum.reduce([pending, s.reg_review[pos].min(axis=1), s.reg_tsh_due[pos], s.reg_lipid_due[pos]])
+
+
+def _key_of(medcode: int) -> str:
+    """The codes.csv key of a medcodeid (for the history helper, which takes keys)."""
+    from synthgp.core import codes
+
+    for k, c in codes.table().items():
+        if c.medcodeid == medcode:
+            return k
+    raise KeyError(medcode)

@@ -1,0 +1,112 @@
+"""The care a register brings: medicines started at diagnosis, the annual review QOF asks for, and the
+tests a medicine needs after it starts. Each function acts on a batch of (person, day) of one condition.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from synthgp.engine.sim import YEAR
+from synthgp.pathways.registers.onset import Condition, day_of
+
+if TYPE_CHECKING:
+    from synthgp.engine.sim import Month, Sim
+    from synthgp.pathways.registers import Registers
+
+
+def start_medicines(r: "Registers", sim: "Sim", c: Condition, pos: np.ndarray, day: np.ndarray) -> None:
+    """The condition's medicines, each for a share of those diagnosed, from the day of diagnosis."""
+    if not len(pos):
+        return
+    for med in c.medicines:
+        drug = med["drug"]
+        take = sim.draws(f"reg.med.{c.name}.{drug}").uniform(pos) < med["share"]
+        p, d = pos[take], day[take]
+        if "until_day" in med:  # the drug of its day: before the date, this one; from it, its successor
+            later = d >= day_of(med["until_day"])
+            _start(r, sim, c, med, med["then"], p[later], d[later])
+            p, d = p[~later], d[~later]
+        _start(r, sim, c, med, drug, p, d)
+
+
+def _start(r: "Registers", sim: "Sim", c: Condition, med: dict, drug: str, pos: np.ndarray, day: np.ndarray) -> None:
+    if not len(pos):
+        return
+    rx = sim.rx
+    fresh = ~rx.on_regular(pos, drug, day)  # already prescribed for another condition: nothing new
+    pos, day = pos[fresh], day[fresh]
+    until = None
+    if "course_years" in med:
+        until = day + np.round(sim.draws(f"reg.course.{c.name}.{drug}").exponential(pos, med["course_years"] * YEAR)).astype(np.int64)
+    rx.start_regular(pos, drug, day, med.get("level", 0), until)
+    if med.get("monitor") == "tsh":
+        r.s.reg_tsh_due[pos] = np.minimum(r.s.reg_tsh_due[pos], day + med["monitor_days"])
+    if drug == "atorvastatin":
+        r.s.reg_lipid_due[pos] = np.minimum(r.s.reg_lipid_due[pos], day + r.cfg["statin_monitoring"]["monitor_days"])
+
+
+def tsh(r: "Registers", sim: "Sim", pos: np.ndarray, day: np.ndarray, median: float) -> None:
+    """A serum TSH result (log-normal about `median`), entered from the lab a day or two later."""
+    if not len(pos):
+        return
+    t, rec = r.cfg["tsh"], sim.record
+    value = np.round(median * np.exp(t["log_sd"] * sim.draws("reg.tsh").normal(pos, day)), 2)
+    rec.observation(pos, day, rec.code("tsh"), value=value, unit=rec.unit("mU/L"), low=t["low"], high=t["high"],
+                    obstype=rec.obstype("Investigation"), enter_delay=1 + sim.draws("reg.tsh.delay").integers(pos, 2, day))
+
+
+class Reviews:
+    """The annual reviews of every condition, as arrays by condition column, so that a month's reviews of all
+    conditions are one batch: a booked consultation each, with its codes, and the measurements the condition's
+    QOF indicators ask for (BP, blood tests, TSH, BMI and smoking). A BP reading goes to the month's
+    `bp_screens`, for the hypertension pathway to follow up if raised; those on the hypertension register have
+    theirs at its own review (hypertension/review.py)."""
+
+    def __init__(self, conditions: list[Condition]) -> None:
+        from synthgp.core import codes
+
+        specs = [c.review or {} for c in conditions]
+        self.attend = np.array([sp.get("attend", 0.0) for sp in specs])
+        self.jobs = [sp.get("job", "nurse") for sp in specs]
+        width = max([1, *(len(sp.get("codes", [])) for sp in specs)])
+        self.codes = np.full((len(specs), width), -1, dtype=np.int64)
+        for j, sp in enumerate(specs):
+            for k, key in enumerate(sp.get("codes", [])):
+                self.codes[j, k] = codes.medcode(key)
+        flag = lambda name, value=True: np.array([sp.get(name) == value for sp in specs])  # noqa: E731
+        self.bp, self.full, self.ue, self.tsh, self.lifestyle = (flag("bp"), flag("bloods", "full"), flag("bloods", "ue"),
+                                                                  flag("tsh"), flag("lifestyle"))
+
+    def run(self, r: "Registers", sim: "Sim", pos: np.ndarray, j: np.ndarray, day: np.ndarray, month: "Month") -> None:
+        """Reviews of condition column `j` for each of `pos` on `day`."""
+        if not len(pos):
+            return
+        rec, m = sim.record, month.m
+        cons = np.empty(len(pos), dtype=np.int64)
+        jobs = np.asarray(self.jobs)[j]
+        for job in np.unique(jobs):
+            sel = jobs == job
+            cons[sel] = sim.contacts.book(pos[sel], day[sel], str(job), "reg.review", m, "Clinic")
+        for k in range(self.codes.shape[1]):
+            code = self.codes[j, k]
+            sel = code >= 0
+            rec.observation(pos[sel], day[sel], code[sel], cons=cons[sel], obstype=rec.obstype("Observation"))
+        bp = _first(pos, self.bp[j] & ~r.s.dx[pos])
+        sbp, dbp, _, _ = sim.vitals.measure(pos[bp], day[bp], cons[bp], day[bp])
+        month.bp_screens.append((pos[bp], day[bp], sbp, dbp))
+        full = self.full[j]
+        sim.labs.sample(pos[full], day[full], True)
+        sim.labs.sample(pos[self.ue[j]], day[self.ue[j]], False)  # the same day's sample if it was taken
+        t = _first(pos, self.tsh[j])
+        tsh(r, sim, pos[t], day[t], r.cfg["tsh"]["stable_median"])
+        life = _first(pos, self.lifestyle[j])
+        sim.vitals.lifestyle(pos[life], day[life], sim.life.bmi_at(pos[life], day[life]))
+
+
+def _first(pos: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Indices of the rows in `want`, one per person (their first)."""
+    idx = np.flatnonzero(want)
+    _, first = np.unique(pos[idx], return_index=True)
+    return idx[np.sort(first)]

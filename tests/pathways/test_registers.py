@@ -1,0 +1,185 @@
+"""Registers: register rules, medicines and monitoring on hand-made patients (pathways/registers)."""
+
+import numpy as np
+import pytest
+
+from synthgp.core import codes
+from synthgp.pathways.registers import LETTER_DAYS, onset
+from synthgp.pathways.registers.onset import NEVER
+
+from tests.engine.build import day, emitted, get, make_sim, month_at, person, put
+
+ON = day(2018, 3, 5)
+
+
+def _col(sim, name):
+    return sim.registers.col[name]
+
+
+def _clear(sim, pos):
+    """Nothing of the registers known, due or prescribed for `pos`."""
+    for f in ("reg_onset", "reg_known", "reg_review"):
+        get(sim, f)[pos] = NEVER
+    for f in ("reg_next", "reg_tsh_due", "reg_lipid_due"):
+        get(sim, f)[pos] = NEVER
+    get(sim, "regular_drug")[pos] = -1
+    get(sim, "regular_next")[pos] = NEVER
+
+
+def test_onset_inverts_the_curve_and_a_higher_risk_comes_earlier():
+    ages = np.array([0, 50, 100.0])
+    curve = np.array([0, 0.1, 0.2])
+    u = np.array([0.05, 0.05, 0.15, 0.5])
+    got = onset.onset_ages(ages, curve, curve, np.zeros(4, bool), np.array([1, 2, 1, 1.0]), u)
+    assert got[0] == pytest.approx(25)  # F(25) = 0.05
+    assert got[1] < got[0]  # twice the hazard: the same draw reaches onset earlier
+    assert got[2] == pytest.approx(75) and np.isinf(got[3])  # beyond the curve's last share: never
+
+
+def test_the_data_file_rejects_a_falling_curve(monkeypatch):
+    from synthgp.core import reference
+
+    real = reference.toml("registers.toml")
+    bad = {**real, "condition": {"x": {**real["condition"]["asthma"], "male": [0, 0.2, 0.1, *[0.1] * 7]}}}
+    monkeypatch.setattr(reference, "toml", lambda name: bad if name == "registers.toml" else real)
+    with pytest.raises(ValueError, match=r"condition.x\] male"):
+        onset.load()
+
+
+def test_a_diagnosis_is_coded_in_its_month_with_medicines_and_a_review_a_year_on():
+    sim = make_sim()
+    pos = np.array([0, 1, 2])
+    person(sim, pos, age=50, on=ON)
+    _clear(sim, pos)
+    m = month_at(sim, ON, act=pos)
+    a, t = _col(sim, "asthma"), _col(sim, "hypothyroidism")
+    get(sim, "reg_known")[0, a] = m.day0 + 3
+    get(sim, "reg_code")[0, a] = codes.medcode("asthma")
+    get(sim, "reg_known")[1, t] = m.day0 + 4
+    get(sim, "reg_code")[1, t] = codes.medcode("hypothyroidism")
+    get(sim, "reg_known")[2, a] = m.day1 + 40  # a later month
+    get(sim, "reg_next")[pos] = get(sim, "reg_known")[pos].min(axis=1)
+    sim.registers.care(sim, m)
+    dx = emitted(sim, "obs", code="asthma")
+    assert dx["pat"].tolist() == [0] and dx["day"].tolist() == [m.day0 + 3] and dx["problem"][0] == 1
+    assert emitted(sim, "obs", code="hypothyroidism")["pat"].tolist() == [1]
+    # the TSH that made the diagnosis, above the range
+    tsh = emitted(sim, "obs", code="tsh")
+    assert tsh["pat"].tolist() == [1] and tsh["day"].tolist() == [m.day0 + 4]
+    assert get(sim, "reg_tsh_due")[1] == m.day0 + 4 + 49  # the check after starting levothyroxine
+    assert 335 <= get(sim, "reg_review")[0, a] - (m.day0 + 3) <= 395
+    assert get(sim, "reg_next")[2] == m.day1 + 40  # nothing yet for the later diagnosis
+    assert not emitted(sim, "obs", pos=2)["pat"].size
+    rx = sim.rx
+    assert rx.on_regular(np.array([1]), "levothyroxine", m.day0 + 4)[0]
+    assert not rx.on_regular(np.array([0, 2]), "levothyroxine", m.day1).any()  # no levothyroxine without the diagnosis
+    assert not rx.on_regular(np.array([1, 2]), "salbutamol", m.day1).any()  # no inhaler without a respiratory one
+
+
+def test_history_codes_diagnoses_made_before_entry_as_transferred():
+    sim = make_sim()
+    pos = np.array([0, 1])
+    person(sim, pos, age=70, on=ON)
+    _clear(sim, pos)
+    put(sim, pos, ent=ON, first_allowed=ON - 100)
+    c = _col(sim, "copd")
+    get(sim, "reg_known")[0, c] = ON - 400  # before registration: from the previous practice
+    get(sim, "reg_known")[1, c] = ON + 30  # after entry: coded when its month comes, not as history
+    get(sim, "reg_code")[pos, c] = codes.medcode("copd")
+    sim.registers.history(sim)
+    dx = emitted(sim, "obs", code="copd", pos=pos)
+    assert dx["pat"].tolist() == [0] and dx["day"].tolist() == [ON - 400]
+    assert dx["enter"][0] == ON - 100  # filed on the registration day
+    assert ON <= get(sim, "reg_review")[0, c] < ON + 365  # reviewed in the first year here
+    assert get(sim, "reg_next")[1] == ON + 30
+
+
+def test_an_mi_joins_the_chd_register_from_its_letter_and_starts_secondary_prevention():
+    sim = make_sim()
+    pos = np.array([0, 1])
+    person(sim, pos, age=66, on=ON)
+    _clear(sim, pos)
+    m = month_at(sim, ON, act=pos)
+    put(sim, 0, mi_day=m.day0 + 1)
+    put(sim, 1, mi_day=m.day0 - 200)  # an older event is not this month's
+    chd = _col(sim, "chd")
+    get(sim, "reg_known")[0, chd] = m.day0 + 400  # angina that would have been diagnosed later: overtaken
+    sim.registers.care(sim, m)
+    assert get(sim, "reg_known")[0, chd] == m.day0 + 1 + LETTER_DAYS and get(sim, "reg_code")[0, chd] == -1
+    assert get(sim, "reg_known")[1, chd] == NEVER
+    later = month_at(sim, m.day0 + 1 + LETTER_DAYS, act=pos)
+    if later.m != m.m:
+        sim.registers.care(sim, later)
+    assert not emitted(sim, "obs", code="angina")["pat"].size  # the MI was coded by its own pathway
+    meds = sim.rx.meds.index
+    j_statin = list(sim.rx.s.regular_drug[0]).count(meds["atorvastatin"])
+    statin = sim.rx.on_regular(np.array([0]), "atorvastatin", m.day0 + 1 + LETTER_DAYS)[0]
+    assert j_statin == statin  # either prescribed from the letter on (a share are not), or not at all
+    if statin:
+        level = get(sim, "regular_level")[0][list(sim.rx.s.regular_drug[0]).index(meds["atorvastatin"])]
+        assert level == 1  # 80 mg in secondary prevention (CG181)
+        assert get(sim, "reg_lipid_due")[0] == m.day0 + 1 + LETTER_DAYS + 90
+
+
+def test_monitoring_after_a_start_is_done_in_its_month():
+    sim = make_sim()
+    pos = np.array([0, 1])
+    person(sim, pos, age=55, on=ON)
+    _clear(sim, pos)
+    m = month_at(sim, ON, act=pos)
+    get(sim, "reg_tsh_due")[0] = m.day0 + 2
+    get(sim, "reg_lipid_due")[1] = m.day0 + 6
+    get(sim, "reg_next")[pos] = [m.day0 + 2, m.day0 + 6]
+    sim.registers.care(sim, m)
+    assert emitted(sim, "obs", code="tsh")["day"].tolist() == [m.day0 + 2]
+    chol = emitted(sim, "obs", code="cholesterol")
+    assert chol["pat"].tolist() == [1] and chol["day"].tolist() == [m.day0 + 6]
+    assert get(sim, "reg_tsh_due")[0] == NEVER == get(sim, "reg_lipid_due")[1]
+    assert (get(sim, "reg_next")[pos] == NEVER).all()
+
+
+def test_a_review_records_what_qof_asks_and_sets_the_next():
+    sim = make_sim()
+    pos = np.arange(30)
+    person(sim, pos, age=60, on=ON)
+    _clear(sim, pos)
+    put(sim, pos, dx=False)
+    m = month_at(sim, ON, act=pos)
+    j = _col(sim, "type2")
+    get(sim, "reg_review")[pos, j] = m.day0 + 5
+    get(sim, "reg_next")[pos] = m.day0 + 5
+    sim.registers.care(sim, m)
+    went = np.unique(emitted(sim, "obs", code="diabetes_annual_review")["pat"])
+    assert 15 <= len(went) < 30  # attend 0.85: most, not all
+    for key in ("diabetic_foot_examination", "hba1c", "bmi"):  # its BP is the hypertension pathway's
+        assert set(emitted(sim, "obs", code=key)["pat"]) == set(went), key
+    nxt = get(sim, "reg_review")[pos, j]
+    assert ((nxt - (m.day0 + 5) >= 335) & (nxt - (m.day0 + 5) <= 395)).all()  # missed or not, next year's
+
+
+def test_nothing_of_the_registers_after_death():
+    sim = make_sim()
+    pos = np.array([0])
+    person(sim, pos, age=80, on=ON)
+    _clear(sim, pos)
+    m = month_at(sim, ON, act=pos)
+    a = _col(sim, "asthma")
+    get(sim, "reg_known")[0, a] = m.day0 + 1
+    get(sim, "reg_code")[0, a] = codes.medcode("asthma")
+    get(sim, "reg_next")[0] = m.day0 + 1
+    sim.registers.care(sim, m)
+    sim.rx.start_regular(pos, "salbutamol", np.array([m.day0 + 1]))  # whether or not the share drew it
+    get(sim, "reg_review")[0, a] = m.day0 + 200  # a review due after death
+    get(sim, "reg_next")[0] = m.day0 + 200
+    death = m.day0 + 10
+    sim.log.last_day[sim.P[0]] = death  # as the life service records a death
+    for k in range(1, 14):  # a year of months: repeats and any review fall due after death
+        mk = month_at(sim, m.day0 + int(k * 30.44) + 1, act=pos)
+        sim.rx.issue(sim, mk)
+        sim.registers.care(sim, mk)
+    assert (emitted(sim, "issue")["day"] > death).any()  # repeats fell due after death...
+    fin = sim.log.finish(sim.people.patid, sim.people.pracid)
+    assert len(fin.issue["day"])  # ...the ones before it are kept
+    for table in ("obs", "issue"):  # ...and the record holds nothing after it
+        rows = getattr(fin, table)
+        assert (np.asarray(rows["day"]) <= death).all(), table

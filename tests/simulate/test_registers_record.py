@@ -1,0 +1,86 @@
+"""The registers in a generated practice (20,000 patients, seed 5), read from its DuckDB file: medicines only
+with the condition that calls for them, checks after starting a medicine that needs them, nothing after death."""
+
+import duckdb
+import pytest
+
+from synthgp.core import reference
+
+# medicine -> the register clusters one of which must be coded on or before every issue
+INDICATION = {"metformin": ("DM",), "salbutamol": ("AST", "COPD"), "beclometasone": ("AST", "COPD"),
+              "levothyroxine": ("THY",), "sertraline": ("DEPR",), "donepezil": ("DEM",), "levetiracetam": ("EPIL",),
+              "warfarin": ("AF",), "apixaban": ("AF",), "atorvastatin": ("CHD", "MI", "STROKE", "TIA", "PAD"),
+              "aspirin": ("CHD", "MI", "STROKE", "TIA", "PAD")}
+
+
+def _prods(name: str) -> str:
+    return ", ".join(str(lv["prodcodeid"]) for lv in reference.toml("medicines.toml")[name]["levels"])
+
+
+@pytest.fixture(scope="module")
+def con(small):
+    c = duckdb.connect(str(small / "synthgp.duckdb"), read_only=True)
+    yield c
+    c.close()
+
+
+@pytest.mark.parametrize("drug", sorted(INDICATION))
+def test_every_issue_follows_a_diagnosis_of_its_condition(con, drug):
+    clusters = ", ".join(repr(c) for c in INDICATION[drug])
+    issued, unexplained = con.execute(f"""
+        WITH dx AS (SELECT o.patid, min(o.obsdate) AS first FROM observation o JOIN medical_dictionary m USING (medcodeid)
+                    WHERE m.cluster IN ({clusters}) GROUP BY 1)
+        SELECT count(*), count(*) FILTER (WHERE dx.first IS NULL OR dx.first > i.issuedate)
+        FROM drug_issue i LEFT JOIN dx USING (patid) WHERE i.prodcodeid IN ({_prods(drug)})""").fetchone()
+    assert issued > 0, f"no {drug} issued in 20,000 patients"
+    assert unexplained == 0, f"{unexplained} of {issued} {drug} issues without a prior {INDICATION[drug]} diagnosis"
+
+
+def test_no_inhaler_or_metformin_without_the_condition_in_the_whole_record(con):
+    """The converse seen from the people: everyone issued an inhaler has a respiratory code, metformin a diabetes one."""
+    for drug, clusters in (("salbutamol", "'AST', 'COPD'"), ("metformin", "'DM'")):
+        bad = con.execute(f"""SELECT count(DISTINCT i.patid) FROM drug_issue i WHERE i.prodcodeid IN ({_prods(drug)})
+            AND i.patid NOT IN (SELECT o.patid FROM observation o JOIN medical_dictionary m USING (medcodeid)
+                                WHERE m.cluster IN ({clusters}))""").fetchone()[0]
+        assert bad == 0, drug
+
+
+def _checked_after_start(con, drug: str, test_key_sql: str, lo: int, hi: int) -> tuple[int, int]:
+    """(starts made in the record, of them with the test `lo`-`hi` days after the first issue), among people
+    registered and alive `hi` days after it, whose first issue is no history issue (well after registration)."""
+    return con.execute(f"""
+        WITH first AS (SELECT patid, min(issuedate) AS d FROM drug_issue WHERE prodcodeid IN ({_prods(drug)}) GROUP BY 1),
+        starts AS (SELECT f.* FROM first f JOIN patient p USING (patid)
+                   WHERE f.d > p.regstartdate + INTERVAL 400 DAY AND f.d > DATE '2006-01-01'
+                     AND coalesce(p.regenddate, DATE '2100-01-01') > f.d + INTERVAL {hi} DAY
+                     AND coalesce(p.cprd_ddate, DATE '2100-01-01') > f.d + INTERVAL {hi} DAY
+                     AND f.d + INTERVAL {hi} DAY < (SELECT max(lcd) FROM practice)),
+        tests AS (SELECT o.patid, o.obsdate FROM observation o JOIN medical_dictionary m USING (medcodeid) WHERE {test_key_sql})
+        SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM tests t WHERE t.patid = s.patid
+                                          AND t.obsdate BETWEEN s.d + INTERVAL {lo} DAY AND s.d + INTERVAL {hi} DAY))
+        FROM starts s""").fetchone()
+
+
+def test_tsh_is_checked_after_starting_levothyroxine(con):
+    from synthgp.core import codes
+
+    starts, checked = _checked_after_start(con, "levothyroxine", f"m.snomedctconceptid = {codes.snomed('tsh')}", 21, 90)
+    assert starts >= 20
+    # NICE NG145: TSH 6-8 weeks after starting. The first issue can precede the start day by up to a repeat
+    # interval (regular medicines are issued together), hence the window of 21-90 days.
+    assert checked / starts >= 0.95, (starts, checked)
+
+
+def test_lipids_are_checked_after_starting_a_statin(con):
+    from synthgp.core import codes
+
+    starts, checked = _checked_after_start(con, "atorvastatin", f"m.snomedctconceptid = {codes.snomed('cholesterol')}", 50, 130)
+    assert starts >= 20
+    assert checked / starts >= 0.95, (starts, checked)
+
+
+def test_nothing_after_death_or_leaving(con):
+    for sql in ("SELECT count(*) FROM drug_issue i JOIN patient p USING (patid) WHERE i.issuedate > p.cprd_ddate",
+                "SELECT count(*) FROM observation o JOIN patient p USING (patid) WHERE o.obsdate > p.cprd_ddate",
+                "SELECT count(*) FROM drug_issue i JOIN patient p USING (patid) WHERE i.issuedate > p.regenddate"):
+        assert con.execute(sql).fetchone()[0] == 0, sql
