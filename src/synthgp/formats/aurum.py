@@ -1,8 +1,12 @@
 """CPRD Aurum files: tab-delimited .txt with a header row, dates as DD/MM/YYYY, empty for missing.
 
 Only the `record` tables with an `aurum_file` are written, with only their Aurum columns; the
-identity and truth tables never reach these files. Lookups go to `lookups/`, the medical
-dictionary beside the tables.
+identity and truth tables never reach these files. Tables are named as CPRD delivers them,
+`<PREFIX>_extract_<table>_<NNN>.txt` with the table in lowercase and a chunk number from 001
+(e.g. `synthgp_set1_extract_observation_001.txt`): loaders written for real extracts find files by
+these names (rAURUM/rcprd match the lowercase table name in the file name, and the number after
+"set" when asked for the set). A table longer than CHUNK_ROWS rows comes in several chunks, in the
+record's order. Lookups go to `lookups/`, the dictionaries beside the tables, linked data to `linked/`.
 """
 
 from __future__ import annotations
@@ -15,7 +19,22 @@ from synthgp.core import schema
 
 LOOKUPS = ("JobCat", "Gender", "PatientType", "ObsType", "NumUnit", "Region", "ConsSource", "ProbStatus", "Sign",
            "RefUrgency", "RefServiceType", "RefMode", "QuantUnit", "common_dosages")
+PREFIX = "synthgp_set1"  # CPRD's files start with the extract's name and patient set, e.g. aurum_allpatid_set1
+# Rows per chunk. CPRD splits large tables into numbered chunks; the size it uses is not published
+# (nor confirmed here), so this is ours: any loader that reads CPRD's chunks reads any number of them.
+CHUNK_ROWS = 1_000_000
 _OPTIONS = "HEADER, DELIMITER '\t', DATEFORMAT '%d/%m/%Y', QUOTE '', NULLSTR ''"
+
+
+def file_name(table: str, chunk: int = 1) -> str:
+    """CPRD's name for chunk `chunk` (from 1) of an Aurum table, e.g. ('Observation', 1) ->
+    synthgp_set1_extract_observation_001.txt."""
+    return f"{PREFIX}_extract_{table.lower()}_{chunk:03d}.txt"
+
+
+def files(folder: Path, table: str) -> list[Path]:
+    """The chunk files of an Aurum table (e.g. 'Observation') in `folder`, in chunk order."""
+    return sorted(Path(folder).glob(f"*_extract_{table.lower()}_[0-9][0-9][0-9].txt"))
 
 
 def _copy(con: duckdb.DuckDBPyConnection, select: str, path: Path) -> None:
@@ -23,12 +42,24 @@ def _copy(con: duckdb.DuckDBPyConnection, select: str, path: Path) -> None:
     con.execute(f"COPY ({select}) TO '{path.as_posix()}' ({_OPTIONS})")
 
 
+def _write_table(con: duckdb.DuckDBPyConnection, t: schema.Table, folder: Path) -> None:
+    cols = ", ".join(t.aurum_columns)
+    if "/" in t.aurum_file:  # linked data keeps its own name (linked/patient_2019_imd.txt)
+        _copy(con, f"SELECT {cols} FROM {t.name}", folder / t.aurum_file)
+        return
+    n = con.execute(f"SELECT coalesce(max(rowid) + 1, 0) FROM {t.name}").fetchone()[0]  # rowids may have gaps
+    table = Path(t.aurum_file).stem
+    for i in range(max(1, -(-n // CHUNK_ROWS))):  # an empty table still gets its header-only chunk 001
+        lo, hi = i * CHUNK_ROWS, (i + 1) * CHUNK_ROWS
+        _copy(con, f"SELECT {cols} FROM {t.name} WHERE rowid >= {lo} AND rowid < {hi} ORDER BY rowid",
+              folder / file_name(table, i + 1))
+
+
 def write(con: duckdb.DuckDBPyConnection, out: Path, sc: object = None) -> None:
     folder = Path(out) / "aurum"
     for t in schema.ALL_TABLES:
         if t.group == "record" and t.aurum_file:
-            cols = ", ".join(t.aurum_columns)
-            _copy(con, f"SELECT {cols} FROM {t.name}", folder / t.aurum_file)
+            _write_table(con, t, folder)
     for name in LOOKUPS:
         _copy(con, f'SELECT * FROM "lookup_{name}"', folder / "lookups" / f"{name}.txt")
     _copy(con, "SELECT * EXCLUDE (cluster, code_status) FROM medical_dictionary", folder / "MedicalDictionary.txt")
