@@ -21,8 +21,6 @@ import pytest
 from synthgp.core import codes
 from synthgp.formats import aurum
 
-from tests.conftest import generate
-
 HERE = Path(__file__).parent
 # rAURUM's colClasses per file type, in column order (R/functions_read_txt.R), c = character, i = integer, n = numeric
 COL_CLASSES = {
@@ -39,8 +37,8 @@ NUM = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory) -> Path:
-    return generate(tmp_path_factory.mktemp("raurum") / "out", 2_000, seed=5, formats=("duckdb", "aurum")) / "aurum"
+def folder(clients_out) -> Path:
+    return clients_out / "aurum"
 
 
 def _raurum_files(folder: Path, filetype: str) -> list[Path]:

@@ -131,8 +131,7 @@ def test_gender_is_the_text_code_the_regulators_code_filters_on(flat):
     genders = {r["gender"] for r in t}
     assert genders <= {"M", "F", "I", "U"} and {"M", "F"} <= genders
     assert not [r for r in t if r["gender"] == "F" and r["impot"] == 1]
-    with (flat / "aurum" / "Patient.txt").open(newline="") as f:
-        aurum = {int(r["patid"]): r["gender"] for r in csv.DictReader(f, delimiter="\t")}
+    aurum = {int(r["patid"]): r["gender"] for r in _aurum(flat, "Patient")}
     assert all({"1": "M", "2": "F", "3": "I"}.get(aurum[r["patid"]], "U") == r["gender"] for r in t[::5])
 
 
