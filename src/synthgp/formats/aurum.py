@@ -47,12 +47,27 @@ def _write_table(con: duckdb.DuckDBPyConnection, t: schema.Table, folder: Path) 
     if "/" in t.aurum_file:  # linked data keeps its own name (linked/patient_2019_imd.txt)
         _copy(con, f"SELECT {cols} FROM {t.name}", folder / t.aurum_file)
         return
-    n = con.execute(f"SELECT coalesce(max(rowid) + 1, 0) FROM {t.name}").fetchone()[0]  # rowids may have gaps
     table = Path(t.aurum_file).stem
-    for i in range(max(1, -(-n // CHUNK_ROWS))):  # an empty table still gets its header-only chunk 001
-        lo, hi = i * CHUNK_ROWS, (i + 1) * CHUNK_ROWS
-        _copy(con, f"SELECT {cols} FROM {t.name} WHERE rowid >= {lo} AND rowid < {hi} ORDER BY rowid",
-              folder / file_name(table, i + 1))
+    n = con.execute(f"SELECT count(*) FROM {t.name}").fetchone()[0]
+    if n <= CHUNK_ROWS:  # one chunk (an empty table still gets its header-only chunk 001)
+        _copy(con, f"SELECT {cols} FROM {t.name}", folder / file_name(table, 1))
+        return
+    # cut by rowid, a range scan per chunk: a stored table's own, or a view's rows held once in a temp table
+    stored = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary "
+                         "AND database_name = current_database() AND schema_name = current_schema()",
+                         [t.name]).fetchone()[0] > 0
+    src = t.name if stored else f"_aurum_{t.name}"
+    if not stored:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {src} AS SELECT {cols} FROM {t.name}")
+    try:
+        top = con.execute(f"SELECT max(rowid) + 1 FROM {src}").fetchone()[0]  # rowids may have gaps
+        for i in range(-(-top // CHUNK_ROWS)):
+            lo, hi = i * CHUNK_ROWS, (i + 1) * CHUNK_ROWS
+            _copy(con, f"SELECT {cols} FROM {src} WHERE rowid >= {lo} AND rowid < {hi} ORDER BY rowid",
+                  folder / file_name(table, i + 1))
+    finally:
+        if not stored:
+            con.execute(f"DROP TABLE IF EXISTS {src}")
 
 
 def write(con: duckdb.DuckDBPyConnection, out: Path, sc: object = None) -> None:
