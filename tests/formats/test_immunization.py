@@ -206,11 +206,14 @@ def test_synthea_immunizations_csv_holds_the_vaccinations_given(out, imms, rows)
     assert len(got) == len(given) > 0
     vmp = fhir.mapping()["immunization"]["vaccine"]["influenza"]
     assert {(r[3], r[4]) for r in got} == {(vmp["code"], vmp["display"])}
-    # the practice's own carry their consultation and its fee; the pharmacy's no encounter and the pharmacy fee
+    # the practice's own carry their consultation and its fee; the pharmacy's the pharmacy fee and, having no
+    # consultation, the encounter of the day the notification was entered (synthea_csv: an "entry" id, tag 5)
     cost = fhir.mapping()["immunization"]["base_cost"]
     practice = sum(v["key"] == "flu_vaccination" for v in rows.values())
-    assert sorted((r[2] is not None, r[5]) for r in got) == sorted(
-        [(True, cost["flu_vaccination"])] * practice + [(False, cost["flu_vaccination_pharmacy"])] * (len(got) - practice))
+    assert sorted(r[5] for r in got) == sorted(
+        [cost["flu_vaccination"]] * practice + [cost["flu_vaccination_pharmacy"]] * (len(got) - practice))
+    assert all(str(r[2]).startswith("00000002") for r in got if r[5] == cost["flu_vaccination"])  # a consultation
+    assert all(r[2] is not None for r in got)  # a pharmacy's: that day's consultation if any, else the entry's
     encounters = {str(r[0]) for r in con.execute(f"SELECT Id FROM read_csv('{(out / 'csv' / 'encounters.csv').as_posix()}')").fetchall()}
     assert {str(r[2]) for r in got if r[2] is not None} <= encounters
     # per patient, as many as the FHIR export's completed Immunizations (joined through the NHS number)
