@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from synthgp.cli import main
+from synthgp.formats import aurum
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -66,12 +67,12 @@ def test_bad_scenarios_are_named_and_rejected(tmp_path, content, suffix, says):
 def test_existing_output_is_kept_unless_overwrite(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["generate", "--patients", "300", "--seed", "1", "--out", str(out), "--quiet"]) == 0
-    before = (out / "aurum" / "Patient.txt").read_bytes()
+    before = (out / "aurum" / aurum.file_name("Patient")).read_bytes()
     assert main(["generate", "--patients", "300", "--seed", "2", "--out", str(out), "--quiet"]) == 2
     assert "--overwrite" in capsys.readouterr().err
-    assert (out / "aurum" / "Patient.txt").read_bytes() == before
+    assert (out / "aurum" / aurum.file_name("Patient")).read_bytes() == before
     assert main(["generate", "--patients", "300", "--seed", "2", "--out", str(out), "--quiet", "--overwrite"]) == 0
-    assert (out / "aurum" / "Patient.txt").read_bytes() != before
+    assert (out / "aurum" / aurum.file_name("Patient")).read_bytes() != before
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary folders left behind
 
 
@@ -119,9 +120,9 @@ def test_study_period_options_move_the_record(tmp_path):
     assert main(["generate", "--patients", "500", "--seed", "1", "--out", str(out), "--quiet",
                  "--start", "2018-01-01", "--end", "2019-12-31", "--format", "aurum"]) == 0
     assert not (out / "synthgp.duckdb").exists()
-    practice = (out / "aurum" / "Practice.txt").read_text().splitlines()[1]
+    practice = (out / "aurum" / aurum.file_name("Practice")).read_text().splitlines()[1]
     assert "\t31/12/2019\t" in practice
-    rows = [r.split("\t") for r in (out / "aurum" / "Patient.txt").read_text().splitlines()[1:]]
+    rows = [r.split("\t") for r in (out / "aurum" / aurum.file_name("Patient")).read_text().splitlines()[1:]]
     ends = [r[9] for r in rows if r[9]]
     assert ends and all(e[-4:] in ("2018", "2019") for e in ends)
 
@@ -139,8 +140,8 @@ def test_population_only_writes_the_population_without_care(tmp_path):
     full = tmp_path / "full"
     assert main(["generate", "--patients", "3000", "--seed", "4", "--out", str(full), "--quiet"]) == 0
     # the same people either way: care changes records, not who is registered (bar fatal events)
-    a = (out / "aurum" / "Practice.txt").read_bytes()
-    assert a == (full / "aurum" / "Practice.txt").read_bytes()
+    a = (out / "aurum" / aurum.file_name("Practice")).read_bytes()
+    assert a == (full / "aurum" / aurum.file_name("Practice")).read_bytes()
 
 
 def test_a_killed_runs_folders_are_cleaned_up_and_a_live_ones_kept(tmp_path):

@@ -12,6 +12,7 @@ import pytest
 import synthgp
 from synthgp.cli import main
 from synthgp.core.output import NotAnOutputError, OutputExistsError
+from synthgp.formats import aurum
 
 from tests.golden.digest import digests
 
@@ -36,7 +37,7 @@ def test_generate_returns_the_output_opened(practice):
     assert (m["patients"], m["seed"], m["formats"]) == (N, SEED, ["duckdb", "aurum"])
     assert m["tables"]["patient"] == N and m["scenario"]["population"]["region"] == "england"
     assert practice.scenario == synthgp.Scenario.load(population={"region": "england"})
-    assert (practice.folder("aurum") / "Patient.txt").is_file()
+    assert (practice.folder("aurum") / aurum.file_name("Patient")).is_file()
 
 
 def test_same_records_as_the_command_line(tmp_path):

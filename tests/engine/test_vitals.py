@@ -114,7 +114,14 @@ def test_lifestyle_records_bmi_and_smoking_status():
     o = emitted(sim, "obs")
     bmi = o["medcode"] == codes.medcode("bmi")
     assert o["value"][bmi].tolist() == [31.3, 22.0]
-    assert o["medcode"][~bmi].tolist() == [codes.medcode("never_smoked"), codes.medcode("heavy_smoker")]
+    hw = np.isin(o["medcode"], [codes.medcode("body_height"), codes.medcode("body_weight")])
+    assert o["medcode"][~bmi & ~hw].tolist() == [codes.medcode("never_smoked"), codes.medcode("heavy_smoker")]
+    # adults: the height and weight behind the BMI, weight / height^2 within the 0.05 kg rounding of the weight
+    adult = sim.life.age_at(np.array([0, 1]), ON) >= 18
+    h = o["value"][o["medcode"] == codes.medcode("body_height")]
+    w = o["value"][o["medcode"] == codes.medcode("body_weight")]
+    assert len(h) == len(w) == adult.sum() > 0
+    assert np.all(np.abs(w / h**2 - o["value"][bmi][adult]) <= 0.05 / h**2 + 1e-9)
 
 
 # ---------------------------------------------------------------- risk scores

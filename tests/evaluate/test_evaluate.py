@@ -14,6 +14,7 @@ from synthgp import cli
 from synthgp.core import codes
 from synthgp.evaluate import compare
 from synthgp.evaluate import practice as evaluate
+from synthgp.formats import aurum
 
 from tests.conftest import SHOTS, chromium_page, generate
 
@@ -164,7 +165,7 @@ def test_compare_two_good_practices_then_a_shifted_one_and_a_copy(practice, othe
     # shift the synthetic side's ages by 15 years: age is now out of the band and its KS test rejects
     shifted = _copy(practice, tmp_path / "shifted")
     shutil.copytree(practice / "aurum", shifted / "aurum")
-    pat = shifted / "aurum" / "Patient.txt"
+    [pat] = aurum.files(shifted / "aurum", "Patient")
     lines = pat.read_text().splitlines()
     head = lines[0].split("\t")
     yob = head.index("yob")

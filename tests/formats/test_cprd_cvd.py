@@ -11,7 +11,7 @@ import pytest
 
 from synthgp.cli import main
 from synthgp.core import codes
-from synthgp.formats import cprd_cvd
+from synthgp.formats import aurum, cprd_cvd
 
 BASELINE = dt.date(2015, 1, 1)  # the default: the study start
 
@@ -23,8 +23,12 @@ def flat(small):
 
 
 def _aurum(folder, name):
-    with (folder / "aurum" / name).open(newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
+    """Rows of an Aurum file, or of every CPRD-named chunk of a table (a name without .txt)."""
+    paths = [folder / "aurum" / name] if name.endswith(".txt") else aurum.files(folder / "aurum", name)
+    rows = []
+    for path in paths:
+        with path.open(newline="") as f:
+            rows += list(csv.DictReader(f, delimiter="\t"))
     return rows
 
 
@@ -37,7 +41,7 @@ def record(flat):
     """Everything we need, read independently from the Aurum files (not from DuckDB)."""
     dic = {r["medcodeid"]: int(r["snomedctconceptid"] or 0) for r in _aurum(flat, "MedicalDictionary.txt")}
     obs = defaultdict(list)
-    for o in _aurum(flat, "Observation.txt"):
+    for o in _aurum(flat, "Observation"):
         obs[o["patid"]].append((_day(o["obsdate"]), dic[o["medcodeid"]], o["value"], int(o["obsid"])))
     return obs
 
@@ -127,8 +131,7 @@ def test_gender_is_the_text_code_the_regulators_code_filters_on(flat):
     genders = {r["gender"] for r in t}
     assert genders <= {"M", "F", "I", "U"} and {"M", "F"} <= genders
     assert not [r for r in t if r["gender"] == "F" and r["impot"] == 1]
-    with (flat / "aurum" / "Patient.txt").open(newline="") as f:
-        aurum = {int(r["patid"]): r["gender"] for r in csv.DictReader(f, delimiter="\t")}
+    aurum = {int(r["patid"]): r["gender"] for r in _aurum(flat, "Patient")}
     assert all({"1": "M", "2": "F", "3": "I"}.get(aurum[r["patid"]], "U") == r["gender"] for r in t[::5])
 
 

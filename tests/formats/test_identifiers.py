@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from synthgp.core import codes, reference
+from synthgp.formats import aurum
 
 from tests.conftest import generate
 
@@ -33,8 +34,12 @@ def db(out):
 
 
 def _aurum(out: Path, name: str) -> list[dict[str, str]]:
-    with (out / "aurum" / name).open(newline="") as f:
-        return list(csv.DictReader(f, delimiter="\t"))
+    """Rows of an Aurum file, or of every CPRD-named chunk of a table (a name without .txt)."""
+    rows: list[dict[str, str]] = []
+    for path in [out / "aurum" / name] if name.endswith(".txt") else aurum.files(out / "aurum", name):
+        with path.open(newline="") as f:
+            rows += list(csv.DictReader(f, delimiter="\t"))
+    return rows
 
 
 def _medicines() -> list[dict]:
@@ -49,7 +54,7 @@ def test_medcodeids_survive_every_format(out, db):
     assert any(codes.is_reserved(m) for m in used) and any(not codes.is_reserved(m) for m in used)
     assert {r[0] for r in db.execute("SELECT medcodeid FROM medical_dictionary").fetchall()} == dictionary
     # Aurum text: the same integers, written in full (no exponent, no rounding)
-    assert {int(r["medcodeid"]) for r in _aurum(out, "Observation.txt")} == used
+    assert {int(r["medcodeid"]) for r in _aurum(out, "Observation")} == used
     assert {int(r["medcodeid"]) for r in _aurum(out, "MedicalDictionary.txt")} == dictionary
     # Parquet: int64, the same values
     obs = pq.read_table(out / "parquet" / "observation").column("medcodeid")
@@ -68,7 +73,7 @@ def test_prodcodeids_and_dmd_ids_survive_every_format(out, db):
     prods = {lv["prodcodeid"]: lv["dmd"] for lv in _medicines()}
     issued = {r[0] for r in db.execute("SELECT DISTINCT prodcodeid FROM drug_issue").fetchall()}
     assert issued and issued <= set(prods)
-    assert {int(r["prodcodeid"]) for r in _aurum(out, "DrugIssue.txt")} == issued
+    assert {int(r["prodcodeid"]) for r in _aurum(out, "DrugIssue")} == issued
     dictionary = {int(r["prodcodeid"]): int(r["dmdid"]) for r in _aurum(out, "ProductDictionary.txt")}
     assert dictionary == prods
     assert set(pq.read_table(out / "parquet" / "drug_issue").column("prodcodeid").to_pylist()) == issued
@@ -111,14 +116,14 @@ def test_consultations_carry_their_type_code(out, db):
     expected = {src: codes.medcode(key) for (src, _), key in zip(lk["rows"], lk["code_keys"])}
     rows = db.execute("SELECT conssourceid, consmedcodeid, count(*) FROM consultation GROUP BY ALL").fetchall()
     assert rows and all(m == expected[s] for s, m, _ in rows)
-    text = _aurum(out, "Consultation.txt")
+    text = _aurum(out, "Consultation")
     assert all(r["consmedcodeid"] == str(expected[int(r["conssourceid"])]) for r in text)
     dictionary = {r["medcodeid"] for r in _aurum(out, "MedicalDictionary.txt")}
     assert {r["consmedcodeid"] for r in text} <= dictionary
 
 
 def test_practice_uts_is_empty_as_in_cprd_aurum(out):
-    practices = _aurum(out, "Practice.txt")
+    practices = _aurum(out, "Practice")
     assert practices and all(r["uts"] == "" and r["lcd"] for r in practices)
 
 
@@ -149,7 +154,7 @@ def test_a_published_cprd_code_list_selects_our_hypertensive_patients(out, db):
     the patients our own definition finds: those with a diagnosis code our pathway writes (cluster HYP, QOF's
     HYP_COD concepts)."""
     public = _public_list()
-    theirs = {int(r["patid"]) for r in _aurum(out, "Observation.txt") if int(r["medcodeid"]) in public}
+    theirs = {int(r["patid"]) for r in _aurum(out, "Observation") if int(r["medcodeid"]) in public}
     ours = {r[0] for r in db.execute("""SELECT DISTINCT o.patid FROM observation o
         JOIN medical_dictionary m USING (medcodeid) WHERE m.cluster = 'HYP'""").fetchall()}
     assert len(ours) > 50

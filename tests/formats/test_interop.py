@@ -13,6 +13,7 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
 from synthgp.cli import main
+from synthgp.formats import aurum
 from synthgp.formats import fhir as fhir_export
 from synthgp.formats import fhir_resources as fhir
 
@@ -149,8 +150,12 @@ def test_blood_pressure_is_one_panel_with_systolic_and_diastolic(resources):
 
 
 def _aurum(out: Path, name: str) -> list[dict]:
-    with (out / "aurum" / name).open() as f:
-        return list(csv.DictReader(f, delimiter="\t"))
+    """Rows of an Aurum file, or of every CPRD-named chunk of a table (a name without .txt)."""
+    rows: list[dict] = []
+    for path in [out / "aurum" / name] if name.endswith(".txt") else aurum.files(out / "aurum", name):
+        with path.open() as f:
+            rows += list(csv.DictReader(f, delimiter="\t"))
+    return rows
 
 
 def test_same_patient_same_facts_in_fhir_aurum_and_csv(out, resources):
@@ -158,12 +163,12 @@ def test_same_patient_same_facts_in_fhir_aurum_and_csv(out, resources):
     joined through the NHS number (its SSN column), not through shared ids."""
     dictionary = {r["medcodeid"]: r for r in _aurum(out, "MedicalDictionary.txt")}
     bp_codes = {m for m, r in dictionary.items() if "systolic" in r["term"].lower()}
-    obs = _aurum(out, "Observation.txt")
+    obs = _aurum(out, "Observation")
     a_bp = Counter(r["patid"] for r in obs if r["medcodeid"] in bp_codes)
-    a_rx = Counter(r["patid"] for r in _aurum(out, "DrugIssue.txt"))
+    a_rx = Counter(r["patid"] for r in _aurum(out, "DrugIssue"))
     fh = {m for m, r in dictionary.items() if r["term"].startswith("Family history")}
     medcode_of = {r["obsid"]: r["medcodeid"] for r in obs}
-    a_dx = Counter(r["patid"] for r in _aurum(out, "Problem.txt") if medcode_of[r["obsid"]] not in fh)
+    a_dx = Counter(r["patid"] for r in _aurum(out, "Problem") if medcode_of[r["obsid"]] not in fh)
 
     def subject(r):
         return r["subject"]["reference"].split("/")[1]

@@ -5,8 +5,10 @@
 and writes each file streaming (memory stays flat with the size of the run).
 
 `fhir-bundles/<pracid>/<patid>.json` holds one transaction Bundle per patient: the practice, the staff
-the record refers to, and the patient's resources, each as a PUT of its own id, so posting the bundle to
-a FHIR server is idempotent and every reference resolves inside it. Bundles are built a batch of
+the record refers to, and the patient's resources, each as a PUT of its own id with a fullUrl (a UUID
+URN made from type and id), so posting the bundle to a FHIR server is idempotent and every reference
+resolves inside it. Each practice folder holds only bundles, so a loader that takes a folder of
+bundle files (every file .json, no subfolders) loads a practice from it. Bundles are built a batch of
 patients at a time.
 """
 
@@ -69,13 +71,23 @@ def entries(flt: fhir.Filter = fhir.everyone) -> str:
     return "\nUNION ALL\n".join(parts)
 
 
+def full_url(kind: str, rid: str) -> str:
+    """SQL for an entry's fullUrl: urn:uuid: and a UUID made from the resource's type and id (the same
+    resource has the same fullUrl in every bundle and every run; 45 characters, as loaders keying on it
+    allow)."""
+    h = f"md5({kind} || '/' || {rid})"
+    return (f"'urn:uuid:' || substr({h}, 1, 8) || '-' || substr({h}, 9, 4) || '-3' || substr({h}, 14, 3) || '-' || "
+            f"substr('89ab', ascii(substr({h}, 17, 1)) % 4 + 1, 1) || substr({h}, 18, 3) || '-' || "
+            f"substr({h}, 21, 12)")
+
+
 def bundle_sql(source: str) -> str:
     """SQL for (patid, bundle JSON), one transaction Bundle per patient, from rows of `entries()`."""
     return f"""
 SELECT patid,
   '{{"resourceType":"Bundle","id":"patient-' || patid || '","type":"transaction","entry":[' ||
-  string_agg('{{"resource":' || resource || ',"request":{{"method":"PUT","url":"' || kind || '/' || id || '"}}}}',
-             ',' ORDER BY rank, id) || ']}}' AS bundle
+  string_agg('{{"fullUrl":"' || {full_url("kind", "id")} || '","resource":' || resource ||
+             ',"request":{{"method":"PUT","url":"' || kind || '/' || id || '"}}}}', ',' ORDER BY rank, id) || ']}}' AS bundle
 FROM ({source}) GROUP BY patid ORDER BY patid"""
 
 

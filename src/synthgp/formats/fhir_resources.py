@@ -78,17 +78,24 @@ def _case(col: str, table: dict, cast: str = "") -> str:
     return f"CASE {col}{cast} {whens} END"
 
 
-def _concept(sct: str, term: str, extra: str = "") -> str:
-    """CodeableConcept of a record code: SNOMED CT coding when the code has a concept id, text always."""
+def _concept(sct: str, term: str, extra: str = "", text: str | None = None) -> str:
+    """CodeableConcept of a record code: SNOMED CT coding when the code has a concept id, text always
+    (the term, or `text` where a profile fixes it)."""
     coding = f"{{'system': {_sys('snomed')}, 'code': CAST({sct} AS VARCHAR), 'display': {term}}}"
     codings = f"[{coding}{', ' + extra if extra else ''}]"
-    return f"{{'coding': CASE WHEN {sct} IS NOT NULL THEN {codings} END, 'text': {term}}}"
+    return f"{{'coding': CASE WHEN {sct} IS NOT NULL THEN {codings} END, 'text': {text or term}}}"
 
 
-def _quantity(value: str, unit: str) -> str:
+def _quantity(value: str, unit: str, unit_text: str | None = None) -> str:
+    """A Quantity with the UCUM code of the record's unit; `unit_text` where a profile fixes the unit's text."""
     ucum = _case(unit, mapping()["ucum"])
-    return (f"CASE WHEN {value} IS NOT NULL THEN {{'value': {value}, 'unit': {unit}, "
+    return (f"CASE WHEN {value} IS NOT NULL THEN {{'value': {value}, 'unit': {unit_text or unit}, "
             f"'system': CASE WHEN {ucum} IS NOT NULL THEN {_sys('ucum')} END, 'code': {ucum}}} END")
+
+
+def _instant(day: str) -> str:
+    """A FHIR instant for a record date (the record keeps no time: midnight UTC), NULL for NULL."""
+    return f"strftime({day}, '%Y-%m-%dT00:00:00Z')"
 
 
 def _json(struct: str) -> str:
@@ -97,12 +104,18 @@ def _json(struct: str) -> str:
 
 # ------------------------------------------------------------------------------ practice-level
 
+def _coding(c: dict, system: str | None = None) -> str:
+    """A Coding of a mapping entry {system?, code, display}."""
+    return f"{{'system': {q(system or c['system'])}, 'code': {q(c['code'])}, 'display': {q(c['display'])}}}"
+
+
 def organization(flt: Filter = everyone) -> str:
+    org_type = _coding(mapping()["uk_core"]["organization_type"])
     return f"""
 SELECT NULL::BIGINT AS patid, CAST(pr.pracid AS VARCHAR) AS id, {_json(f'''{{
   'resourceType': 'Organization', 'id': CAST(pr.pracid AS VARCHAR), 'meta': {_meta('Organization')},
   'active': true,
-  'type': [{{'text': 'GP practice'}}],
+  'type': [{{'coding': [{org_type}], 'text': 'GP practice'}}],
   'name': pr.name,
   'address': [{{'use': 'work', 'city': pr.town, 'postalCode': pr.postcode, 'country': 'GB'}}]
 }}''')}
@@ -120,13 +133,17 @@ FROM staff s JOIN staff_identity si USING (staffid) WHERE {flt('s')}"""
 
 
 def practitioner_role(flt: Filter = everyone) -> str:
+    uk = mapping()["uk_core"]
+    local = f"{{'system': {q(uk['jobcat_system'])}, 'code': CAST(s.jobcatid AS VARCHAR), 'display': j.description}}"
+    sct = " ".join(f"WHEN {q(k)} THEN {_coding(v, mapping()['system']['snomed'])}" for k, v in uk["role_snomed"].items())
+    role = f"list_filter([CASE j.description {sct} END, {local}], lambda x: x IS NOT NULL)"
     return f"""
 SELECT NULL::BIGINT AS patid, CAST(s.staffid AS VARCHAR) AS id, {_json(f'''{{
   'resourceType': 'PractitionerRole', 'id': CAST(s.staffid AS VARCHAR), 'meta': {_meta('PractitionerRole')},
   'active': true,
   'practitioner': {{'reference': 'Practitioner/' || CAST(s.staffid AS VARCHAR)}},
   'organization': {{'reference': 'Organization/' || CAST(s.pracid AS VARCHAR)}},
-  'code': [{{'text': j.description}}]
+  'code': [{{'coding': {role}, 'text': j.description}}]
 }}''')}
 FROM staff s JOIN "lookup_JobCat" j USING (jobcatid) WHERE {flt('s')}"""
 
@@ -182,7 +199,8 @@ SELECT c.patid, CAST(c.consid AS VARCHAR) AS id, {_json(f'''{{
   'status': 'finished',
   'class': {{'system': {_sys('encounter_class')}, 'code': CASE c.conssourceid::INTEGER {code} END,
             'display': CASE c.conssourceid::INTEGER {disp} END}},
-  'type': [{{'text': cs.description}}],
+  'type': [{{'coding': [{{'system': {q(mapping()['uk_core']['cons_source_system'])},
+      'code': CAST(c.conssourceid AS VARCHAR), 'display': cs.description}}], 'text': cs.description}}],
   'subject': {{'reference': 'Patient/' || CAST(c.patid AS VARCHAR)}},
   'participant': CASE WHEN c.staffid IS NOT NULL THEN [{{'individual': {_ref('Practitioner', 'c.staffid')}}}] END,
   'period': {{'start': c.consdate, 'end': c.consdate}},
@@ -254,19 +272,31 @@ def observation(flt: Filter = everyone) -> str:
 
     cats = m["cluster"]["observation_category"]
     cat = _case("o.cluster", cats)
+    uk = m["uk_core"]
     prof = f"CASE o.cluster WHEN 'BP' THEN {q(profile('Observation-VitalSigns-BloodPressure'))} " \
-           f"WHEN 'BMI' THEN {q(profile('Observation-VitalSigns-BMI'))} ELSE {q(profile('Observation'))} END"
+           f"WHEN 'BMI' THEN {q(profile('Observation-VitalSigns-BMI'))} " \
+           f"WHEN 'HEIGHT' THEN {q(profile('Observation-VitalSigns-BodyHeight'))} " \
+           f"WHEN 'WEIGHT' THEN {q(profile('Observation-VitalSigns-BodyWeight'))} ELSE {q(profile('Observation'))} END"
     code = (f"CASE WHEN o.cluster = 'BP' THEN {{'coding': [{panel}], 'text': 'Blood pressure'}} "
             f"WHEN o.cluster = 'BMI' THEN {_concept('o.sct', 'o.term', loinc(m['bmi']['loinc']))} "
+            f"WHEN o.cluster = 'HEIGHT' THEN {_concept('o.sct', 'o.term', loinc(uk['height_loinc']))} "
+            f"WHEN o.cluster = 'WEIGHT' THEN {_concept('o.sct', 'o.term', loinc(uk['weight_loinc']))} "
             f"ELSE {_concept('o.sct', 'o.term')} END")
+    mmhg = q(uk["bp_unit_text"])
     components = (f"CASE WHEN o.cluster = 'BP' THEN ["
-                  f"{{'code': {_concept('o.sct', 'o.term', loinc(bp['systolic_loinc']))}, 'valueQuantity': {_quantity('o.value', 'o.unit')}}}, "
-                  f"{{'code': {_concept('dia.sct', 'dia.term', loinc(bp['diastolic_loinc']))}, 'valueQuantity': {_quantity('dia.value', 'dia.unit')}}}"
+                  f"{{'code': {_concept('o.sct', 'o.term', loinc(bp['systolic_loinc']), q(uk['bp_systolic_text']))}, "
+                  f"'valueQuantity': {_quantity('o.value', 'o.unit', mmhg)}}}, "
+                  f"{{'code': {_concept('dia.sct', 'dia.term', loinc(bp['diastolic_loinc']), q(uk['bp_diastolic_text']))}, "
+                  f"'valueQuantity': {_quantity('dia.value', 'dia.unit', mmhg)}}}"
                   f"] END")
+    value = (f"CASE WHEN o.cluster = 'WEIGHT' THEN {_quantity('o.value', 'o.unit', q(uk['weight_unit_text']))} "
+             f"WHEN o.cluster <> 'BP' THEN {_quantity('o.value', 'o.unit')} END")
     bound = lambda col: _quantity(col, "o.unit")  # noqa: E731
     panel_codes = ", ".join(q(c["code"]) for c in bp["panel"])
     scodes = (f"CASE WHEN o.cluster = 'BP' THEN [{panel_codes}, CAST(o.sct AS VARCHAR)] "
               f"WHEN o.cluster = 'BMI' THEN [CAST(o.sct AS VARCHAR), {q(m['bmi']['loinc']['code'])}] "
+              f"WHEN o.cluster = 'HEIGHT' THEN [CAST(o.sct AS VARCHAR), {q(uk['height_loinc']['code'])}] "
+              f"WHEN o.cluster = 'WEIGHT' THEN [CAST(o.sct AS VARCHAR), {q(uk['weight_loinc']['code'])}] "
               f"ELSE [CAST(o.sct AS VARCHAR)] END")
     return f"""
 WITH {_observation_rows(flt, immunization_clusters())}
@@ -278,8 +308,9 @@ SELECT o.patid, CAST(o.obsid AS VARCHAR) AS id, {_json(f'''{{
   'subject': {{'reference': 'Patient/' || CAST(o.patid AS VARCHAR)}},
   'encounter': {_ref('Encounter', 'o.consid')},
   'effectiveDateTime': o.obsdate,
+  'issued': {_instant('o.enterdate')},
   'performer': CASE WHEN o.staffid IS NOT NULL THEN [{_ref('Practitioner', 'o.staffid')}] END,
-  'valueQuantity': CASE WHEN o.cluster <> 'BP' THEN {_quantity('o.value', 'o.unit')} END,
+  'valueQuantity': {value},
   'referenceRange': CASE WHEN o.numrangelow IS NOT NULL OR o.numrangehigh IS NOT NULL
       THEN [{{'low': {bound('o.numrangelow')}, 'high': {bound('o.numrangehigh')}}}] END,
   'component': {components}
@@ -297,7 +328,7 @@ SELECT o.patid, CAST(o.obsid AS VARCHAR) AS id, {_json(f'''{{
   'code': {_concept('d.snomedctconceptid', 'd.term')},
   'subject': {{'reference': 'Patient/' || CAST(o.patid AS VARCHAR)}},
   'encounter': {_ref('Encounter', 'o.consid')},
-  'performedDateTime': o.obsdate,
+  'performedPeriod': {{'start': o.obsdate, 'end': o.obsdate}},
   'performer': CASE WHEN o.staffid IS NOT NULL THEN [{{'actor': {_ref('Practitioner', 'o.staffid')}}}] END
 }}''')}
   , o.obsdate AS sdate, [CAST(d.snomedctconceptid AS VARCHAR)] AS scodes, NULL::VARCHAR AS scat
@@ -384,6 +415,7 @@ SELECT di.patid, CAST(di.issueid AS VARCHAR) AS id, {_json(f'''{{
       'text': cd.dosage_text,
       'timing': {{'repeat': {{'frequency': CAST(cd.dose_frequency AS INTEGER), 'period': cd.dose_interval, 'periodUnit': 'd'}}}},
       'doseAndRate': [{{'doseQuantity': {{'value': cd.dose_number, 'unit': lower(cd.dose_unit)}}}}]}}] END,
+  'substitution': {{'allowedBoolean': {str(mapping()['uk_core']['substitution_allowed']).lower()}}},
   'dispenseRequest': {{
       'quantity': {{'value': di.quantity, 'unit': qu.description}},
       'expectedSupplyDuration': CASE WHEN di.duration IS NOT NULL THEN

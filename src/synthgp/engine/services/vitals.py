@@ -15,16 +15,25 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from synthgp.clinical import bp, bp_kernel
-from synthgp.core import dates
+from synthgp.core import dates, reference
 from synthgp.engine.component import Service
 from synthgp.engine.sim import YEAR
 
 if TYPE_CHECKING:
     from synthgp.engine.sim import Month, Sim
 
-_NO_SUMS = np.zeros((5, 0))  # outside the study period: nothing accumulates
+_NO_SUMS = np.zeros((5, 0))
+_ANTHRO = reference.toml("anthropometry.toml")["height_cm"]  # outside the study period: nothing accumulates
 SMOKING_CODES = ("never_smoked", "ex_smoker", "light_smoker", "moderate_smoker", "heavy_smoker")
 TRAITS = ("level_sbp", "level_dbp", "slope_sbp", "white_coat_sbp", "white_coat_dbp", "response")
+
+
+def _heights(z: np.ndarray, male: np.ndarray) -> np.ndarray:
+    """Adult heights in metres from standard normal draws `z`, by sex (data/anthropometry.toml)."""
+    a = _ANTHRO
+    mean = np.where(male, a["male_mean"], a["female_mean"])
+    sd = np.where(male, a["male_sd"], a["female_sd"])
+    return (mean + sd * np.clip(z, -a["sd_cap"], a["sd_cap"])) / 100.0
 
 
 class Vitals(Service):
@@ -33,6 +42,7 @@ class Vitals(Service):
         **{f"bp_{t}": f"blood-pressure trait {t}, fixed for life (clinical/bp.py Person)" for t in TRAITS},
         "recent_sbp": "the last three clinic systolic readings, newest first (QRISK3's SBP variability)",
         "last_bp": "day of the last BP reading on the record",
+        "height": "adult standing height in metres, fixed for life (data/anthropometry.toml)",
     }
     reads = ("male", "dob", "imd", "black", "south_asian", "ent", "smoking", "onset_type2", "onset_ckd",
              "rx_units", "rx_stopped", "adherence")
@@ -43,6 +53,7 @@ class Vitals(Service):
         self.years = np.arange(dates.year_of(np.array([sim.study_start]))[0], dates.year_of(np.array([sim.end]))[0] + 1)
         return {**{f"bp_{t}": getattr(traits, t) for t in TRAITS},
                 "recent_sbp": np.full((sim.n, 3), np.nan),
+                "height": _heights(sim.draws("height").normal(sim.everyone), sim.people.male[sim.P]),
                 "last_bp": sim.ent - np.round(sim.draws("last_bp").uniform(sim.everyone) * 6 * YEAR).astype(np.int64)}
 
     def bind(self, sim: "Sim") -> None:
@@ -159,8 +170,17 @@ class Vitals(Service):
         if not len(pos):
             return
         rec = self.record
-        rec.observation(pos, day, rec.code("bmi"), value=np.round(bmi, 1), unit=rec.unit("kg/m2"), obstype=rec.obstype("Value"))
+        value = rec.obstype("Value")
+        bmi = np.round(bmi, 1)
+        rec.observation(pos, day, rec.code("bmi"), value=bmi, unit=rec.unit("kg/m2"), obstype=value)
         rec.observation(pos, day, rec.codes(*SMOKING_CODES)[self.s.smoking[pos]], obstype=rec.obstype("Observation"))
+        adult = self.life.age_at(pos, day) >= _ANTHRO["adult_age"]
+        if adult.any():  # the height and weight behind the BMI: weight / height^2 = BMI within rounding
+            a, d = pos[adult], (day[adult] if np.ndim(day) else day)
+            h = np.round(self.s.height[a], 2)
+            rec.observation(a, d, rec.code("body_height"), value=h, unit=rec.unit("m"), obstype=value)
+            rec.observation(a, d, rec.code("body_weight"), value=np.round(bmi[adult] * h * h, 1), unit=rec.unit("kg"),
+                            obstype=value)
 
     def sbp_variability(self, pos: np.ndarray) -> np.ndarray:
         """SD of the last three clinic systolic readings (0 where fewer than two): numpy's nanstd,
