@@ -27,3 +27,16 @@ def test_no_function_is_over_150_lines():
                 if (n := node.end_lineno - node.lineno + 1) > MAX_FUNCTION:
                     long[f"{f.relative_to(PACKAGE)}:{node.lineno} {node.name}"] = n
     assert not long
+
+
+def test_no_file_holds_a_merge_conflict_marker():
+    """A docs page once kept a merge's conflict markers for a day; no text file may hold one."""
+    root = PACKAGE.parents[1]
+    marker = ("<" * 7 + " ", ">" * 7 + " ")
+    found = []
+    for folder in ("src", "tests", "docs", "benchmarks"):
+        for f in (root / folder).rglob("*"):
+            if f.suffix in {".py", ".md", ".toml", ".csv", ".html", ".sql", ".js", ".txt"} and f.is_file():
+                found += [f"{f.relative_to(root)}:{i}" for i, line in enumerate(f.read_text(errors="replace").splitlines(), 1)
+                          if line.startswith(marker)]
+    assert (root / "README.md").is_file() and not found
