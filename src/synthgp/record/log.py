@@ -14,6 +14,7 @@ the log is finished, so emitting costs little more than keeping references.
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -168,15 +169,22 @@ class EventLog:
         ids = (((seq[p] << OBS_PER_PATIENT_BITS) | k) * 4 + table) * PATID_MULT + pracid[p]
         return cols, keep, ids
 
-    def finish(self, patid: np.ndarray, pracid: np.ndarray) -> "Finished":
+    def finish(self, patid: np.ndarray, pracid: np.ndarray, pool: Executor | None = None) -> "Finished":
+        """The kept rows with their ids. With a `pool`, consultations and issues are sorted in its
+        threads while this one sorts the observations (numpy and the compiled ranks release the GIL)."""
         seq = patid // PATID_MULT
-        c, c_key, consid = self._kept_with_ids(self._cons, seq, pracid, 1)
+        later = None
+        if pool is not None:
+            later = (pool.submit(self._kept_with_ids, self._cons, seq, pracid, 1),
+                     pool.submit(self._kept_with_ids, self._issue, seq, pracid, 3))
+            o_done = self._kept_with_ids(self._obs, seq, pracid, 2)
+        c, c_key, consid = later[0].result() if later else self._kept_with_ids(self._cons, seq, pracid, 1)
         c["consid"] = consid
         cons_map = np.full(max(self._cons.n, 1), -1, dtype=np.int64)
         cons_map[c_key] = consid
 
         # a BP pair stands or falls together (same patient and day), and is emitted as adjacent rows
-        o, o_key, obsid = self._kept_with_ids(self._obs, seq, pracid, 2)
+        o, o_key, obsid = o_done if later else self._kept_with_ids(self._obs, seq, pracid, 2)
         o["obsid"] = obsid
         o["consid"] = np.where(o["cons"] >= 0, cons_map[np.maximum(o["cons"], 0)], -1)
         parent = np.full(len(obsid), -1, dtype=np.int64)
@@ -188,7 +196,7 @@ class EventLog:
         obs_map = np.full(self._obs.n, -1, dtype=np.int64)
         obs_map[o_key] = obsid
 
-        i, _, issueid = self._kept_with_ids(self._issue, seq, pracid, 3)
+        i, _, issueid = later[1].result() if later else self._kept_with_ids(self._issue, seq, pracid, 3)
         i["issueid"] = issueid
         # a course's drug record id is the id of its first issue (its lowest id)
         if len(issueid):

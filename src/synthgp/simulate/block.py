@@ -56,7 +56,7 @@ def tables_of(plan: Plan, block: Simulated, pool: Executor | None = None) -> dic
     people = pool.submit(_people_tables, plan, block) if pool is not None else None
     people_tables = _people_tables(plan, block) if people is None else None
     outcome = block.outcome
-    fin = block.log.finish(block.people.patid, block.people.pracid)
+    fin = block.log.finish(block.people.patid, block.people.pracid, pool)
     no_problems = {"pat": np.empty(0, dtype=np.int64), "key": np.empty(0, dtype=np.int64)}
     record = tables.record_tables(plan, block.people, fin, outcome.problem_key if outcome else no_problems)
     people_tables = people_tables if people is None else people.result()
