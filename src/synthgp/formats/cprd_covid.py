@@ -13,31 +13,19 @@ a column.
 from __future__ import annotations
 
 import datetime as dt
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from synthgp.core import codes, reference
+from synthgp.formats.flat import Col, write_files
 
 SUBDIR = "cprd_covid"
 BMI = codes.snomed("bmi")
 ANTIGEN = codes.sql("covid_antigen_positive", "covid_antigen_negative")
 SMOKING = {"never_smoked": 0, "ex_smoker": 1, "light_smoker": 2, "moderate_smoker": 2, "heavy_smoker": 2}
 CASE_CLUSTERS = ("COVIDPOS", "COVID", "COVIDHOSP")  # a positive test, a confirmed diagnosis, an admission letter
-
-
-@dataclass(frozen=True)
-class Col:
-    name: str
-    type: str
-    levels: str
-    meaning: str
-    derivation: str
 
 
 _AT = "coded on or before the index date"
@@ -191,9 +179,4 @@ def write(con: duckdb.DuckDBPyConnection, out: Path, sc) -> None:
     start, end = window()
     folder = Path(out) / SUBDIR
     folder.mkdir(parents=True, exist_ok=True)
-    t = table(con, start, end)
-    pq.write_table(t, folder / "cprd_covid.parquet")
-    pacsv.write_csv(t, folder / "cprd_covid.csv")
-    md, js = dictionary(start, end)
-    (folder / "data_dictionary.md").write_text(md)
-    (folder / "data_dictionary.json").write_text(json.dumps(js, indent=2) + "\n")
+    write_files(folder, "cprd_covid", table(con, start, end), *dictionary(start, end))

@@ -10,18 +10,15 @@ extras follow. Columns are declared once in COLUMNS, which drives the data dicti
 from __future__ import annotations
 
 import datetime as dt
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from synthgp.clinical import qrisk3
 from synthgp.core import codes, reference
+from synthgp.formats.flat import Col, write_files
 
 SUBDIR = "cprd_cvd"
 # the record's codes behind the columns (data/codes.csv keys)
@@ -31,16 +28,6 @@ MI, HEART_FAILURE = codes.snomed("myocardial_infarction"), codes.snomed("heart_f
 STROKE_CLUSTER = "STROKE"  # every stroke code of data/codes.csv, whatever its type
 # QRISK3's smoking levels: 0 non-smoker, 1 ex, 2 light, 3 moderate, 4 heavy
 SMOKING = {"never_smoked": 0, "ex_smoker": 1, "light_smoker": 2, "moderate_smoker": 3, "heavy_smoker": 4}
-
-
-@dataclass(frozen=True)
-class Col:
-    name: str
-    type: str
-    levels: str
-    meaning: str
-    derivation: str
-    extra: bool = False  # synthgp's own, after the regulator's columns
 
 
 _BEFORE = "coded on or before baseline"
@@ -232,8 +219,7 @@ def write(con: duckdb.DuckDBPyConnection, out: Path, sc) -> None:
     folder = Path(out) / SUBDIR
     folder.mkdir(parents=True, exist_ok=True)
     t = table(con, baseline)
-    pq.write_table(t, folder / "cprd_cvd.parquet")
-    pacsv.write_csv(t, folder / "cprd_cvd.csv")
+    write_files(folder, "cprd_cvd", t, *dictionary(baseline))
     # as the regulator's code reads its table: read.delim (tab-delimited, a header row, NA for missing)
     tsv = duckdb.connect()
     try:
@@ -241,6 +227,3 @@ def write(con: duckdb.DuckDBPyConnection, out: Path, sc) -> None:
         tsv.execute(f"COPY t TO '{(folder / 'cprd_cvd.txt').as_posix()}' (DELIMITER '\t', HEADER, NULLSTR 'NA', QUOTE '')")
     finally:
         tsv.close()
-    md, js = dictionary(baseline)
-    (folder / "data_dictionary.md").write_text(md)
-    (folder / "data_dictionary.json").write_text(json.dumps(js, indent=2) + "\n")
