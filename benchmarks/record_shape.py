@@ -32,10 +32,14 @@ QUERIES = {
     "distinct SNOMED CT concepts observed": """
         SELECT count(DISTINCT d.snomedctconceptid) FROM obs JOIN medical_dictionary d USING (medcodeid)""",
     "observations per person-year": "SELECT (SELECT count(*) FROM obs) / $py",
-    "share of BP readings taken by a GP": """
+    "share of BP readings entered by a GP": """
         SELECT avg((j.description = 'General Medical Practitioner')::INT)
         FROM obs o JOIN medical_dictionary d USING (medcodeid) JOIN staff s USING (staffid)
         JOIN lookup_JobCat j USING (jobcatid) WHERE d.cluster = 'BP'""",
+    "share of BP readings at a GP's consultation": """
+        SELECT avg((j.description = 'General Medical Practitioner')::INT)
+        FROM obs o JOIN medical_dictionary d USING (medcodeid) JOIN consultation c USING (consid)
+        JOIN staff s ON s.staffid = c.staffid JOIN lookup_JobCat j USING (jobcatid) WHERE d.cluster = 'BP'""",
     "patients with 5+ BMIs whose BMI never changes": """
         SELECT count(*) FILTER (WHERE k = 1) || ' of ' || count(*) FROM (
             SELECT patid, count(DISTINCT value) AS k FROM observation JOIN medical_dictionary USING (medcodeid)
