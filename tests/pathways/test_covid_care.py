@@ -163,7 +163,7 @@ def test_groups_truth_and_care_home_uptake():
     g = truth(sim, "covid_groups")
     pos = np.searchsorted(sim.P, g["pat"])
     assert len(g["pat"]) == 800 and ((g["care_home"] == 1) == (pos % 2 == 0)).all()
-    assert (g["group"][g["care_home"] == 1] == 0).all() and (g["date"][g["care_home"] == 1] == day(2020, 12, 8)).all()
+    assert (g["jcvi_group"][g["care_home"] == 1] == 0).all() and (g["date"][g["care_home"] == 1] == day(2020, 12, 8)).all()
     first = emitted(sim, "obs", code="covid_vaccination_first")
     home_vacc = np.isin(np.arange(0, 800, 2), first["pat"]).mean()
     assert home_vacc == pytest.approx(CFG["vaccination"]["care_home_uptake"], abs=0.05)

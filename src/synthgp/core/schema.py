@@ -292,7 +292,7 @@ COVID_GROUPS = Table("covid_groups", "truth",
                      "offered, with whether they lived in a care home or were a frontline health or social care worker.", (
     Column("patid", I64, "Patient."),
     Column("date", DATE, "Day their group was offered the vaccine."),
-    Column("group", I8, "JCVI group, as an index into data/covid.toml vaccination.groups (0: care home residents)."),
+    Column("jcvi_group", I8, "JCVI group, as an index into data/covid.toml vaccination.groups (0: care home residents)."),
     Column("care_home", I8, "1 if living in a care home for older adults when the programme started."),
     Column("health_worker", I8, "1 if a frontline health or social care worker when the programme started."),
 ))

@@ -100,7 +100,7 @@ class Covid(Pathway):
         self.care = CovidCare(c)
         self.rows = TruthRows("pat", "day", "variant", "symptomatic", "tested", "recorded", "admitted", "icu", "died",
                               "oximetry", "long_covid", "doses", "previous")
-        self.group_rows = TruthRows("pat", "day", "group", "care_home", "health_worker")
+        self.group_rows = TruthRows("pat", "day", "jcvi_group", "care_home", "health_worker")
 
     # ------------------------------------------------------------ risk
     def at_risk(self, pos: np.ndarray, day) -> np.ndarray:
@@ -335,7 +335,7 @@ class Covid(Pathway):
         p = np.interp(age, v["uptake_ages"], v["uptake_first"])
         p = np.where(home, v["care_home_uptake"], np.where(worker, np.maximum(p, v["worker_uptake"]), p))
         yes = self._yes(sim, new, p, 0)
-        self.group_rows.add(len(new), pat=sim.P[new], day=offered, group=g.astype(np.int8), care_home=home.astype(np.int8),
+        self.group_rows.add(len(new), pat=sim.P[new], day=offered, jcvi_group=g.astype(np.int8), care_home=home.astype(np.int8),
                             health_worker=worker.astype(np.int8))
         who, off = new[yes], np.maximum(offered[yes], s.ent[new[yes]])
         wait = np.round(sim.stream("covid.wait").exponential(who, v["days_to_dose_mean"], 0)).astype(np.int64)
