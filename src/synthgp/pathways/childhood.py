@@ -93,7 +93,7 @@ class Childhood(Pathway):
     all_ages = True
     fields = {"child_visit_day": "day each immunisation visit is attended (one column per visit), or NEVER",
               "baby_check_day": "day of the 6-8 week baby check, or NEVER"}
-    reads = ("dob", "male", "imd", "first_allowed", "lst")
+    reads = ("dob", "male", "imd", "first_allowed", "first", "lst")
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
         n_visits = len(reference.toml("immunisation.toml")["visit"])
@@ -117,7 +117,7 @@ class Childhood(Pathway):
     def coverage(self, series: str, year: np.ndarray) -> np.ndarray:
         """The published coverage of `series` in each financial year (the first or last year outside the table)."""
         c = self.cfg["coverage"]
-        years = np.asarray(c["year"])
+        years = np.asarray(c["season"])
         return np.asarray(c[series])[np.clip(np.asarray(year) - years[0], 0, len(years) - 1)]
 
     def attendance(self, visit: Visit, dob: np.ndarray) -> np.ndarray:
@@ -169,7 +169,7 @@ class Childhood(Pathway):
         """Vaccinations given before a child's first simulated day: from a previous practice (transferred,
         entered within weeks of registration) or, registered here, before the burn-in (history)."""
         s = self.s
-        first = sim.first[kids]
+        first = s.first[kids]
         for v in range(len(self.visits)):
             day = s.child_visit_day[kids, v]
             before = kids[(day < first) & (day <= np.minimum(s.lst[kids], sim.end))]
@@ -189,7 +189,7 @@ class Childhood(Pathway):
         day to their last."""
         kids = month.all[month.all_age < CHILD_YEARS]
         day = days[kids]
-        sel = (day >= month.day0) & (day < month.day1) & (day >= sim.first[kids]) & (day <= self.s.lst[kids])
+        sel = (day >= month.day0) & (day < month.day1) & (day >= self.s.first[kids]) & (day <= self.s.lst[kids])
         return kids[sel], day[sel]
 
     def _weekday(self, sim: "Sim", day: np.ndarray) -> np.ndarray:
