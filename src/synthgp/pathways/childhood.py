@@ -4,8 +4,9 @@
 Each child is invited to the schedule's visits (8, 12 and 16 weeks, 1 year, 18 months from 2026, 3 years
 4 months); which vaccines a visit gives is read from the dated rows of the schedule, on the day the visit
 falls due and by date of birth, so no vaccine is given before its programme started. Whether a child attends
-a visit follows a propensity (one latent for the three infant visits, so the primary course is nested; the
-later visits correlated with it), shifted by deprivation, with the attendance solved so that coverage at the
+a visit follows a propensity (one latent for the three infant visits, so the primary course is nested, and one
+for the visits from 1 year, so MMR2 is given to children who had MMR1; the two correlated), shifted by
+deprivation, with the attendance solved so that coverage at the
 age COVER measures it (12 months, 24 months, 5 years) is the published figure of the child's cohort year.
 A visit is given promptly or late (data/immunisation.toml [timing]), never within four weeks of the last.
 
@@ -120,13 +121,17 @@ class Childhood(Pathway):
         years = np.asarray(c["season"])
         return np.asarray(c[series])[np.clip(np.asarray(year) - years[0], 0, len(years) - 1)]
 
-    def attendance(self, visit: Visit, dob: np.ndarray) -> np.ndarray:
-        """P(attending `visit`) for children born on `dob`, so that coverage at the measured age is the
-        published figure of the year that age is reached (visits can be late: divided by P(in time))."""
-        c = self.cfg["coverage"]
+    def attendance(self, v: int, dob: np.ndarray) -> np.ndarray:
+        """P(attending visit `v`) for children born on `dob`, so that coverage at the measured age is the
+        published figure of the year that age is reached. A visit can be late, and is never within
+        `min_interval_days` of the last, so it is in time only if each earlier visit j was late by no more than
+        at - age_j - (v - j) x interval: the target is divided by the product of those chances."""
+        visit, c, timing = self.visits[v], self.cfg["coverage"], self.cfg["timing"]
         at = c["measured_at_days"][visit.coverage]
         target = self.coverage(visit.coverage, financial_year(dob + at)) + visit.extra
-        return np.minimum(target / delay_cdf(at - visit.age_days, self.cfg["timing"]), 0.995)
+        in_time = np.prod([delay_cdf(at - self.visits[j].age_days - (v - j) * timing["min_interval_days"], timing)
+                           for j in range(v + 1)])
+        return np.minimum(target / in_time, 0.995)
 
     # ------------------------------------------------------------ planning (once, before the months)
     def plan(self, sim: "Sim") -> None:
@@ -142,14 +147,15 @@ class Childhood(Pathway):
         inv = np.vectorize(NormalDist().inv_cdf)
         timing, last = self.cfg["timing"], np.full(len(kids), -FAR, dtype=np.int64)
         r = prop["persistence"]
+        later = np.sqrt(r) * z + np.sqrt(1 - r) * sim.stream("childhood.later").normal(kids)  # from 1 year
         for v, visit in enumerate(self.visits):
             due = dob + visit.age_days
             offered = np.zeros(len(kids), dtype=bool)
             for d in self.doses:
                 if d.visit == v:
                     offered |= d.applies(dob, due)
-            latent = z if visit.age_days < 365 else np.sqrt(r) * z + np.sqrt(1 - r) * sim.stream("childhood.visit").normal(kids, v)
-            attends = offered & (latent < inv(self.attendance(visit, dob)) + shift)
+            latent = z if visit.age_days < 365 else later
+            attends = offered & (latent < inv(self.attendance(v, dob)) + shift)
             prompt = sim.stream("childhood.prompt").uniform(kids, v) < timing["prompt_share"]
             mean = np.where(prompt, timing["prompt_mean_days"], timing["late_mean_days"])
             day = due + np.round(sim.stream("childhood.delay").exponential(kids, mean, v)).astype(np.int64)
