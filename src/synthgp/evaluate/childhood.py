@@ -47,9 +47,31 @@ SELECT c.fy, count(*) AS cohort, count(*) FILTER (WHERE coalesce(d.n, 0) >= {dos
 FROM cohort c LEFT JOIN doses d USING (patid) GROUP BY 1 ORDER BY 1"""
 
 
+BIRTHS_YEAR = 2023  # the year of the newborn-registration figure (calibration.toml newborns_per_1000)
+NEWBORN_DAYS = 90  # registered within this many days of birth: born into the practice
+
+
+def newborns_per_1000(con: duckdb.DuckDBPyConnection, year: int = BIRTHS_YEAR) -> float | None:
+    """Babies born in `year` and registered within NEWBORN_DAYS of birth, per 1,000 regular patients registered
+    and alive on 1 July of the year (the practice's births, against a crude birth rate)."""
+    mid = dt.date(year, 7, 1).isoformat()
+    births, listed = con.execute(f"""
+        SELECT count(*) FILTER (WHERE year(i.date_of_birth) = {int(year)}
+                                  AND p.regstartdate <= i.date_of_birth + INTERVAL {NEWBORN_DAYS} DAY),
+               count(*) FILTER (WHERE p.regstartdate <= DATE '{mid}' AND (p.regenddate IS NULL OR p.regenddate > DATE '{mid}')
+                                  AND (p.cprd_ddate IS NULL OR p.cprd_ddate > DATE '{mid}') AND i.date_of_birth <= DATE '{mid}')
+        FROM patient p JOIN patient_identity i USING (patid) WHERE p.patienttypeid = 3""").fetchone()
+    return 1000 * births / listed if listed else None
+
+
 def measure(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dict[str, Any]:
-    """Coverage of each measure by financial year, for the years wholly inside the study (start to end)."""
+    """Coverage of each measure by financial year, for the years wholly inside the study (start to end), and the
+    newborn registrations of BIRTHS_YEAR if the study holds it."""
     out: dict[str, Any] = {}
+    if start <= dt.date(BIRTHS_YEAR, 1, 1) and dt.date(BIRTHS_YEAR, 12, 31) <= end:
+        rate = newborns_per_1000(con)
+        if rate is not None:
+            out["newborns_per_1000"] = rate
     for name, (fid, _, _, _) in MEASURES.items():
         got = {}
         for fy, cohort, covered in con.execute(coverage_sql(name)).fetchall():
