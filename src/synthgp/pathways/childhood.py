@@ -93,13 +93,16 @@ class Childhood(Pathway):
     name = "childhood"
     all_ages = True
     fields = {"child_visit_day": "day each immunisation visit is attended (one column per visit), or NEVER",
-              "baby_check_day": "day of the 6-8 week baby check, or NEVER"}
+              "baby_check_day": "day of the 6-8 week baby check, or NEVER",
+              "child_flu_day": "day of each season's nasal flu vaccination (one column per season), or NEVER"}
     reads = ("dob", "male", "imd", "first_allowed", "first", "lst")
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
         n_visits = len(reference.toml("immunisation.toml")["visit"])
+        n_seasons = len(reference.toml("immunisation.toml")["child_flu"]["season"])
         return {"child_visit_day": np.full((sim.n, n_visits), NEVER, dtype=np.int64),
-                "baby_check_day": np.full(sim.n, NEVER, dtype=np.int64)}
+                "baby_check_day": np.full(sim.n, NEVER, dtype=np.int64),
+                "child_flu_day": np.full((sim.n, n_seasons), NEVER, dtype=np.int64)}
 
     def bind(self, sim: "Sim") -> None:
         super().bind(sim)
@@ -163,6 +166,7 @@ class Childhood(Pathway):
             s.child_visit_day[kids[attends], v] = day[attends]
             last = np.where(attends, day, last)
         self._baby_check_plan(sim, kids)
+        self._flu_plan(sim, kids, later, shift)
         self._history(sim, kids)
 
     def _baby_check_plan(self, sim: "Sim", kids: np.ndarray) -> None:
@@ -170,6 +174,27 @@ class Childhood(Pathway):
         done = sim.stream("childhood.check").uniform(kids) < b["share"]
         day = self.s.dob[kids] + b["from_days"] + sim.stream("childhood.check.day").integers(kids, b["to_days"] - b["from_days"] + 1)
         self.s.baby_check_day[kids[done]] = day[done]
+
+    def _flu_plan(self, sim: "Sim", kids: np.ndarray, later: np.ndarray, shift: np.ndarray) -> None:
+        """Each season from 2013/14, the children of the eligible ages on 31 August: vaccinated or not, and on
+        which day (September to January)."""
+        f, s = self.cfg["child_flu"], self.s
+        r = f["persistence"]
+        for k, (year, uptake) in enumerate(zip(f["season"], f["uptake"])):
+            start = _day(dt.date(year, 9, 1), 0)
+            if year < f["first_season"] or not sim.start <= start <= sim.end:
+                continue
+            ages = f["ages_by_season"].get(str(year), f["ages"])
+            age = (dt.date(year, 8, 31) - dates.EPOCH).days - s.dob[kids]  # days old on 31 August
+            years = np.floor(age / 365.25).astype(np.int64)
+            sel = np.isin(years, ages) & (age >= 0)
+            who = kids[sel]
+            latent = np.sqrt(r) * later[sel] + np.sqrt(1 - r) * sim.stream("childhood.flu").normal(who, year)
+            yes = latent < NormalDist().inv_cdf(uptake) + shift[sel]
+            month = sim.stream("childhood.flu.month").categorical(who[yes], np.asarray(f["month_share"]), year)
+            first = np.array([_day(dt.date(year + (m > 12), (m - 1) % 12 + 1, 1), 0) for m in range(9, 9 + len(f["month_share"]) + 1)])
+            day = first[month] + sim.stream("childhood.flu.day").integers(who[yes], first[month + 1] - first[month], year)
+            s.child_flu_day[who[yes], k] = day
 
     def _history(self, sim: "Sim", kids: np.ndarray) -> None:
         """Vaccinations given before a child's first simulated day: from a previous practice (transferred,
@@ -225,6 +250,16 @@ class Childhood(Pathway):
                 extra = {k: (x[sel] if isinstance(x, np.ndarray) else x) for k, x in kw.items()}
                 rec.observation(pos[sel], day[sel], rec.code(d.code), cons=None if cons is None else cons[sel],
                                 obstype=rec.obstype("Immunisation"), **extra)
+
+    def flu(self, sim: "Sim", month: "Month") -> None:
+        """This month's nasal flu vaccinations of young children, by a practice nurse."""
+        rec = sim.record
+        for k in range(self.s.child_flu_day.shape[1]):
+            pos, day = self._due(sim, month, self.s.child_flu_day[:, k])
+            if len(pos):
+                day = self._weekday(sim, day)
+                cons = sim.contacts.book(pos, day, "nurse", "childhood.flu", month.m, "Clinic")
+                rec.observation(pos, day, rec.code("flu_vaccination"), cons=cons, obstype=rec.obstype("Immunisation"))
 
     def baby_check(self, sim: "Sim", month: "Month") -> None:
         """This month's 6-8 week checks by a GP, with the baby's weight."""
