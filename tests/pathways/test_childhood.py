@@ -220,7 +220,11 @@ def test_nothing_outside_registration_or_after_death():
     assert len(check["pat"]) > 0.8 * (~movers & ~dies).sum()
     assert age.min() >= 42 - 3 and age.max() <= 56 + 3  # a weekend moved to a working day at most
     weight = emitted(sim, "obs", code="body_weight")
-    assert len(weight["pat"]) == len(check["pat"]) and 3.0 < np.median(weight["value"]) < 6.5
+    head = emitted(sim, "obs", code="head_circumference")
+    assert len(weight["pat"]) == len(head["pat"]) == len(check["pat"])
+    # the WHO medians at 6-8 weeks lie between the 1- and 2-month values (4.2-5.6 kg, 36.5-39.1 cm)
+    assert 4.2 < np.median(weight["value"]) < 5.6 and 36.5 < np.median(head["value"]) < 39.1
+    assert np.corrcoef(weight["value"], head["value"])[0, 1] > 0.3
     assert not movers[check["pat"]].any()
 
 

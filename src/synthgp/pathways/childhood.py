@@ -271,9 +271,16 @@ class Childhood(Pathway):
         cons = sim.contacts.book(pos, day, "gp", "childhood.check", month.m, "Face to face consultation")
         rec.observation(pos, day, rec.code("baby_check"), cons=cons, obstype=rec.obstype("Observation"))
         months = (day - self.s.dob[pos]) / (365.25 / 12)
-        boy = self.s.male[pos]
-        ages = b["weight_age_months"]
-        med = np.where(boy, np.interp(months, ages, b["weight_median_boys"]), np.interp(months, ages, b["weight_median_girls"]))
-        sd = np.where(boy, np.interp(months, ages, b["weight_sd_boys"]), np.interp(months, ages, b["weight_sd_girls"]))
-        kg = np.round(np.maximum(med + sd * sim.stream("childhood.weight").normal(pos), 2.0), 2)
+        boy, ages = self.s.male[pos], b["weight_age_months"]
+
+        def growth(name: str) -> tuple[np.ndarray, np.ndarray]:
+            med = np.where(boy, np.interp(months, ages, b[f"{name}_median_boys"]), np.interp(months, ages, b[f"{name}_median_girls"]))
+            return med, np.where(boy, np.interp(months, ages, b[f"{name}_sd_boys"]), np.interp(months, ages, b[f"{name}_sd_girls"]))
+
+        z, r = sim.stream("childhood.weight").normal(pos), b["head_weight_correlation"]
+        (med, sd), (hmed, hsd) = growth("weight"), growth("head")
+        hz = r * z + np.sqrt(1 - r * r) * sim.stream("childhood.head").normal(pos)
+        kg = np.round(np.maximum(med + sd * z, 2.0), 2)
+        cm = np.round(hmed + hsd * hz, 1)
         rec.observation(pos, day, rec.code("body_weight"), cons=cons, value=kg, unit=rec.unit("kg"), obstype=rec.obstype("Value"))
+        rec.observation(pos, day, rec.code("head_circumference"), cons=cons, value=cm, unit=rec.unit("cm"), obstype=rec.obstype("Value"))
