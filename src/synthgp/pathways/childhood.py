@@ -116,6 +116,7 @@ class Childhood(Pathway):
         pop, region = reference.toml("population.toml"), sim.scenario.population.region
         share = reference.toml("regions.toml")[region].get("profile", {}).get("imd_quintile_share", pop["imd"]["quintile_share"])
         self.mean_imd = float(np.dot(share, np.arange(1, 6)))
+        self._month_kids: tuple[int, np.ndarray] = (-1, np.empty(0, dtype=np.int64))
 
     # ------------------------------------------------------------ coverage
     def coverage(self, series: str, year: np.ndarray) -> np.ndarray:
@@ -218,7 +219,9 @@ class Childhood(Pathway):
     def _due(self, sim: "Sim", month: "Month", days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(positions, days) of the month's children whose `days` fall this month, from their first simulated
         day to their last."""
-        kids = month.all[month.all_age < CHILD_YEARS]
+        if self._month_kids[0] != month.m:  # the month's children, found once for all its steps
+            self._month_kids = (month.m, month.all[month.all_age < CHILD_YEARS])
+        kids = self._month_kids[1]
         day = days[kids]
         sel = (day >= month.day0) & (day < month.day1) & (day >= self.s.first[kids]) & (day <= self.s.lst[kids])
         return kids[sel], day[sel]
@@ -253,8 +256,10 @@ class Childhood(Pathway):
 
     def flu(self, sim: "Sim", month: "Month") -> None:
         """This month's nasal flu vaccinations of young children, by a practice nurse."""
-        rec = sim.record
-        for k in range(self.s.child_flu_day.shape[1]):
+        rec, f = sim.record, self.cfg["child_flu"]
+        for k, year in enumerate(f["season"]):
+            if month.day1 <= _day(dt.date(year, 9, 1), 0) or month.day0 >= _day(dt.date(year + 1, 3, 1), 0):
+                continue  # the month is outside the season (September to January, a weekend into February)
             pos, day = self._due(sim, month, self.s.child_flu_day[:, k])
             if len(pos):
                 day = self._weekday(sim, day)
