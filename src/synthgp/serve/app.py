@@ -19,7 +19,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from synthgp._version import __version__
 from synthgp.core.output import Output
 from synthgp.evaluate import covid, flu
-from synthgp.serve import smart, smart_apps, viewer
+from synthgp.serve import coverage, smart, smart_apps, viewer
 from synthgp.serve.fhir_api import Api, FhirError, outcome, router
 
 HERE = Path(__file__).parent
@@ -111,7 +111,8 @@ def create_app(out: Path, allowed_hosts: list[str] | None = None, apps: Path | N
     def dashboard(request: Request):
         with connect() as con:
             return page(request, "dashboard.html", practices=viewer.dashboard(con), flu_definition=flu.DEFINITION,
-                        covid_definition=covid.DEFINITION)
+                        covid_definition=covid.DEFINITION, flu_seasons=coverage.flu_seasons(con),
+                        immunisations=coverage.immunisations(con))
 
     @app.get("/practice/{pracid}", response_class=HTMLResponse, summary="A practice's recall lists")
     def practice(request: Request, pracid: int):
