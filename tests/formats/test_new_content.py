@@ -8,7 +8,6 @@ import csv
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import duckdb
 import pytest
