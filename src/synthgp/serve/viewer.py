@@ -196,7 +196,8 @@ def immunisations(con, patid: int) -> list[dict]:
         WHERE o.patid = $patid AND s.status IS NOT NULL ORDER BY o.obsdate DESC, o.obsid DESC""", {"patid": patid})
     by_sct = {codes.snomed(k): v for k, v in VACCINATIONS.items()}
     for v in rows:
-        v["vaccine"], v["where"] = by_sct.get(v["sct"]) or (v["term"], "declined" if v["status"] == "not-done" else "practice")
+        named = None if v["cluster"].startswith("IMM") else by_sct.get(v["sct"])  # an IMM* code is named by its term
+        v["vaccine"], v["where"] = named or (v["term"], "declined" if v["status"] == "not-done" else "practice")
     return rows
 
 
