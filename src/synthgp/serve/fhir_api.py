@@ -446,7 +446,7 @@ class Api:
         for kind in fhir.TYPES:
             params = list(PATIENT_SCOPED.get(kind, ((), ()))[0]) + list(OTHER.get(kind, ())) + ["_id"]
             resources.append({
-                "type": kind, "profile": fhir.profile(kind),
+                "type": kind, "profile": fhir.type_profile(kind),
                 "interaction": [{"code": "read"}, {"code": "search-type"}],
                 "searchInclude": list(PATIENT_SCOPED.get(kind, ((), ()))[1]),
                 **({"searchRevInclude": [f"{t}:patient" for t in PATIENT_SCOPED]} if kind == "Patient" else {}),
