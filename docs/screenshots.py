@@ -80,14 +80,12 @@ def main(argv: list[str] | None = None) -> int:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             base = f"http://127.0.0.1:{a.port}"
             page.goto(base + "/")
-            page.locator("#coverage").scroll_into_view_if_needed()
             page.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)
             for name, patid in who.items():
                 page.goto(f"{base}/patient/{patid}")
                 page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
-                journal = page.locator("#journal article").first
-                if journal.count():
-                    journal.scroll_into_view_if_needed()
+                if page.locator("#journal article").count():  # the latest consultations, from the heading down
+                    page.evaluate("document.querySelector('#journal').parentElement.scrollIntoView({block: 'start'})")
                     page.screenshot(path=str(SHOTS / f"{name}-journal.png"), full_page=False)
                 print(f"{name}: patient {patid} -> {SHOTS / (name + '.png')}")
             browser.close()

@@ -154,7 +154,8 @@ def record(con, patid: int) -> dict | None:
     current = [] if closed else [i for i in last.values()
                                  if i["issuedate"] + dt.timedelta(days=int(i["duration"] or 28) + 28) >= today]
     latest = {}
-    for cluster, label, pick in (("BMI", "BMI", None), ("LAB", "eGFR", EGFR), ("QRISK", "CV risk", None)):
+    for cluster, label, pick in (("HEIGHT", "Height", None), ("WEIGHT", "Weight", None), ("BMI", "BMI", None),
+                                 ("LAB", "eGFR", EGFR), ("QRISK", "CV risk", None)):
         vals = [o for o in obs if o["cluster"] == cluster and o["value"] is not None and (pick is None or o["sct"] == pick)]
         if vals:
             latest[label] = vals[-1]
