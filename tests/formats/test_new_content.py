@@ -128,6 +128,7 @@ def test_an_imm_vaccination_is_an_immunization(made, res):
 def test_acute_and_repeat_issues(made, res):
     mr = res["MedicationRequest"]
     assert mr[str(made.issue)]["courseOfTherapyType"]["coding"][0]["code"] == "acute"
+    assert mr[str(made.issue)]["encounter"] == {"reference": f"Encounter/{made.consid}"}  # issued at it, by its GP
     # every issue the prescribing service writes today is of a repeat course
     others = [r["courseOfTherapyType"]["coding"][0]["code"] for i, r in mr.items() if i != str(made.issue)]
     assert len(others) > 1000 and set(others) == {"continuous"}

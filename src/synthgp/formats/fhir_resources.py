@@ -481,6 +481,8 @@ WHERE {flt('r')}"""
 
 
 def medication_request(flt: Filter = everyone) -> str:
+    """One per issue; `encounter` the consultation the prescriber held with the patient that day, if any (an
+    acute item prescribed at it, a course started at a review)."""
     course, disp = acute_sql()
     return f"""
 SELECT di.patid, CAST(di.issueid AS VARCHAR) AS id, {_json(f'''{{
@@ -489,6 +491,7 @@ SELECT di.patid, CAST(di.issueid AS VARCHAR) AS id, {_json(f'''{{
   'medicationCodeableConcept': {{'coding': [{{'system': {_sys('dmd')}, 'code': CAST(pd.dmdid AS VARCHAR),
       'display': pd.termfromemis}}], 'text': pd.termfromemis}},
   'subject': {{'reference': 'Patient/' || CAST(di.patid AS VARCHAR)}},
+  'encounter': {_ref('Encounter', 'ec.consid')},
   'authoredOn': di.issuedate,
   'requester': {_ref('Practitioner', 'di.staffid')},
   'reasonReference': CASE WHEN di.probobsid IS NOT NULL THEN [{_ref('Condition', 'di.probobsid')}] END,
@@ -507,6 +510,8 @@ SELECT di.patid, CAST(di.issueid AS VARCHAR) AS id, {_json(f'''{{
 FROM drug_issue di JOIN product_dictionary pd USING (prodcodeid)
 LEFT JOIN "lookup_common_dosages" cd USING (dosageid) LEFT JOIN "lookup_QuantUnit" qu USING (quantunitid)
 LEFT JOIN (SELECT drugrecid, count(*) AS n FROM drug_issue di WHERE {flt('di')} GROUP BY drugrecid) cn USING (drugrecid)
+LEFT JOIN (SELECT patid, consdate, staffid, min(consid) AS consid FROM consultation c WHERE {flt('c')} GROUP BY ALL) ec
+  ON ec.patid = di.patid AND ec.consdate = di.issuedate AND ec.staffid = di.staffid
 WHERE {flt('di')}"""
 
 
