@@ -384,11 +384,17 @@ FROM observation o JOIN medical_dictionary d USING (medcodeid)
 WHERE d.cluster IN ({procs}) AND {flt('o')}"""
 
 
-def vaccine_sql(cluster: str, field: str) -> str:
+def vaccine_sql(cluster: str, field: str, age: str | None = None) -> str:
     """SQL for the vaccineCode `field` (code, display) of a code of `cluster`: the dm+d VMP fhir.toml
-    [immunization.cluster] names for it, NULL where the record names no vaccine."""
+    [immunization.cluster] names for it (for a child, `age` years at the vaccination below
+    [immunization.child]'s limit, the child's VMP), NULL where the record names no vaccine."""
     im = mapping()["immunization"]
-    return _case(cluster, {c: im["vaccine"][v["vaccine"]][field] for c, v in im["cluster"].items() if "vaccine" in v})
+    base = _case(cluster, {c: im["vaccine"][v["vaccine"]][field] for c, v in im["cluster"].items() if "vaccine" in v})
+    if age is None:
+        return base
+    whens = " ".join(f"WHEN {cluster} = {q(c)} AND {age} < {int(v['under_age'])} THEN {q(im['vaccine'][v['vaccine']][field])}"
+                     for c, v in im["child"].items())
+    return f"CASE {whens} ELSE {base} END"
 
 
 def immunization(flt: Filter = everyone) -> str:
@@ -403,6 +409,7 @@ def immunization(flt: Filter = everyone) -> str:
     reported = f"d.snomedctconceptid IN ({codes.sql(*im['reported']['keys'])})"
     origin, fn = im["reported"]["origin"], im["performer_function"]
     procedure_code = _concept("d.snomedctconceptid", "d.term")
+    age = "(year(o.obsdate) - p.yob)"
     unknown = f"{{'system': {_sys('data_absent_reason')}, 'code': 'unknown', 'display': 'Unknown'}}"
     vaccine = (f"CASE WHEN s.vcode IS NOT NULL THEN {{'coding': [{{'system': {_sys('dmd')}, 'code': s.vcode, "
                f"'display': s.vdisplay}}], 'text': s.vdisplay}} ELSE {{'coding': [{unknown}], 'text': d.term}} END")
@@ -427,9 +434,9 @@ SELECT o.patid, CAST(o.obsid AS VARCHAR) AS id, {_json(f'''{{
 }}''')}
   , o.obsdate AS sdate, list_filter([s.vcode, CAST(d.snomedctconceptid AS VARCHAR)], lambda x: x IS NOT NULL) AS scodes,
   s.status AS scat
-FROM observation o JOIN medical_dictionary d USING (medcodeid),
-  LATERAL (SELECT {immunization_status('d.cluster')} AS status, {vaccine_sql('d.cluster', 'code')} AS vcode,
-                  {vaccine_sql('d.cluster', 'display')} AS vdisplay, coalesce({reported}, false) AS reported) s
+FROM observation o JOIN medical_dictionary d USING (medcodeid) JOIN patient p ON p.patid = o.patid,
+  LATERAL (SELECT {immunization_status('d.cluster')} AS status, {vaccine_sql('d.cluster', 'code', age)} AS vcode,
+                  {vaccine_sql('d.cluster', 'display', age)} AS vdisplay, coalesce({reported}, false) AS reported) s
 WHERE s.status IS NOT NULL AND {flt('o')}"""
 
 

@@ -174,6 +174,9 @@ WHERE d.cluster IN ({procs}) ORDER BY o.patid, o.obsdate, o.obsid""",
     }
 
 
+AGE = "(year(o.obsdate) - p.yob)"  # years at a vaccination (of observation o, patient p)
+
+
 def _immunizations() -> str:
     """One row per vaccination given: CODE the dm+d VMP where fhir.toml names one (as FHIR's vaccineCode), else the
     record's SNOMED CT vaccination code; BASE_COST the fee for the code ([immunization.base_cost]), else the
@@ -182,10 +185,10 @@ def _immunizations() -> str:
     return f"""
 WITH {DAY_CONS}
 SELECT {_ts('o.obsdate')} AS DATE, {uuid('patient', 'o.patid')} AS PATIENT, {_encounter('o', 'o.obsdate')} AS ENCOUNTER,
-  coalesce({fhir.vaccine_sql('d.cluster', 'code')}, CAST(d.snomedctconceptid AS VARCHAR), CAST(o.medcodeid AS VARCHAR)) AS CODE,
-  coalesce({fhir.vaccine_sql('d.cluster', 'display')}, d.term) AS DESCRIPTION,
+  coalesce({fhir.vaccine_sql('d.cluster', 'code', AGE)}, CAST(d.snomedctconceptid AS VARCHAR), CAST(o.medcodeid AS VARCHAR)) AS CODE,
+  coalesce({fhir.vaccine_sql('d.cluster', 'display', AGE)}, d.term) AS DESCRIPTION,
   coalesce({codes.sql_case('d.snomedctconceptid', im['base_cost'])}, {float(im['default_fee'])})::DOUBLE AS BASE_COST
-FROM observation o JOIN medical_dictionary d USING (medcodeid)
+FROM observation o JOIN medical_dictionary d USING (medcodeid) JOIN patient p ON p.patid = o.patid
 LEFT JOIN day_cons dc ON dc.patid = o.patid AND dc.consdate = o.obsdate
 WHERE {fhir.immunization_status('d.cluster')} = 'completed' ORDER BY o.patid, o.obsdate, o.obsid"""
 
