@@ -65,3 +65,18 @@ def test_headings_and_panels(made):
     assert journal.flag({"value": 0.5, "low": 1.0, "high": None}) == "L"
     kinds = {journal.heading(o) for o in obs if o["cluster"] == "BP"} | {journal.heading(o) for o in obs if o["cluster"] == "FLU"}
     assert kinds <= {"Examination", "Immunisation"}
+
+
+def test_results_filed_without_a_consultation_are_journal_items_of_their_own(made):
+    con = duckdb.connect(str(made.out / "synthgp.duckdb"), read_only=True)
+    patid = con.execute("""SELECT o.patid FROM observation o JOIN medical_dictionary d USING (medcodeid)
+        WHERE d.cluster = 'LAB' AND o.consid IS NULL ORDER BY o.patid LIMIT 1""").fetchone()[0]
+    obs = journal.entries(con, patid)
+    items = journal.build(journal.consultations(con, patid), obs, [])
+    filed = [c for c in items if c["filed"]]
+    loose = {o["obsid"] for o in obs if o["consid"] is None and o["cluster"] in journal.RESULT_CLUSTERS}
+    shown = [e["obsid"] for c in filed for _, groups in c["sections"] for g in groups for e in g["results"]]
+    assert loose and sorted(shown) == sorted(loose)  # each filed result once, on its own day's item
+    assert all(e["obsdate"] == c["consdate"] for c in filed for e in c["entries"])
+    dates = [c["consdate"] for c in items]
+    assert dates == sorted(dates, reverse=True)  # one journal, newest first

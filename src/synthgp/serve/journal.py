@@ -125,6 +125,7 @@ def build(cons: list[dict], obs: list[dict], issues: list[dict]) -> list[dict]:
             issued.setdefault(mine[0]["consid"], []).append(i)
     for c in cons:
         c["who"] = " ".join(x for x in (c["title"], c["given_name"], c["family_name"]) if x)
+        c["filed"] = False
         groups: dict[str, list] = {h: [] for h in HEADINGS}
         for e in at.get(c["consid"], []):
             groups[heading(e)].append(e)
@@ -133,4 +134,18 @@ def build(cons: list[dict], obs: list[dict], issues: list[dict]) -> list[dict]:
         c["issues"] = groups["Medication"]
         c["entries"] = at.get(c["consid"], [])
         c["sections"] = [(h, groups[h]) for h in HEADINGS if groups[h]]
-    return cons
+    return sorted(cons + filed(obs, by_id), key=lambda c: (c["consdate"], c["consid"] is not None, c["consid"] or 0),
+                  reverse=True)
+
+
+def filed(obs: list[dict], by_id: dict[int, dict]) -> list[dict]:
+    """Results filed without a consultation (a lab's report arriving), one journal item per day, grouped by panel
+    as a consultation's are."""
+    days: dict[dt.date, list[dict]] = {}
+    for o in obs:
+        if o["consid"] is None and o["cluster"] in RESULT_CLUSTERS:
+            o.setdefault("flag", flag(o))
+            days.setdefault(o["obsdate"], []).append(o)
+    return [{"consid": None, "consdate": day, "kind": "Results filed", "mode": "results", "who": "", "role": None,
+             "filed": True, "issues": [], "entries": rows, "sections": [("Results", _panels(rows, by_id))]}
+            for day, rows in days.items()]
