@@ -63,6 +63,8 @@ def test_headings_and_panels(made):
     assert len(groups) == 1 and [e["obsid"] for e in groups[0]["results"]] == made.results
     assert [journal.flag(by_id[i]) for i in made.results] == ["H", "", ""]
     assert journal.flag({"value": 0.5, "low": 1.0, "high": None}) == "L"
+    assert [journal.reference_range({"low": lo, "high": hi}) for lo, hi in ((3.5, 5.3), (90.0, None), (None, 5.0), (None, None))] \
+        == ["(3.5–5.3)", "(> 90)", "(< 5)", ""]
     kinds = {journal.heading(o) for o in obs if o["cluster"] == "BP"} | {journal.heading(o) for o in obs if o["cluster"] == "FLU"}
     assert kinds <= {"Examination", "Immunisation"}
 

@@ -74,6 +74,14 @@ def flag(e: dict) -> str:
     return ""
 
 
+def reference_range(e: dict) -> str:
+    """The reference range as a lab report prints it: "(3.5-5.3)", "(> 90)" or "(< 5)"; '' without one."""
+    lo, hi = e["low"], e["high"]
+    if lo is not None and hi is not None:
+        return f"({lo:g}–{hi:g})"
+    return f"(> {lo:g})" if lo is not None else f"(< {hi:g})" if hi is not None else ""
+
+
 def _panels(results: list[dict], by_id: dict[int, dict]) -> list[dict]:
     """Results grouped by panel: each header (cluster PANEL) with its results in order, then the results with
     no panel as groups of their own (panel None)."""
@@ -108,7 +116,7 @@ def build(cons: list[dict], obs: list[dict], issues: list[dict]) -> list[dict]:
     for o in obs:
         if o["consid"] is not None and not (o["cluster"] == "BP" and o["parentobsid"] is not None):
             o["dbp"] = dia.get(o["obsid"]) if o["cluster"] == "BP" else None
-            o["flag"] = flag(o)
+            o["flag"], o["range"] = flag(o), reference_range(o)
             at.setdefault(o["consid"], []).append(o)
     course_issues: dict[int, int] = {}
     for i in issues:
@@ -144,7 +152,7 @@ def filed(obs: list[dict], by_id: dict[int, dict]) -> list[dict]:
     days: dict[dt.date, list[dict]] = {}
     for o in obs:
         if o["consid"] is None and o["cluster"] in RESULT_CLUSTERS:
-            o.setdefault("flag", flag(o))
+            o["flag"], o["range"] = flag(o), reference_range(o)
             days.setdefault(o["obsdate"], []).append(o)
     return [{"consid": None, "consdate": day, "kind": "Results filed", "mode": "results", "who": "", "role": None,
              "filed": True, "issues": [], "entries": rows, "sections": [("Results", _panels(rows, by_id))]}
