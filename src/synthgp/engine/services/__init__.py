@@ -1,5 +1,5 @@
 """The services every pathway shares (engine/component.py Service): recording, registration and
-life, contacts, prescribing, vitals, tests and risk scores."""
+life, contacts, prescribing, vitals, labs (blood tests) and risk scores."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def default_services() -> list[Component]:
     from synthgp.engine.services.prescribing import Prescribing
     from synthgp.engine.services.recording import Recording
     from synthgp.engine.services.risk_scores import RiskScores
-    from synthgp.engine.services.tests import Tests
+    from synthgp.engine.services.labs import Labs
     from synthgp.engine.services.vitals import Vitals
 
-    return [Recording(), Life(), Contacts(), Prescribing(), Vitals(), Tests(), RiskScores()]
+    return [Recording(), Life(), Contacts(), Prescribing(), Vitals(), Labs(), RiskScores()]
