@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 EgfrHook = Callable[[np.ndarray, np.ndarray, np.ndarray], None]  # (pos, day, egfr)
 
 ORDERABLE = ("fbc", "lft", "tft", "lipids", "hba1c", "ue")
-PANELS = (*ORDERABLE, "acr")  # the urine ACR goes with the "full" sample, without a header
+PANELS = ("ue", "lipids", "hba1c", "acr", "fbc", "lft", "tft")  # drawing order; the urine ACR (with a "full"
+# sample) has no header
 BIT = {p: 1 << i for i, p in enumerate(PANELS)}
 FULL = BIT["ue"] | BIT["hba1c"] | BIT["lipids"] | BIT["acr"]
 DRAWS = 4  # draws kept per person
