@@ -19,10 +19,13 @@ CFG = tomllib.loads(resources.files("synthgp.data").joinpath("labs.toml").read_t
 HEADERS = {codes.medcode(v["header"]): k for k, v in CFG["panels"].items()}
 
 
-def lab_sim(pos=(0, 1, 2), **kw):
+def lab_sim(pos=(0, 1, 2), with_ue=False, **kw):
+    """A sim with people of 60 on ON; without `with_ue`, a U&E comes alone (no liver panel or FBC added)."""
     sim = make_sim()
     person(sim, list(pos), age=60, on=ON, **kw)
     put(sim, list(pos), egfr=80.0, rf_total_cholesterol=5.5, rf_hdl=1.3)
+    if not with_ue:
+        sim.labs.with_ue = {}
     return sim
 
 
@@ -78,6 +81,19 @@ def test_orders_out_of_day_order_within_a_month_meet_the_same_draw():
     rows = emitted(sim, "obs", code="egfr")
     assert rows["day"].tolist() == [ON + 10, ON + 2]
     assert emitted(sim, "obs", code="hba1c")["day"].tolist() == [ON + 2, ON + 10]
+
+
+def test_a_conditions_bloods_add_a_liver_panel_and_fbc_at_the_data_files_rates():
+    sim = lab_sim(range(90), with_ue=True)
+    pos = np.arange(90)
+    for k in range(6):  # 540 draws
+        sim.labs.sample(pos, ON + 7 * k, k % 2 == 0)
+    n = len(emitted(sim, "obs", code="egfr")["pat"])
+    share = {p: len(emitted(sim, "obs", code=c)["pat"]) / n for p, c in (("lft", "alt"), ("fbc", "haemoglobin"))}
+    for p, want in CFG["monitoring"]["with_ue"].items():
+        assert share[p] == pytest.approx(want, abs=0.08), p  # SE about 0.02 at 540 draws
+    sim.labs.order(pos[:5], ON + 50, "tft")  # an order names its panel: nothing added
+    assert len(emitted(sim, "obs", code="egfr")["pat"]) == n
 
 
 def test_results_are_children_of_their_panel_header_and_share_its_consultation():

@@ -76,6 +76,7 @@ class Labs(Service):
         cfg = self.cfg = reference.toml("labs.toml")
         self.visit_sd = reference.toml("blood_pressure.toml")["kidney"]["visit_sd"]
         self.egfr_hooks: list[EgfrHook] = []
+        self.with_ue = dict(cfg["monitoring"]["with_ue"])  # panel -> share of a condition's U&E draws it joins
         rec = self.record
         self.header = {p: rec.code(cfg["panels"][p]["header"]) for p in ORDERABLE}
         self.investigation = rec.obstype("Investigation")
@@ -102,14 +103,17 @@ class Labs(Service):
             self._request(pos, np.broadcast_to(np.asarray(day, dtype=np.int64), len(pos)), np.full(len(pos), BIT[panel]), cons)
 
     def sample(self, pos: np.ndarray, day, full: bool | np.ndarray) -> dict[str, np.ndarray] | None:
-        """A blood sample from each of `pos` on `day`: urea and electrolytes, and with `full` (for all, or one flag
-        each) HbA1c, lipids and urine ACR; returns eGFR and potassium (and with `full` total and HDL cholesterol and
-        ACR) as the draw gave them. One draw a day: a second order the same day gets that draw's results."""
+        """A blood sample from each of `pos` on `day` for a long-term condition: urea and electrolytes (often with a
+        liver panel and a full blood count, data/labs.toml [monitoring] with_ue), and with `full` (for all, or one
+        flag each) HbA1c, lipids and urine ACR; returns eGFR and potassium (and with `full` total and HDL cholesterol
+        and ACR) as the draw gave them. One draw a day: a second order the same day gets that draw's results."""
         if not len(pos):
             return None
         pos = np.asarray(pos, dtype=np.int64)
         day = np.broadcast_to(np.asarray(day, dtype=np.int64), len(pos))
         bits = np.where(np.broadcast_to(full, len(pos)), FULL, BIT["ue"])
+        for panel, share in self.with_ue.items():  # a long-term condition's usual bloods
+            bits |= np.where(self.sim.draws(f"lab.with_ue.{panel}").uniform(pos, day) < share, BIT[panel], 0)
         up, slot, back = self._request(pos, day, bits, None)
         v = self.s.draw_values[up, slot][back]
         out = {"egfr": v[:, 0], "k": v[:, 1]}
