@@ -95,3 +95,15 @@ def test_no_blood_test_outside_registration(con):
         WHERE {LABS} AND (o.obsdate < p.regstartdate OR o.obsdate > coalesce(p.regenddate, p.cprd_ddate, DATE '9999-12-31')
                           OR o.obsdate > coalesce(p.cprd_ddate, DATE '9999-12-31'))""").fetchone()[0]
     assert outside == 0
+
+
+def test_blood_test_figures_land_on_their_published_figures(small):
+    """evaluate/labs.py's figures (calibrations and validations as calibration.toml says) at 20,000 patients; the
+    85+ anaemia bands (a few hundred people, SE 3-4 points against a 4-point tolerance) are left to larger runs."""
+    from synthgp.evaluate import calibration
+
+    ids = {"anaemia_prevalence", "hba1c_controlled_diabetes", "hba1c_ndh_of_tested", "ltc_blood_tests_per_1000py"}
+    rows = [r for r in calibration.for_output(small) if r.id in ids and not r.part.endswith("85+")]
+    assert {r.id for r in rows} == ids and len(rows) == 8
+    failed = [r for r in rows if not r.passed]
+    assert not failed, calibration.format_table(failed)

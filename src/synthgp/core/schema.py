@@ -285,7 +285,7 @@ COVID_TRUTH = Table("covid_truth", "truth",
 ))
 
 LAB_TRUTH = Table("lab_truth", "truth",
-                  "The conditions blood tests reveal, for adults while simulated: anaemia by calendar year of the study "
+                  "The conditions blood tests reveal, for adults while simulated: anaemia by calendar year (burn-in included) "
                   "(iron deficiency or other causes), hyperthyroidism and hypothyroidism with their span.", (
     Column("patid", I64, "Patient."),
     Column("condition", STR, "anaemia_iron_deficiency, anaemia_other, hyperthyroidism or hypothyroidism."),

@@ -192,18 +192,19 @@ class Results:
 
 
 def truth_rows(labs: "Labs", sim: "Sim") -> dict[str, np.ndarray]:
-    """lab_truth: anaemia by calendar year of the study (iron deficiency or other), hyperthyroidism and
-    hypothyroidism spans, for the adults simulated in them."""
+    """lab_truth: anaemia by calendar year (from the year before the burn-in starts: a history's bloods may be dated
+    before entry), iron deficiency or other, for adults in the record that year; hyperthyroidism and
+    hypothyroidism spans of the adults simulated."""
     s, res = labs.s, labs.results
-    y0, y1 = int(dates.year_of(np.array([sim.study_start]))[0]), int(dates.year_of(np.array([sim.end]))[0])
+    y0, y1 = int(dates.year_of(np.array([sim.start]))[0]) - 1, int(dates.year_of(np.array([sim.end]))[0])
     parts: list[tuple[np.ndarray, ...]] = []
     for y in range(y0, y1 + 1):
         a, b = dates.to_days(dt.date(y, 1, 1)), dates.to_days(dt.date(y, 12, 31))
-        pos = np.flatnonzero((s.ent <= b) & (s.lst >= a))
+        pos = np.flatnonzero((s.first_allowed <= b) & (s.lst >= a) & (b - s.dob >= 18 * YEAR))
         anaemic, iron = res.anaemic(pos, np.full(len(pos), y))
         p = pos[anaemic]
         parts.append((p, np.where(iron[anaemic], "anaemia_iron_deficiency", "anaemia_other"),
-                      np.maximum(s.ent[p], a), np.minimum(s.lst[p], b)))
+                      np.maximum(s.first_allowed[p], a), np.minimum(s.lst[p], b)))
     th = labs.cfg["thyroid"]
     ends = s.hyper_onset + int(round(th["hyper_years"] * YEAR))
     p = np.flatnonzero((s.hyper_onset <= s.lst) & (ends > s.ent))

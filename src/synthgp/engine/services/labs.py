@@ -57,7 +57,7 @@ class Labs(Service):
               "hba1c_level": "the person's own HbA1c without diabetes, mmol/mol, before age and pre-diabetes",
               "alt_z": "the person's own ALT (a normal draw)",
               "hyper_onset": "day hyperthyroidism starts, or NEVER"}
-    reads = ("male", "dob", "ent", "lst", "egfr", "onset_ckd", "onset_type2", "rf_total_cholesterol", "rf_hdl",
+    reads = ("male", "dob", "ent", "lst", "first_allowed", "egfr", "onset_ckd", "onset_type2", "rf_total_cholesterol", "rf_hdl",
              "regular_drug", "regular_from", "regular_until")
     truth = ("lab_truth",)
 
