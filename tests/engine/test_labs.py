@@ -93,7 +93,9 @@ def test_a_conditions_bloods_add_a_liver_panel_and_fbc_at_the_data_files_rates()
     for p, want in CFG["monitoring"]["with_ue"].items():
         assert share[p] == pytest.approx(want, abs=0.08), p  # SE about 0.02 at 540 draws
     sim.labs.order(pos[:5], ON + 50, "tft")  # an order names its panel: nothing added
-    assert len(emitted(sim, "obs", code="egfr")["pat"]) == n
+    sim.labs.sample(pos, ON + 60, True, extras=False)  # nor to bloods that are not a condition's
+    assert len(emitted(sim, "obs", code="alt")["pat"]) == round(share["lft"] * n)
+    assert len(emitted(sim, "obs", code="egfr")["pat"]) == n + 90
 
 
 def test_results_are_children_of_their_panel_header_and_share_its_consultation():

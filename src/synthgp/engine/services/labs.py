@@ -102,17 +102,18 @@ class Labs(Service):
         if len(pos):
             self._request(pos, np.broadcast_to(np.asarray(day, dtype=np.int64), len(pos)), np.full(len(pos), BIT[panel]), cons)
 
-    def sample(self, pos: np.ndarray, day, full: bool | np.ndarray) -> dict[str, np.ndarray] | None:
+    def sample(self, pos: np.ndarray, day, full: bool | np.ndarray, extras: bool = True) -> dict[str, np.ndarray] | None:
         """A blood sample from each of `pos` on `day` for a long-term condition: urea and electrolytes (often with a
         liver panel and a full blood count, data/labs.toml [monitoring] with_ue), and with `full` (for all, or one
         flag each) HbA1c, lipids and urine ACR; returns eGFR and potassium (and with `full` total and HDL cholesterol
-        and ACR) as the draw gave them. One draw a day: a second order the same day gets that draw's results."""
+        and ACR) as the draw gave them. One draw a day: a second order the same day gets that draw's results.
+        `extras=False`: no liver panel or FBC added (bloods that are not a long-term condition's, e.g. a Health Check's)."""
         if not len(pos):
             return None
         pos = np.asarray(pos, dtype=np.int64)
         day = np.broadcast_to(np.asarray(day, dtype=np.int64), len(pos))
         bits = np.where(np.broadcast_to(full, len(pos)), FULL, BIT["ue"])
-        for panel, share in self.with_ue.items():  # a long-term condition's usual bloods
+        for panel, share in (self.with_ue if extras else {}).items():  # a long-term condition's usual bloods
             bits |= np.where(self.sim.draws(f"lab.with_ue.{panel}").uniform(pos, day) < share, BIT[panel], 0)
         up, slot, back = self._request(pos, day, bits, None)
         v = self.s.draw_values[up, slot][back]
