@@ -59,8 +59,9 @@ def test_one_draw_a_day_carries_every_panel_ordered_that_day_once():
     sim.labs.order(np.array([0]), ON, "ue")  # tested already: nothing
     again = sim.labs.sample(np.array([0, 1]), ON, False)
     got = coded(sim)
+    # each order's headers, then their results panel by panel (a result's parent is its header)
     ue = ["panel:ue", *UE]
-    full_extra = ["panel:lipids", "cholesterol", "hdl_cholesterol", "ldl_cholesterol", "triglycerides", "panel:hba1c", "hba1c",
+    full_extra = ["panel:lipids", "panel:hba1c", "cholesterol", "hdl_cholesterol", "ldl_cholesterol", "triglycerides", "hba1c",
                   "urine_acr"]
     want = [(p, k) for k in ue for p in (0, 1)] + [(p, k) for k in full_extra for p in (0, 1)]
     assert got == want + [(0, "panel:tft"), (0, "tsh"), (0, "free_t4")]

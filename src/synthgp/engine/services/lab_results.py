@@ -39,7 +39,7 @@ def person_truth(sim: "Sim", cfg: dict) -> dict[str, np.ndarray]:
 
 
 class Results:
-    """The panels' results for a batch of draws; each panel's function records them through `labs.record_panel`."""
+    """The panels' results for a batch of draws (the labs service records them)."""
 
     def __init__(self, labs: "Labs", sim: "Sim", cfg: dict) -> None:
         self.labs, self.sim, self.cfg = labs, sim, cfg
@@ -57,9 +57,9 @@ class Results:
         if reg is not None and "reg_onset" in sim.state and "hypothyroidism" in getattr(reg, "col", {}):
             self.hypo_onset = sim.state.array("reg_onset")[:, reg.col["hypothyroidism"]]
 
-    def draw(self, panel: str, pos, day, slot, cons, delay) -> None:
-        got = getattr(self, panel)(pos, day, slot)
-        self.labs.record_panel(panel, pos, day, cons, delay, got)
+    def draw(self, panel: str, pos, day, slot) -> dict[str, np.ndarray]:
+        """The results of `panel` for each (pos, day), in the order a lab reports them."""
+        return getattr(self, panel)(pos, day, slot)
 
     # ------------------------------------------------------------ truth
     def anaemic(self, pos: np.ndarray, year: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -87,6 +87,7 @@ class Labs(Service):
             lo, hi = r.get("low", np.nan), r.get("high", np.nan)
             self._code[k] = (rec.code(k), rec.unit(unit), lo, hi, r.get("low_female", lo), r.get("high_female", hi))
         self.results = lab_results.Results(self, sim, cfg)
+        self._rows: dict[str, tuple[np.ndarray, ...]] = {}
 
     def on_egfr(self, hook: EgfrHook) -> None:
         """Call `hook(pos, day, egfr)` with every sample's eGFR, before the results are recorded."""
@@ -157,32 +158,48 @@ class Labs(Service):
         s.draw_cons[pos, slot] = np.where(s.draw_cons[pos, slot] >= 0, s.draw_cons[pos, slot], cons)
         if todo.any():
             delay = self.sim.draws("lab.delay").integers(pos, 3, day)  # the draw's results come in together
+            drawn = []
             for panel in PANELS:
                 sel = np.flatnonzero(todo & BIT[panel])
                 if len(sel):
-                    self.results.draw(panel, pos[sel], day[sel], slot[sel], s.draw_cons[pos[sel], slot[sel]], delay[sel])
+                    drawn.append((panel, sel, self.results.draw(panel, pos[sel], day[sel], slot[sel])))
+            self._record(drawn, pos, day, s.draw_cons[pos, slot], delay)
             s.draw_panels[pos, slot] = have | todo
         return pos, slot, back
 
-    def record_panel(self, panel: str, pos: np.ndarray, day: np.ndarray, cons: np.ndarray, delay: np.ndarray,
-                     results: dict[str, np.ndarray]) -> None:
-        """A panel's header (none for the ACR) and its results, in the order given, as two batches of rows."""
-        rec, n = self.record, len(pos)
-        cons_or_none = None if (cons < 0).all() else cons
-        parent = None
-        if panel in self.header:
-            parent = rec.observation(pos, day, self.header[panel], cons=cons_or_none, obstype=self.investigation,
-                                     enter_delay=delay)
-        k = len(results)
-        got = [self._code[r] for r in results]
-        code, unit = (np.repeat(np.array([g[i] for g in got]), n) for i in (0, 1))
-        female = np.tile(~self.s.male[pos], k)
-        low = np.where(female, np.repeat([g[4] for g in got], n), np.repeat([g[2] for g in got], n))
-        high = np.where(female, np.repeat([g[5] for g in got], n), np.repeat([g[3] for g in got], n))
-        rec.observation(np.tile(pos, k), np.tile(day, k), code, value=np.concatenate(list(results.values())), unit=unit,
-                        low=low, high=high, cons=None if cons_or_none is None else np.tile(cons, k),
-                        obstype=self.investigation, enter_delay=np.tile(delay, k),
-                        parent=None if parent is None else np.tile(parent, k))
+    def _panel_rows(self, panel: str, keys: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+        """A panel's results' codes, units and ranges (men's low and high, women's), cached."""
+        got = self._rows.get(panel)
+        if got is None:
+            got = self._rows[panel] = tuple(np.array([self._code[k][i] for k in keys]) for i in range(6))
+        return got
+
+    def _record(self, drawn: list, pos: np.ndarray, day: np.ndarray, cons: np.ndarray, delay: np.ndarray) -> None:
+        """The panels drawn for the rows `sel` of (pos, day, cons, delay): their headers (none for the ACR) as one
+        batch of rows, then every result as another, each result's parent its panel's header."""
+        rec, inv = self.record, self.investigation
+        heads = [(panel, sel) for panel, sel, _ in drawn if panel in self.header]
+        parents: dict[str, np.ndarray] = {}
+        if heads:
+            hsel = np.concatenate([sel for _, sel in heads])
+            hcode = np.concatenate([np.full(len(sel), self.header[panel]) for panel, sel in heads])
+            keys = rec.observation(pos[hsel], day[hsel], hcode, cons=cons[hsel], obstype=inv, enter_delay=delay[hsel])
+            at = 0
+            for panel, sel in heads:
+                parents[panel], at = keys[at:at + len(sel)], at + len(sel)
+        parts: list[list[np.ndarray]] = [[] for _ in range(7)]
+        for panel, sel, results in drawn:
+            n, k = len(sel), len(results)
+            code, unit, lo_m, hi_m, lo_f, hi_f = (np.repeat(x, n) for x in self._panel_rows(panel, tuple(results)))
+            female = np.tile(~self.s.male[pos[sel]], k)
+            rsel = np.tile(sel, k)
+            parent = np.tile(parents[panel], k) if panel in parents else np.full(n * k, -1)
+            for lst, x in zip(parts, (rsel, code, unit, np.where(female, lo_f, lo_m), np.where(female, hi_f, hi_m),
+                                      np.concatenate(list(results.values())), parent)):
+                lst.append(x)
+        rsel, code, unit, low, high, value, parent = (np.concatenate(x) for x in parts)
+        rec.observation(pos[rsel], day[rsel], code, value=value, unit=unit, low=low, high=high, cons=cons[rsel], obstype=inv,
+                        enter_delay=delay[rsel], parent=parent)
 
     # ------------------------------------------------------------ monitoring
     def monitor(self, sim: "Sim", month: "Month") -> None:
