@@ -7,8 +7,8 @@ from synthgp.core import codes
 from tests.engine.build import day, emitted, get, make_sim, month_at, person, put
 
 ON = day(2018, 10, 16)
-LABS = ("ue_panel", "sodium", "potassium", "creatinine", "egfr", "lipid_panel", "cholesterol", "hdl_cholesterol",
-        "ldl_cholesterol", "triglycerides", "hba1c_panel", "hba1c", "urine_acr")  # panels under their headers (labs)
+LABS = ("ue_panel", "lipid_panel", "hba1c_panel", "sodium", "potassium", "creatinine", "egfr", "cholesterol",
+        "hdl_cholesterol", "ldl_cholesterol", "triglycerides", "hba1c", "urine_acr")  # a draw's panel headers, then results
 
 # (age, what else, invited?)
 CASES = [
