@@ -7,7 +7,8 @@ from synthgp.core import codes
 from tests.engine.build import day, emitted, get, make_sim, month_at, person, put
 
 ON = day(2018, 10, 16)
-LABS = ("egfr", "creatinine", "potassium", "sodium", "hba1c", "cholesterol", "hdl_cholesterol", "urine_acr")
+LABS = ("ue_panel", "lipid_panel", "hba1c_panel", "sodium", "potassium", "creatinine", "egfr", "cholesterol",
+        "hdl_cholesterol", "ldl_cholesterol", "triglycerides", "hba1c", "urine_acr")  # a draw's panel headers, then results
 
 # (age, what else, invited?)
 CASES = [
@@ -27,6 +28,7 @@ CASES = [
 
 def hc_sim(uptake=1.0):
     sim = make_sim(care={"health_check_uptake": uptake})
+    sim.labs.with_ue = {}  # the bloods the check orders, no liver panel or FBC added
     pos = np.arange(len(CASES))
     m = month_at(sim, ON, act=pos)
     for p, (age, extra, _) in zip(pos, CASES):

@@ -297,9 +297,18 @@ COVID_GROUPS = Table("covid_groups", "truth",
     Column("health_worker", I8, "1 if a frontline health or social care worker when the programme started."),
 ))
 
+LAB_TRUTH = Table("lab_truth", "truth",
+                  "The conditions blood tests reveal, for adults while simulated: anaemia by calendar year (burn-in included) "
+                  "(iron deficiency or other causes), hyperthyroidism and hypothyroidism with their span.", (
+    Column("patid", I64, "Patient."),
+    Column("condition", STR, "anaemia_iron_deficiency, anaemia_other, hyperthyroidism or hypothyroidism."),
+    Column("start", DATE, "First day (anaemia: of the year or of the record; hypothyroidism: onset, maybe before entry)."),
+    Column("end", DATE, "Last day (empty: lasting)."),
+))
+
 BLOCK_TABLES: tuple[Table, ...] = (PATIENT, CONSULTATION, OBSERVATION, PROBLEM, REFERRAL, DRUG_ISSUE, DEPRIVATION,
                                    IDENTITY, PERSON_TRUTH, HYPERTENSION_TRUTH, BP_TRUTH_YEAR, DECISION_TRUTH,
-                                   OUTCOME_TRUTH, RISK_TRUTH, FLU_TRUTH, COVID_TRUTH, COVID_GROUPS)
+                                   OUTCOME_TRUTH, RISK_TRUTH, FLU_TRUTH, COVID_TRUTH, COVID_GROUPS, LAB_TRUTH)
 PLAN_TABLES: tuple[Table, ...] = (PRACTICE, STAFF, STAFF_IDENTITY)
 ALL_TABLES: tuple[Table, ...] = PLAN_TABLES + BLOCK_TABLES
 BY_NAME = {t.name: t for t in ALL_TABLES}

@@ -41,6 +41,7 @@ MONTHLY: list[tuple[str, str]] = [
     ("hypertension", "opportunistic"),  # BP checks at those consultations
     ("health_check", "invite"),
     ("registers", "care"),  # register diagnoses, reviews (their BP readings go to bp_screens), checks after a start
+    ("labs", "monitor"),  # bloods the labs service orders itself (ALT after a statin starts)
     ("hypertension", "diagnose"),  # raised readings followed up, diagnoses
     ("hypertension", "review"),
     ("rx", "issue"),  # repeats due

@@ -103,7 +103,7 @@ class EventLog:
         self._cons = _Rows({"pat": i64, "day": i64, "staff": i64, "source": i64})
         self._obs = _Rows({"pat": i64, "day": i64, "enter": i64, "medcode": i64, "value": f64, "unit": i64, "obstype": i64,
                            "cons": i64, "kind": i64, "problem": i64, "referral": i64, "low": f64, "high": f64,
-                           "transferred": i64})
+                           "transferred": i64, "parent": i64})
         self._issue = _Rows({"pat": i64, "day": i64, "staff": i64, "prod": i64, "qty": f64, "qunit": i64, "duration": i64,
                              "cost": f64, "course": i64, "dosage": object})
 
@@ -112,15 +112,18 @@ class EventLog:
         return self._cons.add(len(pat), {"pat": pat, "day": day, "staff": staff, "source": source})
 
     def observation(self, pat, day, medcode, *, cons=None, value=None, unit=0, obstype=5, kind=PLAIN,
-                    problem=0, referral=0, low=None, high=None, enter_delay=None, transferred=False) -> np.ndarray:
+                    problem=0, referral=0, low=None, high=None, enter_delay=None, transferred=False,
+                    parent=None) -> np.ndarray:
         """Emit observations; returns their keys. `problem` 1/2 = active/past problem, `referral` = urgency id,
-        `transferred`: history from a previous practice, dated before registration and entered on or after it."""
+        `transferred`: history from a previous practice, dated before registration and entered on or after it,
+        `parent`: the key of each one's parent observation (parentobsid; a lab result's panel header)."""
         day = np.asarray(day)
         return self._obs.add(len(pat), {
             "pat": pat, "day": day, "enter": day if enter_delay is None else day + enter_delay, "medcode": medcode,
             "value": np.nan if value is None else value, "unit": unit, "obstype": obstype,
             "cons": -1 if cons is None else cons, "kind": kind, "problem": problem, "referral": referral,
-            "low": np.nan if low is None else low, "high": np.nan if high is None else high, "transferred": int(transferred)})
+            "low": np.nan if low is None else low, "high": np.nan if high is None else high, "transferred": int(transferred),
+            "parent": -1 if parent is None else parent})
 
     def blood_pressure(self, pat, day, sbp, dbp, cons, codes: tuple[int, int], unit: int, obstype: int) -> None:
         """A systolic and a diastolic row, the diastolic's parent the systolic (aurum.md)."""
@@ -187,14 +190,16 @@ class EventLog:
         o, o_key, obsid = o_done if later else self._kept_with_ids(self._obs, seq, pracid, 2)
         o["obsid"] = obsid
         o["consid"] = np.where(o["cons"] >= 0, cons_map[np.maximum(o["cons"], 0)], -1)
-        parent = np.full(len(obsid), -1, dtype=np.int64)
+        obs_map = np.full(self._obs.n, -1, dtype=np.int64)
+        obs_map[o_key] = obsid
+        # a row's parent by its key (a lab result's header: same patient and day, so kept with it)
+        pkey = o.pop("parent")
+        parent = np.where(pkey >= 0, obs_map[np.maximum(pkey, 0)], -1)
         dia = np.flatnonzero(o["kind"] == BP_DIASTOLIC)
         if len(dia):
             assert (o["kind"][dia - 1] == BP_SYSTOLIC).all() and (o["pat"][dia - 1] == o["pat"][dia]).all()
             parent[dia] = obsid[dia - 1]
         o["parentobsid"] = parent
-        obs_map = np.full(self._obs.n, -1, dtype=np.int64)
-        obs_map[o_key] = obsid
 
         i, _, issueid = later[1].result() if later else self._kept_with_ids(self._issue, seq, pracid, 3)
         i["issueid"] = issueid

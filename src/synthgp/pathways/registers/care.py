@@ -48,13 +48,10 @@ def _start(r: "Registers", sim: "Sim", c: Condition, med: dict, drug: str, pos: 
 
 
 def tsh(r: "Registers", sim: "Sim", pos: np.ndarray, day: np.ndarray, median: float) -> None:
-    """A serum TSH result (log-normal about `median`), entered from the lab a day or two later."""
-    if not len(pos):
-        return
-    t, rec = r.cfg["tsh"], sim.record
-    value = np.round(median * np.exp(t["log_sd"] * sim.draws("reg.tsh").normal(pos, day)), 2)
-    rec.observation(pos, day, rec.code("tsh"), value=value, unit=rec.unit("mU/L"), low=t["low"], high=t["high"],
-                    obstype=rec.obstype("Investigation"), enter_delay=1 + sim.draws("reg.tsh.delay").integers(pos, 2, day))
+    """Thyroid function tests (TSH and free T4, the labs service's TFT panel) on each of `pos`'s `day`: their values
+    follow the person's thyroid truth and levothyroxine (data/labs.toml [thyroid]; `median` is no longer read)."""
+    if len(pos):
+        sim.labs.order(pos, day, "tft")
 
 
 class Reviews:
