@@ -257,9 +257,11 @@ class Contacts(Service):
         source[home] = self.home_source
         gp = plan.jobs.index("gp")
         job[home] = gp
-        # a small practice may have no HCA or pharmacist: a GP sees them
-        lookup = np.array([self.jobs.index(k) for k in plan.jobs])
-        job[self.staff_count[self.s.practice[pos], lookup[job]] == 0] = gp
+        # a small practice may have no HCA or pharmacist: a nurse sees the HCA's patients, a GP the others
+        prac = self.s.practice[pos]
+        for k, instead in (("hca", "nurse"), ("pharmacist", "gp"), ("nurse", "gp")):
+            none = (job == plan.jobs.index(k)) & (self.staff_count[prac, self.jobs.index(k)] == 0)
+            job[none] = plan.jobs.index(instead)
         return job, source
 
     def _adults(self, month: "Month", seen: Seen) -> Consults:
