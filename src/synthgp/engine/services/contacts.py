@@ -152,7 +152,7 @@ class Seen:
 class Contacts(Service):
     name = "contacts"
     fields = {"consult_frailty": "each person's own propensity to consult (mean 1)"}
-    reads = ("male", "practice", "ent", "lst")
+    reads = ("male", "practice", "ent", "lst", "first_allowed")
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
         sigma = Plan().sigma
@@ -196,13 +196,12 @@ class Contacts(Service):
 
     # ------------------------------------------------------------ everyday consultations
     def _everyone(self, sim: "Sim", month: "Month") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(positions, first day, age) of everyone registered this month: every age once the engine
-        simulates children (`month.all`), else the adults."""
-        if getattr(month, "all", None) is not None:
-            first = getattr(sim, "first", None)
-            start = self.s.ent if first is None else first
-            return month.all, start[month.all], month.all_age
-        return month.act, self.s.ent[month.act], month.age
+        """(positions, first simulated day, age) of everyone registered and alive this month, every age
+        (`month.all`; the adults alone in a month built by hand without ages for the others)."""
+        s = self.s
+        if len(month.all_age) == len(month.all):
+            return month.all, s.first_allowed[month.all], month.all_age
+        return month.act, s.first_allowed[month.act], month.age
 
     def consult(self, sim: "Sim", month: "Month") -> None:
         """Who consults this month (a rate by age and sex, the trend and the pandemic, each person's own
@@ -270,6 +269,9 @@ class Contacts(Service):
         plan = self.plan
         adult = np.isin(seen.pos, month.act, assume_unique=False)
         idx = np.flatnonzero(adult)
+        if not len(idx):
+            empty = np.empty(0, dtype=np.int64)
+            return Consults(empty, empty, empty, np.empty(0, dtype=bool), np.empty(0))
         pos, day = seen.pos[idx], seen.day[idx]
         remote = seen.source[idx] != self.record.source("Face to face consultation")
         remote &= seen.source[idx] != self.home_source
