@@ -206,3 +206,16 @@ def test_staff_do_the_job_drawn_and_home_visits_are_gps_for_the_old():
         first, count = sim.plan.staff_first[prac[sel], j], sim.plan.staff_count[prac[sel], j]
         idx = staff[sel] // PATID_MULT
         assert ((idx >= first) & (idx < first + count)).all()
+
+
+def test_an_entry_at_a_booking_moved_off_a_weekend_takes_the_consultations_day():
+    sim = make_sim()
+    person(sim, [3, 4], age=50, on=ON)
+    saturday = day(2017, 9, 16)
+    k = sim.contacts.book(np.array([3, 4]), np.array([saturday, saturday - 1]), "nurse", "test", 0, "Clinic")
+    code = sim.record.code("fit_note")
+    sim.record.observation(np.array([3, 4]), np.array([saturday, saturday - 1]), code, cons=k)
+    sim.record.observation(np.array([3]), np.array([saturday]), code)  # at no consultation: its own day
+    sim.record.blood_pressure(np.array([3]), np.array([saturday]), [150.0], [90.0], k[:1])
+    obs = emitted(sim, "obs")
+    assert obs["day"].tolist() == [saturday + 2, saturday - 1, saturday, saturday + 2, saturday + 2]

@@ -139,7 +139,7 @@ class Consultations(Pathway):
 
     def _outcome(self, sim: "Sim", pos, day, key, st, r, age, staff, job, day0: int) -> None:
         R, rec = self.table, self.record
-        meds, who, when = [], [], []
+        meds, who = [], []
         # antibiotics
         p = R.antibiotic[r] * self.antibiotic_factor(day0)
         abx = sim.draws("reason.antibiotic").uniform(pos, st) < p

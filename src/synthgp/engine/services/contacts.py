@@ -171,6 +171,8 @@ class Contacts(Service):
             raise ValueError(f"consultations.toml [roles] names jobs aurum_lookups.toml JobCat lacks: {sorted(missing)}")
         self.home_source = self.record.source("Home visit")
         self.seen: Seen | None = None
+        self._moved_keys: list[np.ndarray] = []  # bookings moved off a weekend: their keys and days
+        self._moved_days: list[np.ndarray] = []
 
     def staff(self, job: str, pos: np.ndarray, purpose: str, step) -> np.ndarray:
         """A member of staff of the patient's practice, of `job`, drawn for `purpose` (staffid)."""
@@ -187,12 +189,34 @@ class Contacts(Service):
         return to_working_day(day)
 
     def book(self, pos: np.ndarray, day, job: str, purpose: str, step, source: str) -> np.ndarray:
-        """Book and hold a consultation with `job` for each of `pos` on `day` (moved to a working day);
-        returns their keys."""
+        """Book and hold a consultation with `job` for each of `pos` on `day`, moved to a working day (what
+        is recorded at it takes its day: `day_at`); returns their keys."""
         if not len(pos):
             return np.empty(0, dtype=np.int64)
-        return self.record.consultation(pos, to_working_day(day), self.staff(job, pos, purpose, step),
-                                        self.record.source(source))
+        day = np.broadcast_to(np.asarray(day, dtype=np.int64), len(pos))
+        held = to_working_day(day)
+        keys = self.record.consultation(pos, held, self.staff(job, pos, purpose, step), self.record.source(source))
+        moved = held != day
+        if moved.any():
+            self._moved_keys.append(keys[moved])
+            self._moved_days.append(held[moved])
+        return keys
+
+    def day_at(self, cons, day):
+        """The day of an entry made at consultation `cons` on `day`: the consultation's own day where a
+        booking moved it to a working day (so an entry and its consultation share a day)."""
+        if not self._moved_keys or cons is None:
+            return day
+        if len(self._moved_keys) > 1:
+            self._moved_keys = [np.concatenate(self._moved_keys)]
+            self._moved_days = [np.concatenate(self._moved_days)]
+        keys, days = self._moved_keys[0], self._moved_days[0]  # keys ascend: they are emitted in order
+        cons = np.asarray(cons)
+        i = np.clip(np.searchsorted(keys, cons), 0, len(keys) - 1)
+        hit = (keys[i] == cons) & (cons >= 0)
+        if not hit.any():
+            return day
+        return np.where(hit, days[i], day)
 
     # ------------------------------------------------------------ everyday consultations
     def _everyone(self, sim: "Sim", month: "Month") -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -20,7 +20,7 @@ import numpy as np
 
 from synthgp.core import dates, reference
 from synthgp.engine.component import Service
-from synthgp.engine.services.contacts import nearest_working_day, to_working_day
+from synthgp.engine.services.contacts import to_working_day
 
 if TYPE_CHECKING:
     from synthgp.engine.sim import Month, Sim
@@ -185,7 +185,7 @@ class Prescribing(Service):
             ok = hday >= s.first_allowed[pos]
             for slot in range(4):
                 has = pos[ok & (s.rx_drug[pos, slot] >= 0)]
-                self._issue_slot(has, nearest_working_day(s.ent[has] - k * s.repeat_days[has]), slot,
+                self._issue_slot(has, to_working_day(s.ent[has] - k * s.repeat_days[has]), slot,
                                  self.contacts.staff("gp", has, "rx.hist", k))
 
     def issue(self, sim: "Sim", month: "Month") -> None:
@@ -199,7 +199,7 @@ class Prescribing(Service):
             if not len(iss):
                 break
             due = np.maximum(s.rx_next_issue[iss], s.ent[iss])
-            iday = self._working(due, s.ent[iss])
+            iday = to_working_day(due)  # never before the decision that started the course
             for k in range(4):
                 has = s.rx_drug[iss, k] >= 0
                 self._issue_slot(iss[has], iday[has], k, self.contacts.staff("gp", iss[has], "rx", m))
@@ -213,15 +213,8 @@ class Prescribing(Service):
                 break
             iday = s.regular_next[due][:, None]
             r, j = np.nonzero((s.regular_drug[due] >= 0) & (s.regular_from[due] <= iday) & (iday < s.regular_until[due]))
-            self._issue_regular(due[r], self._working(iday[r, 0], s.ent[due[r]]), j,
-                                self.contacts.staff("gp", due[r], "rx.other", m))
+            self._issue_regular(due[r], to_working_day(iday[r, 0]), j, self.contacts.staff("gp", due[r], "rx.other", m))
             s.regular_next[due] += 28
-
-    @staticmethod
-    def _working(day: np.ndarray, ent: np.ndarray) -> np.ndarray:
-        """The issue day of a repeat due on `day`: the nearest working day, not before entry."""
-        near = nearest_working_day(day)
-        return np.where(near < ent, to_working_day(day), near)
 
     # ------------------------------------------------------------ regular medicines
     def start_regular(self, pos: np.ndarray, name: str, day: np.ndarray | None = None, level: int = 0,
@@ -234,12 +227,13 @@ class Prescribing(Service):
             raise KeyError(f"no medicine {name!r} in data/medicines.toml")
         s.regular_drug[pos, j] = self.meds.index[name]
         s.regular_level[pos, j] = level
-        if day is None:  # the repeat cycle runs on its own days, not from the day the record starts
-            s.regular_next[pos] = s.ent[pos] + self.sim.draws("rx.regular.cycle").integers(pos, 28)
+        if day is None:  # the repeat cycle runs on its own working days, not from the day the record starts
+            s.regular_next[pos] = to_working_day(s.ent[pos] + self.sim.draws("rx.regular.cycle").integers(pos, 28))
             return
         s.regular_from[pos, j] = day
         s.regular_until[pos, j] = NEVER if until is None else until
-        s.regular_next[pos] = np.minimum(s.regular_next[pos], np.maximum(day, s.ent[pos]))  # history: from entry
+        # history: from entry; the cycle starts on a working day, and every 28 days after is one too
+        s.regular_next[pos] = np.minimum(s.regular_next[pos], to_working_day(np.maximum(day, s.ent[pos])))
 
     def stop_regular(self, pos: np.ndarray, name: str, day) -> None:
         """No more issues of `name` from `day`."""
@@ -269,8 +263,7 @@ class Prescribing(Service):
             hday = (np.minimum(s.regular_next[some], s.ent[some] + 27) - 28 * k)[:, None]
             r, j = np.nonzero((s.regular_drug[some] >= 0) & (hday >= s.first_allowed[some, None]) & (hday >= s.regular_from[some])
                               & (hday < s.regular_until[some]) & (hday < s.ent[some, None]))
-            self._issue_regular(some[r], nearest_working_day(hday[r, 0]), j,
-                                self.contacts.staff("gp", some[r], "rx.other.hist", k))
+            self._issue_regular(some[r], hday[r, 0], j, self.contacts.staff("gp", some[r], "rx.other.hist", k))
 
     # ------------------------------------------------------------ acute items
     def acute(self, pos: np.ndarray, day, med: np.ndarray, staff: np.ndarray) -> None:
