@@ -219,13 +219,16 @@ class Contacts(Service):
         return np.where(hit, days[i], day)
 
     # ------------------------------------------------------------ everyday consultations
-    def _everyone(self, sim: "Sim", month: "Month") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(positions, first simulated day, age) of everyone registered and alive this month, every age
-        (`month.all`; the adults alone in a month built by hand without ages for the others)."""
+    def _everyone(self, sim: "Sim", month: "Month") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(positions, first day in the record, their day of the month, age at it) of everyone registered and
+        alive this month, every age (`month.all`; the adults alone in a month built by hand without ages for
+        the others)."""
         s = self.s
         if len(month.all_age) == len(month.all):
-            return month.all, s.first_allowed[month.all], month.all_age
-        return month.act, s.first_allowed[month.act], month.age
+            vday = month.all_vday if len(month.all_vday) == len(month.all) else np.full(len(month.all), month.day0)
+            return month.all, s.first_allowed[month.all], vday, month.all_age
+        vday = month.vday if len(month.vday) == len(month.act) else np.full(len(month.act), month.day0)
+        return month.act, s.first_allowed[month.act], vday, month.age
 
     def consult(self, sim: "Sim", month: "Month") -> None:
         """Who consults this month (a rate by age and sex, the trend and the pandemic, each person's own
@@ -233,15 +236,15 @@ class Contacts(Service):
         all; `month.consults` one a month for each adult seen (a face-to-face one with a nurse or HCA
         where there is one), for the pathways that work at a consultation."""
         plan, m, s = self.plan, month.m, self.s
-        who, first, age = self._everyone(sim, month)
+        who, first, vday, age = self._everyone(sim, month)
         lam = (plan.everyday(age, s.male[who]) * plan.level(month.day0)
                * s.consult_frailty[who] / 12 * (month.day1 - month.day0) / (YEAR / 12))
         n = poisson(sim.draws("consult").uniform(who, m), lam)
         pos = np.repeat(who, n)
         j = np.arange(len(pos)) - np.repeat(np.cumsum(n) - n, n)  # each one's consultation number this month
         step = m * MAX_PER_MONTH + j
-        age = np.repeat(age, n)
         day = self._days(sim, month, pos, step)
+        age = np.repeat(age, n) + (day - np.repeat(vday, n)) / YEAR  # at the consultation
         keep = (day >= np.repeat(first, n)) & (day <= s.lst[pos])
         pos, step, age, day = pos[keep], step[keep], age[keep], day[keep]
         job, source = self._who_and_how(sim, month, pos, step, age)
