@@ -114,6 +114,16 @@ class Consultations(Pathway):
         self.fit_ages = (d["fit_note"]["min_age"], d["fit_note"]["max_age"])
         self.obstype = (self.record.obstype("Symptom"), self.record.obstype("Diagnosis"))
         self.hca = self.contacts.plan.jobs.index("hca")
+        R = self.table
+        k = max([len(x) for x in R.items] + [0])  # items a reason may give, each drawn on its own
+        self.item_p, self.item_med = np.zeros((len(R.keys), k)), np.full((len(R.keys), k), -1, dtype=np.int64)
+        for x, items in enumerate(R.items):
+            for j, (mi, p) in enumerate(items):
+                self.item_med[x, j], self.item_p[x, j] = mi, p
+        self.referral_p = np.array([0.0 if ref is None else float(ref[1]) for ref in R.referral])
+        self.referral_code = np.array([-1 if ref is None else self.record.code(ref[0]) for ref in R.referral],
+                                      dtype=np.int64)
+        self.panel_p = {p: np.array([dict(x).get(p, 0.0) for x in R.panels]) for p in PANELS}
 
     def antibiotic_factor(self, day: int) -> float:
         """Antibiotic prescribing at `day` relative to 2013-15 (the calibrated scale included)."""
@@ -147,14 +157,9 @@ class Consultations(Pathway):
         abx &= drug >= 0
         meds.append(drug[abx]), who.append(np.flatnonzero(abx))
         # other acute items, up to three a reason
-        for k in range(3):
-            have = np.array([len(R.items[x]) > k for x in range(len(R.keys))])[r]
-            if not have.any():
-                break
-            prob = np.array([R.items[x][k][1] if len(R.items[x]) > k else 0.0 for x in range(len(R.keys))])[r]
-            mi = np.array([R.items[x][k][0] if len(R.items[x]) > k else -1 for x in range(len(R.keys))])[r]
-            give = have & (sim.draws(f"reason.item{k}").uniform(pos, st) < prob)
-            meds.append(mi[give]), who.append(np.flatnonzero(give))
+        for k in range(self.item_p.shape[1]):
+            give = sim.draws(f"reason.item{k}").uniform(pos, st) < self.item_p[r, k]
+            meds.append(self.item_med[r[give], k]), who.append(np.flatnonzero(give))
         sel = np.concatenate(who)
         if len(sel):
             order = np.argsort(sel, kind="stable")
@@ -164,13 +169,9 @@ class Consultations(Pathway):
         lo, hi = self.fit_ages
         fit = (age >= lo) & (age < hi) & (sim.draws("reason.fit_note").uniform(pos, st) < R.fit_note[r])
         rec.observation(pos[fit], day[fit], rec.code("fit_note"), cons=key[fit], obstype=rec.obstype("Observation"))
-        for x, ref in enumerate(R.referral):
-            if ref is None:
-                continue
-            mine = np.flatnonzero(r == x)
-            go = mine[sim.draws("reason.referral").uniform(pos[mine], st[mine]) < ref[1]]
-            rec.observation(pos[go], day[go], rec.code(ref[0]), cons=key[go], obstype=rec.obstype("Referral"),
-                            referral=1)
+        go = sim.draws("reason.referral").uniform(pos, st) < self.referral_p[r]
+        rec.observation(pos[go], day[go], self.referral_code[r[go]], cons=key[go], obstype=rec.obstype("Referral"),
+                        referral=1)
 
     def _prescriber(self, pos: np.ndarray, staff: np.ndarray, job: np.ndarray, st: np.ndarray) -> np.ndarray:
         """Who signs the prescription: the clinician seen, or a GP when that was an HCA."""
@@ -185,9 +186,8 @@ class Consultations(Pathway):
         order = getattr(labs, "order", None)
         if order is None:
             return
-        R = self.table
         for p in PANELS:
-            prob = np.array([dict(R.panels[x]).get(p, 0.0) for x in range(len(R.keys))])[r]
+            prob = self.panel_p[p][r]
             if not prob.any():
                 continue
             go = sim.draws(f"reason.panel.{p}").uniform(pos, st) < prob

@@ -207,16 +207,20 @@ class Contacts(Service):
         booking moved it to a working day (so an entry and its consultation share a day)."""
         if not self._moved_keys or cons is None:
             return day
-        if len(self._moved_keys) > 1:
-            self._moved_keys = [np.concatenate(self._moved_keys)]
-            self._moved_days = [np.concatenate(self._moved_days)]
-        keys, days = self._moved_keys[0], self._moved_days[0]  # keys ascend: they are emitted in order
         cons = np.asarray(cons)
-        i = np.clip(np.searchsorted(keys, cons), 0, len(keys) - 1)
-        hit = (keys[i] == cons) & (cons >= 0)
-        if not hit.any():
+        if not cons.size:
             return day
-        return np.where(hit, days[i], day)
+        lo = cons.min() if cons.ndim else cons
+        out = None
+        # keys ascend from one booking to the next: only the recent bookings can hold these consultations
+        for keys, days in zip(reversed(self._moved_keys), reversed(self._moved_days)):
+            if keys[-1] < lo:
+                break
+            i = np.clip(np.searchsorted(keys, cons), 0, len(keys) - 1)
+            hit = keys[i] == cons
+            if hit.any():
+                out = np.where(hit, days[i], day if out is None else out)
+        return day if out is None else out
 
     # ------------------------------------------------------------ everyday consultations
     def _everyone(self, sim: "Sim", month: "Month") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -294,8 +298,9 @@ class Contacts(Service):
         """One consultation a month for each adult seen: face to face before remote, a nurse's or HCA's
         before a GP's or pharmacist's, the first of the month otherwise."""
         plan = self.plan
-        adult = np.isin(seen.pos, month.act, assume_unique=False)
-        idx = np.flatnonzero(adult)
+        adult = np.zeros(self.sim.n, dtype=bool)
+        adult[month.act] = True
+        idx = np.flatnonzero(adult[seen.pos])
         if not len(idx):
             empty = np.empty(0, dtype=np.int64)
             return Consults(empty, empty, empty, np.empty(0, dtype=bool), np.empty(0))
