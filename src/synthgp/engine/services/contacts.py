@@ -208,9 +208,13 @@ class Contacts(Service):
         if not self._moved_keys or cons is None:
             return day
         cons = np.asarray(cons)
-        if not cons.size:
+        valid = cons[cons >= 0] if cons.ndim else cons[None][cons[None] >= 0]
+        if not valid.size or valid.max() < self._moved_keys[0][0]:
             return day
-        lo = cons.min() if cons.ndim else cons
+        if len(self._moved_keys) > 16:  # few chunks to look through: one sorted array for the older ones
+            self._moved_keys = [np.concatenate(self._moved_keys)]
+            self._moved_days = [np.concatenate(self._moved_days)]
+        lo = valid.min()
         out = None
         # keys ascend from one booking to the next: only the recent bookings can hold these consultations
         for keys, days in zip(reversed(self._moved_keys), reversed(self._moved_days)):
