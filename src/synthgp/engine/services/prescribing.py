@@ -260,7 +260,7 @@ class Prescribing(Service):
         s = self.s
         some = np.flatnonzero((s.regular_drug >= 0).any(axis=1))
         for k in range(months, 0, -1):
-            hday = (np.minimum(s.regular_next[some], s.ent[some] + 27) - 28 * k)[:, None]
+            hday = to_working_day(np.minimum(s.regular_next[some], s.ent[some] + 27) - 28 * k)[:, None]
             r, j = np.nonzero((s.regular_drug[some] >= 0) & (hday >= s.first_allowed[some, None]) & (hday >= s.regular_from[some])
                               & (hday < s.regular_until[some]) & (hday < s.ent[some, None]))
             self._issue_regular(some[r], hday[r, 0], j, self.contacts.staff("gp", some[r], "rx.other.hist", k))
