@@ -116,7 +116,7 @@ WITH enc AS (
 SELECT CASE kind WHEN 'consultation' THEN {uuid('consultation', 'key')} ELSE {uuid('entry', 'key')} END AS Id,
   {_ts('day')} AS START, {_ts('day')} AS STOP, {uuid('patient', 'patid')} AS PATIENT, {uuid('practice', 'pracid')} AS ORGANIZATION,
   {uuid('staff', 'staffid')} AS PROVIDER, {PAYER} AS PAYER,
-  CASE WHEN src IN (2, 4) THEN 'virtual' ELSE 'ambulatory' END AS ENCOUNTERCLASS,
+  CASE WHEN src IN (2, 4, 7) THEN 'virtual' WHEN src = 6 THEN 'home' ELSE 'ambulatory' END AS ENCOUNTERCLASS,
   src AS CODE, cs.description AS DESCRIPTION, {cost}::DOUBLE AS BASE_ENCOUNTER_COST, {cost}::DOUBLE AS TOTAL_CLAIM_COST,
   {cost}::DOUBLE AS PAYER_COVERAGE, NULL::VARCHAR AS REASONCODE, NULL::VARCHAR AS REASONDESCRIPTION
 FROM enc LEFT JOIN "lookup_ConsSource" cs ON cs.conssourceid = enc.src ORDER BY patid, day, kind, key"""
