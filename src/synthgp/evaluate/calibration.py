@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 
 from synthgp.core import codes, reference
-from synthgp.evaluate import childhood, covid, flu, labs, qof, registers
+from synthgp.evaluate import childhood, consultations, covid, flu, labs, qof, registers
 
 AGE_BANDS = ("0-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80+")
 BROAD = ("Asian", "Black", "Mixed", "Other", "White")
@@ -117,6 +117,7 @@ def measure(con: duckdb.DuckDBPyConnection, end: dt.date, years: float) -> dict[
     out.update(_flu(con, end, years))
     out.update(covid.measure(con, end - dt.timedelta(days=round(years * 365.25) - 1), end))
     out.update(childhood.measure(con, end - dt.timedelta(days=round(years * 365.25) - 1), end))
+    out.update(consultations.measure(con, end - dt.timedelta(days=round(years * 365.25) - 1), end))
     if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'hypertension_truth'").fetchone()[0]:
         out.update(registers.measure(con))
     out.update(labs.measure(con, end))  # blood tests (evaluate/labs.py)
@@ -211,7 +212,7 @@ def compare(db_path: Path, region: str, end: dt.date, years: float) -> list[Row]
         elif isinstance(target, list) and len(target) == 2 and not isinstance(g, list):
             rows.append(Row(part="", target=(target[0], target[1]), generated=g, **common))
         elif isinstance(target, list):
-            parts = {"age_band_share": AGE_BANDS, "register_by_age": AGE_BANDS[1:]}.get(
+            parts = {"age_band_share": AGE_BANDS, "register_by_age": AGE_BANDS[1:], **consultations.PARTS}.get(
                 f["id"], [str(i) for i in range(1, len(target) + 1)])
             rows += [Row(part=p, target=t, generated=v, **common) for p, t, v in zip(parts, target, g)]
         elif isinstance(target, dict):

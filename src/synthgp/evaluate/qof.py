@@ -24,7 +24,7 @@ def classes_sql() -> str:
     data/medicines.toml; class O medicines (not antihypertensives) are left out."""
     meds = reference.toml("medicines.toml")
     rows = [f"({lv['prodcodeid']}, '{name}', '{v['class']}', '{v['subclass']}')" for name, v in meds.items()
-            if isinstance(v, dict) and v.get("class") != "O" for lv in v["levels"]]
+            if isinstance(v, dict) and v.get("class") in ("A", "C", "D", "S") for lv in v["levels"]]
     return "(VALUES " + ", ".join(rows) + ") AS cls(prodcodeid, drug, class, subclass)"
 
 

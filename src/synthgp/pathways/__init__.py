@@ -13,6 +13,7 @@ from synthgp.engine.services import default_services
 from synthgp.pathways.cardiovascular import Cardiovascular
 from synthgp.pathways.childhood import Childhood
 from synthgp.pathways.conditions import Conditions
+from synthgp.pathways.consultations import Consultations
 from synthgp.pathways.covid import Covid
 from synthgp.pathways.flu import Flu
 from synthgp.pathways.health_check import HealthCheck
@@ -37,7 +38,8 @@ MONTHLY: list[tuple[str, str]] = [
     ("life", "quit_smoking"),
     ("kidney", "decline"),
     ("conditions", "diagnose"),
-    ("contacts", "consult"),  # who is seen this month
+    ("contacts", "consult"),  # who is seen this month (every age), when, by whom, how
+    ("consultations", "reasons"),  # why (a coded reason) and what comes of it
     ("hypertension", "opportunistic"),  # BP checks at those consultations
     ("health_check", "invite"),
     ("registers", "care"),  # register diagnoses, reviews (their BP readings go to bp_screens), checks after a start
@@ -59,4 +61,4 @@ MONTHLY: list[tuple[str, str]] = [
 def practice() -> tuple[list[Component], list[Component]]:
     """(services, pathways) of a simulation, in the order they initialise."""
     return default_services(), [Conditions(), Kidney(), HealthCheck(), Hypertension(), Cardiovascular(),
-                                 Registers(), Flu(), Covid(), Childhood()]
+                                 Registers(), Flu(), Covid(), Childhood(), Consultations()]

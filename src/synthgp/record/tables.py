@@ -175,7 +175,7 @@ def record_tables(plan: Plan, p: People, fin: Finished, problem_key: np.ndarray)
     has = problem_key["key"] >= 0
     prob_obsid[problem_key["pat"][has]] = fin.obs_map[problem_key["key"][has]]
     meds = reference.toml("medicines.toml")
-    for_hypertension = np.array([lv["prodcodeid"] for v in meds.values() if isinstance(v, dict) and v["class"] != "O"
+    for_hypertension = np.array([lv["prodcodeid"] for v in meds.values() if isinstance(v, dict) and v["class"] in ("A", "C", "D", "S")
                                  for lv in v["levels"]])
     issue_problem = np.where(np.isin(i["prod"], for_hypertension), prob_obsid[i["pat"]], -1)
     out["drug_issue"] = table(schema.DRUG_ISSUE, {

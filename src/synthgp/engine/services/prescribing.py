@@ -20,6 +20,7 @@ import numpy as np
 
 from synthgp.core import dates, reference
 from synthgp.engine.component import Service
+from synthgp.engine.services.contacts import to_working_day
 
 if TYPE_CHECKING:
     from synthgp.engine.sim import Month, Sim
@@ -30,6 +31,7 @@ REGULAR = tuple(k for k, v in reference.toml("medicines.toml").items()
                 if isinstance(v, dict) and v["class"] == "O")  # regular medicines, a slot each, in file order
 DOSE_UNITS = {-2: 0.6, -1: 0.78, 0: 1.0, 1: 1.25, 2: 1.4}  # effect relative to a standard dose (Law 2003)
 REGULAR_COURSE_BASE, REGULAR_COURSE_STRIDE = 10_000_000, 20_000_000  # regular courses: one per person and slot
+ACUTE_COURSE_BASE = 1 << 40  # acute items: a course each, numbered from here
 
 
 class Medicines:
@@ -54,6 +56,9 @@ class Medicines:
                 self.prod[i, j] = lv["prodcodeid"]
                 self.cost[i, j] = lv["cost"]
                 self.units[i, j] = DOSE_UNITS[max(-2, min(2, j - s["standard_level"]))]
+        acute = [k for k in self.names if self.spec[k]["class"] == "acute"]
+        self.acute = np.array([self.index[k] for k in acute], dtype=np.int64)  # acute items' medicine indices
+        self.pack = {self.index[k]: self.spec[k]["pack"] for k in acute}  # quantity, unit, days, dosage id
 
 
 class Prescribing(Service):
@@ -96,7 +101,8 @@ class Prescribing(Service):
         self.sim, self.ids, self.record, self.contacts = sim, sim.ids, sim.record, sim.contacts
         self.meds = Medicines()
         self._regular_index = np.array([self.meds.index[name] for name in REGULAR], dtype=np.int64)
-        self.n_courses = 0
+        self.n_courses = self.n_acute = 0
+        self._quant_unit = {d: i for i, d in reference.toml("aurum_lookups.toml")["QuantUnit"]["rows"]}
 
     # ------------------------------------------------------------ the antihypertensive regimen
     def set_drug(self, pos: np.ndarray, slot: str, med: int | np.ndarray, level, day) -> None:
@@ -179,7 +185,8 @@ class Prescribing(Service):
             ok = hday >= s.first_allowed[pos]
             for slot in range(4):
                 has = pos[ok & (s.rx_drug[pos, slot] >= 0)]
-                self._issue_slot(has, s.ent[has] - k * s.repeat_days[has], slot, self.contacts.staff("gp", has, "rx.hist", k))
+                self._issue_slot(has, to_working_day(s.ent[has] - k * s.repeat_days[has]), slot,
+                                 self.contacts.staff("gp", has, "rx.hist", k))
 
     def issue(self, sim: "Sim", month: "Month") -> None:
         """Repeats falling due this month: the antihypertensive regimen (up to three issues), then the
@@ -191,12 +198,13 @@ class Prescribing(Service):
             iss = act[(nxt < month.day1) & ~s.rx_stopped[act] & (nxt <= s.lst[act])]
             if not len(iss):
                 break
-            iday = np.maximum(s.rx_next_issue[iss], s.ent[iss])
+            due = np.maximum(s.rx_next_issue[iss], s.ent[iss])
+            iday = to_working_day(due)  # never before the decision that started the course
             for k in range(4):
                 has = s.rx_drug[iss, k] >= 0
                 self._issue_slot(iss[has], iday[has], k, self.contacts.staff("gp", iss[has], "rx", m))
             gap = np.round(s.repeat_days[iss] / np.maximum(s.adherence[iss], 0.35)).astype(np.int64)
-            s.rx_next_issue[iss] = np.where(self.on_any(iss), iday + gap, NEVER)
+            s.rx_next_issue[iss] = np.where(self.on_any(iss), due + gap, NEVER)  # the cycle keeps its own days
         act = month.act[s.regular_next[month.act] < month.day1]
         for _ in range(2):
             nxt = s.regular_next[act]
@@ -205,7 +213,7 @@ class Prescribing(Service):
                 break
             iday = s.regular_next[due][:, None]
             r, j = np.nonzero((s.regular_drug[due] >= 0) & (s.regular_from[due] <= iday) & (iday < s.regular_until[due]))
-            self._issue_regular(due[r], iday[r, 0], j, self.contacts.staff("gp", due[r], "rx.other", m))
+            self._issue_regular(due[r], to_working_day(iday[r, 0]), j, self.contacts.staff("gp", due[r], "rx.other", m))
             s.regular_next[due] += 28
 
     # ------------------------------------------------------------ regular medicines
@@ -219,12 +227,13 @@ class Prescribing(Service):
             raise KeyError(f"no medicine {name!r} in data/medicines.toml")
         s.regular_drug[pos, j] = self.meds.index[name]
         s.regular_level[pos, j] = level
-        if day is None:
-            s.regular_next[pos] = s.ent[pos]
+        if day is None:  # the repeat cycle runs on its own working days, not from the day the record starts
+            s.regular_next[pos] = to_working_day(s.ent[pos] + self.sim.draws("rx.regular.cycle").integers(pos, 28))
             return
         s.regular_from[pos, j] = day
         s.regular_until[pos, j] = NEVER if until is None else until
-        s.regular_next[pos] = np.minimum(s.regular_next[pos], np.maximum(day, s.ent[pos]))  # history: from entry
+        # history: from entry; the cycle starts on a working day, and every 28 days after is one too
+        s.regular_next[pos] = np.minimum(s.regular_next[pos], to_working_day(np.maximum(day, s.ent[pos])))
 
     def stop_regular(self, pos: np.ndarray, name: str, day) -> None:
         """No more issues of `name` from `day`."""
@@ -251,7 +260,24 @@ class Prescribing(Service):
         s = self.s
         some = np.flatnonzero((s.regular_drug >= 0).any(axis=1))
         for k in range(months, 0, -1):
-            hday = (s.ent[some] - 28 * k)[:, None]
+            hday = to_working_day(np.minimum(s.regular_next[some], s.ent[some] + 27) - 28 * k)[:, None]
             r, j = np.nonzero((s.regular_drug[some] >= 0) & (hday >= s.first_allowed[some, None]) & (hday >= s.regular_from[some])
-                              & (hday < s.regular_until[some]))
+                              & (hday < s.regular_until[some]) & (hday < s.ent[some, None]))
             self._issue_regular(some[r], hday[r, 0], j, self.contacts.staff("gp", some[r], "rx.other.hist", k))
+
+    # ------------------------------------------------------------ acute items
+    def acute(self, pos: np.ndarray, day, med: np.ndarray, staff: np.ndarray) -> None:
+        """One issue of acute medicine `med` (a medicines.toml index of class "acute") to each of `pos`
+        on `day`: its pack (quantity, unit, days, dosage) and price, a course of its own."""
+        if not len(pos):
+            return
+        meds, n = self.meds, len(pos)
+        qty, unit, days, dosage = (np.empty(n), np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, object))
+        for mi in np.unique(med):
+            sel = med == mi
+            q, u, d, g = meds.pack[int(mi)]
+            qty[sel], unit[sel], days[sel], dosage[sel] = q, self._quant_unit[u], d, g
+        course = ACUTE_COURSE_BASE + self.n_acute + np.arange(n)
+        self.n_acute += n
+        self.record.issue(pos, day, staff, meds.prod[med, 0], qty, unit, days, np.round(meds.cost[med, 0] / 100, 2),
+                          course, dosage)

@@ -26,7 +26,7 @@ class Recording(Service):
 
     def bind(self, sim: "Sim") -> None:
         super().bind(sim)
-        self.log, self.P = sim.log, sim.P
+        self.log, self.P, self.sim = sim.log, sim.P, sim
         lk = reference.toml("aurum_lookups.toml")
         self._unit = {d: i for i, d in lk["NumUnit"]["rows"]}
         self._obstype = {d: i for i, d in lk["ObsType"]["rows"]}
@@ -52,6 +52,11 @@ class Recording(Service):
     def source(self, name: str) -> int:
         return self._source[name]
 
+    def _day_at(self, cons, day):
+        """An entry at a consultation takes the consultation's day where booking moved it to a working day."""
+        contacts = self.sim.components.get("contacts")
+        return day if contacts is None or cons is None else contacts.day_at(cons, day)
+
     # ------------------------------------------------------------ writing
     def consultation(self, pos: np.ndarray, day, staff: np.ndarray, source) -> np.ndarray:
         """Consultations; returns their keys (for observations made at them)."""
@@ -63,17 +68,19 @@ class Recording(Service):
         """Observations (record/log.py EventLog.observation for the keywords); returns their keys."""
         if not len(pos):
             return np.empty(0, dtype=np.int64)
-        return self.log.observation(self.P[pos], day, medcode, **kw)
+        return self.log.observation(self.P[pos], self._day_at(kw.get("cons"), day), medcode, **kw)
 
     def diagnosis(self, pos: np.ndarray, day, medcode, **kw) -> np.ndarray:
         """A coded diagnosis: an observation of type Diagnosis that is also an active problem."""
         if not len(pos):
             return np.empty(0, dtype=np.int64)
-        return self.log.observation(self.P[pos], day, medcode, obstype=self._obstype["Diagnosis"], problem=1, **kw)
+        return self.log.observation(self.P[pos], self._day_at(kw.get("cons"), day), medcode,
+                                    obstype=self._obstype["Diagnosis"], problem=1, **kw)
 
     def blood_pressure(self, pos: np.ndarray, day, sbp, dbp, cons, kind: str = "clinic") -> None:
         """A systolic and a diastolic observation (clinic, abpm or hbpm), the diastolic's parent the systolic."""
-        self.log.blood_pressure(self.P[pos], day, sbp, dbp, cons, self._bp[kind], self._unit["mmHg"], self._obstype["Value"])
+        self.log.blood_pressure(self.P[pos], self._day_at(cons, day), sbp, dbp, cons, self._bp[kind], self._unit["mmHg"],
+                                self._obstype["Value"])
 
     def issue(self, pos: np.ndarray, day, staff, prod, qty, qunit, duration, cost, course, dosage) -> None:
         if len(pos):
