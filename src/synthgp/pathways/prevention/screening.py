@@ -48,12 +48,11 @@ def screen(pv: "Prevention", sim: "Sim", month: "Month") -> None:
     pos, due, end_age = pos[~over], due[~over], end_age[~over]
     age = (due - s.dob[pos]) / YEAR
     old = age >= cfg["old_from_age"]
-    p = np.where(old, cfg["attend_50_64"], cfg["attend_25_49"])
     r = cfg["persistence"]
     latent = np.sqrt(r) * pv.cx_propensity[pos] + np.sqrt(1 - r) * sim.stream("prev.cx.invite").normal(pos, m)
     go = latent < _threshold(np.array([cfg["attend_25_49"], cfg["attend_50_64"]]))[old.astype(int)]
     _missed(pv, sim, pos[~go], due[~go], m)
-    pos, due, end_age, old, p = pos[go], due[go], end_age[go], old[go], p[go]
+    pos, due, end_age, old = pos[go], due[go], end_age[go], old[go]
     lo, hi = cfg["delay_days"]
     day = np.minimum(due + lo + sim.stream("prev.cx.delay").integers(pos, hi - lo + 1, m), end_age - 1)
     day = np.maximum(day, birthday(s.dob[pos], cfg["first_invitation_age"]))

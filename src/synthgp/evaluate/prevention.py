@@ -1,0 +1,87 @@
+"""Adults' prevention figures from the record alone (never from the truth): pneumococcal and shingles vaccination
+coverage, cervical screening coverage, and how complete the record of BMI, smoking and alcohol is.
+
+Definitions (following the published ones as far as a record can):
+  ppv_coverage_65_plus      - regular patients on the list at the end date aged 65 or over who registered before
+                              65, with a pneumococcal vaccination (codes.csv cluster IMM_PNEUMO) on their record at
+                              any time (UKHSA's "vaccinated at any time"; the record holds nothing from before
+                              registration, so people who joined later, whose earlier doses a real record would carry
+                              over, are left out);
+  shingles_coverage_71_79   - on the list at the end date aged 71-79 and registered before 70, with a shingles
+                              vaccination (IMM_SHINGLES) at any time (UKHSA's cumulative coverage of those cohorts);
+  shingles_first_year_70    - aged 70 on 1 September Y and registered from then to 31 August Y+1, vaccinated in
+                              that programme year (PHE's routine-cohort coverage), for Y the first programme
+                              year within the study (the figure is left out when none is);
+  cervical_coverage_25_49   - women on the list at the end date aged 25-49, screened (CERVSCREEN "screening
+                              done") within the last 3.5 years; cervical_coverage_50_64 likewise at 50-64 within
+                              5.5 years (NHS Digital's age-appropriate coverage);
+  recorded_5y_{bmi,smoking,alcohol} - adults on the list with a BMI, a smoking status, an AUDIT-C score in the
+                              last five years.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import duckdb
+
+from synthgp.core import codes
+
+SCREENED = codes.sql("cervical_screening_done")
+BMI = codes.sql("bmi")
+SMOKING = codes.sql("never_smoked", "ex_smoker", "light_smoker", "moderate_smoker", "heavy_smoker")
+AUDIT = codes.sql("audit_c_score")
+
+_LIST = """
+  SELECT p.patid, p.gender, date_diff('year', i.date_of_birth, p.regstartdate) AS reg_age,
+         date_diff('year', i.date_of_birth, ?::DATE) - (strftime(i.date_of_birth, '%m%d') > strftime(?::DATE, '%m%d'))::INT AS age
+  FROM patient p JOIN patient_identity i USING (patid)
+  WHERE p.regenddate IS NULL AND p.cprd_ddate IS NULL AND p.patienttypeid = 3"""
+
+
+def _share(con: duckdb.DuckDBPyConnection, end: dt.date, who: str, has: str) -> float | None:
+    """Share of the list at `end` matching `who` (SQL on l.age, l.gender) with an observation matching `has`
+    (SQL on o, m: the observation and its dictionary row)."""
+    n, k = con.execute(f"""
+        WITH l AS ({_LIST})
+        SELECT count(*), count(*) FILTER (WHERE EXISTS (
+            SELECT 1 FROM observation o JOIN medical_dictionary m USING (medcodeid) WHERE o.patid = l.patid AND {has}))
+        FROM l WHERE {who}""", [end, end]).fetchone()
+    return k / n if n else None
+
+
+def _first_year_70(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> float | None:
+    year = start.year if start <= dt.date(start.year, 9, 1) else start.year + 1
+    year = max(year, 2013)
+    s, e = dt.date(year, 9, 1), dt.date(year + 1, 8, 31)
+    if e > end:
+        return None
+    n, k = con.execute("""
+        WITH c AS (
+          SELECT p.patid FROM patient p JOIN patient_identity i USING (patid)
+          WHERE p.patienttypeid = 3 AND p.regstartdate <= ?::DATE AND (p.regenddate IS NULL OR p.regenddate > ?::DATE)
+            AND (p.cprd_ddate IS NULL OR p.cprd_ddate > ?::DATE)
+            AND i.date_of_birth > ?::DATE - INTERVAL 71 YEAR AND i.date_of_birth <= ?::DATE - INTERVAL 70 YEAR)
+        SELECT count(*), count(*) FILTER (WHERE EXISTS (
+            SELECT 1 FROM observation o JOIN medical_dictionary m USING (medcodeid)
+            WHERE o.patid = c.patid AND m.cluster = 'IMM_SHINGLES' AND o.obsdate BETWEEN ?::DATE AND ?::DATE)) FROM c""",
+                         [s, e, e, s, s, s, e]).fetchone()
+    return k / n if n else None
+
+
+def measure(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dict[str, Any]:
+    """The figures above, keyed like calibration.toml ids (a figure with no one to measure is left out)."""
+    five = end - dt.timedelta(days=round(5 * 365.25))
+    out: dict[str, Any] = {
+        "ppv_coverage_65_plus": _share(con, end, "age >= 65 AND reg_age < 65", "m.cluster = 'IMM_PNEUMO'"),
+        "shingles_coverage_71_79": _share(con, end, "age BETWEEN 71 AND 79 AND reg_age < 70", "m.cluster = 'IMM_SHINGLES'"),
+        "shingles_first_year_70": _first_year_70(con, start, end),
+        "cervical_coverage_25_49": _share(con, end, "gender = 2 AND age BETWEEN 25 AND 49",
+                                          f"m.snomedctconceptid IN ({SCREENED}) AND o.obsdate > DATE '{end - dt.timedelta(days=round(3.5 * 365.25))}'"),
+        "cervical_coverage_50_64": _share(con, end, "gender = 2 AND age BETWEEN 50 AND 64",
+                                          f"m.snomedctconceptid IN ({SCREENED}) AND o.obsdate > DATE '{end - dt.timedelta(days=round(5.5 * 365.25))}'"),
+    }
+    for key, ids in (("bmi", BMI), ("smoking", SMOKING), ("alcohol", AUDIT)):
+        out[f"recorded_5y_{key}"] = _share(con, end, "age >= 18", f"m.snomedctconceptid IN ({ids}) AND o.obsdate > DATE '{five}'")
+    return {k: v for k, v in out.items() if v is not None}
