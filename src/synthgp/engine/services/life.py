@@ -175,11 +175,13 @@ class Life(Service):
         """Smokers who quit by their day this month; some of them relapse later (to the level they smoked at,
         with a new quit day ahead); a few drinkers change level."""
         s, act, m = self.s, month.act, month.m
-        quit = act[(s.smoking[act] >= 2) & (s.quit_day[act] <= month.vday)]
+        quitting = (s.smoking[act] >= 2) & (s.quit_day[act] <= month.vday)
+        quit, qday = act[quitting], month.vday[quitting]
         s.smoked_level[quit], s.smoking[quit] = s.smoking[quit], 1
         sm = PREVENTION["smoking"]
-        back = quit[sim.stream("life.relapse").uniform(quit, m) < sm["relapse"]]
-        s.relapse_day[back] = s.quit_day[back] + 1 + np.round(
+        relapse = sim.stream("life.relapse").uniform(quit, m) < sm["relapse"]
+        back = quit[relapse]
+        s.relapse_day[back] = qday[relapse] + 1 + np.round(
             sim.stream("life.relapse.day").exponential(back, sm["relapse_mean_days"], m)).astype(np.int64)
         relapsed = s.relapse_day[act] <= month.vday
         again = act[relapsed]

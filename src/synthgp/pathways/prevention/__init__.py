@@ -30,7 +30,7 @@ class Prevention(Pathway):
         "mr_next": "day the next medication review is due, or NEVER (not on repeats)",
     }
     reads = ("dob", "male", "ent", "lst", "first_allowed", "known_type2", "rf_type1", "known_ckd", "heart_failure_day",
-             "mi_day", "rf_corticosteroids", "rx_units", "regular_drug", "regular_from", "regular_until")
+             "mi_day", "rf_corticosteroids", "rx_units", "rx_stopped", "regular_drug", "regular_from", "regular_until")
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
         cfg, people, P = reference.toml("prevention.toml"), sim.people, sim.P
@@ -69,7 +69,7 @@ class Prevention(Pathway):
         s = self.s
         for field, kind in (("ppv_day", "ppv"), ("shx_day", "shx1"), ("shx_day2", "shx2")):
             day = getattr(s, field)
-            pos = np.flatnonzero((day >= s.first_allowed) & (day < s.ent))
+            pos = sim.adults[(day[sim.adults] >= s.first_allowed[sim.adults]) & (day[sim.adults] < s.ent[sim.adults])]
             self._give(sim, kind, pos, day[pos], 0)
 
     def vaccinate(self, sim: "Sim", month: "Month") -> None:
@@ -120,11 +120,12 @@ class Prevention(Pathway):
         screening.screen(self, sim, month)
 
     def review_medicines(self, sim: "Sim", month: "Month") -> None:
-        """An annual medication review for everyone on repeat medicines: the first within a year of being
-        found on them, then yearly (a share missed), by a GP or a pharmacist."""
+        """An annual medication review for everyone on repeat medicines (being issued: not an antihypertensive
+        regimen they stopped taking, whose repeats stopped): the first within a year of being found on them,
+        then yearly (a share missed), by a GP or a pharmacist."""
         s, act, m, cfg = self.s, month.act, month.m, self.cfg["medication_review"]
         vday = month.vday
-        on = (s.rx_units[act] > 0) | ((s.regular_drug[act] >= 0) & (s.regular_from[act] <= vday[:, None])
+        on = ((s.rx_units[act] > 0) & ~s.rx_stopped[act]) | ((s.regular_drug[act] >= 0) & (s.regular_from[act] <= vday[:, None])
                                       & (vday[:, None] < s.regular_until[act])).any(axis=1)
         new = on & (s.mr_next[act] == NEVER)
         s.mr_next[act[new]] = vday[new] + sim.stream("prev.mr.first").integers(act[new], cfg["interval_days"], m)
