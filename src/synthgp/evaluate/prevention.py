@@ -2,13 +2,11 @@
 coverage, cervical screening coverage, and how complete the record of BMI, smoking and alcohol is.
 
 Definitions (following the published ones as far as a record can):
-  ppv_coverage_65_plus      - regular patients on the list at the end date aged 65 or over who registered before
-                              65, with a pneumococcal vaccination (codes.csv cluster IMM_PNEUMO) on their record at
-                              any time (UKHSA's "vaccinated at any time"; the record holds nothing from before
-                              registration, so people who joined later, whose earlier doses a real record would carry
-                              over, are left out);
-  shingles_coverage_71_79   - on the list at the end date aged 71-79 and registered before 70, with a shingles
-                              vaccination (IMM_SHINGLES) at any time (UKHSA's cumulative coverage of those cohorts);
+  ppv_coverage_65_plus      - regular patients on the list at the end date aged 65 or over, with a pneumococcal
+                              vaccination (codes.csv cluster IMM_PNEUMO) on their record at any time, given here or
+                              transferred from a previous practice (UKHSA's "vaccinated at any time");
+  shingles_coverage_71_79   - on the list at the end date aged 71-79, with a shingles vaccination (IMM_SHINGLES)
+                              at any time (UKHSA's cumulative coverage of those cohorts);
   shingles_first_year_70    - aged 70 on 1 September Y and registered from then to 31 August Y+1, vaccinated in
                               that programme year (PHE's routine-cohort coverage), for Y the first programme
                               year within the study (the figure is left out when none is);
@@ -34,7 +32,7 @@ SMOKING = codes.sql("never_smoked", "ex_smoker", "light_smoker", "moderate_smoke
 AUDIT = codes.sql("audit_c_score")
 
 _LIST = """
-  SELECT p.patid, p.gender, date_diff('year', i.date_of_birth, p.regstartdate) AS reg_age,
+  SELECT p.patid, p.gender,
          date_diff('year', i.date_of_birth, ?::DATE) - (strftime(i.date_of_birth, '%m%d') > strftime(?::DATE, '%m%d'))::INT AS age
   FROM patient p JOIN patient_identity i USING (patid)
   WHERE p.regenddate IS NULL AND p.cprd_ddate IS NULL AND p.patienttypeid = 3"""
@@ -74,8 +72,8 @@ def measure(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dic
     """The figures above, keyed like calibration.toml ids (a figure with no one to measure is left out)."""
     five = end - dt.timedelta(days=round(5 * 365.25))
     out: dict[str, Any] = {
-        "ppv_coverage_65_plus": _share(con, end, "age >= 65 AND reg_age < 65", "m.cluster = 'IMM_PNEUMO'"),
-        "shingles_coverage_71_79": _share(con, end, "age BETWEEN 71 AND 79 AND reg_age < 70", "m.cluster = 'IMM_SHINGLES'"),
+        "ppv_coverage_65_plus": _share(con, end, "age >= 65", "m.cluster = 'IMM_PNEUMO'"),
+        "shingles_coverage_71_79": _share(con, end, "age BETWEEN 71 AND 79", "m.cluster = 'IMM_SHINGLES'"),
         "shingles_first_year_70": _first_year_70(con, start, end),
         "cervical_coverage_25_49": _share(con, end, "gender = 2 AND age BETWEEN 25 AND 49",
                                           f"m.snomedctconceptid IN ({SCREENED}) AND o.obsdate > DATE '{end - dt.timedelta(days=round(3.5 * 365.25))}'"),

@@ -157,9 +157,14 @@ class Life(Service):
 
     # ------------------------------------------------------------ steps
     def history(self, sim: "Sim") -> None:
-        """Risk factors known at entry are on the record as history (of those who enter as adults)."""
-        adults = sim.adults
-        sim.vitals.lifestyle(adults, self.s.history_day[adults], self.bmi_at(adults, self.s.ent[adults]))
+        """Risk factors known at entry are on the record as history (of those who enter as adults). An adult who
+        registers during the simulation has them measured at a new-patient check with a health care assistant
+        on the day they join."""
+        s, adults = self.s, sim.adults
+        joined = (s.ent[adults] == s.first_allowed[adults]) & (s.first_allowed[adults] > sim.start)
+        cons = np.full(len(adults), -1, dtype=np.int64)
+        cons[joined] = sim.contacts.book(adults[joined], s.ent[adults[joined]], "hca", "new_patient", 0, "Clinic")
+        sim.vitals.lifestyle(adults, s.history_day[adults], self.bmi_at(adults, s.ent[adults]), cons)
 
     def advance(self, sim: "Sim", month: "Month") -> None:
         """The month's day for each person of any age, their age on it; the adults' BMI."""
@@ -173,7 +178,7 @@ class Life(Service):
 
     def quit_smoking(self, sim: "Sim", month: "Month") -> None:
         """Smokers who quit by their day this month; some of them relapse later (to the level they smoked at,
-        with a new quit day ahead); a few drinkers change level."""
+        with a new quit day ahead); once a year a few drinkers change level."""
         s, act, m = self.s, month.act, month.m
         quitting = (s.smoking[act] >= 2) & (s.quit_day[act] <= month.vday)
         quit, qday = act[quitting], month.vday[quitting]
@@ -189,7 +194,9 @@ class Life(Service):
         quit_rate = reference.toml("risk_factors.toml")["nodes"]["smoking"]["quit_per_year"]
         s.quit_day[again] = month.vday[relapsed] + 1 + np.round(
             sim.stream("life.requit").exponential(again, YEAR / quit_rate, m)).astype(np.int64)
-        change = act[sim.stream("life.alcohol.change").uniform(act, m) < PREVENTION["alcohol"]["change_per_year"] / 12]
+        if m % 12:  # drinkers' levels change once a year
+            return
+        change = act[sim.stream("life.alcohol.change").uniform(act, m) < PREVENTION["alcohol"]["change_per_year"]]
         s.alcohol[change] = self.drink_level(sim.stream("life.alcohol.level").uniform(change, m), s.male[change])
         s.audit_c[change] = self.audit_score(s.alcohol[change], sim.stream("life.audit_c.level").uniform(change, m))
 

@@ -1,7 +1,8 @@
 """Adults' prevention (data/prevention.toml): pneumococcal (PPV23) and shingles vaccination by eligibility and
 date, cervical screening, and an annual medication review for people on repeat medicines. Vaccinations and
 screening are a nurse's clinic; a medication review is a GP's or (more and more from 2019) a pharmacist's.
-Vaccinations planned for a day between registration and the record's start are on the record as history.
+Vaccinations and screening from before the record's start are on it as history: from this practice if given
+after registration, else transferred from the previous practice (GP2GP: dated when given, filed on joining).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Prevention(Pathway):
         "mr_next": "day the next medication review is due, or NEVER (not on repeats)",
     }
     reads = ("dob", "male", "ent", "lst", "first_allowed", "known_type2", "rf_type1", "known_ckd", "heart_failure_day",
-             "mi_day", "rf_corticosteroids", "rx_units", "rx_stopped", "regular_drug", "regular_from", "regular_until")
+             "mi_day", "rf_corticosteroids", "rx_units", "rx_stopped", "regular_next", "regular_drug", "regular_from", "regular_until")
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
         cfg, people, P = reference.toml("prevention.toml"), sim.people, sim.P
@@ -65,12 +66,17 @@ class Prevention(Pathway):
 
     # ------------------------------------------------------------ steps
     def history(self, sim: "Sim") -> None:
-        """Vaccinations given after registration and before the record's start are on the record."""
-        s = self.s
+        """Vaccinations planned before the record's start: given here (after registration, at a nurse's clinic)
+        or at a previous practice (transferred); then the last cervical screening before it."""
+        s, adults = self.s, sim.adults
         for field, kind in (("ppv_day", "ppv"), ("shx_day", "shx1"), ("shx_day2", "shx2")):
             day = getattr(s, field)
-            pos = sim.adults[(day[sim.adults] >= s.first_allowed[sim.adults]) & (day[sim.adults] < s.ent[sim.adults])]
-            self._give(sim, kind, pos, day[pos], 0)
+            early = adults[day[adults] < s.ent[adults]]
+            here = early[day[early] >= s.first_allowed[early]]
+            self._give(sim, kind, here, day[here], 0)
+            before = early[day[early] < s.first_allowed[early]]
+            self._give(sim, kind, before, day[before], 0, transferred=True)
+        screening.history(self, sim)
 
     def vaccinate(self, sim: "Sim", month: "Month") -> None:
         """PPV23 plans for a risk group first known this month; then every vaccination planned for this month."""
@@ -101,12 +107,16 @@ class Prevention(Pathway):
         return ((s.known_type2[pos] <= day) | s.rf_type1[pos] | (s.known_ckd[pos] <= day) | known(s.heart_failure_day)
                 | known(s.mi_day) | s.rf_corticosteroids[pos])
 
-    def _give(self, sim: "Sim", kind: str, pos: np.ndarray, day: np.ndarray, step: int) -> None:
-        """A nurse's vaccination of `kind` (ppv, shx1: Zostavax or first Shingrix dose, shx2) on `day`."""
+    def _give(self, sim: "Sim", kind: str, pos: np.ndarray, day: np.ndarray, step: int, transferred: bool = False) -> None:
+        """A nurse's vaccination of `kind` (ppv, shx1: Zostavax or first Shingrix dose, shx2) on `day`; or one
+        given at a previous practice, `transferred` with the record (filed on the day they joined)."""
         if not len(pos):
             return
         rec = sim.record
-        cons = sim.contacts.book(pos, day, "nurse", f"prev.{kind}", step, "Clinic")
+        if transferred:
+            cons, kw = None, {"enter_delay": self.s.first_allowed[pos] - day, "transferred": True}
+        else:
+            cons, kw = sim.contacts.book(pos, day, "nurse", f"prev.{kind}", step, "Clinic"), {}
         if kind == "ppv":
             code = np.full(len(pos), rec.code("pneumococcal_vaccination"))
             self.s.ppv_day[pos], self.s.ppv_risk[pos] = NEVER, True
@@ -114,7 +124,7 @@ class Prevention(Pathway):
             code = np.where(self.shingrix[pos], rec.code("shingles_vaccination_first"), rec.code("shingles_vaccination"))
         else:
             code = np.full(len(pos), rec.code("shingles_vaccination_second"))
-        rec.observation(pos, day, code, cons=cons, obstype=rec.obstype("Immunisation"))
+        rec.observation(pos, day, code, cons=cons, obstype=rec.obstype("Immunisation"), **kw)
 
     def screen(self, sim: "Sim", month: "Month") -> None:
         screening.screen(self, sim, month)
@@ -123,10 +133,14 @@ class Prevention(Pathway):
         """An annual medication review for everyone on repeat medicines (being issued: not an antihypertensive
         regimen they stopped taking, whose repeats stopped): the first within a year of being found on them,
         then yearly (a share missed), by a GP or a pharmacist."""
-        s, act, m, cfg = self.s, month.act, month.m, self.cfg["medication_review"]
-        vday = month.vday
+        s, m, cfg = self.s, month.m, self.cfg["medication_review"]
+        # only those who may be on repeats and are new to them or due: an antihypertensive regimen, or a
+        # regular medicine ever started (its next issue day is set)
+        look = ((s.rx_units[month.act] > 0) | (s.regular_next[month.act] < NEVER)) & (
+            (s.mr_next[month.act] == NEVER) | (s.mr_next[month.act] < month.day1))
+        act, vday = month.act[look], month.vday[look]
         on = ((s.rx_units[act] > 0) & ~s.rx_stopped[act]) | ((s.regular_drug[act] >= 0) & (s.regular_from[act] <= vday[:, None])
-                                      & (vday[:, None] < s.regular_until[act])).any(axis=1)
+                                                             & (vday[:, None] < s.regular_until[act])).any(axis=1)
         new = on & (s.mr_next[act] == NEVER)
         s.mr_next[act[new]] = vday[new] + sim.stream("prev.mr.first").integers(act[new], cfg["interval_days"], m)
         s.mr_next[act[~on]] = NEVER

@@ -31,6 +31,31 @@ def first_due(cfg: dict, sim: "Sim", male: np.ndarray, dob: np.ndarray, ent: np.
     return np.where(male | (due >= birthday(dob, cfg["age_to"]) - 90), NEVER, due)
 
 
+def history(pv: "Prevention", sim: "Sim") -> None:
+    """The last test before the record's start of a woman already 25-64 at entry (one interval before her first
+    invitation here), if she took up that invitation: a negative result, from this practice after registration
+    or transferred from the previous one."""
+    s, cfg, rec = pv.s, pv.cfg["cervical"], sim.record
+    adults = sim.adults
+    pos = adults[(s.cx_due[adults] < NEVER) & ~s.male[adults]]
+    age = (s.ent[pos] - s.dob[pos]) / YEAR
+    years = np.where(age >= cfg["old_from_age"], cfg["interval_years_old"], cfg["interval_years_young"])
+    last = s.cx_due[pos] - np.round(years * YEAR).astype(np.int64)
+    ok = (last < s.ent[pos]) & (last >= birthday(s.dob[pos], cfg["first_invitation_age"])) & (last < birthday(s.dob[pos], cfg["age_to"]))
+    pos, last, old = pos[ok], last[ok], age[ok] >= cfg["old_from_age"]
+    r = cfg["persistence"]
+    latent = np.sqrt(r) * pv.cx_propensity[pos] + np.sqrt(1 - r) * sim.stream("prev.cx.invite").normal(pos, -1)
+    go = latent < _threshold(np.array([cfg["attend_25_49"], cfg["attend_50_64"]]))[old.astype(int)]
+    pos, last = pos[go], last[go]
+    result = np.where(last >= pv.hpv_from, rec.code("cervical_hpv_negative"), rec.code("cervical_smear_negative"))
+    moved = last < s.first_allowed[pos]
+    for sel, kw in ((~moved, {}), (moved, {"transferred": True})):
+        p, d = pos[sel], last[sel]
+        delay = s.first_allowed[p] - d if kw else None
+        rec.observation(p, d, rec.code("cervical_screening_done"), obstype=rec.obstype("Observation"), enter_delay=delay, **kw)
+        rec.observation(p, d, result[sel], obstype=rec.obstype("Investigation"), enter_delay=delay if kw else 14, **kw)
+
+
 def _threshold(p: np.ndarray) -> np.ndarray:
     return np.array([NormalDist().inv_cdf(min(max(float(x), 0.001), 0.999)) for x in p])
 
