@@ -129,6 +129,11 @@ def test_history_records_bmi_and_smoking_at_the_history_day_of_those_who_enter_a
     bmi = emitted(sim, "obs", code="bmi")
     adults = np.flatnonzero(sim.ent <= sim.lst)
     assert 0 < len(adults) < sim.n  # the block has children who stay children: they bring no adult history
+    # everyone, but the adults who join during the simulation and miss their new-patient check
+    joined = (sim.ent[adults] == get(sim, "first_allowed")[adults]) & (get(sim, "first_allowed")[adults] > sim.start)
+    missed = adults[~np.isin(adults, bmi["pat"])]
+    assert np.isin(missed, adults[joined]).all() and len(missed) < joined.sum() / 2
+    adults = adults[np.isin(adults, bmi["pat"])]
     assert bmi["pat"].tolist() == adults.tolist()
     assert (bmi["day"] == get(sim, "history_day")[adults]).all()
     # a weighing varies about the true weight (data/prevention.toml [bmi] weighing_sd, capped at 3 sd)

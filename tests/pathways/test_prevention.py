@@ -230,10 +230,14 @@ def test_nothing_outside_registration(con, cluster):
         assert (end is None or on <= end) and (died is None or on <= died)
 
 
-def test_audit_c_from_2013_and_within_0_to_12(con):
-    rows = con.execute("""SELECT min(o.obsdate), min(o.value), max(o.value), count(*) FROM observation o
-        JOIN medical_dictionary m USING (medcodeid) WHERE m.cluster = 'ALCOHOL'""").fetchone()
-    assert rows[0] >= dt.date(2013, 4, 1) and rows[1] >= 0 and rows[2] <= 12 and rows[3] > 1000
+def test_alcohol_as_audit_c_from_2013_or_units_a_week(con):
+    audit, units = codes.medcode("audit_c_score"), codes.medcode("alcohol_intake")
+    rows = dict((r[0], r[1:]) for r in con.execute("""SELECT o.medcodeid, min(o.obsdate), min(o.value), max(o.value), count(*)
+        FROM observation o JOIN medical_dictionary m USING (medcodeid) WHERE m.cluster = 'ALCOHOL' GROUP BY 1""").fetchall())
+    assert set(rows) == {audit, units}
+    first, lo, hi, n = rows[audit]
+    assert first >= dt.date(2013, 4, 1) and lo >= 0 and hi <= 12 and n > 500
+    assert rows[units][1] >= 0 and rows[units][2] <= 200 and rows[units][3] > n
 
 
 def test_dates_helper_is_consistent():

@@ -13,8 +13,13 @@ Definitions (following the published ones as far as a record can):
   cervical_coverage_25_49   - women on the list at the end date aged 25-49, screened (CERVSCREEN "screening
                               done") within the last 3.5 years; cervical_coverage_50_64 likewise at 50-64 within
                               5.5 years (NHS Digital's age-appropriate coverage);
-  recorded_5y_{bmi,smoking,alcohol} - adults on the list with a BMI, a smoking status, an AUDIT-C score in the
-                              last five years.
+  recorded_5y_{bmi,smoking,alcohol} - adults on the list with a BMI, a smoking status, an alcohol record (units
+                              a week or AUDIT-C) in the last five years;
+  alcohol_recorded_2018     - adults (18+) registered on 1 January 2018 with an alcohol record in the 5 years before;
+                              audit_recorded_2018 likewise with an AUDIT-C score (Mansfield et al. 2019's definitions);
+  bmi_recorded_2005_2011    - adults registered on 31 December 2011 with a BMI dated 2005-2011 (Bhaskaran et al. 2013);
+  smoking_first_year        - adults who registered during the study, more than a year before its end, with a
+                              smoking status within a year of registering (Marston et al. 2014).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ SCREENED = codes.sql("cervical_screening_done")
 BMI = codes.sql("bmi")
 SMOKING = codes.sql("never_smoked", "ex_smoker", "light_smoker", "moderate_smoker", "heavy_smoker")
 AUDIT = codes.sql("audit_c_score")
+ALCOHOL = codes.sql("audit_c_score", "alcohol_intake")
 
 _LIST = """
   SELECT p.patid, p.gender,
@@ -46,6 +52,33 @@ def _share(con: duckdb.DuckDBPyConnection, end: dt.date, who: str, has: str) -> 
         SELECT count(*), count(*) FILTER (WHERE EXISTS (
             SELECT 1 FROM observation o JOIN medical_dictionary m USING (medcodeid) WHERE o.patid = l.patid AND {has}))
         FROM l WHERE {who}""", [end, end]).fetchone()
+    return k / n if n else None
+
+
+def _on_list_share(con: duckdb.DuckDBPyConnection, at: dt.date, since: dt.date, ids: str) -> float | None:
+    """Share of the adults registered and alive on `at` with one of `ids` (SNOMED) dated from `since` to `at`."""
+    n, k = con.execute(f"""
+        WITH l AS (SELECT p.patid FROM patient p JOIN patient_identity i USING (patid)
+                   WHERE p.patienttypeid = 3 AND p.regstartdate <= ?::DATE AND (p.regenddate IS NULL OR p.regenddate > ?::DATE)
+                     AND (p.cprd_ddate IS NULL OR p.cprd_ddate > ?::DATE) AND i.date_of_birth <= ?::DATE - INTERVAL 18 YEAR)
+        SELECT count(*), count(*) FILTER (WHERE EXISTS (
+            SELECT 1 FROM observation o JOIN medical_dictionary m USING (medcodeid)
+            WHERE o.patid = l.patid AND m.snomedctconceptid IN ({ids}) AND o.obsdate BETWEEN ?::DATE AND ?::DATE)) FROM l""",
+                         [at, at, at, at, since, at]).fetchone()
+    return k / n if n else None
+
+
+def _smoking_first_year(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> float | None:
+    n, k = con.execute(f"""
+        WITH j AS (SELECT p.patid, p.regstartdate AS reg FROM patient p JOIN patient_identity i USING (patid)
+                   WHERE p.patienttypeid = 3 AND p.regstartdate > ?::DATE AND p.regstartdate <= ?::DATE - INTERVAL 1 YEAR
+                     AND (p.regenddate IS NULL OR p.regenddate > p.regstartdate + INTERVAL 1 YEAR)
+                     AND (p.cprd_ddate IS NULL OR p.cprd_ddate > p.regstartdate + INTERVAL 1 YEAR)
+                     AND i.date_of_birth <= p.regstartdate - INTERVAL 18 YEAR)
+        SELECT count(*), count(*) FILTER (WHERE EXISTS (
+            SELECT 1 FROM observation o JOIN medical_dictionary m USING (medcodeid) WHERE o.patid = j.patid
+              AND m.snomedctconceptid IN ({SMOKING}) AND o.obsdate BETWEEN j.reg AND j.reg + INTERVAL 365 DAY)) FROM j""",
+                         [start, end]).fetchone()
     return k / n if n else None
 
 
@@ -80,6 +113,15 @@ def measure(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dic
         "cervical_coverage_50_64": _share(con, end, "gender = 2 AND age BETWEEN 50 AND 64",
                                           f"m.snomedctconceptid IN ({SCREENED}) AND o.obsdate > DATE '{end - dt.timedelta(days=round(5.5 * 365.25))}'"),
     }
-    for key, ids in (("bmi", BMI), ("smoking", SMOKING), ("alcohol", AUDIT)):
+    for key, ids in (("bmi", BMI), ("smoking", SMOKING), ("alcohol", ALCOHOL)):
         out[f"recorded_5y_{key}"] = _share(con, end, "age >= 18", f"m.snomedctconceptid IN ({ids}) AND o.obsdate > DATE '{five}'")
+    # published completeness figures of their own dates, where the record (burn-in history included) spans them
+    history_from = dt.date(start.year - 10, start.month, start.day)
+    if history_from <= dt.date(2013, 1, 1) and end >= dt.date(2018, 1, 1):
+        at = dt.date(2018, 1, 1)
+        out["alcohol_recorded_2018"] = _on_list_share(con, at, dt.date(2013, 1, 1), ALCOHOL)
+        out["audit_recorded_2018"] = _on_list_share(con, at, dt.date(2013, 1, 1), AUDIT)
+    if history_from <= dt.date(2005, 1, 1) and end >= dt.date(2011, 12, 31):
+        out["bmi_recorded_2005_2011"] = _on_list_share(con, dt.date(2011, 12, 31), dt.date(2005, 1, 1), BMI)
+    out["smoking_first_year"] = _smoking_first_year(con, start, end)
     return {k: v for k, v in out.items() if v is not None}

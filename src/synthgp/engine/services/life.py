@@ -53,6 +53,7 @@ class Life(Service):
             "bmi_slope": "the person's own BMI change, kg/m2 a year", "smoked_level": "smoking level before the last quit",
             "relapse_day": "day a quitter starts smoking again, or NEVER",
             "alcohol": "usual drinking level (index of ALCOHOL_LEVELS)", "audit_c": "the person's usual AUDIT-C score (0-12)",
+            "alcohol_units": "the person's usual units of alcohol a week",
             **{f"rf_{k}": f"risk factor {k} at entry" for k in net},
             **{f"rf_onset_{k}": f"onset age of {k} (1000 = never)" for k, v in net.items() if v.get("liability")},
         }
@@ -98,6 +99,7 @@ class Life(Service):
             "bmi_slope": PREVENTION["bmi"]["slope_sd"] * np.clip(sim.stream("life.bmi_slope").normal(sim.everyone), -3, 3),
             "smoked_level": smoking.copy(), "relapse_day": np.full(n, NEVER, dtype=np.int64),
             "alcohol": alcohol, "audit_c": self.audit_score(alcohol, sim.stream("life.audit_c").uniform(sim.everyone)),
+            "alcohol_units": self.units(alcohol, people.male[P], sim.stream("life.alcohol.units").uniform(sim.everyone)),
             **{f"rf_{k}": v for k, v in rf.items()},
         }
 
@@ -136,6 +138,20 @@ class Life(Service):
         lo, hi = np.asarray(a["score_low"])[level], np.asarray(a["score_high"])[level]
         return (lo + np.floor(u * (hi - lo + 1))).astype(np.int8)
 
+    @staticmethod
+    def units(level: np.ndarray, male: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Usual units a week within the level's band, by sex, from uniform draws `u`."""
+        a = PREVENTION["alcohol"]
+        lo = np.asarray(a["units_low"])[level]
+        hi = np.where(male, np.asarray(a["units_high_men"])[level], np.asarray(a["units_high_women"])[level])
+        return np.round(lo + u * (hi - lo))
+
+    def units_at(self, pos: np.ndarray, day) -> np.ndarray:
+        """Units a week as recorded on `day`: the usual intake, give or take (0 for non-drinkers)."""
+        a = PREVENTION["alcohol"]
+        noise = 1 + a["units_record_sd"] * np.clip(self.sim.stream("life.alcohol.units.record").normal(pos, day), -2, 2)
+        return np.maximum(np.round(self.s.alcohol_units[pos] * noise), 0.0)
+
     def audit_c_at(self, pos: np.ndarray, day) -> np.ndarray:
         """An AUDIT-C score as recorded on `day`: the person's own, give or take (0 for non-drinkers)."""
         a, s = PREVENTION["alcohol"], self.s
@@ -159,9 +175,11 @@ class Life(Service):
     def history(self, sim: "Sim") -> None:
         """Risk factors known at entry are on the record as history (of those who enter as adults). An adult who
         registers during the simulation has them measured at a new-patient check with a health care assistant
-        on the day they join."""
+        on the day they join, if they go to it (data/prevention.toml [registration])."""
         s, adults = self.s, sim.adults
         joined = (s.ent[adults] == s.first_allowed[adults]) & (s.first_allowed[adults] > sim.start)
+        went = sim.stream("life.new_patient").uniform(adults) < PREVENTION["registration"]["new_patient_check"]
+        adults, joined = adults[~joined | went], joined[~joined | went]
         cons = np.full(len(adults), -1, dtype=np.int64)
         cons[joined] = sim.contacts.book(adults[joined], s.ent[adults[joined]], "hca", "new_patient", 0, "Clinic")
         sim.vitals.lifestyle(adults, s.history_day[adults], self.bmi_at(adults, s.ent[adults]), cons)
@@ -199,6 +217,7 @@ class Life(Service):
         change = act[sim.stream("life.alcohol.change").uniform(act, m) < PREVENTION["alcohol"]["change_per_year"]]
         s.alcohol[change] = self.drink_level(sim.stream("life.alcohol.level").uniform(change, m), s.male[change])
         s.audit_c[change] = self.audit_score(s.alcohol[change], sim.stream("life.audit_c.level").uniform(change, m))
+        s.alcohol_units[change] = self.units(s.alcohol[change], s.male[change], sim.stream("life.alcohol.units.level").uniform(change, m))
 
     # ------------------------------------------------------------ results
     def outcome(self, sim: "Sim") -> tuple[np.ndarray, np.ndarray]:

@@ -191,11 +191,21 @@ class Vitals(Service):
             akw = {k: v[adult] for k, v in kw.items()}
             rec.observation(a, d, rec.code("body_height"), value=h[adult], unit=rec.unit("m"), obstype=value, **akw)
             rec.observation(a, d, rec.code("body_weight"), value=weight[adult], unit=rec.unit("kg"), obstype=value, **akw)
-        audit = day >= _AUDIT_FROM
-        if audit.any():
-            ckw = {k: v[audit] for k, v in kw.items()}
-            rec.observation(pos[audit], day[audit], rec.code("audit_c_score"), value=life.audit_c_at(pos[audit], day[audit]),
-                            obstype=value, **ckw)
+        self._alcohol(pos, day, kw)
+
+    def _alcohol(self, pos: np.ndarray, day: np.ndarray, kw: dict) -> None:
+        """Alcohol, asked at a share of these recordings: an AUDIT-C score (a share growing from 2013) or the
+        units drunk a week (data/prevention.toml [alcohol])."""
+        a, rec, life = _PREVENTION["alcohol"], self.record, self.life
+        asked = self.sim.stream("vitals.alcohol").uniform(pos, day) < a["asked"]
+        year = day / YEAR + 1970
+        audit = asked & (day >= _AUDIT_FROM) & (
+            self.sim.stream("vitals.alcohol.audit").uniform(pos, day) < np.interp(year, a["audit_share_year"], a["audit_share"]))
+        units = asked & ~audit
+        for sel, code, values in ((audit, "audit_c_score", life.audit_c_at), (units, "alcohol_intake", life.units_at)):
+            if sel.any():
+                rec.observation(pos[sel], day[sel], rec.code(code), value=values(pos[sel], day[sel]), obstype=rec.obstype("Value"),
+                                **{k: v[sel] for k, v in kw.items()})
 
     def sbp_variability(self, pos: np.ndarray) -> np.ndarray:
         """SD of the last three clinic systolic readings (0 where fewer than two): numpy's nanstd,
