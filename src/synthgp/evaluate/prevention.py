@@ -8,8 +8,8 @@ Definitions (following the published ones as far as a record can):
   shingles_coverage_71_79   - on the list at the end date aged 71-79, with a shingles vaccination (IMM_SHINGLES)
                               at any time (UKHSA's cumulative coverage of those cohorts);
   shingles_first_year_70    - aged 70 on 1 September Y and registered from then to 31 August Y+1, vaccinated in
-                              that programme year (PHE's routine-cohort coverage), for Y the first programme
-                              year within the study (the figure is left out when none is);
+                              that programme year (PHE's routine-cohort coverage), by programme year Y, for the
+                              Zostavax years (2013/14-2022/23) the study holds whole;
   cervical_coverage_25_49   - women on the list at the end date aged 25-49, screened (CERVSCREEN "screening
                               done") within the last 3.5 years; cervical_coverage_50_64 likewise at 50-64 within
                               5.5 years (NHS Digital's age-appropriate coverage);
@@ -82,12 +82,17 @@ def _smoking_first_year(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.
     return k / n if n else None
 
 
-def _first_year_70(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> float | None:
-    year = start.year if start <= dt.date(start.year, 9, 1) else start.year + 1
-    year = max(year, 2013)
-    s, e = dt.date(year, 9, 1), dt.date(year + 1, 8, 31)
-    if e > end:
-        return None
+def _first_year_70(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dict[int, float] | None:
+    out = {}
+    for year in range(max(2013, start.year), 2023):
+        s, e = dt.date(year, 9, 1), dt.date(year + 1, 8, 31)
+        got = _cohort_70(con, s, e) if s >= start and e <= end else None
+        if got is not None:
+            out[year] = got
+    return out or None
+
+
+def _cohort_70(con: duckdb.DuckDBPyConnection, s: dt.date, e: dt.date) -> float | None:
     n, k = con.execute("""
         WITH c AS (
           SELECT p.patid FROM patient p JOIN patient_identity i USING (patid)

@@ -66,13 +66,13 @@ def shingles_plan(cfg: dict, dob: np.ndarray, immunosuppressed: np.ndarray, u: n
     year_end = np.full(n, NEVER, dtype=np.int64)  # last day of a Zostavax cohort's programme year
     y0 = dt.date.fromisoformat(cfg["start"]).year
     shingrix = day_of(cfg["shingrix_from"])
-    years = cfg["first_year_year"]
+    years, shares = cfg["first_year"]["season"], cfg["first_year"]["share"]
     for y in range(y0, dates.year_of(np.array([min(end, shingrix - 1)]))[0] + 1):
         sept = int(dates.to_days(dt.date(y, 9, 1)))
         if sept >= shingrix:
             break
         age = age_on(dob, sept)
-        share = cfg["first_year"][years.index(min(max(y, years[0]), years[-1]))]
+        share = shares[years.index(min(max(y, years[0]), years[-1]))]
         for ages, p in (([cfg["routine_age"]], share), (cfg["catch_up"].get(str(y), []), share * cfg["catch_up_factor"])):
             new = np.isin(age, ages) & (start == NEVER) & ~immunosuppressed
             start[new], first[new] = sept, p
