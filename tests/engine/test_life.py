@@ -5,6 +5,8 @@ import dataclasses
 import numpy as np
 import pytest
 
+from synthgp.core import reference
+from synthgp.engine.services.contacts import to_working_day
 from synthgp.engine.sim import YEAR
 
 from tests.engine.build import day, emitted, get, make_sim, month_at, person, put
@@ -90,14 +92,26 @@ def test_advance_gives_each_a_day_inside_the_month_and_their_time():
     assert np.allclose(m.bmi, sim.life.bmi_at(m.act, m.vday))
 
 
-@pytest.mark.parametrize("age_at_entry, years_on, drift_years", [(40, 10, 10), (60, 10, 5), (70, 10, 0), (40, -1, 0)])
-def test_bmi_drifts_up_until_65(age_at_entry, years_on, drift_years):
+@pytest.mark.parametrize("age_at_entry, years_on, drift_years, old_years", [(40, 10, 10, 0), (60, 10, 5, 0), (70, 10, 0, 5),
+                                                                      (40, -1, 0, 0)])
+def test_bmi_drifts_up_until_65_and_falls_from_75(age_at_entry, years_on, drift_years, old_years):
     sim = make_sim()
     ent = sim.start + 1000
-    put(sim, 0, ent=ent, age_entry=age_at_entry, rf_bmi=27.0)
+    put(sim, 0, ent=ent, age_entry=age_at_entry, rf_bmi=27.0, bmi_slope=0.0)
     got = sim.life.bmi_at(np.array([0]), ent + years_on * YEAR)[0]
-    assert got == pytest.approx(27.0 + sim.life.drift * drift_years)
-    assert sim.life.drift > 0
+    old = reference.toml("prevention.toml")["bmi"]["old_age_per_year"]
+    assert got == pytest.approx(27.0 + sim.life.drift * drift_years + old * old_years)
+    assert sim.life.drift > 0 and old < 0
+
+
+def test_each_person_has_a_bmi_slope_of_their_own():
+    sim = make_sim()
+    ent = sim.start + 1000
+    put(sim, [0, 1], ent=ent, age_entry=40.0, rf_bmi=27.0, bmi_slope=[0.2, -0.2])
+    got = sim.life.bmi_at(np.array([0, 1]), ent + 5 * YEAR)
+    assert got[0] - got[1] == pytest.approx(2.0)
+    slopes = get(sim, "bmi_slope")
+    assert 0.05 < slopes.std() < 0.3 and abs(slopes.mean()) < 0.05
 
 
 def test_smokers_quit_on_their_day():
@@ -116,9 +130,17 @@ def test_history_records_bmi_and_smoking_at_the_history_day_of_those_who_enter_a
     bmi = emitted(sim, "obs", code="bmi")
     adults = np.flatnonzero(sim.ent <= sim.lst)
     assert 0 < len(adults) < sim.n  # the block has children who stay children: they bring no adult history
+    # everyone, but the adults who join during the simulation and miss their new-patient check
+    joined = (sim.ent[adults] == get(sim, "first_allowed")[adults]) & (get(sim, "first_allowed")[adults] > sim.start)
+    missed = adults[~np.isin(adults, bmi["pat"])]
+    assert np.isin(missed, adults[joined]).all() and len(missed) < joined.sum() / 2
+    adults = adults[np.isin(adults, bmi["pat"])]
     assert bmi["pat"].tolist() == adults.tolist()
-    assert (bmi["day"] == get(sim, "history_day")[adults]).all()
-    assert np.allclose(bmi["value"], np.round(sim.life.bmi_at(adults, sim.ent[adults]), 1))
+    # the new-patient check is booked on a working day: a weekend history day moves to the Monday after
+    hd_all = get(sim, "history_day")[adults]
+    assert ((bmi["day"] == hd_all) | (bmi["day"] == to_working_day(hd_all))).all()
+    # a weighing varies about the true weight (data/prevention.toml [bmi] weighing_sd, capped at 3 sd)
+    assert np.allclose(bmi["value"], sim.life.bmi_at(adults, sim.ent[adults]), rtol=0.05, atol=0.05)
     hd = get(sim, "history_day")[adults]
     ent = sim.ent[adults]
     assert (hd <= ent).all() and (hd >= get(sim, "first_allowed")[adults]).all() and (hd >= ent - 3 * YEAR - 1).all()

@@ -238,6 +238,7 @@ RISK_TRUTH = Table("risk_factor_truth", "truth", "QRISK3 inputs as they truly we
     Column("bmi", F64, "Body mass index at the record start."),
     Column("bmi_at_end", F64, "Body mass index on the person's last day in the record."),
     Column("smoking", STR, "never, ex, light, moderate, heavy."),
+    Column("alcohol_at_end", STR, "Usual drinking on the person's last day: non_drinker, lower_risk, increasing_risk, higher_risk."),
     Column("type1", I8, "Type 1 diabetes."),
     Column("type2", I8, "Type 2 diabetes."),
     Column("af", I8, "Atrial fibrillation."),

@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 
 from synthgp.core import codes, reference
-from synthgp.evaluate import childhood, consultations, covid, flu, labs, qof, registers
+from synthgp.evaluate import childhood, consultations, covid, flu, labs, prevention, qof, registers
 
 AGE_BANDS = ("0-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80+")
 BROAD = ("Asian", "Black", "Mixed", "Other", "White")
@@ -118,6 +118,7 @@ def measure(con: duckdb.DuckDBPyConnection, end: dt.date, years: float) -> dict[
     out.update(covid.measure(con, end - dt.timedelta(days=round(years * 365.25) - 1), end))
     out.update(childhood.measure(con, end - dt.timedelta(days=round(years * 365.25) - 1), end))
     out.update(consultations.measure(con, end - dt.timedelta(days=round(years * 365.25) - 1), end))
+    out.update(prevention.measure(con, end - dt.timedelta(days=round(years * 365.25) - 1), end))
     if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'hypertension_truth'").fetchone()[0]:
         out.update(registers.measure(con))
     out.update(labs.measure(con, end))  # blood tests (evaluate/labs.py)

@@ -19,12 +19,14 @@ from synthgp.pathways.flu import Flu
 from synthgp.pathways.health_check import HealthCheck
 from synthgp.pathways.hypertension import Hypertension
 from synthgp.pathways.kidney import Kidney
+from synthgp.pathways.prevention import Prevention
 from synthgp.pathways.registers import Registers
 
 HISTORY: list[tuple[str, str]] = [
     ("conditions", "history"),  # diagnoses brought at registration, other QRISK3 conditions
     ("hypertension", "history"),  # a diagnosis, and the regimen, from before
     ("life", "history"),  # BMI and smoking status at entry
+    ("prevention", "history"),  # vaccinations between registration and entry
     ("hypertension", "last_check"),  # the last BP check before entry
     ("registers", "history"),  # long-term-condition registers: diagnoses before entry, their medicines
     ("conditions", "medicines"),  # regular medicines and their last year of issues
@@ -50,6 +52,9 @@ MONTHLY: list[tuple[str, str]] = [
     ("cardiovascular", "events"),
     ("flu", "invite"),  # at a season's start: who is eligible, who will be vaccinated, when and where
     ("flu", "vaccinate"),
+    ("prevention", "vaccinate"),  # PPV23 and shingles, by eligibility and date
+    ("prevention", "screen"),  # cervical screening invitations due
+    ("prevention", "review_medicines"),  # annual medication reviews of people on repeats
     ("covid", "infect"),  # from February 2020: infections, tests, admissions, deaths
     ("covid", "vaccinate"),  # from December 2020: JCVI groups offered in order, doses given (after this month's deaths)
     ("childhood", "baby_check"),  # the 6-8 week check by a GP (children of every age: month.all)
@@ -61,4 +66,4 @@ MONTHLY: list[tuple[str, str]] = [
 def practice() -> tuple[list[Component], list[Component]]:
     """(services, pathways) of a simulation, in the order they initialise."""
     return default_services(), [Conditions(), Kidney(), HealthCheck(), Hypertension(), Cardiovascular(),
-                                 Registers(), Flu(), Covid(), Childhood(), Consultations()]
+                                 Registers(), Flu(), Covid(), Childhood(), Consultations(), Prevention()]

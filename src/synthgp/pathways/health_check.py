@@ -47,7 +47,7 @@ class HealthCheck(Pathway):
         cons = sim.contacts.book(pos, day, "nurse", "hc", m, "Clinic")
         rec.observation(pos, day, rec.code("health_check"), cons=cons, obstype=rec.obstype("Observation"))
         bmi = sim.life.bmi_at(pos, day)
-        sim.vitals.lifestyle(pos, day, bmi)
+        sim.vitals.lifestyle(pos, day, bmi, cons)
         lab = sim.labs.sample(pos, day, True)
         sbp, dbp, _, _ = sim.vitals.measure(pos, day, cons, 7 * m + 1)
         if len(pos):

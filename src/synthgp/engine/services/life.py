@@ -5,8 +5,9 @@ the earliest of death, leaving and the end of data collection; adult care (`mont
 latest of registration, the burn-in's start and their 18th birthday (`ent`), and everyday care of
 every age (`month.all`) from the first day. Risk factors (QRISK3's
 inputs) are drawn at entry from the built-in Bayesian network, or a learned one (population/cohort.py);
-after that BMI drifts up to 65 and smokers quit. A death brought forward by a pathway comes back to
-the engine through `die`, never through the population's arrays.
+after that BMI follows a trajectory (the population's drift to 65, a slope of the person's own, a fall in old
+age), smokers quit and some relapse, and drinkers change level from time to time (data/prevention.toml). A death
+brought forward by a pathway comes back to the engine through `die`, never through the population's arrays.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 NEVER = np.iinfo(np.int64).max // 4
 SMOKING_LEVELS = ("never", "ex", "light", "moderate", "heavy")
 # risk-factor flags the truth table reports, in its column order
+ALCOHOL_LEVELS = ("non_drinker", "lower_risk", "increasing_risk", "higher_risk")
+PREVENTION = reference.toml("prevention.toml")
 FLAGS = ("type1", "type2", "af", "ckd", "ra", "sle", "migraine", "semi", "atypical_antipsychotic", "corticosteroids",
          "impotence", "fh_cvd")
 
@@ -47,6 +50,10 @@ class Life(Service):
             "age_entry": "age at entry, years", "history_day": "day the history brought at entry is dated",
             "smoking": "current smoking level (index of SMOKING_LEVELS)", "quit_day": "day a smoker quits",
             "death_day": "death brought forward by a pathway, or -1", "dereg_day": "deregistration after it, or -1",
+            "bmi_slope": "the person's own BMI change, kg/m2 a year", "smoked_level": "smoking level before the last quit",
+            "relapse_day": "day a quitter starts smoking again, or NEVER",
+            "alcohol": "usual drinking level (index of ALCOHOL_LEVELS)", "audit_c": "the person's usual AUDIT-C score (0-12)",
+            "alcohol_units": "the person's usual units of alcohol a week",
             **{f"rf_{k}": f"risk factor {k} at entry" for k in net},
             **{f"rf_onset_{k}": f"onset age of {k} (1000 = never)" for k, v in net.items() if v.get("liability")},
         }
@@ -79,6 +86,7 @@ class Life(Service):
         quit_rate = reference.toml("risk_factors.toml")["nodes"]["smoking"]["quit_per_year"]
         smoking = rf["smoking"].copy()
         quit = np.round(sim.draws("quit").exponential(sim.everyone, YEAR / quit_rate))
+        alcohol = self.drink_level(sim.stream("life.alcohol").uniform(sim.everyone), people.male[P])
         return {
             "male": people.male[P], "dob": dob, "imd": people.imd[P], "black": broad == "Black",
             "south_asian": feats["south_asian"] > 0,
@@ -88,23 +96,68 @@ class Life(Service):
             "history_day": np.maximum(first_allowed, sim.ent - np.round(sim.draws("history").uniform(sim.everyone) * 3 * YEAR).astype(np.int64)),
             "smoking": smoking, "quit_day": np.where(smoking >= 2, sim.ent + quit, NEVER).astype(np.int64),
             "death_day": np.full(n, -1, dtype=np.int64), "dereg_day": np.full(n, -1, dtype=np.int64),
+            "bmi_slope": PREVENTION["bmi"]["slope_sd"] * np.clip(sim.stream("life.bmi_slope").normal(sim.everyone), -3, 3),
+            "smoked_level": smoking.copy(), "relapse_day": np.full(n, NEVER, dtype=np.int64),
+            "alcohol": alcohol, "audit_c": self.audit_score(alcohol, sim.stream("life.audit_c").uniform(sim.everyone)),
+            "alcohol_units": self.units(alcohol, people.male[P], sim.stream("life.alcohol.units").uniform(sim.everyone)),
             **{f"rf_{k}": v for k, v in rf.items()},
         }
 
     def bind(self, sim: "Sim") -> None:
         super().bind(sim)
         self.ids = sim.ids
-        self.drift = reference.toml("risk_factors.toml")["nodes"]["bmi"]["drift_per_year"]
+        bmi = reference.toml("risk_factors.toml")["nodes"]["bmi"]
+        self.drift, self.bmi_range = bmi["drift_per_year"], (bmi["min"], bmi["max"])
+        self.sim = sim
 
     # ------------------------------------------------------------ what pathways ask
     def age_at(self, pos: np.ndarray, day) -> np.ndarray:
         return (day - self.s.dob[pos]) / YEAR
 
     def bmi_at(self, pos: np.ndarray, day) -> np.ndarray:
-        """BMI drifts up from its value at entry, until 65."""
-        s = self.s
-        years_on = np.minimum(np.maximum((day - s.ent[pos]) / YEAR, 0), np.maximum(65 - s.age_entry[pos], 0))
-        return s.rf_bmi[pos] + self.drift * years_on
+        """BMI on `day`: its value at entry, the population's drift up to 65, the person's own slope, and a
+        fall from 75 (data/prevention.toml [bmi])."""
+        s, b = self.s, PREVENTION["bmi"]
+        years = np.maximum((day - s.ent[pos]) / YEAR, 0)
+        to65 = np.minimum(years, np.maximum(65 - s.age_entry[pos], 0))
+        old = np.maximum(s.age_entry[pos] + years - np.maximum(b["old_age_from"], s.age_entry[pos]), 0)
+        bmi = s.rf_bmi[pos] + self.drift * to65 + s.bmi_slope[pos] * years + b["old_age_per_year"] * old
+        return np.clip(bmi, *self.bmi_range)
+
+    @staticmethod
+    def drink_level(u: np.ndarray, male: np.ndarray) -> np.ndarray:
+        """Usual drinking level from uniform draws `u`, by sex (HSE 2016, data/prevention.toml [alcohol])."""
+        a = PREVENTION["alcohol"]
+        cum = np.where(male[:, None], np.cumsum(a["share_men"]), np.cumsum(a["share_women"]))
+        return np.minimum((u[:, None] >= cum[:, :] / cum[:, -1:]).sum(axis=1), len(ALCOHOL_LEVELS) - 1).astype(np.int8)
+
+    @staticmethod
+    def audit_score(level: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """A usual AUDIT-C score within the level's band, from uniform draws `u`."""
+        a = PREVENTION["alcohol"]
+        lo, hi = np.asarray(a["score_low"])[level], np.asarray(a["score_high"])[level]
+        return (lo + np.floor(u * (hi - lo + 1))).astype(np.int8)
+
+    @staticmethod
+    def units(level: np.ndarray, male: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Usual units a week within the level's band, by sex, from uniform draws `u`."""
+        a = PREVENTION["alcohol"]
+        lo = np.asarray(a["units_low"])[level]
+        hi = np.where(male, np.asarray(a["units_high_men"])[level], np.asarray(a["units_high_women"])[level])
+        return np.round(lo + u * (hi - lo))
+
+    def units_at(self, pos: np.ndarray, day) -> np.ndarray:
+        """Units a week as recorded on `day`: the usual intake, give or take (0 for non-drinkers)."""
+        a = PREVENTION["alcohol"]
+        noise = 1 + a["units_record_sd"] * np.clip(self.sim.stream("life.alcohol.units.record").normal(pos, day), -2, 2)
+        return np.maximum(np.round(self.s.alcohol_units[pos] * noise), 0.0)
+
+    def audit_c_at(self, pos: np.ndarray, day) -> np.ndarray:
+        """An AUDIT-C score as recorded on `day`: the person's own, give or take (0 for non-drinkers)."""
+        a, s = PREVENTION["alcohol"], self.s
+        noise = np.round(a["record_sd"] * self.sim.stream("life.audit_c.record").normal(pos, day))
+        score = np.clip(s.audit_c[pos] + noise, 1, 12)
+        return np.where(s.alcohol[pos] == 0, 0, score).astype(np.float64)
 
     def die(self, sim: "Sim", pos: np.ndarray, day: np.ndarray, cause: str, step: int) -> None:
         """Death on `day` (no later than the person's last day); deregistration follows it, unseen if it
@@ -120,9 +173,16 @@ class Life(Service):
 
     # ------------------------------------------------------------ steps
     def history(self, sim: "Sim") -> None:
-        """Risk factors known at entry are on the record as history (of those who enter as adults)."""
-        adults = sim.adults
-        sim.vitals.lifestyle(adults, self.s.history_day[adults], self.bmi_at(adults, self.s.ent[adults]))
+        """Risk factors known at entry are on the record as history (of those who enter as adults). An adult who
+        registers during the simulation has them measured at a new-patient check with a health care assistant
+        on the day they join, if they go to it (data/prevention.toml [registration])."""
+        s, adults = self.s, sim.adults
+        joined = (s.ent[adults] == s.first_allowed[adults]) & (s.first_allowed[adults] > sim.start)
+        went = sim.stream("life.new_patient").uniform(adults) < PREVENTION["registration"]["new_patient_check"]
+        adults, joined = adults[~joined | went], joined[~joined | went]
+        cons = np.full(len(adults), -1, dtype=np.int64)
+        cons[joined] = sim.contacts.book(adults[joined], s.ent[adults[joined]], "hca", "new_patient", 0, "Clinic")
+        sim.vitals.lifestyle(adults, s.history_day[adults], self.bmi_at(adults, s.ent[adults]), cons)
 
     def advance(self, sim: "Sim", month: "Month") -> None:
         """The month's day for each person of any age, their age on it; the adults' BMI."""
@@ -135,8 +195,29 @@ class Life(Service):
         month.bmi = self.bmi_at(act, month.vday)
 
     def quit_smoking(self, sim: "Sim", month: "Month") -> None:
-        s, act = self.s, month.act
-        s.smoking[act[(s.smoking[act] >= 2) & (s.quit_day[act] <= month.vday)]] = 1
+        """Smokers who quit by their day this month; some of them relapse later (to the level they smoked at,
+        with a new quit day ahead); once a year a few drinkers change level."""
+        s, act, m = self.s, month.act, month.m
+        quitting = (s.smoking[act] >= 2) & (s.quit_day[act] <= month.vday)
+        quit, qday = act[quitting], month.vday[quitting]
+        s.smoked_level[quit], s.smoking[quit] = s.smoking[quit], 1
+        sm = PREVENTION["smoking"]
+        relapse = sim.stream("life.relapse").uniform(quit, m) < sm["relapse"]
+        back = quit[relapse]
+        s.relapse_day[back] = qday[relapse] + 1 + np.round(
+            sim.stream("life.relapse.day").exponential(back, sm["relapse_mean_days"], m)).astype(np.int64)
+        relapsed = s.relapse_day[act] <= month.vday
+        again = act[relapsed]
+        s.smoking[again], s.relapse_day[again] = s.smoked_level[again], NEVER
+        quit_rate = reference.toml("risk_factors.toml")["nodes"]["smoking"]["quit_per_year"]
+        s.quit_day[again] = month.vday[relapsed] + 1 + np.round(
+            sim.stream("life.requit").exponential(again, YEAR / quit_rate, m)).astype(np.int64)
+        if m % 12:  # drinkers' levels change once a year
+            return
+        change = act[sim.stream("life.alcohol.change").uniform(act, m) < PREVENTION["alcohol"]["change_per_year"]]
+        s.alcohol[change] = self.drink_level(sim.stream("life.alcohol.level").uniform(change, m), s.male[change])
+        s.audit_c[change] = self.audit_score(s.alcohol[change], sim.stream("life.audit_c.level").uniform(change, m))
+        s.alcohol_units[change] = self.units(s.alcohol[change], s.male[change], sim.stream("life.alcohol.units.level").uniform(change, m))
 
     # ------------------------------------------------------------ results
     def outcome(self, sim: "Sim") -> tuple[np.ndarray, np.ndarray]:
@@ -159,6 +240,7 @@ class Life(Service):
             "pat": sim.P, "bmi": s.rf_bmi, "total_cholesterol": s.rf_total_cholesterol, "hdl": s.rf_hdl,
             "bmi_at_end": np.round(self.bmi_at(everyone, s.lst), 2),
             "smoking": np.asarray(SMOKING_LEVELS, dtype=object)[s.rf_smoking],
+            "alcohol_at_end": np.asarray(ALCOHOL_LEVELS, dtype=object)[s.alcohol],
             **{k: getattr(s, f"rf_{k}").astype(np.int8) for k in FLAGS},
             **{f"{k}_onset_age": np.where(v < 900, v, np.nan) for k, v in onset.items()},
         }}

@@ -10,6 +10,7 @@ thing wherever it is taken. The truth table `bp_truth_year` is the mean of the m
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 _NO_SUMS = np.zeros((5, 0))
 _ANTHRO = reference.toml("anthropometry.toml")["height_cm"]  # outside the study period: nothing accumulates
+_PREVENTION = reference.toml("prevention.toml")
+_AUDIT_FROM = int(dates.to_days(dt.date.fromisoformat(_PREVENTION["alcohol"]["recorded_from"])))
 SMOKING_CODES = ("never_smoked", "ex_smoker", "light_smoker", "moderate_smoker", "heavy_smoker")
 TRAITS = ("level_sbp", "level_dbp", "slope_sbp", "white_coat_sbp", "white_coat_dbp", "response")
 
@@ -165,22 +168,44 @@ class Vitals(Service):
             self.record.blood_pressure(pos[sel], day[sel], os_[sel], od[sel], np.full(int(sel.sum()), -1), kind)
         return os_, od
 
-    def lifestyle(self, pos: np.ndarray, day, bmi: np.ndarray) -> None:
-        """BMI and smoking status, as recorded at registration, Health Checks and reviews."""
+    def lifestyle(self, pos: np.ndarray, day, bmi: np.ndarray, cons=None) -> None:
+        """Height, weight and the BMI computed from them, smoking status and (from its date) the AUDIT-C score,
+        as recorded at registration, Health Checks and reviews. A weighing varies about the true weight
+        (data/prevention.toml [bmi] weighing_sd); the BMI is the recorded weight over the recorded height
+        squared, within rounding. Under 18 only the BMI (children's measures are centile-based)."""
         if not len(pos):
             return
-        rec = self.record
+        rec, life = self.record, self.life
         value = rec.obstype("Value")
-        bmi = np.round(bmi, 1)
-        rec.observation(pos, day, rec.code("bmi"), value=bmi, unit=rec.unit("kg/m2"), obstype=value)
-        rec.observation(pos, day, rec.codes(*SMOKING_CODES)[self.s.smoking[pos]], obstype=rec.obstype("Observation"))
-        adult = self.life.age_at(pos, day) >= _ANTHRO["adult_age"]
+        day = np.broadcast_to(np.asarray(day, dtype=np.int64), len(pos))
+        kw = {} if cons is None else {"cons": np.broadcast_to(np.asarray(cons, dtype=np.int64), len(pos))}
+        h = np.round(self.s.height[pos], 2)
+        weighing = 1 + _PREVENTION["bmi"]["weighing_sd"] * np.clip(self.sim.stream("vitals.weighing").normal(pos, day), -3, 3)
+        weight = np.round(bmi * weighing * h * h, 1)
+        adult = life.age_at(pos, day) >= _ANTHRO["adult_age"]
+        shown = np.round(np.where(adult, weight / (h * h), bmi * weighing), 1)
+        rec.observation(pos, day, rec.code("bmi"), value=shown, unit=rec.unit("kg/m2"), obstype=value, **kw)
+        rec.observation(pos, day, rec.codes(*SMOKING_CODES)[self.s.smoking[pos]], obstype=rec.obstype("Observation"), **kw)
         if adult.any():  # the height and weight behind the BMI: weight / height^2 = BMI within rounding
-            a, d = pos[adult], (day[adult] if np.ndim(day) else day)
-            h = np.round(self.s.height[a], 2)
-            rec.observation(a, d, rec.code("body_height"), value=h, unit=rec.unit("m"), obstype=value)
-            rec.observation(a, d, rec.code("body_weight"), value=np.round(bmi[adult] * h * h, 1), unit=rec.unit("kg"),
-                            obstype=value)
+            a, d = pos[adult], day[adult]
+            akw = {k: v[adult] for k, v in kw.items()}
+            rec.observation(a, d, rec.code("body_height"), value=h[adult], unit=rec.unit("m"), obstype=value, **akw)
+            rec.observation(a, d, rec.code("body_weight"), value=weight[adult], unit=rec.unit("kg"), obstype=value, **akw)
+        self._alcohol(pos, day, kw)
+
+    def _alcohol(self, pos: np.ndarray, day: np.ndarray, kw: dict) -> None:
+        """Alcohol, asked at a share of these recordings: an AUDIT-C score (a share growing from 2013) or the
+        units drunk a week (data/prevention.toml [alcohol])."""
+        a, rec, life = _PREVENTION["alcohol"], self.record, self.life
+        asked = self.sim.stream("vitals.alcohol").uniform(pos, day) < a["asked"]
+        year = day / YEAR + 1970
+        audit = asked & (day >= _AUDIT_FROM) & (
+            self.sim.stream("vitals.alcohol.audit").uniform(pos, day) < np.interp(year, a["audit_share_year"], a["audit_share"]))
+        units = asked & ~audit
+        for sel, code, values in ((audit, "audit_c_score", life.audit_c_at), (units, "alcohol_intake", life.units_at)):
+            if sel.any():
+                rec.observation(pos[sel], day[sel], rec.code(code), value=values(pos[sel], day[sel]), obstype=rec.obstype("Value"),
+                                **{k: v[sel] for k, v in kw.items()})
 
     def sbp_variability(self, pos: np.ndarray) -> np.ndarray:
         """SD of the last three clinic systolic readings (0 where fewer than two): numpy's nanstd,

@@ -129,7 +129,7 @@ def diagnose(h: "Hypertension", pos, day, clinic_s, clinic_d, oc_s, oc_d, step) 
     h.rx.link_problem(pos, rec.diagnosis(pos, day, stage_code(h, st, tod, day), cons=cons))
     _, _, age, bmi = h.vitals.usual_at(pos, day)
     postural(h, pos, day, clinic_s, clinic_d, cons, postural_due(h, pos, day, age))
-    h.vitals.lifestyle(pos, day, bmi)
+    h.vitals.lifestyle(pos, day, bmi, cons)
     score = np.zeros(len(pos))
     scored, ok = h.sim.risk.cvd_risk(pos, day, clinic_s, lab, bmi)
     score[ok] = scored

@@ -40,7 +40,7 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     sbp, dbp = _reading(h, rv, rv_day, cons, home, m)
     rec.observation(rv[annual], rv_day[annual], rec.code("hypertension_annual_review"), cons=cons[annual],
                     obstype=rec.obstype("Observation"))
-    h.vitals.lifestyle(rv[annual], rv_day[annual], bmi[annual])
+    h.vitals.lifestyle(rv[annual], rv_day[annual], bmi[annual], cons[annual])
     _bloods(h, rv[annual], rv_day[annual])
     diagnosis.postural(h, rv, rv_day, sbp, dbp, cons, annual & ~home & diagnosis.postural_due(h, rv, rv_day, age))
     # the ACR that tightens the target is the latest one measured (NaN if never)

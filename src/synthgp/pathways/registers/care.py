@@ -99,7 +99,7 @@ class Reviews:
         t = _first(pos, self.tsh[j])
         tsh(r, sim, pos[t], day[t], r.cfg["tsh"]["stable_median"])
         life = _first(pos, self.lifestyle[j])
-        sim.vitals.lifestyle(pos[life], day[life], sim.life.bmi_at(pos[life], day[life]))
+        sim.vitals.lifestyle(pos[life], day[life], sim.life.bmi_at(pos[life], day[life]), cons[life])
 
 
 def _first(pos: np.ndarray, want: np.ndarray) -> np.ndarray:
