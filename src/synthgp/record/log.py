@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from synthgp.core import dates
 from synthgp.core.ids import OBS_PER_PATIENT_BITS, PATID_MULT
 from synthgp.record import log_kernel
 
@@ -106,6 +107,7 @@ class EventLog:
                            "transferred": i64})
         self._issue = _Rows({"pat": i64, "day": i64, "staff": i64, "prod": i64, "qty": f64, "qunit": i64, "duration": i64,
                              "cost": f64, "course": i64, "dosage": object})
+        self._ends = _Rows({"pat": i64, "day": i64, "medcode": i64})  # problems resolved: (patient, day, its code)
 
     # ------------------------------------------------------------ emitting
     def consultation(self, pat: np.ndarray, day: np.ndarray, staff: np.ndarray, source: int | np.ndarray) -> np.ndarray:
@@ -136,6 +138,27 @@ class EventLog:
         self.observation(pairs(pat, pat), pairs(day, day), pairs(codes[0], codes[1]), cons=pairs(cons, cons),
                          value=pairs(np.asarray(sbp, np.float64), np.asarray(dbp, np.float64)), unit=unit, obstype=obstype,
                          kind=pairs(BP_SYSTOLIC, BP_DIASTOLIC))
+
+    def end_problem(self, pat, day, medcode) -> None:
+        """The active problems of `medcode` each patient has on `day` end then (a later stage supersedes them)."""
+        self._ends.add(len(pat), {"pat": pat, "day": day, "medcode": medcode})
+
+    def _problem_ends(self, o: dict[str, np.ndarray]) -> np.ndarray:
+        """Per kept observation: the day its problem ended (the first end of its code on or after it), or dates.NONE."""
+        end = np.full(len(o["pat"]), dates.NONE, dtype=np.int64)
+        if not self._ends.n:
+            return end
+        e_pat, e_day, e_code = (self._ends.column(k) for k in ("pat", "day", "medcode"))
+        pr = np.flatnonzero(o["problem"] > 0)
+        order = np.lexsort((e_day, e_code, e_pat))
+        e_pat, e_day, e_code = e_pat[order], e_day[order], e_code[order]
+        for r in pr[np.isin(o["pat"][pr], e_pat)]:  # few: the problems of patients with an end
+            lo, hi = np.searchsorted(e_pat, o["pat"][r]), np.searchsorted(e_pat, o["pat"][r], side="right")
+            hit = np.flatnonzero((e_code[lo:hi] == o["medcode"][r]) & (e_day[lo:hi] >= o["day"][r])
+                                 & (e_day[lo:hi] <= self.last_day[o["pat"][r]]) & (e_day[lo:hi] >= self.first_day[o["pat"][r]]))
+            if len(hit):
+                end[r] = e_day[lo + hit[0]]
+        return end
 
     def issue(self, pat, day, staff, prod, qty, qunit, duration, cost, course, dosage) -> None:
         self._issue.add(len(pat), {"pat": pat, "day": day, "staff": staff, "prod": prod, "qty": qty, "qunit": qunit,
@@ -193,6 +216,7 @@ class EventLog:
             assert (o["kind"][dia - 1] == BP_SYSTOLIC).all() and (o["pat"][dia - 1] == o["pat"][dia]).all()
             parent[dia] = obsid[dia - 1]
         o["parentobsid"] = parent
+        o["probend"] = self._problem_ends(o)
         obs_map = np.full(self._obs.n, -1, dtype=np.int64)
         obs_map[o_key] = obsid
 

@@ -15,14 +15,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from synthgp.clinical import egfr as egfr_eq
 from synthgp.core import dates, reference, rng
 from synthgp.engine.component import Service
 from synthgp.engine.services.prescribing import SLOTS
+from synthgp.engine.sim import YEAR
 
 if TYPE_CHECKING:
     from synthgp.engine.sim import Sim
 
-EgfrHook = Callable[[np.ndarray, np.ndarray, np.ndarray], None]  # (pos, day, egfr)
+EgfrHook = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]  # (pos, day, reported egfr, potassium)
 
 
 class Tests(Service):
@@ -30,7 +32,7 @@ class Tests(Service):
     fields = {"potassium_level": "the person's own serum potassium, mmol/L, before drugs and CKD",
               "sample_day": "day of the person's last blood sample", "sample_full": "it had the full panel",
               **{f"sample_{k}": f"its {k}" for k in ("egfr", "k", "tc", "hdl", "acr")}}
-    reads = ("male", "egfr", "onset_ckd", "onset_type2", "rf_total_cholesterol", "rf_hdl")
+    reads = ("male", "dob", "black", "egfr", "onset_ckd", "onset_type2", "rf_total_cholesterol", "rf_hdl")
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
         cfg = reference.toml("outcomes.toml")["labs"]
@@ -45,12 +47,13 @@ class Tests(Service):
         self.cfg = reference.toml("outcomes.toml")["labs"]
         self.ranges = self.cfg["ranges"]
         self.visit_sd = reference.toml("blood_pressure.toml")["kidney"]["visit_sd"]
+        self.k_per_egfr = reference.toml("kidney.toml")["drugs"]["potassium_per_egfr_below_30"]
         self.spironolactone = self.rx.meds.index["spironolactone"]
         self.egfr_hooks: list[EgfrHook] = []
         self._panels: dict[tuple[str, ...], tuple[np.ndarray, ...]] = {}  # per panel: its codes, units and ranges
 
     def on_egfr(self, hook: EgfrHook) -> None:
-        """Call `hook(pos, day, egfr)` with every sample's eGFR, before the results are recorded."""
+        """Call `hook(pos, day, egfr, k)` with every sample's reported eGFR and potassium, before the results are recorded."""
         self.egfr_hooks.append(hook)
 
     def _results(self, pos, day, results: dict[str, np.ndarray], lab: dict) -> None:
@@ -107,19 +110,22 @@ class Tests(Service):
         step = day  # the draw counter: one sample a day
         ckd = s.onset_ckd[pos] <= day
         z = rng.normals([sim.draws(p) for p in ("egfr.visit", "k.visit", "na")], pos, step)
-        egfr = np.clip(s.egfr[pos] + self.visit_sd * z[0], 4, 140)
-        for hook in self.egfr_hooks:
-            hook(pos, day, egfr)
-        creat = 80 * (egfr / 90) ** -1.15 * np.where(s.male[pos], 1.15, 0.9)
+        # the creatinine of the person's GFR this visit; the lab reports the era's equation of it (clinical/egfr.py)
+        female, age = ~s.male[pos], (day - s.dob[pos]) / YEAR
+        creat = np.round(egfr_eq.creatinine(np.clip(s.egfr[pos] + self.visit_sd * z[0], 4, 140), age, female))
+        egfr = np.round(egfr_eq.reported(creat, age, female, s.black[pos], day))
         drug = self.rx.s.rx_drug[pos]
         on_a, on_d = drug[:, SLOTS.index("A")] >= 0, drug[:, SLOTS.index("D")] >= 0
         spiro = drug[:, SLOTS.index("S")] == self.spironolactone
         k = (s.potassium_level[pos] + c["potassium_on_acei_arb"] * on_a + c["potassium_on_spironolactone"] * spiro
-             + c["potassium_on_thiazide"] * on_d + c["potassium_with_ckd"] * ckd + c["potassium_visit_sd"] * z[1])
+             + c["potassium_on_thiazide"] * on_d + c["potassium_with_ckd"] * ckd + c["potassium_visit_sd"] * z[1]
+             + self.k_per_egfr * np.maximum(30 - s.egfr[pos], 0))
         na = c["sodium_mean"] + c["sodium_on_thiazide"] * on_d + c["sodium_sd"] * z[2]
         lab = self._lab(pos, day)
         k = np.round(np.clip(k, 2.5, 7.5), 1)  # decisions use the value the record shows
-        self._results(pos, day, {"egfr": np.round(egfr), "creatinine": np.round(creat), "potassium": k,
+        for hook in self.egfr_hooks:
+            hook(pos, day, egfr, k)
+        self._results(pos, day, {"egfr": egfr, "creatinine": creat, "potassium": k,
                                  "sodium": np.round(np.clip(na, 120, 155))}, lab)
         s.sample_day[pos], s.sample_full[pos], s.sample_egfr[pos], s.sample_k[pos] = day, False, egfr, k
         if full.all():

@@ -36,6 +36,9 @@ def _start(r: "Registers", sim: "Sim", c: Condition, med: dict, drug: str, pos: 
         return
     rx = sim.rx
     fresh = ~rx.on_regular(pos, drug, day)  # already prescribed for another condition: nothing new
+    if drug == "metformin":  # not below eGFR 30 (data/kidney.toml [drugs])
+        with np.errstate(invalid="ignore"):
+            fresh &= ~(sim.labs.s.sample_egfr[pos] < r.metformin_below)
     pos, day = pos[fresh], day[fresh]
     until = None
     if "course_years" in med:
