@@ -18,6 +18,7 @@ from synthgp.pathways.health_check import HealthCheck
 from synthgp.pathways.hypertension import Hypertension
 from synthgp.pathways.kidney import Kidney
 from synthgp.pathways.registers import Registers
+from synthgp.pathways.statins import Statins
 
 HISTORY: list[tuple[str, str]] = [
     ("conditions", "history"),  # diagnoses brought at registration, other QRISK3 conditions
@@ -39,6 +40,7 @@ MONTHLY: list[tuple[str, str]] = [
     ("hypertension", "opportunistic"),  # BP checks at those consultations
     ("health_check", "invite"),
     ("registers", "care"),  # register diagnoses, reviews (their BP readings go to bp_screens), checks after a start
+    ("statins", "follow_up"),  # lipids after a primary-prevention start, restarts (starts follow recorded risk scores)
     ("hypertension", "diagnose"),  # raised readings followed up, diagnoses
     ("hypertension", "review"),
     ("rx", "issue"),  # repeats due
@@ -53,4 +55,4 @@ MONTHLY: list[tuple[str, str]] = [
 def practice() -> tuple[list[Component], list[Component]]:
     """(services, pathways) of a simulation, in the order they initialise."""
     return default_services(), [Conditions(), Kidney(), HealthCheck(), Hypertension(), Cardiovascular(),
-                                 Registers(), Flu(), Covid()]
+                                 Registers(), Statins(), Flu(), Covid()]
