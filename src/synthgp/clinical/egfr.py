@@ -78,3 +78,10 @@ def creatinine(gfr, age, female) -> np.ndarray:
     base = np.asarray(gfr, dtype=np.float64) / (c["k"] * c["age_base"] ** np.asarray(age) * np.where(female, c["female"], 1.0))
     r = np.where(base >= 1, base ** (1 / alpha), base ** (1 / c["high_power"]))  # r <= 1 exactly when base >= 1
     return r * kappa * UMOL_PER_MG
+
+
+def lab_result(gfr, age, female, black, day) -> tuple[np.ndarray, np.ndarray]:
+    """A sample's (creatinine, eGFR) as the lab reports them for a person whose GFR at the draw is `gfr`: the
+    creatinine of that GFR (whole umol/L) and the day's equation of that creatinine (whole mL/min/1.73m2)."""
+    creat = np.round(creatinine(gfr, age, female))
+    return creat, np.round(reported(creat, age, female, black, day))

@@ -112,8 +112,7 @@ class Tests(Service):
         z = rng.normals([sim.draws(p) for p in ("egfr.visit", "k.visit", "na")], pos, step)
         # the creatinine of the person's GFR this visit; the lab reports the era's equation of it (clinical/egfr.py)
         female, age = ~s.male[pos], (day - s.dob[pos]) / YEAR
-        creat = np.round(egfr_eq.creatinine(np.clip(s.egfr[pos] + self.visit_sd * z[0], 4, 140), age, female))
-        egfr = np.round(egfr_eq.reported(creat, age, female, s.black[pos], day))
+        creat, egfr = egfr_eq.lab_result(np.clip(s.egfr[pos] + self.visit_sd * z[0], 4, 140), age, female, s.black[pos], day)
         drug = self.rx.s.rx_drug[pos]
         on_a, on_d = drug[:, SLOTS.index("A")] >= 0, drug[:, SLOTS.index("D")] >= 0
         spiro = drug[:, SLOTS.index("S")] == self.spironolactone
