@@ -144,20 +144,33 @@ class EventLog:
         self._ends.add(len(pat), {"pat": pat, "day": day, "medcode": medcode})
 
     def _problem_ends(self, o: dict[str, np.ndarray]) -> np.ndarray:
-        """Per kept observation: the day its problem ended (the first end of its code on or after it), or dates.NONE."""
+        """Per kept observation: the day its problem ended (the first end of its code on or after it, dated in the
+        patient's time), or dates.NONE."""
         end = np.full(len(o["pat"]), dates.NONE, dtype=np.int64)
         if not self._ends.n:
             return end
         e_pat, e_day, e_code = (self._ends.column(k) for k in ("pat", "day", "medcode"))
+        ok = (e_day >= self.first_day[e_pat]) & (e_day <= self.last_day[e_pat])
         pr = np.flatnonzero(o["problem"] > 0)
-        order = np.lexsort((e_day, e_code, e_pat))
-        e_pat, e_day, e_code = e_pat[order], e_day[order], e_code[order]
-        for r in pr[np.isin(o["pat"][pr], e_pat)]:  # few: the problems of patients with an end
-            lo, hi = np.searchsorted(e_pat, o["pat"][r]), np.searchsorted(e_pat, o["pat"][r], side="right")
-            hit = np.flatnonzero((e_code[lo:hi] == o["medcode"][r]) & (e_day[lo:hi] >= o["day"][r])
-                                 & (e_day[lo:hi] <= self.last_day[o["pat"][r]]) & (e_day[lo:hi] >= self.first_day[o["pat"][r]]))
-            if len(hit):
-                end[r] = e_day[lo + hit[0]]
+        pr = pr[np.isin(o["pat"][pr], e_pat[ok])]
+        if not len(pr):
+            return end
+        # problems and ends in one order by (patient, code, day), a problem before an end of the same day: each
+        # problem's end is the first end after it within its (patient, code)
+        pat = np.r_[o["pat"][pr], e_pat[ok]]
+        code = np.r_[o["medcode"][pr], e_code[ok]]
+        day = np.r_[o["day"][pr], e_day[ok]]
+        is_end = np.r_[np.zeros(len(pr), dtype=bool), np.ones(ok.sum(), dtype=bool)]
+        order = np.lexsort((is_end, day, code, pat))
+        pat, code, day, is_end = pat[order], code[order], day[order], is_end[order]
+        n = len(order)
+        nxt = np.where(is_end, np.arange(n), n)
+        nxt = np.minimum.accumulate(nxt[::-1])[::-1]  # the next end at or after each position
+        has = nxt < n
+        j = np.minimum(nxt, n - 1)
+        same = has & (pat[j] == pat) & (code[j] == code)
+        hit = ~is_end & same
+        end[pr[order[hit]]] = day[j[hit]]
         return end
 
     def issue(self, pat, day, staff, prod, qty, qunit, duration, cost, course, dosage) -> None:
