@@ -110,12 +110,24 @@ def test_smokers_quit_on_their_day():
     assert get(sim, "smoking")[pos].tolist() == [1, 4, 1, 0]
 
 
-def test_history_records_bmi_and_smoking_at_the_history_day():
+def test_history_records_bmi_and_smoking_at_the_history_day_of_those_who_enter_as_adults():
     sim = make_sim()
     sim.life.history(sim)
     bmi = emitted(sim, "obs", code="bmi")
-    assert bmi["pat"].tolist() == list(range(sim.n))
-    assert (bmi["day"] == get(sim, "history_day")).all()
-    assert np.allclose(bmi["value"], np.round(sim.life.bmi_at(sim.everyone, sim.ent), 1))
-    hd = get(sim, "history_day")
-    assert (hd <= sim.ent).all() and (hd >= get(sim, "first_allowed")).all() and (hd >= sim.ent - 3 * YEAR - 1).all()
+    adults = np.flatnonzero(sim.ent <= sim.lst)
+    assert 0 < len(adults) < sim.n  # the block has children who stay children: they bring no adult history
+    assert bmi["pat"].tolist() == adults.tolist()
+    assert (bmi["day"] == get(sim, "history_day")[adults]).all()
+    assert np.allclose(bmi["value"], np.round(sim.life.bmi_at(adults, sim.ent[adults]), 1))
+    hd = get(sim, "history_day")[adults]
+    ent = sim.ent[adults]
+    assert (hd <= ent).all() and (hd >= get(sim, "first_allowed")[adults]).all() and (hd >= ent - 3 * YEAR - 1).all()
+
+
+def test_everyone_is_simulated_from_birth_or_registration_and_adult_care_from_eighteen():
+    sim = make_sim()
+    dob = get(sim, "dob")
+    assert (sim.first >= dob).all() and (sim.first <= sim.lst).all() and (sim.first <= sim.ent).all()
+    assert ((sim.ent - dob) >= np.round(18 * YEAR)).all()
+    born_here = sim.first == dob  # born during the period simulated, or registered at birth
+    assert ((sim.ent - dob)[born_here] == np.round(18 * YEAR)).all()

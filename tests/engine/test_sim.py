@@ -29,8 +29,8 @@ class Probe(Pathway):
 
     def first(self, sim, month):
         self.calls.append("first")
-        self.months.append((month.m, month.day0, month.day1, month.act.copy()))
-        self.s.probe_seen[month.act] += 1
+        self.months.append((month.m, month.day0, month.day1, month.act.copy(), month.all.copy()))
+        self.s.probe_seen[month.all] += 1
 
     def second(self, sim, month):
         self.calls.append("second")
@@ -109,13 +109,17 @@ def test_run_covers_the_period_month_by_month_in_schedule_order():
     assert probe.calls[0] == "history" and probe.calls.count("history") == 1
     assert probe.calls[1:] == ["first", "second"] * len(probe.months)
     ms, day0, day1 = (np.array([x[i] for x in probe.months]) for i in range(3))
+    assert len(sim.adults) < sim.n  # the block holds children who stay children
     assert day0[0] == sim.start and day1[-1] == sim.end + 1
     assert (day0[1:] == day1[:-1]).all() and (np.diff(ms) == 1).all()  # contiguous, none skipped
     assert np.isin((day1 - day0)[:-1], [30, 31]).all() and 0 < day1[-1] - day0[-1] <= 31
-    for _, d0, d1, act in probe.months:  # active: simulated at some time in the month
+    for _, d0, d1, act, every in probe.months:  # active: simulated at some time in the month; act as an adult
         assert ((sim.ent[act] < d1) & (sim.lst[act] >= d0)).all()
+        assert ((sim.first[every] < d1) & (sim.lst[every] >= d0)).all() and np.isin(act, every).all()
         others = np.setdiff1d(sim.everyone, act)
         assert not ((sim.ent[others] < d1) & (sim.lst[others] >= d0)).any()
+        others = np.setdiff1d(sim.everyone, every)
+        assert not ((sim.first[others] < d1) & (sim.lst[others] >= d0)).any()
     assert (sim.state.array("probe_seen") > 0).all()  # everyone simulated is active in some month
     assert set(sim.seconds) >= {"probe.first", "probe.second", "probe.history"}
     # nobody's death was brought forward: the population's own dates come back
@@ -123,14 +127,19 @@ def test_run_covers_the_period_month_by_month_in_schedule_order():
     assert set(out.truth) >= {"risk_factor_truth", "bp_truth_year", "flu_truth"}
 
 
-def test_simulated_patients_are_adults_registered_in_the_window():
+def test_simulated_patients_are_those_registered_in_the_window_and_adults_from_eighteen():
     sim = make_sim()
     p = sim.people
-    assert (sim.ent <= sim.lst).all()
-    assert (sim.ent >= sim.start).all() and (sim.lst <= sim.end).all()
-    assert ((sim.ent - p.dob[sim.P]) >= round(18 * 365.25)).all()
-    assert (sim.ent >= p.regstart[sim.P]).all()
-    assert (sim.ids == p.index[sim.P]).all() and sim.n == len(sim.P) < len(p.index)
+    assert (sim.first <= sim.lst).all()
+    assert (sim.first >= sim.start).all() and (sim.lst <= sim.end).all()
+    assert (sim.first >= p.regstart[sim.P]).all() and (sim.first >= p.dob[sim.P]).all()
+    assert (sim.ent >= sim.first).all() and ((sim.ent - p.dob[sim.P]) >= round(18 * 365.25)).all()
+    assert np.array_equal(sim.adults, np.flatnonzero(sim.ent <= sim.lst))
+    # nobody registered in the window is left out: a person not simulated left or died before it
+    out = np.setdiff1d(np.arange(len(p.index)), sim.P)
+    last = np.where(p.death >= 0, p.death, np.where(p.regend >= 0, p.regend, sim.end))
+    assert (last[out] < np.maximum.reduce([p.regstart[out], np.full(len(out), sim.start), p.dob[out]])).all()
+    assert (sim.ids == p.index[sim.P]).all() and sim.n == len(sim.P)
 
 
 def test_draws_are_keyed_by_patient_index_asked_by_position():

@@ -69,14 +69,17 @@ def test_diagnoses_are_coded_in_the_month_the_practice_makes_them():
 def test_regular_medicines_follow_the_risk_factors():
     sim = make_sim()
     pos = sim.everyone
+    a, b = sim.adults[:2]  # a child throughout has no adult history to bring
+    child = np.setdiff1d(pos, sim.adults)[0]
     put(sim, pos, rf_atypical_antipsychotic=False, rf_corticosteroids=False)
-    put(sim, 4, rf_atypical_antipsychotic=True)
-    put(sim, 5, rf_corticosteroids=True, ent=sim.start + 2000)
+    put(sim, a, rf_atypical_antipsychotic=True)
+    put(sim, child, rf_atypical_antipsychotic=True)
+    put(sim, b, rf_corticosteroids=True, ent=sim.start + 2000)
     sim.conditions.medicines(sim)
     reg = get(sim, "regular_drug")
     meds = sim.rx.meds.index
-    assert reg[4, :2].tolist() == [meds["olanzapine"], -1] and reg[5, :2].tolist() == [-1, meds["prednisolone"]]
-    assert (reg[np.setdiff1d(pos, [4, 5])] == -1).all() and (reg[[4, 5], 2:] == -1).all()
+    assert reg[a, :2].tolist() == [meds["olanzapine"], -1] and reg[b, :2].tolist() == [-1, meds["prednisolone"]]
+    assert (reg[np.setdiff1d(pos, [a, b])] == -1).all() and (reg[[a, b], 2:] == -1).all()
     iss = emitted(sim, "issue")
-    assert set(iss["pat"]) <= {4, 5} and (iss["day"][iss["pat"] == 5] < sim.start + 2000).all()
-    assert get(sim, "regular_next")[5] == sim.start + 2000
+    assert set(iss["pat"]) <= {a, b} and (iss["day"][iss["pat"] == b] < sim.start + 2000).all()
+    assert get(sim, "regular_next")[b] == sim.start + 2000

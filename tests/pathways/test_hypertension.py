@@ -200,6 +200,22 @@ def test_an_annual_review_codes_itself_with_lifestyle_and_bloods():
     assert emitted(sim, "obs", code="egfr")["pat"].tolist() == [0]
 
 
+def test_step_up_follow_ups_between_annual_reviews_are_not_annual_reviews():
+    """Diagnosed 400 days ago, uncontrolled, seen again a month after each change: the first review is
+    the annual one; the follow-up a month later is not (it was coded annual at every visit once a year
+    had passed since diagnosis)."""
+    sim = htn_sim()
+    for_review(sim, 0, [("A", "ramipril", 1)])
+    put(sim, 0, dx_day=ON - 400)
+    review(sim, 0)
+    assert emitted(sim, "obs", code="hypertension_annual_review")["day"].tolist() == [ON]
+    assert get(sim, "annual_day")[0] == ON and get(sim, "next_review")[0] < ON + 100  # a step-up follow-up
+    put(sim, 0, next_review=ON)  # the follow-up, seen as due this month
+    review(sim, 0)
+    assert len(emitted(sim, "obs", code="hypertension_annual_review")["day"]) == 1
+    assert len(emitted(sim, "obs", code="bp_systolic")["pat"]) == 2  # both visits took a BP
+
+
 def test_someone_who_stopped_and_is_uncontrolled_is_restarted():
     sim = htn_sim()
     for_review(sim, 0, [("C", "amlodipine", 0)])

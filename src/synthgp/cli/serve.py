@@ -37,6 +37,9 @@ def add_parser(sub) -> None:
     v.add_argument("--require-auth", action="store_true",
                    help="the FHIR API answers only requests with a SMART bearer token (401 otherwise); by default it "
                         "also reads openly without one")
+    v.add_argument("--writable", action="store_true",
+                   help="apps under test may create resources (POST /fhir/Observation and so on); they are kept in "
+                        "DIR/sandbox-overlay.duckdb beside the practice, which stays unchanged, until POST /sandbox/reset")
     v.set_defaults(run=run)
 
 
@@ -53,7 +56,7 @@ def run(a: argparse.Namespace) -> int:
         return fail(f"--apps: {a.apps} does not exist (register an app with `synthgp apps add --file {a.apps}`)")
     hosts = ["127.0.0.1", "localhost", a.host, *a.allowed_host]
     try:
-        app = create_app(a.dir, allowed_hosts=hosts, apps=a.apps, require_auth=a.require_auth)
+        app = create_app(a.dir, allowed_hosts=hosts, apps=a.apps, require_auth=a.require_auth, writable=a.writable)
     except ValueError as exc:
         return fail(str(exc))
     if not _loopback(a.host):

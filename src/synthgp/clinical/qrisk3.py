@@ -1,7 +1,8 @@
-"""QRISK3-2017 ten-year cardiovascular risk, vectorised over patients.
+"""QRISK3-2017 ten-year cardiovascular risk, vectorised over patients, and QRISK2-2015, which has the
+same form with fewer inputs (`score(inp, "qrisk2")`).
 
-Implemented by synthgp from the published equation; coefficients and ClinRisk's notice are in
-data/qrisk3.toml (LGPL-3). For synthetic data only: not for clinical decisions.
+Implemented by synthgp from the published equations; coefficients and ClinRisk's notice are in
+data/qrisk3.toml and data/qrisk2.toml (LGPL-3). For synthetic data only: not for clinical decisions.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ class Inputs:
     townsend: np.ndarray
     flags: dict[str, np.ndarray] = field(default_factory=dict)  # names from BINARY; absent = 0
 
+    def take(self, sel: np.ndarray) -> "Inputs":
+        """The patients `sel` picks (a mask or indices)."""
+        arrays = {k: getattr(self, k)[sel] for k in ("male", "age", "ethnicity", "smoking", "bmi", "chol_ratio", "sbp",
+                                                      "sbp_sd", "townsend")}
+        return Inputs(**arrays, flags={k: v[sel] for k, v in self.flags.items()})
+
 
 def _power(x: np.ndarray, p: float) -> np.ndarray:
     return np.log(x) if p == 0 else x**p
@@ -48,15 +55,17 @@ def _linear(c: dict, inp: Inputs, sel: np.ndarray) -> np.ndarray:
         "bmi_2": bmi**-2 * np.log(bmi) - cen["bmi_2"],
         "rati": inp.chol_ratio[sel] - cen["rati"],
         "sbp": inp.sbp[sel] - cen["sbp"],
-        "sbps5": inp.sbp_sd[sel] - cen["sbps5"],
         "town": inp.townsend[sel] - cen["town"],
     }
+    if "sbps5" in cen:  # QRISK3's SBP variability; QRISK2 has none
+        terms["sbps5"] = inp.sbp_sd[sel] - cen["sbps5"]
     smoke = inp.smoking[sel].astype(np.int64)
     a = np.asarray(c["ethnicity"])[inp.ethnicity[sel].astype(np.int64) - 1] + np.asarray(c["smoking"])[smoke]
     for k, beta in c["continuous"].items():
         a = a + beta * terms[k]
     n = int(sel.sum())
     flags = {k: (inp.flags[k][sel].astype(np.float64) if k in inp.flags else np.zeros(n)) for k in BINARY}
+    # an equation reads only the flags it has coefficients for (QRISK2: af, ra, renal, treated, type1/2, fh)
     for k, beta in c["binary"].items():
         a = a + beta * flags[k]
     inter = dict(flags)
@@ -68,9 +77,12 @@ def _linear(c: dict, inp: Inputs, sel: np.ndarray) -> np.ndarray:
     return a
 
 
-def score(inp: Inputs) -> np.ndarray:
-    """Ten-year risk in percent (unrounded). Ages are expected in QRISK3's range, 25-84."""
-    coef = reference.toml("qrisk3.toml")
+def score(inp: Inputs, version: str = "qrisk3") -> np.ndarray:
+    """Ten-year risk in percent (unrounded) by QRISK3-2017 or QRISK2-2015 (`version` "qrisk2"). Ages are
+    expected in their range, 25-84."""
+    if version not in ("qrisk3", "qrisk2"):
+        raise ValueError(f"unknown QRISK version {version!r}; known: qrisk3, qrisk2")
+    coef = reference.toml(f"{version}.toml")
     out = np.empty(len(inp.age))
     male = inp.male.astype(bool)
     for sex, sel in (("male", male), ("female", ~male)):

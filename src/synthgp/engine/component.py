@@ -31,6 +31,8 @@ class Component:
     reads: ClassVar[tuple[str, ...]] = ()  # others' fields it reads
     writes: ClassVar[tuple[str, ...]] = ()  # others' fields it changes (rare; each one is a coupling)
     truth: ClassVar[tuple[str, ...]] = ()  # truth tables it writes (core/schema.py names)
+    # a component of adult care (the default) has its per-person truth rows limited to those simulated as adults
+    all_ages: ClassVar[bool] = False
 
     s: View
 

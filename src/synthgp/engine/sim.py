@@ -47,13 +47,18 @@ class Consults:
 
 @dataclass
 class Month:
-    """What the engine knows of the month being simulated. `act` are the positions registered and
-    alive (and adult) during it; the per-`act` arrays are filled by the services in the schedule."""
+    """What the engine knows of the month being simulated. `act` are the positions registered, alive and
+    adult during it (the adult pathways' patients); `all` those registered and alive of any age, children
+    included (`act` is a subset). The per-`act` and per-`all` arrays are filled by the services in the
+    schedule."""
 
     m: int
     day0: int
     day1: int  # exclusive
     act: np.ndarray
+    all: "np.ndarray | None" = None  # None: the adults alone (a month built by hand)
+    all_vday: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # each one's day, as vday for adults
+    all_age: np.ndarray = field(default_factory=lambda: np.empty(0))  # years, at all_vday
     vday: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # each one's day of the month
     age: np.ndarray = field(default_factory=lambda: np.empty(0))  # years, at vday
     bmi: np.ndarray = field(default_factory=lambda: np.empty(0))
@@ -65,6 +70,10 @@ class Month:
     # clinic BP readings other programmes took this month, (pos, day, sbp, dbp) each, for the
     # hypertension pathway to follow up
     bp_screens: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.all is None:
+            self.all = self.act
 
 
 @dataclass
@@ -90,8 +99,11 @@ class Sim:
         life = next((c for c in services if c.name == "life"), None)
         if life is None:
             raise ValueError("a simulation needs the life service (engine/services/life.py): it chooses whom to simulate")
-        self.P, self.ent, self.lst = life.select(self)  # simulated patients: their block-local index
+        # simulated patients (block-local index), the first day simulated (any age), the first day as an adult
+        # (after `lst` for someone who stays a child), the last day
+        self.P, self.first, self.ent, self.lst = life.select(self)
         self.n = len(self.P)
+        self.adults = np.flatnonzero(self.ent <= self.lst)  # positions simulated as adults at some time
         self.ids = people.index[self.P]
         self.everyone = np.arange(self.n)
         self.state = State(self.n)
@@ -126,6 +138,17 @@ class Sim:
             return comps[name]
         raise AttributeError(name)
 
+    def adult(self, pos: np.ndarray) -> np.ndarray:
+        """Those of `pos` simulated as adults at some time (history at entry is theirs alone)."""
+        return pos[self.ent[pos] <= self.lst[pos]]
+
+    def _adults_only(self, table: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """An adult component's table with a row per simulated position keeps the adults' rows."""
+        pat = table.get("pat")
+        if pat is None or len(pat) != self.n or len(self.adults) == self.n or not np.array_equal(pat, self.P):
+            return table
+        return {k: v[self.adults] for k, v in table.items()}
+
     def stream(self, purpose: str) -> KeyedDraws:
         """The random stream named `purpose`, over this block's simulated patients, asked for by
         position: the same numbers as core.rng.Draws(seed, purpose) asked for by patient index."""
@@ -148,10 +171,11 @@ class Sim:
         for m in range(n_months):
             day0 = self.start + int(round(m * MONTH))
             day1 = min(self.start + int(round((m + 1) * MONTH)), self.end + 1)
-            act = np.flatnonzero((self.ent < day1) & (self.lst >= day0))
-            if not len(act):
+            here = (self.first < day1) & (self.lst >= day0)
+            every = np.flatnonzero(here)
+            if not len(every):
                 continue
-            self.month = Month(m, day0, day1, act)
+            self.month = Month(m, day0, day1, np.flatnonzero(here & (self.ent < day1)), every)
             for key, step in zip(self.monthly_keys, self.monthly):
                 t = clock()
                 step(self, self.month)
@@ -161,6 +185,6 @@ class Sim:
             tables = c.truth_tables(self)
             if set(tables) != set(c.truth):
                 raise ValueError(f"{c.name} declares truth tables {sorted(c.truth)} and wrote {sorted(tables)}")
-            truth.update(tables)
+            truth.update(tables if c.all_ages else {k: self._adults_only(t) for k, t in tables.items()})
         death, regend = self.life.outcome(self)
         return Outcome(truth, death, regend, self.rx.problem_keys())

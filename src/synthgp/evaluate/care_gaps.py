@@ -9,8 +9,10 @@ inertia, missed ABPM and slipping recalls show. Windows and dates are in data/au
   stepped_up         - a coded annual review whose clinic BP that day is above the target for age, in someone on
                        antihypertensives (NG136 1.4.41-1.4.45, 1.4.52; section 5): a treatment change within the
                        window (a product not issued in the regimen look-back before the review: a new class, a
-                       dose change, a switch or a restart), or a referral for specialist advice (1.4.52: made
-                       before the review or within the window). Neither is clinical inertia.
+                       dose change, a switch or a restart), a referral for specialist advice (1.4.52: made
+                       before the review or within the window), or ABPM/HBPM within the window to confirm the
+                       clinic reading before a further step (1.4.47; at target, nothing more is due). None of
+                       these is clinical inertia.
   review_on_time     - each diagnosis and each coded annual review, followed within the window by the next annual
                        review or at least a clinic BP (section 5: review at least annually; a recall that slips
                        past both is a gap); the note gives the share followed by a coded annual review.
@@ -86,7 +88,9 @@ judged_step AS (
               AND NOT EXISTS (SELECT 1 FROM rx o WHERE o.patid = v.patid AND o.prodcodeid = n.prodcodeid
                               AND o.issuedate < v.d AND o.issuedate >= v.d - INTERVAL {int(w['lookback_days'])} DAY)) AS changed,
     EXISTS (SELECT 1 FROM coded f WHERE f.patid = v.patid AND f.cluster = 'REFERRAL'
-              AND f.obsdate <= v.d + INTERVAL {int(w['step_up_days'])} DAY) AS referred
+              AND f.obsdate <= v.d + INTERVAL {int(w['step_up_days'])} DAY) AS referred,
+    EXISTS (SELECT 1 FROM oc WHERE oc.patid = v.patid AND oc.obsdate >= v.d
+              AND oc.obsdate <= v.d + INTERVAL {int(w['step_up_days'])} DAY) AS confirmed
   FROM reviews v JOIN pat USING (patid)
   WHERE v.sbp IS NOT NULL
     AND (v.sbp > CASE WHEN v.age < 80 THEN {t['under80_sbp']} ELSE {t['over80_sbp']} END
@@ -138,12 +142,15 @@ def gaps(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
     raised = _result("1.2.3 (ABPM or HBPM to confirm)", "first raised clinic reading, not diagnosed or treated",
                      n, oc_done + dx_only, {f"no ABPM/HBPM and no diagnosis within {days} days": n - oc_done - dx_only},
                      f"from {w['abpm_from']} (CG127); {dx_only:,} followed by a diagnosis without ABPM/HBPM")
-    n, changed, referred = q("""SELECT count(*), count(*) FILTER (WHERE changed),
-                                       count(*) FILTER (WHERE referred AND NOT changed) FROM judged_step""")
+    n, changed, referred, confirmed = q("""SELECT count(*), count(*) FILTER (WHERE changed),
+        count(*) FILTER (WHERE referred AND NOT changed),
+        count(*) FILTER (WHERE confirmed AND NOT changed AND NOT referred) FROM judged_step""")
     days = int(w["step_up_days"])
-    step = _result("1.4.41-1.4.45, 1.4.52 (step up when not at target)", "annual reviews above target, on treatment",
-                   n, changed + referred, {f"no change within {days} days and never referred (clinical inertia)": n - changed - referred},
-                   f"{referred:,} unchanged but referred for specialist advice (1.4.52)")
+    step = _result("1.4.41-1.4.45, 1.4.47, 1.4.52 (step up when not at target)", "annual reviews above target, on treatment",
+                   n, changed + referred + confirmed,
+                   {f"no change, ABPM/HBPM or referral within {days} days (clinical inertia)": n - changed - referred - confirmed},
+                   f"{referred:,} unchanged but referred for specialist advice (1.4.52); {confirmed:,} checked by "
+                   "ABPM/HBPM before a further step (1.4.47)")
     n, seen, coded = q("""SELECT count(*), count(*) FILTER (WHERE review_on_time OR bp_on_time),
                                    count(*) FILTER (WHERE review_on_time) FROM judged_recall""")
     months = int(w["review_overdue_months"])

@@ -70,7 +70,7 @@ class Conditions(Pathway):
         s, rec = self.s, sim.record
         for c, key in DIAGNOSED.items():
             known = getattr(s, f"known_{c}")
-            sel = np.flatnonzero(known < s.ent)  # later diagnoses are coded as the months reach them
+            sel = sim.adult(np.flatnonzero(known < s.ent))  # later diagnoses are coded as the months reach them
             _transferred(rec, sel, known[sel], s.first_allowed[sel], key)
         # history dated at registration (three years before entry reached back past it) was recorded before
         day = s.history_day.copy()
@@ -80,14 +80,14 @@ class Conditions(Pathway):
         span = np.maximum(s.first_allowed[before] - s.dob[before], 1)  # never before birth
         day[before] = s.first_allowed[before] - 1 - back % span
         for c, key in HISTORY.items():
-            sel = np.flatnonzero(getattr(s, f"rf_{c}"))
+            sel = sim.adult(np.flatnonzero(getattr(s, f"rf_{c}")))
             _transferred(rec, sel, day[sel], s.first_allowed[sel], key)
 
     def medicines(self, sim: "Sim") -> None:
         """Regular medicines behind QRISK3 inputs: repeats for as long as the person is here, and for a
         year before the record starts."""
         for flag, medicine in REGULAR.items():
-            sim.rx.start_regular(np.flatnonzero(getattr(self.s, f"rf_{flag}")), medicine)
+            sim.rx.start_regular(sim.adult(np.flatnonzero(getattr(self.s, f"rf_{flag}"))), medicine)
         sim.rx.regular_history()
 
     def diagnose(self, sim: "Sim", month: "Month") -> None:

@@ -19,8 +19,8 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from synthgp._version import __version__
 from synthgp.core.output import Output
 from synthgp.evaluate import covid, flu
-from synthgp.serve import smart, smart_apps, viewer
-from synthgp.serve.fhir_api import Api, FhirError, outcome, router
+from synthgp.serve import overlay, smart, smart_apps, viewer
+from synthgp.serve.fhir_api import Api, FhirError, access, outcome, router
 
 HERE = Path(__file__).parent
 
@@ -29,12 +29,13 @@ MAX_URL = 8_192  # bytes of path and query a request may carry; longer ones get 
 
 
 def create_app(out: Path, allowed_hosts: list[str] | None = None, apps: Path | None = None,
-               require_auth: bool = False) -> FastAPI:
+               require_auth: bool = False, writable: bool = False) -> FastAPI:
     """The app over output `out`. `allowed_hosts`: the Host headers answered (others get 400, so a
     page elsewhere cannot reach the server by DNS rebinding, nor put its name in bundle links);
     None answers any (for an app mounted in a larger one). `apps`: the SMART sandbox's registered
     apps (default `out`/smart-apps.toml, if there); `require_auth`: the FHIR API answers only a bearer
-    token (otherwise it reads openly without one, and as the token allows with one)."""
+    token (otherwise it reads openly without one, and as the token allows with one); `writable`: apps may
+    create resources, kept in an overlay beside the practice (serve/overlay.py), which stays unchanged."""
     output = Output.open(out)  # NotAnOutputError (a ValueError) naming what is missing
     root = output.connect()
     registered = smart_apps.load(Path(apps) if apps else Path(out) / smart_apps.FILE_NAME)  # AppsError: a ValueError
@@ -57,6 +58,9 @@ def create_app(out: Path, allowed_hosts: list[str] | None = None, apps: Path | N
     templates.env.filters["d"] = lambda d: d.strftime("%d %b %Y") if d else ""
     templates.env.filters["pct"] = lambda x: "-" if x is None else f"{100 * x:.1f}%"
     api = Api(connect, updated=output.manifest.get("created", "1970-01-01T00:00:00+00:00"))
+    if writable:
+        api.overlay = overlay.Overlay(Path(out) / overlay.FILE_NAME, lambda patid: patient_resource(patid) is not None)
+    app.include_router(overlay.router(api.overlay, access))
     app.include_router(router(api, lambda request: smart.security(request, sandbox)))
     app.add_middleware(smart.Bearer, sandbox=sandbox)
     if allowed_hosts is not None:
@@ -72,6 +76,10 @@ def create_app(out: Path, allowed_hosts: list[str] | None = None, apps: Path | N
 
     @app.exception_handler(FhirError)
     def _fhir_error(request: Request, exc: FhirError):
+        return outcome(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(overlay.WriteError)
+    def _write_error(request: Request, exc: overlay.WriteError):
         return outcome(exc.status, exc.code, exc.message)
 
     @app.exception_handler(RequestValidationError)

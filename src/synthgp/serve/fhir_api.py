@@ -25,6 +25,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from synthgp.formats import fhir_resources as fhir
+from synthgp.serve.overlay import WRITABLE
 
 FHIR_JSON = "application/fhir+json"
 MAX_COUNT, DEFAULT_COUNT = 500, 50
@@ -55,6 +56,10 @@ class Access:
     patient: int | None
     patient_types: frozenset[str]
     user_types: frozenset[str]
+    write_types: frozenset[str] = frozenset()  # types the token may create (patient/X.c, .write; '*' any)
+
+    def may_write(self, kind: str) -> bool:
+        return "*" in self.write_types or kind in self.write_types
 
     def restrict(self, kind: str) -> int | None:
         """The patient a read of `kind` is confined to (None: not confined); 403 if no scope covers it."""
@@ -183,6 +188,7 @@ class Api:
         self.updated = updated
         self._totals: OrderedDict[tuple, int] = OrderedDict()
         self._lock = threading.Lock()
+        self.overlay = None  # serve/overlay.py Overlay: what apps under test wrote (--writable)
 
     def _load(self, text: str) -> dict:
         """A resource from its JSON, with meta.versionId and meta.lastUpdated."""
@@ -206,6 +212,11 @@ class Api:
 
     def read(self, kind: str, rid: str, access: Access | None = None) -> dict:
         pid = access.restrict(kind) if access else None
+        written = self.overlay.read(kind, rid) if self.overlay is not None else None
+        if written is not None:
+            if pid is not None and written[1] != pid:
+                raise FhirError(403, "forbidden", f"{kind}/{rid} is not in the record of Patient/{pid}, the access token's patient")
+            return written[0]
         if not ID_RE.match(rid):
             raise FhirError(404, "not-found", f"{kind}/{rid} is not known here")
         if kind == "Patient" and pid is not None and int(rid) != pid:
@@ -377,6 +388,12 @@ class Api:
                 entries += [{"fullUrl": f"{self._abs(request)}/Patient/{i}", "resource": r,
                              "search": {"mode": "include"}} for i, r in pats.items()]
             entries += self._revinclude(con, request, revincludes, ids)
+        if self.overlay is not None and offset == 0:  # what apps wrote comes on the first page
+            written = self.overlay.search(kind, p, _patients(p))
+            at = sum(e["search"]["mode"] == "match" for e in entries)
+            entries[at:at] = [{"fullUrl": f"{self._abs(request)}/{kind}/{w['id']}", "resource": _subset(w, elements),
+                                           "search": {"mode": "match"}} for w in written[:max(count, 0)]]
+            total = total + len(written) if total is not None else None
         links = [{"relation": "self", "url": self._page_url(request, offset)}]
         if count > 0 and more:  # _count=0 asks for the total alone: no page follows
             links.append({"relation": "next", "url": self._page_url(request, offset + count)})
@@ -443,9 +460,10 @@ class Api:
         resources = []
         for kind in fhir.TYPES:
             params = list(PATIENT_SCOPED.get(kind, ((), ()))[0]) + list(OTHER.get(kind, ())) + ["_id"]
+            writable = self.overlay is not None and kind in WRITABLE
             resources.append({
                 "type": kind, "profile": fhir.profile(kind),
-                "interaction": [{"code": "read"}, {"code": "search-type"}],
+                "interaction": [{"code": "read"}, {"code": "search-type"}, *([{"code": "create"}] if writable else [])],
                 "searchInclude": list(PATIENT_SCOPED.get(kind, ((), ()))[1]),
                 **({"searchRevInclude": [f"{t}:patient" for t in PATIENT_SCOPED]} if kind == "Patient" else {}),
                 **({"operation": [{"name": "everything", "definition":
@@ -457,7 +475,8 @@ class Api:
         return {"resourceType": "CapabilityStatement", "status": "active", "date": dt.date.today().isoformat(),
                 "kind": "instance", "fhirVersion": "4.0.1", "format": ["json"],
                 "software": {"name": "synthgp serve"},
-                "implementation": {"description": "Read-only FHIR R4 API over a synthetic GP practice"},
+                "implementation": {"description": "FHIR R4 API over a synthetic GP practice: read-only"
+                                   + (", with writes kept in a resettable overlay" if self.overlay is not None else "")},
                 "rest": [{"mode": "server", "resource": resources,
                           "security": security or {"cors": True, "description": "No authentication: synthetic data, "
                                        "read-only, answered only on localhost or the host names the server was started with"}}]}

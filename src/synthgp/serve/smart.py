@@ -38,7 +38,8 @@ CODE_SECONDS = 300  # an authorization code's life; it is used once
 PENDING_SECONDS = 1800  # an authorize request waiting at the picker, or an EHR launch waiting for its app
 MAX_PENDING = 10_000  # codes, launches and waiting requests held at once; the oldest go first
 VERIFIER_RE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")  # RFC 7636 section 4.1
-SCOPES = ("launch", "launch/patient", "openid", "fhirUser", "patient/*.read", "patient/*.rs", "user/*.read", "user/*.rs")
+SCOPES = ("launch", "launch/patient", "openid", "fhirUser", "patient/*.read", "patient/*.rs", "user/*.read", "user/*.rs",
+          "patient/*.write", "patient/*.cruds")
 CAPABILITIES = ["launch-ehr", "launch-standalone", "client-public", "context-ehr-patient", "context-standalone-patient",
                 "context-banner", "permission-patient", "permission-user", "permission-v1", "permission-v2",
                 "sso-openid-connect"]
@@ -50,12 +51,14 @@ def _read(perm: str) -> bool:
 
 def access_of(scope: str, patient: int | None) -> Access:
     """The API access that granted `scope` (space-separated) gives, with `patient` in context."""
-    pt, ut = set(), set()
+    pt, ut, wt = set(), set(), set()
     for s in scope.split():
         m = RESOURCE_SCOPE_RE.match(s)
         if m and _read(m[3]):
             (pt if m[1] == "patient" else ut).add(m[2])
-    return Access(patient, frozenset(pt), frozenset(ut))
+        if m and (m[3] in ("write", "*") or "c" in m[3]):  # SMART v1 .write/.*, v2 .c (create)
+            wt.add(m[2])
+    return Access(patient, frozenset(pt), frozenset(ut), frozenset(wt))
 
 
 def _s256(verifier: str) -> str:

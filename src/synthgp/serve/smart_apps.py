@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 FILE_NAME = "smart-apps.toml"
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-# resource scopes: context/type.permissions, SMART v1 (read, *) and v2 (any of c r u d s, in order)
-RESOURCE_SCOPE_RE = re.compile(r"^(patient|user)/(\*|[A-Z][A-Za-z]{1,40})\.(read|\*|c?r?u?d?s?)$")
+# resource scopes: context/type.permissions, SMART v1 (read, write, *) and v2 (any of c r u d s, in order)
+RESOURCE_SCOPE_RE = re.compile(r"^(patient|user)/(\*|[A-Z][A-Za-z]{1,40})\.(read|write|\*|c?r?u?d?s?)$")
 CONTEXT_SCOPES = ("launch", "launch/patient", "openid", "fhirUser")
 FIELDS = {"client_id", "name", "redirect_uris", "launch_url", "scopes"}
 

@@ -1,7 +1,9 @@
 """Registration, ageing, risk-factor change and death: who is simulated, when, and how they change.
 
-A person is simulated from the latest of registration, the start of the burn-in and their 18th
-birthday, to the earliest of death, leaving and the end of data collection. Risk factors (QRISK3's
+A person is simulated from the latest of registration, the start of the burn-in and their birth, to
+the earliest of death, leaving and the end of data collection; adult care (`month.act`) from the
+latest of registration, the burn-in's start and their 18th birthday (`ent`), and everyday care of
+every age (`month.all`) from the first day. Risk factors (QRISK3's
 inputs) are drawn at entry from the built-in Bayesian network, or a learned one (population/cohort.py);
 after that BMI drifts up to 65 and smokers quit. A death brought forward by a pathway comes back to
 the engine through `die`, never through the population's arrays.
@@ -40,7 +42,8 @@ class Life(Service):
             "qrisk_ethnicity": "QRISK3 ethnicity group as the practice recorded it (1 = not recorded)",
             "townsend": "Townsend deprivation score", "practice": "practice row in the plan",
             "first_allowed": "first day the record may carry: birth or registration",
-            "ent": "first simulated day", "lst": "last simulated day (death brings it forward)",
+            "first": "first simulated day, of any age", "ent": "first day simulated as an adult (after lst: a child throughout)",
+            "lst": "last simulated day (death brings it forward)",
             "age_entry": "age at entry, years", "history_day": "day the history brought at entry is dated",
             "smoking": "current smoking level (index of SMOKING_LEVELS)", "quit_day": "day a smoker quits",
             "death_day": "death brought forward by a pathway, or -1", "dereg_day": "deregistration after it, or -1",
@@ -49,14 +52,15 @@ class Life(Service):
         }
 
     @staticmethod
-    def select(sim: "Sim") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(block index, entry day, last day) of each simulated patient."""
+    def select(sim: "Sim") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(block index, first day, adult entry day, last day) of each simulated patient."""
         people = sim.people
         adult_day = people.dob + np.round(18 * YEAR).astype(np.int64)
         last = np.where(people.death >= 0, people.death, np.where(people.regend >= 0, people.regend, sim.end))
-        entry = np.maximum.reduce([people.regstart, np.full(len(last), sim.start), adult_day])
-        P = np.flatnonzero(entry <= last)
-        return P, entry[P], last[P]
+        first = np.maximum.reduce([people.regstart, np.full(len(last), sim.start), people.dob])
+        entry = np.maximum(first, adult_day)
+        P = np.flatnonzero(first <= last)
+        return P, first[P], entry[P], last[P]
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
         people, P, ids, n = sim.people, sim.P, sim.ids, sim.n
@@ -80,7 +84,7 @@ class Life(Service):
             "south_asian": feats["south_asian"] > 0,
             "qrisk_ethnicity": np.where(people.ethnicity_recorded[P], qrisk_eth, 1),
             "townsend": people.townsend[P], "practice": people.practice[P], "first_allowed": first_allowed,
-            "ent": sim.ent, "lst": sim.lst, "age_entry": age_entry,
+            "first": sim.first, "ent": sim.ent, "lst": sim.lst, "age_entry": age_entry,
             "history_day": np.maximum(first_allowed, sim.ent - np.round(sim.draws("history").uniform(sim.everyone) * 3 * YEAR).astype(np.int64)),
             "smoking": smoking, "quit_day": np.where(smoking >= 2, sim.ent + quit, NEVER).astype(np.int64),
             "death_day": np.full(n, -1, dtype=np.int64), "dereg_day": np.full(n, -1, dtype=np.int64),
@@ -116,15 +120,17 @@ class Life(Service):
 
     # ------------------------------------------------------------ steps
     def history(self, sim: "Sim") -> None:
-        """Risk factors known at entry are on the record as history."""
-        everyone = np.arange(sim.n)
-        sim.vitals.lifestyle(everyone, self.s.history_day, self.bmi_at(everyone, self.s.ent))
+        """Risk factors known at entry are on the record as history (of those who enter as adults)."""
+        adults = sim.adults
+        sim.vitals.lifestyle(adults, self.s.history_day[adults], self.bmi_at(adults, self.s.ent[adults]))
 
     def advance(self, sim: "Sim", month: "Month") -> None:
-        """The month's day for each person, their age and BMI on it; smokers who quit by then."""
-        s, act = self.s, month.act
-        vday = month.day0 + sim.draws("vday").integers(act, month.day1 - month.day0, month.m)
-        month.vday = np.clip(vday, s.ent[act], s.lst[act])
+        """The month's day for each person of any age, their age on it; the adults' BMI."""
+        s, act, every = self.s, month.act, month.all
+        vday = month.day0 + sim.draws("vday").integers(every, month.day1 - month.day0, month.m)
+        month.all_vday = np.clip(vday, s.first[every], s.lst[every])
+        month.all_age = (month.all_vday - s.dob[every]) / YEAR
+        month.vday = np.clip(vday[np.searchsorted(every, act)], s.ent[act], s.lst[act])
         month.age = (month.vday - s.dob[act]) / YEAR
         month.bmi = self.bmi_at(act, month.vday)
 

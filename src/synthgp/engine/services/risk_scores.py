@@ -1,10 +1,12 @@
 """Risk scores as a practice computes them: from what its record holds, not from the truth.
 
 The score recorded is the one practices used on the day (data/eras.toml: Framingham charts, then QRISK2
-from 2009, QRISK3 from 2018; never a QRISK3 code before 2017). Its value is the QRISK3 equation's
-(clinical/qrisk3.py): QRISK2's and Framingham's own equations are not implemented. QRISK3 takes the conditions the practice knows of on the day, the recorded
-ethnicity, the smoking status, BMI, the cholesterol ratio of the sample just taken, the systolic BP
-and its variability over the last readings, and whether antihypertensives are prescribed.
+from 2009, QRISK3 from 2018; never a QRISK3 code before 2017), and its value is that score's own
+equation: Framingham 1991 (clinical/framingham.py), QRISK2-2015 or QRISK3-2017 (clinical/qrisk3.py).
+QRISK3 takes the conditions the practice knows of on the day, the recorded ethnicity, the smoking status,
+BMI, the cholesterol ratio of the sample just taken, the systolic BP and its variability over the last
+readings, and whether antihypertensives are prescribed; QRISK2 a subset of them; Framingham age, sex,
+systolic BP, current smoking, the cholesterol ratio and diabetes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from synthgp.clinical import eras, qrisk3
+from synthgp.clinical import eras, framingham, qrisk3
 from synthgp.engine.component import Service
 from synthgp.engine.sim import YEAR
 
@@ -57,9 +59,18 @@ class RiskScores(Service):
         inp = qrisk3.Inputs(male=s.male[pos], age=age[ok], ethnicity=s.qrisk_ethnicity[pos], smoking=s.smoking[pos],
                             bmi=np.clip(bmi, 20, 40), chol_ratio=np.clip(ratio, 1, 11), sbp=sbp,
                             sbp_sd=self.vitals.sbp_variability(pos), townsend=s.townsend[pos], flags=flags)
-        score = qrisk3.score(inp)
-        rec = self.record
         key = eras.risk_score_code(day)
+        score = np.empty(len(pos))
+        for version in ("qrisk3", "qrisk2"):
+            sel = key == version
+            if sel.any():
+                score[sel] = qrisk3.score(inp.take(sel), version)
+        fr = key == "framingham_risk"
+        if fr.any():
+            diabetic = flags["type1"][fr] | flags["type2"][fr]
+            score[fr] = framingham.score(s.male[pos[fr]], age[ok][fr], sbp[fr], s.smoking[pos[fr]] >= 2,
+                                         np.clip(ratio[fr], 1, 11), diabetic)
+        rec = self.record
         code = np.select([key == k for k in ("qrisk3", "qrisk2")], rec.codes("qrisk3", "qrisk2"), rec.code("framingham_risk"))
         rec.observation(pos, day, code, value=np.round(score, 1), unit=rec.unit("%"), obstype=rec.obstype("Value"))
         for hook in self.score_hooks:

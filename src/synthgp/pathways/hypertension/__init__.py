@@ -43,6 +43,7 @@ class Hypertension(Pathway):
         "no_acei_arb": "an ACEi/ARB was stopped (K+ > 6 or eGFR fall >= 25%): not added back",
         "resistant": "resistant hypertension confirmed out of clinic before step 4",
         "full_bloods_day": "day of the last lipids, HbA1c and urine ACR (the full panel)",
+        "annual_day": "day of the last annual review (coded, with lifestyle and bloods)",
     }
     reads = ("dob", "male", "black", "ent", "lst", "first_allowed", "age_entry", "rf_type1", "last_bp",
              "known_type2", "known_ckd", "stroke_day", "mi_day", "heart_failure_day", "bp_response", "bp_white_coat_sbp",
@@ -60,7 +61,7 @@ class Hypertension(Pathway):
             "onset_htn": np.full(n, dates.NONE, dtype=np.int64), "post_event_check": np.full(n, NEVER, dtype=np.int64),
             "usual_sbp_entry": np.full(n, np.nan), "no_ccb": np.zeros(n, dtype=bool),
             "no_acei_arb": np.zeros(n, dtype=bool), "resistant": np.zeros(n, dtype=bool),
-            "full_bloods_day": np.full(n, -NEVER, dtype=np.int64),
+            "full_bloods_day": np.full(n, -NEVER, dtype=np.int64), "annual_day": np.full(n, -NEVER, dtype=np.int64),
         }
 
     def bind(self, sim: "Sim") -> None:

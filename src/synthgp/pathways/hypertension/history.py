@@ -24,7 +24,7 @@ def at_entry(h: "Hypertension") -> None:
     s, th, care, n = h.s, h.th, h.care, h.sim.n
     s0, d0, _, _ = h.vitals.usual_at(np.arange(n), s.ent)
     s.usual_sbp_entry[:] = s0
-    htn0 = (s0 >= th["clinic_sbp"]) | (d0 >= th["clinic_dbp"])
+    htn0 = ((s0 >= th["clinic_sbp"]) | (d0 >= th["clinic_dbp"])) & (s.ent <= s.lst)  # of those who enter as adults
     s.onset_htn[htn0] = s.ent[htn0]
     p_prior = care.prior_diagnosis * np.clip((s.age_entry - 20) / 45, 0.0, 1.0)
     pri = np.flatnonzero(htn0 & (h.draws("prior").uniform(h.sim.everyone) < p_prior))

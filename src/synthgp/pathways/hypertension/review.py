@@ -30,7 +30,10 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     rec.observation(due[dna], rday[dna], rec.code("did_not_attend"), obstype=rec.obstype("Observation"))
     s.next_review[due[dna]] = rday[dna] + h.fu["missed_review_rebook_days"]
     rv, rv_day = due[~dna], rday[~dna]
-    annual = rv_day - np.maximum(s.dx_day[rv], s.ent[rv]) >= 300
+    # the annual review: a year (300 days or more) since the last one, or since diagnosis or joining;
+    # the follow-ups of a step-up between them are reviews, not annual reviews
+    annual = rv_day - np.maximum(np.maximum(s.dx_day[rv], s.ent[rv]), s.annual_day[rv]) >= 300
+    s.annual_day[rv[annual]] = rv_day[annual]
     home = (rv_day >= h.hbpm_start) & (h.draws("review.home").uniform(rv, m) < h.fu["hbpm_review_share"])
     cons = _book(h, rv, rv_day, annual, home, m)
     _, _, age, bmi = h.vitals.usual_at(rv, rv_day)

@@ -65,7 +65,7 @@ class Registers(Pathway):
         s, rec = self.s, sim.record
         for j, c in enumerate(self.conditions):
             known = s.reg_known[:, j]
-            sel = np.flatnonzero(known < s.ent)
+            sel = sim.adult(np.flatnonzero(known < s.ent))
             if not len(sel):
                 continue
             code = s.reg_code[sel, j]
