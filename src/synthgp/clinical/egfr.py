@@ -60,7 +60,10 @@ def reported(creat, age, female, black, day) -> np.ndarray:
     _, eqs, ethnicity = _eras()
     era = np.broadcast_to(era_index(day), creat.shape)
     out = np.empty(creat.shape, dtype=np.float64)
-    for e in np.unique(era):
+    if not era.size:
+        return out
+    first = era.flat[0]
+    for e in ((first,) if (era == first).all() else np.unique(era)):  # a batch is mostly of one day
         sel = era == e
         b = black[sel] & ethnicity[e] if black.ndim else bool(black) & ethnicity[e]
         a = age[sel] if age.ndim else age

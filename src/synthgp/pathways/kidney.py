@@ -100,6 +100,8 @@ class Kidney(Pathway):
         """A share of those meeting a threshold (fewer at 80 and over) are referred, once."""
         s, rec = self.s, self.record
         first = _earliest(pos, day, ~s.renal_referred[pos])
+        if not len(first):
+            return
         pos, day = pos[first], day[first]
         share = np.where((day - s.dob[pos]) / YEAR < 80, self.ref["share_under_80"], self.ref["share_80_plus"])
         go = self.sim.draws(f"renal.refer.{purpose}").uniform(pos, day) < share
@@ -109,11 +111,14 @@ class Kidney(Pathway):
     def _refer_on_egfr(self, pos: np.ndarray, day: np.ndarray, egfr: np.ndarray) -> None:
         """eGFR < 30, or a fall of 15 or more within a year (NG203 1.5.5)."""
         s = self.s
-        self._refer(pos[egfr < self.ref["egfr_below"]], day[egfr < self.ref["egfr_below"]], "egfr")
+        low = egfr < self.ref["egfr_below"]
+        if low.any():
+            self._refer(pos[low], day[low], "egfr")
         base, since = s.egfr_base[pos], day - s.egfr_base_day[pos]
         with np.errstate(invalid="ignore"):
             fall = (since <= 400) & (since >= 90) & (base - egfr >= self.ref["fall_per_year"])
-        self._refer(pos[fall], day[fall], "fall")
+        if fall.any():
+            self._refer(pos[fall], day[fall], "fall")
         reset = np.isnan(base) | (since > 365)
         s.egfr_base[pos[reset]], s.egfr_base_day[pos[reset]] = egfr[reset], day[reset]
 
@@ -122,11 +127,14 @@ class Kidney(Pathway):
         result is back). An ACEi/ARB at K+ > 6 is the hypertension pathway's to stop when the sample is its check
         after a start; any other such result is acted on at the month's turn (`_potassium`)."""
         d, rx = self.drugs, self.rx
-        met = (egfr < d["metformin_stop_below"]) & rx.on_regular(pos, "metformin", day)
-        rx.stop_regular(pos[met], "metformin", day[met])
+        low = egfr < d["metformin_stop_below"]
+        if low.any():
+            met = low & rx.on_regular(pos, "metformin", day)
+            rx.stop_regular(pos[met], "metformin", day[met])
         spiro = (rx.s.rx_drug[pos, 3] == self.meds["spironolactone"]) & (
             (k > d["potassium_stop_above"]) | (egfr < d["spironolactone_stop_below"]))
-        rx.set_drug(pos[spiro], "S", self.meds["doxazosin"], 0, day[spiro])
+        if spiro.any():
+            rx.set_drug(pos[spiro], "S", self.meds["doxazosin"], 0, day[spiro])
 
     def _potassium(self, month: "Month") -> None:
         """An ACEi/ARB still held after a result of K+ > 6 in the last two months is stopped (NG203), not added back."""

@@ -8,6 +8,7 @@ after CHD, stroke, TIA or PAD) is the registers' (pathways/registers); it raises
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,12 +25,16 @@ NEVER = np.iinfo(np.int64).max // 4
 CVD_REGISTERS = ("chd", "stroke_tia", "pad")
 
 
+@cache
+def _eras() -> tuple[np.ndarray, np.ndarray]:
+    eras = reference.toml("statins.toml")["era"]
+    return np.array([dates.to_days(e["start"]) for e in eras]), np.array([e["threshold"] for e in eras])
+
+
 def threshold(day) -> np.ndarray:
     """The primary-prevention threshold (10-year CVD risk, %) on each day."""
-    eras = reference.toml("statins.toml")["era"]
-    starts = np.array([dates.to_days(e["start"]) for e in eras])
-    idx = np.maximum(np.searchsorted(starts, np.asarray(day), side="right") - 1, 0)
-    return np.array([e["threshold"] for e in eras])[idx]
+    starts, values = _eras()
+    return values[np.maximum(np.searchsorted(starts, np.asarray(day), side="right") - 1, 0)]
 
 
 class Statins(Pathway):
