@@ -90,6 +90,35 @@ def test_the_docs_worked_example_reproduces_the_age_gradient_of_death(flat):
     assert all(a < b for a, b in zip(rates, rates[1:]))
 
 
+def test_symptoms_oximetry_icu_and_long_covid_columns(rows):
+    """Symptoms and advice only for suspected or confirmed cases; oximetry only from its programme; critical care
+    only with an admission; long COVID only after the index date and from the codes' release."""
+    neg = [r for r in rows if r["status"] == "negative"]
+    sym = ("fever", "cough", "smell_taste", "breathless", "isolation_advice")
+    assert not any(r[c] for r in neg for c in sym)
+    suspected = [r for r in rows if r["status"] == "suspected"]
+    assert suspected and all(any(r[c] for c in sym[:4]) for r in suspected)  # a suspected code comes with a symptom
+    assert sum(r["cough"] for r in rows) > 20
+    assert all(r["index_date"] >= dt.date(2020, 10, 1) for r in rows if r["oximetry"])
+    icu = [r for r in rows if r["icu"]]
+    assert icu and all(r["hospitalised"] for r in icu)
+
+
+def test_long_covid_columns_over_a_longer_window(flat):
+    """Long COVID is coded 12-26 weeks after an infection, from November 2020: in the regulator's window a
+    20,000-patient practice codes a handful at most, so the columns are checked over 2020-2022."""
+    con = duckdb.connect(str(flat / "synthgp.duckdb"), read_only=True)
+    try:
+        rows = cprd_covid.table(con, START, dt.date(2022, 12, 31)).to_pylist()
+    finally:
+        con.close()
+    lc = [r for r in rows if r["long_covid"]]
+    assert len(lc) >= 3 and all(r["status"] != "negative" or r["long_covid_date"] > r["index_date"] for r in lc)
+    assert all(r["long_covid_date"] > r["index_date"] and r["long_covid_date"] >= dt.date(2020, 11, 23) for r in lc)
+    assert all(r["long_covid"] for r in rows if r["post_covid_referral"])
+    assert any(r["post_covid_referral"] for r in rows)
+
+
 def test_a_window_that_ends_before_it_starts_is_refused(flat):
     con = duckdb.connect(str(flat / "synthgp.duckdb"), read_only=True)
     try:

@@ -13,6 +13,7 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
 from synthgp.cli import main
+from synthgp.core import codes
 from synthgp.formats import aurum
 from synthgp.formats import fhir as fhir_export
 from synthgp.formats import fhir_resources as fhir
@@ -67,7 +68,8 @@ def _mod11(number: str) -> bool:
 
 def test_every_resource_follows_fhir_json_rules_and_carries_its_uk_core_profile(resources):
     for kind, rows in resources.items():
-        assert rows, kind
+        # lab panels come with codes of cluster PANEL (issue 17's labs part); test_new_content.py covers them before
+        assert rows or (kind == "DiagnosticReport" and not codes.in_cluster("PANEL")), kind
         ids = [r["id"] for r in rows]
         assert len(ids) == len(set(ids)), f"duplicate {kind} ids"
         for r in rows:

@@ -279,14 +279,27 @@ COVID_TRUTH = Table("covid_truth", "truth",
     Column("tested", I8, "1 if a test found it (PCR or lateral flow; every admission is tested)."),
     Column("recorded", I8, "1 if a positive result reached the practice record."),
     Column("admitted", I8, "1 if admitted to hospital."),
+    Column("icu", I8, "1 if admitted to critical care (HDU or ICU) during that admission."),
     Column("died", I8, "1 if it caused the person's death."),
+    Column("oximetry", I8, "1 if monitored at home with a pulse oximeter (COVID Oximetry @home, November 2020 to July 2022)."),
+    Column("long_covid", I8, "1 if symptoms lasted 12 weeks or more (long COVID), whether or not the practice coded it."),
     Column("doses", I8, "Vaccine doses the person had had when it started."),
     Column("previous", I8, "Earlier infections of the person."),
 ))
 
+COVID_GROUPS = Table("covid_groups", "truth",
+                     "Each adult's JCVI priority group for the first COVID-19 vaccine doses, set when their group was "
+                     "offered, with whether they lived in a care home or were a frontline health or social care worker.", (
+    Column("patid", I64, "Patient."),
+    Column("date", DATE, "Day their group was offered the vaccine."),
+    Column("jcvi_group", I8, "JCVI group, as an index into data/covid.toml vaccination.groups (0: care home residents)."),
+    Column("care_home", I8, "1 if living in a care home for older adults when the programme started."),
+    Column("health_worker", I8, "1 if a frontline health or social care worker when the programme started."),
+))
+
 BLOCK_TABLES: tuple[Table, ...] = (PATIENT, CONSULTATION, OBSERVATION, PROBLEM, REFERRAL, DRUG_ISSUE, DEPRIVATION,
                                    IDENTITY, PERSON_TRUTH, HYPERTENSION_TRUTH, BP_TRUTH_YEAR, DECISION_TRUTH,
-                                   OUTCOME_TRUTH, RISK_TRUTH, FLU_TRUTH, COVID_TRUTH)
+                                   OUTCOME_TRUTH, RISK_TRUTH, FLU_TRUTH, COVID_TRUTH, COVID_GROUPS)
 PLAN_TABLES: tuple[Table, ...] = (PRACTICE, STAFF, STAFF_IDENTITY)
 ALL_TABLES: tuple[Table, ...] = PLAN_TABLES + BLOCK_TABLES
 BY_NAME = {t.name: t for t in ALL_TABLES}

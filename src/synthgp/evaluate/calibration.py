@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 
 from synthgp.core import codes, reference
-from synthgp.evaluate import covid, flu, qof, registers
+from synthgp.evaluate import childhood, covid, flu, qof, registers
 
 AGE_BANDS = ("0-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80+")
 BROAD = ("Asian", "Black", "Mixed", "Other", "White")
@@ -116,6 +116,7 @@ def measure(con: duckdb.DuckDBPyConnection, end: dt.date, years: float) -> dict[
     out.update(_hypertension(con, end))
     out.update(_flu(con, end, years))
     out.update(covid.measure(con, end - dt.timedelta(days=round(years * 365.25) - 1), end))
+    out.update(childhood.measure(con, end - dt.timedelta(days=round(years * 365.25) - 1), end))
     if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'hypertension_truth'").fetchone()[0]:
         out.update(registers.measure(con))
     deaths = q("SELECT count(*) FROM patient WHERE cprd_ddate IS NOT NULL")[0][0]

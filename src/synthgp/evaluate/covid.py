@@ -1,8 +1,8 @@
 """COVID-19 figures of a generated practice, for `synthgp calibrate` and the dashboard.
 
-Positive tests and outcomes come from `covid_truth` (every infection, whether or not the practice recorded
-its result: national surveillance counts every positive test); vaccine uptake from the record alone (the
-COVID-19 vaccination codes, cluster COVIDVAC). Reads only the output's DuckDB file.
+Positive tests and outcomes (admissions, critical care, deaths) come from `covid_truth` (every infection,
+whether or not the practice recorded its result: national surveillance counts every positive test); vaccine
+uptake and coded long COVID from the record alone (clusters COVIDVAC and LONGCOVID). Reads only the output's DuckDB file.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import duckdb
 VACCINATED = "COVIDVAC"  # codes.csv cluster of a COVID-19 vaccination given
 UPTAKE_BANDS = ((18, 30, "18-29"), (30, 40, "30-39"), (40, 50, "40-49"), (50, 60, "50-59"), (60, 70, "60-69"),
                 (70, 80, "70-79"), (80, 200, "80+"))
+LONG_COVID = "LONGCOVID"  # codes.csv cluster of a post-COVID-19 syndrome diagnosis
+LONG_COVID_BY = dt.date(2021, 5, 25)  # the end of Walker et al.'s count (OpenSAFELY, BJGP 2021)
 UPTAKE_ON = dt.date(2021, 12, 31)  # first doses by this date (NHS England statistics, end of 2021)
 DEFINITION = ("patients aged 18 or over on the day, registered and alive on it, with a COVID-19 vaccination code "
               "(first dose, second dose or booster) on or before it")
@@ -81,6 +83,19 @@ def measure(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dic
                    JOIN patient_identity i USING (patid) WHERE t.admitted = 1 AND t.date < DATE '2020-08-01'""")[0][0]
         if adm is not None:
             out["covid_admission_median_age_wave1"] = adm
+        icu = q("SELECT avg(icu) FROM covid_truth WHERE admitted = 1 AND date < DATE '2020-08-01'")[0][0]
+        if icu is not None:
+            out["covid_icu_share_wave1"] = icu
+    if start <= dt.date(2020, 2, 1) and LONG_COVID_BY <= end:
+        d = LONG_COVID_BY.isoformat()
+        people = q(f"""SELECT count(*) FROM patient p WHERE p.patienttypeid = 3 AND p.regstartdate <= DATE '{d}'
+                       AND (p.regenddate IS NULL OR p.regenddate > DATE '{d}') AND (p.cprd_ddate IS NULL OR p.cprd_ddate > DATE '{d}')""")[0][0]
+        coded = q(f"""SELECT count(DISTINCT o.patid) FROM observation o JOIN medical_dictionary m USING (medcodeid)
+                      JOIN patient p USING (patid)
+                      WHERE m.cluster = '{LONG_COVID}' AND o.obsdate <= DATE '{d}' AND p.regstartdate <= DATE '{d}'
+                        AND (p.regenddate IS NULL OR p.regenddate > DATE '{d}') AND (p.cprd_ddate IS NULL OR p.cprd_ddate > DATE '{d}')""")[0][0]
+        if people:
+            out["covid_long_covid_coded_per_100000"] = 100_000 * coded / people
     if start <= dt.date(2020, 12, 8) and UPTAKE_ON <= end:
         rows = q(coverage_sql(UPTAKE_ON))
         got: dict[str, list[int]] = {}

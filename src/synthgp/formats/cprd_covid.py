@@ -4,10 +4,10 @@ CPRD/MHRA's "COVID-19 Symptoms and Risk Factors" synthetic dataset (DOI 10.48329
 suspected or confirmed COVID-19, and controls with negative tests, from 3 December 2019 to 12 April 2021,
 pre-processed into a flat table whose column list is not public. This writes one row per person of that
 cohort in a window (data/cprd_covid.toml), from what the *record* shows (never the truth tables): the index
-date, sociodemographic and clinical risk factors at it, the tests, suspicion and diagnoses, vaccination,
-and outcomes (admission, death) with their dates. Columns are declared once in COLUMNS, which drives the
-data dictionary. The record holds no COVID-19 treatments and no individual symptom codes, so neither has
-a column.
+date, sociodemographic and clinical risk factors at it, the tests, suspicion, symptoms and diagnoses, home
+oximetry, vaccination, and outcomes (admission, critical care, death, long COVID) with their dates. Columns are
+declared once in COLUMNS, which drives the data dictionary. The record holds no COVID-19 treatments, so they
+have no column.
 """
 
 from __future__ import annotations
@@ -24,11 +24,14 @@ from synthgp.formats.flat import Col, write_files
 SUBDIR = "cprd_covid"
 BMI = codes.snomed("bmi")
 ANTIGEN = codes.sql("covid_antigen_positive", "covid_antigen_negative")
+SYMPTOMS = {"fever": ("covid_symptom_fever",), "cough": ("covid_symptom_cough",),
+            "smell_taste": ("covid_symptom_anosmia", "covid_symptom_ageusia"), "breathless": ("covid_symptom_breathless",)}
 SMOKING = {"never_smoked": 0, "ex_smoker": 1, "light_smoker": 2, "moderate_smoker": 2, "heavy_smoker": 2}
 CASE_CLUSTERS = ("COVIDPOS", "COVID", "COVIDHOSP")  # a positive test, a confirmed diagnosis, an admission letter
 
 
 _AT = "coded on or before the index date"
+_EPISODE = "coded from 14 days before to 28 days after the index date"
 COLUMNS: tuple[Col, ...] = (
     Col("patid", "int", "", "Aurum patient id", "Patient.patid"),
     Col("pracid", "int", "", "practice", "Patient.pracid"),
@@ -60,14 +63,29 @@ COLUMNS: tuple[Col, ...] = (
     Col("positive_date", "date", "", "first positive test or confirmed diagnosis in the window", ""),
     Col("positive_test_type", "str", "pcr, antigen", "type of the first positive test", "antigen (lateral flow) or PCR; missing if none"),
     Col("negative_tests", "int", "count", "negative test results in the window", "PCR or antigen not-detected codes"),
+    Col("fever", "int", "0, 1", "fever", f"fever code {_EPISODE}"),
+    Col("cough", "int", "0, 1", "cough", f"cough code {_EPISODE}"),
+    Col("smell_taste", "int", "0, 1", "loss of smell or taste", f"loss of sense of smell or of taste code {_EPISODE}"),
+    Col("breathless", "int", "0, 1", "breathlessness", f"dyspnoea code {_EPISODE}"),
+    Col("isolation_advice", "int", "0, 1", "COVID-19 advice or self-isolation coded",
+        f"advice about SARS-CoV-2 or self-isolation code {_EPISODE}"),
+    Col("oximetry", "int", "0, 1", "home pulse oximetry (COVID Oximetry @home)",
+        "an oxygen saturation value coded 0-28 days after the index date (the programme ran from November 2020)"),
     Col("negative_date", "date", "", "first negative test in the window", ""),
     Col("vaccine_doses", "int", "count", "COVID-19 vaccine doses before the index date", "COVID-19 vaccination codes dated before it"),
     Col("first_dose_date", "date", "", "first COVID-19 vaccination", "up to the end of the window"),
     Col("hospitalised", "int", "0, 1", "admitted with COVID-19 around the index date",
         "a COVID-19 admission letter code dated 14 days before to 28 days after the index date"),
     Col("hospital_date", "date", "", "date of that admission", ""),
+    Col("icu", "int", "0, 1", "critical care (HDU or ICU) in that admission",
+        "an intensive care admission code dated 14 days before to 35 days after the index date"),
     Col("died_28d", "int", "0, 1", "died within 28 days of the index date", "Patient.cprd_ddate 0-28 days after the index date"),
     Col("death_date", "date", "", "date of death", "Patient.cprd_ddate, if on or after the index date"),
+    Col("long_covid", "int", "0, 1", "long COVID (post-COVID-19 syndrome) coded in follow-up",
+        "a post-COVID-19 syndrome code after the index date, to the end of follow-up (codes from November 2020)"),
+    Col("long_covid_date", "date", "", "date of the first such code", ""),
+    Col("post_covid_referral", "int", "0, 1", "referred to a post-COVID assessment clinic in follow-up",
+        "a referral code after the index date, to the end of follow-up"),
     Col("followup_days", "int", "days", "follow-up from the index date",
         "to the earliest of leaving, death and the end of the window plus 28 days (and the last collection date)"),
 )
@@ -91,6 +109,8 @@ def _query(start: dt.date, end: dt.date) -> str:
     eth = reference.toml("population.toml")["ethnicity"]
     eth_map = ", ".join(f"({m}, '{b}')" for m, b in sorted(set(zip(map(codes.medcode, eth["code"]), eth["broad"]))))
     cases = ", ".join(f"'{c}'" for c in CASE_CLUSTERS)
+    symptoms = ", ".join(f"max((o.medcodeid IN ({', '.join(str(codes.medcode(k)) for k in keys)}))::INT) AS {name}"
+                         for name, keys in SYMPTOMS.items())
     flag = lambda cluster: f"max((o.cluster = '{cluster}')::INT)"  # noqa: E731
     return f"""
     WITH w AS (SELECT DATE '{start.isoformat()}' AS s, DATE '{end.isoformat()}' AS e),
@@ -129,6 +149,17 @@ def _query(start: dt.date, end: dt.date) -> str:
             FROM obs o, w WHERE o.cluster = 'COVIDVAC' AND o.obsdate <= w.e GROUP BY 1),
     hosp AS (SELECT o.patid, min(o.obsdate) AS hospital_date FROM obs o
              WHERE o.cluster = 'COVIDHOSP' AND o.obsdate BETWEEN o.index_date - 14 AND o.index_date + 28 GROUP BY 1),
+    episode AS (SELECT o.patid, {symptoms},
+                       max((o.cluster = 'COVIDADV')::INT) AS isolation_advice,
+                       max((o.cluster = 'SPO2' AND o.obsdate >= o.index_date)::INT) AS oximetry,
+                       max((o.cluster = 'COVIDICU' AND o.obsdate <= o.index_date + 35)::INT) AS icu
+                FROM obs o WHERE o.cluster IN ('COVIDSYMP', 'COVIDADV', 'SPO2', 'COVIDICU')
+                  AND o.obsdate BETWEEN o.index_date - 14 AND o.index_date + 35
+                  AND (o.cluster IN ('COVIDICU') OR o.obsdate <= o.index_date + 28) GROUP BY 1),
+    longc AS (SELECT o.patid, min(o.obsdate) FILTER (WHERE o.cluster = 'LONGCOVID') AS long_covid_date,
+                     max((o.cluster = 'LONGCOVIDREF')::INT) AS post_covid_referral
+              FROM obs o JOIN pop USING (patid) WHERE o.cluster IN ('LONGCOVID', 'LONGCOVIDREF')
+                AND o.obsdate > o.index_date AND o.obsdate <= pop.fu_end GROUP BY 1),
     rx AS (SELECT i.patid, max((p.drugsubstancename = 'Prednisolone')::INT) AS steroid
            FROM drug_issue i JOIN product_dictionary p USING (prodcodeid) JOIN pop USING (patid)
            WHERE i.issuedate <= pop.index_date AND i.issuedate > pop.index_date - 90 GROUP BY 1)
@@ -141,12 +172,18 @@ def _query(start: dt.date, end: dt.date) -> str:
            (pop.suspected_date IS NOT NULL)::INT AS suspected, pop.suspected_date, pop.positive_date, pop.positive_test_type,
            pop.negative_tests::INT AS negative_tests, pop.negative_date,
            coalesce(vac.vaccine_doses, 0)::INT AS vaccine_doses, vac.first_dose_date,
-           (hosp.hospital_date IS NOT NULL)::INT AS hospitalised, hosp.hospital_date,
+           coalesce(e.fever, 0) AS fever, coalesce(e.cough, 0) AS cough, coalesce(e.smell_taste, 0) AS smell_taste,
+           coalesce(e.breathless, 0) AS breathless, coalesce(e.isolation_advice, 0) AS isolation_advice,
+           coalesce(e.oximetry, 0) AS oximetry,
+           (hosp.hospital_date IS NOT NULL)::INT AS hospitalised, hosp.hospital_date, coalesce(e.icu, 0) AS icu,
            (pop.cprd_ddate IS NOT NULL AND pop.cprd_ddate BETWEEN pop.index_date AND pop.index_date + 28)::INT AS died_28d,
            CASE WHEN pop.cprd_ddate >= pop.index_date THEN pop.cprd_ddate END AS death_date,
+           (lc.long_covid_date IS NOT NULL)::INT AS long_covid, lc.long_covid_date,
+           coalesce(lc.post_covid_referral, 0) AS post_covid_referral,
            date_diff('day', pop.index_date, pop.fu_end)::INT AS followup_days
     FROM pop LEFT JOIN flags f USING (patid) LEFT JOIN latest l USING (patid) LEFT JOIN eth_map em ON em.medcodeid = l.eth_code
     LEFT JOIN vac USING (patid) LEFT JOIN hosp USING (patid) LEFT JOIN rx USING (patid)
+    LEFT JOIN episode e USING (patid) LEFT JOIN longc lc USING (patid)
     ORDER BY pop.patid"""
 
 
@@ -168,7 +205,7 @@ def dictionary(start: dt.date, end: dt.date) -> tuple[str, dict]:
           f"negative test, coded between {start.isoformat()} and {end.isoformat()} (the window of CPRD/MHRA's COVID-19",
           "synthetic dataset, DOI 10.48329/yk2n-sz66, whose column list is not public: these columns are synthgp's, in",
           "its spirit). Everything is taken from the record, never the truth. Missing values are empty (CSV) or null",
-          "(Parquet). The record holds no COVID-19 treatments and no individual symptom codes.\n",
+          "(Parquet). The record holds no COVID-19 treatments.\n",
           "| column | type | levels | meaning | how it is derived |", "| --- | --- | --- | --- | --- |"]
     md += [f"| `{r['column']}` | {r['type']} | {r['levels']} | {r['meaning']} | {r['derivation']} |" for r in rows]
     return "\n".join(md) + "\n", {"window": [start.isoformat(), end.isoformat()], "columns": rows,

@@ -5,7 +5,7 @@
 and writes each file streaming (memory stays flat with the size of the run).
 
 `fhir-bundles/<pracid>/<patid>.json` holds one transaction Bundle per patient: the practice, the staff
-the record refers to, and the patient's resources, each as a PUT of its own id with a fullUrl (a UUID
+the record refers to (Practitioner and PractitionerRole), and the patient's resources, each as a PUT of its own id with a fullUrl (a UUID
 URN made from type and id), so posting the bundle to a FHIR server is idempotent and every reference
 resolves inside it. Each practice folder holds only bundles, so a loader that takes a folder of
 bundle files (every file .json, no subfolders) loads a practice from it. Bundles are built a batch of
@@ -54,7 +54,7 @@ def write(con: duckdb.DuckDBPyConnection, out: Path, sc: object = None) -> None:
         "transactionTime": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "request": "synthgp export --format fhir", "requiresAccessToken": False,
         "output": output, "error": [],
-        "profiles": {k: fhir.profile(k) for k in fhir.TYPES},
+        "profiles": {k: fhir.type_profile(k) for k in fhir.TYPES},
     }
     (folder / "export.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
@@ -65,8 +65,11 @@ def entries(flt: fhir.Filter = fhir.everyone) -> str:
     parts = [f"SELECT p.patid, 0 AS rank, 'Organization' AS kind, o.id, o.resource "
              f"FROM patient p JOIN ({fhir.organization()}) o ON o.id = CAST(p.pracid AS VARCHAR) WHERE {flt('p')}",
              f"SELECT sr.patid, 1 AS rank, 'Practitioner' AS kind, pr.id, pr.resource FROM ({fhir.staff_referenced(flt)}) sr "
-             f"JOIN ({fhir.practitioner()}) pr ON pr.id = CAST(sr.staffid AS VARCHAR)"]
-    for rank, kind in enumerate(fhir.PATIENT_TYPES, start=2):
+             f"JOIN ({fhir.practitioner()}) pr ON pr.id = CAST(sr.staffid AS VARCHAR)",
+             # the roles Encounter.participant names (each staff member's PractitionerRole has their staffid)
+             f"SELECT sr.patid, 2 AS rank, 'PractitionerRole' AS kind, pr.id, pr.resource FROM ({fhir.staff_referenced(flt)}) sr "
+             f"JOIN ({fhir.practitioner_role()}) pr ON pr.id = CAST(sr.staffid AS VARCHAR)"]
+    for rank, kind in enumerate(fhir.PATIENT_TYPES, start=3):
         parts.append(f"SELECT patid, {rank} AS rank, '{kind}' AS kind, id, resource FROM ({fhir.QUERIES[kind](flt)})")
     return "\nUNION ALL\n".join(parts)
 

@@ -26,8 +26,8 @@ from typing import Callable
 from synthgp.core import codes, reference
 
 # resource types in the order a bundle lists them (referenced before referencing)
-PATIENT_TYPES = ("Patient", "Encounter", "Condition", "Observation", "Procedure", "Immunization", "ServiceRequest",
-                 "MedicationRequest")
+PATIENT_TYPES = ("Patient", "Encounter", "Condition", "Observation", "DiagnosticReport", "Procedure", "Immunization",
+                 "ServiceRequest", "MedicationRequest")
 PRACTICE_TYPES = ("Organization", "Practitioner", "PractitionerRole")
 TYPES = PRACTICE_TYPES + PATIENT_TYPES
 
@@ -52,6 +52,11 @@ def mapping() -> dict:
 
 def profile(name: str) -> str:
     return mapping()["profile_base"] + f"UKCore-{name}"
+
+
+def type_profile(kind: str) -> str:
+    """The UK Core profile the resources of a type claim (DiagnosticReport: the lab report's)."""
+    return profile(mapping()["diagnostic_report"]["profile"] if kind == "DiagnosticReport" else kind)
 
 
 def _sys(key: str) -> str:
@@ -189,25 +194,62 @@ LEFT JOIN eth ON eth.patid = p.patid LEFT JOIN eth_map em ON em.sct = eth.sct
 WHERE {flt('p')}"""
 
 
-def encounter(flt: Filter = everyone) -> str:
-    cls = mapping()["encounter_class"]
-    code = " ".join(f"WHEN {k} THEN {q(v['code'])}" for k, v in cls.items())
-    disp = " ".join(f"WHEN {k} THEN {q(v['display'])}" for k, v in cls.items())
+def encounter_mode(desc: str) -> str:
+    """SQL for the v3 ActCode class (AMB, VR, HH) of a consultation from its ConsSource description
+    (fhir.toml [encounter_class]: the first entry one of whose words the description holds)."""
+    whens = " ".join(f"WHEN {' OR '.join(f'lower({desc}) LIKE {q(chr(37) + w + chr(37))}' for w in v['match'])} "
+                     f"THEN {q(v['code'])}" for v in mapping()["encounter_class"]["mode"])
+    return f"CASE {whens} ELSE {q(mapping()['encounter_class']['default']['code'])} END"
+
+
+def _class_display(code: str) -> str:
+    ec = mapping()["encounter_class"]
+    return _case(code, {v["code"]: v["display"] for v in (*ec["mode"], ec["default"])})
+
+
+def reasons_sql(flt: Filter = everyone) -> str:
+    """SQL for (consid, n, sct, term, problem): each consultation's reasons, in the order written: the
+    observations written at it with codes.csv cluster REASON, of ObsType Diagnosis, or made a problem
+    (not family history). `problem` is the obsid of a problem (a Condition), else NULL."""
+    diag = mapping()["encounter_reason"]["obstype"]
     return f"""
+SELECT o.consid, row_number() OVER (PARTITION BY o.consid ORDER BY o.obsid) AS n, d.snomedctconceptid AS sct, d.term,
+  CASE WHEN pr.obsid IS NOT NULL AND d.cluster NOT IN {_not_condition()} THEN o.obsid END AS problem
+FROM observation o JOIN medical_dictionary d USING (medcodeid) LEFT JOIN problem pr ON pr.obsid = o.obsid
+WHERE o.consid IS NOT NULL AND {flt('o')}
+  AND (d.cluster = 'REASON' OR o.obstypeid = {int(diag)} OR (pr.obsid IS NOT NULL AND d.cluster NOT IN {_not_condition()}))"""
+
+
+def encounter(flt: Filter = everyone) -> str:
+    pt = mapping()["encounter_participant"]
+    mode = encounter_mode("cs.description")
+    who = "concat_ws(' ', si.title, si.given_name, si.family_name) || ' (' || j.description || ')'"
+    return f"""
+WITH why AS (
+  SELECT consid, list({_concept('sct', 'term')} ORDER BY n) AS codes,
+    list({{'reference': 'Condition/' || CAST(problem AS VARCHAR)}} ORDER BY n) FILTER (WHERE problem IS NOT NULL) AS refs,
+    list(CAST(sct AS VARCHAR) ORDER BY n) FILTER (WHERE sct IS NOT NULL) AS scts
+  FROM ({reasons_sql(flt)}) GROUP BY consid)
 SELECT c.patid, CAST(c.consid AS VARCHAR) AS id, {_json(f'''{{
   'resourceType': 'Encounter', 'id': CAST(c.consid AS VARCHAR), 'meta': {_meta('Encounter')},
   'status': 'finished',
-  'class': {{'system': {_sys('encounter_class')}, 'code': CASE c.conssourceid::INTEGER {code} END,
-            'display': CASE c.conssourceid::INTEGER {disp} END}},
+  'class': {{'system': {_sys('encounter_class')}, 'code': {mode}, 'display': {_class_display(mode)}}},
   'type': [{{'coding': [{{'system': {q(mapping()['uk_core']['cons_source_system'])},
       'code': CAST(c.conssourceid AS VARCHAR), 'display': cs.description}}], 'text': cs.description}}],
   'subject': {{'reference': 'Patient/' || CAST(c.patid AS VARCHAR)}},
-  'participant': CASE WHEN c.staffid IS NOT NULL THEN [{{'individual': {_ref('Practitioner', 'c.staffid')}}}] END,
+  'participant': CASE WHEN c.staffid IS NOT NULL THEN [{{
+      'type': [{{'coding': [{{'system': {_sys('participation_type')}, 'code': {q(pt['code'])}, 'display': {q(pt['display'])}}}]}}],
+      'individual': {{'reference': 'PractitionerRole/' || CAST(c.staffid AS VARCHAR), 'display': {who}}}}}] END,
   'period': {{'start': c.consdate, 'end': c.consdate}},
+  'reasonCode': why.codes,
+  'reasonReference': CASE WHEN len(why.refs) > 0 THEN why.refs END,
   'serviceProvider': {{'reference': 'Organization/' || CAST(c.pracid AS VARCHAR)}}
 }}''')}
-  , c.consdate AS sdate, NULL::VARCHAR[] AS scodes, NULL::VARCHAR AS scat
-FROM consultation c LEFT JOIN "lookup_ConsSource" cs USING (conssourceid) WHERE {flt('c')}"""
+  , c.consdate AS sdate, why.scts AS scodes, NULL::VARCHAR AS scat
+FROM consultation c LEFT JOIN "lookup_ConsSource" cs USING (conssourceid)
+LEFT JOIN staff s ON s.staffid = c.staffid LEFT JOIN staff_identity si ON si.staffid = c.staffid
+LEFT JOIN "lookup_JobCat" j ON j.jobcatid = s.jobcatid
+LEFT JOIN why ON why.consid = c.consid WHERE {flt('c')}"""
 
 
 def _not_condition() -> str:
@@ -236,16 +278,21 @@ FROM problem pr JOIN observation o ON o.obsid = pr.obsid JOIN medical_dictionary
 WHERE d.cluster NOT IN {_not_condition()} AND {flt('pr')}"""
 
 
-def immunization_clusters(status: str | None = None) -> list[str]:
-    """The codes.csv clusters whose observations are Immunizations (those of one status if given)."""
-    return [c for c, v in mapping()["immunization"]["cluster"].items() if status in (None, v["status"])]
+def immunization_status(cluster: str) -> str:
+    """SQL for the Immunization.status of a code of `cluster` (a column), NULL when it is no immunisation:
+    the clusters fhir.toml [immunization.cluster] names, and every codes.csv cluster starting IMM
+    ('not-done' if it ends in DECL, a vaccination declined; else 'completed')."""
+    named = _case(cluster, {c: v["status"] for c, v in mapping()["immunization"]["cluster"].items()})
+    return (f"coalesce({named}, CASE WHEN starts_with({cluster}, 'IMM') THEN "
+            f"CASE WHEN ends_with({cluster}, 'DECL') THEN 'not-done' ELSE 'completed' END END)")
 
 
-def _observation_rows(flt: Filter, leave: tuple[str, ...] | list[str] = ()) -> str:
+def _observation_rows(flt: Filter, leave: str = "FALSE") -> str:
     """Observations that are FHIR Observations: not ethnicity (Patient), referrals (ServiceRequest),
-    procedures, or problems (Condition); a diastolic is folded into its systolic's panel. `leave` names
-    more clusters to leave out (the FHIR export leaves out the immunisations, which are Immunizations)."""
-    procs = ", ".join(q(c) for c in (*mapping()["cluster"]["procedure"], *leave))
+    procedures, panel headers (DiagnosticReport) or problems (Condition); a diastolic is folded into its
+    systolic's panel. `leave`: a SQL condition on `cluster` of more to leave out (the FHIR export leaves
+    out the immunisations, which are Immunizations)."""
+    procs = ", ".join(q(c) for c in mapping()["cluster"]["procedure"])
     # NOT MATERIALIZED: inlined where used, DuckDB prunes what a query does not read (a count over
     # every Observation: 0.3 s, not 7 s, at 20,000 patients; the export itself a fifth faster)
     return f"""
@@ -257,7 +304,8 @@ probs AS (SELECT pr.obsid FROM problem pr WHERE {flt('pr')}),
 dia AS (SELECT * FROM obs WHERE cluster = 'BP' AND parentobsid IS NOT NULL),
 main AS (
   SELECT obs.* FROM obs
-  WHERE cluster NOT IN ('ETH', 'REFERRAL', {procs}) AND NOT (cluster = 'BP' AND parentobsid IS NOT NULL)
+  WHERE cluster NOT IN ('ETH', 'REFERRAL', 'PANEL', {procs}) AND NOT (cluster = 'BP' AND parentobsid IS NOT NULL)
+    AND NOT coalesce({leave}, false)
     AND (cluster IN {_not_condition()} OR obsid NOT IN (SELECT obsid FROM probs)))"""
 
 
@@ -299,7 +347,7 @@ def observation(flt: Filter = everyone) -> str:
               f"WHEN o.cluster = 'WEIGHT' THEN [CAST(o.sct AS VARCHAR), {q(uk['weight_loinc']['code'])}] "
               f"ELSE [CAST(o.sct AS VARCHAR)] END")
     return f"""
-WITH {_observation_rows(flt, immunization_clusters())}
+WITH {_observation_rows(flt, immunization_status('cluster') + ' IS NOT NULL')}
 SELECT o.patid, CAST(o.obsid AS VARCHAR) AS id, {_json(f'''{{
   'resourceType': 'Observation', 'id': CAST(o.obsid AS VARCHAR), 'meta': {{'profile': [{prof}]}},
   'status': 'final',
@@ -336,21 +384,35 @@ FROM observation o JOIN medical_dictionary d USING (medcodeid)
 WHERE d.cluster IN ({procs}) AND {flt('o')}"""
 
 
+def vaccine_sql(cluster: str, field: str, age: str | None = None) -> str:
+    """SQL for the vaccineCode `field` (code, display) of a code of `cluster`: the dm+d VMP fhir.toml
+    [immunization.cluster] names for it (for a child, `age` years at the vaccination below
+    [immunization.child]'s limit, the child's VMP), NULL where the record names no vaccine."""
+    im = mapping()["immunization"]
+    base = _case(cluster, {c: im["vaccine"][v["vaccine"]][field] for c, v in im["cluster"].items() if "vaccine" in v})
+    if age is None:
+        return base
+    whens = " ".join(f"WHEN {cluster} = {q(c)} AND {age} < {int(v['under_age'])} THEN {q(im['vaccine'][v['vaccine']][field])}"
+                     for c, v in im["child"].items())
+    return f"CASE {whens} ELSE {base} END"
+
+
 def immunization(flt: Filter = everyone) -> str:
-    """Observations of the immunisation clusters (fhir.toml [immunization]): a vaccination given at the
+    """Observations of the immunisation clusters (immunization_status): a vaccination given at the
     practice (primary source, with its consultation and clinician), one given by another provider and
     entered from their notification (reportOrigin), or one not given (not-done, the record's code as
-    statusReason)."""
+    statusReason). vaccineCode is the dm+d VMP where fhir.toml names one for the cluster; otherwise the
+    record does not say which product was given: data-absent-reason "unknown", the record's term as text
+    (the vaccination procedure itself is in the VaccinationProcedure extension)."""
     m = mapping()
     im = m["immunization"]
-    status = _case("d.cluster", {c: v["status"] for c, v in im["cluster"].items()})
-
-    def vaccine(field: str) -> str:
-        return _case("d.cluster", {c: im["vaccine"][v["vaccine"]][field] for c, v in im["cluster"].items()})
-
     reported = f"d.snomedctconceptid IN ({codes.sql(*im['reported']['keys'])})"
     origin, fn = im["reported"]["origin"], im["performer_function"]
     procedure_code = _concept("d.snomedctconceptid", "d.term")
+    age = "(year(o.obsdate) - p.yob)"
+    unknown = f"{{'system': {_sys('data_absent_reason')}, 'code': 'unknown', 'display': 'Unknown'}}"
+    vaccine = (f"CASE WHEN s.vcode IS NOT NULL THEN {{'coding': [{{'system': {_sys('dmd')}, 'code': s.vcode, "
+               f"'display': s.vdisplay}}], 'text': s.vdisplay}} ELSE {{'coding': [{unknown}], 'text': d.term}} END")
     return f"""
 SELECT o.patid, CAST(o.obsid AS VARCHAR) AS id, {_json(f'''{{
   'resourceType': 'Immunization', 'id': CAST(o.obsid AS VARCHAR), 'meta': {_meta('Immunization')},
@@ -358,7 +420,7 @@ SELECT o.patid, CAST(o.obsid AS VARCHAR) AS id, {_json(f'''{{
       'url': {q(m['extension']['vaccination_procedure'])}, 'valueCodeableConcept': {procedure_code}}}] END,
   'status': s.status,
   'statusReason': CASE WHEN s.status = 'not-done' THEN {procedure_code} END,
-  'vaccineCode': {{'coding': [{{'system': {_sys('dmd')}, 'code': s.vcode, 'display': s.vdisplay}}], 'text': s.vdisplay}},
+  'vaccineCode': {vaccine},
   'patient': {{'reference': 'Patient/' || CAST(o.patid AS VARCHAR)}},
   'encounter': {_ref('Encounter', 'o.consid')},
   'occurrenceDateTime': o.obsdate,
@@ -370,11 +432,38 @@ SELECT o.patid, CAST(o.obsid AS VARCHAR) AS id, {_json(f'''{{
       'function': {{'coding': [{{'system': {_sys('performer_function')}, 'code': {q(fn['code'])}, 'display': {q(fn['display'])}}}]}},
       'actor': {_ref('Practitioner', 'o.staffid')}}}] END
 }}''')}
-  , o.obsdate AS sdate, [s.vcode] AS scodes, s.status AS scat
-FROM observation o JOIN medical_dictionary d USING (medcodeid),
-  LATERAL (SELECT {status} AS status, {vaccine('code')} AS vcode, {vaccine('display')} AS vdisplay,
-                  coalesce({reported}, false) AS reported) s
-WHERE d.cluster IN ({', '.join(q(c) for c in immunization_clusters())}) AND {flt('o')}"""
+  , o.obsdate AS sdate, list_filter([s.vcode, CAST(d.snomedctconceptid AS VARCHAR)], lambda x: x IS NOT NULL) AS scodes,
+  s.status AS scat
+FROM observation o JOIN medical_dictionary d USING (medcodeid) JOIN patient p ON p.patid = o.patid,
+  LATERAL (SELECT {immunization_status('d.cluster')} AS status, {vaccine_sql('d.cluster', 'code', age)} AS vcode,
+                  {vaccine_sql('d.cluster', 'display', age)} AS vdisplay, coalesce({reported}, false) AS reported) s
+WHERE s.status IS NOT NULL AND {flt('o')}"""
+
+
+def diagnostic_report(flt: Filter = everyone) -> str:
+    """One DiagnosticReport per lab panel header (cluster PANEL): its results are the observations whose
+    parentobsid is the header (ordered by obsid), each an Observation of its own."""
+    dr = mapping()["diagnostic_report"]
+    cat = dr["category"]
+    return f"""
+WITH kids AS (
+  SELECT parentobsid, list({{'reference': 'Observation/' || CAST(obsid AS VARCHAR)}} ORDER BY obsid) AS result
+  FROM observation o WHERE parentobsid IS NOT NULL AND {flt('o')} GROUP BY parentobsid)
+SELECT o.patid, CAST(o.obsid AS VARCHAR) AS id, {_json(f'''{{
+  'resourceType': 'DiagnosticReport', 'id': CAST(o.obsid AS VARCHAR), 'meta': {_meta(dr['profile'])},
+  'status': 'final',
+  'category': [{{'coding': [{_coding(cat)}]}}],
+  'code': {_concept('d.snomedctconceptid', 'd.term')},
+  'subject': {{'reference': 'Patient/' || CAST(o.patid AS VARCHAR)}},
+  'encounter': {_ref('Encounter', 'o.consid')},
+  'effectiveDateTime': o.obsdate,
+  'issued': {_instant('o.enterdate')},
+  'performer': CASE WHEN o.staffid IS NOT NULL THEN [{_ref('Practitioner', 'o.staffid')}] END,
+  'result': kids.result
+}}''')}
+  , o.obsdate AS sdate, [CAST(d.snomedctconceptid AS VARCHAR)] AS scodes, 'laboratory' AS scat
+FROM observation o JOIN medical_dictionary d USING (medcodeid) LEFT JOIN kids ON kids.parentobsid = o.obsid
+WHERE d.cluster = 'PANEL' AND {flt('o')}"""
 
 
 def service_request(flt: Filter = everyone) -> str:
@@ -399,6 +488,9 @@ WHERE {flt('r')}"""
 
 
 def medication_request(flt: Filter = everyone) -> str:
+    """One per issue; `encounter` the consultation the prescriber held with the patient that day, if any (an
+    acute item prescribed at it, a course started at a review)."""
+    course, disp = acute_sql()
     return f"""
 SELECT di.patid, CAST(di.issueid AS VARCHAR) AS id, {_json(f'''{{
   'resourceType': 'MedicationRequest', 'id': CAST(di.issueid AS VARCHAR), 'meta': {_meta('MedicationRequest')},
@@ -406,11 +498,11 @@ SELECT di.patid, CAST(di.issueid AS VARCHAR) AS id, {_json(f'''{{
   'medicationCodeableConcept': {{'coding': [{{'system': {_sys('dmd')}, 'code': CAST(pd.dmdid AS VARCHAR),
       'display': pd.termfromemis}}], 'text': pd.termfromemis}},
   'subject': {{'reference': 'Patient/' || CAST(di.patid AS VARCHAR)}},
+  'encounter': {_ref('Encounter', 'ec.consid')},
   'authoredOn': di.issuedate,
   'requester': {_ref('Practitioner', 'di.staffid')},
   'reasonReference': CASE WHEN di.probobsid IS NOT NULL THEN [{_ref('Condition', 'di.probobsid')}] END,
-  'courseOfTherapyType': {{'coding': [{{'system': 'http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy',
-      'code': 'continuous', 'display': 'Continuous long term therapy'}}]}},
+  'courseOfTherapyType': {{'coding': [{{'system': {_sys('course_of_therapy')}, 'code': {course}, 'display': {_case(course, disp)}}}]}},
   'dosageInstruction': CASE WHEN cd.dosage_text IS NOT NULL THEN [{{
       'text': cd.dosage_text,
       'timing': {{'repeat': {{'frequency': CAST(cd.dose_frequency AS INTEGER), 'period': cd.dose_interval, 'periodUnit': 'd'}}}},
@@ -424,13 +516,26 @@ SELECT di.patid, CAST(di.issueid AS VARCHAR) AS id, {_json(f'''{{
   , di.issuedate AS sdate, [CAST(pd.dmdid AS VARCHAR)] AS scodes, NULL::VARCHAR AS scat
 FROM drug_issue di JOIN product_dictionary pd USING (prodcodeid)
 LEFT JOIN "lookup_common_dosages" cd USING (dosageid) LEFT JOIN "lookup_QuantUnit" qu USING (quantunitid)
+LEFT JOIN (SELECT drugrecid, count(*) AS n FROM drug_issue di WHERE {flt('di')} GROUP BY drugrecid) cn USING (drugrecid)
+LEFT JOIN (SELECT patid, consdate, staffid, min(consid) AS consid FROM consultation c WHERE {flt('c')} GROUP BY ALL) ec
+  ON ec.patid = di.patid AND ec.consdate = di.issuedate AND ec.staffid = di.staffid
 WHERE {flt('di')}"""
+
+
+def acute_sql() -> tuple[str, dict[str, str]]:
+    """SQL for the courseOfTherapyType code of an issue `di` (needing `cn.n`, its course's issue count), and
+    the display of each code (fhir.toml [medication_request]): acute for the one issue of a course shorter
+    than any repeat, else continuous."""
+    mr = mapping()["medication_request"]
+    code = (f"CASE WHEN cn.n = 1 AND di.duration < {int(mr['acute_below_days'])} THEN {q(mr['acute']['code'])} "
+            f"ELSE {q(mr['continuous']['code'])} END")
+    return code, {mr[k]["code"]: mr[k]["display"] for k in ("acute", "continuous")}
 
 
 QUERIES: dict[str, Callable[[Filter], str]] = {
     "Organization": organization, "Practitioner": practitioner, "PractitionerRole": practitioner_role,
     "Patient": patient, "Encounter": encounter, "Condition": condition, "Observation": observation,
-    "Procedure": procedure, "Immunization": immunization, "ServiceRequest": service_request,
+    "DiagnosticReport": diagnostic_report, "Procedure": procedure, "Immunization": immunization, "ServiceRequest": service_request,
     "MedicationRequest": medication_request,
 }
 

@@ -108,8 +108,11 @@ def _cost(src: str) -> str:
 
 def _encounters() -> str:
     cost = _cost("src")
+    ec = fhir.mapping()["encounter_class"]
+    synthea = fhir._case(fhir.encounter_mode("cs.description"), {v["code"]: v["synthea"] for v in (*ec["mode"], ec["default"])})
     return f"""
-WITH enc AS (
+WITH why AS (SELECT consid, sct, term FROM ({fhir.reasons_sql()}) WHERE n = 1),
+enc AS (
   SELECT c.consid AS key, 'consultation' AS kind, c.patid, c.consdate AS day, c.pracid, c.staffid, c.conssourceid AS src
   FROM consultation c
   UNION ALL SELECT {_entry_key('e.patid', 'e.day')}, 'entry', e.patid, e.day, p.pracid, e.staffid, {ADMIN_SOURCE}
@@ -117,17 +120,18 @@ WITH enc AS (
 SELECT CASE kind WHEN 'consultation' THEN {uuid('consultation', 'key')} ELSE {uuid('entry', 'key')} END AS Id,
   {_ts('day')} AS START, {_ts('day')} AS STOP, {uuid('patient', 'patid')} AS PATIENT, {uuid('practice', 'pracid')} AS ORGANIZATION,
   {uuid('staff', 'staffid')} AS PROVIDER, {PAYER} AS PAYER,
-  CASE WHEN src IN (2, 4) THEN 'virtual' ELSE 'ambulatory' END AS ENCOUNTERCLASS,
+  {synthea} AS ENCOUNTERCLASS,
   src AS CODE, cs.description AS DESCRIPTION, {cost}::DOUBLE AS BASE_ENCOUNTER_COST, {cost}::DOUBLE AS TOTAL_CLAIM_COST,
-  {cost}::DOUBLE AS PAYER_COVERAGE, NULL::VARCHAR AS REASONCODE, NULL::VARCHAR AS REASONDESCRIPTION
-FROM enc LEFT JOIN "lookup_ConsSource" cs ON cs.conssourceid = enc.src ORDER BY patid, day, kind, key"""
+  {cost}::DOUBLE AS PAYER_COVERAGE, CAST(why.sct AS VARCHAR) AS REASONCODE, why.term AS REASONDESCRIPTION
+FROM enc LEFT JOIN "lookup_ConsSource" cs ON cs.conssourceid = enc.src
+LEFT JOIN why ON enc.kind = 'consultation' AND why.consid = enc.key ORDER BY patid, day, kind, key"""
 
 
 def _clinical() -> dict[str, str]:
     m = fhir.mapping()
     cats = fhir._case("o.cluster", {**m["cluster"]["observation_category"], "ETH": "social-history"})
     procs = ", ".join(fhir.q(c) for c in m["cluster"]["procedure"])
-    given = fhir.immunization_clusters("completed")
+    given = fhir.immunization_status("cluster") + " = 'completed'"
     return {
         "conditions": f"""
 WITH {DAY_CONS}
@@ -159,7 +163,7 @@ SELECT {_ts('o.obsdate')} AS DATE, {uuid('patient', 'o.patid')} AS PATIENT, {_en
   CASE WHEN o.value IS NOT NULL THEN CAST(o.value AS VARCHAR) ELSE o.term END AS VALUE,
   o.unit AS UNITS, CASE WHEN o.value IS NOT NULL THEN 'numeric' ELSE 'text' END AS TYPE
 FROM rows o LEFT JOIN day_cons dc ON dc.patid = o.patid AND dc.consdate = o.obsdate ORDER BY o.patid, o.obsdate, o.obsid""",
-        "immunizations": _immunizations(given),
+        "immunizations": _immunizations(),
         "procedures": f"""
 WITH {DAY_CONS}
 SELECT {_ts('o.obsdate')} AS START, {_ts('o.obsdate')} AS STOP, {uuid('patient', 'o.patid')} AS PATIENT,
@@ -171,18 +175,23 @@ WHERE d.cluster IN ({procs}) ORDER BY o.patid, o.obsdate, o.obsid""",
     }
 
 
-def _immunizations(given: list[str]) -> str:
+AGE = "(year(o.obsdate) - p.yob)"  # years at a vaccination (of observation o, patient p)
+
+
+def _immunizations() -> str:
+    """One row per vaccination given: CODE the dm+d VMP where fhir.toml names one (as FHIR's vaccineCode), else the
+    record's SNOMED CT vaccination code; BASE_COST the fee for the code ([immunization.base_cost]), else the
+    item-of-service fee every other programme pays ([immunization] default_fee)."""
     im = fhir.mapping()["immunization"]
-    vaccine = {c: im["vaccine"][im["cluster"][c]["vaccine"]] for c in given}
     return f"""
 WITH {DAY_CONS}
 SELECT {_ts('o.obsdate')} AS DATE, {uuid('patient', 'o.patid')} AS PATIENT, {_encounter('o', 'o.obsdate')} AS ENCOUNTER,
-  {fhir._case('d.cluster', {c: v['code'] for c, v in vaccine.items()})} AS CODE,
-  {fhir._case('d.cluster', {c: v['display'] for c, v in vaccine.items()})} AS DESCRIPTION,
-  {codes.sql_case('d.snomedctconceptid', im['base_cost'])}::DOUBLE AS BASE_COST
-FROM observation o JOIN medical_dictionary d USING (medcodeid)
+  coalesce({fhir.vaccine_sql('d.cluster', 'code', AGE)}, CAST(d.snomedctconceptid AS VARCHAR), CAST(o.medcodeid AS VARCHAR)) AS CODE,
+  coalesce({fhir.vaccine_sql('d.cluster', 'display', AGE)}, d.term) AS DESCRIPTION,
+  coalesce({codes.sql_case('d.snomedctconceptid', im['base_cost'])}, {float(im['default_fee'])})::DOUBLE AS BASE_COST
+FROM observation o JOIN medical_dictionary d USING (medcodeid) JOIN patient p ON p.patid = o.patid
 LEFT JOIN day_cons dc ON dc.patid = o.patid AND dc.consdate = o.obsdate
-WHERE d.cluster IN ({', '.join(fhir.q(c) for c in given)}) ORDER BY o.patid, o.obsdate, o.obsid"""
+WHERE {fhir.immunization_status('d.cluster')} = 'completed' ORDER BY o.patid, o.obsdate, o.obsid"""
 
 
 def _organisations() -> dict[str, str]:

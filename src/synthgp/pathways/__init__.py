@@ -11,6 +11,7 @@ from __future__ import annotations
 from synthgp.engine.component import Component
 from synthgp.engine.services import default_services
 from synthgp.pathways.cardiovascular import Cardiovascular
+from synthgp.pathways.childhood import Childhood
 from synthgp.pathways.conditions import Conditions
 from synthgp.pathways.covid import Covid
 from synthgp.pathways.flu import Flu
@@ -27,6 +28,7 @@ HISTORY: list[tuple[str, str]] = [
     ("hypertension", "last_check"),  # the last BP check before entry
     ("registers", "history"),  # long-term-condition registers: diagnoses before entry, their medicines
     ("conditions", "medicines"),  # regular medicines and their last year of issues
+    ("childhood", "plan"),  # every child's immunisation visits and baby check; vaccinations from before joining
 ]
 
 MONTHLY: list[tuple[str, str]] = [
@@ -49,10 +51,13 @@ MONTHLY: list[tuple[str, str]] = [
     ("flu", "vaccinate"),
     ("covid", "infect"),  # from February 2020: infections, tests, admissions, deaths
     ("covid", "vaccinate"),  # from December 2020: JCVI groups offered in order, doses given (after this month's deaths)
+    ("childhood", "baby_check"),  # the 6-8 week check by a GP (children of every age: month.all)
+    ("childhood", "vaccinate"),  # the routine immunisation schedule, by a practice nurse
+    ("childhood", "flu"),  # from 2013/14: nasal flu vaccine for children aged 2 and 3
 ]
 
 
 def practice() -> tuple[list[Component], list[Component]]:
     """(services, pathways) of a simulation, in the order they initialise."""
     return default_services(), [Conditions(), Kidney(), HealthCheck(), Hypertension(), Cardiovascular(),
-                                 Registers(), Statins(), Flu(), Covid()]
+                                 Registers(), Statins(), Flu(), Covid(), Childhood()]

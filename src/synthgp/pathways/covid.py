@@ -29,6 +29,7 @@ import numpy as np
 from synthgp.core import dates, reference
 from synthgp.engine.component import Pathway
 from synthgp.engine.truth import TruthRows
+from synthgp.pathways.covid_care import CovidCare
 
 if TYPE_CHECKING:
     from synthgp.engine.sim import Month, Sim
@@ -61,16 +62,19 @@ class Covid(Pathway):
     fields = {"covid_infected": "day the latest infection started, or -1", "covid_infections": "infections so far",
               "covid_doses": "vaccine doses given so far", "covid_dose_day": "day of the latest dose, or -1",
               "covid_due": "day of the next planned dose, or NEVER",
-              "covid_campaign": "latest campaign the person was considered for: -1 none, 0 primary course, 1... boosters"}
+              "covid_campaign": "latest campaign the person was considered for: -1 none, 0 primary course, 1... boosters",
+              "covid_home": "lived in a care home when the programme started: -1 not drawn yet, 0 no, 1 yes",
+              "covid_worker": "a frontline health or social care worker then: -1 not drawn yet, 0 no, 1 yes"}
     reads = ("dob", "male", "imd", "black", "south_asian", "ent", "lst", "known_type2", "onset_type2", "rf_type1",
              "known_ckd", "onset_ckd", "egfr", "stroke_day", "mi_day", "heart_failure_day", "rf_corticosteroids", "rf_bmi")
-    truth = ("covid_truth",)
+    truth = ("covid_truth", "covid_groups")
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
         n = sim.n
         return {"covid_infected": np.full(n, -1, dtype=np.int64), "covid_infections": np.zeros(n, dtype=np.int16),
                 "covid_doses": np.zeros(n, dtype=np.int16), "covid_dose_day": np.full(n, -1, dtype=np.int64),
-                "covid_due": np.full(n, NEVER, dtype=np.int64), "covid_campaign": np.full(n, -1, dtype=np.int16)}
+                "covid_due": np.full(n, NEVER, dtype=np.int64), "covid_campaign": np.full(n, -1, dtype=np.int16),
+                "covid_home": np.full(n, -1, dtype=np.int8), "covid_worker": np.full(n, -1, dtype=np.int8)}
 
     def bind(self, sim: "Sim") -> None:
         super().bind(sim)
@@ -93,8 +97,10 @@ class Covid(Pathway):
         # a campaign offers until the next starts (the last for its own length)
         self.campaign_end = np.append(self.campaign_start[1:], self.campaign_start[-1] + b["last_campaign_days"])
         self.propensity = sim.stream("covid.propensity").normal(sim.everyone)
-        self.rows = TruthRows("pat", "day", "variant", "symptomatic", "tested", "recorded", "admitted", "died",
-                              "doses", "previous")
+        self.care = CovidCare(c)
+        self.rows = TruthRows("pat", "day", "variant", "symptomatic", "tested", "recorded", "admitted", "icu", "died",
+                              "oximetry", "long_covid", "doses", "previous")
+        self.group_rows = TruthRows("pat", "day", "jcvi_group", "care_home", "health_worker")
 
     # ------------------------------------------------------------ risk
     def at_risk(self, pos: np.ndarray, day) -> np.ndarray:
@@ -190,18 +196,27 @@ class Covid(Pathway):
         lo, hi = tc["days_to_result"]
         test_day = day + lo + sim.stream("covid.test.day").integers(pos, hi - lo + 1, m)
         pcr, ag = recorded & ~lfd, recorded & lfd
+        never = np.full(len(pos), NEVER, dtype=np.int64)
         rec.observation(pos[pcr], test_day[pcr], rec.code("covid_pcr_positive"), obstype=rec.obstype("Investigation"))
         rec.diagnosis(pos[pcr], test_day[pcr], rec.code("covid_confirmed_lab"))
         rec.observation(pos[ag], test_day[ag], rec.code("covid_antigen_positive"), obstype=rec.obstype("Investigation"))
         self._suspected(sim, pos, day, symptomatic & ~admitted, m)
-        self._admissions(sim, pos[admitted], admit_day[admitted], m)
+        self._confirmed_seen(sim, pos, test_day, symptomatic & recorded & ~admitted, m)
+        eligible = symptomatic & recorded & ((age >= c["oximetry"]["min_age"]) | self.extremely_vulnerable(pos, day))
+        oximetry = self.care.oximetry(sim, pos, test_day, eligible, np.where(admitted, admit_day, never), m)
+        icu = np.zeros(len(pos), dtype=bool)
+        icu[admitted] = self._admissions(sim, pos[admitted], admit_day[admitted], age[admitted],
+                                         np.where(died, death_day - 1, never)[admitted], m)
         sim.life.die(sim, pos[died], death_day[died], "covid", m)
+        era = np.maximum(_period(self.variant_from, day), 0)
+        long_covid = self.care.long_covid(sim, pos, day, era, age, s.male[pos], doses, symptomatic & ~died, m)
         s.covid_infected[pos] = day
         s.covid_infections[pos] += 1
         variant = np.asarray(c["variants"]["names"], dtype=object)[np.maximum(_period(self.variant_from, day), 0)]
         self.rows.add(len(pos), pat=sim.P[pos], day=day, variant=variant, symptomatic=symptomatic.astype(np.int8),
                       tested=tested.astype(np.int8), recorded=recorded.astype(np.int8), admitted=admitted.astype(np.int8),
-                      died=died.astype(np.int8), doses=doses.astype(np.int8), previous=previous.astype(np.int8))
+                      icu=icu.astype(np.int8), died=died.astype(np.int8), oximetry=oximetry.astype(np.int8),
+                      long_covid=long_covid.astype(np.int8), doses=doses.astype(np.int8), previous=previous.astype(np.int8))
 
     def _suspected(self, sim: "Sim", pos, day, symptomatic, m: int) -> None:
         """Some with symptoms speak to their GP by telephone and have suspected COVID-19 coded."""
@@ -212,13 +227,22 @@ class Covid(Pathway):
         cons = sim.contacts.book(who, when, "gp", "covid", m, "Telephone consultation")
         rec = sim.record
         rec.observation(who, when, rec.code("covid_suspected"), cons=cons, obstype=rec.obstype("Observation"))
+        self.care.consult(sim, who, when, cons, m)
 
-    def _admissions(self, sim: "Sim", pos, admit, m: int) -> None:
-        """An admission reaches the record with the discharge letter (pneumonia caused by SARS-CoV-2)."""
+    def _confirmed_seen(self, sim: "Sim", pos, test_day, symptomatic, m: int) -> None:
+        """A few with a recorded positive result and symptoms also speak to their GP: symptoms and advice coded."""
+        seen = symptomatic & (sim.stream("covid.confirmed.seen").uniform(pos, m) < self.cfg["symptoms"]["confirmed_consulted"])
+        who, when = pos[seen], test_day[seen] + sim.stream("covid.confirmed.day").integers(pos[seen], 3, m)
+        self.care.consult(sim, who, when, sim.contacts.book(who, when, "gp", "covid", m, "Telephone consultation"), m)
+
+    def _admissions(self, sim: "Sim", pos, admit, age, last_day, m: int) -> np.ndarray:
+        """An admission reaches the record with the discharge letter (pneumonia caused by SARS-CoV-2, and critical
+        care for some); returns who went to critical care."""
         h, rec = self.cfg["hospital"], sim.record
         llo, lhi = h["letter_days"]
-        rec.diagnosis(pos, admit, rec.code("covid_pneumonia"),
-                      enter_delay=llo + sim.stream("covid.letter").integers(pos, lhi - llo + 1, m))
+        delay = llo + sim.stream("covid.letter").integers(pos, lhi - llo + 1, m)
+        rec.diagnosis(pos, admit, rec.code("covid_pneumonia"), enter_delay=delay)
+        return self.care.icu(sim, pos, admit, age, last_day, delay, m)
 
     def _negative_tests(self, sim: "Sim", pos, day, m: int) -> None:
         """Negative results among the uninfected (PCR, or lateral flow from April 2021)."""
@@ -242,14 +266,39 @@ class Covid(Pathway):
         age = (self.age_on - s.dob[pos]) / YEAR
         risk = self.at_risk(pos, self.vacc_start)
         cev = self.extremely_vulnerable(pos, self.vacc_start)
+        home, worker = self.care_home(pos), self.health_worker(pos)
         g = np.full(len(pos), len(v["min_age"]) - 1, dtype=np.int64)
         for i, lo in reversed(list(enumerate(v["min_age"]))):  # the first group that applies wins
-            if lo < 0:
+            if lo == -2:
+                g[home] = i
+            elif lo == -1:
                 g[risk & (age < 65) & (age >= 16)] = i
             else:
                 g[age >= lo] = i
-        g[cev & (g > 2)] = 2  # group 4 (index 2): 70-74 and the clinically extremely vulnerable
+        g[worker & (g > 1)] = 1  # group 2 (index 1): 80+ and frontline health and social care workers
+        g[cev & (g > 3)] = 3  # group 4 (index 3): 70-74 and the clinically extremely vulnerable
         return g
+
+    def care_home(self, pos: np.ndarray) -> np.ndarray:
+        """Living in a care home for older adults when the programme started (truth; drawn once, by age)."""
+        s, v = self.s, self.cfg["vaccination"]
+        new = pos[s.covid_home[pos] < 0]
+        if len(new):
+            age = (self.vacc_start - s.dob[new]) / YEAR
+            share = np.where(age >= v["care_home_ages"][0], np.interp(age, v["care_home_ages"], v["care_home_share"]), 0.0)
+            s.covid_home[new] = self.sim.stream("covid.care_home").uniform(new, 0) < share
+        return s.covid_home[pos] == 1
+
+    def health_worker(self, pos: np.ndarray) -> np.ndarray:
+        """A frontline health or social care worker when the programme started (truth; drawn once, working ages)."""
+        s, v = self.s, self.cfg["vaccination"]
+        new = pos[s.covid_worker[pos] < 0]
+        if len(new):
+            age = (self.vacc_start - s.dob[new]) / YEAR
+            lo, hi = v["worker_ages"]
+            working = (age >= lo) & (age < hi) & ~self.care_home(new)
+            s.covid_worker[new] = working & (self.sim.stream("covid.worker").uniform(new, 0) < v["worker_share"])
+        return s.covid_worker[pos] == 1
 
     def vaccinate(self, sim: "Sim", month: "Month") -> None:
         """Plan doses for those newly offered (the primary course, each campaign), then give those due."""
@@ -282,7 +331,12 @@ class Covid(Pathway):
             return
         s.covid_campaign[new] = 0
         age = (self.age_on - s.dob[new]) / YEAR
-        yes = self._yes(sim, new, np.interp(age, v["uptake_ages"], v["uptake_first"]), 0)
+        home, worker = self.care_home(new), self.health_worker(new)
+        p = np.interp(age, v["uptake_ages"], v["uptake_first"])
+        p = np.where(home, v["care_home_uptake"], np.where(worker, np.maximum(p, v["worker_uptake"]), p))
+        yes = self._yes(sim, new, p, 0)
+        self.group_rows.add(len(new), pat=sim.P[new], day=offered, jcvi_group=g.astype(np.int8), care_home=home.astype(np.int8),
+                            health_worker=worker.astype(np.int8))
         who, off = new[yes], np.maximum(offered[yes], s.ent[new[yes]])
         wait = np.round(sim.stream("covid.wait").exponential(who, v["days_to_dose_mean"], 0)).astype(np.int64)
         s.covid_due[who] = np.maximum(off, month.day0) + wait
@@ -319,7 +373,10 @@ class Covid(Pathway):
             return
         day, dose = s.covid_due[due], s.covid_doses[due]
         cons = sim.contacts.book(due, day, "nurse", "covid", month.m, "Clinic")
-        code = rec.codes(*DOSE_CODES)[np.minimum(dose, 2)]
+        # a dose of a booster campaign is a booster whatever came before (one dose, or two); the primary course's
+        # doses are first and second
+        kind = np.where(s.covid_campaign[due] >= 1, 2, np.minimum(dose, 1))
+        code = rec.codes(*DOSE_CODES)[kind]
         rec.observation(due, day, code, cons=cons, obstype=rec.obstype("Immunisation"))
         s.covid_doses[due] += 1
         s.covid_dose_day[due] = day
@@ -332,4 +389,5 @@ class Covid(Pathway):
         s.covid_due[first[yes]] = day[dose == 0][yes] + gap
 
     def truth_tables(self, sim: "Sim") -> dict[str, dict[str, np.ndarray]]:
-        return {"covid_truth": self.rows.columns("day", {"day": "date"})}
+        return {"covid_truth": self.rows.columns("day", {"day": "date"}),
+                "covid_groups": self.group_rows.columns("day", {"day": "date"})}

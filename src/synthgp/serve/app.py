@@ -19,7 +19,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from synthgp._version import __version__
 from synthgp.core.output import Output
 from synthgp.evaluate import covid, flu
-from synthgp.serve import overlay, smart, smart_apps, viewer
+from synthgp.serve import coverage, overlay, smart, smart_apps, viewer
 from synthgp.serve.fhir_api import Api, FhirError, access, outcome, router
 
 HERE = Path(__file__).parent
@@ -115,11 +115,20 @@ def create_app(out: Path, allowed_hosts: list[str] | None = None, apps: Path | N
 
     app.include_router(smart.router(sandbox, picker, patient_resource))
 
+    covered: dict = {}
+
+    def vaccination_coverage(con) -> dict:
+        """The dashboard's coverage tables, computed once: the record does not change while served (writes go
+        to the sandbox overlay, which the dashboard does not read)."""
+        if not covered:
+            covered.update(flu_seasons=coverage.flu_seasons(con), immunisations=coverage.immunisations(con))
+        return covered
+
     @app.get("/", response_class=HTMLResponse, summary="Practice dashboard")
     def dashboard(request: Request):
         with connect() as con:
             return page(request, "dashboard.html", practices=viewer.dashboard(con), flu_definition=flu.DEFINITION,
-                        covid_definition=covid.DEFINITION)
+                        covid_definition=covid.DEFINITION, **vaccination_coverage(con))
 
     @app.get("/practice/{pracid}", response_class=HTMLResponse, summary="A practice's recall lists")
     def practice(request: Request, pracid: int):

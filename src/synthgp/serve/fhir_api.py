@@ -164,7 +164,9 @@ PATIENT_SCOPED = {
     "Observation": (("patient", "subject", "code", "date", "category"), ("Observation:patient", "Observation:subject")),
     "Condition": (("patient", "subject", "code", "onset-date", "category"), ("Condition:patient", "Condition:subject")),
     "MedicationRequest": (("patient", "subject", "code", "authoredon"), ("MedicationRequest:patient", "MedicationRequest:subject")),
-    "Encounter": (("patient", "subject", "date"), ("Encounter:patient", "Encounter:subject")),
+    "Encounter": (("patient", "subject", "date", "reason-code"), ("Encounter:patient", "Encounter:subject")),
+    "DiagnosticReport": (("patient", "subject", "code", "date", "category"),
+                         ("DiagnosticReport:patient", "DiagnosticReport:subject")),
     "Procedure": (("patient", "subject", "code", "date"), ("Procedure:patient", "Procedure:subject")),
     "ServiceRequest": (("patient", "subject", "code", "authored"), ("ServiceRequest:patient", "ServiceRequest:subject")),
     "Immunization": (("patient", "vaccine-code", "date", "status"), ("Immunization:patient",)),
@@ -172,7 +174,7 @@ PATIENT_SCOPED = {
 OTHER = {"Patient": ("identifier", "name", "family", "given", "birthdate", "gender"),
          "Practitioner": ("name", "family", "given"), "Organization": ("name",)}
 DATE_PARAMS = {"date", "onset-date", "authoredon", "authored", "birthdate"}
-CODE_PARAMS = ("code", "vaccine-code")  # tokens matched against a resource's codes (scodes)
+CODE_PARAMS = ("code", "vaccine-code", "reason-code")  # tokens matched against a resource's codes (scodes)
 KIND_PARAMS = ("category", "status")  # tokens matched against a resource's category or status (scat)
 
 
@@ -462,7 +464,7 @@ class Api:
             params = list(PATIENT_SCOPED.get(kind, ((), ()))[0]) + list(OTHER.get(kind, ())) + ["_id"]
             writable = self.overlay is not None and kind in WRITABLE
             resources.append({
-                "type": kind, "profile": fhir.profile(kind),
+                "type": kind, "profile": fhir.type_profile(kind),
                 "interaction": [{"code": "read"}, {"code": "search-type"}, *([{"code": "create"}] if writable else [])],
                 "searchInclude": list(PATIENT_SCOPED.get(kind, ((), ()))[1]),
                 **({"searchRevInclude": [f"{t}:patient" for t in PATIENT_SCOPED]} if kind == "Patient" else {}),

@@ -15,6 +15,8 @@ import duckdb
 
 from synthgp.core import codes, nhs_number
 from synthgp.evaluate import covid, flu, qof, qof_registers
+from synthgp.formats import fhir_resources as fhir
+from synthgp.serve import journal
 
 PAGE = 25
 EGFR = codes.snomed("egfr")  # the lab result the record page shows beside BMI and the CV risk score
@@ -134,30 +136,19 @@ def record(con, patid: int) -> dict | None:
     h["age"] = age(h["date_of_birth"], today)
     h["nhs"] = nhs_number.format_334(h["nhs_number"])
     p = {"patid": patid}
-    obs = _rows(con, """SELECT o.obsid, o.consid, o.obsdate, o.value, o.parentobsid, d.term, d.cluster, u.description AS unit,
-          d.snomedctconceptid AS sct
-        FROM observation o JOIN medical_dictionary d USING (medcodeid) LEFT JOIN "lookup_NumUnit" u USING (numunitid)
-        WHERE o.patid = $patid ORDER BY o.obsdate, o.obsid""", p)
+    obs = journal.entries(con, patid)
     dia = {o["parentobsid"]: o["value"] for o in obs if o["cluster"] == "BP" and o["parentobsid"] is not None}
     bps = [{"date": o["obsdate"], "sbp": o["value"], "dbp": dia.get(o["obsid"]), "term": o["term"], "consid": o["consid"]}
            for o in obs if o["cluster"] == "BP" and o["parentobsid"] is None]
     problems = _rows(con, """SELECT o.obsdate, d.term, d.snomedctconceptid AS sct, pr.probenddate
         FROM problem pr JOIN observation o ON o.obsid = pr.obsid JOIN medical_dictionary d ON d.medcodeid = o.medcodeid
         WHERE pr.patid = $patid ORDER BY o.obsdate""", p)
-    issues = _rows(con, """SELECT di.issuedate, di.drugrecid, di.quantity, di.duration, di.estnhscost, pd.termfromemis AS drug,
+    issues = _rows(con, """SELECT di.issuedate, di.drugrecid, di.staffid, di.quantity, di.duration, di.estnhscost, pd.termfromemis AS drug,
           pd.drugsubstancename AS substance, cd.dosage_text
         FROM drug_issue di JOIN product_dictionary pd USING (prodcodeid)
         LEFT JOIN "lookup_common_dosages" cd USING (dosageid) WHERE di.patid = $patid ORDER BY di.issuedate, di.issueid""", p)
-    vaccinations = _rows(con, f"""SELECT o.obsdate, o.enterdate, d.term, d.snomedctconceptid AS sct,
-          si.title, si.family_name
-        FROM observation o JOIN medical_dictionary d USING (medcodeid) LEFT JOIN staff_identity si ON si.staffid = o.staffid
-        WHERE o.patid = $patid AND d.snomedctconceptid IN ({codes.sql(*VACCINATIONS)}) ORDER BY o.obsdate DESC, o.obsid DESC""", p)
-    by_sct = {codes.snomed(k): v for k, v in VACCINATIONS.items()}
-    for v in vaccinations:
-        v["vaccine"], v["where"] = by_sct[v["sct"]]
-    cons = _rows(con, """SELECT c.consid, c.consdate, cs.description AS kind, si.title, si.family_name
-        FROM consultation c LEFT JOIN "lookup_ConsSource" cs USING (conssourceid)
-        LEFT JOIN staff_identity si ON si.staffid = c.staffid WHERE c.patid = $patid ORDER BY c.consdate DESC, c.consid DESC""", p)
+    vaccinations = immunisations(con, patid)
+    cons = journal.consultations(con, patid)
     # current repeats: the last issue of each course, if its supply reaches within 28 days of "today"
     last: dict[int, dict] = {}
     for i in issues:
@@ -165,24 +156,13 @@ def record(con, patid: int) -> dict | None:
     current = [] if closed else [i for i in last.values()
                                  if i["issuedate"] + dt.timedelta(days=int(i["duration"] or 28) + 28) >= today]
     latest = {}
-    for cluster, label, pick in (("BMI", "BMI", None), ("LAB", "eGFR", EGFR), ("QRISK", "CV risk", None)):
+    for cluster, label, pick in (("HEIGHT", "Height", None), ("WEIGHT", "Weight", None), ("BMI", "BMI", None),
+                                 ("LAB", "eGFR", EGFR), ("QRISK", "CV risk", None)):
         vals = [o for o in obs if o["cluster"] == cluster and o["value"] is not None and (pick is None or o["sct"] == pick)]
         if vals:
             latest[label] = vals[-1]
-    # the journal: each consultation with its readings and codes, newest first; issues by date
-    by_cons: dict[int, list] = {}
-    for o in obs:
-        if o["consid"] is not None and not (o["cluster"] == "BP" and o["parentobsid"] is not None):
-            by_cons.setdefault(o["consid"], []).append(o)
-    issues_by_date: dict[dt.date, list] = {}
-    for i in issues:
-        issues_by_date.setdefault(i["issuedate"], []).append(i)
-    for c in cons:
-        c["entries"] = by_cons.get(c["consid"], [])
-        c["issues"] = issues_by_date.get(c["consdate"], [])
-        for e in c["entries"]:
-            if e["cluster"] == "BP":
-                e["dbp"] = dia.get(e["obsid"])
+    # the journal: each consultation with its entries under their headings, newest first
+    cons = journal.build(cons, obs, issues)
     on_register = any(pr["term"] and pr["probenddate"] is None and "ypertension" in pr["term"] for pr in problems)
     t = qof.targets()
     band = "under80" if h["age"] < 80 else "over80"
@@ -206,6 +186,22 @@ def record(con, patid: int) -> dict | None:
             "last_bp": bps[-1] if bps else None, "alerts": alerts, "target": target, "on_register": on_register,
             "journal": cons, "labs": labs[::-1], "courses": courses, "issues": issues, "vaccinations": vaccinations,
             "covid": [o for o in obs if o["cluster"] in COVID_CLUSTERS][::-1]}
+
+
+def immunisations(con, patid: int) -> list[dict]:
+    """The patient's immunisations, newest first: every code the FHIR export makes an Immunization (flu, COVID-19
+    and every IMM* cluster), with the vaccine (VACCINATIONS' name, else the record's term) and where it was
+    given (the practice, a pharmacy) or that it was declined."""
+    rows = _rows(con, f"""SELECT o.obsdate, o.enterdate, d.term, d.snomedctconceptid AS sct, d.cluster, si.title,
+          si.family_name, s.status
+        FROM observation o JOIN medical_dictionary d USING (medcodeid) LEFT JOIN staff_identity si ON si.staffid = o.staffid,
+          LATERAL (SELECT {fhir.immunization_status('d.cluster')} AS status) s
+        WHERE o.patid = $patid AND s.status IS NOT NULL ORDER BY o.obsdate DESC, o.obsid DESC""", {"patid": patid})
+    by_sct = {codes.snomed(k): v for k, v in VACCINATIONS.items()}
+    for v in rows:
+        named = None if v["cluster"].startswith("IMM") else by_sct.get(v["sct"])  # an IMM* code is named by its term
+        v["vaccine"], v["where"] = named or (v["term"], "declined" if v["status"] == "not-done" else "practice")
+    return rows
 
 
 def _group(rows: list[dict], key: str) -> dict:
