@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from synthgp.core import codes
+from synthgp.core import codes, dates
 from synthgp.core.ids import PATID_MULT
 from synthgp.record.log import BP_DIASTOLIC, BP_SYSTOLIC, PLAIN, EventLog
 
@@ -158,3 +158,17 @@ def test_the_record_keeps_nothing_before_registration_for_a_real_patient():
     sim.record.observation(np.array([pos, pos]), np.array([first - 1, first]), sim.record.code("bmi"))
     o = finish(sim, keep_all=False).obs
     assert o["day"][o["pat"] == sim.P[pos]].tolist() == [first]
+
+
+def test_a_problem_ends_at_the_first_end_of_its_code_on_or_after_it():
+    log = EventLog(np.zeros(3, dtype=np.int64), np.full(3, 1000, dtype=np.int64))
+    a, b = 11, 22  # two codes
+    log.observation(np.array([0, 0, 1, 2]), np.array([100, 100, 100, 100]), np.array([a, b, a, a]), problem=1)
+    log.observation(np.array([0]), np.array([50]), np.array([a]))  # not a problem: never ended
+    log.end_problem(np.array([0, 0, 1, 2, 2]), np.array([90, 300, 100, 2000, 400]), np.array([a, a, b, a, a]))
+    log.end_problem(np.array([0]), np.array([200]), np.array([a]))
+    o = log.finish(np.arange(3) * 100_000 + 7, np.full(3, 7)).obs
+    got = {(int(p), int(m), int(d)): int(e) for p, m, d, e, pr in zip(o["pat"], o["medcode"], o["day"], o["probend"], o["problem"]) if pr}
+    # patient 0: the end before the problem is ignored, the first after wins; code b has no end; patient 1's end is of
+    # another code; patient 2's first end falls after their last day, so the next one (day 400) counts
+    assert got == {(0, a, 100): 200, (0, b, 100): dates.NONE, (1, a, 100): dates.NONE, (2, a, 100): 400}

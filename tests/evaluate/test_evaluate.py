@@ -14,6 +14,7 @@ from synthgp import cli
 from synthgp.core import codes
 from synthgp.evaluate import compare
 from synthgp.evaluate import practice as evaluate
+from synthgp.evaluate.registers import REGISTERS
 from synthgp.formats import aurum
 
 from tests.conftest import SHOTS, chromium_page, generate
@@ -47,7 +48,9 @@ def _copy(src: Path, dest: Path) -> Path:
 
 
 def test_good_output_passes_integrity_and_reports_every_section(good):
-    assert set(good) >= {"picture", "calibration", "audit", "integrity", "truth", "summary"}
+    assert set(good) >= {"picture", "calibration", "audit", "integrity", "truth", "summary", "qof_registers"}
+    regs = {q["register"]: q for q in good["qof_registers"]}  # every register, each indicator a share of its register
+    assert set(regs) == set(REGISTERS) and all(q["den"] is None or 0 <= q["num"] <= q["den"] <= q["count"] for q in regs.values())
     assert good["summary"]["integrity_violations"] == 0
     assert len(good["calibration"]) >= 15 and all(c["role"] in ("calibration", "validation") for c in good["calibration"])
     ng = good["audit"]["ng136"]

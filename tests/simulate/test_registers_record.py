@@ -9,7 +9,9 @@ from synthgp.core import reference
 # medicine -> the register clusters one of which must be coded on or before every issue
 INDICATION = {"metformin": ("DM",), "salbutamol": ("AST", "COPD"), "beclometasone": ("AST", "COPD"),
               "levothyroxine": ("THY",), "sertraline": ("DEPR",), "donepezil": ("DEM",), "levetiracetam": ("EPIL",),
-              "warfarin": ("AF",), "apixaban": ("AF",), "atorvastatin": ("CHD", "MI", "STROKE", "TIA", "PAD"),
+              "warfarin": ("AF",), "apixaban": ("AF",),
+              # a statin for primary prevention follows a recorded risk score (pathways/statins.py)
+              "atorvastatin": ("CHD", "MI", "STROKE", "TIA", "PAD", "QRISK"),
               "aspirin": ("CHD", "MI", "STROKE", "TIA", "PAD")}
 
 

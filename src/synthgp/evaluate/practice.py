@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 
 from synthgp.core import codes, reference
-from synthgp.evaluate import calibration, html, integrity, qof
+from synthgp.evaluate import calibration, html, integrity, qof, qof_registers
 from synthgp.evaluate import ng136_audit as audit
 
 _CURRENT = """cur AS (
@@ -170,6 +170,7 @@ def evaluate(out: Path) -> dict[str, Any]:
         }
         report["picture"] = timed("picture", picture, con)
         report["audit"] = {"qof": report["picture"]["control"], "ng136": timed("audit", audit.conformance, con)}
+        report["qof_registers"] = timed("qof_registers", qof_registers.overall, con)
         report["integrity"] = timed("integrity", integrity.check, con)
         report["truth"] = timed("truth", against_truth, con)
     finally:

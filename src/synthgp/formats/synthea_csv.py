@@ -69,11 +69,12 @@ def _encounter(alias: str, day: str) -> str:
 
 
 def _lone_entries() -> str:
-    """(patid, day, staffid) of each day a patient has record entries but no consultation."""
+    """(patid, day, staffid) of each day a patient has record entries but no consultation (the lowest staffid of
+    the day's entries, so that the output does not depend on DuckDB's scan order)."""
     return """
-SELECT e.patid, e.day, any_value(e.staffid) AS staffid FROM (
+SELECT e.patid, e.day, min(e.staffid) AS staffid FROM (
   SELECT patid, obsdate AS day, staffid FROM observation WHERE consid IS NULL
-  UNION ALL SELECT patid, min(issuedate), any_value(staffid) FROM drug_issue GROUP BY patid, drugrecid) e
+  UNION ALL SELECT patid, min(issuedate), arg_min(staffid, issueid) FROM drug_issue GROUP BY patid, drugrecid) e
 WHERE NOT EXISTS (SELECT 1 FROM consultation c WHERE c.patid = e.patid AND c.consdate = e.day)
 GROUP BY e.patid, e.day"""
 

@@ -21,6 +21,7 @@ from synthgp.pathways.hypertension import Hypertension
 from synthgp.pathways.kidney import Kidney
 from synthgp.pathways.prevention import Prevention
 from synthgp.pathways.registers import Registers
+from synthgp.pathways.statins import Statins
 
 HISTORY: list[tuple[str, str]] = [
     ("conditions", "history"),  # diagnoses brought at registration, other QRISK3 conditions
@@ -46,6 +47,7 @@ MONTHLY: list[tuple[str, str]] = [
     ("health_check", "invite"),
     ("registers", "care"),  # register diagnoses, reviews (their BP readings go to bp_screens), checks after a start
     ("labs", "monitor"),  # bloods the labs service orders itself (ALT after a statin starts)
+    ("statins", "follow_up"),  # lipids after a primary-prevention start, restarts (starts follow recorded risk scores)
     ("hypertension", "diagnose"),  # raised readings followed up, diagnoses
     ("hypertension", "review"),
     ("rx", "issue"),  # repeats due
@@ -66,4 +68,4 @@ MONTHLY: list[tuple[str, str]] = [
 def practice() -> tuple[list[Component], list[Component]]:
     """(services, pathways) of a simulation, in the order they initialise."""
     return default_services(), [Conditions(), Kidney(), HealthCheck(), Hypertension(), Cardiovascular(),
-                                 Registers(), Flu(), Covid(), Childhood(), Consultations(), Prevention()]
+                                 Registers(), Statins(), Flu(), Covid(), Childhood(), Consultations(), Prevention()]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from synthgp.core import dates
 from synthgp.core.ids import OBS_PER_PATIENT_BITS, PATID_MULT
 from synthgp.record import log_kernel
 
@@ -106,6 +107,7 @@ class EventLog:
                            "transferred": i64, "parent": i64})
         self._issue = _Rows({"pat": i64, "day": i64, "staff": i64, "prod": i64, "qty": f64, "qunit": i64, "duration": i64,
                              "cost": f64, "course": i64, "dosage": object})
+        self._ends = _Rows({"pat": i64, "day": i64, "medcode": i64})  # problems resolved: (patient, day, its code)
 
     # ------------------------------------------------------------ emitting
     def consultation(self, pat: np.ndarray, day: np.ndarray, staff: np.ndarray, source: int | np.ndarray) -> np.ndarray:
@@ -139,6 +141,40 @@ class EventLog:
         self.observation(pairs(pat, pat), pairs(day, day), pairs(codes[0], codes[1]), cons=pairs(cons, cons),
                          value=pairs(np.asarray(sbp, np.float64), np.asarray(dbp, np.float64)), unit=unit, obstype=obstype,
                          kind=pairs(BP_SYSTOLIC, BP_DIASTOLIC))
+
+    def end_problem(self, pat, day, medcode) -> None:
+        """The active problems of `medcode` each patient has on `day` end then (a later stage supersedes them)."""
+        self._ends.add(len(pat), {"pat": pat, "day": day, "medcode": medcode})
+
+    def _problem_ends(self, o: dict[str, np.ndarray]) -> np.ndarray:
+        """Per kept observation: the day its problem ended (the first end of its code on or after it, dated in the
+        patient's time), or dates.NONE."""
+        end = np.full(len(o["pat"]), dates.NONE, dtype=np.int64)
+        if not self._ends.n:
+            return end
+        e_pat, e_day, e_code = (self._ends.column(k) for k in ("pat", "day", "medcode"))
+        ok = (e_day >= self.first_day[e_pat]) & (e_day <= self.last_day[e_pat])
+        pr = np.flatnonzero(o["problem"] > 0)
+        pr = pr[np.isin(o["pat"][pr], e_pat[ok])]
+        if not len(pr):
+            return end
+        # problems and ends in one order by (patient, code, day), a problem before an end of the same day: each
+        # problem's end is the first end after it within its (patient, code)
+        pat = np.r_[o["pat"][pr], e_pat[ok]]
+        code = np.r_[o["medcode"][pr], e_code[ok]]
+        day = np.r_[o["day"][pr], e_day[ok]]
+        is_end = np.r_[np.zeros(len(pr), dtype=bool), np.ones(ok.sum(), dtype=bool)]
+        order = np.lexsort((is_end, day, code, pat))
+        pat, code, day, is_end = pat[order], code[order], day[order], is_end[order]
+        n = len(order)
+        nxt = np.where(is_end, np.arange(n), n)
+        nxt = np.minimum.accumulate(nxt[::-1])[::-1]  # the next end at or after each position
+        has = nxt < n
+        j = np.minimum(nxt, n - 1)
+        same = has & (pat[j] == pat) & (code[j] == code)
+        hit = ~is_end & same
+        end[pr[order[hit]]] = day[j[hit]]
+        return end
 
     def issue(self, pat, day, staff, prod, qty, qunit, duration, cost, course, dosage) -> None:
         self._issue.add(len(pat), {"pat": pat, "day": day, "staff": staff, "prod": prod, "qty": qty, "qunit": qunit,
@@ -200,6 +236,7 @@ class EventLog:
             assert (o["kind"][dia - 1] == BP_SYSTOLIC).all() and (o["pat"][dia - 1] == o["pat"][dia]).all()
             parent[dia] = obsid[dia - 1]
         o["parentobsid"] = parent
+        o["probend"] = self._problem_ends(o)
 
         i, _, issueid = later[1].result() if later else self._kept_with_ids(self._issue, seq, pracid, 3)
         i["issueid"] = issueid

@@ -165,7 +165,8 @@ def record_tables(plan: Plan, p: People, fin: Finished, problem_key: np.ndarray)
     pr = np.flatnonzero(o["problem"] > 0)
     out["problem"] = table(schema.PROBLEM, {
         "patid": p.patid[o["pat"][pr]], "obsid": o["obsid"][pr], "pracid": p.pracid[o["pat"][pr]],
-        "probstatusid": o["problem"][pr], "signid": np.ones(len(pr), dtype=np.int64)})
+        "probenddate": date(o["probend"][pr]),
+        "probstatusid": np.where(o["probend"][pr] != dates.NONE, 2, o["problem"][pr]), "signid": np.ones(len(pr), dtype=np.int64)})
     rf = np.flatnonzero(o["referral"] > 0)
     out["referral"] = table(schema.REFERRAL, {
         "patid": p.patid[o["pat"][rf]], "obsid": o["obsid"][rf], "pracid": p.pracid[o["pat"][rf]],

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import duckdb
 
 from synthgp.core import codes, nhs_number
-from synthgp.evaluate import covid, flu, qof
+from synthgp.evaluate import covid, flu, qof, qof_registers
 from synthgp.formats import fhir_resources as fhir
 from synthgp.serve import journal
 
@@ -103,7 +103,9 @@ def dashboard(con) -> list[dict]:
         v[0] += c["people"]
         v[1] += c["vaccinated"]
     lcd = {r["pracid"]: r["lcd"] for r in _rows(con, "SELECT pracid, lcd FROM practice")}
+    registers = qof_registers.by_practice(con)  # every register's prevalence and indicator (_qof_registers.html)
     for r in rows:
+        r["registers"] = registers.get(r["pracid"], [])
         n, v = vac.get(r["pracid"], (0, 0))
         r["covid_adults"], r["covid_vaccinated"] = n, v
         r["covid_coverage"] = v / n if n and lcd[r["pracid"]] >= covid.UPTAKE_ON else None

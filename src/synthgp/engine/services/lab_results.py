@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from synthgp.clinical import egfr as egfr_eq
 from synthgp.core import dates, rng
 from synthgp.engine.services.prescribing import REGULAR, SLOTS
 from synthgp.engine.sim import YEAR
@@ -90,19 +91,21 @@ class Results:
         s, c, sim, labs = self.labs.s, self.c, self.sim, self.labs
         ckd = s.onset_ckd[pos] <= day
         z = rng.normals([sim.draws(p) for p in ("egfr.visit", "k.visit", "na")], pos, day)
-        egfr = np.clip(s.egfr[pos] + labs.visit_sd * z[0], 4, 140)
-        for hook in labs.egfr_hooks:
-            hook(pos, day, egfr)
-        creat = 80 * (egfr / 90) ** -1.15 * np.where(s.male[pos], 1.15, 0.9)
+        # the creatinine of the person's GFR this visit; the lab reports the era's equation of it (clinical/egfr.py)
+        female, age = ~s.male[pos], (day - s.dob[pos]) / YEAR
+        creat, egfr = egfr_eq.lab_result(np.clip(s.egfr[pos] + labs.visit_sd * z[0], 4, 140), age, female, s.black[pos], day)
         drug = sim.rx.s.rx_drug[pos]
         on_a, on_d = drug[:, SLOTS.index("A")] >= 0, drug[:, SLOTS.index("D")] >= 0
         spiro = drug[:, SLOTS.index("S")] == self.spironolactone
         k = (s.potassium_level[pos] + c["potassium_on_acei_arb"] * on_a + c["potassium_on_spironolactone"] * spiro
-             + c["potassium_on_thiazide"] * on_d + c["potassium_with_ckd"] * ckd + c["potassium_visit_sd"] * z[1])
+             + c["potassium_on_thiazide"] * on_d + c["potassium_with_ckd"] * ckd + c["potassium_visit_sd"] * z[1]
+             + labs.k_per_egfr * np.maximum(30 - s.egfr[pos], 0))
         na = c["sodium_mean"] + c["sodium_on_thiazide"] * on_d + c["sodium_sd"] * z[2]
         k = np.round(np.clip(k, 2.5, 7.5), 1)  # decisions use the value the record shows
+        for hook in labs.egfr_hooks:
+            hook(pos, day, egfr, k)
         s.draw_values[pos, slot, 0], s.draw_values[pos, slot, 1], s.sample_egfr[pos] = egfr, k, egfr
-        return {"sodium": np.round(np.clip(na, 120, 155)), "potassium": k, "creatinine": np.round(creat), "egfr": np.round(egfr)}
+        return {"sodium": np.round(np.clip(na, 120, 155)), "potassium": k, "creatinine": creat, "egfr": egfr}
 
     def hba1c(self, pos, day, slot) -> dict[str, np.ndarray]:
         """HbA1c: with type 2 diabetes at least 48; without, the person's level, rising with age and in the years

@@ -32,7 +32,7 @@ from synthgp.engine.sim import YEAR
 if TYPE_CHECKING:
     from synthgp.engine.sim import Month, Sim
 
-EgfrHook = Callable[[np.ndarray, np.ndarray, np.ndarray], None]  # (pos, day, egfr)
+EgfrHook = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]  # (pos, day, reported egfr, potassium)
 
 ORDERABLE = ("fbc", "lft", "tft", "lipids", "hba1c", "ue")
 PANELS = ("ue", "lipids", "hba1c", "acr", "fbc", "lft", "tft")  # drawing order; the urine ACR (with a "full"
@@ -57,7 +57,7 @@ class Labs(Service):
               "hba1c_level": "the person's own HbA1c without diabetes, mmol/mol, before age and pre-diabetes",
               "alt_z": "the person's own ALT (a normal draw)",
               "hyper_onset": "day hyperthyroidism starts, or NEVER"}
-    reads = ("male", "dob", "ent", "lst", "first_allowed", "egfr", "onset_ckd", "onset_type2", "rf_total_cholesterol", "rf_hdl",
+    reads = ("male", "dob", "black", "ent", "lst", "first_allowed", "egfr", "onset_ckd", "onset_type2", "rf_total_cholesterol", "rf_hdl",
              "regular_drug", "regular_from", "regular_until")
     truth = ("lab_truth",)
 
@@ -76,6 +76,7 @@ class Labs(Service):
         cfg = self.cfg = reference.toml("labs.toml")
         self.visit_sd = reference.toml("blood_pressure.toml")["kidney"]["visit_sd"]
         self.egfr_hooks: list[EgfrHook] = []
+        self.k_per_egfr = reference.toml("kidney.toml")["drugs"]["potassium_per_egfr_below_30"]
         self.with_ue = dict(cfg["monitoring"]["with_ue"])  # panel -> share of a condition's U&E draws it joins
         rec = self.record
         self.header = {p: rec.code(cfg["panels"][p]["header"]) for p in ORDERABLE}
@@ -90,7 +91,7 @@ class Labs(Service):
         self._rows: dict[str, tuple[np.ndarray, ...]] = {}
 
     def on_egfr(self, hook: EgfrHook) -> None:
-        """Call `hook(pos, day, egfr)` with every sample's eGFR, before the results are recorded."""
+        """Call `hook(pos, day, egfr, k)` with every sample's reported eGFR and potassium, before the results are recorded."""
         self.egfr_hooks.append(hook)
 
     # ------------------------------------------------------------ ordering
@@ -102,6 +103,18 @@ class Labs(Service):
         pos = np.asarray(pos, dtype=np.int64)
         if len(pos):
             self._request(pos, np.broadcast_to(np.asarray(day, dtype=np.int64), len(pos)), np.full(len(pos), BIT[panel]), cons)
+
+    def last_value(self, pos: np.ndarray, value: str) -> tuple[np.ndarray, np.ndarray]:
+        """(day, result) of each person's latest kept draw that measured `value` (one of VALUES); (-NEVER, NaN)
+        for none."""
+        j = VALUES.index(value)
+        s = self.s
+        v = s.draw_values[pos, :, j]
+        d = np.where(np.isnan(v) | (s.draw_day[pos] == dates.NONE), -NEVER, s.draw_day[pos])
+        k = np.argmax(d, axis=1)
+        rows = np.arange(len(pos))
+        day = d[rows, k]
+        return day, np.where(day > -NEVER, v[rows, k], np.nan)
 
     def sample(self, pos: np.ndarray, day, full: bool | np.ndarray, extras: bool = True) -> dict[str, np.ndarray] | None:
         """A blood sample from each of `pos` on `day` for a long-term condition: urea and electrolytes (often with a

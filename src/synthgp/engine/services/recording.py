@@ -77,6 +77,11 @@ class Recording(Service):
         return self.log.observation(self.P[pos], self._day_at(kw.get("cons"), day), medcode,
                                     obstype=self._obstype["Diagnosis"], problem=1, **kw)
 
+    def end_problem(self, pos: np.ndarray, day, medcode) -> None:
+        """Each of `pos`'s active problems coded `medcode` (dated on or before `day`) ends on `day`."""
+        if len(pos):
+            self.log.end_problem(self.P[pos], np.broadcast_to(day, len(pos)), np.broadcast_to(medcode, len(pos)))
+
     def blood_pressure(self, pos: np.ndarray, day, sbp, dbp, cons, kind: str = "clinic") -> None:
         """A systolic and a diastolic observation (clinic, abpm or hbpm), the diastolic's parent the systolic."""
         self.log.blood_pressure(self.P[pos], self._day_at(cons, day), sbp, dbp, cons, self._bp[kind], self._unit["mmHg"],

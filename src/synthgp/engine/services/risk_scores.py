@@ -34,6 +34,11 @@ class RiskScores(Service):
     def bind(self, sim: "Sim") -> None:
         super().bind(sim)
         self.record, self.rx, self.vitals = sim.record, sim.rx, sim.vitals
+        self.score_hooks: list = []  # hook(pos, day, score) for every score recorded (pathways/statins.py)
+
+    def on_score(self, hook) -> None:
+        """Call `hook(pos, day, score)` with every score recorded, after it is recorded."""
+        self.score_hooks.append(hook)
 
     def cvd_risk(self, pos: np.ndarray, day, sbp: np.ndarray, lab: dict, bmi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The 10-year cardiovascular risk of `pos` on `day` (NG136 1.3.2), recorded for those aged 25-84
@@ -68,6 +73,8 @@ class RiskScores(Service):
         rec = self.record
         code = np.select([key == k for k in ("qrisk3", "qrisk2")], rec.codes("qrisk3", "qrisk2"), rec.code("framingham_risk"))
         rec.observation(pos, day, code, value=np.round(score, 1), unit=rec.unit("%"), obstype=rec.obstype("Value"))
+        for hook in self.score_hooks:
+            hook(pos, day, np.round(score, 1))
         return score, ok
 
     qrisk3 = cvd_risk  # the name callers used before the score went by date

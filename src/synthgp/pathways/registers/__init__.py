@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from synthgp.core import reference
 from synthgp.engine.component import Pathway
 from synthgp.pathways.conditions import _transferred
 from synthgp.pathways.registers import care, onset
@@ -45,6 +46,7 @@ class Registers(Pathway):
         self.cfg, self.conditions = onset.load()
         self.col = {c.name: j for j, c in enumerate(self.conditions)}
         self.reviews = care.Reviews(self.conditions)
+        self.metformin_below = reference.toml("kidney.toml")["drugs"]["metformin_stop_below"]
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
         out = onset.draw(sim, self.cfg, self.conditions)

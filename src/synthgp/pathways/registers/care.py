@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from synthgp.engine.services.prescribing import REGULAR
 from synthgp.engine.sim import YEAR
 from synthgp.pathways.registers.onset import Condition, day_of
 
@@ -35,7 +36,14 @@ def _start(r: "Registers", sim: "Sim", c: Condition, med: dict, drug: str, pos: 
     if not len(pos):
         return
     rx = sim.rx
-    fresh = ~rx.on_regular(pos, drug, day)  # already prescribed for another condition: nothing new
+    held = rx.on_regular(pos, drug, day)
+    fresh = ~held  # already prescribed for another condition: nothing new
+    if drug == "atorvastatin":  # a primary-prevention 20 mg (pathways/statins.py) goes up to this condition's dose
+        up = held & (rx.s.regular_level[pos, REGULAR.index(drug)] < med.get("level", 0))
+        rx.start_regular(pos[up], drug, day[up], med.get("level", 0))
+    if drug == "metformin":  # not below eGFR 30 (data/kidney.toml [drugs])
+        with np.errstate(invalid="ignore"):
+            fresh &= ~(sim.labs.s.sample_egfr[pos] < r.metformin_below)
     pos, day = pos[fresh], day[fresh]
     until = None
     if "course_years" in med:
