@@ -8,6 +8,7 @@ table synthgp learns from (it has no continuous sampling of its own). Needs `pip
 
     python benchmarks/learn.py                       # 100,000 x 25, sample 1,000,000
     python benchmarks/learn.py --rows 20000 --sample 100000
+    python benchmarks/learn.py --epsilon-curve flchain   # the DP learner against epsilon, figures into docs/figures
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--cols", type=int, default=25)
     ap.add_argument("--sample", type=int, default=1_000_000)
+    ap.add_argument("--epsilon-curve", metavar="TABLE", help="instead: fidelity and utility against epsilon on a public table")
     a = ap.parse_args()
+    if a.epsilon_curve:
+        return epsilon_curve(a.epsilon_curve)
     from synthgp.learn import BayesianNetworkSynthesizer, encode
 
     data = true_network(a.rows, a.cols, 1)
@@ -98,6 +102,37 @@ def main() -> None:
           f"{m.settings['penalty']}, smoothing {m.settings['smoothing']}); structure search {fi['structure_seconds']:.1f} s; "
           f"latent search {fi['latent_seconds']:.1f} s (kept: {list(m.latent_variables) or 'none'})")
     print(f"synthgp vs pgmpy: fit {rows[1][1] / rows[0][1]:.1f}x faster, sampling {rows[1][2] / rows[0][2]:.1f}x faster")
+
+
+def epsilon_curve(name: str) -> None:
+    from pathlib import Path
+
+    from synthgp.evaluate import plots
+    from synthgp.learn import public
+
+    t0 = time.perf_counter()
+    rows = public.epsilon_curve(public.TABLES[name]())
+    print(f"{name}: 3-fold, each fold's model judged on the fold it never saw ({time.perf_counter() - t0:.0f} s)\n")
+    print("| epsilon | edges | mean KL (real-vs-real) | mean MMD^2 (2-, 3-way) | TSTR AUC | TRTR AUC | fit s |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        print(f"| {r['epsilon']} | {r['edges']:.1f} | {r['kl']:.4f} ({r['kl_real']:.4f}) | {r['mmd2']:.4f} | "
+              f"{r['tstr']:.3f} | {r['trtr']:.3f} | {r['fit_seconds']:.2f} |")
+    dp = [r for r in rows if not isinstance(r["epsilon"], str)]
+    base = rows[-1]
+    x = [str(r["epsilon"]).replace("inf", "no noise") for r in dp]
+    out = Path(__file__).resolve().parents[1] / "docs" / "figures"
+    out.mkdir(exist_ok=True)
+    (out / f"learn_epsilon_fidelity_{name}.svg").write_text(plots.lines(
+        x, {"mean KL, synthetic vs real": [r["kl"] for r in dp], "default learner (no DP)": [base["kl"]] * len(dp),
+            "real vs real": [r["kl_real"] for r in dp]}, f"{name}: column fidelity against epsilon", "mean KL"))
+    (out / f"learn_epsilon_mmd_{name}.svg").write_text(plots.lines(
+        x, {"mean MMD^2, 2- and 3-way": [r["mmd2"] for r in dp], "default learner (no DP)": [base["mmd2"]] * len(dp)},
+        f"{name}: joint fidelity against epsilon", "MMD^2"))
+    (out / f"learn_epsilon_utility_{name}.svg").write_text(plots.lines(
+        x, {"TSTR AUC": [r["tstr"] for r in dp], "default learner (no DP)": [base["tstr"]] * len(dp),
+            "TRTR AUC": [r["trtr"] for r in dp]}, f"{name}: utility against epsilon", "AUC"))
+    print(f"\nfigures in {out}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,12 @@ from synthgp.learn import encode, latent, structure, tune, within
 FORMAT = "synthgp-bn/1"
 
 
+def privbayes_bins(n: int) -> int:
+    """Bins per continuous column under differential privacy, from n alone (public): fewer bins leave
+    more rows per noisy cell. 4 below 2,000 rows, 6 below 20,000, then 10."""
+    return 4 if n < 2_000 else 6 if n < 20_000 else 10
+
+
 class BayesianNetworkSynthesizer:
     """A Bayesian-network synthesizer for mixed tables with missing values.
 
@@ -44,6 +50,11 @@ class BayesianNetworkSynthesizer:
     smoothing        pseudo-count mixed into each conditional distribution, spread as the child's marginal,
                      so parent combinations seen rarely fall back towards the marginal; "auto" (default)
                      chooses among 1, 4 and 16 by held-out likelihood.
+    epsilon          None (default), or learn under epsilon-differential privacy, PrivBayes-style
+                     (`synthgp.learn.privbayes`; float("inf") runs the same procedure without noise); the
+                     budget spent is in fit_info["privacy"] and the model file.
+    bounds           under epsilon: public (low, high) ranges of continuous columns, {column: (low, high)};
+                     a column without one has its observed range taken as public (recorded as such).
     random_state     seed for fitting and the default seed for sampling.
     """
 
@@ -53,6 +64,7 @@ class BayesianNetworkSynthesizer:
                  latent_states: int = 3, latent_groups: Iterable[Iterable[str]] = (),
                  required_edges: Iterable[tuple[str, str]] = (), forbidden_edges: Iterable[tuple[str, str]] = (),
                  rules: Iterable[str | Callable[[pd.DataFrame], Any]] = (), smoothing: float | str = "auto",
+                 epsilon: float | None = None, bounds: dict[str, tuple[float, float]] | None = None,
                  random_state: int | None = 0, verbose: bool = False):
         if penalty not in ("bic", "aic", "auto") and not (isinstance(penalty, (int, float)) and penalty > 0):
             raise ValueError(f"penalty must be 'auto', 'bic', 'aic' or a share of BIC's above 0, not {penalty!r}")
@@ -64,13 +76,19 @@ class BayesianNetworkSynthesizer:
                             ("latent_states", latent_states, 2), ("bootstrap", bootstrap, 0)):
             if not isinstance(v, int) or v < lo:
                 raise ValueError(f"{name} must be a whole number >= {lo}, not {v!r}")
+        if epsilon is not None and not (isinstance(epsilon, (int, float)) and epsilon > 0):
+            raise ValueError(f"epsilon must be a number above 0 (float('inf') for no noise), not {epsilon!r}")
+        if epsilon is not None and (list(latent_groups) or list(required_edges) or list(forbidden_edges)):
+            raise ValueError("epsilon: latent_groups, required_edges and forbidden_edges are not supported under "
+                             "differential privacy")
         self.params = dict(max_parents=max_parents, bins=bins, max_levels=max_levels, categorical=list(categorical),
                            numeric=list(numeric), penalty=penalty, bootstrap=bootstrap,
                            bootstrap_threshold=bootstrap_threshold, restarts=restarts, latent=latent, latent_states=latent_states,
                            latent_groups=[list(g) for g in latent_groups],
                            required_edges=[list(e) for e in required_edges],
                            forbidden_edges=[list(e) for e in forbidden_edges], smoothing=smoothing,
-                           random_state=random_state)
+                           random_state=random_state, epsilon=epsilon,
+                           bounds={k: list(map(float, v)) for k, v in (bounds or {}).items()})
         self.rules = list(rules)
         self.verbose = verbose
         self.columns: list[encode.Column] = []
@@ -93,6 +111,8 @@ class BayesianNetworkSynthesizer:
         p = self.params
         rng = np.random.default_rng(p["random_state"])
         table = table.rename(columns=str)
+        if p.get("epsilon") is not None:
+            return self._fit_private(table, rng, t0)
         self.settings = tune.select(table, p, np.random.default_rng([p["random_state"] or 0, 2]))
         self.fit_info["settings"] = self.settings
         self._log("settings: " + ", ".join(f"{k} {self.settings[k]}" for k in ("bins", "penalty", "smoothing"))
@@ -126,6 +146,24 @@ class BayesianNetworkSynthesizer:
                                  max(self.settings["smoothing"], 1e-6), rng)
         self.fit_info.update(rows=len(table), seconds=round(time.perf_counter() - t0, 3))
         self._log(f"fitted in {self.fit_info['seconds']:.2f} s; latent variables: {list(self.latent_children) or 'none'}")
+        return self
+
+    def _fit_private(self, table: pd.DataFrame, rng: np.random.Generator, t0: float) -> "BayesianNetworkSynthesizer":
+        from synthgp.learn import privbayes
+
+        p = self.params
+        bins = p["bins"] if p["bins"] != "auto" else privbayes_bins(len(table))
+        self.settings = {"bins": bins, "penalty": None, "smoothing": 0.0,
+                         "how": "fixed under differential privacy (tuning would read the data without noise)"}
+        cols = encode.infer(table, bins, p["max_levels"], set(p["categorical"]), set(p["numeric"]))
+        eps = float(p["epsilon"])
+        out = privbayes.fit(table, cols, eps, bins, p["max_parents"], p.get("bounds") or {}, rng)
+        self.columns, self.parents, self.cpts, self.cards = out["columns"], out["parents"], out["cpts"], out["cards"]
+        self.nodes = [c.name for c in self.columns]
+        self.latent_children, self.within = {}, {}
+        self.fit_info.update(settings=self.settings, privacy=out["privacy"], latent_proposals=[],
+                             rows=len(table), seconds=round(time.perf_counter() - t0, 3))
+        self._log(f"fitted under epsilon = {eps:g} in {self.fit_info['seconds']:.2f} s: {len(self.edges)} edges")
         return self
 
     def _edge(self, e, ix, what):
@@ -323,6 +361,8 @@ class BayesianNetworkSynthesizer:
         if meta.get("format") != FORMAT:
             raise ValueError(f"{path}: model format {meta.get('format')!r}, this synthgp reads {FORMAT!r}")
         p = meta["params"]
+        if p.get("epsilon") == "inf":
+            p["epsilon"] = float("inf")
         self = cls(**{k: v for k, v in p.items() if k not in ("required_edges", "forbidden_edges")},
                    required_edges=[tuple(e) for e in p["required_edges"]],
                    forbidden_edges=[tuple(e) for e in p["forbidden_edges"]], rules=meta["rules"])
