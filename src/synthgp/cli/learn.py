@@ -92,6 +92,9 @@ def add_parser(sub) -> None:
     lf.add_argument("--forbid", type=_edge, action="append", default=[], metavar="A->B", help="an edge the network must not have")
     lf.add_argument("--rule", action="append", default=[], metavar="EXPR",
                     help="a condition every sampled row must meet (pandas eval syntax)")
+    lf.add_argument("--missing", choices=("indicator", "em"), default="indicator",
+                    help="indicator (default): a gap is a state of its own, kept in the sample (data not missing at "
+                         "random); em: values missing at random are marginalised by structural EM")
     lf.add_argument("--epsilon", type=_epsilon, default=None, metavar="E",
                     help="learn under E-differential privacy, PrivBayes-style (noisy structure and tables; "
                          "no tuning, latents or seeded edges); the budget spent goes into the model file")
@@ -135,7 +138,7 @@ def _fit(a: argparse.Namespace) -> int:
     m = BayesianNetworkSynthesizer(max_parents=a.max_parents, bins=a.bins, penalty=a.penalty, smoothing=a.smoothing, categorical=a.categorical,
                                    numeric=a.numeric, latent=a.latent, latent_states=a.latent_states,
                                    bootstrap=a.bootstrap, required_edges=a.require, forbidden_edges=a.forbid,
-                                   rules=a.rule, epsilon=a.epsilon, random_state=a.seed, verbose=True).fit(df)
+                                   rules=a.rule, missing=a.missing, epsilon=a.epsilon, random_state=a.seed, verbose=True).fit(df)
     m.sample(min(1000, len(df)))  # the rules must hold on the model's own samples before it is saved
     m.save(a.out)
     print(f"Wrote {a.out}: {len(m.edges)} edges, latent variables {m.latent_variables or 'none'}")

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from synthgp.learn import encode, latent, structure, tune, within
+from synthgp.learn import encode, latent, missing, structure, tune, within
 
 FORMAT = "synthgp-bn/1"
 
@@ -50,6 +50,10 @@ class BayesianNetworkSynthesizer:
     smoothing        pseudo-count mixed into each conditional distribution, spread as the child's marginal,
                      so parent combinations seen rarely fall back towards the marginal; "auto" (default)
                      chooses among 1, 4 and 16 by held-out likelihood.
+    missing          "indicator" (default): a missing value is a state of its own (the regulator's "missing
+                     node"), right when data are not missing at random, and the sample keeps the gaps; "em":
+                     values missing at random are marginalised by structural EM (`synthgp.learn.missing`), and
+                     the sample has none. fit_info["missing"] says which was used and why.
     epsilon          None (default), or learn under epsilon-differential privacy, PrivBayes-style
                      (`synthgp.learn.privbayes`; float("inf") runs the same procedure without noise); the
                      budget spent is in fit_info["privacy"] and the model file.
@@ -64,7 +68,7 @@ class BayesianNetworkSynthesizer:
                  latent_states: int = 3, latent_groups: Iterable[Iterable[str]] = (),
                  required_edges: Iterable[tuple[str, str]] = (), forbidden_edges: Iterable[tuple[str, str]] = (),
                  rules: Iterable[str | Callable[[pd.DataFrame], Any]] = (), smoothing: float | str = "auto",
-                 epsilon: float | None = None, bounds: dict[str, tuple[float, float]] | None = None,
+                 missing: str = "indicator", epsilon: float | None = None, bounds: dict[str, tuple[float, float]] | None = None,
                  random_state: int | None = 0, verbose: bool = False):
         if penalty not in ("bic", "aic", "auto") and not (isinstance(penalty, (int, float)) and penalty > 0):
             raise ValueError(f"penalty must be 'auto', 'bic', 'aic' or a share of BIC's above 0, not {penalty!r}")
@@ -78,6 +82,10 @@ class BayesianNetworkSynthesizer:
                 raise ValueError(f"{name} must be a whole number >= {lo}, not {v!r}")
         if epsilon is not None and not (isinstance(epsilon, (int, float)) and epsilon > 0):
             raise ValueError(f"epsilon must be a number above 0 (float('inf') for no noise), not {epsilon!r}")
+        if missing not in ("indicator", "em"):
+            raise ValueError(f"missing must be 'indicator' or 'em', not {missing!r}")
+        if epsilon is not None and missing == "em":
+            raise ValueError("epsilon: missing='em' has no privacy account; use missing='indicator'")
         if epsilon is not None and (list(latent_groups) or list(required_edges) or list(forbidden_edges)):
             raise ValueError("epsilon: latent_groups, required_edges and forbidden_edges are not supported under "
                              "differential privacy")
@@ -87,7 +95,7 @@ class BayesianNetworkSynthesizer:
                            latent_groups=[list(g) for g in latent_groups],
                            required_edges=[list(e) for e in required_edges],
                            forbidden_edges=[list(e) for e in forbidden_edges], smoothing=smoothing,
-                           random_state=random_state, epsilon=epsilon,
+                           random_state=random_state, epsilon=epsilon, missing=missing,
                            bounds={k: list(map(float, v)) for k, v in (bounds or {}).items()})
         self.rules = list(rules)
         self.verbose = verbose
@@ -119,6 +127,7 @@ class BayesianNetworkSynthesizer:
                   + f" ({self.settings['how']})")
         self.columns = encode.infer(table, self.settings["bins"], p["max_levels"], set(p["categorical"]), set(p["numeric"]))
         codes = encode.encode(table, self.columns)
+        em_cols = self._missing_info(table, codes)
         names = [c.name for c in self.columns]
         cards = [c.cardinality for c in self.columns]
         ix = {n: i for i, n in enumerate(names)}
@@ -126,8 +135,17 @@ class BayesianNetworkSynthesizer:
         forb = [self._edge(e, ix, "forbidden_edges") for e in p["forbidden_edges"]]
         self._log(f"encoded {len(table):,} rows x {len(names)} columns in {time.perf_counter() - t0:.2f} s")
         t1 = time.perf_counter()
+        em = None
+        if em_cols:
+            em = missing.structural_em(codes.astype(np.int64), cards, p["max_parents"], self.settings["penalty"],
+                                       self.settings["smoothing"], rng, req, forb)
+            parents = [set(s) for s in em["parents"]]
+            codes = missing.impute(codes.astype(np.int64), cards, em["parents"], em["cpts"], rng)  # for latents, within-bin
+            self.fit_info["missing"].update(em_iterations=em["iterations"], score_trace=em["trace"])
         scorer = structure.Scorer(codes, cards, self.settings["penalty"])  # its cache of local scores serves the latent step too
-        if p["bootstrap"]:
+        if em:  # the structure came from structural EM
+            self.fit_info["missing"]["note"] = "bootstrap averaging is not used with EM" if p["bootstrap"] else None
+        elif p["bootstrap"]:
             parents, info = structure.bootstrap(codes, cards, p["max_parents"], p["bootstrap"], p["bootstrap_threshold"],
                                                 rng, self.settings["penalty"], req, forb)
             self.fit_info["edge_frequency"] = info["edge_frequency"].round(3).tolist()
@@ -138,7 +156,7 @@ class BayesianNetworkSynthesizer:
         self._log(f"structure: {sum(len(s) for s in parents)} edges in {self.fit_info['structure_seconds']:.2f} s")
         self.nodes, self.cards = list(names), list(cards)
         self.parents = [tuple(sorted(s)) for s in parents]
-        self.cpts = [self._cpt(codes, j, self.parents[j]) for j in range(len(names))]
+        self.cpts = list(em["cpts"]) if em else [self._cpt(codes, j, self.parents[j]) for j in range(len(names))]
         t2 = time.perf_counter()
         self._add_latents(codes, scorer, rng, req)
         self.fit_info["latent_seconds"] = round(time.perf_counter() - t2, 3)
@@ -165,6 +183,22 @@ class BayesianNetworkSynthesizer:
                              rows=len(table), seconds=round(time.perf_counter() - t0, 3))
         self._log(f"fitted under epsilon = {eps:g} in {self.fit_info['seconds']:.2f} s: {len(self.edges)} edges")
         return self
+
+    def _missing_info(self, table: pd.DataFrame, codes: np.ndarray) -> list[int]:
+        """Under missing='em', turn each incomplete column's missing state into unknown cells (code -1)."""
+        incomplete = [j for j, c in enumerate(self.columns) if c.has_missing]
+        if not incomplete:
+            return []
+        how = self.params.get("missing", "indicator")
+        self.fit_info["missing"] = {"method": {"em": "structural EM (missing at random)",
+                                               "indicator": "missing node (a state of its own)"}[how],
+                                    "why": missing.WHY[how], "columns": [self.columns[j].name for j in incomplete]}
+        if how != "em":
+            return []
+        for j in incomplete:
+            codes[table[self.columns[j].name].isna().to_numpy(), j] = -1
+            self.columns[j].has_missing = False
+        return incomplete
 
     def _edge(self, e, ix, what):
         if len(e) != 2 or e[0] not in ix or e[1] not in ix:

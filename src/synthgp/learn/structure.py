@@ -29,11 +29,14 @@ def penalty_weight(penalty: str | float, n: int) -> float:
 
 
 class Scorer:
-    def __init__(self, codes: np.ndarray, cards: list[int], penalty: str | float = "bic"):
-        """penalty: "bic" (half log n per parameter), "aic" (1), or a number: that share of BIC's."""
+    def __init__(self, codes: np.ndarray, cards: list[int], penalty: str | float = "bic",
+                 weights: np.ndarray | None = None, n: int | None = None):
+        """penalty: "bic" (half log n per parameter), "aic" (1), or a number: that share of BIC's.
+        weights: per-row weights (expected counts, for structural EM), with n the number of real rows."""
         self.codes = codes.astype(np.int64)
         self.cards = cards
-        self.n = len(codes)
+        self.weights = weights
+        self.n = n if n is not None else len(codes)
         self.k = penalty_weight(penalty, self.n)
         self.cache: dict[tuple[int, tuple[int, ...]], float] = {}
 
@@ -42,11 +45,11 @@ class Scorer:
         if key not in self.cache:
             cfg, q = config(self.codes, self.cards, parents)
             r = self.cards[j]
-            counts = np.bincount(cfg * r + self.codes[:, j], minlength=q * r).reshape(q, r).astype(float)
+            counts = np.bincount(cfg * r + self.codes[:, j], weights=self.weights, minlength=q * r).reshape(q, r).astype(float)
             tot = counts.sum(axis=1, keepdims=True)
             nz = counts > 0
             ll = float(np.sum(counts[nz] * np.log(counts[nz] / np.broadcast_to(tot, counts.shape)[nz])))
-            used_q = int((tot[:, 0] > 0).sum())  # parameters of configurations never seen cost nothing to fit
+            used_q = int((tot[:, 0] > 1e-9).sum())  # parameters of configurations never seen cost nothing to fit
             self.cache[key] = ll - self.k * used_q * (r - 1)
         return self.cache[key]
 
