@@ -83,10 +83,14 @@ def _n_params(cards: list[int], parents: list[tuple[int, ...]]) -> int:
 
 def structural_em(codes: np.ndarray, cards: list[int], max_parents: int, penalty: str | float, smoothing: float,
                   rng: np.random.Generator, required=(), forbidden=(), start: list[set[int]] | None = None,
-                  iterations: int = 10, tol: float = 1e-4) -> dict[str, Any]:
-    """Parents, tables and the trace of the penalised observed-data log-likelihood."""
+                  start_cpts: list[np.ndarray] | None = None, iterations: int = 10, tol: float = 1e-4) -> dict[str, Any]:
+    """Parents, tables and the trace of the penalised observed-data log-likelihood. `start` and
+    `start_cpts` give the first network (e.g. a latent initialised by k-means and EM)."""
     n, p = codes.shape
     pen = structure.penalty_weight(penalty, n)
+    if start is not None and start_cpts is not None:
+        return _loop(codes, cards, max_parents, penalty, smoothing, required, forbidden,
+                     [tuple(sorted(s)) for s in start], list(start_cpts), iterations, tol, pen)
     # start: each gap filled from its column's observed values, then an ordinary search
     filled = codes.copy()
     for j in range(p):
@@ -97,6 +101,11 @@ def structural_em(codes: np.ndarray, cards: list[int], max_parents: int, penalty
     graph = start or structure.search(structure.Scorer(filled, cards, penalty), p, max_parents, rng, 1, 3, required, forbidden)
     parents = [tuple(sorted(s)) for s in graph]
     cpts = [tune.cpt(filled, cards, j, parents[j], smoothing) for j in range(p)]
+    return _loop(codes, cards, max_parents, penalty, smoothing, required, forbidden, parents, cpts, iterations, tol, pen)
+
+
+def _loop(codes, cards, max_parents, penalty, smoothing, required, forbidden, parents, cpts, iterations, tol, pen):
+    n, p = codes.shape
     best, trace = None, []
     for it in range(iterations):
         x, w, ll = expand(codes, cards, parents, cpts)

@@ -50,6 +50,11 @@ class BayesianNetworkSynthesizer:
     smoothing        pseudo-count mixed into each conditional distribution, spread as the child's marginal,
                      so parent combinations seen rarely fall back towards the marginal; "auto" (default)
                      chooses among 1, 4 and 16 by held-out likelihood.
+    latent_search    "mi" (default): latents proposed over groups of columns with high mutual information, each
+                     fitted by EM; "fci": FCI over `fci_bootstrap` resamples with averaged edge marks
+                     (causal-learn), latents where bidirected edges cluster, each refined by structural EM
+                     (`synthgp.learn.discover`); its cost is fit_info["latent_seconds"].
+    fci_bootstrap    bootstrap resamples for latent_search="fci".
     missing          "indicator" (default): a missing value is a state of its own (the regulator's "missing
                      node"), right when data are not missing at random, and the sample keeps the gaps; "em":
                      values missing at random are marginalised by structural EM (`synthgp.learn.missing`), and
@@ -68,7 +73,7 @@ class BayesianNetworkSynthesizer:
                  latent_states: int = 3, latent_groups: Iterable[Iterable[str]] = (),
                  required_edges: Iterable[tuple[str, str]] = (), forbidden_edges: Iterable[tuple[str, str]] = (),
                  rules: Iterable[str | Callable[[pd.DataFrame], Any]] = (), smoothing: float | str = "auto",
-                 missing: str = "indicator", epsilon: float | None = None, bounds: dict[str, tuple[float, float]] | None = None,
+                 latent_search: str = "mi", fci_bootstrap: int = 10, missing: str = "indicator", epsilon: float | None = None, bounds: dict[str, tuple[float, float]] | None = None,
                  random_state: int | None = 0, verbose: bool = False):
         if penalty not in ("bic", "aic", "auto") and not (isinstance(penalty, (int, float)) and penalty > 0):
             raise ValueError(f"penalty must be 'auto', 'bic', 'aic' or a share of BIC's above 0, not {penalty!r}")
@@ -82,6 +87,8 @@ class BayesianNetworkSynthesizer:
                 raise ValueError(f"{name} must be a whole number >= {lo}, not {v!r}")
         if epsilon is not None and not (isinstance(epsilon, (int, float)) and epsilon > 0):
             raise ValueError(f"epsilon must be a number above 0 (float('inf') for no noise), not {epsilon!r}")
+        if latent_search not in ("mi", "fci"):
+            raise ValueError(f"latent_search must be 'mi' or 'fci', not {latent_search!r}")
         if missing not in ("indicator", "em"):
             raise ValueError(f"missing must be 'indicator' or 'em', not {missing!r}")
         if epsilon is not None and missing == "em":
@@ -96,6 +103,7 @@ class BayesianNetworkSynthesizer:
                            required_edges=[list(e) for e in required_edges],
                            forbidden_edges=[list(e) for e in forbidden_edges], smoothing=smoothing,
                            random_state=random_state, epsilon=epsilon, missing=missing,
+                           latent_search=latent_search, fci_bootstrap=fci_bootstrap,
                            bounds={k: list(map(float, v)) for k, v in (bounds or {}).items()})
         self.rules = list(rules)
         self.verbose = verbose
@@ -223,7 +231,8 @@ class BayesianNetworkSynthesizer:
         for g in seeded:
             if not 2 <= len(set(g)) <= 4:
                 raise ValueError(f"latent_groups: each group names 2-4 different columns, not {[self.nodes[i] for i in g]}")
-        groups = seeded + (latent.propose(codes, self.cards, p["latent"]) if p["latent"] else [])
+        fci = p.get("latent_search") == "fci" and p["latent"] > 0
+        groups = seeded + (latent.propose(codes, self.cards, p["latent"]) if p["latent"] and not fci else [])
         n = len(codes)
         pen = structure.penalty_weight(self.settings["penalty"], n)
         tried = []
@@ -253,6 +262,33 @@ class BayesianNetworkSynthesizer:
                 self.cpts[ch] = f.cpts[ch].reshape(-1, self.cards[ch])
             self.latent_children[name] = [self.nodes[i] for i in g]
         self.fit_info["latent_proposals"] = tried
+        if fci:
+            self._discover_latents(codes, rng, required)
+
+    def _discover_latents(self, codes: np.ndarray, rng: np.random.Generator, required) -> None:
+        from synthgp.learn import discover
+
+        p = self.params
+        obs = len(self.columns)
+        full = np.concatenate([codes.astype(np.int64), np.full((len(codes), len(self.nodes) - obs), -1)], axis=1)
+        res = discover.search(full, list(self.cards), list(self.parents), list(self.cpts), p["latent_states"],
+                              self.settings["penalty"], self.settings["smoothing"], p["max_parents"], rng,
+                              rounds=p["fci_bootstrap"], required=required)
+        self.cards, self.parents, self.cpts = res["cards"], [tuple(q) for q in res["parents"]], res["cpts"]
+        for L in range(len(self.nodes), len(self.cards)):
+            self.nodes.append(f"latent_{L - obs + 1}")
+        for L in range(obs, len(self.nodes)):  # children as structural EM left them
+            self.latent_children[self.nodes[L]] = [self.nodes[j] for j, ps in enumerate(self.parents) if L in ps]
+        self.latent_children = {k: v for k, v in self.latent_children.items() if v}
+        names = lambda ix: [self.nodes[i] if i < len(self.nodes) else f"latent_{i - obs + 1}" for i in ix]  # noqa: E731
+        self.fit_info["latent_discovery"] = {
+            "method": f"FCI (G-squared, alpha 0.01, depth 2) over {p['fci_bootstrap']} bootstrap resamples; "
+                      "pairs scored bidirected 1, o-> 0.5, o-o 0.33; structural EM per proposal",
+            "proposals": [{**t, "fci_group": names(t["fci_group"]), "children": names(t["children"])} for t in res["proposals"]],
+            "kept": [self.nodes[L] for L in res["latents"]], "fci_seconds": res["fci_seconds"],
+            "structural_em_seconds": res["sem_seconds"],
+            "pair_scores": {f"{self.nodes[a]}~{self.nodes[b]}": round(float(res["pair_scores"][a, b]), 2)
+                            for a in range(obs) for b in range(a + 1, obs) if res["pair_scores"][a, b] > 0}}
 
     # ---- inspection -------------------------------------------------------------------------------
     @property
