@@ -154,12 +154,12 @@ def _fit(a: argparse.Namespace) -> int:
 
 
 def _sample(a: argparse.Namespace) -> int:
-    from synthgp.learn import BayesianNetworkSynthesizer, evaluation
+    from synthgp.learn import BayesianNetworkSynthesizer, tables
 
     if a.rows < 0:
         return fail(f"--rows must be >= 0, not {a.rows}")
     m = BayesianNetworkSynthesizer.load(a.model)
-    evaluation.write_table(m.sample(a.rows, a.seed), a.out, a.overwrite)
+    tables.write_table(m.sample(a.rows, a.seed), a.out, a.overwrite)
     print(f"Wrote {a.rows:,} rows to {a.out}")
     return 0
 

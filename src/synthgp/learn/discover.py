@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import time
 import warnings
 from typing import Any
@@ -38,7 +40,7 @@ def fci_scores(codes: np.ndarray, rounds: int, rng: np.random.Generator, alpha: 
     keep = [j for j in range(p) if len(np.unique(codes[:, j])) > 1]  # a constant column breaks the G-squared test
     for _ in range(rounds):
         rows = rng.integers(0, len(codes), min(len(codes), max_rows))
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # it prints each orientation
             warnings.simplefilter("ignore")
             g, _ = fci(codes[np.ix_(rows, keep)].astype(float), "gsq", alpha, depth=depth, verbose=False,
                        show_progress=False)
@@ -52,25 +54,28 @@ def fci_scores(codes: np.ndarray, rounds: int, rng: np.random.Generator, alpha: 
 
 
 def groups(scores: np.ndarray, threshold: float = 0.3, max_size: int = 4) -> list[list[int]]:
-    """Connected groups of columns over pairs scoring >= threshold, strongest first, 2-4 columns each."""
+    """Groups of 2-4 columns over pairs scoring >= threshold, strongest first: from the most strongly
+    linked column left, its connected columns (among those left); a larger group keeps its 4 most
+    strongly linked members and the others stay free for the next group."""
     p = len(scores)
     link = scores >= threshold
-    seen: set[int] = set()
+    free = set(range(p))
     out = []
-    for i in np.argsort(-scores.max(1)):
-        if i in seen or not link[i].any():
-            continue
-        comp, stack = [], [int(i)]
+    while True:
+        starts = [i for i in np.argsort(-scores.max(1), kind="stable") if i in free and any(link[i, j] for j in free)]
+        if not starts:
+            break
+        comp, stack, seen = [], [int(starts[0])], set()
         while stack:
             u = stack.pop()
             if u in seen:
                 continue
             seen.add(u)
             comp.append(u)
-            stack += [int(v) for v in np.flatnonzero(link[u]) if v not in seen]
-        if len(comp) > max_size:  # keep the most strongly linked members
-            strength = {u: scores[u, comp].sum() for u in comp}
-            comp = sorted(comp, key=lambda u: -strength[u])[:max_size]
+            stack += [int(v) for v in np.flatnonzero(link[u]) if v in free and v not in seen]
+        if len(comp) > max_size:
+            comp = sorted(comp, key=lambda u: -scores[u, comp].sum())[:max_size]
+        free -= set(comp)
         if len(comp) >= 2:
             out.append(sorted(comp))
     return sorted(out, key=lambda g: -np.mean([scores[a, b] for a in g for b in g if a < b]))[: p // 2]

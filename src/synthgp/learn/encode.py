@@ -112,7 +112,13 @@ def decode(codes: np.ndarray, cols: list[Column], rng: np.random.Generator,
     for j, c in enumerate(cols):
         x = codes[:, j].astype(np.int64)
         miss = c.has_missing & (x == c.cardinality - 1)
-        if c.kind == "categorical":
+        if c.kind == "categorical" and not miss.any() and c.dtype not in ("object", "category", "string"):
+            s = pd.Series(np.asarray(c.levels)[x])  # typed levels, no object detour
+            try:
+                s = s.astype(c.dtype)
+            except (TypeError, ValueError):
+                pass
+        elif c.kind == "categorical":
             vals = np.asarray(c.levels, dtype=object)[np.minimum(x, len(c.levels) - 1)]
             s = pd.Series(np.where(miss, None, vals), dtype=object)
             try:

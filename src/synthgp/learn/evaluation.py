@@ -28,6 +28,7 @@ import pandas as pd
 
 from synthgp.evaluate import fidelity
 from synthgp.learn import mmd
+from synthgp.learn.tables import read_table, write_table  # noqa: F401 - their old home
 
 
 def _prepare(frames: list[pd.DataFrame], cols: list[str]) -> list[pd.DataFrame]:
@@ -195,40 +196,6 @@ def evaluate(real: pd.DataFrame, synth: pd.DataFrame, target: str | None = None,
         "shadow_membership_auc": priv["shadow_membership"]["auc"] if "shadow_membership" in priv else None,
     }
     return out
-
-
-def read_table(path) -> pd.DataFrame:
-    """A CSV or Parquet file, by extension."""
-    from pathlib import Path
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return pd.read_csv(path)
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    raise ValueError(f"{path}: give a .csv or .parquet file (not {suffix or 'no extension'})")
-
-
-def write_table(df: pd.DataFrame, path, overwrite: bool = False) -> None:
-    """CSV or Parquet by extension, written to a temporary name and renamed (never half a file)."""
-    import os
-    from pathlib import Path
-
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet", ".pq"):
-        raise ValueError(f"{path}: the output must end in .csv or .parquet")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; add --overwrite to replace it")
-    tmp = path.with_name(f".{path.name}.partial")
-    if suffix == ".csv":
-        df.to_csv(tmp, index=False)
-    else:
-        df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
 
 
 def figures(real: pd.DataFrame, synth: pd.DataFrame, result: dict[str, Any], model=None) -> dict[str, str]:

@@ -350,17 +350,10 @@ class BayesianNetworkSynthesizer:
         return order
 
     def _sample_codes(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        codes = np.zeros((n, len(self.nodes)), dtype=np.int64)
+        codes = np.zeros((n, len(self.nodes)), dtype=np.int64, order="F")  # column-major: config() reads columns
         for j in self._order():
             cfg, _ = structure.config(codes, self.cards, self.parents[j])
-            cum = np.cumsum(self.cpts[j], axis=1)
-            cum[:, -1] = 1.0
-            u = rng.random(n)
-            out = np.empty(n, dtype=np.int64)
-            for s in range(0, n, 200_000):  # chunks keep the (rows x states) comparison small
-                e = min(n, s + 200_000)
-                out[s:e] = (u[s:e, None] > cum[cfg[s:e]]).sum(1)
-            codes[:, j] = out
+            codes[:, j] = structure.draw_rows(self.cpts[j], cfg, rng.random(n))
         return codes[:, : len(self.columns)]
 
     def sample(self, num_rows: int, random_state: int | None = None) -> pd.DataFrame:
