@@ -165,8 +165,8 @@ def fit(table: pd.DataFrame, cols: list[encode.Column], epsilon: float, bins: in
     finite = math.isfinite(epsilon)
     account = {
         "epsilon": epsilon if finite else "inf", "neighbouring": "one row replaced (bounded DP); n is public",
-        "spent": {"columns": e_cols if finite else "inf", "structure": e_struct if finite else "inf",
-                  "tables": e_tables if finite else "inf"},
+        "spent": {"columns": round(e_cols, 9) if finite else "inf", "structure": round(e_struct, 9) if finite else "inf",
+                  "tables": round(e_tables, 9) if finite else "inf"},
         "mechanisms": {"columns": f"Laplace on a {CELLS}-cell histogram per continuous column",
                        "structure": "exponential mechanism on mutual information, d-1 rounds",
                        "tables": f"Laplace of scale {scale:.4g} on each joint count table"},
