@@ -92,6 +92,10 @@ def add_parser(sub) -> None:
     lf.add_argument("--forbid", type=_edge, action="append", default=[], metavar="A->B", help="an edge the network must not have")
     lf.add_argument("--rule", action="append", default=[], metavar="EXPR",
                     help="a condition every sampled row must meet (pandas eval syntax)")
+    lf.add_argument("--latent-search", choices=("mi", "fci"), default="mi",
+                    help="mi (default): latents over groups of strongly linked columns; fci: FCI over bootstrap "
+                         "resamples, latents where bidirected edges cluster, structural EM (slower)")
+    lf.add_argument("--fci-bootstrap", type=int, default=10, metavar="R", help="resamples for --latent-search fci")
     lf.add_argument("--missing", choices=("indicator", "em"), default="indicator",
                     help="indicator (default): a gap is a state of its own, kept in the sample (data not missing at "
                          "random); em: values missing at random are marginalised by structural EM")
@@ -138,7 +142,7 @@ def _fit(a: argparse.Namespace) -> int:
     m = BayesianNetworkSynthesizer(max_parents=a.max_parents, bins=a.bins, penalty=a.penalty, smoothing=a.smoothing, categorical=a.categorical,
                                    numeric=a.numeric, latent=a.latent, latent_states=a.latent_states,
                                    bootstrap=a.bootstrap, required_edges=a.require, forbidden_edges=a.forbid,
-                                   rules=a.rule, missing=a.missing, epsilon=a.epsilon, random_state=a.seed, verbose=True).fit(df)
+                                   rules=a.rule, missing=a.missing, latent_search=a.latent_search, fci_bootstrap=a.fci_bootstrap, epsilon=a.epsilon, random_state=a.seed, verbose=True).fit(df)
     m.sample(min(1000, len(df)))  # the rules must hold on the model's own samples before it is saved
     m.save(a.out)
     print(f"Wrote {a.out}: {len(m.edges)} edges, latent variables {m.latent_variables or 'none'}")

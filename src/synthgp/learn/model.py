@@ -82,7 +82,8 @@ class BayesianNetworkSynthesizer:
         if bins != "auto" and not (isinstance(bins, int) and bins >= 2):
             raise ValueError(f"bins must be 'auto' or a whole number >= 2, not {bins!r}")
         for name, v, lo in (("max_parents", max_parents, 0), ("latent", latent, 0), ("restarts", restarts, 0),
-                            ("latent_states", latent_states, 2), ("bootstrap", bootstrap, 0)):
+                            ("latent_states", latent_states, 2), ("bootstrap", bootstrap, 0),
+                            ("fci_bootstrap", fci_bootstrap, 1)):
             if not isinstance(v, int) or v < lo:
                 raise ValueError(f"{name} must be a whole number >= {lo}, not {v!r}")
         if epsilon is not None and not (isinstance(epsilon, (int, float)) and epsilon > 0):
