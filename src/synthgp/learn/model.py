@@ -62,6 +62,9 @@ class BayesianNetworkSynthesizer:
     epsilon          None (default), or learn under epsilon-differential privacy, PrivBayes-style
                      (`synthgp.learn.privbayes`; float("inf") runs the same procedure without noise); the
                      budget spent is in fit_info["privacy"] and the model file.
+    dp_seed          under epsilon: None (default) draws the mechanisms' randomness from the operating system's
+                     entropy, never from random_state: anyone who knows the seed could subtract the noise. A
+                     number makes an experiment repeatable and voids the guarantee (the account says so).
     bounds           under epsilon: public (low, high) ranges of continuous columns, {column: (low, high)};
                      a column without one has its observed range taken as public (recorded as such).
     random_state     seed for fitting and the default seed for sampling.
@@ -73,7 +76,9 @@ class BayesianNetworkSynthesizer:
                  latent_states: int = 3, latent_groups: Iterable[Iterable[str]] = (),
                  required_edges: Iterable[tuple[str, str]] = (), forbidden_edges: Iterable[tuple[str, str]] = (),
                  rules: Iterable[str | Callable[[pd.DataFrame], Any]] = (), smoothing: float | str = "auto",
-                 latent_search: str = "mi", fci_bootstrap: int = 10, missing: str = "indicator", epsilon: float | None = None, bounds: dict[str, tuple[float, float]] | None = None,
+                 latent_search: str = "mi", fci_bootstrap: int = 10, missing: str = "indicator",
+                 epsilon: float | None = None, dp_seed: int | None = None,
+                 bounds: dict[str, tuple[float, float]] | None = None,
                  random_state: int | None = 0, verbose: bool = False):
         if penalty not in ("bic", "aic", "auto") and not (isinstance(penalty, (int, float)) and penalty > 0):
             raise ValueError(f"penalty must be 'auto', 'bic', 'aic' or a share of BIC's above 0, not {penalty!r}")
@@ -103,7 +108,7 @@ class BayesianNetworkSynthesizer:
                            latent_groups=[list(g) for g in latent_groups],
                            required_edges=[list(e) for e in required_edges],
                            forbidden_edges=[list(e) for e in forbidden_edges], smoothing=smoothing,
-                           random_state=random_state, epsilon=epsilon, missing=missing,
+                           random_state=random_state, epsilon=epsilon, dp_seed=dp_seed, missing=missing,
                            latent_search=latent_search, fci_bootstrap=fci_bootstrap,
                            bounds={k: list(map(float, v)) for k, v in (bounds or {}).items()})
         self.rules = list(rules)
@@ -184,7 +189,10 @@ class BayesianNetworkSynthesizer:
                          "how": "fixed under differential privacy (tuning would read the data without noise)"}
         cols = encode.infer(table, bins, p["max_levels"], set(p["categorical"]), set(p["numeric"]))
         eps = float(p["epsilon"])
-        out = privbayes.fit(table, cols, eps, bins, p["max_parents"], p.get("bounds") or {}, rng)
+        out = privbayes.fit(table, cols, eps, bins, p["max_parents"], p.get("bounds") or {},
+                            np.random.default_rng(p.get("dp_seed")))  # not random_state: see dp_seed
+        out["privacy"]["randomness"] = ("operating-system entropy" if p.get("dp_seed") is None else
+                                        "seeded by dp_seed: repeatable, and no guarantee against whoever knows the seed")
         self.columns, self.parents, self.cpts, self.cards = out["columns"], out["parents"], out["cpts"], out["cards"]
         self.nodes = [c.name for c in self.columns]
         self.latent_children, self.within = {}, {}

@@ -155,7 +155,8 @@ def epsilon_curve(table: Table, epsilons=(0.1, 0.5, 1.0, 5.0, float("inf")), fol
                 test = df.iloc[parts[f]].reset_index(drop=True)
                 train = df.iloc[np.concatenate([parts[g] for g in range(folds) if g != f])].reset_index(drop=True)
                 t0 = time.perf_counter()
-                m = BayesianNetworkSynthesizer(epsilon=eps, random_state=seed + f).fit(train)
+                m = BayesianNetworkSynthesizer(epsilon=eps, dp_seed=seed + f if eps is not None else None,
+                                               random_state=seed + f).fit(train)  # dp_seed: a repeatable experiment
                 fit_s = time.perf_counter() - t0
                 synth = m.sample(len(train), random_state=seed + f)
                 u = evaluation.utility(train, synth, test, table.target, table.exclude, seed=seed)
