@@ -8,6 +8,8 @@ table synthgp learns from (it has no continuous sampling of its own). Needs `pip
 
     python benchmarks/learn.py                       # 100,000 x 25, sample 1,000,000
     python benchmarks/learn.py --rows 20000 --sample 100000
+    python benchmarks/learn.py --epsilon-curve flchain   # the DP learner against epsilon, figures into docs/figures
+    python benchmarks/learn.py --latents                 # cprd-cvd: FCI-found latents against hand-seeded ones
 """
 
 from __future__ import annotations
@@ -56,7 +58,13 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--cols", type=int, default=25)
     ap.add_argument("--sample", type=int, default=1_000_000)
+    ap.add_argument("--epsilon-curve", metavar="TABLE", help="instead: fidelity and utility against epsilon on a public table")
+    ap.add_argument("--latents", action="store_true", help="instead: latent discovery against hand-seeded latents on cprd-cvd")
     a = ap.parse_args()
+    if a.latents:
+        return latent_comparison()
+    if a.epsilon_curve:
+        return epsilon_curve(a.epsilon_curve)
     from synthgp.learn import BayesianNetworkSynthesizer, encode
 
     data = true_network(a.rows, a.cols, 1)
@@ -98,6 +106,89 @@ def main() -> None:
           f"{m.settings['penalty']}, smoothing {m.settings['smoothing']}); structure search {fi['structure_seconds']:.1f} s; "
           f"latent search {fi['latent_seconds']:.1f} s (kept: {list(m.latent_variables) or 'none'})")
     print(f"synthgp vs pgmpy: fit {rows[1][1] / rows[0][1]:.1f}x faster, sampling {rows[1][2] / rows[0][2]:.1f}x faster")
+
+
+def held_out_loglik(m, table: pd.DataFrame) -> float:
+    """Mean log-likelihood per held-out row, latents summed out (bins are the same for every model compared)."""
+    from synthgp.learn import encode, missing
+
+    codes = encode.encode(table, m.columns).astype(np.int64)
+    full = np.concatenate([codes, np.full((len(codes), len(m.nodes) - codes.shape[1]), -1)], axis=1)
+    return missing.expand(full, m.cards, m.parents, m.cpts)[2] / len(table)
+
+
+def latent_comparison() -> None:
+    import tempfile
+    from pathlib import Path
+
+    from sklearn.metrics import normalized_mutual_info_score as nmi
+    from threadpoolctl import threadpool_limits
+
+    import synthgp
+    from synthgp.learn import BayesianNetworkSynthesizer, evaluation
+
+    out = synthgp.generate(Path(tempfile.mkdtemp()) / "practice", patients=4000, seed=3, formats=("duckdb", "cprd-cvd"))
+    table = pd.read_parquet(out.folder("cprd_cvd") / "cprd_cvd.parquet")
+    columns = [c for c in table.columns[: list(table.columns).index("sbps") + 1] if c != "region"]
+    hold = table.sample(frac=0.25, random_state=0).index
+    train, holdout = table.drop(hold)[columns], table.loc[hold, columns]
+    con = out.connect()
+    truth = con.execute("""SELECT patid, coalesce((true_hypertension_onset <= DATE '2015-01-01')::INT, 0) AS hypertensive
+                           FROM hypertension_truth""").df()
+    con.close()
+    seeded = [["sbp", "sbps", "treathyp"], ["type2", "bmi", "choleratio"]]
+    fits = {"no latents": dict(latent=0), "hand-seeded (regulator's way)": dict(latent=0, latent_groups=seeded),
+            "mutual-information proposals": dict(latent=2), "FCI x 10 bootstraps + structural EM": dict(latent_search="fci", fci_bootstrap=10)}
+    print(f"cprd-cvd, {len(train):,} training rows, {len(holdout):,} held out, {len(columns)} columns\n")
+    print("| model | latents (children) | held-out loglik/row | NMI with true hypertension | TSTR treathyp | fit s | latent search s |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    with threadpool_limits(1):
+        for name, kw in fits.items():
+            t0 = time.perf_counter()
+            m = BayesianNetworkSynthesizer(random_state=0, **kw).fit(train)
+            fit_s = time.perf_counter() - t0
+            post = m.latent_posterior(table[columns]).join(table["patid"]).merge(truth, on="patid")
+            info = {k: round(nmi(post[k], post["hypertensive"]), 2) for k in m.latent_variables}
+            u = evaluation.utility(train, m.sample(len(train), random_state=1), holdout, "treathyp")
+            lat = "; ".join(f"{k}: {', '.join(v)}" for k, v in m.latent_variables.items()) or "-"
+            print(f"| {name} | {lat} | {held_out_loglik(m, holdout):.3f} | {info or '-'} | {u['tstr_auc']:.3f} "
+                  f"(TRTR {u['trtr_auc']:.3f}) | {fit_s:.1f} | {m.fit_info['latent_seconds']:.1f} |", flush=True)
+            if "latent_discovery" in m.fit_info:
+                d = m.fit_info["latent_discovery"]
+                print(f"\nFCI {d['fci_seconds']} s, structural EM {d['structural_em_seconds']} s; proposals: "
+                      + "; ".join(f"{p['fci_group']} gain {p['score_gain']}" for p in d["proposals"])
+                      + "\nstrongest pair scores: " + str(sorted(d["pair_scores"].items(), key=lambda kv: -kv[1])[:12]) + "\n")
+
+
+def epsilon_curve(name: str) -> None:
+    from pathlib import Path
+
+    from synthgp.evaluate import plots
+    from synthgp.learn import public
+
+    t0 = time.perf_counter()
+    rows = public.epsilon_curve(public.TABLES[name]())
+    print(f"{name}: 3-fold, each fold's model judged on the fold it never saw ({time.perf_counter() - t0:.0f} s)\n")
+    print("| epsilon | edges | mean KL (real-vs-real) | mean MMD^2 (2-, 3-way) | TSTR AUC | TRTR AUC | fit s |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        print(f"| {r['epsilon']} | {r['edges']:.1f} | {r['kl']:.4f} ({r['kl_real']:.4f}) | {r['mmd2']:.4f} | "
+              f"{r['tstr']:.3f} | {r['trtr']:.3f} | {r['fit_seconds']:.2f} |")
+    dp = [r for r in rows if not isinstance(r["epsilon"], str)]
+    base = rows[-1]
+    x = [str(r["epsilon"]).replace("inf", "no noise") for r in dp]
+    out = Path(__file__).resolve().parents[1] / "docs" / "figures"
+    out.mkdir(exist_ok=True)
+    (out / f"learn_epsilon_fidelity_{name}.svg").write_text(plots.lines(
+        x, {"mean KL, synthetic vs real": [r["kl"] for r in dp], "default learner (no DP)": [base["kl"]] * len(dp),
+            "real vs real": [r["kl_real"] for r in dp]}, f"{name}: column fidelity against epsilon", "mean KL"))
+    (out / f"learn_epsilon_mmd_{name}.svg").write_text(plots.lines(
+        x, {"mean MMD^2, 2- and 3-way": [r["mmd2"] for r in dp], "default learner (no DP)": [base["mmd2"]] * len(dp)},
+        f"{name}: joint fidelity against epsilon", "MMD^2"))
+    (out / f"learn_epsilon_utility_{name}.svg").write_text(plots.lines(
+        x, {"TSTR AUC": [r["tstr"] for r in dp], "default learner (no DP)": [base["tstr"]] * len(dp),
+            "TRTR AUC": [r["trtr"] for r in dp]}, f"{name}: utility against epsilon", "AUC"))
+    print(f"\nfigures in {out}")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,16 @@ def _smoothing(text: str) -> float | str:
     return v
 
 
+def _epsilon(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a privacy budget above 0 (e.g. 1), or inf for no noise")
+    return v
+
+
 def add_parser(sub) -> None:
     lp = sub.add_parser("learn", formatter_class=formatter, help="learn a Bayesian network from a real table; sample; evaluate",
                         description=textwrap.dedent("""\
@@ -82,6 +92,16 @@ def add_parser(sub) -> None:
     lf.add_argument("--forbid", type=_edge, action="append", default=[], metavar="A->B", help="an edge the network must not have")
     lf.add_argument("--rule", action="append", default=[], metavar="EXPR",
                     help="a condition every sampled row must meet (pandas eval syntax)")
+    lf.add_argument("--latent-search", choices=("mi", "fci"), default="mi",
+                    help="mi (default): latents over groups of strongly linked columns; fci: FCI over bootstrap "
+                         "resamples, latents where bidirected edges cluster, structural EM (slower)")
+    lf.add_argument("--fci-bootstrap", type=int, default=10, metavar="R", help="resamples for --latent-search fci")
+    lf.add_argument("--missing", choices=("indicator", "em"), default="indicator",
+                    help="indicator (default): a gap is a state of its own, kept in the sample (data not missing at "
+                         "random); em: values missing at random are marginalised by structural EM")
+    lf.add_argument("--epsilon", type=_epsilon, default=None, metavar="E",
+                    help="learn under E-differential privacy, PrivBayes-style (noisy structure and tables; "
+                         "no tuning, latents or seeded edges); the budget spent goes into the model file")
     lf.add_argument("--seed", type=int, default=0, metavar="S")
     lf.add_argument("--overwrite", action="store_true")
     ls = lsub.add_parser("sample", formatter_class=formatter, help="sample rows from a fitted model")
@@ -99,6 +119,9 @@ def add_parser(sub) -> None:
     le.add_argument("--exclude", type=comma_list, default=(), metavar="COLS", help="columns left out of the utility model")
     le.add_argument("--secret", type=comma_list, default=(), metavar="COLS", help="columns to attack by attribute inference")
     le.add_argument("--model", type=Path, metavar="MODEL", help="draw the model's network in the report")
+    le.add_argument("--shadow", type=int, default=0, metavar="G",
+                    help="also run the shadow-model membership attack with G real games per target (needs --model; "
+                         "refits the model about 3 x (20 + G) times; 16 is a fair start)")
     le.add_argument("--seed", type=int, default=0, metavar="S")
     lp.set_defaults(run=run)
 
@@ -119,10 +142,14 @@ def _fit(a: argparse.Namespace) -> int:
     m = BayesianNetworkSynthesizer(max_parents=a.max_parents, bins=a.bins, penalty=a.penalty, smoothing=a.smoothing, categorical=a.categorical,
                                    numeric=a.numeric, latent=a.latent, latent_states=a.latent_states,
                                    bootstrap=a.bootstrap, required_edges=a.require, forbidden_edges=a.forbid,
-                                   rules=a.rule, random_state=a.seed, verbose=True).fit(df)
+                                   rules=a.rule, missing=a.missing, latent_search=a.latent_search, fci_bootstrap=a.fci_bootstrap, epsilon=a.epsilon, random_state=a.seed, verbose=True).fit(df)
     m.sample(min(1000, len(df)))  # the rules must hold on the model's own samples before it is saved
     m.save(a.out)
     print(f"Wrote {a.out}: {len(m.edges)} edges, latent variables {m.latent_variables or 'none'}")
+    if a.epsilon is not None:
+        sp = m.fit_info["privacy"]["spent"]
+        print(f"  privacy budget spent: epsilon {a.epsilon:g} (columns {sp['columns']}, structure {sp['structure']}, "
+              f"tables {sp['tables']}); see the model's fit_info['privacy'] for what is taken as public")
     if not m.edges and len(df.columns) > 1:
         print(f"  no edges: every column was learned on its own. With {len(df):,} rows the penalty may outweigh "
               "the links; try fewer --bins (e.g. 4) or a smaller --penalty (e.g. aic), or leave both to auto",
@@ -131,12 +158,12 @@ def _fit(a: argparse.Namespace) -> int:
 
 
 def _sample(a: argparse.Namespace) -> int:
-    from synthgp.learn import BayesianNetworkSynthesizer, evaluation
+    from synthgp.learn import BayesianNetworkSynthesizer, tables
 
     if a.rows < 0:
         return fail(f"--rows must be >= 0, not {a.rows}")
     m = BayesianNetworkSynthesizer.load(a.model)
-    evaluation.write_table(m.sample(a.rows, a.seed), a.out, a.overwrite)
+    tables.write_table(m.sample(a.rows, a.seed), a.out, a.overwrite)
     print(f"Wrote {a.rows:,} rows to {a.out}")
     return 0
 
@@ -147,8 +174,18 @@ def _evaluate(a: argparse.Namespace) -> int:
     real, synth = evaluation.read_table(a.real), evaluation.read_table(a.synth)
     holdout = evaluation.read_table(a.holdout) if a.holdout else None
     model = BayesianNetworkSynthesizer.load(a.model) if a.model else None
+    if a.shadow and model is None:
+        return fail("--shadow needs --model: the attack refits the same learner")
+    if a.shadow and a.shadow < 4:
+        return fail(f"--shadow needs at least 4 games per target, not {a.shadow}")
+    gen = None
+    if a.shadow:
+        from synthgp.learn import shadow
+
+        gen = shadow.generator(model)
     html, r = evaluation.write_report(real, synth, a.out, model=model, target=a.target, holdout=holdout,
-                                      exclude=a.exclude, secrets=a.secret, seed=a.seed)
+                                      exclude=a.exclude, secrets=a.secret, seed=a.seed, generator=gen,
+                                      shadow_games=a.shadow or 16)
     s = r["summary"]
     print(f"{s['columns_kl_within_band']} of {s['columns']} columns within the real-vs-real KL band; "
           f"exact copies {s['exact_copies']}" + (f"; AUC TSTR {s['tstr_auc']:.3f} vs TRTR {s['trtr_auc']:.3f}"

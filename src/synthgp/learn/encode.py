@@ -103,16 +103,29 @@ def encode(df: pd.DataFrame, cols: list[Column]) -> np.ndarray:
     return out
 
 
+def _quantile(q: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """np.interp(u, linspace(0, 1, len(q)), q) without the search: the grid is even, so the cell is
+    floor(u * (len(q) - 1))."""
+    x = np.clip(u, 0.0, 1.0) * (len(q) - 1)
+    i = np.minimum(x.astype(np.int64), len(q) - 2)
+    return q[i] + (x - i) * (q[i + 1] - q[i])
+
+
 def decode(codes: np.ndarray, cols: list[Column], rng: np.random.Generator,
-           positions: np.ndarray | None = None) -> pd.DataFrame:
-    """Codes back to values; `positions` (rows x columns, in [0, 1)) place continuous values inside
-    their bin, uniformly in probability when not given."""
+           positions: dict[int, np.ndarray] | None = None) -> pd.DataFrame:
+    """Codes back to values; `positions` ({column index: values in [0, 1)}) place continuous values
+    inside their bin, uniformly in probability where not given."""
     data = {}
-    levels = np.linspace(0, 1, GRID)
     for j, c in enumerate(cols):
         x = codes[:, j].astype(np.int64)
         miss = c.has_missing & (x == c.cardinality - 1)
-        if c.kind == "categorical":
+        if c.kind == "categorical" and not miss.any() and c.dtype not in ("object", "category", "string"):
+            s = pd.Series(np.asarray(c.levels)[x])  # typed levels, no object detour
+            try:
+                s = s.astype(c.dtype)
+            except (TypeError, ValueError):
+                pass
+        elif c.kind == "categorical":
             vals = np.asarray(c.levels, dtype=object)[np.minimum(x, len(c.levels) - 1)]
             s = pd.Series(np.where(miss, None, vals), dtype=object)
             try:
@@ -122,8 +135,8 @@ def decode(codes: np.ndarray, cols: list[Column], rng: np.random.Generator,
         else:
             lo = np.concatenate([[0.0], c.cdf_at_edges])[np.minimum(x, len(c.edges))]
             hi = np.concatenate([c.cdf_at_edges, [1.0]])[np.minimum(x, len(c.edges))]
-            u = lo + (hi - lo) * (positions[:, j] if positions is not None else rng.random(len(x)))
-            v = np.interp(u, levels, np.asarray(c.quantiles))
+            u = lo + (hi - lo) * (positions[j] if positions and j in positions else rng.random(len(x)))
+            v = _quantile(np.asarray(c.quantiles), u)
             if c.integer:
                 v = np.round(v)
             v = np.where(miss, np.nan, v)

@@ -28,6 +28,7 @@ import pandas as pd
 
 from synthgp.evaluate import fidelity
 from synthgp.learn import mmd
+from synthgp.learn.tables import read_table, write_table  # noqa: F401 - their old home
 
 
 def _prepare(frames: list[pd.DataFrame], cols: list[str]) -> list[pd.DataFrame]:
@@ -147,8 +148,10 @@ def _risk(main: float, control: float) -> float:
 
 def evaluate(real: pd.DataFrame, synth: pd.DataFrame, target: str | None = None, holdout: pd.DataFrame | None = None,
              exclude: Iterable[str] = (), secrets: Iterable[str] = (), categorical: Iterable[str] = (),
-             seed: int = 0, kernel_mmd: bool = True) -> dict[str, Any]:
-    """Every measure as plain data. `real` is what the synthesizer learned from; `holdout` is real data
+             seed: int = 0, kernel_mmd: bool = True, generator=None, shadow_games: int = 16) -> dict[str, Any]:
+    """Every measure as plain data. `generator(table, seed) -> synthetic table` (the learner as fitted,
+    e.g. `shadow.generator(model)`) adds the shadow-model membership attack, `shadow_games` real games
+    per target (it refits the learner about 3 x (20 + shadow_games) times). `real` is what the synthesizer learned from; `holdout` is real data
     it never saw (without one, a third of `real` is held out for the utility test and the privacy
     control, which then overlaps the synthesizer's training rows: say so when reporting)."""
     missing = [c for c in real.columns if c not in synth.columns]
@@ -176,6 +179,10 @@ def evaluate(real: pd.DataFrame, synth: pd.DataFrame, target: str | None = None,
     priv["attribute_inference"] = [attribute_inference(real, synth, holdout, s, seed=seed) for s in secrets]
     priv["linkability"] = linkability(real, synth, holdout, seed=seed)
     priv["membership_inference"] = membership_inference(real, holdout, synth, cat)
+    if generator is not None:
+        from synthgp.learn import shadow
+
+        priv["shadow_membership"] = shadow.attack(real, holdout, generator, games=shadow_games, seed=seed, categorical=cat)
     out["privacy"] = priv
     cols = out["columns"]
     out["summary"] = {
@@ -186,42 +193,9 @@ def evaluate(real: pd.DataFrame, synth: pd.DataFrame, target: str | None = None,
         "tstr_auc": out["utility"]["tstr_auc"] if out["utility"] else None,
         "trtr_auc": out["utility"]["trtr_auc"] if out["utility"] else None,
         "exact_copies": priv["exact_copies"], "membership_auc": priv["membership_inference"]["auc"],
+        "shadow_membership_auc": priv["shadow_membership"]["auc"] if "shadow_membership" in priv else None,
     }
     return out
-
-
-def read_table(path) -> pd.DataFrame:
-    """A CSV or Parquet file, by extension."""
-    from pathlib import Path
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return pd.read_csv(path)
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    raise ValueError(f"{path}: give a .csv or .parquet file (not {suffix or 'no extension'})")
-
-
-def write_table(df: pd.DataFrame, path, overwrite: bool = False) -> None:
-    """CSV or Parquet by extension, written to a temporary name and renamed (never half a file)."""
-    import os
-    from pathlib import Path
-
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet", ".pq"):
-        raise ValueError(f"{path}: the output must end in .csv or .parquet")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; add --overwrite to replace it")
-    tmp = path.with_name(f".{path.name}.partial")
-    if suffix == ".csv":
-        df.to_csv(tmp, index=False)
-    else:
-        df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
 
 
 def figures(real: pd.DataFrame, synth: pd.DataFrame, result: dict[str, Any], model=None) -> dict[str, str]:
@@ -247,5 +221,6 @@ def write_report(real: pd.DataFrame, synth: pd.DataFrame, dest, model=None, **kw
     for k in ("dcr_synthetic", "dcr_holdout"):
         result["privacy"][k] = {"n": len(result["privacy"][k])}
     if model is not None:
-        result["model"] = {"edges": model.edges, "latent_variables": model.latent_variables, "fit": model.fit_info}
+        result["model"] = {"edges": model.edges, "latent_variables": model.latent_variables, "fit": model.fit_info,
+                           "privacy_budget": model.fit_info.get("privacy"), "missing": model.fit_info.get("missing")}
     return report.write(dest, "learn.html", report.json_ready(result), figs), result

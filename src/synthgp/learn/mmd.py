@@ -79,5 +79,6 @@ def combinations(real: pd.DataFrame, synth: pd.DataFrame, categorical: Iterable[
             rows.append({"columns": list(combo), "mmd2": float(np.median(syn)), "band_max": float(np.max(band)),
                          "within_band": bool(np.median(syn) <= np.max(band))})
         out["sizes"][str(size)] = {"combinations": len(rows), "within_band": sum(r["within_band"] for r in rows),
+                                   "mean_mmd2": float(np.mean([r["mmd2"] for r in rows])),
                                    "worst": sorted(rows, key=lambda r: r["band_max"] - r["mmd2"])[:5]}
     return out

@@ -13,9 +13,15 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from synthgp.learn import encode, latent, structure, tune, within
+from synthgp.learn import encode, latent, missing, structure, tune, within
 
 FORMAT = "synthgp-bn/1"
+
+
+def privbayes_bins(n: int) -> int:
+    """Bins per continuous column under differential privacy, from n alone (public): fewer bins leave
+    more rows per noisy cell. 4 below 2,000 rows, 6 below 20,000, then 10."""
+    return 4 if n < 2_000 else 6 if n < 20_000 else 10
 
 
 class BayesianNetworkSynthesizer:
@@ -44,6 +50,23 @@ class BayesianNetworkSynthesizer:
     smoothing        pseudo-count mixed into each conditional distribution, spread as the child's marginal,
                      so parent combinations seen rarely fall back towards the marginal; "auto" (default)
                      chooses among 1, 4 and 16 by held-out likelihood.
+    latent_search    "mi" (default): latents proposed over groups of columns with high mutual information, each
+                     fitted by EM; "fci": FCI over `fci_bootstrap` resamples with averaged edge marks
+                     (causal-learn), latents where bidirected edges cluster, each refined by structural EM
+                     (`synthgp.learn.discover`); its cost is fit_info["latent_seconds"].
+    fci_bootstrap    bootstrap resamples for latent_search="fci".
+    missing          "indicator" (default): a missing value is a state of its own (the regulator's "missing
+                     node"), right when data are not missing at random, and the sample keeps the gaps; "em":
+                     values missing at random are marginalised by structural EM (`synthgp.learn.missing`), and
+                     the sample has none. fit_info["missing"] says which was used and why.
+    epsilon          None (default), or learn under epsilon-differential privacy, PrivBayes-style
+                     (`synthgp.learn.privbayes`; float("inf") runs the same procedure without noise); the
+                     budget spent is in fit_info["privacy"] and the model file.
+    dp_seed          under epsilon: None (default) draws the mechanisms' randomness from the operating system's
+                     entropy, never from random_state: anyone who knows the seed could subtract the noise. A
+                     number makes an experiment repeatable and voids the guarantee (the account says so).
+    bounds           under epsilon: public (low, high) ranges of continuous columns, {column: (low, high)};
+                     a column without one has its observed range taken as public (recorded as such).
     random_state     seed for fitting and the default seed for sampling.
     """
 
@@ -53,6 +76,9 @@ class BayesianNetworkSynthesizer:
                  latent_states: int = 3, latent_groups: Iterable[Iterable[str]] = (),
                  required_edges: Iterable[tuple[str, str]] = (), forbidden_edges: Iterable[tuple[str, str]] = (),
                  rules: Iterable[str | Callable[[pd.DataFrame], Any]] = (), smoothing: float | str = "auto",
+                 latent_search: str = "mi", fci_bootstrap: int = 10, missing: str = "indicator",
+                 epsilon: float | None = None, dp_seed: int | None = None,
+                 bounds: dict[str, tuple[float, float]] | None = None,
                  random_state: int | None = 0, verbose: bool = False):
         if penalty not in ("bic", "aic", "auto") and not (isinstance(penalty, (int, float)) and penalty > 0):
             raise ValueError(f"penalty must be 'auto', 'bic', 'aic' or a share of BIC's above 0, not {penalty!r}")
@@ -61,16 +87,30 @@ class BayesianNetworkSynthesizer:
         if bins != "auto" and not (isinstance(bins, int) and bins >= 2):
             raise ValueError(f"bins must be 'auto' or a whole number >= 2, not {bins!r}")
         for name, v, lo in (("max_parents", max_parents, 0), ("latent", latent, 0), ("restarts", restarts, 0),
-                            ("latent_states", latent_states, 2), ("bootstrap", bootstrap, 0)):
+                            ("latent_states", latent_states, 2), ("bootstrap", bootstrap, 0),
+                            ("fci_bootstrap", fci_bootstrap, 1)):
             if not isinstance(v, int) or v < lo:
                 raise ValueError(f"{name} must be a whole number >= {lo}, not {v!r}")
+        if epsilon is not None and not (isinstance(epsilon, (int, float)) and epsilon > 0):
+            raise ValueError(f"epsilon must be a number above 0 (float('inf') for no noise), not {epsilon!r}")
+        if latent_search not in ("mi", "fci"):
+            raise ValueError(f"latent_search must be 'mi' or 'fci', not {latent_search!r}")
+        if missing not in ("indicator", "em"):
+            raise ValueError(f"missing must be 'indicator' or 'em', not {missing!r}")
+        if epsilon is not None and missing == "em":
+            raise ValueError("epsilon: missing='em' has no privacy account; use missing='indicator'")
+        if epsilon is not None and (list(latent_groups) or list(required_edges) or list(forbidden_edges)):
+            raise ValueError("epsilon: latent_groups, required_edges and forbidden_edges are not supported under "
+                             "differential privacy")
         self.params = dict(max_parents=max_parents, bins=bins, max_levels=max_levels, categorical=list(categorical),
                            numeric=list(numeric), penalty=penalty, bootstrap=bootstrap,
                            bootstrap_threshold=bootstrap_threshold, restarts=restarts, latent=latent, latent_states=latent_states,
                            latent_groups=[list(g) for g in latent_groups],
                            required_edges=[list(e) for e in required_edges],
                            forbidden_edges=[list(e) for e in forbidden_edges], smoothing=smoothing,
-                           random_state=random_state)
+                           random_state=random_state, epsilon=epsilon, dp_seed=dp_seed, missing=missing,
+                           latent_search=latent_search, fci_bootstrap=fci_bootstrap,
+                           bounds={k: list(map(float, v)) for k, v in (bounds or {}).items()})
         self.rules = list(rules)
         self.verbose = verbose
         self.columns: list[encode.Column] = []
@@ -93,12 +133,15 @@ class BayesianNetworkSynthesizer:
         p = self.params
         rng = np.random.default_rng(p["random_state"])
         table = table.rename(columns=str)
+        if p.get("epsilon") is not None:
+            return self._fit_private(table, rng, t0)
         self.settings = tune.select(table, p, np.random.default_rng([p["random_state"] or 0, 2]))
         self.fit_info["settings"] = self.settings
         self._log("settings: " + ", ".join(f"{k} {self.settings[k]}" for k in ("bins", "penalty", "smoothing"))
                   + f" ({self.settings['how']})")
         self.columns = encode.infer(table, self.settings["bins"], p["max_levels"], set(p["categorical"]), set(p["numeric"]))
         codes = encode.encode(table, self.columns)
+        em_cols = self._missing_info(table, codes)
         names = [c.name for c in self.columns]
         cards = [c.cardinality for c in self.columns]
         ix = {n: i for i, n in enumerate(names)}
@@ -106,8 +149,17 @@ class BayesianNetworkSynthesizer:
         forb = [self._edge(e, ix, "forbidden_edges") for e in p["forbidden_edges"]]
         self._log(f"encoded {len(table):,} rows x {len(names)} columns in {time.perf_counter() - t0:.2f} s")
         t1 = time.perf_counter()
+        em = None
+        if em_cols:
+            em = missing.structural_em(codes.astype(np.int64), cards, p["max_parents"], self.settings["penalty"],
+                                       self.settings["smoothing"], rng, req, forb)
+            parents = [set(s) for s in em["parents"]]
+            codes = missing.impute(codes.astype(np.int64), cards, em["parents"], em["cpts"], rng)  # for latents, within-bin
+            self.fit_info["missing"].update(em_iterations=em["iterations"], score_trace=em["trace"])
         scorer = structure.Scorer(codes, cards, self.settings["penalty"])  # its cache of local scores serves the latent step too
-        if p["bootstrap"]:
+        if em:  # the structure came from structural EM
+            self.fit_info["missing"]["note"] = "bootstrap averaging is not used with EM" if p["bootstrap"] else None
+        elif p["bootstrap"]:
             parents, info = structure.bootstrap(codes, cards, p["max_parents"], p["bootstrap"], p["bootstrap_threshold"],
                                                 rng, self.settings["penalty"], req, forb)
             self.fit_info["edge_frequency"] = info["edge_frequency"].round(3).tolist()
@@ -118,7 +170,7 @@ class BayesianNetworkSynthesizer:
         self._log(f"structure: {sum(len(s) for s in parents)} edges in {self.fit_info['structure_seconds']:.2f} s")
         self.nodes, self.cards = list(names), list(cards)
         self.parents = [tuple(sorted(s)) for s in parents]
-        self.cpts = [self._cpt(codes, j, self.parents[j]) for j in range(len(names))]
+        self.cpts = list(em["cpts"]) if em else [self._cpt(codes, j, self.parents[j]) for j in range(len(names))]
         t2 = time.perf_counter()
         self._add_latents(codes, scorer, rng, req)
         self.fit_info["latent_seconds"] = round(time.perf_counter() - t2, 3)
@@ -127,6 +179,43 @@ class BayesianNetworkSynthesizer:
         self.fit_info.update(rows=len(table), seconds=round(time.perf_counter() - t0, 3))
         self._log(f"fitted in {self.fit_info['seconds']:.2f} s; latent variables: {list(self.latent_children) or 'none'}")
         return self
+
+    def _fit_private(self, table: pd.DataFrame, rng: np.random.Generator, t0: float) -> "BayesianNetworkSynthesizer":
+        from synthgp.learn import privbayes
+
+        p = self.params
+        bins = p["bins"] if p["bins"] != "auto" else privbayes_bins(len(table))
+        self.settings = {"bins": bins, "penalty": None, "smoothing": 0.0,
+                         "how": "fixed under differential privacy (tuning would read the data without noise)"}
+        cols = encode.infer(table, bins, p["max_levels"], set(p["categorical"]), set(p["numeric"]))
+        eps = float(p["epsilon"])
+        out = privbayes.fit(table, cols, eps, bins, p["max_parents"], p.get("bounds") or {},
+                            np.random.default_rng(p.get("dp_seed")))  # not random_state: see dp_seed
+        out["privacy"]["randomness"] = ("operating-system entropy" if p.get("dp_seed") is None else
+                                        "seeded by dp_seed: repeatable, and no guarantee against whoever knows the seed")
+        self.columns, self.parents, self.cpts, self.cards = out["columns"], out["parents"], out["cpts"], out["cards"]
+        self.nodes = [c.name for c in self.columns]
+        self.latent_children, self.within = {}, {}
+        self.fit_info.update(settings=self.settings, privacy=out["privacy"], latent_proposals=[],
+                             rows=len(table), seconds=round(time.perf_counter() - t0, 3))
+        self._log(f"fitted under epsilon = {eps:g} in {self.fit_info['seconds']:.2f} s: {len(self.edges)} edges")
+        return self
+
+    def _missing_info(self, table: pd.DataFrame, codes: np.ndarray) -> list[int]:
+        """Under missing='em', turn each incomplete column's missing state into unknown cells (code -1)."""
+        incomplete = [j for j, c in enumerate(self.columns) if c.has_missing]
+        if not incomplete:
+            return []
+        how = self.params.get("missing", "indicator")
+        self.fit_info["missing"] = {"method": {"em": "structural EM (missing at random)",
+                                               "indicator": "missing node (a state of its own)"}[how],
+                                    "why": missing.WHY[how], "columns": [self.columns[j].name for j in incomplete]}
+        if how != "em":
+            return []
+        for j in incomplete:
+            codes[table[self.columns[j].name].isna().to_numpy(), j] = -1
+            self.columns[j].has_missing = False
+        return incomplete
 
     def _edge(self, e, ix, what):
         if len(e) != 2 or e[0] not in ix or e[1] not in ix:
@@ -151,7 +240,8 @@ class BayesianNetworkSynthesizer:
         for g in seeded:
             if not 2 <= len(set(g)) <= 4:
                 raise ValueError(f"latent_groups: each group names 2-4 different columns, not {[self.nodes[i] for i in g]}")
-        groups = seeded + (latent.propose(codes, self.cards, p["latent"]) if p["latent"] else [])
+        fci = p.get("latent_search") == "fci" and p["latent"] > 0
+        groups = seeded + (latent.propose(codes, self.cards, p["latent"]) if p["latent"] and not fci else [])
         n = len(codes)
         pen = structure.penalty_weight(self.settings["penalty"], n)
         tried = []
@@ -181,6 +271,33 @@ class BayesianNetworkSynthesizer:
                 self.cpts[ch] = f.cpts[ch].reshape(-1, self.cards[ch])
             self.latent_children[name] = [self.nodes[i] for i in g]
         self.fit_info["latent_proposals"] = tried
+        if fci:
+            self._discover_latents(codes, rng, required)
+
+    def _discover_latents(self, codes: np.ndarray, rng: np.random.Generator, required) -> None:
+        from synthgp.learn import discover
+
+        p = self.params
+        obs = len(self.columns)
+        full = np.concatenate([codes.astype(np.int64), np.full((len(codes), len(self.nodes) - obs), -1)], axis=1)
+        res = discover.search(full, list(self.cards), list(self.parents), list(self.cpts), p["latent_states"],
+                              self.settings["penalty"], self.settings["smoothing"], p["max_parents"], rng,
+                              rounds=p["fci_bootstrap"], required=required)
+        self.cards, self.parents, self.cpts = res["cards"], [tuple(q) for q in res["parents"]], res["cpts"]
+        for L in range(len(self.nodes), len(self.cards)):
+            self.nodes.append(f"latent_{L - obs + 1}")
+        for L in range(obs, len(self.nodes)):  # children as structural EM left them
+            self.latent_children[self.nodes[L]] = [self.nodes[j] for j, ps in enumerate(self.parents) if L in ps]
+        self.latent_children = {k: v for k, v in self.latent_children.items() if v}
+        names = lambda ix: [self.nodes[i] if i < len(self.nodes) else f"latent_{i - obs + 1}" for i in ix]  # noqa: E731
+        self.fit_info["latent_discovery"] = {
+            "method": f"FCI (G-squared, alpha 0.01, depth 2) over {p['fci_bootstrap']} bootstrap resamples; "
+                      "pairs scored bidirected 1, o-> 0.5, o-o 0.33; structural EM per proposal",
+            "proposals": [{**t, "fci_group": names(t["fci_group"]), "children": names(t["children"])} for t in res["proposals"]],
+            "kept": [self.nodes[L] for L in res["latents"]], "fci_seconds": res["fci_seconds"],
+            "structural_em_seconds": res["sem_seconds"],
+            "pair_scores": {f"{self.nodes[a]}~{self.nodes[b]}": round(float(res["pair_scores"][a, b]), 2)
+                            for a in range(obs) for b in range(a + 1, obs) if res["pair_scores"][a, b] > 0}}
 
     # ---- inspection -------------------------------------------------------------------------------
     @property
@@ -242,17 +359,10 @@ class BayesianNetworkSynthesizer:
         return order
 
     def _sample_codes(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        codes = np.zeros((n, len(self.nodes)), dtype=np.int64)
+        codes = np.zeros((n, len(self.nodes)), dtype=np.int64, order="F")  # column-major: config() reads columns
         for j in self._order():
             cfg, _ = structure.config(codes, self.cards, self.parents[j])
-            cum = np.cumsum(self.cpts[j], axis=1)
-            cum[:, -1] = 1.0
-            u = rng.random(n)
-            out = np.empty(n, dtype=np.int64)
-            for s in range(0, n, 200_000):  # chunks keep the (rows x states) comparison small
-                e = min(n, s + 200_000)
-                out[s:e] = (u[s:e, None] > cum[cfg[s:e]]).sum(1)
-            codes[:, j] = out
+            codes[:, j] = structure.draw_rows(self.cpts[j], cfg, rng.random(n))
         return codes[:, : len(self.columns)]
 
     def sample(self, num_rows: int, random_state: int | None = None) -> pd.DataFrame:
@@ -323,6 +433,8 @@ class BayesianNetworkSynthesizer:
         if meta.get("format") != FORMAT:
             raise ValueError(f"{path}: model format {meta.get('format')!r}, this synthgp reads {FORMAT!r}")
         p = meta["params"]
+        if p.get("epsilon") == "inf":
+            p["epsilon"] = float("inf")
         self = cls(**{k: v for k, v in p.items() if k not in ("required_edges", "forbidden_edges")},
                    required_edges=[tuple(e) for e in p["required_edges"]],
                    forbidden_edges=[tuple(e) for e in p["forbidden_edges"]], rules=meta["rules"])

@@ -21,6 +21,45 @@ def config(codes: np.ndarray, cards: list[int], parents: tuple[int, ...]) -> tup
     return idx, q
 
 
+def draw_rows(table: np.ndarray, cfg: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """For each row i, the state s of table[cfg_i] (a (q, r) table of distributions) with
+    cum[s-1] <= u_i < cum[s]: a compiled scan where numba is installed (the same states), else one
+    searchsorted over the rows' cumulative tables laid end to end (row k shifted by k)."""
+    q, r = table.shape
+    cum = np.cumsum(table, axis=1)
+    cum /= cum[:, -1:]
+    kernel = _kernel()
+    if kernel is not None:
+        out = np.empty(len(u), dtype=np.int64)
+        kernel(np.ascontiguousarray(cum), np.ascontiguousarray(cfg, dtype=np.int64), np.ascontiguousarray(u), out)
+        return out
+    flat = (cum + np.arange(q)[:, None]).ravel()
+    return np.minimum(np.searchsorted(flat, u + cfg, side="right") - cfg * r, r - 1)
+
+
+_KERNEL: list = []
+
+
+def _kernel():
+    if not _KERNEL:
+        try:
+            import numba
+        except ImportError:
+            _KERNEL.append(None)
+        else:
+            @numba.njit(cache=True)
+            def scan(cum, cfg, u, out):  # pragma: no cover - compiled
+                r = cum.shape[1]
+                for i in range(u.shape[0]):
+                    c = cfg[i]
+                    s = 0
+                    while s < r - 1 and u[i] >= cum[c, s]:
+                        s += 1
+                    out[i] = s
+            _KERNEL.append(scan)
+    return _KERNEL[0]
+
+
 def penalty_weight(penalty: str | float, n: int) -> float:
     """Score penalty per free parameter."""
     if penalty == "aic":
@@ -29,11 +68,14 @@ def penalty_weight(penalty: str | float, n: int) -> float:
 
 
 class Scorer:
-    def __init__(self, codes: np.ndarray, cards: list[int], penalty: str | float = "bic"):
-        """penalty: "bic" (half log n per parameter), "aic" (1), or a number: that share of BIC's."""
+    def __init__(self, codes: np.ndarray, cards: list[int], penalty: str | float = "bic",
+                 weights: np.ndarray | None = None, n: int | None = None):
+        """penalty: "bic" (half log n per parameter), "aic" (1), or a number: that share of BIC's.
+        weights: per-row weights (expected counts, for structural EM), with n the number of real rows."""
         self.codes = codes.astype(np.int64)
         self.cards = cards
-        self.n = len(codes)
+        self.weights = weights
+        self.n = n if n is not None else len(codes)
         self.k = penalty_weight(penalty, self.n)
         self.cache: dict[tuple[int, tuple[int, ...]], float] = {}
 
@@ -42,11 +84,11 @@ class Scorer:
         if key not in self.cache:
             cfg, q = config(self.codes, self.cards, parents)
             r = self.cards[j]
-            counts = np.bincount(cfg * r + self.codes[:, j], minlength=q * r).reshape(q, r).astype(float)
+            counts = np.bincount(cfg * r + self.codes[:, j], weights=self.weights, minlength=q * r).reshape(q, r).astype(float)
             tot = counts.sum(axis=1, keepdims=True)
             nz = counts > 0
             ll = float(np.sum(counts[nz] * np.log(counts[nz] / np.broadcast_to(tot, counts.shape)[nz])))
-            used_q = int((tot[:, 0] > 0).sum())  # parameters of configurations never seen cost nothing to fit
+            used_q = int((tot[:, 0] > 1e-9).sum())  # parameters of configurations never seen cost nothing to fit
             self.cache[key] = ll - self.k * used_q * (r - 1)
         return self.cache[key]
 

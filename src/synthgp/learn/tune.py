@@ -38,12 +38,13 @@ MAX_ROWS = 5_000
 LARGE = {"bins": 10, "penalty": "bic", "smoothing": 1.0}
 
 
-def cpt(codes: np.ndarray, cards: list[int], j: int, parents: tuple[int, ...], smoothing: float) -> np.ndarray:
+def cpt(codes: np.ndarray, cards: list[int], j: int, parents: tuple[int, ...], smoothing: float,
+        weights: np.ndarray | None = None) -> np.ndarray:
     """P(child | parents) from counts, each parent combination smoothed by `smoothing` pseudo-rows
     spread as the child's marginal (an unseen combination gets the marginal)."""
     cfg, q = structure.config(codes.astype(np.int64), cards, parents)
     r = cards[j]
-    counts = np.bincount(cfg * r + codes[:, j], minlength=q * r).reshape(q, r).astype(float)
+    counts = np.bincount(cfg * r + codes[:, j], weights=weights, minlength=q * r).reshape(q, r).astype(float)
     marg = (counts.sum(0) + 0.5 / r) / (counts.sum() + 0.5)  # never zero: a state unseen in a fold stays possible
     t = counts + smoothing * marg
     tot = t.sum(1, keepdims=True)

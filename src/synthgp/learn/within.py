@@ -63,14 +63,14 @@ def fit(table: pd.DataFrame, cols: list[encode.Column], codes: np.ndarray, cards
     return out
 
 
-def draw(codes: np.ndarray, cards: list[int], tables: dict[int, dict], rng: np.random.Generator) -> np.ndarray:
-    """Relative positions in [0, 1) inside each row's bin, per column (uniform where no table applies)."""
-    pos = rng.random(codes.shape)
+def draw(codes: np.ndarray, cards: list[int], tables: dict[int, dict], rng: np.random.Generator) -> dict[int, np.ndarray]:
+    """Relative positions in [0, 1) inside each row's bin, per continuous column with a table (every one,
+    when the model has tables), as {column: array}."""
+    pos = {}
     for j, w in tables.items():
         cfg, _ = structure.config(codes, cards, tuple(w["parents"]))
         t = w["table"]
         code = np.minimum(codes[:, j], t.shape[1] - 1)  # the missing state: any sub-bin, it is not decoded
-        cum = np.cumsum(t[cfg, code], axis=1)
-        s = (rng.random(len(codes))[:, None] > cum[:, :-1]).sum(1)
-        pos[:, j] = (s + pos[:, j]) / SUB
+        s = structure.draw_rows(t.reshape(-1, t.shape[2]), cfg * t.shape[1] + code, rng.random(len(codes)))
+        pos[j] = (s + rng.random(len(codes))) / SUB
     return pos
