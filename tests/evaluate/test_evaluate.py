@@ -264,6 +264,7 @@ def test_the_inertia_the_audit_finds_is_the_inertia_in_the_truth(practice):
         con.close()
     assert flagged > 100 and inert / flagged > 0.85
     assert truth > 100 and found / truth > 0.95
-    # ABPM/HBPM after an above-target review is a check before a further step (1.4.47), and the simulation
-    # only does it where it steps up or confirms resistance: never where it chose inertia
-    assert confirmed_at_inertia == 0
+    # ABPM/HBPM after an above-target review is a check before a further step (1.4.47): the simulation does it
+    # where it steps up or confirms resistance, so after a review of inertia it comes only by another route
+    # within the window (a later review's check), rarely
+    assert confirmed_at_inertia <= 0.02 * truth

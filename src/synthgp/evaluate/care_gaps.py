@@ -34,6 +34,7 @@ from synthgp.evaluate import qof
 
 CLINIC_SBP = codes.snomed("bp_systolic")
 OUT_OF_CLINIC = codes.sql("abpm_systolic", "hbpm_systolic")
+HTN_REFERRAL = codes.sql("hypertension_referral")  # specialist advice (1.4.52): not a referral for anything else
 
 
 def windows() -> dict[str, Any]:
@@ -87,7 +88,7 @@ judged_step AS (
               AND n.issuedate <= v.d + INTERVAL {int(w['step_up_days'])} DAY
               AND NOT EXISTS (SELECT 1 FROM rx o WHERE o.patid = v.patid AND o.prodcodeid = n.prodcodeid
                               AND o.issuedate < v.d AND o.issuedate >= v.d - INTERVAL {int(w['lookback_days'])} DAY)) AS changed,
-    EXISTS (SELECT 1 FROM coded f WHERE f.patid = v.patid AND f.cluster = 'REFERRAL'
+    EXISTS (SELECT 1 FROM coded f WHERE f.patid = v.patid AND f.sct IN ({HTN_REFERRAL})
               AND f.obsdate <= v.d + INTERVAL {int(w['step_up_days'])} DAY) AS referred,
     EXISTS (SELECT 1 FROM oc WHERE oc.patid = v.patid AND oc.obsdate >= v.d
               AND oc.obsdate <= v.d + INTERVAL {int(w['step_up_days'])} DAY) AS confirmed

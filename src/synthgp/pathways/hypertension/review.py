@@ -25,7 +25,8 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     due = act[s.dx[act] & (s.next_review[act] < month.day1)]
     if not len(due):
         return
-    rday = np.clip(np.maximum(s.next_review[due], month.day0), s.ent[due], s.lst[due])
+    # the review's working day (what the record shows it on, and what the decisions are dated)
+    rday = h.contacts.weekday(np.clip(np.maximum(s.next_review[due], month.day0), s.ent[due], s.lst[due]))
     dna = h.draws("dna").uniform(due, m) < care.did_not_attend
     rec.observation(due[dna], rday[dna], rec.code("did_not_attend"), obstype=rec.obstype("Observation"))
     s.next_review[due[dna]] = rday[dna] + h.fu["missed_review_rebook_days"]
