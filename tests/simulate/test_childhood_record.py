@@ -20,7 +20,8 @@ def _rows(out):
                    i.date_of_birth, s.jobcatid
             FROM observation o JOIN medical_dictionary m USING (medcodeid) JOIN patient p USING (patid)
             JOIN patient_identity i USING (patid) LEFT JOIN staff s ON s.staffid = o.staffid
-            WHERE m.cluster LIKE 'IMM%'""").fetchall()
+            WHERE m.cluster IN ('IMM_DTAP', 'IMM_MENC', 'IMM_HIBMENC', 'IMM_PCV', 'IMM_ROTA', 'IMM_MENB', 'IMM_MMR')
+            """).fetchall()  # the childhood programme's clusters (adults' PPV and shingles: the prevention pathway's)
     finally:
         con.close()
 
