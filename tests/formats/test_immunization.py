@@ -56,8 +56,10 @@ def imms(out, rows) -> list[dict]:
 def rows(db) -> dict[str, dict]:
     """The record's immunisation observations by obsid: code key, dates, consultation, staff."""
     keys = {codes.snomed(k): k for k in (*FLU_KEYS, *COVID_KEYS)}
+    # adults' programmes: children's nasal flu (the childhood pathway's) is tested in test_new_content.py
     cur = db.execute("""SELECT o.obsid, o.patid, o.consid, o.staffid, o.obsdate, o.enterdate, d.snomedctconceptid
-        FROM observation o JOIN medical_dictionary d USING (medcodeid) WHERE d.cluster IN ('FLU', 'FLUDECL', 'COVIDVAC')""")
+        FROM observation o JOIN medical_dictionary d USING (medcodeid) JOIN patient_identity i USING (patid)
+        WHERE d.cluster IN ('FLU', 'FLUDECL', 'COVIDVAC') AND o.obsdate >= i.date_of_birth + INTERVAL 18 YEAR""")
     return {str(r[0]): {"patid": r[1], "consid": r[2], "staffid": r[3], "obsdate": r[4], "enterdate": r[5],
                         "key": keys[r[6]]} for r in cur.fetchall()}
 

@@ -505,8 +505,9 @@ SELECT di.patid, CAST(di.issueid AS VARCHAR) AS id, {_json(f'''{{
   'courseOfTherapyType': {{'coding': [{{'system': {_sys('course_of_therapy')}, 'code': {course}, 'display': {_case(course, disp)}}}]}},
   'dosageInstruction': CASE WHEN cd.dosage_text IS NOT NULL THEN [{{
       'text': cd.dosage_text,
-      'timing': {{'repeat': {{'frequency': CAST(cd.dose_frequency AS INTEGER), 'period': cd.dose_interval, 'periodUnit': 'd'}}}},
-      'doseAndRate': [{{'doseQuantity': {{'value': cd.dose_number, 'unit': lower(cd.dose_unit)}}}}]}}] END,
+      'timing': CASE WHEN cd.dose_frequency >= 1 THEN {{'repeat': {{'frequency': CAST(cd.dose_frequency AS INTEGER),
+                                                                     'period': cd.dose_interval, 'periodUnit': 'd'}}}} END,
+      'doseAndRate': CASE WHEN cd.dose_number > 0 THEN [{{'doseQuantity': {{'value': cd.dose_number, 'unit': lower(cd.dose_unit)}}}}] END}}] END,
   'substitution': {{'allowedBoolean': {str(mapping()['uk_core']['substitution_allowed']).lower()}}},
   'dispenseRequest': {{
       'quantity': {{'value': di.quantity, 'unit': qu.description}},
