@@ -2,9 +2,7 @@
 era's equation of its creatinine, creatinine stays compatible with life, one current CKD stage per person,
 metformin stopped below eGFR 30 and spironolactone after K+ > 6."""
 
-import duckdb
 import numpy as np
-import pytest
 
 from synthgp.clinical import egfr as eq
 from synthgp.core import codes, reference
@@ -14,13 +12,6 @@ STAGE_KEYS = ("ckd_stage3", "ckd_stage4", "ckd_stage5", "ckd_stage5_dialysis")
 
 def _prods(name: str) -> str:
     return ", ".join(str(lv["prodcodeid"]) for lv in reference.toml("medicines.toml")[name]["levels"])
-
-
-@pytest.fixture(scope="module")
-def con(small):
-    c = duckdb.connect(str(small / "synthgp.duckdb"), read_only=True)
-    yield c
-    c.close()
 
 
 def test_every_egfr_is_the_eras_equation_of_its_creatinine(con):

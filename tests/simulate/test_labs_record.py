@@ -2,20 +2,11 @@
 under their header, ranges and units on every result, results consistent with the truth (lab_truth and the
 registers), nothing outside registration."""
 
-import duckdb
-import pytest
 
 from synthgp.core import codes, reference
 
 CFG = reference.toml("labs.toml")
 LABS = "m.cluster IN ('LAB', 'PANEL')"
-
-
-@pytest.fixture(scope="module")
-def con(small):
-    c = duckdb.connect(str(small / "synthgp.duckdb"), read_only=True)
-    yield c
-    c.close()
 
 
 def test_no_patient_has_two_results_of_one_code_on_one_day(con):

@@ -1,7 +1,6 @@
 """The registers in a generated practice (20,000 patients, seed 5), read from its DuckDB file: medicines only
 with the condition that calls for them, checks after starting a medicine that needs them, nothing after death."""
 
-import duckdb
 import pytest
 
 from synthgp.core import reference
@@ -17,13 +16,6 @@ INDICATION = {"metformin": ("DM",), "salbutamol": ("AST", "COPD"), "beclometason
 
 def _prods(name: str) -> str:
     return ", ".join(str(lv["prodcodeid"]) for lv in reference.toml("medicines.toml")[name]["levels"])
-
-
-@pytest.fixture(scope="module")
-def con(small):
-    c = duckdb.connect(str(small / "synthgp.duckdb"), read_only=True)
-    yield c
-    c.close()
 
 
 @pytest.mark.parametrize("drug", sorted(INDICATION))

@@ -2,21 +2,12 @@
 first statin issue to someone with no cardiovascular code follows a recorded risk score at or above the threshold of
 the score's day (20% before NICE CG181, 10% after), and is 20 mg; lipids are checked after it."""
 
-import duckdb
 import numpy as np
-import pytest
 
 from synthgp.core import codes, reference
 from synthgp.pathways.statins import threshold
 
 CVD = "'CHD', 'MI', 'STROKE', 'TIA', 'PAD'"
-
-
-@pytest.fixture(scope="module")
-def con(small):
-    c = duckdb.connect(str(small / "synthgp.duckdb"), read_only=True)
-    yield c
-    c.close()
 
 
 def _levels() -> list[int]:
