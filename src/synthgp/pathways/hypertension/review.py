@@ -50,7 +50,7 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     tgt_s, tgt_d = np.where(home, oc_s, tgt_s), np.where(home, oc_d, tgt_d)  # home readings, home targets
     ok = ng136.controlled(sbp, dbp, tgt_s, tgt_d)
     on_any = h.rx.on_any(rv)  # before today's changes
-    _side_effects(h, rv, rv_day, cons)
+    switched = _side_effects(h, rv, rv_day, cons)  # a drug changed for a side effect is the day's change
     # a patient who stopped is found out (their BP is back up): restarted, not stepped up on a reading
     # taken off treatment (1.4.40: adherence before escalation)
     off_treatment = s.rx_stopped[rv].copy()
@@ -67,7 +67,7 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     start = np.flatnonzero(act_on & ~on_any)  # indices into rv
     start = start[h.draws("reoffer").uniform(rv[start], m) >= care.decline_treatment]
     treatment.start_first_line(h, rv[start], rv_day[start])
-    up = act_on & on_any
+    up = act_on & on_any & ~switched  # the switch is judged at the follow-up before anything is added
     not_resistant = _step_up(h, rv[up], rv_day[up], m, (sbp[up], dbp[up], cons[up]))
     slip = np.round(h.draws("review.slip").exponential(rv, care.review_delay_mean_days, m)).astype(np.int64)
     yearly = ok | inert | np.isin(rv, not_resistant)  # at target out of clinic: reviewed as controlled
@@ -109,8 +109,9 @@ def _bloods(h: "Hypertension", pos: np.ndarray, day: np.ndarray) -> None:
     s.full_bloods_day[pos[due]] = day[due]
 
 
-def _side_effects(h: "Hypertension", rv: np.ndarray, rv_day: np.ndarray, cons: np.ndarray) -> None:
-    """ACE-inhibitor cough: switch to an ARB (1.4.34); CCB oedema: stop it and add a diuretic (1.4.36)."""
+def _side_effects(h: "Hypertension", rv: np.ndarray, rv_day: np.ndarray, cons: np.ndarray) -> np.ndarray:
+    """ACE-inhibitor cough: switch to an ARB (1.4.34); CCB oedema: stop it and add a diuretic (1.4.36).
+    Returns which of `rv` had their treatment changed."""
     s, rec, meds = h.s, h.record, h.rx.meds
     cough = s.cough_pending[rv] & (s.rx_drug[rv, 0] == meds.index["ramipril"])
     cg, cg_day = rv[cough], rv_day[cough]
@@ -129,6 +130,7 @@ def _side_effects(h: "Hypertension", rv: np.ndarray, rv_day: np.ndarray, cons: n
         no_d = s.rx_drug[oe, 2] < 0
         treatment.add_class(h, oe[no_d], "D", oe_day[no_d], "1.4.36 CCB not tolerated: diuretic")
     s.oedema_pending[rv] = False
+    return cough | oedema
 
 
 def _step_up(h: "Hypertension", tr: np.ndarray, tr_day: np.ndarray, m: int, seated: tuple) -> np.ndarray:
