@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from synthgp.engine.sim import Month, Sim
 
 NEVER = np.iinfo(np.int64).max // 4
+FIRST_SUPPLY_DAYS = 28  # one repeat cycle (engine/services/prescribing.py)
 CVD_REGISTERS = ("chd", "stroke_tia", "pad")
 
 
@@ -78,7 +79,9 @@ class Statins(Pathway):
         if not len(pos):
             return
         s, c, draws = self.s, self.course, self.sim.draws
-        stop = day + np.round(draws("statin.stop").exponential(pos, YEAR / self.stop_rate, day)).astype(np.int64)
+        # the first 28 days are always issued (the prescription written at the start); stopping comes after
+        stop = day + np.maximum(np.round(draws("statin.stop").exponential(pos, YEAR / self.stop_rate, day)).astype(np.int64),
+                                FIRST_SUPPLY_DAYS)
         self.rx.start_regular(pos, "atorvastatin", day, c["level"], stop)
         s.statin_primary[pos] = True
         s.statin_check[pos] = np.minimum(s.statin_check[pos], day + c["monitor_days"])
