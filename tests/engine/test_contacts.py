@@ -1,14 +1,16 @@
 """Contacts: staff of the patient's practice, bookings on working days, and who consults each month (every age):
 rates by age and sex, weekdays, the pandemic, roles and modes (data/consultations.toml)."""
 
+import datetime as dt
 import functools
 
 import numpy as np
 import pytest
 
 from synthgp.core import reference, scenario
+from synthgp.core.bank_holidays import easter, holidays, is_holiday, to_working_day_before
 from synthgp.core.ids import PATID_MULT
-from synthgp.engine.services.contacts import Plan, nearest_working_day, poisson, to_working_day, weekday
+from synthgp.engine.services.contacts import Plan, poisson, to_working_day, weekday
 from synthgp.population.people import simulate_people
 from synthgp.population.plan import make_plan
 
@@ -61,12 +63,25 @@ def test_booking_records_a_consultation_with_that_job_and_source():
 
 
 def test_weekdays_and_working_days():
-    monday = day(2024, 1, 1)  # a Monday
+    monday = day(2024, 1, 8)  # a Monday, not a bank holiday
     assert weekday(monday) == 0 and weekday(monday + 5) == 5 and weekday(monday + 6) == 6
     week = monday + np.arange(7)
     assert to_working_day(week).tolist() == [monday, monday + 1, monday + 2, monday + 3, monday + 4, monday + 7, monday + 7]
-    assert nearest_working_day(week).tolist() == [monday, monday + 1, monday + 2, monday + 3, monday + 4, monday + 4,
-                                                  monday + 7]
+
+
+def test_bank_holidays_are_not_working_days():
+    """England and Wales, against GOV.UK's published lists (2021-2024: substitutes, jubilee, funeral, coronation)."""
+    published = {2021: ["01-01", "04-02", "04-05", "05-03", "05-31", "08-30", "12-27", "12-28"],
+                 2022: ["01-03", "04-15", "04-18", "05-02", "06-02", "06-03", "08-29", "09-19", "12-26", "12-27"],
+                 2023: ["01-02", "04-07", "04-10", "05-01", "05-08", "05-29", "08-28", "12-25", "12-26"],
+                 2024: ["01-01", "03-29", "04-01", "05-06", "05-27", "08-26", "12-25", "12-26"]}
+    for year, days in published.items():
+        assert sorted(h for h in holidays() if h.year == year) == [dt.date.fromisoformat(f"{year}-{d}") for d in days]
+    assert easter(2019) == dt.date(2019, 4, 21) and easter(2038) == dt.date(2038, 4, 25)
+    christmas_eve = day(2021, 12, 24)  # a Friday; Christmas and Boxing Day on the weekend, made up Mon 27 and Tue 28
+    assert to_working_day(christmas_eve + np.arange(6)).tolist() == [christmas_eve] + [christmas_eve + 5] * 5
+    assert to_working_day_before(christmas_eve + np.arange(6)).tolist() == [christmas_eve] * 5 + [christmas_eve + 5]
+    assert is_holiday(np.array([day(2020, 5, 8), day(2020, 5, 4)])).tolist() == [True, False]  # VE Day moved
 
 
 def test_a_weekend_booking_moves_to_the_monday_after():

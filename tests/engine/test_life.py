@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from synthgp.core import reference
-from synthgp.engine.services.contacts import to_working_day
+from synthgp.core.bank_holidays import to_working_day
 from synthgp.engine.sim import YEAR
 
 from tests.engine.build import day, emitted, get, make_sim, month_at, person, put

@@ -36,12 +36,17 @@ def test_consultations_for_every_age_and_nothing_outside_registration(con, small
     assert apart == 0
 
 
-def test_no_consultations_on_sundays_few_on_saturdays_and_prescriptions_on_working_days(con):
+def test_no_consultations_on_sundays_or_bank_holidays_few_on_saturdays_and_prescriptions_on_working_days(con):
     by_day = dict(con.execute("SELECT dayofweek(consdate), count(*) FROM consultation GROUP BY 1").fetchall())
     total = sum(by_day.values())
     assert by_day.get(0, 0) == 0 and by_day.get(6, 0) / total < 0.03
     weekend_items = con.execute("SELECT avg((dayofweek(issuedate) IN (0, 6))::INT) FROM drug_issue").fetchone()[0]
     assert weekend_items < 0.01
+    # bank holidays (core/bank_holidays.py): none on Christmas, Boxing or New Year's Day, or Easter Monday 2024
+    closed = con.execute("""SELECT count(*) FROM consultation WHERE strftime(consdate, '%m-%d') IN ('12-25', '12-26', '01-01')
+                            OR consdate = DATE '2024-04-01'""").fetchone()[0]
+    per_day = total / con.execute("SELECT count(DISTINCT consdate) FROM consultation").fetchone()[0]
+    assert per_day > 20 and closed == 0
 
 
 def test_reasons_keep_their_rules_of_age_and_sex(con):

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from synthgp.core import dates, reference
+from synthgp.core.bank_holidays import to_working_day, to_working_day_before
 from synthgp.engine.component import Pathway
 from synthgp.engine.truth import TruthRows
 from synthgp.pathways.covid_care import CovidCare
@@ -371,7 +372,7 @@ class Covid(Pathway):
         due = due[s.covid_due[due] <= s.lst[due]]
         if not len(due):
             return
-        day, dose = s.covid_due[due], s.covid_doses[due]
+        day, dose = sim.contacts.weekday(s.covid_due[due]), s.covid_doses[due]  # the clinic's working day: the gap counts from it
         cons = sim.contacts.book(due, day, "nurse", "covid", month.m, "Clinic")
         # a dose of a booster campaign is a booster whatever came before (one dose, or two); the primary course's
         # doses are first and second
@@ -386,7 +387,9 @@ class Covid(Pathway):
         yes = sim.stream("covid.second").uniform(first, 0) < np.interp(age, v["second_dose_share_ages"], v["second_dose_share"])
         lo, hi = v["second_dose_days"]
         gap = lo + sim.stream("covid.second.day").integers(first[yes], hi - lo + 1, 0)
-        s.covid_due[first[yes]] = day[dose == 0][yes] + gap
+        d1 = day[dose == 0][yes]
+        due2 = d1 + gap  # held on a working day, and never past the interval's end: a day earlier if need be
+        s.covid_due[first[yes]] = np.where(to_working_day(due2) - d1 > hi, to_working_day_before(due2), due2)
 
     def truth_tables(self, sim: "Sim") -> dict[str, dict[str, np.ndarray]]:
         return {"covid_truth": self.rows.columns("day", {"day": "date"}),

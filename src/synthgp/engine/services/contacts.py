@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from synthgp.core import dates, reference
+from synthgp.core.bank_holidays import is_holiday, to_working_day
 from synthgp.core.ids import PATID_MULT
 from synthgp.engine.component import Service
 from synthgp.engine.sim import YEAR, Consults
@@ -28,20 +29,6 @@ MAX_PER_MONTH = 12  # everyday consultations a person can have in a month (the P
 def weekday(day):
     """Day of the week, 0 = Monday (day 0, 1 January 1970, was a Thursday)."""
     return (np.asarray(day) + 3) % 7
-
-
-def to_working_day(day):
-    """`day`, or the Monday after it if it falls on a Saturday or Sunday (never earlier: what a day
-    follows stays before it)."""
-    wd = weekday(day)
-    return day + np.where(wd == 5, 2, np.where(wd == 6, 1, 0))
-
-
-def nearest_working_day(day):
-    """`day`, or the nearest working day if it falls on a weekend: Saturday to the Friday before, Sunday to
-    the Monday after (repeat prescriptions: issued a day early or a day late)."""
-    wd = weekday(day)
-    return day + np.where(wd == 5, -1, np.where(wd == 6, 1, 0))
 
 
 def decimal_year(day) -> np.ndarray:
@@ -185,7 +172,7 @@ class Contacts(Service):
 
     @staticmethod
     def weekday(day):
-        """`day` moved to a working day (a weekend day to the Monday after)."""
+        """`day` moved to a working day (a weekend day or bank holiday to the next working day)."""
         return to_working_day(day)
 
     def book(self, pos: np.ndarray, day, job: str, purpose: str, step, source: str) -> np.ndarray:
@@ -272,7 +259,10 @@ class Contacts(Service):
         wd = sim.draws("consult.weekday").categorical(pos, self.plan.weekdays(d0), step)
         day = d - weekday(d) + wd
         day = np.where(day >= d1, day - 7, day)
-        return np.where(day < d0, day + 7, day)
+        day = np.where(day < d0, day + 7, day)
+        # a bank holiday: the same weekday a week on, or a week before if that leaves the month
+        moved = np.where(day + 7 < d1, day + 7, day - 7)
+        return np.where(is_holiday(day) & (moved >= d0), moved, day)
 
     def _who_and_how(self, sim: "Sim", month: "Month", pos: np.ndarray, step: np.ndarray,
                      age: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

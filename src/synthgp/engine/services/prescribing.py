@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from synthgp.core import dates, reference
+from synthgp.core.bank_holidays import to_working_day
 from synthgp.engine.component import Service
-from synthgp.engine.services.contacts import to_working_day
 
 if TYPE_CHECKING:
     from synthgp.engine.sim import Month, Sim
