@@ -30,10 +30,11 @@ def test_consultations_for_every_age_and_nothing_outside_registration(con, small
            OR c.consdate > least(coalesce(p.regenddate, DATE '9999-01-01'), coalesce(p.cprd_ddate, DATE '9999-01-01'))
         """).fetchone()[0]
     assert outside == 0
-    # an entry made at a consultation carries the consultation's day
-    apart = con.execute("""SELECT count(*) FROM observation o JOIN consultation c USING (consid, patid)
-                           WHERE o.obsdate <> c.consdate""").fetchone()[0]
-    assert apart == 0
+    # an entry made at a consultation carries the consultation's day and clinician
+    at, apart, other = con.execute("""SELECT count(*), count(*) FILTER (WHERE o.obsdate <> c.consdate),
+                                             count(*) FILTER (WHERE o.staffid <> c.staffid)
+                                      FROM observation o JOIN consultation c USING (consid, patid)""").fetchone()
+    assert at > 100_000 and apart == 0 and other == 0
 
 
 def test_no_consultations_on_sundays_or_bank_holidays_few_on_saturdays_and_prescriptions_on_working_days(con):

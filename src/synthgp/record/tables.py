@@ -156,7 +156,7 @@ def record_tables(plan: Plan, p: People, fin: Finished, problem_key: np.ndarray)
         "consmedcodeid": opt(consultation_medcodes()[c["source"]], pa.int64())})}
     out["observation"] = table(schema.OBSERVATION, {
         "patid": p.patid[o["pat"]], "consid": opt(o["consid"], pa.int64()), "pracid": p.pracid[o["pat"]],
-        "obsid": o["obsid"], "obsdate": date(o["day"]), "enterdate": date(o["enter"]), "staffid": _obs_staff(plan, p, o),
+        "obsid": o["obsid"], "obsdate": date(o["day"]), "enterdate": date(o["enter"]), "staffid": _obs_staff(plan, p, o, c),
         "parentobsid": opt(o["parentobsid"], pa.int64()), "medcodeid": o["medcode"],
         "value": pa.array(o["value"], mask=np.isnan(o["value"])), "numunitid": opt(np.where(o["unit"] > 0, o["unit"], -1), pa.int16()),
         "obstypeid": o["obstype"], "numrangelow": pa.array(o["low"], mask=np.isnan(o["low"])),
@@ -187,15 +187,22 @@ def record_tables(plan: Plan, p: People, fin: Finished, problem_key: np.ndarray)
     return out
 
 
-def _obs_staff(plan: Plan, p: People, o: dict[str, np.ndarray]) -> np.ndarray:
-    """Who entered each observation: a clinician of the practice (an admin for demographic codes)."""
+def _obs_staff(plan: Plan, p: People, o: dict[str, np.ndarray], c: dict[str, np.ndarray]) -> np.ndarray:
+    """Who entered each observation: the clinician of its consultation; without one, a clinician of the practice
+    by the kind of entry (an admin for demographic codes, an HCA for values, a nurse otherwise)."""
     prac = p.practice[o["pat"]]
     lk = reference.toml("aurum_lookups.toml")["JobCat"]["job_keys"]
     job = np.where(o["obstype"] == 5, lk.index("admin"), np.where(o["obstype"] == 4, lk.index("hca"), lk.index("nurse")))
     count = plan.staff_count[prac, job]
     job = np.where(count > 0, job, lk.index("gp"))
     k = plan.staff_first[prac, job] + Draws(plan.seed, "obs.staff").integers(o["obsid"], plan.staff_count[prac, job])
-    return k * PATID_MULT + p.pracid[o["pat"]]
+    staff = k * PATID_MULT + p.pracid[o["pat"]]
+    order = np.argsort(c["consid"], kind="stable")
+    at = np.clip(np.searchsorted(c["consid"], o["consid"], sorter=order), 0, max(len(order) - 1, 0))
+    if not len(order):
+        return staff
+    found = (o["consid"] >= 0) & (c["consid"][order[at]] == o["consid"])
+    return np.where(found, c["staff"][order[at]], staff)
 
 
 def deprivation(p: People) -> pa.Table:
