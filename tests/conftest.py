@@ -20,6 +20,17 @@ def generate(out: Path, n: int, seed: int, region: str = "south_west", **kw) -> 
     return out
 
 
+BIG = {"england_100k", "south_west_200k"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`-n auto --dist loadgroup`, the README's test command), every test on the 100,000- and
+    200,000-patient practices runs in one worker, so each practice is generated once in the session."""
+    for item in items:
+        if BIG & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("big"))
+
+
 @pytest.fixture(scope="session")
 def england_100k(tmp_path_factory) -> Path:
     # calibration reads only the database; two workers give the same bytes as one (test_output)
