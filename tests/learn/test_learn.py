@@ -165,6 +165,20 @@ def test_mixed_types_missing_values_and_rare_categories():
         encode.encode(pd.DataFrame({c: ["unknown"] if c == "sex" else [df[c].iloc[0]] for c in df.columns}), m.columns)
 
 
+def test_the_compiled_sampler_and_the_numpy_fallback_give_the_same_rows(monkeypatch):
+    """Sampling runs compiled passes (numba) where it can and the numpy expressions otherwise; both must
+    give the same rows, missing values, integer columns and within-bin positions included."""
+    from synthgp.learn import encode, structure
+
+    m = BayesianNetworkSynthesizer(random_state=3, latent_groups=[["age", "bmi"]]).fit(_mixed(3000, 7))
+    compiled = m.sample(5000, random_state=11)
+    monkeypatch.setattr(structure, "_NODE", [None])  # as if numba were not installed
+    monkeypatch.setattr(structure, "_KERNEL", [None])
+    monkeypatch.setattr(encode, "_VALUES", [None])
+    assert m.within and compiled.isna().any().any()
+    pd.testing.assert_frame_equal(m.sample(5000, random_state=11), compiled)
+
+
 def test_rules_hold_in_every_sample_without_distorting_the_rest():
     df = _mixed(6000, 8)
     rule = "not (sex == 'F' and erectile_dysfunction == 1)"

@@ -32,10 +32,24 @@ def test_public_table_meets_the_bars(name, folds, results):
     # no more synthetic rows than the holdout's own rate sit within the holdout's 5% closest distance
     assert r["share_closer_than_holdout_p5"] < 0.08
     assert all(run["edges"] > 0 for run in r["runs"])  # the defaults keep links on a few hundred rows
+    # the network itself as a classifier, against trees on the real rows (measured: 0.812 vs 0.801,
+    # 0.652 vs 0.645, 0.834 vs 0.819); 0.03 is the bar at 5,000 rows
+    assert r["network_auc"] >= r["trtr_auc"] - 0.03, public.summary_line(r)
 
 
-@pytest.mark.xfail(strict=True, reason="aids (1,151 rows, 8% events): TSTR 0.64 against TRTR 0.71 (5-fold "
-                                       "means). Known shortfall: see docs/evaluate-and-learn.md.")
+def test_aids_network_keeps_the_outcome_signal(results):
+    """Validation: the fitted network itself, as a classifier (P(censor | the other columns), follow-up
+    time and latents summed out), ranks held-out rows at least as well as trees trained on the real
+    rows, less 0.03 (the bar at 5,000 rows; measured 0.736 against TRTR 0.711). So what TSTR loses on
+    this table is lost in drawing 920 rows from a good model, not in the model."""
+    r = _run("aids", 5, results)
+    assert r["network_auc"] >= r["trtr_auc"] - 0.03, public.summary_line(r)
+
+
+@pytest.mark.xfail(strict=True, reason="aids (1,151 rows, 8% events): TSTR 0.649 against TRTR 0.711 (5-fold means; "
+                                       "over 10 seeds the gap is 0.056, sd 0.029 per run). The network itself scores "
+                                       "0.736 and 5 times as many sampled rows close the gap to 0.028: the loss is the "
+                                       "same-size sample's noise. See docs/evaluate-and-learn.md.")
 def test_aids_meets_the_utility_bar(results):
     r = _run("aids", 5, results)
     assert r["passes"]["columns"] and r["passes"]["copies"] and r["passes"]["membership"]

@@ -111,37 +111,79 @@ def _quantile(q: np.ndarray, u: np.ndarray) -> np.ndarray:
     return q[i] + (x - i) * (q[i + 1] - q[i])
 
 
+def _values(x, bounds, pos, q, missing, out):  # pragma: no cover - compiled where numba is installed
+    """out[i]: the value at relative position pos[i] inside bin x[i] (bin b spans quantile levels
+    bounds[b] to bounds[b + 1]), read from the quantile function q as `_quantile` does; NaN where
+    x[i] == missing. One pass, no temporaries: the same floats as the numpy expressions in `decode`."""
+    last = len(bounds) - 2
+    g = len(q) - 1
+    for i in range(x.shape[0]):
+        b = x[i]
+        if b == missing:
+            out[i] = np.nan
+            continue
+        b = min(b, last)
+        u = bounds[b] + (bounds[b + 1] - bounds[b]) * pos[i]
+        t = min(max(u, 0.0), 1.0) * g
+        k = min(int(t), g - 1)
+        out[i] = q[k] + (t - k) * (q[k + 1] - q[k])
+
+
+_VALUES: list = []
+
+
+def _values_kernel():
+    """`_values` compiled (numba is a dependency), or None without numba (then numpy does it)."""
+    if not _VALUES:
+        try:
+            import numba
+        except ImportError:
+            _VALUES.append(None)
+        else:
+            _VALUES.append(numba.njit(cache=True, nogil=True)(_values))
+    return _VALUES[0]
+
+
+def _numeric(c: Column, x: np.ndarray, miss: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    kernel = _values_kernel()
+    if kernel is not None:
+        v = np.empty(len(x))
+        kernel(np.ascontiguousarray(x, dtype=np.int32), np.asarray([0.0, *c.cdf_at_edges, 1.0]), np.ascontiguousarray(pos, dtype=float),
+               np.asarray(c.quantiles, dtype=float), c.cardinality - 1 if c.has_missing else -1, v)
+        return np.round(v, out=v) if c.integer else v
+    lo = np.concatenate([[0.0], c.cdf_at_edges])[np.minimum(x, len(c.edges))]
+    hi = np.concatenate([c.cdf_at_edges, [1.0]])[np.minimum(x, len(c.edges))]
+    v = _quantile(np.asarray(c.quantiles), lo + (hi - lo) * pos)
+    if c.integer:
+        v = np.round(v)
+    return np.where(miss, np.nan, v)
+
+
 def decode(codes: np.ndarray, cols: list[Column], rng: np.random.Generator,
            positions: dict[int, np.ndarray] | None = None) -> pd.DataFrame:
     """Codes back to values; `positions` ({column index: values in [0, 1)}) place continuous values
     inside their bin, uniformly in probability where not given."""
     data = {}
     for j, c in enumerate(cols):
-        x = codes[:, j].astype(np.int64)
+        x = codes[:, j]  # any integer type indexes; no copy of a million rows per column
         miss = c.has_missing & (x == c.cardinality - 1)
         if c.kind == "categorical" and not miss.any() and c.dtype not in ("object", "category", "string"):
-            s = pd.Series(np.asarray(c.levels)[x])  # typed levels, no object detour
+            s = pd.Series(np.asarray(c.levels)[x], copy=False)  # typed levels, no object detour
             try:
                 s = s.astype(c.dtype)
             except (TypeError, ValueError):
                 pass
         elif c.kind == "categorical":
             vals = np.asarray(c.levels, dtype=object)[np.minimum(x, len(c.levels) - 1)]
-            s = pd.Series(np.where(miss, None, vals), dtype=object)
+            s = pd.Series(np.where(miss, None, vals), dtype=object, copy=False)
             try:
                 s = s.astype(c.dtype) if not miss.any() or c.dtype in ("object", "category", "string") else s
             except (TypeError, ValueError):
                 pass
         else:
-            lo = np.concatenate([[0.0], c.cdf_at_edges])[np.minimum(x, len(c.edges))]
-            hi = np.concatenate([c.cdf_at_edges, [1.0]])[np.minimum(x, len(c.edges))]
-            u = lo + (hi - lo) * (positions[j] if positions and j in positions else rng.random(len(x)))
-            v = _quantile(np.asarray(c.quantiles), u)
-            if c.integer:
-                v = np.round(v)
-            v = np.where(miss, np.nan, v)
-            s = pd.Series(v)
+            v = _numeric(c, x, miss, positions[j] if positions and j in positions else rng.random(len(x)))
+            s = pd.Series(v, copy=False)
             if c.integer and not miss.any() and c.dtype.startswith(("int", "Int", "uint")):
                 s = s.astype(c.dtype)
         data[c.name] = s
-    return pd.DataFrame(data)
+    return pd.DataFrame(data, copy=False)  # column by column: consolidating 1,000,000 rows into blocks costs a copy

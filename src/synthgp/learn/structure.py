@@ -37,6 +37,47 @@ def draw_rows(table: np.ndarray, cfg: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum(np.searchsorted(flat, u + cfg, side="right") - cfg * r, r - 1)
 
 
+def draw_node(codes: np.ndarray, cards: list[int], parents: tuple[int, ...], table: np.ndarray, u: np.ndarray,
+              out: np.ndarray) -> None:
+    """out[i] = draw_rows(table, config(codes, cards, parents), u)[i], written in place: with numba, one
+    compiled pass that forms each row's parent combination as it goes (no n-row temporaries)."""
+    kernel = _node_kernel()
+    if kernel is None:
+        cfg, _ = config(codes, cards, parents)
+        out[:] = draw_rows(table, cfg, u)
+        return
+    cum = np.cumsum(table, axis=1)
+    cum /= cum[:, -1:]
+    kernel(codes, np.asarray(parents, dtype=np.int64), np.asarray([cards[p] for p in parents], dtype=np.int64),
+           np.ascontiguousarray(cum), np.ascontiguousarray(u), out)
+
+
+def _draw_node(codes, parents, radix, cum, u, out):  # pragma: no cover - compiled
+    r = cum.shape[1]
+    for i in range(u.shape[0]):
+        c = 0
+        for k in range(parents.shape[0]):
+            c = c * radix[k] + codes[i, parents[k]]
+        s = 0
+        while s < r - 1 and u[i] >= cum[c, s]:
+            s += 1
+        out[i] = s
+
+
+_NODE: list = []
+
+
+def _node_kernel():
+    if not _NODE:
+        try:
+            import numba
+        except ImportError:
+            _NODE.append(None)
+        else:
+            _NODE.append(numba.njit(cache=True, nogil=True)(_draw_node))
+    return _NODE[0]
+
+
 _KERNEL: list = []
 
 

@@ -68,9 +68,9 @@ def draw(codes: np.ndarray, cards: list[int], tables: dict[int, dict], rng: np.r
     when the model has tables), as {column: array}."""
     pos = {}
     for j, w in tables.items():
-        cfg, _ = structure.config(codes, cards, tuple(w["parents"]))
-        t = w["table"]
-        code = np.minimum(codes[:, j], t.shape[1] - 1)  # the missing state: any sub-bin, it is not decoded
-        s = structure.draw_rows(t.reshape(-1, t.shape[2]), cfg * t.shape[1] + code, rng.random(len(codes)))
+        t = w["table"]  # (parent combination, bin, sub-bin): the bin is the last "parent" (the missing state included)
+        s = np.empty(len(codes), dtype=np.int64)
+        structure.draw_node(codes, [*cards[:j], t.shape[1], *cards[j + 1:]], (*w["parents"], j),
+                            t.reshape(-1, t.shape[2]), rng.random(len(codes)), s)
         pos[j] = (s + rng.random(len(codes))) / SUB
     return pos
