@@ -8,11 +8,15 @@ event ends the person's life within 30 days, through the life service; a survivo
 they would have, at the event's excess death rate after the first 30 days (data/outcomes.toml:
 OCSP, Smolina 2012, Taylor 2017).
 
-Everyone simulated in the burn-in is on the list in the study period, so alive at its start: an event
-in the burn-in whose death (at 30 days or from the excess) would fall before the study start is a
-history the list cannot hold, and is not drawn (the survivors' incidence is the event's incidence times
-their chance of surviving to the study start; before, every burn-in event was survived, which put
-ten years of strokes and heart failure on the registers with nobody dying of them).
+Who dies, and who is alive at the end, is given by the population (people.py draws the list as it stands
+at the end, and the deaths of those who left it): events are drawn consistently with it. An event whose
+death (at 30 days or from the excess) would come before the person is known to be alive (before their
+last day, for someone on the list at the end or who moved away; before the study start, for anyone
+simulated in the burn-in) is a history the list cannot hold, and is not drawn; someone who dies in the
+period may die of their event, earlier than their death would otherwise come. So the survivors' incidence
+is the event's incidence times their chance of surviving it, and the death rate stays the population's.
+Before, every event in the burn-in was survived and nobody died of an event later, which put ten years
+of strokes and heart failure on the registers with no one dying of them.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ FACTORS = ("type2", "smoker", "af", "male")  # what raises a first event's hazar
 class Cardiovascular(Pathway):
     name = "cardiovascular"
     fields = {f"{e}_day": f"day of the first {e}, or -1" for e in EVENTS}
-    reads = ("male", "smoking", "onset_type2", "onset_af", "dx", "lst")
+    reads = ("male", "smoking", "onset_type2", "onset_af", "dx", "lst", "death_day")
     writes = ("next_review", "post_event_check")  # the practice follows up the discharge letter (hypertension.py)
     truth = ("outcome_truth",)
 
@@ -93,7 +97,7 @@ class Cardiovascular(Pathway):
         if rate > 0:  # the survivors' excess mortality after the first 30 days
             later = day + 30 + np.round(sim.draws(f"excess.{ev}").exponential(pos, YEAR / rate, m)).astype(np.int64)
             death = np.where(fatal, death, later)
-        ok = (day >= sim.study_start) | (death >= sim.study_start)  # the list holds only those alive at its start
+        ok = (death >= s.lst[pos]) | (self._dies(sim, pos) & (death >= sim.study_start))  # see the module's docstring
         pos, day, sbp, fatal, death = pos[ok], day[ok], sbp[ok], fatal[ok], death[ok]
         if not len(pos):
             return
@@ -108,6 +112,10 @@ class Cardiovascular(Pathway):
         self.rows.add(len(pos), pat=sim.P[pos], day=day, event=ev, fatal=fatal.astype(np.int8), sbp=sbp)
         dies = death < s.lst[pos]  # not after they leave or the data end
         sim.life.die(sim, pos[dies], death[dies], ev, m)
+
+    def _dies(self, sim: "Sim", pos: np.ndarray) -> np.ndarray:
+        """Whether each of `pos` dies in the record: a death of the population's, or one a pathway brought."""
+        return (sim.people.death[sim.P[pos]] >= 0) | (self.s.death_day[pos] >= 0)
 
     def truth_tables(self, sim: "Sim") -> dict[str, dict[str, np.ndarray]]:
         return {"outcome_truth": self.rows.columns("day", {"day": "date", "sbp": "treated_sbp"})}
