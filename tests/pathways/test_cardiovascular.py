@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from synthgp.core import codes
-
 from synthgp.engine.sim import YEAR
 
 from tests.engine.build import day, emitted, get, make_sim, month_at, person, put, truth

@@ -48,10 +48,12 @@ class Medicines:
         self.units = np.zeros((n, L))
         self.max_level = np.zeros(n, dtype=np.int64)
         self.capsule = np.zeros(n, dtype=bool)
+        self.per_day = np.ones(n, dtype=np.int64)  # tablets or capsules a day of a regular medicine (`per_day`)
         for i, k in enumerate(self.names):
             s = self.spec[k]
             self.max_level[i] = len(s["levels"]) - 1
             self.capsule[i] = s["form"] == "capsule"
+            self.per_day[i] = s.get("per_day", 1)
             for j, lv in enumerate(s["levels"]):
                 self.prod[i, j] = lv["prodcodeid"]
                 self.cost[i, j] = lv["cost"]
@@ -251,9 +253,14 @@ class Prescribing(Service):
             return
         meds, n = self.meds, len(pos)
         mi, lv = self._regular_index[j], self.s.regular_level[pos, j]
-        self.record.issue(pos, day, staff, meds.prod[mi, lv], np.full(n, 28.0), 1, np.full(n, 28),
+        per_day = np.broadcast_to(meds.per_day[mi], n)
+        dosage, unit = "OD1", 1  # once a day, tablets (the unit of every regular medicine issued before `per_day`)
+        if (per_day > 1).any():
+            twice = (per_day > 1) & meds.capsule[mi]
+            dosage, unit = np.where(per_day == 1, "OD1", np.where(twice, "BD1C", "BD1")), np.where(twice, 2, 1)
+        self.record.issue(pos, day, staff, meds.prod[mi, lv], 28.0 * per_day, unit, np.full(n, 28),
                           np.round(meds.cost[mi, lv] / 100, 2),
-                          pos + REGULAR_COURSE_BASE + j * REGULAR_COURSE_STRIDE, "OD1")
+                          pos + REGULAR_COURSE_BASE + j * REGULAR_COURSE_STRIDE, dosage)
 
     def regular_history(self, months: int = 13) -> None:
         """Regular medicines were issued for a year before the record starts (from registration at the earliest)."""
