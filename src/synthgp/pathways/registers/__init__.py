@@ -46,7 +46,9 @@ class Registers(Pathway):
         self.cfg, self.conditions = onset.load()
         self.col = {c.name: j for j, c in enumerate(self.conditions)}
         self.reviews = care.Reviews(self.conditions)
-        self.metformin_below = reference.toml("kidney.toml")["drugs"]["metformin_stop_below"]
+        drugs = reference.toml("kidney.toml")["drugs"]
+        self.metformin_below = drugs["metformin_stop_below"]
+        self.metformin_reduce_below, self.metformin_reduced_per_day = drugs["metformin_reduce_below"], drugs["metformin_reduced_per_day"]
         # register -> (event, its care): an MI or a stroke brings NICE's care after it (data/registers.toml [event_care])
         self._prev_day0 = -NEVER  # the first day of the month before (events are seen the month after)
         self.event_care = {spec["register"]: (ev, spec) for ev, spec in self.cfg.get("event_care", {}).items()}

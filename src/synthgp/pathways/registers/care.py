@@ -76,6 +76,10 @@ def _start(r: "Registers", sim: "Sim", name: str, med: dict, drug: str, pos: np.
     if "course_days" in med:  # a fixed course (dual antiplatelet therapy for 12 months)
         until = day + int(med["course_days"])
     rx.start_regular(pos, drug, day, med.get("level", 0), until)
+    if drug == "metformin":  # started at the lower dose at eGFR 30-44 (data/kidney.toml [drugs])
+        with np.errstate(invalid="ignore"):
+            mid = sim.labs.s.sample_egfr[pos] < r.metformin_reduce_below
+        rx.set_regular_per_day(pos[mid], drug, r.metformin_reduced_per_day)
     if med.get("monitor") == "tsh":
         r.s.reg_tsh_due[pos] = np.minimum(r.s.reg_tsh_due[pos], day + med["monitor_days"])
     if drug == "atorvastatin":
