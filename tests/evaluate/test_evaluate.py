@@ -122,6 +122,41 @@ def test_catches_a_step_4_drug_for_someone_never_on_step_3(practice, good, tmp_p
     assert bad["summary"]["integrity_violations"] == 0  # the record is still well formed; only the audit sees it
 
 
+def test_a_beta_blocker_after_a_myocardial_infarction_is_not_judged_as_step_4(practice, good, tmp_path):
+    """Someone judged by the audit, on A alone, is issued bisoprolol 60 days on: a step-4 deviation, unless an MI
+    was coded before it (then it is NICE CG172's care after an MI, which a practice audit leaves out)."""
+    con = duckdb.connect(str(practice / "synthgp.duckdb"), read_only=True)
+    from synthgp.evaluate import ng136_audit as audit
+    patid, first = con.execute(audit._base() + """
+        SELECT j.patid, j.d FROM judged_first j JOIN patient p USING (patid)
+        WHERE j.got = 'A' AND NOT EXISTS (SELECT 1 FROM rx WHERE rx.patid = j.patid AND rx.class <> 'A')
+          AND NOT EXISTS (SELECT 1 FROM indication x WHERE x.patid = j.patid)
+          AND j.d + INTERVAL 60 DAY < coalesce(p.regenddate, p.cprd_ddate, DATE '2024-12-31')
+        ORDER BY j.patid LIMIT 1""").fetchone()
+    con.close()
+    bisoprolol = """INSERT INTO drug_issue
+        SELECT * REPLACE (issueid + 10^12 AS issueid,
+                          (SELECT min(prodcodeid) FROM product_dictionary WHERE drugsubstancename = 'Bisoprolol') AS prodcodeid,
+                          ?::DATE + 60 AS issuedate, ?::DATE + 60 AS enterdate)
+        FROM drug_issue WHERE patid = ? AND issuedate = ?::DATE LIMIT 1;"""
+    mi = f"""INSERT INTO observation
+        SELECT * REPLACE (obsid + 10^12 AS obsid, {codes.medcode('myocardial_infarction')} AS medcodeid,
+                          ?::DATE + 30 AS obsdate, ?::DATE + 30 AS enterdate, NULL AS value)
+        FROM observation WHERE patid = ? ORDER BY obsdate LIMIT 1;"""
+    alone = _evaluate_with(practice, tmp_path / "a", bisoprolol, first, first, patid, first)
+    out = _copy(practice, tmp_path / "b")
+    con = duckdb.connect(str(out / "synthgp.duckdb"))
+    try:
+        con.execute(mi, [first, first, patid])
+        con.execute(bisoprolol, [first, first, patid, first])
+    finally:
+        con.close()
+    after_mi = evaluate.evaluate(out)
+    assert alone["audit"]["ng136"]["step_4"]["deviations"] == {"step-4 drug without A, C and D first": 1}
+    assert after_mi["audit"]["ng136"]["step_4"]["deviations"] == {}
+    assert after_mi["audit"]["ng136"]["step_4"]["eligible"] == good["audit"]["ng136"]["step_4"]["eligible"]
+
+
 def test_catches_a_shifted_age_distribution(practice, good, tmp_path):
     """Everyone born 15 years earlier: the calibration table's age figures fail, the others do not move."""
     bad = _evaluate_with(practice, tmp_path / "o", """

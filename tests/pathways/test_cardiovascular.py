@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from synthgp.core import codes
+from synthgp.engine.sim import YEAR
 
 from tests.engine.build import day, emitted, get, make_sim, month_at, person, put, truth
 
@@ -11,11 +12,25 @@ ON = day(2020, 7, 8)
 NEVER = np.iinfo(np.int64).max // 4
 
 
-def chosen(sim, event: str, m: int, fatal: bool, k: int = 1) -> np.ndarray:
-    """`k` positions whose draw in month `m` makes an `event` fatal (or not)."""
+def excess_death(sim, event: str, m: int, day: int) -> np.ndarray:
+    """Everyone's day of death from the event's excess mortality, were they to survive an `event` on `day`."""
+    rate = sim.cardiovascular.cfg[event]["excess_death_rate"]
+    return day + 30 + np.round(sim.draws(f"excess.{event}").exponential(sim.everyone, YEAR / rate, m)).astype(np.int64)
+
+
+def dies_in_the_period(sim, pos) -> None:
+    """Make each of `pos` one of the population's deaths (on the last day): their event may kill them sooner."""
+    sim.people.death[sim.P[pos]] = sim.end
+
+
+def chosen(sim, event: str, m: int, fatal: bool, k: int = 1, day: int = ON) -> np.ndarray:
+    """`k` positions whose draw in month `m` makes an `event` fatal (or not, and survived to the end)."""
     u = sim.draws(f"fatal.{event}").uniform(sim.everyone, m)
     spec = sim.cardiovascular.cfg[event]
-    return np.flatnonzero((u < spec["case_fatality"]) == fatal)[:k]
+    ok = (u < spec["case_fatality"]) == fatal
+    if not fatal:
+        ok &= excess_death(sim, event, m, day) > sim.end
+    return np.flatnonzero(ok)[:k]
 
 
 @pytest.mark.parametrize("event", ["stroke", "mi"])
@@ -25,6 +40,7 @@ def test_a_fatal_event_ends_life_through_the_life_service_and_is_in_the_truth(ev
     f, nf = chosen(sim, event, m.m, True), chosen(sim, event, m.m, False)
     pos = np.concatenate([f, nf])
     person(sim, pos, age=75, on=ON)
+    dies_in_the_period(sim, pos)
     sim.cardiovascular._event(sim, event, pos, np.array([ON, ON]), np.array([165.0, 150.0]), m.m)
     lst, death = get(sim, "lst")[pos], get(sim, "death_day")[pos]
     assert ON <= lst[0] < ON + 30 and death[0] == lst[0]
@@ -44,23 +60,45 @@ def test_a_fatal_event_ends_life_through_the_life_service_and_is_in_the_truth(ev
     assert death_days[sim.P[f[0]]] == lst[0]
 
 
-def test_events_in_the_burn_in_are_never_fatal():
-    sim = make_sim()
+def test_an_event_whose_death_the_list_rules_out_is_not_drawn():
+    """Who dies is the population's: a fatal event, or a survivor's excess death, before the day someone is known
+    to be alive (the end, for those on the list then; the study start, for anyone in the burn-in) is a history the
+    list cannot hold, and is not drawn. Someone who dies in the period may die of it, but never in the burn-in."""
+    sim = make_sim(400)
     when = sim.study_start - 200
     m = month_at(sim, when)
-    f = chosen(sim, "stroke", m.m, True, k=3)
-    person(sim, f, age=75, on=when)
-    sim.cardiovascular._event(sim, "stroke", f, np.full(3, when), np.full(3, 170.0), m.m)
-    assert (get(sim, "lst")[f] == sim.end).all() and (get(sim, "death_day")[f] == -1).all()
-    assert (truth(sim, "outcome_truth")["fatal"] == 0).all()
+    u = sim.draws("fatal.stroke").uniform(sim.everyone, m.m)
+    later = excess_death(sim, "stroke", m.m, when)
+    fatal = u < sim.cardiovascular.cfg["stroke"]["case_fatality"]
+    in_burn_in = np.flatnonzero(fatal)[:3]  # would die in the burn-in: never drawn, even for one who dies later
+    alive_at_end = np.flatnonzero(~fatal & (later > sim.study_start + 100) & (later < sim.end))[:3]
+    dying = np.flatnonzero(~fatal & (later > sim.study_start + 100) & (later < sim.end))[3:6]
+    pos = np.concatenate([in_burn_in, alive_at_end, dying])
+    person(sim, pos, age=75, on=when)
+    dies_in_the_period(sim, np.concatenate([in_burn_in, dying]))
+    sim.cardiovascular._event(sim, "stroke", pos, np.full(len(pos), when), np.full(len(pos), 170.0), m.m)
+    gone = np.concatenate([in_burn_in, alive_at_end])
+    assert (get(sim, "stroke_day")[gone] == -1).all() and (get(sim, "lst")[gone] == sim.end).all()
+    t = truth(sim, "outcome_truth")
+    assert sorted(t["pat"]) == sorted(sim.P[dying]) and (t["fatal"] == 0).all()
+    assert get(sim, "death_day")[dying].tolist() == later[dying].tolist()
 
 
-def test_heart_failure_is_never_fatal():
-    sim = make_sim()
-    pos = np.arange(20)
-    person(sim, pos, age=80, on=ON)
-    sim.cardiovascular._event(sim, "heart_failure", pos, np.full(20, ON), np.full(20, 150.0), month_at(sim, ON).m)
-    assert (get(sim, "death_day")[pos] == -1).all()
+def test_survivors_die_sooner_at_the_published_excess_rate():
+    """Heart failure has no 30-day case fatality here; its survivors die at about 6% a year more (Taylor 2017),
+    so of 2,000 people who die in the period (on its last day), followed four years, about 1 - exp(-0.06 * 4) =
+    21% die of it sooner: 3 binomial standard errors (about 2.7 points) either way."""
+    sim = make_sim(2000)
+    pos = sim.everyone
+    when = sim.end - int(4 * YEAR)
+    person(sim, pos, age=70, on=when)
+    dies_in_the_period(sim, pos)
+    sim.cardiovascular._event(sim, "heart_failure", pos, np.full(len(pos), when), np.full(len(pos), 150.0), month_at(sim, when).m)
+    death = get(sim, "death_day")[pos]
+    assert (death[death >= 0] >= when + 30).all()  # never within the 30 days
+    share = (death >= 0).mean()
+    expected = 1 - np.exp(-sim.cardiovascular.cfg["heart_failure"]["excess_death_rate"] * (sim.end - when - 30) / YEAR)
+    assert abs(share - expected) < 3 * np.sqrt(expected * (1 - expected) / len(pos))
 
 
 def test_the_practice_follows_up_a_non_fatal_event():
@@ -82,6 +120,7 @@ def test_events_strike_once_each_above_the_minimum_age_and_more_with_higher_bp()
     young, old = everyone[: sim.n // 2], everyone[sim.n // 2:]
     person(sim, young, age=25, on=ON)
     person(sim, old, age=88, on=ON)
+    dies_in_the_period(sim, old)
     had = old[:5]
     put(sim, had, stroke_day=ON - 1000)  # a first stroke before: never a second
     on = ON

@@ -6,6 +6,7 @@ import pytest
 
 from synthgp.clinical import egfr as eq
 from synthgp.core import codes, dates
+from synthgp.engine.services.prescribing import REGULAR
 
 from tests.engine.build import day, emitted, finish, get, make_sim, month_at, person, put
 
@@ -253,3 +254,20 @@ def test_end_stage_brings_dialysis_or_death():
     assert (get(sim, "death_day")[pos[state == 2]] >= ON).all()  # conservative care: death follows
     sim.kidney.decline(sim, month_at(sim, ON + 31, act=dialysis))
     assert (get(sim, "egfr")[dialysis] == sim.kidney.end["dialysis_gfr"]).all()  # no further fall on dialysis
+
+
+def test_metformin_is_lowered_to_a_gram_a_day_at_egfr_30_to_44():
+    """NICE CG87/NG28 and the SPC after the EMA's 2016 review: at eGFR 30-44 at most 1 g a day (500 mg twice a day,
+    56 tablets a 28-day issue, "BD1"); at 45 and above the usual 500 mg three times a day; below 30 stopped."""
+    sim = make_sim()
+    rx = sim.rx
+    pos = np.arange(4)
+    person(sim, pos, age=70, on=ON)
+    rx.start_regular(pos, "metformin", np.full(4, ON - 300))
+    assert rx.regular_per_day(pos, "metformin").tolist() == [3, 3, 3, 3]
+    sim.kidney.on_result(pos, np.full(4, ON), np.array([25.0, 30.0, 44.9, 45.0]), np.full(4, 4.5))
+    assert rx.on_regular(pos, "metformin", ON + 1).tolist() == [False, True, True, True]
+    assert rx.regular_per_day(pos[1:], "metformin").tolist() == [2, 2, 3]
+    rx._issue_regular(pos[1:], np.full(3, ON + 10), REGULAR.index("metformin"), np.zeros(3, dtype=np.int64))
+    got = emitted(sim, "issue")
+    assert got["qty"].tolist() == [56.0, 56.0, 84.0] and got["dosage"].tolist() == ["BD1", "BD1", "TDS1"]

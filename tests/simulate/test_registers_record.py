@@ -11,7 +11,11 @@ INDICATION = {"metformin": ("DM",), "salbutamol": ("AST", "COPD"), "beclometason
               "warfarin": ("AF",), "apixaban": ("AF",),
               # a statin for primary prevention follows a recorded risk score (pathways/statins.py)
               "atorvastatin": ("CHD", "MI", "STROKE", "TIA", "PAD", "QRISK"),
-              "aspirin": ("CHD", "MI", "STROKE", "TIA", "PAD")}
+              "aspirin": ("CHD", "MI", "STROKE", "TIA", "PAD"),
+              # secondary prevention (data/registers.toml [event_care]): ticagrelor only after an MI, dipyridamole
+              # only after a stroke or TIA; a beta-blocker is a step-4 antihypertensive or care after an MI
+              "clopidogrel": ("MI", "STROKE", "TIA"), "ticagrelor": ("MI",), "dipyridamole": ("STROKE", "TIA"),
+              "bisoprolol": ("HYP", "MI")}
 
 
 def _prods(name: str) -> str:
@@ -78,3 +82,37 @@ def test_nothing_after_death_or_leaving(con):
                 "SELECT count(*) FROM observation o JOIN patient p USING (patid) WHERE o.obsdate > p.cprd_ddate",
                 "SELECT count(*) FROM drug_issue i JOIN patient p USING (patid) WHERE i.issuedate > p.regenddate"):
         assert con.execute(sql).fetchone()[0] == 0, sql
+
+
+def test_care_after_a_myocardial_infarction(con):
+    """NICE CG172: after an MI coded in the record (after registration), most start a beta-blocker and an ACE
+    inhibitor within two months, and the second antiplatelet stops within 12 months of its first issue (plus a
+    repeat's slack); ticagrelor is never issued before NICE TA236 (October 2011)."""
+    prods = {d: _prods(d) for d in ("bisoprolol", "ramipril", "ticagrelor", "clopidogrel")}
+    n, bb, acei = con.execute(f"""
+        WITH mi AS (SELECT o.patid, min(o.obsdate) AS d FROM observation o JOIN medical_dictionary m USING (medcodeid)
+                    JOIN patient p USING (patid) WHERE m.cluster = 'MI' AND o.obsdate > p.regstartdate + INTERVAL 90 DAY
+                      AND coalesce(p.cprd_ddate, p.regenddate, DATE '2100-01-01') > o.obsdate + INTERVAL 120 DAY
+                      AND o.obsdate < DATE '2024-09-01' GROUP BY 1)
+        SELECT count(*),
+          count(*) FILTER (WHERE EXISTS (SELECT 1 FROM drug_issue i WHERE i.patid = mi.patid AND i.prodcodeid IN ({prods['bisoprolol']})
+                                         AND i.issuedate BETWEEN mi.d AND mi.d + INTERVAL 90 DAY)),
+          count(*) FILTER (WHERE EXISTS (SELECT 1 FROM drug_issue i WHERE i.patid = mi.patid AND i.prodcodeid IN ({prods['ramipril']})
+                                         AND i.issuedate <= mi.d + INTERVAL 90 DAY))
+        FROM mi""").fetchone()
+    assert n >= 50
+    # shares offered and taking (0.75 and 0.8), less those whose slot was already taken or who stopped taking them
+    assert bb / n >= 0.5 and acei / n >= 0.6, (n, bb, acei)
+    longest, early = con.execute(f"""SELECT max(span), count(*) FILTER (WHERE first < DATE '2011-10-26') FROM (
+        SELECT patid, date_diff('day', min(issuedate), max(issuedate)) AS span, min(issuedate) AS first
+        FROM drug_issue WHERE prodcodeid IN ({prods['ticagrelor']}) GROUP BY 1)""").fetchone()
+    assert longest is not None and longest <= 365 + 7 and early == 0  # an issue moved past a weekend or holiday
+
+
+def test_a_post_mi_beta_blocker_is_not_a_step_4_deviation(con):
+    """The NG136 audit leaves out a beta-blocker that follows a CHD, MI, heart-failure or AF code (its own
+    indication), so the practice's audit still finds no step-4 drug before A, C and D."""
+    from synthgp.evaluate import ng136_audit
+
+    step4 = ng136_audit.conformance(con)["step_4"]
+    assert step4["deviations"] == {}, step4

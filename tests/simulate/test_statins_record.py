@@ -22,14 +22,16 @@ def test_primary_prevention_starts_follow_a_score_over_the_eras_threshold(con):
              cv AS (SELECT o.patid, min(o.obsdate) AS d FROM observation o JOIN medical_dictionary m USING (medcodeid)
                     WHERE m.cluster IN ({CVD}) GROUP BY 1),
              reg AS (SELECT patid, regstartdate FROM patient)
-        SELECT f.prod, date_diff('day', DATE '1970-01-01', s.obsdate) AS sday, s.value
+        SELECT f.patid, f.prod, date_diff('day', DATE '1970-01-01', s.obsdate) AS sday, s.value
         FROM first f LEFT JOIN cv USING (patid) JOIN reg USING (patid)
-        LEFT JOIN LATERAL (SELECT o.obsdate, o.value FROM observation o WHERE o.patid = f.patid AND o.medcodeid IN ({scores})
-                           AND o.obsdate <= f.d AND o.obsdate >= f.d - 60 ORDER BY o.obsdate DESC LIMIT 1) s ON TRUE
-        WHERE (cv.d IS NULL OR cv.d > f.d) AND f.d > reg.regstartdate + 400""").fetchall()
-    prod, sday, value = (np.array(x, dtype=float) for x in zip(*rows))
-    assert len(rows) > 50
+        LEFT JOIN observation s ON s.patid = f.patid AND s.medcodeid IN ({scores}) AND s.obsdate <= f.d AND s.obsdate >= f.d - 60
+        WHERE (cv.d IS NULL OR cv.d > f.d) AND f.d > reg.regstartdate + 400 ORDER BY f.patid""").fetchall()
+    patid, prod, sday, value = (np.array(x, dtype=float) for x in zip(*rows))
+    assert len(np.unique(patid)) > 50
     assert not np.isnan(value).any()  # every one follows a score
-    assert (value >= threshold(sday.astype(np.int64))).all()
+    # one score at or over its day's threshold in the 60 days before: the one the offer followed (a later score, say at
+    # a hypertension diagnosis between the offer and the first issue, may be lower: the offer stands)
+    over = value >= threshold(np.nan_to_num(sday).astype(np.int64))
+    assert all(over[patid == p].any() for p in np.unique(patid))
     assert (prod == _levels()[0]).all()  # 20 mg
     assert (value < 20).any() and (value >= 20).any()

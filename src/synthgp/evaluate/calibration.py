@@ -163,8 +163,12 @@ def _hypertension(con: duckdb.DuckDBPyConnection, end: dt.date) -> dict[str, Any
                      WHERE cur.age >= 18 GROUP BY 1"""))
     if 0 < young.get(True, 0) < 1 and 0 < young.get(False, 0) < 1:  # odds of control, under 50 against 50+
         out["control_odds_under50"] = young[True] / (1 - young[True]) / (young[False] / (1 - young[False]))
-    truth = q(f"""{base}, treated AS (SELECT DISTINCT i.patid FROM drug_issue i JOIN {qof.classes_sql()} USING (prodcodeid))
-                                       -- antihypertensives (not statins, antiplatelets or anticoagulants)
+    truth = q(f"""{base}, mi AS (SELECT o.patid, min(o.obsdate) AS d FROM observation o JOIN medical_dictionary m USING (medcodeid)
+                                WHERE m.cluster = 'MI' GROUP BY 1),
+                  treated AS (SELECT DISTINCT i.patid FROM drug_issue i JOIN {qof.classes_sql()} USING (prodcodeid)
+                              LEFT JOIN mi USING (patid) WHERE mi.d IS NULL OR i.issuedate < mi.d)
+                                       -- antihypertensives (not statins, antiplatelets or anticoagulants), not an
+                                       -- ACE inhibitor or beta-blocker begun as care after an MI (NICE CG172)
                   SELECT avg((h.diagnosed_date IS NULL)::INT), count(*) FROM cur JOIN hypertension_truth h USING (patid)
                   WHERE cur.age >= 18 AND (h.hypertensive_at_end = 1 OR cur.patid IN (SELECT patid FROM treated))""")
     out["undiagnosed_share"] = truth[0][0]

@@ -8,11 +8,17 @@ step-4 drugs S); medicines of class O (not antihypertensives) are left out.
                  (1.4.32-1.4.37): A with type 2 diabetes or under 55 and not Black; else C (D allowed
                  with heart failure). People whose treatment began before their
                  prescribing is visible (90 days after registration, and a year
-                 after the practice's issue history starts) are not judged.
+                 after the practice's issue history starts) are not judged, nor
+                 people whose first antihypertensives followed a myocardial
+                 infarction (an ACE inhibitor and a beta-blocker are NICE CG172's
+                 care after an MI, not a choice of hypertension treatment).
   step_up      - each class added to a regimen (1.4.41-1.4.45): on A add C or D, on C add A or D,
-                 on D add A or C, on two classes add the third.
+                 on D add A or C, on two classes add the third (judged on the A, C and D classes held).
   step_4       - the first spironolactone, alpha- or beta-blocker (1.4.46-1.4.49): only after A, C and
-                 D have all been issued, and spironolactone only with K+ <= 4.5 mmol/L beforehand.
+                 D have all been issued, and spironolactone only with K+ <= 4.5 mmol/L beforehand. A
+                 beta-blocker that follows a CHD, MI, heart-failure or AF code is not judged: it has an
+                 indication of its own (NICE CG172 after MI, CG126 angina, NG106 heart failure, CG180/NG196
+                 AF rate control), as a practice audit would exclude it.
   bloods       - kidney function before starting an ACEi/ARB (within a year before, NG136 1.3.3 and
                  the BNF), and Na/K/renal function within a month of starting spironolactone (1.4.48).
   review       - people on the register at the end with a BP in the last 12 months and a coded
@@ -72,6 +78,9 @@ dx AS (SELECT o.patid, min(o.obsdate) AS d FROM observation o JOIN medical_dicti
        WHERE m.cluster = 'HYP' GROUP BY ALL),
 coded AS (SELECT o.patid, m.cluster, m.term, m.snomedctconceptid AS sct, o.obsdate FROM observation o JOIN medical_dictionary m USING (medcodeid)
           WHERE m.cluster IN ('DM', 'HF', 'ETH')),
+indication AS (  -- conditions that call for a beta-blocker (or, after an MI, an ACE inhibitor) of their own
+  SELECT o.patid, m.cluster, min(o.obsdate) AS d FROM observation o JOIN medical_dictionary m USING (medcodeid)
+  WHERE m.cluster IN ('CHD', 'MI', 'HF', 'AF') GROUP BY ALL),
 first_line AS (
   SELECT f.patid, f.d,
     date_diff('year', i.date_of_birth, f.d) - (strftime(i.date_of_birth, '%m%d') > strftime(f.d, '%m%d'))::INT AS age,
@@ -80,7 +89,8 @@ first_line AS (
     EXISTS (SELECT 1 FROM coded c WHERE c.patid = f.patid AND c.cluster = 'ETH' AND c.term LIKE '{_BLACK}') AS black,
     (SELECT string_agg(DISTINCT s.class, '+' ORDER BY s.class) FROM cls_start s WHERE s.patid = f.patid AND s.d = f.d) AS got
   FROM first_rx f JOIN seen USING (patid) JOIN patient_identity i USING (patid) JOIN dx USING (patid)
-  WHERE f.d >= seen.d AND f.d >= dx.d),
+  WHERE f.d >= seen.d AND f.d >= dx.d
+    AND NOT EXISTS (SELECT 1 FROM indication x WHERE x.patid = f.patid AND x.cluster = 'MI' AND x.d <= f.d)),
 era(start, lim, older) AS (VALUES {_era_rows()}),
 judged_first AS (
   SELECT f.*, CASE WHEN t2 OR (age < e.lim AND NOT black) THEN 'A' WHEN hf THEN 'C or D' ELSE e.older END AS expected
@@ -88,7 +98,7 @@ judged_first AS (
 adds AS (  -- each class started after the first, with the other classes issued in the 120 days up to it
   SELECT s.patid, s.class, s.d,
     (SELECT string_agg(DISTINCT r.class, '+' ORDER BY r.class) FROM rx r
-      WHERE r.patid = s.patid AND r.class <> s.class AND r.issuedate <= s.d AND r.issuedate >= s.d - INTERVAL {w['regimen_lookback_days']} DAY) AS before
+      WHERE r.patid = s.patid AND r.class <> s.class AND r.class <> 'S' AND r.issuedate <= s.d AND r.issuedate >= s.d - INTERVAL {w['regimen_lookback_days']} DAY) AS before
   FROM cls_start s JOIN first_rx f USING (patid) JOIN seen USING (patid) WHERE s.d > f.d AND f.d >= seen.d),
 step4 AS (
   SELECT r.patid, min(r.issuedate) AS d, arg_min(r.drug, r.issuedate) AS drug FROM rx r WHERE r.class = 'S' GROUP BY ALL),
@@ -101,7 +111,8 @@ judged_step4 AS (
     (SELECT count(DISTINCT c.class) FROM cls_start c WHERE c.patid = s.patid AND c.d < s.d AND c.class IN ('A', 'C', 'D')) AS prior_classes,
     (SELECT arg_max(k.value, k.obsdate) FROM k WHERE k.patid = s.patid AND k.obsdate <= s.d
        AND k.obsdate > s.d - INTERVAL {w['potassium_before_step4_months']} MONTH) AS k_before
-  FROM step4 s JOIN first_rx f USING (patid) JOIN seen USING (patid) WHERE f.d >= seen.d),
+  FROM step4 s JOIN first_rx f USING (patid) JOIN seen USING (patid) WHERE f.d >= seen.d
+    AND NOT (s.drug = 'bisoprolol' AND EXISTS (SELECT 1 FROM indication x WHERE x.patid = s.patid AND x.d <= s.d))),
 k_lim AS (SELECT {k_lim} AS v)"""
 
 

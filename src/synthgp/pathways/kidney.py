@@ -10,7 +10,7 @@ reported by the era's equation) is seen here:
   problem, so that a person has one current CKD stage;
 - referral to renal services at NICE NG203's thresholds (eGFR < 30, a fall of 15 or more in a year; ACR >= 70 is
   checked monthly), for a share of those who meet them;
-- metformin stopped below eGFR 30; spironolactone swapped for an alpha-blocker below 30 or at K+ > 6; an ACEi/ARB
+- metformin stopped below eGFR 30, its dose lowered at 30-44; spironolactone swapped for an alpha-blocker below 30 or at K+ > 6; an ACEi/ARB
   stopped at K+ > 6 (and not added back) at the month's turn, unless the hypertension pathway's check did so.
 At end stage (GFR below `rrt_egfr`), dialysis starts (coded; GFR then held at its residual level, with dialysis's
 yearly mortality) or, under conservative care, death follows within about a year.
@@ -122,7 +122,7 @@ class Kidney(Pathway):
         s.egfr_base[pos[reset]], s.egfr_base_day[pos[reset]] = egfr[reset], day[reset]
 
     def _drugs(self, pos: np.ndarray, day: np.ndarray, egfr: np.ndarray, k: np.ndarray) -> None:
-        """Metformin stopped below 30; spironolactone swapped for doxazosin below 30 or at K+ > 6 (acted on the day the
+        """Metformin stopped below 30, lowered to 1 g a day at 30-44; spironolactone swapped for doxazosin below 30 or at K+ > 6 (acted on the day the
         result is back). An ACEi/ARB at K+ > 6 is the hypertension pathway's to stop when the sample is its check
         after a start; any other such result is acted on at the month's turn (`_potassium`)."""
         d, rx = self.drugs, self.rx
@@ -130,6 +130,12 @@ class Kidney(Pathway):
         if low.any():
             met = low & rx.on_regular(pos, "metformin", day)
             rx.stop_regular(pos[met], "metformin", day[met])
+        with np.errstate(invalid="ignore"):
+            mid = ~low & (egfr < d["metformin_reduce_below"])
+        if mid.any():  # 30-44: the dose lowered to 1 g a day
+            met = pos[mid & rx.on_regular(pos, "metformin", day)]
+            met = met[rx.regular_per_day(met, "metformin") > d["metformin_reduced_per_day"]]
+            rx.set_regular_per_day(met, "metformin", d["metformin_reduced_per_day"])
         spiro = (rx.s.rx_drug[pos, 3] == self.meds["spironolactone"]) & (
             (k > d["potassium_stop_above"]) | (egfr < d["spironolactone_stop_below"]))
         if spiro.any():

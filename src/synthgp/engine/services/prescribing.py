@@ -48,10 +48,12 @@ class Medicines:
         self.units = np.zeros((n, L))
         self.max_level = np.zeros(n, dtype=np.int64)
         self.capsule = np.zeros(n, dtype=bool)
+        self.per_day = np.ones(n, dtype=np.int64)  # tablets or capsules a day of a regular medicine (`per_day`)
         for i, k in enumerate(self.names):
             s = self.spec[k]
             self.max_level[i] = len(s["levels"]) - 1
             self.capsule[i] = s["form"] == "capsule"
+            self.per_day[i] = s.get("per_day", 1)
             for j, lv in enumerate(s["levels"]):
                 self.prod[i, j] = lv["prodcodeid"]
                 self.cost[i, j] = lv["cost"]
@@ -73,6 +75,7 @@ class Prescribing(Service):
         "regular_drug": "per regular-medicine slot: medicine index, or -1", "regular_next": "next regular issue",
         "regular_from": "per regular slot: first day it may be issued", "regular_until": "per regular slot: day it stops",
         "regular_level": "per regular slot: strength level",
+        "regular_per_day": "per regular slot: tablets a day, or 0 for the medicine's own (`per_day`)",
         "problem_key": "the observation key of the problem the antihypertensives treat, or -1",
     }
     reads = ("ent", "lst", "first_allowed")
@@ -93,6 +96,7 @@ class Prescribing(Service):
             "regular_from": np.full((n, len(REGULAR)), -NEVER, dtype=np.int64),
             "regular_until": np.full((n, len(REGULAR)), NEVER, dtype=np.int64),
             "regular_level": np.zeros((n, len(REGULAR)), dtype=np.int64),
+            "regular_per_day": np.zeros((n, len(REGULAR)), dtype=np.int64),
             "problem_key": np.full(n, -1, dtype=np.int64),
         }
 
@@ -227,6 +231,7 @@ class Prescribing(Service):
             raise KeyError(f"no medicine {name!r} in data/medicines.toml")
         s.regular_drug[pos, j] = self.meds.index[name]
         s.regular_level[pos, j] = level
+        s.regular_per_day[pos, j] = 0
         if day is None:  # the repeat cycle runs on its own working days, not from the day the record starts
             s.regular_next[pos] = to_working_day(s.ent[pos] + self.sim.draws("rx.regular.cycle").integers(pos, 28))
             return
@@ -234,6 +239,16 @@ class Prescribing(Service):
         s.regular_until[pos, j] = NEVER if until is None else until
         # history: from entry; the cycle starts on a working day, and every 28 days after is one too
         s.regular_next[pos] = np.minimum(s.regular_next[pos], to_working_day(np.maximum(day, s.ent[pos])))
+
+    def set_regular_per_day(self, pos: np.ndarray, name: str, per_day: int) -> None:
+        """Issue `name` at `per_day` tablets a day from its next issue (a dose lowered for kidney function)."""
+        self.s.regular_per_day[pos, REGULAR.index(name)] = per_day
+
+    def regular_per_day(self, pos: np.ndarray, name: str) -> np.ndarray:
+        """Tablets a day each of `pos` is issued of `name` (its own dose unless lowered)."""
+        j = REGULAR.index(name)
+        own = self.s.regular_per_day[pos, j]
+        return np.where(own > 0, own, self.meds.per_day[self.meds.index[name]])
 
     def stop_regular(self, pos: np.ndarray, name: str, day) -> None:
         """No more issues of `name` from `day`."""
@@ -251,9 +266,17 @@ class Prescribing(Service):
             return
         meds, n = self.meds, len(pos)
         mi, lv = self._regular_index[j], self.s.regular_level[pos, j]
-        self.record.issue(pos, day, staff, meds.prod[mi, lv], np.full(n, 28.0), 1, np.full(n, 28),
-                          np.round(meds.cost[mi, lv] / 100, 2),
-                          pos + REGULAR_COURSE_BASE + j * REGULAR_COURSE_STRIDE, "OD1")
+        own = meds.per_day[mi]
+        lowered = self.s.regular_per_day[pos, j]
+        per_day = np.where(lowered > 0, lowered, own)
+        dosage, unit = "OD1", 1  # once a day, tablets (the unit of every regular medicine issued before `per_day`)
+        if (per_day > 1).any():
+            cap = (per_day > 1) & meds.capsule[mi]
+            dosage = np.where(per_day == 1, "OD1", np.array(["", "", "BD1", "TDS1"])[np.minimum(per_day, 3)])
+            dosage, unit = np.where(cap, np.char.add(dosage, "C"), dosage), np.where(cap, 2, 1)
+        self.record.issue(pos, day, staff, meds.prod[mi, lv], 28.0 * per_day, unit, np.full(n, 28),
+                          np.round(meds.cost[mi, lv] * per_day / own / 100, 2),
+                          pos + REGULAR_COURSE_BASE + j * REGULAR_COURSE_STRIDE, dosage)
 
     def regular_history(self, months: int = 13) -> None:
         """Regular medicines were issued for a year before the record starts (from registration at the earliest)."""

@@ -40,13 +40,21 @@ class Registers(Pathway):
               "reg_tsh_due": "day of the TSH check after starting levothyroxine, or NEVER",
               "reg_lipid_due": "day of the lipid check after starting a statin, or NEVER"}
     reads = ("dob", "ent", "lst", "first_allowed", "male", "imd", "rf_smoking", "rf_bmi", "rf_onset_type2", "rf_onset_af",
-             "onset_type2", "known_type2", "onset_af", "known_af", "dx", *EVENTS)
+             "onset_type2", "known_type2", "onset_af", "known_af", "dx", "no_acei_arb", *EVENTS)
 
     def __init__(self) -> None:
         self.cfg, self.conditions = onset.load()
         self.col = {c.name: j for j, c in enumerate(self.conditions)}
         self.reviews = care.Reviews(self.conditions)
-        self.metformin_below = reference.toml("kidney.toml")["drugs"]["metformin_stop_below"]
+        drugs = reference.toml("kidney.toml")["drugs"]
+        self.metformin_below = drugs["metformin_stop_below"]
+        self.metformin_reduce_below, self.metformin_reduced_per_day = drugs["metformin_reduce_below"], drugs["metformin_reduced_per_day"]
+        # register -> (event, its care): an MI or a stroke brings NICE's care after it (data/registers.toml [event_care])
+        self._prev_day0 = -NEVER  # the first day of the month before (events are seen the month after)
+        self.event_care = {spec["register"]: (ev, spec) for ev, spec in self.cfg.get("event_care", {}).items()}
+        unknown = set(self.event_care) - set(self.col)
+        if unknown:
+            raise ValueError(f"registers.toml [event_care]: unknown registers {sorted(unknown)}")
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
         out = onset.draw(sim, self.cfg, self.conditions)
@@ -82,7 +90,9 @@ class Registers(Pathway):
     def care(self, sim: "Sim", month: "Month") -> None:
         """This month's diagnoses, reviews and checks after a start, for those with something due."""
         s, act, m, day0, day1 = self.s, month.act, month.m, month.day0, month.day1
-        self._events(act, day0, day1)
+        for jj, pos, letter in self._events(act, day0, day1):  # already on the register: the event's care all the same
+            c = self.conditions[jj]
+            care.after_event(self, sim, c, *self.event_care[c.name], pos, letter)
         due = act[s.reg_next[act] < day1]
         if not len(due):
             return
@@ -120,15 +130,21 @@ class Registers(Pathway):
             p, d = pos[sel], day[sel]
             if c.name == "hypothyroidism":  # the TSH that made the diagnosis
                 care.tsh(self, sim, p, d, self.cfg["tsh"]["diagnosis_median"])
+            if c.name in self.event_care:  # joined from an event's letter (coded by cardiovascular.py): its own care
+                event = s.reg_code[p, jj] < 0
+                care.after_event(self, sim, c, *self.event_care[c.name], p[event], d[event])
+                p, d = p[~event], d[~event]
             care.start_medicines(self, sim, c, p, d)
             if c.review is not None:
                 s.reg_review[p, jj] = d + 335 + sim.draws("reg.review.day").integers(p, 61, d)
 
-    def _events(self, act: np.ndarray, day0: int, day1: int) -> None:
+    def _events(self, act: np.ndarray, day0: int, day1: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
         """MI, stroke and heart failure join their register when the letter comes (coded by cardiovascular.py,
         whose step runs after this one: last month's events are seen now, a letter due before this month taken
-        at its start); nothing changes for someone already on it or diagnosed before the letter."""
+        at its start); nothing changes on the register for someone already on it or diagnosed before the letter.
+        Returns, for the registers with care after an event, those already on it: (column, positions, letter day)."""
         s = self.s
+        already = []
         for field, cond in EVENTS.items():
             jj = self.col[cond]
             ev = getattr(s, field)[act]
@@ -137,10 +153,15 @@ class Registers(Pathway):
                 continue
             pos, letter = act[hit], np.maximum(ev[hit] + LETTER_DAYS, day0)
             new = s.reg_known[pos, jj] > letter  # not yet on it (a diagnosis still to come is overtaken)
+            last_month = (ev[hit] >= self._prev_day0) & (ev[hit] < day0)  # each event once: in the month after it
+            if cond in self.event_care and (~new & last_month).any():
+                already.append((jj, pos[~new & last_month], letter[~new & last_month]))
             pos = pos[new]
             s.reg_known[pos, jj] = letter[new]
             s.reg_code[pos, jj] = -1
             s.reg_next[pos] = np.minimum(s.reg_next[pos], s.reg_known[pos, jj])
+        self._prev_day0 = day0
+        return already
 
     def _update_next(self, pos: np.ndarray, after: int | np.ndarray) -> None:
         """The first day anything is due for each of `pos`: a diagnosis not made before `after`, a review or a check."""

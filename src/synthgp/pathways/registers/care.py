@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from synthgp.engine.services.prescribing import REGULAR
+from synthgp.engine.services.prescribing import REGULAR, SLOTS
 from synthgp.engine.sim import YEAR
 from synthgp.pathways.registers.onset import Condition, day_of
 
@@ -17,22 +17,47 @@ if TYPE_CHECKING:
     from synthgp.pathways.registers import Registers
 
 
-def start_medicines(r: "Registers", sim: "Sim", c: Condition, pos: np.ndarray, day: np.ndarray) -> None:
-    """The condition's medicines, each for a share of those diagnosed, from the day of diagnosis."""
+def start_medicines(r: "Registers", sim: "Sim", c: Condition, pos: np.ndarray, day: np.ndarray,
+                    medicines: list[dict] | None = None, name: str | None = None) -> None:
+    """The condition's medicines (or `medicines`, drawn on streams named after `name`), each for a share of those
+    diagnosed, from the day of diagnosis. Entries with the same `draw` share one draw (the same people)."""
     if not len(pos):
         return
-    for med in c.medicines:
+    name = name or c.name
+    for med in c.medicines if medicines is None else medicines:
         drug = med["drug"]
-        take = sim.draws(f"reg.med.{c.name}.{drug}").uniform(pos) < med["share"]
+        take = sim.draws(f"reg.med.{name}.{med.get('draw', drug)}").uniform(pos) < med["share"]
         p, d = pos[take], day[take]
-        if "until_day" in med:  # the drug of its day: before the date, this one; from it, its successor
+        if "until_day" in med:  # the drug of its day: before the date, this one; from it, its successor (if any)
             later = d >= day_of(med["until_day"])
-            _start(r, sim, c, med, med["then"], p[later], d[later])
+            if med["then"]:
+                _start(r, sim, name, med, med["then"], p[later], d[later])
             p, d = p[~later], d[~later]
-        _start(r, sim, c, med, drug, p, d)
+        _start(r, sim, name, med, drug, p, d)
 
 
-def _start(r: "Registers", sim: "Sim", c: Condition, med: dict, drug: str, pos: np.ndarray, day: np.ndarray) -> None:
+def after_event(r: "Registers", sim: "Sim", c: Condition, event: str, spec: dict, pos: np.ndarray, day: np.ndarray) -> None:
+    """The care an MI or a stroke brings when its letter comes (data/registers.toml [event_care]): its medicines,
+    and the antihypertensive-slot drugs (ACE inhibitor, beta-blocker) where the slot is free."""
+    if not len(pos):
+        return
+    start_medicines(r, sim, c, pos, day, spec["medicines"], event)
+    rx = sim.rx
+    for med in spec.get("antihypertensives", []):
+        k = SLOTS.index(med["slot"])
+        take = sim.draws(f"reg.med.{event}.{med['drug']}").uniform(pos) < med["share"]
+        take &= rx.s.rx_drug[pos, k] < 0
+        if med["slot"] == "A":  # not after an ACE inhibitor or ARB was stopped for potassium or kidney function
+            take &= ~r.s.no_acei_arb[pos]
+        p, d = pos[take], day[take]
+        if not len(p):
+            continue
+        if med.get("renal_check"):
+            sim.labs.sample(p, d, False)
+        rx.set_drug(p, med["slot"], rx.meds.index[med["drug"]], np.full(len(p), med.get("level", 0), dtype=np.int64), d)
+
+
+def _start(r: "Registers", sim: "Sim", name: str, med: dict, drug: str, pos: np.ndarray, day: np.ndarray) -> None:
     if not len(pos):
         return
     rx = sim.rx
@@ -47,8 +72,14 @@ def _start(r: "Registers", sim: "Sim", c: Condition, med: dict, drug: str, pos: 
     pos, day = pos[fresh], day[fresh]
     until = None
     if "course_years" in med:
-        until = day + np.round(sim.draws(f"reg.course.{c.name}.{drug}").exponential(pos, med["course_years"] * YEAR)).astype(np.int64)
+        until = day + np.round(sim.draws(f"reg.course.{name}.{drug}").exponential(pos, med["course_years"] * YEAR)).astype(np.int64)
+    if "course_days" in med:  # a fixed course (dual antiplatelet therapy for 12 months)
+        until = day + int(med["course_days"])
     rx.start_regular(pos, drug, day, med.get("level", 0), until)
+    if drug == "metformin":  # started at the lower dose at eGFR 30-44 (data/kidney.toml [drugs])
+        with np.errstate(invalid="ignore"):
+            mid = sim.labs.s.sample_egfr[pos] < r.metformin_reduce_below
+        rx.set_regular_per_day(pos[mid], drug, r.metformin_reduced_per_day)
     if med.get("monitor") == "tsh":
         r.s.reg_tsh_due[pos] = np.minimum(r.s.reg_tsh_due[pos], day + med["monitor_days"])
     if drug == "atorvastatin":

@@ -114,6 +114,9 @@ def draw(sim: "Sim", cfg: dict, conditions: list[Condition]) -> dict[str, np.nda
         on[starts] = dob[starts] + np.round(age[starts] * YEAR).astype(np.int64)
         if sp.get("history_only"):
             on[on > ent] = NEVER
+        if "after_entry_share" in sp:  # after entry, only this share of the curve's onsets is this register's own
+            gone = sim.draws(f"reg.after_entry.{c.name}").uniform(sim.everyone) >= sp["after_entry_share"]
+            on[(on > ent) & (on < NEVER) & gone] = NEVER
         delay = np.round(sim.draws(f"reg.delay.{c.name}").exponential(sim.everyone, max(sp["delay_years"], 1e-9) * YEAR)).astype(np.int64)
         at_entry = (on <= ent) & (sim.draws(f"reg.known.{c.name}").uniform(sim.everyone) < care.condition_known_at_entry)
         k = np.where(at_entry, on, np.minimum(on + delay, NEVER))
