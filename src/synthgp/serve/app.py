@@ -122,6 +122,11 @@ def create_app(out: Path, allowed_hosts: list[str] | None = None, apps: Path | N
             covered.update(flu_seasons=coverage.flu_seasons(con), immunisations=coverage.immunisations(con))
         return covered
 
+    @app.get("/status", summary="Whether the FHIR search index is built (searches are slower until it is)")
+    def status():
+        return {"search_index": "ready" if index.wait(0) else "building",
+                "built_seconds": {k: round(v, 1) for k, v in index.seconds.items()}}
+
     @app.get("/", response_class=HTMLResponse, summary="Practice dashboard")
     def dashboard(request: Request):
         with connect() as con:
