@@ -63,7 +63,8 @@ def _start(out: Path, *args: str) -> tuple[subprocess.Popen, str]:
     base = f"http://127.0.0.1:{port}"
     for _ in range(3000):  # up, and its search index built (GET /status)
         try:
-            if httpx.get(base + "/status", timeout=1).json().get("search_index", "ready") == "ready":
+            r = httpx.get(base + "/status", timeout=1)  # (a server from before the index has no /status)
+            if r.status_code == 404 or r.json().get("search_index") == "ready":
                 return proc, base
         except httpx.HTTPError:
             pass
@@ -141,7 +142,8 @@ def main() -> None:
             args = ["--apps", str(apps), "--require-auth"]
         proc, base = _start(out, *args)
         try:
-            built = httpx.get(base + "/status").json().get("built_seconds", {})
+            status = httpx.get(base + "/status")
+            built = status.json().get("built_seconds", {}) if status.status_code == 200 else {}
             headers = {"Authorization": f"Bearer {_token(base)}"} if a.auth else {}
             rng = random.Random(1)
             kinds = list(KINDS.items())
