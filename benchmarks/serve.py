@@ -61,12 +61,14 @@ def _start(out: Path, *args: str) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, "-m", "synthgp", "serve", str(out), "--port", str(port), *args],
                             stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+    for _ in range(3000):  # up, and its search index built (GET /status)
         try:
-            httpx.get(base + "/fhir/metadata", timeout=1)
-            return proc, base
+            r = httpx.get(base + "/status", timeout=1)  # (a server from before the index has no /status)
+            if r.status_code == 404 or r.json().get("search_index") == "ready":
+                return proc, base
         except httpx.HTTPError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
     proc.kill()
     sys.exit("the server did not start")
 
@@ -140,6 +142,8 @@ def main() -> None:
             args = ["--apps", str(apps), "--require-auth"]
         proc, base = _start(out, *args)
         try:
+            status = httpx.get(base + "/status")
+            built = status.json().get("built_seconds", {}) if status.status_code == 200 else {}
             headers = {"Authorization": f"Bearer {_token(base)}"} if a.auth else {}
             rng = random.Random(1)
             kinds = list(KINDS.items())
@@ -151,6 +155,9 @@ def main() -> None:
             proc.wait(10)
     print(f"{len(patids):,} patients{f' (generated in {gen:.0f} s)' if gen else ''}; {a.requests:,} requests from "
           f"{a.clients} concurrent clients, a random patient each{', with a bearer token' if a.auth else ''}\n")
+    if built:
+        print(f"search index built in {sum(built.values()):.0f} s after the server started "
+              f"({', '.join(f'{k} {v:.0f} s' for k, v in built.items())})\n")
     print(f"{'request':>34} {'n':>6} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'errors':>6}")
     for name in KINDS:
         mine = [r for r in res if r[0] == name]

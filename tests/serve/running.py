@@ -22,18 +22,20 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serving(out: Path, *args: str) -> Iterator[str]:
-    """The server over `out` (extra CLI `args`), yielding its base URL once it answers; stopped after."""
+    """The server over `out` (extra CLI `args`), yielding its base URL once it answers and its search index is
+    built (so searches take the path a served practice takes); stopped after."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "synthgp", "serve", str(out), "--port", str(port), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
+        for _ in range(600):
             try:
-                if httpx.get(base + "/fhir/metadata", timeout=1).status_code == 200:
+                if httpx.get(base + "/status", timeout=1).json().get("search_index") == "ready":
                     break
             except httpx.HTTPError:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         else:
             proc.kill()
             pytest.fail(f"server did not start: {proc.stderr.read().decode()}")

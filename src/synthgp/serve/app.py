@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import duckdb
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse
@@ -19,7 +18,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from synthgp._version import __version__
 from synthgp.core.output import Output
 from synthgp.evaluate import covid, flu
-from synthgp.serve import coverage, overlay, smart, smart_apps, viewer
+from synthgp.serve import coverage, overlay, search_index, smart, smart_apps, viewer
 from synthgp.serve.fhir_api import Api, FhirError, access, outcome, router
 
 HERE = Path(__file__).parent
@@ -37,27 +36,26 @@ def create_app(out: Path, allowed_hosts: list[str] | None = None, apps: Path | N
     token (otherwise it reads openly without one, and as the token allows with one); `writable`: apps may
     create resources, kept in an overlay beside the practice (serve/overlay.py), which stays unchanged."""
     output = Output.open(out)  # NotAnOutputError (a ValueError) naming what is missing
-    root = output.connect()
+    output.connect().close()  # the database is there and opens
     registered = smart_apps.load(Path(apps) if apps else Path(out) / smart_apps.FILE_NAME)  # AppsError: a ValueError
     if require_auth and not registered:
         raise smart_apps.AppsError("the API cannot require a token when no app is registered to get one: "
                                    "register one with `synthgp apps add` (docs/sandbox.md)")
     sandbox = smart.Sandbox(registered, require_auth)
-    root.execute("SET enable_progress_bar = false")
-
-    def connect() -> duckdb.DuckDBPyConnection:
-        """A connection of its own per request (use as `with connect() as con`), sharing the one
-        read-only database."""
-        return root.cursor()
+    index = search_index.SearchIndex(output.db)  # the practice attached read-only, the search index beside it
+    index.start()
+    connect = index.connect  # a connection of its own per request (`with connect() as con`)
 
     # the API docs (/docs, /redoc) with their scripts served from here, not a CDN: they work offline
     app = FastAPIOffline(title="synthgp record viewer and FHIR API", version=__version__,
                   description="A synthetic GP practice: pages for people under /, FHIR R4 under /fhir. Read-only.")
+    app.state.search_index = index
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["d"] = lambda d: d.strftime("%d %b %Y") if d else ""
     templates.env.filters["pct"] = lambda x: "-" if x is None else f"{100 * x:.1f}%"
     api = Api(connect, updated=output.manifest.get("created", "1970-01-01T00:00:00+00:00"))
+    api.index = index
     if writable:
         api.overlay = overlay.Overlay(Path(out) / overlay.FILE_NAME, lambda patid: patient_resource(patid) is not None)
     app.include_router(overlay.router(api.overlay, access))
@@ -123,6 +121,11 @@ def create_app(out: Path, allowed_hosts: list[str] | None = None, apps: Path | N
         if not covered:
             covered.update(flu_seasons=coverage.flu_seasons(con), immunisations=coverage.immunisations(con))
         return covered
+
+    @app.get("/status", summary="Whether the FHIR search index is built (searches are slower until it is)")
+    def status():
+        return {"search_index": "ready" if index.wait(0) else "building",
+                "built_seconds": {k: round(v, 1) for k, v in index.seconds.items()}}
 
     @app.get("/", response_class=HTMLResponse, summary="Practice dashboard")
     def dashboard(request: Request):

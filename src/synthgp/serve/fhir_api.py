@@ -191,6 +191,7 @@ class Api:
         self._totals: OrderedDict[tuple, int] = OrderedDict()
         self._lock = threading.Lock()
         self.overlay = None  # serve/overlay.py Overlay: what apps under test wrote (--writable)
+        self.index = None  # serve/search_index.py SearchIndex: the search columns, built once per server
 
     def _load(self, text: str) -> dict:
         """A resource from its JSON, with meta.versionId and meta.lastUpdated."""
@@ -225,7 +226,11 @@ class Api:
             raise FhirError(403, "forbidden", f"the access token is for Patient/{pid}, not Patient/{rid}")
         with self.connect() as con:
             if kind in PATIENT_SCOPED:
-                found = self._search_ids(con, kind, {"_id": [rid]}, 1, 0, counted=False)[1]
+                found = self.index.patient_of(con, kind, rid) if self.index is not None else None
+                if found is None:
+                    found = self._search_ids(con, kind, {"_id": [rid]}, 1, 0, counted=False)[1]
+                if not found:  # (building nobody's resources cost a second at 20,000 patients)
+                    raise FhirError(404, "not-found", f"{kind}/{rid} is not known here")
                 if pid is not None and found and found[0][1] != pid:
                     raise FhirError(403, "forbidden", f"{kind}/{rid} is not in the record of Patient/{pid}, "
                                                       "the access token's patient")
@@ -242,7 +247,7 @@ class Api:
     def _search_ids(self, con, kind: str, p: dict[str, list[str]], count: int, offset: int, counted: bool = True):
         """(total or None, [(id, patid)], whether a page follows) of the matches, in date then id order.
         Without `counted` (_total=none) nothing is counted: one row past the page tells if another follows."""
-        source, cond, params, order, pat = self._query(kind, p)
+        source, cond, params, order, pat = self._query(kind, p, indexed=True)
         total = self._count(con, source, cond, params) if counted else None
         rows = con.execute(f"SELECT id, {pat} FROM ({source}) WHERE {cond} ORDER BY {order} LIMIT {int(count) + 1} "
                            f"OFFSET {int(offset)}", params).fetchall()
@@ -263,8 +268,9 @@ class Api:
                 self._totals.popitem(last=False)
         return n
 
-    def _query(self, kind: str, p: dict[str, list[str]]) -> tuple[str, str, dict, str, str]:
-        """The search as SQL: (source, condition, parameters, order, patient id column)."""
+    def _query(self, kind: str, p: dict[str, list[str]], indexed: bool = False) -> tuple[str, str, dict, str, str]:
+        """The search as SQL: (source, condition, parameters, order, patient id column). `indexed`: the
+        caller reads only the search columns (no resource), so the search index may answer, once built."""
         params: dict[str, Any] = {}
         where: list[str] = []
         if kind in PATIENT_SCOPED:
@@ -273,12 +279,21 @@ class Api:
             if patids is not None:
                 params["patids"] = sorted(patids)
                 flt = lambda a: f"{a}.patid IN (SELECT unnest($patids::BIGINT[]))"  # noqa: E731
-            source = fhir.QUERIES[kind](flt)
-            for name in CODE_PARAMS:  # each parameter's values ORed, repeated parameters ANDed
-                for i, v in enumerate(p.get(name, [])):
-                    key = f"{name.replace('-', '_')}_{i}"
-                    params[key] = [_token(item, name)[1] for item in v.split(",")]
+            table = self.index.table(kind) if indexed and self.index is not None else None
+            source = fhir.QUERIES[kind](flt) if table is None else f"SELECT * FROM {table}"
+            if table is not None and patids is not None:
+                where.append("patid IN (SELECT unnest($patids::BIGINT[]))")
+            coded = [(name, v) for name in CODE_PARAMS for v in p.get(name, [])]
+            for i, (name, v) in enumerate(coded):  # each parameter's values ORed, repeated parameters ANDed
+                key = f"code_{i}"
+                params[key] = [_token(item, name)[1] for item in v.split(",")]
+                if table is None:
                     where.append(f"list_has_any(scodes, ${key}::VARCHAR[])")
+                elif i == 0:  # the index's rows by code (sorted by code): the first code's matches are the source
+                    source = (f"SELECT DISTINCT id, patid, sdate, scat FROM {self.index.codes(kind)} "
+                              f"WHERE list_contains(${key}::VARCHAR[], code)")
+                else:
+                    where.append(f"id IN (SELECT id FROM {self.index.codes(kind)} WHERE list_contains(${key}::VARCHAR[], code))")
             for name in KIND_PARAMS:
                 for i, v in enumerate(p.get(name, [])):
                     _, code = _token(v, name)

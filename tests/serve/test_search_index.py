@@ -1,0 +1,93 @@
+"""The FHIR API's search index (serve/search_index.py): built once beside the read-only practice, it gives the
+same answers as building the search columns from the record, leaves the practice file's bytes alone, and the
+sandbox overlay's writes still come in searches across everyone."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from synthgp.serve.app import create_app
+
+from tests.conftest import generate
+from tests.serve.running import serving
+
+SNOMED = "http://snomed.info/sct"
+BP = "75367002"  # the BP panel's SNOMED code, as a client searches it (docs/serve.md); an input, not read by synthgp
+SEARCHES = [
+    f"/fhir/Observation?code={BP}&_count=7&_offset=30",
+    f"/fhir/Observation?code={BP},85354-9&_count=5&_sort=-date",
+    f"/fhir/Observation?code={BP}&code=85354-9&date=ge2015-01-01&_count=4",
+    "/fhir/Observation?category=laboratory&_count=3&_offset=10",
+    "/fhir/Observation?date=2019&_count=0",
+    "/fhir/MedicationRequest?_count=4&_sort=-date",
+    "/fhir/MedicationRequest?authoredon=ge2020-06&_total=none&_count=3",
+    "/fhir/Encounter?date=2019-03&_count=3",
+    "/fhir/Immunization?status=completed&_count=2",
+    "/fhir/Procedure?_count=2&_total=none",
+    "/fhir/DiagnosticReport?category=laboratory&_count=2&_sort=_id",
+    "/fhir/Condition?_count=3",
+]
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory) -> Path:
+    return generate(tmp_path_factory.mktemp("index") / "out", 300, seed=47, formats=("duckdb",))
+
+
+def _answers(client: TestClient, urls: list[str]) -> list[tuple]:
+    out = []
+    for u in urls:
+        r = client.get(u)
+        if "?" not in u:  # a read
+            out.append((u, r.status_code, r.json()))
+            continue
+        assert r.status_code == 200, (u, r.text)
+        b = r.json()
+        out.append((u, b.get("total"), [e["resource"] for e in b.get("entry", [])],
+                    [(link["relation"], link["url"]) for link in b["link"]]))
+    return out
+
+
+def test_the_index_answers_as_the_record_does(out):
+    app = create_app(out)
+    index = app.state.search_index
+    assert index.wait(300), "the index is built"
+    with TestClient(app) as client:
+        found = client.get(f"/fhir/Observation?code={BP}&_count=3").json()["entry"]
+        reads = [f"/fhir/Observation/{e['resource']['id']}" for e in found] + ["/fhir/Observation/1", "/fhir/Encounter/2"]
+        indexed = _answers(client, SEARCHES + reads)
+        ready = set(index._ready)
+        index._ready.clear()  # no type ready: every search builds its columns from the record, as before the index
+        from_record = _answers(client, SEARCHES + reads)
+        index._ready |= ready
+        assert client.get("/status").json()["search_index"] == "ready"
+    assert indexed == from_record
+    # the comparison is not empty: most searches find something, one finds many
+    assert sum(bool(a[2]) for a in indexed) >= 8 and indexed[0][1] > 100
+    assert [a[1] for a in indexed[-5:]] == [200, 200, 200, 404, 404]  # reads: three found, two unknown
+
+
+def test_the_practice_is_untouched_and_written_resources_are_searched(out):
+    db = out / "synthgp.duckdb"
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    with serving(out, "--writable") as base:
+        fhir = base + "/fhir"
+        assert httpx.get(base + "/status").json()["search_index"] == "ready"
+        total = httpx.get(f"{fhir}/Observation", params={"code": BP, "_count": 3}).json()["total"]
+        patid = httpx.get(f"{fhir}/Patient", params={"_count": 1}).json()["entry"][0]["resource"]["id"]
+        made = httpx.post(f"{fhir}/Observation", json={
+            "resourceType": "Observation", "status": "final", "subject": {"reference": f"Patient/{patid}"},
+            "code": {"coding": [{"system": SNOMED, "code": BP}]}, "effectiveDateTime": "2024-06-01"})
+        assert made.status_code == 201, made.text
+        page = httpx.get(f"{fhir}/Observation", params={"code": BP, "_count": 3}).json()
+        assert page["total"] == total + 1
+        assert made.json()["id"] in [e["resource"]["id"] for e in page["entry"]]
+        httpx.post(base + "/sandbox/reset").raise_for_status()
+        assert httpx.get(f"{fhir}/Observation", params={"code": BP, "_count": 3}).json()["total"] == total
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    assert not list(out.glob("*.wal"))
