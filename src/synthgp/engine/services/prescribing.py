@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 
 NEVER = np.iinfo(np.int64).max // 4
 SLOTS = ("A", "C", "D", "S")
-REGULAR = tuple(k for k, v in reference.toml("medicines.toml").items()
-                if isinstance(v, dict) and v["class"] == "O")  # regular medicines, a slot each, in file order
+REGULAR = tuple(k for k, v in reference.toml("medicines.toml").items()  # regular medicines, a slot each, in file order:
+                if isinstance(v, dict) and (v["class"] == "O" or v.get("repeat")))  # class "O", and acute items also repeated
+CYCLE = 28  # days between regular issues; a medicine whose `repeat_pack` lasts 84 days is issued every third cycle
 DOSE_UNITS = {-2: 0.6, -1: 0.78, 0: 1.0, 1: 1.25, 2: 1.4}  # effect relative to a standard dose (Law 2003)
 REGULAR_COURSE_BASE, REGULAR_COURSE_STRIDE = 10_000_000, 20_000_000  # regular courses: one per person and slot
 ACUTE_COURSE_BASE = 1 << 40  # acute items: a course each, numbered from here
@@ -59,6 +60,17 @@ class Medicines:
         acute = [k for k in self.names if self.spec[k]["class"] == "acute"]
         self.acute = np.array([self.index[k] for k in acute], dtype=np.int64)  # acute items' medicine indices
         self.pack = {self.index[k]: self.spec[k]["pack"] for k in acute}  # quantity, unit, days, dosage id
+        units = {d: i for i, d in reference.toml("aurum_lookups.toml")["QuantUnit"]["rows"]}
+        # each regular medicine's repeat: quantity, unit, days, dosage (default 28 of them, once a day)
+        packs = [self.spec[k].get("repeat_pack", [28.0, "tablet", CYCLE, "OD1"]) for k in REGULAR]
+        for k, (_, _, days, _) in zip(REGULAR, packs):
+            if days % CYCLE:
+                raise ValueError(f"medicines.toml [{k}] repeat_pack lasts {days} days, not a multiple of {CYCLE}")
+        self.reg_qty = np.array([p[0] for p in packs], dtype=np.float64)
+        self.reg_unit = np.array([units[p[1]] for p in packs], dtype=np.int64)
+        self.reg_days = np.array([p[2] for p in packs], dtype=np.int64)
+        self.reg_every = self.reg_days // CYCLE  # issued every this many cycles
+        self.reg_dosage = np.array([p[3] for p in packs], dtype=object)
 
 
 class Prescribing(Service):
@@ -213,8 +225,9 @@ class Prescribing(Service):
                 break
             iday = s.regular_next[due][:, None]
             r, j = np.nonzero((s.regular_drug[due] >= 0) & (s.regular_from[due] <= iday) & (iday < s.regular_until[due]))
+            r, j = self._this_cycle(due, iday[:, 0], r, j)
             self._issue_regular(due[r], to_working_day(iday[r, 0]), j, self.contacts.staff("gp", due[r], "rx.other", m))
-            s.regular_next[due] += 28
+            s.regular_next[due] += CYCLE
 
     # ------------------------------------------------------------ regular medicines
     def start_regular(self, pos: np.ndarray, name: str, day: np.ndarray | None = None, level: int = 0,
@@ -245,15 +258,26 @@ class Prescribing(Service):
         s, j = self.s, REGULAR.index(name)
         return (s.regular_drug[pos, j] >= 0) & (s.regular_from[pos, j] <= day) & (day < s.regular_until[pos, j])
 
+    def _this_cycle(self, rows: np.ndarray, iday: np.ndarray, r: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The (row, slot) pairs issued on cycle day `iday[r]`: a pack lasting several cycles (an 84-day pill) is issued
+        on the first cycle from its start and every so many after."""
+        every = self.meds.reg_every[j]
+        if (every == 1).all():
+            return r, j
+        since = (iday[r] - np.maximum(self.s.regular_from[rows[r], j], iday[r] - (1 << 40))) // CYCLE
+        keep = (every == 1) | (since % every == 0)
+        return r[keep], j[keep]
+
     def _issue_regular(self, pos: np.ndarray, day, j: int | np.ndarray, staff) -> None:
         """Issues of regular slot `j` (one, or one a row) to each of `pos`."""
         if not len(pos):
             return
         meds, n = self.meds, len(pos)
         mi, lv = self._regular_index[j], self.s.regular_level[pos, j]
-        self.record.issue(pos, day, staff, meds.prod[mi, lv], np.full(n, 28.0), 1, np.full(n, 28),
-                          np.round(meds.cost[mi, lv] / 100, 2),
-                          pos + REGULAR_COURSE_BASE + j * REGULAR_COURSE_STRIDE, "OD1")
+        days = np.broadcast_to(meds.reg_days[j], n)
+        self.record.issue(pos, day, staff, meds.prod[mi, lv], np.broadcast_to(meds.reg_qty[j], n).astype(np.float64),
+                          np.broadcast_to(meds.reg_unit[j], n), days, np.round(meds.cost[mi, lv] * days / CYCLE / 100, 2),
+                          pos + REGULAR_COURSE_BASE + j * REGULAR_COURSE_STRIDE, np.broadcast_to(meds.reg_dosage[j], n))
 
     def regular_history(self, months: int = 13) -> None:
         """Regular medicines were issued for a year before the record starts (from registration at the earliest)."""
@@ -263,6 +287,7 @@ class Prescribing(Service):
             hday = to_working_day(np.minimum(s.regular_next[some], s.ent[some] + 27) - 28 * k)[:, None]
             r, j = np.nonzero((s.regular_drug[some] >= 0) & (hday >= s.first_allowed[some, None]) & (hday >= s.regular_from[some])
                               & (hday < s.regular_until[some]) & (hday < s.ent[some, None]))
+            r, j = self._this_cycle(some, hday[:, 0], r, j)
             self._issue_regular(some[r], hday[r, 0], j, self.contacts.staff("gp", some[r], "rx.other.hist", k))
 
     # ------------------------------------------------------------ acute items

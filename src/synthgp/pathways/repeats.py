@@ -1,0 +1,146 @@
+"""Long-term repeats of common medicines (data/repeats.toml): the PPIs, analgesics, antidepressants, contraceptive
+pills, HRT, allopurinol and tamsulosin a real list carries beyond what the long-term-condition registers issue.
+
+Each person draws a propensity for each medicine once. They are on its repeat while the propensity is below the
+published share of their age band and sex in that year (the medicine's trend), so a share rising with age starts
+people and a falling one stops them (no pill after 55). A start is a GP consultation that codes the indication
+(dyspepsia, chronic or neuropathic pain, contraception, menopausal flushing, gout, prostatic hyperplasia), or, for a
+register's medicine, follows that register's diagnosis; the prescribing service issues the repeats with the person's
+other regular medicines (every 28 days; the pills 84 days at a time). Those on a repeat when their record starts
+bring it, and its indication, with them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from synthgp.core import reference
+from synthgp.engine.component import Pathway
+from synthgp.engine.services.contacts import decimal_year
+from synthgp.engine.services.prescribing import REGULAR
+from synthgp.engine.sim import YEAR
+from synthgp.pathways.conditions import _transferred
+from synthgp.pathways.registers import onset
+
+if TYPE_CHECKING:
+    from synthgp.engine.sim import Month, Sim
+
+CURRENT_SMOKER = 2  # life service's smoking levels from this one up are current smokers
+INDICATION_YEARS_BEFORE = 2.0  # mean years a repeat held at entry had been started before it (synthgp's)
+
+
+class Medicine:
+    """One [medicine.<name>] of data/repeats.toml, checked."""
+
+    def __init__(self, name: str, spec: dict, n_bands: int, registers: list[str]) -> None:
+        self.name = name
+        if name not in REGULAR:
+            raise ValueError(f"repeats.toml [medicine.{name}]: not a regular medicine of data/medicines.toml "
+                             "(class \"O\", or an acute item with repeat = true)")
+        self.share = np.array([spec["male"], spec["female"]], dtype=float)  # [female?] x band
+        if self.share.shape != (2, n_bands) or (self.share < 0).any() or (self.share > 1).any():
+            raise ValueError(f"repeats.toml [medicine.{name}]: female and male need {n_bands} shares in [0, 1]")
+        trend = np.asarray(spec.get("trend", [[2000.0, 1.0]]), dtype=float)
+        if trend.ndim != 2 or trend.shape[1] != 2 or (np.diff(trend[:, 0]) <= 0).any():
+            raise ValueError(f"repeats.toml [medicine.{name}] trend: [[year, scale], ...] with years rising")
+        self.trend_years, self.trend_scale = trend[:, 0], trend[:, 1]
+        self.indication = spec.get("indication")
+        self.register = spec.get("register")
+        if (self.indication is None) == (self.register is None):
+            raise ValueError(f"repeats.toml [medicine.{name}]: give an indication or a register, one of them")
+        self.exclude = spec.get("exclude_registers", [])
+        for reg in [*self.exclude, *([self.register] if self.register else [])]:
+            if reg not in registers:
+                raise ValueError(f"repeats.toml [medicine.{name}]: no register {reg!r} (registers.toml has {registers})")
+        self.not_with = spec.get("not_with", [])
+        for other in self.not_with:
+            if other not in REGULAR:
+                raise ValueError(f"repeats.toml [medicine.{name}] not_with: {other!r} is no regular medicine")
+        self.smokers_from_age = spec.get("smokers_from_age")
+        self.not_with_hypertension = bool(spec.get("not_with_hypertension", False))
+
+    def scale(self, day: np.ndarray) -> np.ndarray:
+        return np.interp(decimal_year(day), self.trend_years, self.trend_scale)
+
+
+class Repeats(Pathway):
+    name = "repeats"
+    fields = {"rep_u": "per repeat medicine (data/repeats.toml): the person's propensity, uniform",
+              "rep_on": "per repeat medicine: prescribed by this pathway now"}
+    reads = ("dob", "male", "ent", "lst", "first_allowed", "smoking", "dx", "reg_known")
+
+    def __init__(self) -> None:
+        cfg = reference.toml("repeats.toml")
+        self.bands = np.asarray(cfg["bands"], dtype=float)
+        self.registers = [c.name for c in onset.load()[1]]
+        self.meds = [Medicine(k, v, len(self.bands), self.registers) for k, v in cfg["medicine"].items()]
+
+    def init(self, sim: "Sim") -> dict[str, np.ndarray]:
+        u = np.stack([sim.draws(f"repeats.{m.name}").uniform(sim.everyone) for m in self.meds], axis=1)
+        return {"rep_u": u, "rep_on": np.zeros((sim.n, len(self.meds)), dtype=bool)}
+
+    def bind(self, sim: "Sim") -> None:
+        super().bind(sim)
+        self.sim, self.rx, self.rec = sim, sim.rx, sim.record
+
+    def wanted(self, k: int, pos: np.ndarray, day: np.ndarray) -> np.ndarray:
+        """Whether each of `pos` is to be on medicine `k` on `day` (their propensity, age, sex, year, conditions)."""
+        m, s = self.meds[k], self.s
+        age = (day - s.dob[pos]) / YEAR
+        band = np.searchsorted(self.bands, age, side="right") - 1
+        share = np.where(band >= 0, m.share[(~s.male[pos]).astype(np.int64), np.maximum(band, 0)], 0.0) * m.scale(day)
+        want = s.rep_u[pos, k] < share
+        if m.register:
+            want &= s.reg_known[pos, self.registers.index(m.register)] <= day
+        for reg in m.exclude:
+            want &= s.reg_known[pos, self.registers.index(reg)] > day
+        for other in m.not_with:
+            want &= ~self.rx.on_regular(pos, other, day)
+        if m.smokers_from_age is not None:
+            want &= ~((s.smoking[pos] >= CURRENT_SMOKER) & (age >= m.smokers_from_age))
+        if m.not_with_hypertension:
+            want &= ~s.dx[pos]
+        return want
+
+    def history(self, sim: "Sim") -> None:
+        """Repeats held when the record starts: issued for the year before (the prescribing service's history), their
+        indication on the record from when they started (a diagnosis from before registration came with the notes)."""
+        s = self.s
+        pos = sim.adult(np.flatnonzero(s.ent <= s.lst))
+        day = s.ent[pos]
+        for k, m in enumerate(self.meds):
+            on = self.wanted(k, pos, day)
+            p = pos[on]
+            if not len(p):
+                continue
+            self.rx.start_regular(p, m.name)
+            s.rep_on[p, k] = True
+            if m.indication:
+                back = np.round(sim.draws(f"repeats.{m.name}.since").exponential(p, INDICATION_YEARS_BEFORE * YEAR))
+                adult_from = s.dob[p] + np.int64(18 * YEAR)
+                started = np.maximum(s.ent[p] - back.astype(np.int64), np.maximum(adult_from, s.ent[p] - 30 * YEAR))
+                _transferred(self.rec, p, np.minimum(started, s.ent[p]), s.first_allowed[p], m.indication)
+
+    def review(self, sim: "Sim", month: "Month") -> None:
+        """This month's starts (a GP consultation coding the indication) and stops, on each person's day."""
+        s, act, vday = self.s, month.act, month.vday
+        for k, m in enumerate(self.meds):
+            on = s.rep_on[act, k]
+            want = self.wanted(k, act, vday)
+            start, stop = np.flatnonzero(want & ~on), np.flatnonzero(on & ~want)
+            if len(stop):
+                self.rx.stop_regular(act[stop], m.name, vday[stop])
+                s.rep_on[act[stop], k] = False
+            if not len(start):
+                continue
+            pos, day = act[start], vday[start]
+            fresh = ~self.rx.on_regular(pos, m.name, day)  # already prescribed it for something else: nothing new
+            pos, day = pos[fresh], day[fresh]
+            if m.indication:
+                cons = sim.contacts.book(pos, day, "gp", "repeats.start", month.m, "Face to face consultation")
+                self.rec.diagnosis(pos, day, self.rec.code(m.indication), cons=cons)
+                day = sim.contacts.day_at(cons, day)
+            self.rx.start_regular(pos, m.name, day)
+            s.rep_on[pos, k] = True
