@@ -1,5 +1,6 @@
-"""Long-term repeats of common medicines (data/repeats.toml): the PPIs, analgesics, antidepressants, contraceptive
-pills, HRT, allopurinol and tamsulosin a real list carries beyond what the long-term-condition registers issue.
+"""Long-term repeats of common medicines (data/repeats.toml): the PPI, analgesics (co-codamol, paracetamol, gabapentin),
+maintenance antidepressant, contraceptive pills, HRT, allopurinol and tamsulosin a real list carries beyond what the
+long-term-condition registers issue.
 
 Each person draws a propensity for each medicine once. They are on its repeat while the propensity is below the
 published share of their age band and sex in that year (the medicine's trend), so a share rising with age starts
@@ -39,8 +40,10 @@ class Medicine:
         if name not in REGULAR:
             raise ValueError(f"repeats.toml [medicine.{name}]: not a regular medicine of data/medicines.toml "
                              "(class \"O\", or an acute item with repeat = true)")
+        if any(len(spec.get(sex, [])) != n_bands for sex in ("male", "female")):
+            raise ValueError(f"repeats.toml [medicine.{name}]: female and male need {n_bands} shares in [0, 1]")
         self.share = np.array([spec["male"], spec["female"]], dtype=float)  # [female?] x band
-        if self.share.shape != (2, n_bands) or (self.share < 0).any() or (self.share > 1).any():
+        if (self.share < 0).any() or (self.share > 1).any():
             raise ValueError(f"repeats.toml [medicine.{name}]: female and male need {n_bands} shares in [0, 1]")
         trend = np.asarray(spec.get("trend", [[2000.0, 1.0]]), dtype=float)
         if trend.ndim != 2 or trend.shape[1] != 2 or (np.diff(trend[:, 0]) <= 0).any():
@@ -126,9 +129,12 @@ class Repeats(Pathway):
     def review(self, sim: "Sim", month: "Month") -> None:
         """This month's starts (a GP consultation coding the indication) and stops, on each person's day."""
         s, act, vday = self.s, month.act, month.vday
+        last = np.full(len(act), month.day1 - 1, dtype=np.int64)
         for k, m in enumerate(self.meds):
             on = s.rep_on[act, k]
-            want = self.wanted(k, act, vday)
+            # wanted on their day and still at the month's end: a 50th birthday later in the month stops the pill on
+            # their day, so none is issued after it
+            want = self.wanted(k, act, vday) & self.wanted(k, act, last)
             start, stop = np.flatnonzero(want & ~on), np.flatnonzero(on & ~want)
             if len(stop):
                 self.rx.stop_regular(act[stop], m.name, vday[stop])
