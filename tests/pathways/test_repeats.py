@@ -6,6 +6,7 @@ the register's own antidepressant (citalopram); the pills issued three months at
 import numpy as np
 import pytest
 
+from synthgp.core import reference
 from synthgp.engine.sim import YEAR
 from synthgp.pathways.repeats import Medicine
 
@@ -20,6 +21,10 @@ def _sim(n: int = 400):
 
 def _k(sim, name: str) -> int:
     return [m.name for m in sim.repeats.meds].index(name)
+
+
+def _prod(name: str) -> int:
+    return reference.toml("medicines.toml")[name]["levels"][0]["prodcodeid"]
 
 
 def _review(sim, pos, on=ON):
@@ -98,7 +103,19 @@ def test_a_pill_is_issued_every_84_days():
     days = np.unique(rows["day"])
     assert len(days) >= 3
     assert set(np.diff(days).tolist()) <= {82, 83, 84, 85, 86}  # 84 days, each moved to a working day
-    assert set(rows["duration"].tolist()) == {84}
+
+
+def test_a_start_is_issued_on_its_day_even_when_the_cycle_fell_earlier_that_month():
+    sim = _sim()
+    person(sim, [0], age=60, on=ON, male=True)
+    sim.rx.start_regular(np.array([0]), "allopurinol", np.array([ON - 3]))  # the person's cycle: ON - 3, ON + 25, ...
+    sim.rx.start_regular(np.array([0]), "tamsulosin", np.array([ON]))  # after the cycle's day: issued today
+    sim.rx.issue(sim, month_at(sim, ON, act=[0]))
+    sim.rx.issue(sim, month_at(sim, ON + 30, act=[0]))
+    rows = emitted(sim, "issue", pos=[0])
+    tam = np.sort(rows["day"][rows["prod"] == _prod("tamsulosin")])
+    allo = np.sort(rows["day"][rows["prod"] == _prod("allopurinol")])
+    assert tam[0] == ON and allo[0] == ON - 3 and tam[1] == allo[1] == ON + 25
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -108,9 +125,9 @@ def test_a_pill_is_issued_every_84_days():
 ])
 def test_a_malformed_medicine_fails_clearly(spec, message):
     with pytest.raises(ValueError, match=message):
-        Medicine("allopurinol", spec, 9, ["depression", "cancer"])
+        Medicine("allopurinol", spec, np.arange(18.0, 90.0, 8.0), ["depression", "cancer"])
 
 
 def test_an_unknown_medicine_fails_clearly():
     with pytest.raises(ValueError, match="not a regular medicine"):
-        Medicine("aspirin_gel", {"female": [0.1] * 9, "male": [0.1] * 9, "indication": "gout"}, 9, [])
+        Medicine("aspirin_gel", {"female": [0.1] * 9, "male": [0.1] * 9, "indication": "gout"}, np.arange(18.0, 90.0, 8.0), [])

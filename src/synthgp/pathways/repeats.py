@@ -35,8 +35,9 @@ INDICATION_YEARS_BEFORE = 2.0  # mean years a repeat held at entry had been star
 class Medicine:
     """One [medicine.<name>] of data/repeats.toml, checked."""
 
-    def __init__(self, name: str, spec: dict, n_bands: int, registers: list[str]) -> None:
-        self.name = name
+    def __init__(self, name: str, spec: dict, bands: np.ndarray, registers: list[str]) -> None:
+        self.name, self.bands = name, bands
+        n_bands = len(bands)
         if name not in REGULAR:
             raise ValueError(f"repeats.toml [medicine.{name}]: not a regular medicine of data/medicines.toml "
                              "(class \"O\", or an acute item with repeat = true)")
@@ -64,6 +65,11 @@ class Medicine:
         self.smokers_from_age = spec.get("smokers_from_age")
         self.not_with_hypertension = bool(spec.get("not_with_hypertension", False))
 
+    @property
+    def first_age(self) -> np.ndarray:
+        """Per sex (male, female): the lower age of the first band with a share (120 if none)."""
+        return np.array([self.bands[np.argmax(row > 0)] if (row > 0).any() else 120.0 for row in self.share])
+
     def scale(self, day: np.ndarray) -> np.ndarray:
         return np.interp(decimal_year(day), self.trend_years, self.trend_scale)
 
@@ -78,7 +84,7 @@ class Repeats(Pathway):
         cfg = reference.toml("repeats.toml")
         self.bands = np.asarray(cfg["bands"], dtype=float)
         self.registers = [c.name for c in onset.load()[1]]
-        self.meds = [Medicine(k, v, len(self.bands), self.registers) for k, v in cfg["medicine"].items()]
+        self.meds = [Medicine(k, v, self.bands, self.registers) for k, v in cfg["medicine"].items()]
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
         u = np.stack([sim.draws(f"repeats.{m.name}").uniform(sim.everyone) for m in self.meds], axis=1)
@@ -118,26 +124,30 @@ class Repeats(Pathway):
             p = pos[on]
             if not len(p):
                 continue
-            self.rx.start_regular(p, m.name)
             s.rep_on[p, k] = True
-            if m.indication:
-                back = np.round(sim.draws(f"repeats.{m.name}.since").exponential(p, INDICATION_YEARS_BEFORE * YEAR))
-                adult_from = s.dob[p] + np.int64(18 * YEAR)
-                started = np.maximum(s.ent[p] - back.astype(np.int64), np.maximum(adult_from, s.ent[p] - 30 * YEAR))
-                _transferred(self.rec, p, np.minimum(started, s.ent[p]), s.first_allowed[p], m.indication)
+            if not m.indication:  # a register's medicine: from entry (its first course may have run to it)
+                self.rx.start_regular(p, m.name, s.ent[p])
+                continue
+            # started some time before entry, not before the first age with a share (no pill before 18, HRT before 45)
+            back = np.round(sim.draws(f"repeats.{m.name}.since").exponential(p, INDICATION_YEARS_BEFORE * YEAR))
+            first_age = np.where(s.male[p], m.first_age[0], m.first_age[1])
+            started = np.maximum(s.ent[p] - back.astype(np.int64), s.dob[p] + np.round(first_age * YEAR).astype(np.int64))
+            started = np.minimum(np.maximum(started, s.ent[p] - 30 * YEAR), s.ent[p])
+            _transferred(self.rec, p, started, s.first_allowed[p], m.indication)
+            self.rx.start_regular(p, m.name, started)  # its year of issues before entry from `started` on
 
     def review(self, sim: "Sim", month: "Month") -> None:
-        """This month's starts (a GP consultation coding the indication) and stops, on each person's day."""
+        """This month's starts (a GP consultation coding the indication, on each person's day) and stops (from the
+        month's start)."""
         s, act, vday = self.s, month.act, month.vday
         last = np.full(len(act), month.day1 - 1, dtype=np.int64)
         for k, m in enumerate(self.meds):
             on = s.rep_on[act, k]
-            # wanted on their day and still at the month's end: a 50th birthday later in the month stops the pill on
-            # their day, so none is issued after it
+            # wanted on their day and still at the month's end (a 50th birthday in the month stops the pill)
             want = self.wanted(k, act, vday) & self.wanted(k, act, last)
             start, stop = np.flatnonzero(want & ~on), np.flatnonzero(on & ~want)
-            if len(stop):
-                self.rx.stop_regular(act[stop], m.name, vday[stop])
+            if len(stop):  # from the month's start: last month's end still wanted it, so nothing issued was not
+                self.rx.stop_regular(act[stop], m.name, month.day0)
                 s.rep_on[act[stop], k] = False
             if not len(start):
                 continue

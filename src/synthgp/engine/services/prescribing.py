@@ -6,8 +6,11 @@ Two kinds of regimen:
   every 28 or 56 days (per person), later when the person takes less than prescribed (adherence), and
   not at all once they have stopped taking it, until the practice finds out and restarts it;
 - regular medicines, one slot each (every class "O" product of data/medicines.toml: the antipsychotic or
-  corticosteroid behind a QRISK3 input, and the long-term conditions' medicines), issued together every 28
-  days from the day each starts (at a strength level) until the day it stops, for as long as the person is here.
+  corticosteroid behind a QRISK3 input, the long-term conditions' medicines, the long-term repeats of
+  pathways/repeats.py; and the acute items marked `repeat = true`), issued together every 28 days from the day
+  each starts (at a strength level) until the day it stops, for as long as the person is here. A start is issued on
+  its day (when the person's cycle fell earlier that month, at once); a pack lasting longer than a cycle (`repeat_pack`:
+  the pills' 84 days) is issued again on the first cycle day it has a fortnight or less left.
 Each course's issues share a drug record id (the id of its first issue). Product, quantity, dose form
 and cost come from data/medicines.toml.
 """
@@ -29,7 +32,8 @@ NEVER = np.iinfo(np.int64).max // 4
 SLOTS = ("A", "C", "D", "S")
 REGULAR = tuple(k for k, v in reference.toml("medicines.toml").items()  # regular medicines, a slot each, in file order:
                 if isinstance(v, dict) and (v["class"] == "O" or v.get("repeat")))  # class "O", and acute items also repeated
-CYCLE = 28  # days between regular issues; a medicine whose `repeat_pack` lasts 84 days is issued every third cycle
+CYCLE = 28  # days between regular issues; a pack lasting longer is issued on the first cycle day it has RUN_OUT days left
+RUN_OUT = 14
 DOSE_UNITS = {-2: 0.6, -1: 0.78, 0: 1.0, 1: 1.25, 2: 1.4}  # effect relative to a standard dose (Law 2003)
 REGULAR_COURSE_BASE, REGULAR_COURSE_STRIDE = 10_000_000, 20_000_000  # regular courses: one per person and slot
 ACUTE_COURSE_BASE = 1 << 40  # acute items: a course each, numbered from here
@@ -85,6 +89,7 @@ class Prescribing(Service):
         "regular_drug": "per regular-medicine slot: medicine index, or -1", "regular_next": "next regular issue",
         "regular_from": "per regular slot: first day it may be issued", "regular_until": "per regular slot: day it stops",
         "regular_level": "per regular slot: strength level",
+        "regular_last": "per regular slot: day of its last issue (a pack lasting several cycles waits for it)",
         "problem_key": "the observation key of the problem the antihypertensives treat, or -1",
     }
     reads = ("ent", "lst", "first_allowed")
@@ -105,6 +110,7 @@ class Prescribing(Service):
             "regular_from": np.full((n, len(REGULAR)), -NEVER, dtype=np.int64),
             "regular_until": np.full((n, len(REGULAR)), NEVER, dtype=np.int64),
             "regular_level": np.zeros((n, len(REGULAR)), dtype=np.int64),
+            "regular_last": np.full((n, len(REGULAR)), -NEVER, dtype=np.int64),
             "problem_key": np.full(n, -1, dtype=np.int64),
         }
 
@@ -246,7 +252,13 @@ class Prescribing(Service):
         s.regular_from[pos, j] = day
         s.regular_until[pos, j] = NEVER if until is None else until
         # history: from entry; the cycle starts on a working day, and every 28 days after is one too
-        s.regular_next[pos] = np.minimum(s.regular_next[pos], to_working_day(np.maximum(day, s.ent[pos])))
+        start = to_working_day(np.maximum(day, s.ent[pos]))
+        # the first issue is on the day it starts: when the person's cycle falls earlier this month, it is issued now
+        # (the cycle's next issue follows as usual) rather than at the cycle's next turn, up to 27 days later
+        now = (s.regular_next[pos] < start) & (day >= s.ent[pos]) & (start <= s.lst[pos])
+        if now.any():
+            self._issue_regular(pos[now], start[now], j, self.contacts.staff("gp", pos[now], "rx.start", start[now]))
+        s.regular_next[pos] = np.minimum(s.regular_next[pos], start)
 
     def stop_regular(self, pos: np.ndarray, name: str, day) -> None:
         """No more issues of `name` from `day`."""
@@ -259,13 +271,12 @@ class Prescribing(Service):
         return (s.regular_drug[pos, j] >= 0) & (s.regular_from[pos, j] <= day) & (day < s.regular_until[pos, j])
 
     def _this_cycle(self, rows: np.ndarray, iday: np.ndarray, r: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The (row, slot) pairs issued on cycle day `iday[r]`: a pack lasting several cycles (an 84-day pill) is issued
-        on the first cycle from its start and every so many after."""
+        """The (row, slot) pairs issued on cycle day `iday[r]`: a pack lasting several cycles (an 84-day pill) only once
+        the last one has RUN_OUT days or fewer left, whatever moved the person's cycle since."""
         every = self.meds.reg_every[j]
         if (every == 1).all():
             return r, j
-        since = (iday[r] - np.maximum(self.s.regular_from[rows[r], j], iday[r] - (1 << 40))) // CYCLE
-        keep = (every == 1) | (since % every == 0)
+        keep = (every == 1) | (iday[r] >= self.s.regular_last[rows[r], j] + self.meds.reg_days[j] - RUN_OUT)
         return r[keep], j[keep]
 
     def _issue_regular(self, pos: np.ndarray, day, j: int | np.ndarray, staff) -> None:
@@ -274,6 +285,7 @@ class Prescribing(Service):
             return
         meds, n = self.meds, len(pos)
         mi, lv = self._regular_index[j], self.s.regular_level[pos, j]
+        self.s.regular_last[pos, j] = day
         days = np.broadcast_to(meds.reg_days[j], n)
         self.record.issue(pos, day, staff, meds.prod[mi, lv], np.broadcast_to(meds.reg_qty[j], n).astype(np.float64),
                           np.broadcast_to(meds.reg_unit[j], n), days, np.round(meds.cost[mi, lv] * days / CYCLE / 100, 2),
