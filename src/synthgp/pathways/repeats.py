@@ -85,6 +85,9 @@ class Repeats(Pathway):
         self.bands = np.asarray(cfg["bands"], dtype=float)
         self.registers = [c.name for c in onset.load()[1]]
         self.meds = [Medicine(k, v, self.bands, self.registers) for k, v in cfg["medicine"].items()]
+        self.shares = np.stack([m.share for m in self.meds], axis=2)  # (male, female) x band x medicine
+        self.conditional = [k for k, m in enumerate(self.meds) if m.register or m.exclude or m.not_with
+                            or m.smokers_from_age is not None or m.not_with_hypertension]
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
         u = np.stack([sim.draws(f"repeats.{m.name}").uniform(sim.everyone) for m in self.meds], axis=1)
@@ -94,34 +97,56 @@ class Repeats(Pathway):
         super().bind(sim)
         self.sim, self.rx, self.rec = sim, sim.rx, sim.record
 
-    def wanted(self, k: int, pos: np.ndarray, day: np.ndarray) -> np.ndarray:
-        """Whether each of `pos` is to be on medicine `k` on `day` (their propensity, age, sex, year, conditions)."""
-        m, s = self.meds[k], self.s
-        age = (day - s.dob[pos]) / YEAR
-        band = np.searchsorted(self.bands, age, side="right") - 1
-        share = np.where(band >= 0, m.share[(~s.male[pos]).astype(np.int64), np.maximum(band, 0)], 0.0) * m.scale(day)
-        want = s.rep_u[pos, k] < share
-        if m.register:
-            want &= s.reg_known[pos, self.registers.index(m.register)] <= day
-        for reg in m.exclude:
-            want &= s.reg_known[pos, self.registers.index(reg)] > day
-        for other in m.not_with:
-            want &= ~self.rx.on_regular(pos, other, day)
-        if m.smokers_from_age is not None:
-            want &= ~((s.smoking[pos] >= CURRENT_SMOKER) & (age >= m.smokers_from_age))
-        if m.not_with_hypertension:
-            want &= ~s.dx[pos]
+    def wanted(self, pos: np.ndarray, days: list, scale_day=None) -> np.ndarray:
+        """(person, medicine): whether each of `pos` is to be on each medicine on every one of `days` (their
+        propensity, age band, sex, the year's scale (at `scale_day` if given, else each one's first day), and the
+        conditions of data/repeats.toml)."""
+        s = self.s
+        days = [np.broadcast_to(np.asarray(d, dtype=np.int64), len(pos)) for d in days]
+        fem = (~s.male[pos]).astype(np.int64)
+        ages = [(d - s.dob[pos]) / YEAR for d in days]
+        bands = [np.searchsorted(self.bands, a, side="right") - 1 for a in ages]
+        share = self.shares[fem, np.maximum(bands[0], 0)]  # person x medicine
+        share[bands[0] < 0] = 0.0
+        for b in bands[1:]:  # another day in another band (a birthday): the lower share
+            r = np.flatnonzero(b != bands[0])
+            share[r] = np.minimum(share[r], np.where((b[r] >= 0)[:, None], self.shares[fem[r], np.maximum(b[r], 0)], 0.0))
+        if scale_day is None:
+            scale = np.stack([m.scale(days[0]) for m in self.meds], axis=1)
+        else:
+            scale = np.array([m.scale(np.asarray(scale_day)) for m in self.meds])
+        want = s.rep_u[pos] < share * scale
+        for k in self.conditional:  # the conditions, for those the shares would put on it
+            r = np.flatnonzero(want[:, k])
+            ok = np.ones(len(r), dtype=bool)
+            for d, a in zip(days, ages):
+                ok &= self._allowed(k, pos[r], d[r], a[r])
+            want[r[~ok], k] = False
         return want
+
+    def _allowed(self, k: int, pos: np.ndarray, day: np.ndarray, age: np.ndarray) -> np.ndarray:
+        m, s = self.meds[k], self.s
+        ok = np.ones(len(pos), dtype=bool)
+        if m.register:
+            ok &= s.reg_known[pos, self.registers.index(m.register)] <= day
+        for reg in m.exclude:
+            ok &= s.reg_known[pos, self.registers.index(reg)] > day
+        for other in m.not_with:
+            ok &= ~self.rx.on_regular(pos, other, day)
+        if m.smokers_from_age is not None:
+            ok &= ~((s.smoking[pos] >= CURRENT_SMOKER) & (age >= m.smokers_from_age))
+        if m.not_with_hypertension:
+            ok &= ~s.dx[pos]
+        return ok
 
     def history(self, sim: "Sim") -> None:
         """Repeats held when the record starts: issued for the year before (the prescribing service's history), their
         indication on the record from when they started (a diagnosis from before registration came with the notes)."""
         s = self.s
         pos = sim.adult(np.flatnonzero(s.ent <= s.lst))
-        day = s.ent[pos]
+        want = self.wanted(pos, [s.ent[pos]])
         for k, m in enumerate(self.meds):
-            on = self.wanted(k, pos, day)
-            p = pos[on]
+            p = pos[want[:, k]]
             if not len(p):
                 continue
             s.rep_on[p, k] = True
@@ -140,12 +165,14 @@ class Repeats(Pathway):
         """This month's starts (a GP consultation coding the indication, on each person's day) and stops (from the
         month's start)."""
         s, act, vday = self.s, month.act, month.vday
-        last = np.full(len(act), month.day1 - 1, dtype=np.int64)
-        for k, m in enumerate(self.meds):
-            on = s.rep_on[act, k]
-            # wanted on their day and still at the month's end (a 50th birthday in the month stops the pill)
-            want = self.wanted(k, act, vday) & self.wanted(k, act, last)
-            start, stop = np.flatnonzero(want & ~on), np.flatnonzero(on & ~want)
+        # wanted on their day and still at the month's end (a 50th birthday in the month stops the pill); the year's
+        # scale at the month's middle
+        mid = (month.day0 + month.day1) // 2
+        want = self.wanted(act, [vday, month.day1 - 1], mid)
+        change = want != s.rep_on[act]
+        for k in np.flatnonzero(change.any(axis=0)):
+            m, on = self.meds[k], s.rep_on[act, k]
+            start, stop = np.flatnonzero(want[:, k] & ~on), np.flatnonzero(on & ~want[:, k])
             if len(stop):  # from the month's start: last month's end still wanted it, so nothing issued was not
                 self.rx.stop_regular(act[stop], m.name, month.day0)
                 s.rep_on[act[stop], k] = False
