@@ -1,6 +1,6 @@
 """Everyday care from the record alone: consultations per person-year (overall, by year, by age band
 and sex), who was seen and how, the share of consultations with a coded entry, antibiotic and all
-prescription items per person-year, and the weekday pattern.
+prescription items per person-year (all items, and the shares of three BNF chapters), and the weekday pattern.
 
 Person-years are each patient's registered, living days in the period (from birth or registration to
 leaving, death or the period's end); a consultation is a contact with a clinician (face to face,
@@ -22,6 +22,7 @@ CLINICAL = (1, 2, 3, 6, 7)  # conssourceid: face to face, telephone, clinic, hom
 FACE_TO_FACE = (1, 3)  # in the surgery (home visits apart, as NHS Digital counts them)
 YEARS = (2014, 2017, 2019, 2020, 2024)  # the years the figures ask of (calendar years)
 PARTS = {"consultations_by_age_female": BAND_LABELS, "consultations_by_age_male": BAND_LABELS}
+CHAPTERS = {"cardiovascular": "02", "cns": "04", "endocrine": "06"}  # BNF chapters with a published share of items
 
 
 def _lookup(name: str, description: str) -> int:
@@ -74,7 +75,8 @@ def measure(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dic
     first = q("SELECT min(consdate) FROM consultation")[0][0]
     years = [y for y in YEARS if dt.date(y, 1, 1) >= first and dt.date(y, 12, 31) <= end]
     out: dict[str, Any] = {"consultations_per_person_year": {}, "gp_share": {}, "face_to_face_share": {},
-                           "antibiotic_items_per_person_year": {}}
+                           "antibiotic_items_per_person_year": {}, "items_per_person_year": {},
+                           **{f"{name}_items_share": {} for name in CHAPTERS}}
     gp = _lookup("JobCat", "General Medical Practitioner")
     for y in years:
         rate, by = _rates_of_year(con, y)
@@ -90,12 +92,14 @@ def measure(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dic
         abx = q(f"SELECT count(*) FROM drug_issue WHERE issuedate BETWEEN ?::DATE AND ?::DATE "
                 f"AND prodcodeid IN ({antibiotic_products()})", lo, hi)[0][0]
         out["antibiotic_items_per_person_year"][str(y)] = abx / pyears
+        by_chapter = dict(q("""SELECT substr(p.bnfchapter, 1, 2), count(*) FROM drug_issue i JOIN product_dictionary p
+                               USING (prodcodeid) WHERE i.issuedate BETWEEN ?::DATE AND ?::DATE GROUP BY 1""", lo, hi))
+        items = sum(by_chapter.values())
+        out["items_per_person_year"][str(y)] = items / pyears
+        for name, chapter in CHAPTERS.items():
+            out[f"{name}_items_share"][str(y)] = by_chapter.get(chapter, 0) / items if items else float("nan")
     last = (dt.date(end.year, 1, 1), dt.date(end.year, 12, 31)) if end.month == 12 and end.day == 31 else (
         end - dt.timedelta(days=364), end)
-    _person_years(con, *last)
-    pyears = q("SELECT sum(years) FROM py")[0][0]
-    out["items_per_person_year"] = q("SELECT count(*) FROM drug_issue WHERE issuedate BETWEEN ?::DATE AND ?::DATE",
-                                     *last)[0][0] / pyears
     out["consultations_coded_share"] = q(f"""
         SELECT avg((EXISTS (SELECT 1 FROM observation o WHERE o.consid = c.consid AND o.patid = c.patid))::INT)
         FROM consultation c WHERE c.consdate BETWEEN ?::DATE AND ?::DATE AND c.conssourceid IN {CLINICAL}""", *last)[0][0]

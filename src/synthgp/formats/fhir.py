@@ -27,7 +27,8 @@ from synthgp.formats import fhir_resources as fhir
 
 SUBDIR = "fhir"
 BUNDLE_SUBDIR = "fhir-bundles"
-BUNDLE_BATCH = 500  # patients per bucket when assembling bundles (a bucket's bundles are held in memory)
+BUNDLE_BATCH = 200  # patients per bucket when assembling bundles (a bucket's bundles are held in memory: 500 ran out of
+# the export's 1 GB once long-term repeats took drug issues to about 110 a patient)
 
 
 def write(con: duckdb.DuckDBPyConnection, out: Path, sc: object = None) -> None:

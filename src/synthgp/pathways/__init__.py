@@ -21,6 +21,7 @@ from synthgp.pathways.hypertension import Hypertension
 from synthgp.pathways.kidney import Kidney
 from synthgp.pathways.prevention import Prevention
 from synthgp.pathways.registers import Registers
+from synthgp.pathways.repeats import Repeats
 from synthgp.pathways.statins import Statins
 
 HISTORY: list[tuple[str, str]] = [
@@ -30,6 +31,7 @@ HISTORY: list[tuple[str, str]] = [
     ("prevention", "history"),  # vaccinations between registration and entry
     ("hypertension", "last_check"),  # the last BP check before entry
     ("registers", "history"),  # long-term-condition registers: diagnoses before entry, their medicines
+    ("repeats", "history"),  # long-term repeats held at entry (PPIs, analgesics, pills, HRT...), with their indication
     ("conditions", "medicines"),  # regular medicines and their last year of issues
     ("childhood", "plan"),  # every child's immunisation visits and baby check; vaccinations from before joining
 ]
@@ -50,6 +52,7 @@ MONTHLY: list[tuple[str, str]] = [
     ("statins", "follow_up"),  # lipids after a primary-prevention start, restarts (starts follow recorded risk scores)
     ("hypertension", "diagnose"),  # raised readings followed up, diagnoses
     ("hypertension", "review"),
+    ("repeats", "review"),  # long-term repeats started (a GP codes the indication) and stopped by age, sex and year
     ("rx", "issue"),  # repeats due
     ("cardiovascular", "events"),
     ("flu", "invite"),  # at a season's start: who is eligible, who will be vaccinated, when and where
@@ -68,4 +71,5 @@ MONTHLY: list[tuple[str, str]] = [
 def practice() -> tuple[list[Component], list[Component]]:
     """(services, pathways) of a simulation, in the order they initialise."""
     return default_services(), [Conditions(), Kidney(), HealthCheck(), Hypertension(), Cardiovascular(),
-                                 Registers(), Statins(), Flu(), Covid(), Childhood(), Consultations(), Prevention()]
+                                 Registers(), Statins(), Flu(), Covid(), Childhood(), Consultations(), Prevention(),
+                                 Repeats()]

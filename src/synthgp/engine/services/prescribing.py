@@ -6,8 +6,11 @@ Two kinds of regimen:
   every 28 or 56 days (per person), later when the person takes less than prescribed (adherence), and
   not at all once they have stopped taking it, until the practice finds out and restarts it;
 - regular medicines, one slot each (every class "O" product of data/medicines.toml: the antipsychotic or
-  corticosteroid behind a QRISK3 input, and the long-term conditions' medicines), issued together every 28
-  days from the day each starts (at a strength level) until the day it stops, for as long as the person is here.
+  corticosteroid behind a QRISK3 input, the long-term conditions' medicines, the long-term repeats of
+  pathways/repeats.py; and the acute items marked `repeat = true`), issued together every 28 days from the day
+  each starts (at a strength level) until the day it stops, for as long as the person is here. A start is issued on
+  its day (when the person's cycle fell earlier that month, at once); a pack lasting longer than a cycle (`repeat_pack`:
+  the pills' 84 days) is issued again on the first cycle day it has a fortnight or less left.
 Each course's issues share a drug record id (the id of its first issue). Product, quantity, dose form
 and cost come from data/medicines.toml.
 """
@@ -27,8 +30,10 @@ if TYPE_CHECKING:
 
 NEVER = np.iinfo(np.int64).max // 4
 SLOTS = ("A", "C", "D", "S")
-REGULAR = tuple(k for k, v in reference.toml("medicines.toml").items()
-                if isinstance(v, dict) and v["class"] == "O")  # regular medicines, a slot each, in file order
+REGULAR = tuple(k for k, v in reference.toml("medicines.toml").items()  # regular medicines, a slot each, in file order:
+                if isinstance(v, dict) and (v["class"] == "O" or v.get("repeat")))  # class "O", and acute items also repeated
+CYCLE = 28  # days between regular issues; a pack lasting longer is issued on the first cycle day it has RUN_OUT days left
+RUN_OUT = 14
 DOSE_UNITS = {-2: 0.6, -1: 0.78, 0: 1.0, 1: 1.25, 2: 1.4}  # effect relative to a standard dose (Law 2003)
 REGULAR_COURSE_BASE, REGULAR_COURSE_STRIDE = 10_000_000, 20_000_000  # regular courses: one per person and slot
 ACUTE_COURSE_BASE = 1 << 40  # acute items: a course each, numbered from here
@@ -61,6 +66,18 @@ class Medicines:
         acute = [k for k in self.names if self.spec[k]["class"] == "acute"]
         self.acute = np.array([self.index[k] for k in acute], dtype=np.int64)  # acute items' medicine indices
         self.pack = {self.index[k]: self.spec[k]["pack"] for k in acute}  # quantity, unit, days, dosage id
+        units = {d: i for i, d in reference.toml("aurum_lookups.toml")["QuantUnit"]["rows"]}
+        # each regular medicine's repeat: quantity, unit, days, dosage (default 28 of them, once a day)
+        packs = [self.spec[k].get("repeat_pack", [28.0, "tablet", CYCLE, "OD1"]) for k in REGULAR]
+        for k, (_, _, days, _) in zip(REGULAR, packs):
+            if days % CYCLE:
+                raise ValueError(f"medicines.toml [{k}] repeat_pack lasts {days} days, not a multiple of {CYCLE}")
+        self.reg_qty = np.array([p[0] for p in packs], dtype=np.float64)
+        self.reg_unit = np.array([units[p[1]] for p in packs], dtype=np.int64)
+        self.reg_days = np.array([p[2] for p in packs], dtype=np.int64)
+        self.reg_every = self.reg_days // CYCLE  # issued every this many cycles
+        self.reg_dosage = np.array([p[3] for p in packs], dtype=object)
+        self.reg_packed = np.array(["repeat_pack" in self.spec[k] for k in REGULAR], dtype=bool)
 
 
 class Prescribing(Service):
@@ -76,6 +93,7 @@ class Prescribing(Service):
         "regular_from": "per regular slot: first day it may be issued", "regular_until": "per regular slot: day it stops",
         "regular_level": "per regular slot: strength level",
         "regular_per_day": "per regular slot: tablets a day, or 0 for the medicine's own (`per_day`)",
+        "regular_last": "per regular slot: day of its last issue (a pack lasting several cycles waits for it)",
         "problem_key": "the observation key of the problem the antihypertensives treat, or -1",
     }
     reads = ("ent", "lst", "first_allowed")
@@ -97,6 +115,7 @@ class Prescribing(Service):
             "regular_until": np.full((n, len(REGULAR)), NEVER, dtype=np.int64),
             "regular_level": np.zeros((n, len(REGULAR)), dtype=np.int64),
             "regular_per_day": np.zeros((n, len(REGULAR)), dtype=np.int64),
+            "regular_last": np.full((n, len(REGULAR)), -NEVER, dtype=np.int64),
             "problem_key": np.full(n, -1, dtype=np.int64),
         }
 
@@ -217,8 +236,9 @@ class Prescribing(Service):
                 break
             iday = s.regular_next[due][:, None]
             r, j = np.nonzero((s.regular_drug[due] >= 0) & (s.regular_from[due] <= iday) & (iday < s.regular_until[due]))
+            r, j = self._this_cycle(due, iday[:, 0], r, j)
             self._issue_regular(due[r], to_working_day(iday[r, 0]), j, self.contacts.staff("gp", due[r], "rx.other", m))
-            s.regular_next[due] += 28
+            s.regular_next[due] += CYCLE
 
     # ------------------------------------------------------------ regular medicines
     def start_regular(self, pos: np.ndarray, name: str, day: np.ndarray | None = None, level: int = 0,
@@ -238,7 +258,13 @@ class Prescribing(Service):
         s.regular_from[pos, j] = day
         s.regular_until[pos, j] = NEVER if until is None else until
         # history: from entry; the cycle starts on a working day, and every 28 days after is one too
-        s.regular_next[pos] = np.minimum(s.regular_next[pos], to_working_day(np.maximum(day, s.ent[pos])))
+        start = to_working_day(np.maximum(day, s.ent[pos]))
+        # the first issue is on the day it starts: when the person's cycle falls earlier this month, it is issued now
+        # (the cycle's next issue follows as usual) rather than at the cycle's next turn, up to 27 days later
+        now = (s.regular_next[pos] < start) & (day >= s.ent[pos]) & (start <= s.lst[pos])
+        if now.any():
+            self._issue_regular(pos[now], start[now], j, self.contacts.staff("gp", pos[now], "rx.start", start[now]))
+        s.regular_next[pos] = np.minimum(s.regular_next[pos], start)
 
     def set_regular_per_day(self, pos: np.ndarray, name: str, per_day: int) -> None:
         """Issue `name` at `per_day` tablets a day from its next issue (a dose lowered for kidney function)."""
@@ -260,22 +286,34 @@ class Prescribing(Service):
         s, j = self.s, REGULAR.index(name)
         return (s.regular_drug[pos, j] >= 0) & (s.regular_from[pos, j] <= day) & (day < s.regular_until[pos, j])
 
+    def _this_cycle(self, rows: np.ndarray, iday: np.ndarray, r: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The (row, slot) pairs issued on cycle day `iday[r]`: a pack lasting several cycles (an 84-day pill) only once
+        the last one has RUN_OUT days or fewer left, whatever moved the person's cycle since."""
+        every = self.meds.reg_every[j]
+        if (every == 1).all():
+            return r, j
+        keep = (every == 1) | (iday[r] >= self.s.regular_last[rows[r], j] + self.meds.reg_days[j] - RUN_OUT)
+        return r[keep], j[keep]
+
     def _issue_regular(self, pos: np.ndarray, day, j: int | np.ndarray, staff) -> None:
         """Issues of regular slot `j` (one, or one a row) to each of `pos`."""
         if not len(pos):
             return
         meds, n = self.meds, len(pos)
         mi, lv = self._regular_index[j], self.s.regular_level[pos, j]
-        own = meds.per_day[mi]
-        lowered = self.s.regular_per_day[pos, j]
-        per_day = np.where(lowered > 0, lowered, own)
-        dosage, unit = "OD1", 1  # once a day, tablets (the unit of every regular medicine issued before `per_day`)
-        if (per_day > 1).any():
-            cap = (per_day > 1) & meds.capsule[mi]
-            dosage = np.where(per_day == 1, "OD1", np.array(["", "", "BD1", "TDS1"])[np.minimum(per_day, 3)])
-            dosage, unit = np.where(cap, np.char.add(dosage, "C"), dosage), np.where(cap, 2, 1)
-        self.record.issue(pos, day, staff, meds.prod[mi, lv], 28.0 * per_day, unit, np.full(n, 28),
-                          np.round(meds.cost[mi, lv] * per_day / own / 100, 2),
+        self.s.regular_last[pos, j] = day
+        own, lowered = meds.per_day[mi], self.s.regular_per_day[pos, j]
+        per_day = np.where(lowered > 0, lowered, own)  # tablets or capsules a day, unless the medicine has its own pack
+        days = np.broadcast_to(meds.reg_days[j], n)
+        cap = (per_day > 1) & meds.capsule[mi]  # once a day stays "OD1" in tablets (the unit before `per_day`)
+        dosage = np.where(per_day == 1, "OD1", np.array(["", "", "BD1", "TDS1"])[np.minimum(per_day, 3)]).astype(str)
+        dosage = np.where(cap, np.char.add(dosage, "C"), dosage).astype(object)
+        packed = np.broadcast_to(meds.reg_packed[j], n)  # `repeat_pack`: its quantity, unit and dosage as written
+        qty = np.where(packed, np.broadcast_to(meds.reg_qty[j], n), (days * per_day).astype(np.float64))
+        unit = np.where(packed, np.broadcast_to(meds.reg_unit[j], n), np.where(cap, 2, 1))
+        dosage = np.where(packed, np.broadcast_to(meds.reg_dosage[j], n), dosage)
+        self.record.issue(pos, day, staff, meds.prod[mi, lv], qty, unit, days,
+                          np.round(meds.cost[mi, lv] * days / CYCLE * per_day / own / 100, 2),
                           pos + REGULAR_COURSE_BASE + j * REGULAR_COURSE_STRIDE, dosage)
 
     def regular_history(self, months: int = 13) -> None:
@@ -286,6 +324,7 @@ class Prescribing(Service):
             hday = to_working_day(np.minimum(s.regular_next[some], s.ent[some] + 27) - 28 * k)[:, None]
             r, j = np.nonzero((s.regular_drug[some] >= 0) & (hday >= s.first_allowed[some, None]) & (hday >= s.regular_from[some])
                               & (hday < s.regular_until[some]) & (hday < s.ent[some, None]))
+            r, j = self._this_cycle(some, hday[:, 0], r, j)
             self._issue_regular(some[r], hday[r, 0], j, self.contacts.staff("gp", some[r], "rx.other.hist", k))
 
     # ------------------------------------------------------------ acute items

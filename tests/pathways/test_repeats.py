@@ -1,0 +1,133 @@
+"""Long-term repeats on hand-made patients: started for the person's age band, sex and year at a GP consultation coding
+the indication, stopped on their day when the share of their age falls to nothing (no pill at 50), never for the
+other sex, a smoker from 35 or someone with hypertension (the combined pill), never without the register or beside
+the register's own antidepressant (citalopram); the pills issued three months at a time; a bad data file fails."""
+
+import numpy as np
+import pytest
+
+from synthgp.core import reference
+from synthgp.engine.sim import YEAR
+from synthgp.pathways.repeats import Medicine
+
+from tests.engine.build import day, emitted, get, make_sim, month_at, person, put
+
+ON = day(2018, 3, 5)
+
+
+def _sim(n: int = 400):
+    return make_sim(n=n)
+
+
+def _k(sim, name: str) -> int:
+    return [m.name for m in sim.repeats.meds].index(name)
+
+
+def _prod(name: str) -> int:
+    return reference.toml("medicines.toml")[name]["levels"][0]["prodcodeid"]
+
+
+def _review(sim, pos, on=ON):
+    sim.repeats.review(sim, month_at(sim, on, act=pos))
+
+
+def test_a_start_codes_the_indication_and_prescribes():
+    sim = _sim()
+    pos = np.arange(4)
+    person(sim, pos, age=30, on=ON, male=False)
+    u = get(sim, "rep_u").copy()
+    u[pos] = 1.0  # nothing else
+    u[pos[:2], _k(sim, "combined_pill")] = 0.0  # certain to be on it at 30
+    put(sim, pos, rep_u=u[pos], smoking=np.zeros(4, dtype=get(sim, "smoking").dtype), dx=np.zeros(4, dtype=bool))
+    _review(sim, pos)
+    on = sim.rx.on_regular(pos, "combined_pill", np.full(4, ON + 1))
+    assert on.tolist() == [True, True, False, False]
+    coded = emitted(sim, "obs", pos=pos, code="contraception")
+    assert sorted(coded["pat"].tolist()) == [0, 1]
+
+
+def test_never_the_other_sex_a_smoker_from_35_or_with_hypertension():
+    sim = _sim()
+    man, smoker30, smoker36, hyp = 0, 1, 2, 3
+    pos = np.arange(4)
+    person(sim, [man], age=30, on=ON, male=True)
+    person(sim, [smoker30, hyp], age=30, on=ON, male=False)
+    person(sim, [smoker36], age=36, on=ON, male=False)
+    u = get(sim, "rep_u")[pos].copy()
+    u[:] = 1.0
+    u[:, _k(sim, "combined_pill")] = 0.0
+    lv = get(sim, "smoking").dtype
+    put(sim, pos, rep_u=u, smoking=np.array([0, 3, 3, 0], dtype=lv), dx=np.array([False, False, False, True]))
+    _review(sim, pos)
+    assert sim.rx.on_regular(pos, "combined_pill", np.full(4, ON + 1)).tolist() == [False, True, False, False]
+
+
+def test_the_pill_stops_on_the_day_before_a_50th_birthday_in_the_month():
+    sim = _sim()
+    birthday = ON + 10
+    person(sim, [0], age=50 - 10 / YEAR, on=ON, male=False)  # 50 ten days after ON
+    u = get(sim, "rep_u")[[0]].copy()
+    u[:] = 1.0
+    u[0, _k(sim, "combined_pill")] = 0.0
+    put(sim, [0], rep_u=u, smoking=np.zeros(1, dtype=get(sim, "smoking").dtype), dx=np.zeros(1, dtype=bool))
+    _review(sim, [0], ON - 40)  # started at 49.9
+    assert sim.rx.on_regular(np.array([0]), "combined_pill", np.array([ON - 30]))[0]
+    _review(sim, [0], ON)
+    assert not sim.rx.on_regular(np.array([0]), "combined_pill", np.array([birthday]))[0]
+
+
+def test_citalopram_only_on_the_depression_register_and_not_beside_sertraline():
+    sim = _sim()
+    pos = np.arange(3)
+    person(sim, pos, age=50, on=ON)
+    u = get(sim, "rep_u")[pos].copy()
+    u[:] = 1.0
+    u[:, _k(sim, "citalopram")] = 0.0
+    known = get(sim, "reg_known")[pos].copy()
+    j = sim.repeats.registers.index("depression")
+    known[:, j] = [ON - 500, ON - 500, ON + 500]  # the third not yet diagnosed
+    put(sim, pos, rep_u=u, reg_known=known)
+    sim.rx.start_regular(pos[1:2], "sertraline", np.array([ON - 30]))
+    _review(sim, pos)
+    assert sim.rx.on_regular(pos, "citalopram", np.full(3, ON + 1)).tolist() == [True, False, False]
+
+
+def test_a_pill_is_issued_every_84_days():
+    sim = _sim()
+    person(sim, [0], age=25, on=ON, male=False)
+    sim.rx.start_regular(np.array([0]), "desogestrel", np.array([ON]))
+    for k in range(12):
+        on = ON + k * 28
+        sim.rx.issue(sim, month_at(sim, on, act=[0]))
+    rows = emitted(sim, "issue", pos=[0])
+    days = np.unique(rows["day"])
+    assert len(days) >= 3
+    assert set(np.diff(days).tolist()) <= {82, 83, 84, 85, 86}  # 84 days, each moved to a working day
+
+
+def test_a_start_is_issued_on_its_day_even_when_the_cycle_fell_earlier_that_month():
+    sim = _sim()
+    person(sim, [0], age=60, on=ON, male=True)
+    sim.rx.start_regular(np.array([0]), "allopurinol", np.array([ON - 3]))  # the person's cycle: ON - 3, ON + 25, ...
+    sim.rx.start_regular(np.array([0]), "tamsulosin", np.array([ON]))  # after the cycle's day: issued today
+    sim.rx.issue(sim, month_at(sim, ON, act=[0]))
+    sim.rx.issue(sim, month_at(sim, ON + 30, act=[0]))
+    rows = emitted(sim, "issue", pos=[0])
+    tam = np.sort(rows["day"][rows["prod"] == _prod("tamsulosin")])
+    allo = np.sort(rows["day"][rows["prod"] == _prod("allopurinol")])
+    assert tam[0] == ON and allo[0] == ON - 3 and tam[1] == allo[1] == ON + 25
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"female": [0.1] * 9, "male": [0.1] * 9}, "indication or a register"),
+    ({"female": [0.1] * 8, "male": [0.1] * 9, "indication": "gout"}, "9 shares"),
+    ({"female": [0.1] * 9, "male": [0.1] * 9, "register": "gout"}, "no register"),
+])
+def test_a_malformed_medicine_fails_clearly(spec, message):
+    with pytest.raises(ValueError, match=message):
+        Medicine("allopurinol", spec, np.arange(18.0, 90.0, 8.0), ["depression", "cancer"])
+
+
+def test_an_unknown_medicine_fails_clearly():
+    with pytest.raises(ValueError, match="not a regular medicine"):
+        Medicine("aspirin_gel", {"female": [0.1] * 9, "male": [0.1] * 9, "indication": "gout"}, np.arange(18.0, 90.0, 8.0), [])
