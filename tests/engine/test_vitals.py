@@ -5,8 +5,8 @@ import pytest
 
 from synthgp.clinical import bp
 from synthgp.core import codes
-
 from synthgp.engine.services.vitals import LEFT, RIGHT, UNCHECKED
+
 from tests.engine.build import day, emitted, get, make_sim, month_at, person, put, truth
 
 ON = day(2021, 4, 14)
