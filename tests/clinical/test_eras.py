@@ -79,3 +79,10 @@ def test_first_line_by_era_for_the_same_people():
     assert list(g.first_line(age, black, t2, hf, NG136)) == ["A", "C", "C", "A"]
     # a day per patient
     assert list(g.first_line(a([60, 60]), a([False, False]), a([False, False]), a([False, False]), a([CG34, NG136]))) == ["D", "C"]
+
+
+def test_both_arms_from_cg34_repeated_above_20_then_15_mmhg():
+    """Both arms at the first measurement from CG34 (June 2006); a repeat above 20 mmHg (CG127), 15 (NG136 1.2.3)."""
+    days = np.array([dates.to_days(dt.date(*x)) for x in ((2005, 1, 1), (2006, 7, 1), (2015, 1, 1), (2019, 9, 1))])
+    assert g.both_arms(days).tolist() == [False, True, True, True]
+    assert g.arm_difference(days)[1:].tolist() == [20.0, 20.0, 15.0]

@@ -104,3 +104,29 @@ def test_the_practice_records_each_eras_own_equation():
                             np.array([3, 0, 2]) >= 2, lab["tc"] / lab["hdl"], np.zeros(3))
     assert np.allclose(s2006, want, atol=0.05)
     assert not np.allclose(got[day(2012, 5, 1)], got[day(2020, 5, 1)])  # QRISK2 and QRISK3 differ
+
+
+def test_framingham_is_raised_half_again_for_a_family_history_from_nice_cg67():
+    """NICE CG67 (May 2008): premature CHD in a first-degree relative multiplies the Framingham risk by 1.5
+    (data/framingham.toml [uk_adjustment]); JBS2's charts before it were not adjusted."""
+    risk = np.array([10.0, 10.0, 80.0, 10.0])
+    fh = np.array([True, False, True, True])
+    after = framingham.nice_adjusted(risk, fh, day(2008, 9, 1))
+    assert after.tolist() == [15.0, 10.0, 100.0, 15.0]  # capped at 100
+    assert framingham.nice_adjusted(risk, fh, day(2007, 9, 1)).tolist() == risk.tolist()
+
+
+def test_the_practice_records_the_adjusted_framingham_score_with_a_family_history():
+    sim = make_sim()
+    pos = sim.adults[:2]
+    put(sim, pos, smoking=[0, 0], known_type2=day(2030), rf_type1=False, male=True)
+    lab = {"tc": np.array([5.5, 5.5]), "hdl": np.array([1.2, 1.2])}
+    sbp, bmi = np.array([150.0, 150.0]), np.array([27.0, 27.0])
+    got = {}
+    for when in (day(2007, 5, 1), day(2008, 11, 1)):
+        put(sim, pos, dob=when - 60 * 36525 // 100, rf_fh_cvd=[True, False])
+        got[when], ok = sim.risk.cvd_risk(pos, when, sbp, lab, bmi)
+        assert ok.all()
+    before, after = got[day(2007, 5, 1)], got[day(2008, 11, 1)]
+    assert before[0] == before[1]  # the same person twice, the family history not yet counted
+    assert after[0] == 1.5 * after[1] and after[1] == before[1]

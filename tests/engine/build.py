@@ -77,12 +77,14 @@ def get(sim: Sim, name: str) -> np.ndarray:
 
 def person(sim: Sim, pos, *, age: float, on: int, male: bool | None = None, black: bool | None = None) -> None:
     """Make each of `pos` `age` years old on day `on`, simulated (and in the record) from the start of
-    the burn-in to the end of data collection, with nothing known or begun."""
+    the burn-in to the end of data collection, with nothing known or begun. Their arms are taken as
+    already compared (clinic readings in the right arm, one a visit); the tests of the first measurement
+    in both arms set `bp_arm` back."""
     pos = np.atleast_1d(pos)
     dob = on - int(round(age * YEAR))
     never = np.iinfo(np.int64).max // 4
     put(sim, pos, dob=dob, first_allowed=dob, ent=sim.start, lst=sim.end, age_entry=(sim.start - dob) / YEAR,
-        death_day=-1, dereg_day=-1)
+        death_day=-1, dereg_day=-1, bp_arm=1)
     for c in ("type2", "ckd", "af"):
         put(sim, pos, **{f"onset_{c}": never, f"known_{c}": never})
     for e in ("stroke", "mi", "heart_failure"):

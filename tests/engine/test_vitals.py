@@ -5,6 +5,7 @@ import pytest
 
 from synthgp.clinical import bp
 from synthgp.core import codes
+from synthgp.engine.services.vitals import LEFT, RIGHT, UNCHECKED
 
 from tests.engine.build import day, emitted, get, make_sim, month_at, person, put, truth
 
@@ -52,7 +53,7 @@ def test_measure_records_a_pair_and_updates_last_bp_and_recent_readings():
     sim = make_sim()
     pos = np.array([2, 6])
     person(sim, pos, age=55, on=ON)
-    put(sim, pos, recent_sbp=[[150.0, 140.0, np.nan], [np.nan, np.nan, np.nan]], last_bp=ON - 500)
+    put(sim, pos, recent_sbp=[[150.0, 140.0, np.nan], [np.nan, np.nan, np.nan]], last_bp=ON - 500, bp_arm=RIGHT)
     cons = sim.contacts.book(pos, ON, "gp", "test", 0, "Face to face consultation")
     s, d, us, ud = sim.vitals.measure(pos, np.array([ON, ON]), cons, 11)
     o = emitted(sim, "obs")
@@ -69,11 +70,59 @@ def test_measure_records_a_pair_and_updates_last_bp_and_recent_readings():
     assert sim.vitals.sbp_variability(pos).tolist() == [pytest.approx(np.std([130.0, s[0], 150.0])), 0.0]
 
 
+def _pairs(sim, pos):
+    """The clinic (sbp, dbp) pairs recorded for each of `pos`, in the order recorded."""
+    o = emitted(sim, "obs", pos)
+    keep = np.isin(o["medcode"], [codes.medcode("bp_systolic"), codes.medcode("bp_diastolic")])
+    pat, value = o["pat"][keep], o["value"][keep]
+    return {int(p): list(zip(value[pat == p][::2], value[pat == p][1::2])) for p in pos}
+
+
+def test_a_first_measurement_takes_both_arms_and_returns_the_higher():
+    """NG136 1.2.3-1.2.4: both arms at the first check; more than 15 mmHg apart, both again; the higher arm's
+    reading (recorded last) is the one returned for decisions, and later visits read the arm chosen."""
+    sim = make_sim()
+    pos = np.arange(60)
+    person(sim, pos, age=60, on=ON)
+    diff = np.where(pos < 20, 0.0, np.where(pos < 40, 25.0, -25.0))  # equal arms; left 25 higher; left 25 lower
+    put(sim, pos, bp_arm_diff=diff, bp_arm=UNCHECKED)
+    s, d, _, _ = sim.vitals.measure(pos, np.full(60, ON), np.full(60, -1), 3)
+    pairs = _pairs(sim, pos)
+    for i in pos:
+        got = pairs[int(i)]
+        assert len(got) in (2, 4) and got[-1] == (s[i], d[i])
+        assert got[-1][0] == max(got[-2][0], got[-1][0])  # the final pair's higher is the one used
+    # a 25 mmHg difference is more than 15 at the repeat too (arm noise SD 3): four readings, the left arm chosen
+    assert all(len(pairs[i]) == 4 for i in range(20, 60))
+    assert (get(sim, "bp_arm")[20:40] == LEFT).all() and (get(sim, "bp_arm")[40:60] == RIGHT).all()
+    assert (get(sim, "bp_arm")[:20] == RIGHT).all()  # no difference worth a repeat: the usual (right) arm
+    # a later visit: one reading, in the arm chosen (the left 25 mmHg higher, within rounding and bounds)
+    n_before = len(emitted(sim, "obs", pos)["pat"])
+    later, _, _, _ = sim.vitals.measure(pos, np.full(60, ON + 30), np.full(60, -1), 4)
+    assert len(emitted(sim, "obs", pos)["pat"]) == n_before + 2 * len(pos)
+    put(sim, pos, bp_arm=RIGHT)
+    right, _, _, _ = sim.vitals.measure(pos, np.full(60, ON + 30), np.full(60, -1), 4)
+    assert np.array_equal(later[:20], right[:20]) and np.array_equal(later[40:], right[40:])
+    assert (later[20:40] - right[20:40] >= 20).all()
+
+
+def test_before_2006_one_arm_is_measured():
+    """Both arms from CG34 (June 2006, data/eras.toml); under CG18 a first reading is one arm."""
+    sim = make_sim()
+    pos = np.arange(10)
+    on = day(2005, 3, 1)
+    person(sim, pos, age=60, on=on)
+    put(sim, pos, bp_arm_diff=30.0, bp_arm=UNCHECKED)
+    sim.vitals.measure(pos, np.full(10, on), np.full(10, -1), 3)
+    assert all(len(p) == 1 for p in _pairs(sim, pos).values())
+    assert (get(sim, "bp_arm")[pos] == UNCHECKED).all()
+
+
 def test_a_clinic_reading_is_the_treated_bp_plus_white_coat_within_noise():
     sim = make_sim()
     pos = np.arange(40)
     person(sim, pos, age=60, on=ON)
-    put(sim, pos, bp_white_coat_sbp=20.0, bp_white_coat_dbp=10.0)
+    put(sim, pos, bp_white_coat_sbp=20.0, bp_white_coat_dbp=10.0, bp_arm=RIGHT)
     s, d, us, ud = sim.vitals.measure(pos, np.full(40, ON), np.full(40, -1), 3)
     assert 10 < np.mean(s - us) < 30 and 3 < np.mean(d - ud) < 17
     again, _, _, _ = sim.vitals.measure(pos, np.full(40, ON), np.full(40, -1), 3)

@@ -115,6 +115,15 @@ def clinic_reading(draws: Streams, ids: np.ndarray, step, true_sbp: np.ndarray, 
     return np.where(take_second, s2, s1), np.where(take_second, d2, d1), repeat
 
 
+def arm_reading(sbp: np.ndarray, dbp: np.ndarray, diff: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The left arm's reading at a visit, from the right arm's (`sbp`, `dbp`): the person's left-minus-right
+    systolic `diff` plus the arm's own noise (`noise`, standard normal), the diastolic moving by a share of
+    it (data/blood_pressure.toml [both_arms]); whole mmHg, within the bounds."""
+    a = _cfg()["both_arms"]
+    ds = diff + a["arm_noise_sd"] * noise
+    return bound(np.round(sbp + ds), np.round(dbp + a["dbp_ratio"] * ds))
+
+
 def out_of_clinic(draws: Streams, ids: np.ndarray, step, true_sbp: np.ndarray, true_dbp: np.ndarray,
                   home: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """ABPM daytime mean (or HBPM mean where `home`): the true level, less the usual clinic excess,

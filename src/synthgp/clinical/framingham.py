@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthgp.core import reference
+from synthgp.core import dates, reference
 
 
 def score(male: np.ndarray, age: np.ndarray, sbp: np.ndarray, smoker: np.ndarray, chol_ratio: np.ndarray,
@@ -22,3 +22,12 @@ def score(male: np.ndarray, age: np.ndarray, sbp: np.ndarray, smoker: np.ndarray
     sigma = np.exp(c["theta0"] + c["theta1"] * mu)
     u = (np.log(c["years"] if years is None else years) - mu) / sigma
     return 100.0 * (1.0 - np.exp(-np.exp(u)))
+
+
+def nice_adjusted(risk: np.ndarray, family_history: np.ndarray, day) -> np.ndarray:
+    """The Framingham `risk` (percent) as NICE CG67 had it adjusted from its issue (data/framingham.toml
+    [uk_adjustment]): times 1.5 with premature coronary heart disease in a first-degree relative, at most 100.
+    Before CG67 the charts' risk stands. `day` is one day number for all or one per patient."""
+    adj = reference.toml("framingham.toml")["uk_adjustment"]
+    on = (np.asarray(day) >= dates.to_days(adj["start"])) & np.asarray(family_history, dtype=bool)
+    return np.where(on, np.minimum(risk * adj["family_history"], 100.0), risk)

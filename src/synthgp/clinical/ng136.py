@@ -33,6 +33,17 @@ def nice2011_codes(day):
     return eras.flag("nice2011_stage_codes", day)
 
 
+def both_arms(day):
+    """Whether a first measurement takes both arms (from CG34, 2006; NG136 1.2.3)."""
+    return eras.flag("both_arms", day)
+
+
+def arm_difference(day):
+    """The inter-arm systolic difference above which both arms are measured again, and if it remains, the
+    higher arm used thereafter: 20 mmHg under CG127, 15 under NG136 (1.2.3-1.2.4)."""
+    return eras.flag("arm_difference", day)
+
+
 def clinic_raised(sbp, dbp, day):
     """Clinic BP at or above 140/90: repeat, then offer ABPM/HBPM (1.2.3)."""
     return (sbp >= _th("clinic_sbp", day)) | (dbp >= _th("clinic_dbp", day))

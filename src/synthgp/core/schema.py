@@ -205,6 +205,10 @@ HYPERTENSION_TRUTH = Table("hypertension_truth", "truth",
     Column("drug_response", F64, "Multiplier on the average drug effect."),
     Column("adherence", F64, "Share of prescribed doses taken (when taking them at all)."),
     Column("stopped_treatment_date", DATE, "When the person stopped all antihypertensives, if they did."),
+    Column("arm_difference_sbp", F64, "The person's left-arm minus right-arm systolic BP (data/blood_pressure.toml "
+           "[both_arms]); the usual BP is the right arm's."),
+    Column("reading_arm", I8, "The arm clinic readings were taken in at the end: 0 both arms never compared (the right), "
+           "1 right, 2 left (a both-arms check found it higher by more than the era's figure twice, NG136 1.2.4)."),
 ))
 
 BP_TRUTH_YEAR = Table("bp_truth_year", "truth", "True mean BP per person and calendar year (months in the record).", (

@@ -172,6 +172,11 @@ def _hypertension(con: duckdb.DuckDBPyConnection, end: dt.date) -> dict[str, Any
                   SELECT avg((h.diagnosed_date IS NULL)::INT), count(*) FROM cur JOIN hypertension_truth h USING (patid)
                   WHERE cur.age >= 18 AND (h.hypertensive_at_end = 1 OR cur.patid IN (SELECT patid FROM treated))""")
     out["undiagnosed_share"] = truth[0][0]
+    out["antihypertensive_two_plus"] = q(f"""{base}, k AS (SELECT i.patid, count(DISTINCT cls.class) AS n FROM drug_issue i
+                  JOIN {qof.classes_sql()} USING (prodcodeid)
+                  WHERE i.issuedate > getvariable('end_date') - INTERVAL 6 MONTH AND i.issuedate <= getvariable('end_date')
+                  GROUP BY 1)
+        SELECT avg((k.n >= 2)::INT) FROM cur JOIN k USING (patid) WHERE cur.age >= 18""")[0][0]
     adults = q(f"{base} SELECT count(*) FROM cur WHERE age >= 18")[0][0]
     out["true_hypertension_adults"] = truth[0][1] / adults
     out["diabetes_register"] = q(f"""{base}, dm AS (SELECT DISTINCT o.patid FROM observation o JOIN medical_dictionary m USING (medcodeid) WHERE m.cluster = 'DM')

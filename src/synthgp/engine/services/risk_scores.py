@@ -6,7 +6,8 @@ equation: Framingham 1991 (clinical/framingham.py), QRISK2-2015 or QRISK3-2017 (
 QRISK3 takes the conditions the practice knows of on the day, the recorded ethnicity, the smoking status,
 BMI, the cholesterol ratio of the sample just taken, the systolic BP and its variability over the last
 readings, and whether antihypertensives are prescribed; QRISK2 a subset of them; Framingham age, sex,
-systolic BP, current smoking, the cholesterol ratio and diabetes.
+systolic BP, current smoking, the cholesterol ratio and diabetes, times 1.5 with a family history of
+premature CHD from NICE CG67 (May 2008).
 """
 
 from __future__ import annotations
@@ -68,8 +69,9 @@ class RiskScores(Service):
         fr = key == "framingham_risk"
         if fr.any():
             diabetic = flags["type1"][fr] | flags["type2"][fr]
-            score[fr] = framingham.score(s.male[pos[fr]], age[ok][fr], sbp[fr], s.smoking[pos[fr]] >= 2,
-                                         np.clip(ratio[fr], 1, 11), diabetic)
+            raw = framingham.score(s.male[pos[fr]], age[ok][fr], sbp[fr], s.smoking[pos[fr]] >= 2,
+                                   np.clip(ratio[fr], 1, 11), diabetic)
+            score[fr] = framingham.nice_adjusted(raw, flags["fh_cvd"][fr], day[fr])
         rec = self.record
         code = np.select([key == k for k in ("qrisk3", "qrisk2")], rec.codes("qrisk3", "qrisk2"), rec.code("framingham_risk"))
         rec.observation(pos, day, code, value=np.round(score, 1), unit=rec.unit("%"), obstype=rec.obstype("Value"))

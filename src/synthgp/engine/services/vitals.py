@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from synthgp.clinical import bp, bp_kernel
+from synthgp.clinical import bp, bp_kernel, ng136
 from synthgp.core import dates, reference
 from synthgp.engine.component import Service
 from synthgp.engine.sim import YEAR
@@ -29,6 +29,8 @@ _PREVENTION = reference.toml("prevention.toml")
 _AUDIT_FROM = int(dates.to_days(dt.date.fromisoformat(_PREVENTION["alcohol"]["recorded_from"])))
 SMOKING_CODES = ("never_smoked", "ex_smoker", "light_smoker", "moderate_smoker", "heavy_smoker")
 TRAITS = ("level_sbp", "level_dbp", "slope_sbp", "white_coat_sbp", "white_coat_dbp", "response")
+UNCHECKED, RIGHT, LEFT = 0, 1, 2  # bp_arm: the arm a clinic reading is taken in
+_ARMS = reference.toml("blood_pressure.toml")["both_arms"]
 
 
 def _heights(z: np.ndarray, male: np.ndarray) -> np.ndarray:
@@ -45,6 +47,8 @@ class Vitals(Service):
         **{f"bp_{t}": f"blood-pressure trait {t}, fixed for life (clinical/bp.py Person)" for t in TRAITS},
         "recent_sbp": "the last three clinic systolic readings, newest first (QRISK3's SBP variability)",
         "last_bp": "day of the last BP reading on the record",
+        "bp_arm_diff": "left-arm minus right-arm systolic BP, mmHg, fixed for life (data/blood_pressure.toml [both_arms])",
+        "bp_arm": "the arm clinic readings are taken in: 0 both not yet measured (the right), 1 right, 2 left (NG136 1.2.3-1.2.4)",
         "height": "adult standing height in metres, fixed for life (data/anthropometry.toml)",
     }
     reads = ("male", "dob", "imd", "black", "south_asian", "ent", "smoking", "onset_type2", "onset_ckd",
@@ -57,6 +61,8 @@ class Vitals(Service):
         return {**{f"bp_{t}": getattr(traits, t) for t in TRAITS},
                 "recent_sbp": np.full((sim.n, 3), np.nan),
                 "height": _heights(sim.draws("height").normal(sim.everyone), sim.people.male[sim.P]),
+                "bp_arm_diff": _ARMS["sd_sbp"] * sim.draws("bp_arm_diff").normal(sim.everyone),
+                "bp_arm": np.zeros(sim.n, dtype=np.int8),
                 "last_bp": sim.ent - np.round(sim.draws("last_bp").uniform(sim.everyone) * 6 * YEAR).astype(np.int64)}
 
     def bind(self, sim: "Sim") -> None:
@@ -154,8 +160,44 @@ class Vitals(Service):
         us, ud, ts, td, _, _ = self._bp_at(pos, day)
         rs, rd, _ = bp.clinic_reading(self.sim.stream, pos, step, ts, td, self.s.bp_white_coat_sbp[pos],
                                       self.s.bp_white_coat_dbp[pos])
+        rs, rd = self._arms(pos, np.broadcast_to(day, len(pos)), np.broadcast_to(cons, len(pos)), step, rs, rd)
         self.record_clinic(pos, day, rs, rd, cons)
         return rs, rd, us, ud
+
+    def _arms(self, pos: np.ndarray, day: np.ndarray, cons: np.ndarray, step, rs, rd) -> tuple[np.ndarray, np.ndarray]:
+        """The arm a visit reads (from CG34; NG136 1.2.3-1.2.4). `rs`, `rd` are the right arm's reading. At a
+        person's first measurement in an era that asks for it, both arms; if they differ by more than the
+        era's figure, both again, and if the difference remains, the higher arm thereafter (else the right).
+        Every reading is recorded; the one returned (recorded last by `measure`) is the final pair's higher,
+        which decisions use. Later visits read the arm chosen."""
+        s = self.s
+        diff = s.bp_arm_diff[pos]
+        left = s.bp_arm[pos] == LEFT
+        rs, rd = rs.copy(), rd.copy()
+        rs[left], rd[left] = bp.arm_reading(rs[left], rd[left], diff[left], np.zeros(int(left.sum())))
+        new = np.flatnonzero((s.bp_arm[pos] == UNCHECKED) & ng136.both_arms(day))
+        if not len(new):
+            return rs, rd
+        p, d, c, r_s, r_d = pos[new], day[new], cons[new], rs[new], rd[new]
+        z = [self.sim.stream(f"vitals.arm{k}").normal(p, step) for k in range(3)]
+        l_s, l_d = bp.arm_reading(r_s, r_d, diff[new], z[0])
+        limit = ng136.arm_difference(d)
+        again = np.abs(l_s - r_s) > limit
+        r2_s, r2_d = bp.arm_reading(r_s, r_d, np.zeros(len(p)), z[1])
+        l2_s, l2_d = bp.arm_reading(r2_s, r2_d, diff[new], z[2])
+        rec = self.record.blood_pressure
+        up1 = l_s > r_s
+        rec(p, d, np.where(up1, r_s, l_s), np.where(up1, r_d, l_d), c, "clinic")  # the first pair's lower arm
+        a = again
+        rec(p[a], d[a], np.where(up1, l_s, r_s)[a], np.where(up1, l_d, r_d)[a], c[a], "clinic")
+        up2 = l2_s > r2_s
+        rec(p[a], d[a], np.where(up2, r2_s, l2_s)[a], np.where(up2, r2_d, l2_d)[a], c[a], "clinic")
+        hi_s = np.where(a, np.where(up2, l2_s, r2_s), np.where(up1, l_s, r_s))
+        hi_d = np.where(a, np.where(up2, l2_d, r2_d), np.where(up1, l_d, r_d))
+        still = a & (np.abs(l2_s - r2_s) > limit)
+        s.bp_arm[p] = np.where(still & up2, LEFT, RIGHT)
+        rs[new], rd[new] = hi_s, hi_d
+        return rs, rd
 
     def out_of_clinic(self, pos: np.ndarray, day, step, home: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """ABPM (or HBPM where `home`) daytime means, recorded. Returns (sbp, dbp)."""

@@ -47,6 +47,7 @@ class Hypertension(Pathway):
     }
     reads = ("dob", "male", "black", "ent", "lst", "first_allowed", "age_entry", "rf_type1", "last_bp",
              "known_type2", "known_ckd", "stroke_day", "mi_day", "heart_failure_day", "bp_response", "bp_white_coat_sbp",
+             "bp_arm_diff", "bp_arm",
              "adherence", "repeat_days", "rx_drug", "rx_level", "rx_course", "rx_stopped", "rx_stop_day",
              "sample_acr", "sample_egfr")
     truth = ("hypertension_truth", "decision_truth")
@@ -130,6 +131,7 @@ class Hypertension(Pathway):
                 "hypertensive_at_end": ((s_end >= 140) | (d_end >= 90)).astype(np.int8),
                 "diagnosed_date": s.dx_day, "prior_diagnosis": s.prior.astype(np.int8), "usual_sbp_entry": np.round(s.usual_sbp_entry, 1),
                 "white_coat_sbp": np.round(s.bp_white_coat_sbp, 1), "drug_response": np.round(s.bp_response, 3),
-                "adherence": np.round(s.adherence, 3), "stopped_treatment_date": s.rx_stop_day},
+                "adherence": np.round(s.adherence, 3), "stopped_treatment_date": s.rx_stop_day,
+                "arm_difference_sbp": np.round(s.bp_arm_diff, 1), "reading_arm": s.bp_arm.astype(np.int8)},
             "decision_truth": self.decisions.columns("day", {"day": "date"}),
         }
