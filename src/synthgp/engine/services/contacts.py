@@ -260,9 +260,12 @@ class Contacts(Service):
         day = d - weekday(d) + wd
         day = np.where(day >= d1, day - 7, day)
         day = np.where(day < d0, day + 7, day)
-        # a bank holiday: the same weekday a week on, or a week before if that leaves the month
-        moved = np.where(day + 7 < d1, day + 7, day - 7)
-        return np.where(is_holiday(day) & (moved >= d0), moved, day)
+        # a bank holiday: the same weekday a week on or back, then two or three (Christmas and New Year, Easter
+        # and a royal wedding), whichever first is in the month and not a holiday itself
+        for shift in (7, -7, 14, -14, 21, -21):
+            moved = day + shift
+            day = np.where(is_holiday(day) & (moved >= d0) & (moved < d1) & ~is_holiday(moved), moved, day)
+        return day
 
     def _who_and_how(self, sim: "Sim", month: "Month", pos: np.ndarray, step: np.ndarray,
                      age: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from synthgp.core import dates, reference
-from synthgp.core.bank_holidays import to_working_day
+from synthgp.core.bank_holidays import to_working_day, to_working_day_before
 from synthgp.engine.component import Service
 
 if TYPE_CHECKING:
@@ -223,6 +223,10 @@ class Prescribing(Service):
                 break
             due = np.maximum(s.rx_next_issue[iss], s.ent[iss])
             iday = to_working_day(due)  # never before the decision that started the course
+            # a weekend or holiday at the month's end is issued on the working day before, within the month: a
+            # decision early next month (a switch) then never meets an issue of the old drug on its own day
+            late = iday >= month.day1
+            iday[late] = np.maximum(to_working_day_before(due[late]), month.day0)
             for k in range(4):
                 has = s.rx_drug[iss, k] >= 0
                 self._issue_slot(iss[has], iday[has], k, self.contacts.staff("gp", iss[has], "rx", m))
