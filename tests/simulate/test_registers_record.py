@@ -111,8 +111,18 @@ def test_care_after_a_myocardial_infarction(con):
 
 def test_a_post_mi_beta_blocker_is_not_a_step_4_deviation(con):
     """The NG136 audit leaves out a beta-blocker that follows a CHD, MI, heart-failure or AF code (its own
-    indication), so the practice's audit still finds no step-4 drug before A, C and D."""
+    indication): the practice holds such beta-blockers before A, C and D, and none is counted a step-4 deviation.
+    (Other step-4 deviations may exist: a patient who did not collect a step-3 drug until step 4 was added shows
+    both first issued together, as a real audit would see it.)"""
     from synthgp.evaluate import ng136_audit
 
+    before = ng136_audit._base() + """
+        , bb AS (SELECT s.patid FROM step4 s WHERE s.drug = 'bisoprolol'
+                 AND EXISTS (SELECT 1 FROM indication x WHERE x.patid = s.patid AND x.d <= s.d)
+                 AND (SELECT count(DISTINCT c.class) FROM cls_start c WHERE c.patid = s.patid AND c.d < s.d
+                      AND c.class IN ('A', 'C', 'D')) < 3)"""
+    exempt = con.execute(before + " SELECT count(*) FROM bb").fetchone()[0]
+    counted = con.execute(before + " SELECT count(*) FROM judged_step4 j JOIN bb USING (patid)").fetchone()[0]
+    assert exempt >= 10 and counted == 0, (exempt, counted)
     step4 = ng136_audit.conformance(con)["step_4"]
-    assert step4["deviations"] == {}, step4
+    assert step4["eligible"] > 50 and sum(step4["deviations"].values()) <= 0.05 * step4["eligible"], step4

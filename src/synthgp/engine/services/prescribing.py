@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from synthgp.core import dates, reference
-from synthgp.core.bank_holidays import to_working_day, to_working_day_before
+from synthgp.core.bank_holidays import to_working_day
 from synthgp.engine.component import Service
 
 if TYPE_CHECKING:
@@ -218,15 +218,14 @@ class Prescribing(Service):
         act = month.act[s.rx_next_issue[month.act] < month.day1]  # an issue falls due this month
         for _ in range(3):
             nxt = s.rx_next_issue[act]
-            iss = act[(nxt < month.day1) & ~s.rx_stopped[act] & (nxt <= s.lst[act])]
+            # a repeat whose working day falls in the next month (due on a weekend or holiday at the month's end)
+            # waits for that month's step, after its reviews: a switch then replaces it instead of meeting it
+            held = to_working_day(np.maximum(nxt, s.ent[act]))
+            iss = act[(nxt < month.day1) & (held < month.day1) & ~s.rx_stopped[act] & (nxt <= s.lst[act])]
             if not len(iss):
                 break
             due = np.maximum(s.rx_next_issue[iss], s.ent[iss])
             iday = to_working_day(due)  # never before the decision that started the course
-            # a weekend or holiday at the month's end is issued on the working day before, within the month: a
-            # decision early next month (a switch) then never meets an issue of the old drug on its own day
-            late = iday >= month.day1
-            iday[late] = np.maximum(to_working_day_before(due[late]), month.day0)
             for k in range(4):
                 has = s.rx_drug[iss, k] >= 0
                 self._issue_slot(iss[has], iday[has], k, self.contacts.staff("gp", iss[has], "rx", m))
