@@ -15,6 +15,7 @@ import numpy as np
 
 from synthgp.core import dates, reference
 from synthgp.engine.component import Pathway
+from synthgp.engine.services.prescribing import CYCLE
 from synthgp.engine.sim import YEAR
 from synthgp.pathways.registers import onset
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from synthgp.engine.sim import Month, Sim
 
 NEVER = np.iinfo(np.int64).max // 4
-FIRST_SUPPLY_DAYS = 28  # one repeat cycle (engine/services/prescribing.py)
 CVD_REGISTERS = ("chd", "stroke_tia", "pad")
 
 
@@ -79,9 +79,9 @@ class Statins(Pathway):
         if not len(pos):
             return
         s, c, draws = self.s, self.course, self.sim.draws
-        # the first 28 days are always issued (the prescription written at the start); stopping comes after
+        # the first repeat cycle is always issued (the prescription written at the start); stopping comes after
         stop = day + np.maximum(np.round(draws("statin.stop").exponential(pos, YEAR / self.stop_rate, day)).astype(np.int64),
-                                FIRST_SUPPLY_DAYS)
+                                CYCLE)
         self.rx.start_regular(pos, "atorvastatin", day, c["level"], stop)
         s.statin_primary[pos] = True
         s.statin_check[pos] = np.minimum(s.statin_check[pos], day + c["monitor_days"])
