@@ -3,7 +3,7 @@ with the condition that calls for them, checks after starting a medicine that ne
 
 import pytest
 
-from synthgp.core import reference
+from synthgp.core import codes, reference
 
 # medicine -> the register clusters one of which must be coded on or before every issue
 INDICATION = {"metformin": ("DM",), "salbutamol": ("AST", "COPD"), "beclometasone": ("AST", "COPD"),
@@ -126,3 +126,42 @@ def test_a_post_mi_beta_blocker_is_not_a_step_4_deviation(con):
     assert exempt >= 10 and counted == 0, (exempt, counted)
     step4 = ng136_audit.conformance(con)["step_4"]
     assert step4["eligible"] > 50 and sum(step4["deviations"].values()) <= 0.05 * step4["eligible"], step4
+
+
+def test_a_register_joined_from_an_event_letter_has_its_annual_review(con):
+    """Someone who joins the CHD or stroke register from an MI's or a stroke's discharge letter is reviewed every
+    year like anyone on it (its review: full bloods). Read among those on no other register with bloods of its own, a
+    lipid profile in the second year after the event (days 300-800). The register's review sets it for 80% a year;
+    before the fix it was never set and 18 of 207 had one (seed 5)."""
+    lipids = codes.medcode("lipid_panel")
+    n, reviewed = con.execute(f"""
+        WITH ev AS (SELECT o.patid, min(o.obsdate) AS d FROM observation o JOIN medical_dictionary m USING (medcodeid)
+                    JOIN patient p USING (patid) WHERE m.cluster IN ('MI', 'STROKE') AND o.obsdate > p.regstartdate + INTERVAL 90 DAY
+                      AND coalesce(p.cprd_ddate, p.regenddate, DATE '2100-01-01') > o.obsdate + INTERVAL 800 DAY
+                      AND o.obsdate < DATE '2022-09-01' GROUP BY 1),
+             alone AS (SELECT * FROM ev WHERE NOT EXISTS (SELECT 1 FROM observation o JOIN medical_dictionary m USING (medcodeid)
+                                                          WHERE o.patid = ev.patid AND m.cluster IN ('HYP', 'DM', 'CKD', 'AF', 'HF')))
+        SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM observation o WHERE o.patid = alone.patid
+                                           AND o.medcodeid = {lipids} AND o.obsdate BETWEEN d + INTERVAL 300 DAY AND d + INTERVAL 800 DAY))
+        FROM alone""").fetchone()
+    assert n >= 50 and reviewed >= 0.8 * n, (n, reviewed)
+
+
+def test_a_post_mi_beta_blocker_does_not_hold_back_the_hypertension_steps(con):
+    """A beta-blocker begun after an MI is not step 4 of hypertension care: A, C and D are still added above target,
+    and a referral for hypertension uncontrolled on four drugs (NG136 1.4.52) follows A, C and D all begun. Before the
+    fix, 40 of 144 such referrals (seed 5) came on fewer, and 5 of 490 post-MI beta-blockers were followed by a D."""
+    from synthgp.evaluate import ng136_audit
+
+    refs, short, post_mi, then_d = con.execute(ng136_audit._base() + """
+      , ref AS (SELECT patid, date AS d FROM decision_truth WHERE decision = 'refer' AND rule LIKE '1.4.52%')
+      , post_mi_bb AS (SELECT x.patid, min(c.d) AS d FROM indication x JOIN cls_start c USING (patid)
+                       WHERE x.cluster = 'MI' AND c.class = 'S' AND c.d >= x.d GROUP BY 1)
+      SELECT (SELECT count(*) FROM ref),
+             (SELECT count(*) FROM ref WHERE (SELECT count(DISTINCT c.class) FROM cls_start c WHERE c.patid = ref.patid
+                   AND c.d <= ref.d AND c.class IN ('A', 'C', 'D')) < 3),
+             (SELECT count(*) FROM post_mi_bb),
+             (SELECT count(*) FROM post_mi_bb b WHERE EXISTS (SELECT 1 FROM cls_start c WHERE c.patid = b.patid
+                   AND c.class = 'D' AND c.d > b.d))""").fetchone()
+    assert refs >= 50 and short == 0, (refs, short)
+    assert post_mi >= 100 and then_d >= 10, (post_mi, then_d)

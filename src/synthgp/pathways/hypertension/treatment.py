@@ -147,21 +147,25 @@ def step4(h: "Hypertension", pos: np.ndarray, day, potassium: np.ndarray, step) 
 def step_up(h: "Hypertension", pos: np.ndarray, day, diabetic_on: np.ndarray | None = None,
             bloods: list[Monitoring] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The next class for each of `pos` (1.4.41-1.4.45): adds A, C or D; returns (positions due step 4,
-    and which of `pos` already hold a step-4 drug). The monitoring is added to `bloods` if given."""
+    and which of `pos` already hold a step-4 drug as one, their four steps taken). The monitoring is added to
+    `bloods` if given."""
     s = h.s
     drug = s.rx_drug[pos]
     diabetic = s.known_type2[pos] <= day if diabetic_on is None else diabetic_on
     nxt = ng136.next_class(drug[:, 0] >= 0, drug[:, 1] >= 0, drug[:, 2] >= 0, s.black[pos], diabetic, day,
                            no_c=s.no_ccb[pos], no_a=s.no_acei_arb[pos])
     on_s4 = drug[:, 3] >= 0
+    # a beta-blocker begun after an MI (the registers' care after the event) is not a step of hypertension care: A, C
+    # and D are still added before step 4 (NG136 1.4.45); it stands in for step 4's beta-blocker when that comes
+    after_mi = (drug[:, 3] == h.rx.meds.index["bisoprolol"]) & (s.mi_day[pos] >= 0) & (s.mi_day[pos] <= day)
     mine = bloods is None
     bloods = [] if mine else bloods
     for c in ("A", "C", "D"):
-        sel = (nxt == c) & ~on_s4
+        sel = (nxt == c) & ~(on_s4 & ~after_mi)
         add_class(h, pos[sel], c, _each(day, sel), STEP_UP, bloods)
     if mine:
         monitor_all(h, bloods)
-    return (nxt == "4") & ~on_s4, on_s4
+    return (nxt == "4") & ~on_s4, on_s4 & (~after_mi | (nxt == "4"))
 
 
 def refer(h: "Hypertension", pos: np.ndarray, day, urgency: int, rule: str) -> None:

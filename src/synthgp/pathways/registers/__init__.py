@@ -133,9 +133,10 @@ class Registers(Pathway):
             if c.name in self.event_care:  # joined from an event's letter (coded by cardiovascular.py): its own care
                 event = s.reg_code[p, jj] < 0
                 care.after_event(self, sim, c, *self.event_care[c.name], p[event], d[event])
-                p, d = p[~event], d[~event]
-            care.start_medicines(self, sim, c, p, d)
-            if c.review is not None:
+                care.start_medicines(self, sim, c, p[~event], d[~event])
+            else:
+                care.start_medicines(self, sim, c, p, d)
+            if c.review is not None:  # the register's annual review, however it was joined
                 s.reg_review[p, jj] = d + 335 + sim.draws("reg.review.day").integers(p, 61, d)
 
     def _events(self, act: np.ndarray, day0: int, day1: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
