@@ -27,10 +27,12 @@ BIG = {"england_100k", "south_west_200k"}
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (`-n auto --dist loadgroup`, the README's test command), every test on the 100,000- and
     200,000-patient practices runs in one worker, so each practice is generated once in the session
-    (`_once` fails the session's second generation)."""
+    (`_once` fails the session's second generation); every other module's tests run together in one worker."""
     for item in items:
         if BIG & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("big"))
+        else:  # a module's tests together, so its module-scoped practice or export is built by one worker
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 def _once(tmp_path_factory, name: str) -> None:
