@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthgp.learn import compiled
+
 MISSING = "<missing>"
 GRID = 1001  # points of the stored quantile function per continuous column
 
@@ -129,23 +131,8 @@ def _values(x, bounds, pos, q, missing, out):  # pragma: no cover - compiled whe
         out[i] = q[k] + (t - k) * (q[k + 1] - q[k])
 
 
-_VALUES: list = []
-
-
-def _values_kernel():
-    """`_values` compiled (numba is a dependency), or None without numba (then numpy does it)."""
-    if not _VALUES:
-        try:
-            import numba
-        except ImportError:
-            _VALUES.append(None)
-        else:
-            _VALUES.append(numba.njit(cache=True, nogil=True)(_values))
-    return _VALUES[0]
-
-
 def _numeric(c: Column, x: np.ndarray, miss: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    kernel = _values_kernel()
+    kernel = compiled.njit(_values)
     if kernel is not None:
         v = np.empty(len(x))
         kernel(np.ascontiguousarray(x, dtype=np.int32), np.asarray([0.0, *c.cdf_at_edges, 1.0]), np.ascontiguousarray(pos, dtype=float),

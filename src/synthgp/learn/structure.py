@@ -9,6 +9,8 @@ from typing import Iterable
 
 import numpy as np
 
+from synthgp.learn import compiled
+
 
 def config(codes: np.ndarray, cards: list[int], parents: tuple[int, ...]) -> tuple[np.ndarray, int]:
     """Each row's parent combination as one integer (the last parent varies fastest), and how many
@@ -28,7 +30,7 @@ def draw_rows(table: np.ndarray, cfg: np.ndarray, u: np.ndarray) -> np.ndarray:
     q, r = table.shape
     cum = np.cumsum(table, axis=1)
     cum /= cum[:, -1:]
-    kernel = _kernel()
+    kernel = compiled.njit(_scan)
     if kernel is not None:
         out = np.empty(len(u), dtype=np.int64)
         kernel(np.ascontiguousarray(cum), np.ascontiguousarray(cfg, dtype=np.int64), np.ascontiguousarray(u), out)
@@ -41,7 +43,7 @@ def draw_node(codes: np.ndarray, cards: list[int], parents: tuple[int, ...], tab
               out: np.ndarray) -> None:
     """out[i] = draw_rows(table, config(codes, cards, parents), u)[i], written in place: with numba, one
     compiled pass that forms each row's parent combination as it goes (no n-row temporaries)."""
-    kernel = _node_kernel()
+    kernel = compiled.njit(_draw_node)
     if kernel is None:
         cfg, _ = config(codes, cards, parents)
         out[:] = draw_rows(table, cfg, u)
@@ -64,41 +66,14 @@ def _draw_node(codes, parents, radix, cum, u, out):  # pragma: no cover - compil
         out[i] = s
 
 
-_NODE: list = []
-
-
-def _node_kernel():
-    if not _NODE:
-        try:
-            import numba
-        except ImportError:
-            _NODE.append(None)
-        else:
-            _NODE.append(numba.njit(cache=True, nogil=True)(_draw_node))
-    return _NODE[0]
-
-
-_KERNEL: list = []
-
-
-def _kernel():
-    if not _KERNEL:
-        try:
-            import numba
-        except ImportError:
-            _KERNEL.append(None)
-        else:
-            @numba.njit(cache=True)
-            def scan(cum, cfg, u, out):  # pragma: no cover - compiled
-                r = cum.shape[1]
-                for i in range(u.shape[0]):
-                    c = cfg[i]
-                    s = 0
-                    while s < r - 1 and u[i] >= cum[c, s]:
-                        s += 1
-                    out[i] = s
-            _KERNEL.append(scan)
-    return _KERNEL[0]
+def _scan(cum, cfg, u, out):  # pragma: no cover - compiled
+    r = cum.shape[1]
+    for i in range(u.shape[0]):
+        c = cfg[i]
+        s = 0
+        while s < r - 1 and u[i] >= cum[c, s]:
+            s += 1
+        out[i] = s
 
 
 def penalty_weight(penalty: str | float, n: int) -> float:
