@@ -17,8 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthgp.learn import compiled
-
 MISSING = "<missing>"
 GRID = 1001  # points of the stored quantile function per continuous column
 
@@ -105,45 +103,29 @@ def encode(df: pd.DataFrame, cols: list[Column]) -> np.ndarray:
     return out
 
 
-def _quantile(q: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """np.interp(u, linspace(0, 1, len(q)), q) without the search: the grid is even, so the cell is
-    floor(u * (len(q) - 1))."""
-    x = np.clip(u, 0.0, 1.0) * (len(q) - 1)
-    i = np.minimum(x.astype(np.int64), len(q) - 2)
-    return q[i] + (x - i) * (q[i + 1] - q[i])
-
-
-def _values(x, bounds, pos, q, missing, out):  # pragma: no cover - compiled where numba is installed
-    """out[i]: the value at relative position pos[i] inside bin x[i] (bin b spans quantile levels
-    bounds[b] to bounds[b + 1]), read from the quantile function q as `_quantile` does; NaN where
-    x[i] == missing. One pass, no temporaries: the same floats as the numpy expressions in `decode`."""
-    last = len(bounds) - 2
+def _numeric(c: Column, x: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Values of continuous column c for bin codes x at relative positions pos in [0, 1) inside their bins
+    (pos is overwritten): the column's quantile function, linear between its GRID points, at the bin's
+    share of probability; NaN in the missing state."""
+    b = np.asarray([0.0, *c.cdf_at_edges, 1.0])
+    lo, width = np.append(b[:-1], 0.0), np.append(np.diff(b), 0.0)  # the missing state's code reads the 0 after them
+    q = np.asarray(c.quantiles, dtype=float)
     g = len(q) - 1
-    for i in range(x.shape[0]):
-        b = x[i]
-        if b == missing:
-            out[i] = np.nan
-            continue
-        b = min(b, last)
-        u = bounds[b] + (bounds[b + 1] - bounds[b]) * pos[i]
-        t = min(max(u, 0.0), 1.0) * g
-        k = min(int(t), g - 1)
-        out[i] = q[k] + (t - k) * (q[k + 1] - q[k])
-
-
-def _numeric(c: Column, x: np.ndarray, miss: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    kernel = compiled.njit(_values)
-    if kernel is not None:
-        v = np.empty(len(x))
-        kernel(np.ascontiguousarray(x, dtype=np.int32), np.asarray([0.0, *c.cdf_at_edges, 1.0]), np.ascontiguousarray(pos, dtype=float),
-               np.asarray(c.quantiles, dtype=float), c.cardinality - 1 if c.has_missing else -1, v)
-        return np.round(v, out=v) if c.integer else v
-    lo = np.concatenate([[0.0], c.cdf_at_edges])[np.minimum(x, len(c.edges))]
-    hi = np.concatenate([c.cdf_at_edges, [1.0]])[np.minimum(x, len(c.edges))]
-    v = _quantile(np.asarray(c.quantiles), lo + (hi - lo) * pos)
+    t = pos
+    t *= np.take(width, x)
+    t += np.take(lo, x)
+    t *= g
+    np.clip(t, 0, g, out=t)
+    k = t.astype(np.int32)
+    np.minimum(k, g - 1, out=k)
+    t -= k
+    t *= np.take(np.diff(q), k)
+    t += np.take(q, k)
     if c.integer:
-        v = np.round(v)
-    return np.where(miss, np.nan, v)
+        np.round(t, out=t)
+    if c.has_missing:
+        t[x == c.cardinality - 1] = np.nan
+    return t
 
 
 def decode(codes: np.ndarray, cols: list[Column], rng: np.random.Generator,
@@ -153,24 +135,25 @@ def decode(codes: np.ndarray, cols: list[Column], rng: np.random.Generator,
     data = {}
     for j, c in enumerate(cols):
         x = codes[:, j]  # any integer type indexes; no copy of a million rows per column
-        miss = c.has_missing & (x == c.cardinality - 1)
-        if c.kind == "categorical" and not miss.any() and c.dtype not in ("object", "category", "string"):
-            s = pd.Series(np.asarray(c.levels)[x], copy=False)  # typed levels, no object detour
+        miss = (x == c.cardinality - 1) if c.has_missing else None
+        if c.kind == "categorical" and (miss is None or not miss.any()) and c.dtype not in ("object", "category", "string"):
+            levels = np.asarray(c.levels)
             try:
-                s = s.astype(c.dtype)
+                levels = levels.astype(c.dtype)  # typed levels, no object detour: a small array converted, not n rows
             except (TypeError, ValueError):
                 pass
+            s = pd.Series(np.take(levels, x), copy=False)
         elif c.kind == "categorical":
             vals = np.asarray(c.levels, dtype=object)[np.minimum(x, len(c.levels) - 1)]
-            s = pd.Series(np.where(miss, None, vals), dtype=object, copy=False)
+            s = pd.Series(np.where(miss, None, vals) if miss is not None else vals, dtype=object, copy=False)
             try:
-                s = s.astype(c.dtype) if not miss.any() or c.dtype in ("object", "category", "string") else s
+                s = s.astype(c.dtype) if miss is None or not miss.any() or c.dtype in ("object", "category", "string") else s
             except (TypeError, ValueError):
                 pass
         else:
-            v = _numeric(c, x, miss, positions[j] if positions and j in positions else rng.random(len(x)))
+            v = _numeric(c, x, positions[j] if positions and j in positions else rng.random(len(x)))
             s = pd.Series(v, copy=False)
-            if c.integer and not miss.any() and c.dtype.startswith(("int", "Int", "uint")):
+            if c.integer and (miss is None or not miss.any()) and c.dtype.startswith(("int", "Int", "uint")):
                 s = s.astype(c.dtype)
         data[c.name] = s
     return pd.DataFrame(data, copy=False)  # column by column: consolidating 1,000,000 rows into blocks costs a copy

@@ -358,12 +358,13 @@ class BayesianNetworkSynthesizer:
                     order.append(j)
         return order
 
-    def _sample_codes(self, n: int, rng: np.random.Generator) -> np.ndarray:
+    def _sample_codes(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, structure.Draws]:
         # column-major, as config() reads columns; int32 (states are few): a quarter of int64's fresh pages to fault in
         codes = np.zeros((n, len(self.nodes)), dtype=np.int32, order="F")
+        draws = structure.Draws(n)
         for j in self._order():
-            structure.draw_node(codes, self.cards, self.parents[j], self.cpts[j], rng.random(n), codes[:, j])
-        return codes[:, : len(self.columns)]
+            draws.node(codes, self.cards, self.parents[j], self.cpts[j], rng, codes[:, j])
+        return codes[:, : len(self.columns)], draws
 
     def sample(self, num_rows: int, random_state: int | None = None) -> pd.DataFrame:
         """`num_rows` new rows. The same random_state (default: the constructor's) gives the same rows."""
@@ -372,7 +373,7 @@ class BayesianNetworkSynthesizer:
             raise ValueError(f"num_rows must be a whole number >= 0, not {num_rows!r}")
         seed = self.params["random_state"] if random_state is None else random_state
         rng = np.random.default_rng([seed if seed is not None else 0, 1])
-        out = self._decode(self._sample_codes(num_rows, rng), rng)
+        out = self._decode(*self._sample_codes(num_rows, rng), rng)
         if not self.rules or num_rows == 0:
             return out
         parts, have, drawn = [], 0, 0
@@ -387,11 +388,11 @@ class BayesianNetworkSynthesizer:
             if drawn > 1000 * num_rows + 10_000 and have < drawn * 1e-3:
                 break
             need = int((num_rows - have) * drawn / max(have, 1) * 1.1) + 16
-            batch = self._decode(self._sample_codes(need, rng), rng)
+            batch = self._decode(*self._sample_codes(need, rng), rng)
         raise RuntimeError("the rules reject almost every sampled row: check them against the data")
 
-    def _decode(self, codes: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
-        pos = within.draw(codes, self.cards, self.within, rng) if self.within else None
+    def _decode(self, codes: np.ndarray, draws: structure.Draws, rng: np.random.Generator) -> pd.DataFrame:
+        pos = within.draw(codes, self.cards, self.within, rng, draws) if self.within else None
         return encode.decode(codes, self.columns, rng, pos)
 
     def _allowed(self, df: pd.DataFrame) -> np.ndarray:
