@@ -103,7 +103,7 @@ class Scorer:
                  weights: np.ndarray | None = None, n: int | None = None):
         """penalty: "bic" (half log n per parameter), "aic" (1), or a number: that share of BIC's.
         weights: per-row weights (expected counts, for structural EM), with n the number of real rows."""
-        self.codes = codes.astype(np.int64)
+        self.codes = np.asfortranarray(codes, dtype=np.int64)  # columns contiguous: a score reads whole columns
         self.cards = cards
         self.weights = weights
         self.n = n if n is not None else len(codes)
@@ -113,15 +113,29 @@ class Scorer:
     def local(self, j: int, parents: tuple[int, ...]) -> float:
         key = (j, parents)
         if key not in self.cache:
-            cfg, q = config(self.codes, self.cards, parents)
             r = self.cards[j]
-            counts = np.bincount(cfg * r + self.codes[:, j], weights=self.weights, minlength=q * r).reshape(q, r).astype(float)
+            idx, q = self._index(parents, j)
+            counts = np.bincount(idx, weights=self.weights, minlength=q * r).reshape(q, r).astype(float)
             tot = counts.sum(axis=1, keepdims=True)
             nz = counts > 0
             ll = float(np.sum(counts[nz] * np.log(counts[nz] / np.broadcast_to(tot, counts.shape)[nz])))
             used_q = int((tot[:, 0] > 1e-9).sum())  # parameters of configurations never seen cost nothing to fit
             self.cache[key] = ll - self.k * used_q * (r - 1)
         return self.cache[key]
+
+    def _index(self, parents: tuple[int, ...], j: int) -> tuple[np.ndarray, int]:
+        """config(codes, cards, parents)[0] * cards[j] + codes[:, j], in place in one array, and q."""
+        codes, cards = self.codes, self.cards
+        idx = codes[:, parents[0] if parents else j].copy()
+        q = cards[parents[0]] if parents else 1
+        for p in parents[1:]:
+            idx *= cards[p]
+            idx += codes[:, p]
+            q *= cards[p]
+        if parents:
+            idx *= cards[j]
+            idx += codes[:, j]
+        return idx, q
 
 
 def _reaches(parents: list[set[int]], src: int, dst: int) -> bool:
