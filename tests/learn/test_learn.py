@@ -317,23 +317,31 @@ def test_a_small_real_cohort_keeps_its_links_under_the_defaults(tmp_path, capsys
 
 def test_cli_sample_writes_the_models_rows_without_loading_the_heavy_modules(tmp_path):
     """`learn sample` writes exactly what `sample()` returns (dtypes and missing values too), and its start-up
-    leaves out what only fitting, evaluating or exporting need (DuckDB, SciPy, scikit-learn, numba,
-    causal-learn): each costs 0.1-0.3 s before the first row (python -X importtime)."""
+    leaves out what only fitting, evaluating or exporting need (pandas, DuckDB, SciPy, scikit-learn, numba,
+    causal-learn): each costs 0.1-0.3 s before the first row (python -X importtime). A column of a type
+    only pandas holds (nullable Int64) takes the pandas route, with the same rows."""
     import subprocess
     import sys
 
     df = _mixed(2000, 12)
+    df["flag"] = df["age"] > 60  # booleans are bit-packed for Parquet
     model, out = tmp_path / "m.npz", tmp_path / "s.parquet"
     m = BayesianNetworkSynthesizer(random_state=5).fit(df)
     m.save(model)
     probe = ("import sys; from synthgp import cli; rc = cli.main(sys.argv[1:]); "
-             "print(rc, sorted(k for k in ('duckdb', 'scipy', 'sklearn', 'numba', 'causallearn') if k in sys.modules))")
+             "print(rc, sorted(k for k in ('pandas', 'duckdb', 'scipy', 'sklearn', 'numba', 'causallearn') if k in sys.modules))")
     run = subprocess.run([sys.executable, "-c", probe, "learn", "sample", str(model), "--rows", "5000", "--seed", "3",
                           "--out", str(out)], capture_output=True, text=True, check=True)
     assert run.stdout.splitlines()[-1] == "0 []", run.stdout + run.stderr
     back, want = pd.read_parquet(out), m.sample(5000, random_state=3)
     numeric = want.select_dtypes("number").columns
-    assert len(numeric) >= 3 and (back.dtypes[numeric] == want.dtypes[numeric]).all()
+    assert len(numeric) >= 3 and (back.dtypes[numeric] == want.dtypes[numeric]).all() and back["flag"].dtype == bool
     text = want.columns.difference(numeric)
     back[text], want[text] = back[text].astype(object), want[text].astype(object)  # pandas reads text back as str
     pd.testing.assert_frame_equal(back.where(back.notna(), None), want.where(want.notna(), None))
+    df["visits"] = pd.array(np.arange(len(df)) % 7, dtype="Int64")
+    m = BayesianNetworkSynthesizer(random_state=5).fit(df)
+    assert m.sample_arrays(10) is None
+    assert cli.main(["learn", "sample", str(m.save(model)), "--rows", "500", "--out", str(out), "--overwrite"]) == 0
+    assert pd.read_parquet(out)["visits"].dtype == "Int64"
+    pd.testing.assert_series_equal(pd.read_parquet(out)["visits"], m.sample(500)["visits"])

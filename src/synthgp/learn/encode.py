@@ -12,10 +12,12 @@ would throw away. Categories keep every level, however rare.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is imported where a table is read or built: `learn sample` to Parquet needs none
+    import pandas as pd
 
 MISSING = "<missing>"
 GRID = 1001  # points of the stored quantile function per continuous column
@@ -59,6 +61,8 @@ def _plain(v: Any) -> Any:
 
 
 def infer(df: pd.DataFrame, bins: int, max_levels: int, categorical: set[str], numeric: set[str]) -> list[Column]:
+    import pandas as pd
+
     cols = []
     for name in df.columns:
         s = df[name]
@@ -88,6 +92,8 @@ def infer(df: pd.DataFrame, bins: int, max_levels: int, categorical: set[str], n
 
 def encode(df: pd.DataFrame, cols: list[Column]) -> np.ndarray:
     """n x p array of codes (int16). Values unseen at fit time are an error, never silently dropped."""
+    import pandas as pd
+
     out = np.empty((len(df), len(cols)), dtype=np.int16)
     for j, c in enumerate(cols):
         s = df[c.name]
@@ -128,32 +134,67 @@ def _numeric(c: Column, x: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return t
 
 
-def decode(codes: np.ndarray, cols: list[Column], rng: np.random.Generator,
-           positions: dict[int, np.ndarray] | None = None) -> pd.DataFrame:
-    """Codes back to values; `positions` ({column index: values in [0, 1)}) place continuous values
-    inside their bin, uniformly in probability where not given."""
-    data = {}
+def plain(c: Column) -> bool:
+    """Is the column's type one numpy holds (not a pandas extension type such as Int64 or category)?"""
+    return c.dtype in ("object", "str", "bool") or c.dtype.startswith(("int", "uint", "float"))
+
+
+def columnar(c: Column) -> bool:
+    """Can `arrays(..., text_codes=True)` give column c as plain numbers, or as codes into text levels
+    (what a Parquet writer takes without pandas)?"""
+    if c.kind == "numeric":
+        return plain(c) and c.dtype != "bool"
+    if c.dtype in ("object", "str"):
+        return all(isinstance(v, str) for v in c.levels)
+    return plain(c) and not c.has_missing
+
+
+def arrays(codes: np.ndarray, cols: list[Column], rng: np.random.Generator,
+           positions: dict[int, np.ndarray] | None = None, text_codes: bool = False) -> dict[str, tuple[np.ndarray, bool]]:
+    """Codes back to values, per column a numpy array and whether any value is missing; `positions`
+    ({column index: values in [0, 1)}) place continuous values inside their bin, uniformly in
+    probability where not given. Text, and categories with gaps, are object arrays with None; with
+    `text_codes`, a `columnar` text column stays its codes (missing: len(levels))."""
+    out = {}
     for j, c in enumerate(cols):
         x = codes[:, j]  # any integer type indexes; no copy of a million rows per column
         miss = (x == c.cardinality - 1) if c.has_missing else None
-        if c.kind == "categorical" and (miss is None or not miss.any()) and c.dtype not in ("object", "category", "string"):
+        gaps = miss is not None and bool(miss.any())
+        if text_codes and c.kind == "categorical" and c.dtype in ("object", "str") and columnar(c):
+            out[c.name] = (x, gaps)
+            continue
+        if c.kind == "categorical" and not gaps and c.dtype not in ("object", "category", "string", "str"):
             levels = np.asarray(c.levels)
             try:
                 levels = levels.astype(c.dtype)  # typed levels, no object detour: a small array converted, not n rows
             except (TypeError, ValueError):
                 pass
-            s = pd.Series(np.take(levels, x), copy=False)
+            v = np.take(levels, x)
         elif c.kind == "categorical":
-            vals = np.asarray(c.levels, dtype=object)[np.minimum(x, len(c.levels) - 1)]
-            s = pd.Series(np.where(miss, None, vals) if miss is not None else vals, dtype=object, copy=False)
-            try:
-                s = s.astype(c.dtype) if miss is None or not miss.any() or c.dtype in ("object", "category", "string") else s
-            except (TypeError, ValueError):
-                pass
+            v = np.asarray(c.levels, dtype=object)[np.minimum(x, len(c.levels) - 1)]
+            v = np.where(miss, None, v) if gaps else v
         else:
             v = _numeric(c, x, positions[j] if positions and j in positions else rng.random(len(x)))
-            s = pd.Series(v, copy=False)
-            if c.integer and (miss is None or not miss.any()) and c.dtype.startswith(("int", "Int", "uint")):
+            if c.integer and not gaps and plain(c) and c.dtype.startswith(("int", "uint")):
+                v = v.astype(c.dtype)
+        out[c.name] = (v, gaps)
+    return out
+
+
+def decode(codes: np.ndarray, cols: list[Column], rng: np.random.Generator,
+           positions: dict[int, np.ndarray] | None = None) -> pd.DataFrame:
+    """`arrays` as a DataFrame, each column in the type it had when fitting where its values allow."""
+    import pandas as pd
+
+    data = {}
+    for c, (v, gaps) in zip(cols, arrays(codes, cols, rng, positions).values()):
+        s = pd.Series(v, dtype=object if v.dtype == object else None, copy=False)
+        convert = (not gaps or c.dtype in ("object", "category", "string", "str")) if c.kind == "categorical" else \
+            (c.integer and not gaps and c.dtype.startswith(("int", "Int", "uint")))
+        if convert and str(s.dtype) != c.dtype:
+            try:
                 s = s.astype(c.dtype)
+            except (TypeError, ValueError):
+                pass
         data[c.name] = s
     return pd.DataFrame(data, copy=False)  # column by column: consolidating 1,000,000 rows into blocks costs a copy

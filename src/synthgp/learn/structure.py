@@ -66,6 +66,8 @@ class Draws:
         Column k = floor(u r) of row cfg is kept when the rest of u r falls below keep, else its alias:
         one lookup in a table of both choices, (row, column, kept) laid out flat."""
         r = table.shape[1]
+        if 2 * table.size >= 2**31:  # int32 indexes; such a table would hold over 8 GB of floats
+            raise ValueError(f"a conditional table of {table.size:,} cells is too large to sample from")
         keep, other = alias(table)
         pick = np.stack([other, np.broadcast_to(np.arange(r), other.shape)], axis=2).astype(np.int32).ravel()
         u, k = self.u, self.k

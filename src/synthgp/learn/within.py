@@ -14,10 +14,14 @@ rarely Gaussian). Parents that are latent variables are left out (their values a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from synthgp.learn import encode, structure
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SUB = 4
 
