@@ -7,7 +7,7 @@ fidelity can be scored the same way for both: mean total variation over columns 
 in pairwise Cramer's V against a fresh sample of the true network. pgmpy gets the same discretised
 table synthgp learns from (it has no continuous sampling of its own). Needs `pip install -e '.[bench]'`.
 
-    python benchmarks/learn.py                       # 100,000 x 25, sample 1,000,000
+    python benchmarks/learn.py                       # 100,000 x 25, sample 1,000,000 (and the CLI end to end)
     python benchmarks/learn.py --rows 20000 --sample 100000
     python benchmarks/learn.py --epsilon-curve flchain   # the DP learner against epsilon, figures into docs/figures
     python benchmarks/learn.py --latents                 # cprd-cvd: FCI-found latents against hand-seeded ones
@@ -16,6 +16,7 @@ table synthgp learns from (it has no continuous sampling of its own). Needs `pip
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 
@@ -68,6 +69,7 @@ def main() -> None:
         return epsilon_curve(a.epsilon_curve)
     from synthgp.learn import BayesianNetworkSynthesizer, encode
 
+    load0 = " / ".join(f"{x:.2f}" for x in os.getloadavg())  # 1, 5, 15 minutes: the machine is shared
     data = true_network(a.rows, a.cols, 1)
     fresh = true_network(100_000, a.cols, 2)
     rows = []
@@ -99,7 +101,9 @@ def main() -> None:
     rows.append(("pgmpy", fit_p, sample_p, fit_pc, sample_pc, len(dag.edges()), *score(fresh, sp.iloc[:100_000]), ll_p, zero_p))
 
     base_tv, base_v = score(fresh, true_network(100_000, a.cols, 3))
-    print(f"{a.rows:,} rows x {a.cols} columns; sampling {a.sample:,} rows; 2 cores; peak {peak_mb():,.0f} MB\n")
+    cli = [end_to_end(m, a.sample) for _ in range(3)]
+    print(f"{a.rows:,} rows x {a.cols} columns; sampling {a.sample:,} rows; 2 cores; peak {peak_mb():,.0f} MB; "
+          f"load average {load0} at the start, {' / '.join(f'{x:.2f}' for x in os.getloadavg())} at the end\n")
     print(f"{'learner':>8} {'fit s':>7} {'sample s':>9} {'fit CPU s':>10} {'sample CPU s':>13} {'edges':>6} {'mean TV':>8} "
           f"{'mean |dV|':>10} {'held-out loglik/row':>20} {'rows at p=0':>12}")
     for name, f, sm, fc, sc, e, tv, dv, ll, zero in rows:
@@ -108,12 +112,34 @@ def main() -> None:
     print("CPU s: user + system of this process (all threads), which a loaded machine inflates less than wall time")
     print("held-out loglik: mean log P(row) over the 100,000 fresh rows of the true network, both models on the same "
           "bins (pgmpy's maximum-likelihood tables give some rows probability 0; its mean is over the others)")
+    print(f"\n`synthgp learn sample MODEL --rows {a.sample:,} --out FILE.parquet`, end to end (a fresh process: start-up, "
+          f"loading the model, sampling, writing Parquet), 3 runs: wall {', '.join(f'{w:.2f}' for w, _, _ in cli)} s; "
+          f"CPU {', '.join(f'{c:.2f}' for _, c, _ in cli)} s; load average (1 min) {', '.join(f'{x:.1f}' for _, _, x in cli)}")
     fi = m.fit_info
     print(f"\nsynthgp fit, of which: settings {fi['settings']['how']} (bins {m.settings['bins']}, penalty "
           f"{m.settings['penalty']}, smoothing {m.settings['smoothing']}); structure search {fi['structure_seconds']:.1f} s; "
           f"latent search {fi['latent_seconds']:.1f} s (kept: {list(m.latent_variables) or 'none'})")
     print(f"synthgp vs pgmpy: fit {rows[1][1] / rows[0][1]:.1f}x faster ({rows[1][3] / rows[0][3]:.1f}x in CPU), sampling "
           f"{rows[1][2] / rows[0][2]:.1f}x faster ({rows[1][4] / rows[0][4]:.1f}x in CPU)")
+
+
+def end_to_end(m, rows: int) -> tuple[float, float, float]:
+    """Wall and CPU seconds of the `learn sample` command in a fresh process, and the load average as it ended."""
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model = m.save(Path(tmp) / "model.npz")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "synthgp", "learn", "sample", str(model), "--rows", str(rows),
+                        "--out", str(Path(tmp) / "sample.parquet")], check=True, capture_output=True)
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu, os.getloadavg()[0]
 
 
 def held_out_loglik(m, table: pd.DataFrame) -> float:

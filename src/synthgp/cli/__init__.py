@@ -41,8 +41,13 @@ def fail(message: str) -> int:
     return EXIT_BAD_INPUT
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from synthgp.cli import apps, calibrate, compare, evaluate, export, generate, learn, scenario, serve
+COMMANDS = ("generate", "scenario", "export", "calibrate", "serve", "apps", "evaluate", "compare", "learn")  # as --help lists them
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser for every command, or for `only` that one (its module alone is imported: `generate` and
+    `export` import the formats, DuckDB and pyarrow, which `learn sample` need not wait for)."""
+    import importlib
 
     p = Parser(
         prog="synthgp", formatter_class=formatter,
@@ -60,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
               synthgp export practice --format cprd-cvd"""))
     p.add_argument("--version", action="version", version=f"synthgp {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
-    for command in (generate, scenario, export, calibrate, serve, apps, evaluate, compare, learn):  # the order --help lists
-        command.add_parser(sub)
+    for name in COMMANDS:
+        if only in (None, name):
+            importlib.import_module(f"synthgp.cli.{name}").add_parser(sub)
     return p
 
 
@@ -69,7 +75,8 @@ EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv[0] if argv and argv[0] in COMMANDS else None).parse_args(argv)
     try:
         return args.run(args)
     except KeyboardInterrupt:  # what was being built is removed on the way out (core/output.py)

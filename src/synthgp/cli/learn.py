@@ -163,7 +163,9 @@ def _sample(a: argparse.Namespace) -> int:
     if a.rows < 0:
         return fail(f"--rows must be >= 0, not {a.rows}")
     m = BayesianNetworkSynthesizer.load(a.model)
-    tables.write_table(m.sample(a.rows, a.seed), a.out, a.overwrite)
+    parquet = a.out.suffix.lower() in (".parquet", ".pq")
+    rows = m.sample_arrays(a.rows, a.seed) if parquet else None  # without pandas where it can (0.2 s of start-up)
+    tables.write_table((rows, m.columns) if rows is not None else m.sample(a.rows, a.seed), a.out, a.overwrite)
     print(f"Wrote {a.rows:,} rows to {a.out}")
     return 0
 

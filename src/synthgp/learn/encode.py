@@ -12,10 +12,12 @@ would throw away. Categories keep every level, however rare.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is imported where a table is read or built: `learn sample` to Parquet needs none
+    import pandas as pd
 
 MISSING = "<missing>"
 GRID = 1001  # points of the stored quantile function per continuous column
@@ -59,6 +61,8 @@ def _plain(v: Any) -> Any:
 
 
 def infer(df: pd.DataFrame, bins: int, max_levels: int, categorical: set[str], numeric: set[str]) -> list[Column]:
+    import pandas as pd
+
     cols = []
     for name in df.columns:
         s = df[name]
@@ -88,6 +92,8 @@ def infer(df: pd.DataFrame, bins: int, max_levels: int, categorical: set[str], n
 
 def encode(df: pd.DataFrame, cols: list[Column]) -> np.ndarray:
     """n x p array of codes (int16). Values unseen at fit time are an error, never silently dropped."""
+    import pandas as pd
+
     out = np.empty((len(df), len(cols)), dtype=np.int16)
     for j, c in enumerate(cols):
         s = df[c.name]
@@ -103,87 +109,92 @@ def encode(df: pd.DataFrame, cols: list[Column]) -> np.ndarray:
     return out
 
 
-def _quantile(q: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """np.interp(u, linspace(0, 1, len(q)), q) without the search: the grid is even, so the cell is
-    floor(u * (len(q) - 1))."""
-    x = np.clip(u, 0.0, 1.0) * (len(q) - 1)
-    i = np.minimum(x.astype(np.int64), len(q) - 2)
-    return q[i] + (x - i) * (q[i + 1] - q[i])
-
-
-def _values(x, bounds, pos, q, missing, out):  # pragma: no cover - compiled where numba is installed
-    """out[i]: the value at relative position pos[i] inside bin x[i] (bin b spans quantile levels
-    bounds[b] to bounds[b + 1]), read from the quantile function q as `_quantile` does; NaN where
-    x[i] == missing. One pass, no temporaries: the same floats as the numpy expressions in `decode`."""
-    last = len(bounds) - 2
+def _numeric(c: Column, x: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Values of continuous column c for bin codes x at relative positions pos in [0, 1) inside their bins
+    (pos is overwritten): the column's quantile function, linear between its GRID points, at the bin's
+    share of probability; NaN in the missing state."""
+    b = np.asarray([0.0, *c.cdf_at_edges, 1.0])
+    lo, width = np.append(b[:-1], 0.0), np.append(np.diff(b), 0.0)  # the missing state's code reads the 0 after them
+    q = np.asarray(c.quantiles, dtype=float)
     g = len(q) - 1
-    for i in range(x.shape[0]):
-        b = x[i]
-        if b == missing:
-            out[i] = np.nan
-            continue
-        b = min(b, last)
-        u = bounds[b] + (bounds[b + 1] - bounds[b]) * pos[i]
-        t = min(max(u, 0.0), 1.0) * g
-        k = min(int(t), g - 1)
-        out[i] = q[k] + (t - k) * (q[k + 1] - q[k])
-
-
-_VALUES: list = []
-
-
-def _values_kernel():
-    """`_values` compiled (numba is a dependency), or None without numba (then numpy does it)."""
-    if not _VALUES:
-        try:
-            import numba
-        except ImportError:
-            _VALUES.append(None)
-        else:
-            _VALUES.append(numba.njit(cache=True, nogil=True)(_values))
-    return _VALUES[0]
-
-
-def _numeric(c: Column, x: np.ndarray, miss: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    kernel = _values_kernel()
-    if kernel is not None:
-        v = np.empty(len(x))
-        kernel(np.ascontiguousarray(x, dtype=np.int32), np.asarray([0.0, *c.cdf_at_edges, 1.0]), np.ascontiguousarray(pos, dtype=float),
-               np.asarray(c.quantiles, dtype=float), c.cardinality - 1 if c.has_missing else -1, v)
-        return np.round(v, out=v) if c.integer else v
-    lo = np.concatenate([[0.0], c.cdf_at_edges])[np.minimum(x, len(c.edges))]
-    hi = np.concatenate([c.cdf_at_edges, [1.0]])[np.minimum(x, len(c.edges))]
-    v = _quantile(np.asarray(c.quantiles), lo + (hi - lo) * pos)
+    t = pos
+    t *= np.take(width, x)
+    t += np.take(lo, x)
+    t *= g
+    np.clip(t, 0, g, out=t)
+    k = t.astype(np.int32)
+    np.minimum(k, g - 1, out=k)
+    t -= k
+    t *= np.take(np.diff(q), k)
+    t += np.take(q, k)
     if c.integer:
-        v = np.round(v)
-    return np.where(miss, np.nan, v)
+        np.round(t, out=t)
+    if c.has_missing:
+        t[x == c.cardinality - 1] = np.nan
+    return t
+
+
+def plain(c: Column) -> bool:
+    """Is the column's type one numpy holds (not a pandas extension type such as Int64 or category)?"""
+    return c.dtype in ("object", "str", "bool") or c.dtype.startswith(("int", "uint", "float"))
+
+
+def columnar(c: Column) -> bool:
+    """Can `arrays(..., text_codes=True)` give column c as plain numbers, or as codes into text levels
+    (what a Parquet writer takes without pandas)?"""
+    if c.kind == "numeric":
+        return plain(c) and c.dtype != "bool"
+    if c.dtype in ("object", "str"):
+        return all(isinstance(v, str) for v in c.levels)
+    return plain(c) and not c.has_missing
+
+
+def arrays(codes: np.ndarray, cols: list[Column], rng: np.random.Generator,
+           positions: dict[int, np.ndarray] | None = None, text_codes: bool = False) -> dict[str, tuple[np.ndarray, bool]]:
+    """Codes back to values, per column a numpy array and whether any value is missing; `positions`
+    ({column index: values in [0, 1)}) place continuous values inside their bin, uniformly in
+    probability where not given. Text, and categories with gaps, are object arrays with None; with
+    `text_codes`, a `columnar` text column stays its codes (missing: len(levels))."""
+    out = {}
+    for j, c in enumerate(cols):
+        x = codes[:, j]  # any integer type indexes; no copy of a million rows per column
+        miss = (x == c.cardinality - 1) if c.has_missing else None
+        gaps = miss is not None and bool(miss.any())
+        if text_codes and c.kind == "categorical" and c.dtype in ("object", "str") and columnar(c):
+            out[c.name] = (x, gaps)
+            continue
+        if c.kind == "categorical" and not gaps and c.dtype not in ("object", "category", "string", "str"):
+            levels = np.asarray(c.levels)
+            try:
+                levels = levels.astype(c.dtype)  # typed levels, no object detour: a small array converted, not n rows
+            except (TypeError, ValueError):
+                pass
+            v = np.take(levels, x)
+        elif c.kind == "categorical":
+            v = np.asarray(c.levels, dtype=object)[np.minimum(x, len(c.levels) - 1)]
+            v = np.where(miss, None, v) if gaps else v
+        else:
+            v = _numeric(c, x, positions[j] if positions and j in positions else rng.random(len(x)))
+            if c.integer and not gaps and plain(c) and c.dtype.startswith(("int", "uint")):
+                v = v.astype(c.dtype)
+        out[c.name] = (v, gaps)
+    return out
 
 
 def decode(codes: np.ndarray, cols: list[Column], rng: np.random.Generator,
            positions: dict[int, np.ndarray] | None = None) -> pd.DataFrame:
-    """Codes back to values; `positions` ({column index: values in [0, 1)}) place continuous values
-    inside their bin, uniformly in probability where not given."""
+    """`arrays` as a DataFrame, each column in the type it had when fitting where its values allow."""
+    import pandas as pd
+
     data = {}
-    for j, c in enumerate(cols):
-        x = codes[:, j]  # any integer type indexes; no copy of a million rows per column
-        miss = c.has_missing & (x == c.cardinality - 1)
-        if c.kind == "categorical" and not miss.any() and c.dtype not in ("object", "category", "string"):
-            s = pd.Series(np.asarray(c.levels)[x], copy=False)  # typed levels, no object detour
+    for c, (v, gaps) in zip(cols, arrays(codes, cols, rng, positions).values()):
+        s = pd.Series(v, dtype=object if v.dtype == object else None, copy=False)
+        convert = (not gaps or c.dtype in ("object", "category", "string", "str")) if c.kind == "categorical" else \
+            (c.integer and not gaps and c.dtype.startswith(("int", "Int", "uint")))
+        if convert and str(s.dtype) != c.dtype:
             try:
                 s = s.astype(c.dtype)
             except (TypeError, ValueError):
                 pass
-        elif c.kind == "categorical":
-            vals = np.asarray(c.levels, dtype=object)[np.minimum(x, len(c.levels) - 1)]
-            s = pd.Series(np.where(miss, None, vals), dtype=object, copy=False)
-            try:
-                s = s.astype(c.dtype) if not miss.any() or c.dtype in ("object", "category", "string") else s
-            except (TypeError, ValueError):
-                pass
-        else:
-            v = _numeric(c, x, miss, positions[j] if positions and j in positions else rng.random(len(x)))
-            s = pd.Series(v, copy=False)
-            if c.integer and not miss.any() and c.dtype.startswith(("int", "Int", "uint")):
-                s = s.astype(c.dtype)
         data[c.name] = s
     return pd.DataFrame(data, copy=False)  # column by column: consolidating 1,000,000 rows into blocks costs a copy

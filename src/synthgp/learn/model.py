@@ -8,12 +8,14 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
-import pandas as pd
 
 from synthgp.learn import encode, latent, missing, structure, tune, within
+
+if TYPE_CHECKING:  # imported where used: `learn sample` to Parquet needs no pandas (0.2 s of start-up)
+    import pandas as pd
 
 FORMAT = "synthgp-bn/1"
 
@@ -125,6 +127,8 @@ class BayesianNetworkSynthesizer:
 
     # ---- fitting ----------------------------------------------------------------------------------
     def fit(self, table: pd.DataFrame) -> "BayesianNetworkSynthesizer":
+        import pandas as pd
+
         if not isinstance(table, pd.DataFrame) or table.empty:
             raise ValueError("fit() needs a non-empty pandas DataFrame")
         if table.columns.duplicated().any():
@@ -312,6 +316,8 @@ class BayesianNetworkSynthesizer:
 
     def cpd(self, node: str) -> pd.DataFrame:
         """The conditional distribution of `node`: one row per parent combination, one column per state."""
+        import pandas as pd
+
         self._check_fitted()
         if node not in self.nodes:
             raise KeyError(f"{node!r} is not a node; nodes: {self.nodes}")
@@ -324,6 +330,8 @@ class BayesianNetworkSynthesizer:
     def latent_posterior(self, table: pd.DataFrame) -> pd.DataFrame:
         """For each row of `table` (the observed columns) and each latent variable: its most probable
         state and that state's posterior probability, P(L | the row) by Bayes over L's children."""
+        import pandas as pd
+
         self._check_fitted()
         codes = encode.encode(table.rename(columns=str), self.columns).astype(np.int64)
         out = {}
@@ -358,21 +366,18 @@ class BayesianNetworkSynthesizer:
                     order.append(j)
         return order
 
-    def _sample_codes(self, n: int, rng: np.random.Generator) -> np.ndarray:
+    def _sample_codes(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, structure.Draws]:
         # column-major, as config() reads columns; int32 (states are few): a quarter of int64's fresh pages to fault in
         codes = np.zeros((n, len(self.nodes)), dtype=np.int32, order="F")
+        draws = structure.Draws(n)
         for j in self._order():
-            structure.draw_node(codes, self.cards, self.parents[j], self.cpts[j], rng.random(n), codes[:, j])
-        return codes[:, : len(self.columns)]
+            draws.node(codes, self.cards, self.parents[j], self.cpts[j], rng, codes[:, j])
+        return codes[:, : len(self.columns)], draws
 
     def sample(self, num_rows: int, random_state: int | None = None) -> pd.DataFrame:
         """`num_rows` new rows. The same random_state (default: the constructor's) gives the same rows."""
-        self._check_fitted()
-        if not isinstance(num_rows, (int, np.integer)) or num_rows < 0:
-            raise ValueError(f"num_rows must be a whole number >= 0, not {num_rows!r}")
-        seed = self.params["random_state"] if random_state is None else random_state
-        rng = np.random.default_rng([seed if seed is not None else 0, 1])
-        out = self._decode(self._sample_codes(num_rows, rng), rng)
+        rng = self._rng(num_rows, random_state)
+        out = self._decode(*self._sample_codes(num_rows, rng), rng)
         if not self.rules or num_rows == 0:
             return out
         parts, have, drawn = [], 0, 0
@@ -383,16 +388,37 @@ class BayesianNetworkSynthesizer:
             have += len(ok)
             drawn += len(batch)
             if have >= num_rows:
+                import pandas as pd
+
                 return pd.concat(parts, ignore_index=True).iloc[:num_rows]
             if drawn > 1000 * num_rows + 10_000 and have < drawn * 1e-3:
                 break
             need = int((num_rows - have) * drawn / max(have, 1) * 1.1) + 16
-            batch = self._decode(self._sample_codes(need, rng), rng)
+            batch = self._decode(*self._sample_codes(need, rng), rng)
         raise RuntimeError("the rules reject almost every sampled row: check them against the data")
 
-    def _decode(self, codes: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
-        pos = within.draw(codes, self.cards, self.within, rng) if self.within else None
-        return encode.decode(codes, self.columns, rng, pos)
+    def sample_arrays(self, num_rows: int, random_state: int | None = None) -> dict[str, tuple[np.ndarray, bool]] | None:
+        """The rows `sample` gives, built without pandas: `encode.arrays` with text columns as codes into
+        their levels (`tables.write_table` writes them to Parquet); None where only `sample` can give
+        them (rules, or a column of a pandas-only type such as Int64, or of mixed values)."""
+        if self.rules or not all(encode.columnar(c) for c in self.columns):
+            return None
+        rng = self._rng(num_rows, random_state)
+        codes, draws = self._sample_codes(num_rows, rng)
+        return encode.arrays(codes, self.columns, rng, self._positions(codes, draws, rng), text_codes=True)
+
+    def _rng(self, num_rows: int, random_state: int | None) -> np.random.Generator:
+        self._check_fitted()
+        if not isinstance(num_rows, (int, np.integer)) or num_rows < 0:
+            raise ValueError(f"num_rows must be a whole number >= 0, not {num_rows!r}")
+        seed = self.params["random_state"] if random_state is None else random_state
+        return np.random.default_rng([seed if seed is not None else 0, 1])
+
+    def _positions(self, codes: np.ndarray, draws: structure.Draws, rng: np.random.Generator) -> dict | None:
+        return within.draw(codes, self.cards, self.within, rng, draws) if self.within else None
+
+    def _decode(self, codes: np.ndarray, draws: structure.Draws, rng: np.random.Generator) -> pd.DataFrame:
+        return encode.decode(codes, self.columns, rng, self._positions(codes, draws, rng))
 
     def _allowed(self, df: pd.DataFrame) -> np.ndarray:
         ok = np.ones(len(df), dtype=bool)

@@ -21,84 +21,76 @@ def config(codes: np.ndarray, cards: list[int], parents: tuple[int, ...]) -> tup
     return idx, q
 
 
-def draw_rows(table: np.ndarray, cfg: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """For each row i, the state s of table[cfg_i] (a (q, r) table of distributions) with
-    cum[s-1] <= u_i < cum[s]: a compiled scan where numba is installed (the same states), else one
-    searchsorted over the rows' cumulative tables laid end to end (row k shifted by k)."""
+def alias(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias tables for each row of a (q, r) table of distributions (Vose's construction, all rows
+    at once): state k is kept with probability keep[c, k], else it becomes other[c, k]."""
     q, r = table.shape
-    cum = np.cumsum(table, axis=1)
-    cum /= cum[:, -1:]
-    kernel = _kernel()
-    if kernel is not None:
-        out = np.empty(len(u), dtype=np.int64)
-        kernel(np.ascontiguousarray(cum), np.ascontiguousarray(cfg, dtype=np.int64), np.ascontiguousarray(u), out)
-        return out
-    flat = (cum + np.arange(q)[:, None]).ravel()
-    return np.minimum(np.searchsorted(flat, u + cfg, side="right") - cfg * r, r - 1)
+    p = table / table.sum(axis=1, keepdims=True) * r
+    keep, other = np.ones((q, r)), np.tile(np.arange(r), (q, 1))
+    open_ = np.ones((q, r), dtype=bool)
+    rows = np.arange(q)
+    for _ in range(r - 1):  # each pass settles the smallest open state of every row on its largest
+        small = np.where(open_, p, np.inf).argmin(axis=1)
+        open_[rows, small] = False
+        large = np.where(open_, p, -np.inf).argmax(axis=1)
+        keep[rows, small] = np.minimum(p[rows, small], 1.0)
+        other[rows, small] = large
+        p[rows, large] -= 1.0 - keep[rows, small]
+    return keep, other
 
 
-def draw_node(codes: np.ndarray, cards: list[int], parents: tuple[int, ...], table: np.ndarray, u: np.ndarray,
-              out: np.ndarray) -> None:
-    """out[i] = draw_rows(table, config(codes, cards, parents), u)[i], written in place: with numba, one
-    compiled pass that forms each row's parent combination as it goes (no n-row temporaries)."""
-    kernel = _node_kernel()
-    if kernel is None:
-        cfg, _ = config(codes, cards, parents)
-        out[:] = draw_rows(table, cfg, u)
-        return
-    cum = np.cumsum(table, axis=1)
-    cum /= cum[:, -1:]
-    kernel(codes, np.asarray(parents, dtype=np.int64), np.asarray([cards[p] for p in parents], dtype=np.int64),
-           np.ascontiguousarray(cum), np.ascontiguousarray(u), out)
+class Draws:
+    """Sampling n rows a node at a time, by the alias method, in buffers reused for every node (writing
+    fresh memory costs as much as the arithmetic at a million rows)."""
 
+    def __init__(self, n: int):
+        self.u = np.empty(n)
+        self.k = np.empty(n, dtype=np.int32)
+        self.cfg = np.empty(n, dtype=np.int32)
+        self.hit = np.empty(n, dtype=bool)
+        self.keep = np.empty(n)
 
-def _draw_node(codes, parents, radix, cum, u, out):  # pragma: no cover - compiled
-    r = cum.shape[1]
-    for i in range(u.shape[0]):
-        c = 0
-        for k in range(parents.shape[0]):
-            c = c * radix[k] + codes[i, parents[k]]
-        s = 0
-        while s < r - 1 and u[i] >= cum[c, s]:
-            s += 1
-        out[i] = s
+    def config(self, codes: np.ndarray, cards: list[int], parents: tuple[int, ...]) -> np.ndarray | None:
+        """`config(codes, cards, parents)` in the int32 buffer (None without parents)."""
+        if not parents:
+            return None
+        cfg = self.cfg
+        np.copyto(cfg, codes[:, parents[0]], casting="unsafe")
+        for p in parents[1:]:
+            cfg *= cards[p]
+            cfg += codes[:, p]
+        return cfg
 
+    def draw(self, table: np.ndarray, cfg: np.ndarray | None, out: np.ndarray) -> None:
+        """out[i]: the state of table[cfg_i] that the uniform self.u[i] picks (self.u and cfg are overwritten).
+        Column k = floor(u r) of row cfg is kept when the rest of u r falls below keep, else its alias:
+        one lookup in a table of both choices, (row, column, kept) laid out flat."""
+        r = table.shape[1]
+        if 2 * table.size >= 2**31:  # int32 indexes; such a table would hold over 8 GB of floats
+            raise ValueError(f"a conditional table of {table.size:,} cells is too large to sample from")
+        keep, other = alias(table)
+        pick = np.stack([other, np.broadcast_to(np.arange(r), other.shape)], axis=2).astype(np.int32).ravel()
+        u, k = self.u, self.k
+        u *= r
+        np.copyto(k, u, casting="unsafe")  # floor, as u >= 0
+        np.minimum(k, r - 1, out=k)
+        u -= k
+        idx = k
+        if cfg is not None:
+            cfg *= r
+            cfg += k
+            idx = cfg
+        np.take(keep.ravel(), idx, out=self.keep, mode="clip")  # clip: no bounds-checked copy (idx is in range)
+        np.less(u, self.keep, out=self.hit)
+        idx *= 2
+        idx += self.hit
+        np.take(pick, idx, out=out, mode="clip")
 
-_NODE: list = []
-
-
-def _node_kernel():
-    if not _NODE:
-        try:
-            import numba
-        except ImportError:
-            _NODE.append(None)
-        else:
-            _NODE.append(numba.njit(cache=True, nogil=True)(_draw_node))
-    return _NODE[0]
-
-
-_KERNEL: list = []
-
-
-def _kernel():
-    if not _KERNEL:
-        try:
-            import numba
-        except ImportError:
-            _KERNEL.append(None)
-        else:
-            @numba.njit(cache=True)
-            def scan(cum, cfg, u, out):  # pragma: no cover - compiled
-                r = cum.shape[1]
-                for i in range(u.shape[0]):
-                    c = cfg[i]
-                    s = 0
-                    while s < r - 1 and u[i] >= cum[c, s]:
-                        s += 1
-                    out[i] = s
-            _KERNEL.append(scan)
-    return _KERNEL[0]
+    def node(self, codes: np.ndarray, cards: list[int], parents: tuple[int, ...], table: np.ndarray,
+             rng: np.random.Generator, out: np.ndarray) -> None:
+        """out[i]: a state drawn from table[config(codes, cards, parents)_i]."""
+        rng.random(out=self.u)
+        self.draw(table, self.config(codes, cards, parents), out)
 
 
 def penalty_weight(penalty: str | float, n: int) -> float:
@@ -113,7 +105,7 @@ class Scorer:
                  weights: np.ndarray | None = None, n: int | None = None):
         """penalty: "bic" (half log n per parameter), "aic" (1), or a number: that share of BIC's.
         weights: per-row weights (expected counts, for structural EM), with n the number of real rows."""
-        self.codes = codes.astype(np.int64)
+        self.codes = np.asfortranarray(codes, dtype=np.int64)  # columns contiguous: a score reads whole columns
         self.cards = cards
         self.weights = weights
         self.n = n if n is not None else len(codes)
@@ -123,15 +115,29 @@ class Scorer:
     def local(self, j: int, parents: tuple[int, ...]) -> float:
         key = (j, parents)
         if key not in self.cache:
-            cfg, q = config(self.codes, self.cards, parents)
             r = self.cards[j]
-            counts = np.bincount(cfg * r + self.codes[:, j], weights=self.weights, minlength=q * r).reshape(q, r).astype(float)
+            idx, q = self._index(parents, j)
+            counts = np.bincount(idx, weights=self.weights, minlength=q * r).reshape(q, r).astype(float)
             tot = counts.sum(axis=1, keepdims=True)
             nz = counts > 0
             ll = float(np.sum(counts[nz] * np.log(counts[nz] / np.broadcast_to(tot, counts.shape)[nz])))
             used_q = int((tot[:, 0] > 1e-9).sum())  # parameters of configurations never seen cost nothing to fit
             self.cache[key] = ll - self.k * used_q * (r - 1)
         return self.cache[key]
+
+    def _index(self, parents: tuple[int, ...], j: int) -> tuple[np.ndarray, int]:
+        """config(codes, cards, parents)[0] * cards[j] + codes[:, j], in place in one array, and q."""
+        codes, cards = self.codes, self.cards
+        idx = codes[:, parents[0] if parents else j].copy()
+        q = cards[parents[0]] if parents else 1
+        for p in parents[1:]:
+            idx *= cards[p]
+            idx += codes[:, p]
+            q *= cards[p]
+        if parents:
+            idx *= cards[j]
+            idx += codes[:, j]
+        return idx, q
 
 
 def _reaches(parents: list[set[int]], src: int, dst: int) -> bool:

@@ -23,12 +23,14 @@ the table is this large its penalty no longer costs real links.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from synthgp.learn import encode, structure
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BINS = (4, 6, 10)
 PENALTIES = (1.0, 0.5, 0.25)

@@ -14,10 +14,14 @@ rarely Gaussian). Parents that are latent variables are left out (their values a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from synthgp.learn import encode, structure
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SUB = 4
 
@@ -63,14 +67,19 @@ def fit(table: pd.DataFrame, cols: list[encode.Column], codes: np.ndarray, cards
     return out
 
 
-def draw(codes: np.ndarray, cards: list[int], tables: dict[int, dict], rng: np.random.Generator) -> dict[int, np.ndarray]:
+def draw(codes: np.ndarray, cards: list[int], tables: dict[int, dict], rng: np.random.Generator,
+         draws: structure.Draws | None = None) -> dict[int, np.ndarray]:
     """Relative positions in [0, 1) inside each row's bin, per continuous column with a table (every one,
     when the model has tables), as {column: array}."""
+    draws = draws or structure.Draws(len(codes))
+    sub = np.empty(len(codes), dtype=np.int32)
     pos = {}
     for j, w in tables.items():
         t = w["table"]  # (parent combination, bin, sub-bin): the bin is the last "parent" (the missing state included)
-        s = np.empty(len(codes), dtype=np.int64)
-        structure.draw_node(codes, [*cards[:j], t.shape[1], *cards[j + 1:]], (*w["parents"], j),
-                            t.reshape(-1, t.shape[2]), rng.random(len(codes)), s)
-        pos[j] = (s + rng.random(len(codes))) / SUB
+        draws.node(codes, [*cards[:j], t.shape[1], *cards[j + 1:]], (*w["parents"], j), t.reshape(-1, t.shape[2]),
+                   rng, sub)
+        p = rng.random(len(codes))
+        p += sub
+        p *= 1.0 / SUB
+        pos[j] = p
     return pos
