@@ -196,6 +196,26 @@ def test_regular_history_is_a_year_of_issues_before_registration_in_step_with_th
     assert (iss["day"] < ON).all()
 
 
+def test_carried_in_repeats_run_on_each_persons_weekday_not_all_on_the_day_the_record_starts():
+    """Repeats held when the record starts (started before entry, or `carried`) take each person's own cycle day, evenly
+    over the weekdays of the first four weeks; one started since entry runs from its day. (Anchored at entry, every
+    carried-in repeat of the list fell on one weekday: 2.4 times the others' issues on Tuesdays, seed 5.)"""
+    sim = make_sim(n=2000)
+    pos = np.arange(sim.n)
+    put(sim, pos, ent=ON, lst=ON + 3650)
+    sim.rx.start_regular(pos[::2], "olanzapine", np.full(len(pos[::2]), ON - 400))
+    sim.rx.start_regular(pos[1::2], "olanzapine", np.full(len(pos[1::2]), ON), carried=True)
+    cycle = get(sim, "regular_next")[pos]
+    assert ((cycle >= ON) & (cycle < ON + 28)).all() and (weekday(cycle) < 5).all()
+    share = np.bincount(weekday(cycle), minlength=5)[:5] / len(pos)
+    assert len(pos) >= 1000 and (np.abs(share - 0.2) < 0.05).all(), share  # binomial SE about 0.013
+    later = pos[:3]
+    sim.rx.start_regular(later, "prednisolone", np.full(3, ON + 40))  # since entry: from its day, issued on it
+    assert (get(sim, "regular_next")[later] == cycle[:3]).all()
+    issued = emitted(sim, "issue")
+    assert (issued["day"][np.isin(issued["pat"], later)] == to_working_day(ON + 40)).all()
+
+
 def test_restart_brings_the_next_issue_to_the_restart_day():
     pos = np.array([5])
     sim = sim_with(pos)

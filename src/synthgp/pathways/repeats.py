@@ -151,7 +151,7 @@ class Repeats(Pathway):
                 continue
             s.rep_on[p, k] = True
             if not m.indication:  # a register's medicine: from entry (its first course may have run to it)
-                self.rx.start_regular(p, m.name, s.ent[p])
+                self.rx.start_regular(p, m.name, s.ent[p], carried=True)
                 continue
             # started some time before entry, not before the first age with a share (no pill before 18, HRT before 45)
             back = np.round(sim.draws(f"repeats.{m.name}.since").exponential(p, INDICATION_YEARS_BEFORE * YEAR))

@@ -245,7 +245,7 @@ class Prescribing(Service):
 
     # ------------------------------------------------------------ regular medicines
     def start_regular(self, pos: np.ndarray, name: str, day: np.ndarray | None = None, level: int = 0,
-                      until: np.ndarray | None = None) -> None:
+                      until: np.ndarray | None = None, carried: bool = False) -> None:
         """`name` (one of REGULAR) at strength `level`, issued every 28 days (with the person's other regular
         medicines) from `day` until `until`; without `day`, from entry (and in the history before it), for as
         long as the person is here."""
@@ -256,18 +256,29 @@ class Prescribing(Service):
         s.regular_level[pos, j] = level
         s.regular_per_day[pos, j] = 0
         if day is None:  # the repeat cycle runs on its own working days, not from the day the record starts
-            s.regular_next[pos] = to_working_day(s.ent[pos] + self.sim.draws("rx.regular.cycle").integers(pos, 28))
+            s.regular_next[pos] = self._cycle_day(pos)
             return
         s.regular_from[pos, j] = day
         s.regular_until[pos, j] = NEVER if until is None else until
-        # history: from entry; the cycle starts on a working day, and every 28 days after is one too
-        start = to_working_day(np.maximum(day, s.ent[pos]))
+        # started since entry: the cycle from its day; carried in (started before entry): the person's own cycle day
+        # (from the day the record starts, every carried-in repeat of the practice's list fell on one weekday)
+        new = (day >= s.ent[pos]) & (not carried)  # `carried`: held when the record starts though `day` is entry
+        start = np.where(new, to_working_day(np.maximum(day, s.ent[pos])), self._cycle_day(pos))
         # the first issue is on the day it starts: when the person's cycle falls earlier this month, it is issued now
         # (the cycle's next issue follows as usual) rather than at the cycle's next turn, up to 27 days later
-        now = (s.regular_next[pos] < start) & (day >= s.ent[pos]) & (start <= s.lst[pos])
+        now = (s.regular_next[pos] < start) & new & (start <= s.lst[pos])
         if now.any():
             self._issue_regular(pos[now], start[now], j, self.contacts.staff("gp", pos[now], "rx.start", start[now]))
         s.regular_next[pos] = np.minimum(s.regular_next[pos], start)
+
+    def _cycle_day(self, pos: np.ndarray) -> np.ndarray:
+        """Each of `pos`'s first repeat cycle day from entry: one of the 20 weekdays (evenly) of the four weeks from the
+        week of entry, on or after entry. A cycle day that is a bank holiday is issued on the next working day (`issue`),
+        the cycle keeping its weekday."""
+        ent = self.s.ent[pos]
+        k = self.sim.draws("rx.regular.cycle").integers(pos, 20)
+        day = ent - (ent + 3) % 7 + 7 * (k // 5) + k % 5  # the Monday of entry's week, then k weekdays on
+        return np.where(day < ent, day + 28, day)
 
     def set_regular_per_day(self, pos: np.ndarray, name: str, per_day: int) -> None:
         """Issue `name` at `per_day` tablets a day from its next issue (a dose lowered for kidney function)."""
