@@ -348,3 +348,99 @@ def test_calibration_figure_is_the_record_coverage_against_ukhsa(out, db):
     for end, years in ((dt.date(2024, 2, 1), 10), (dt.date(2024, 12, 31), 1)):
         rows = calibration.compare(out / "synthgp.duckdb", "south_west", end, years)
         assert not [r for r in rows if r.id == "flu_coverage_65_plus"] and rows
+
+
+# ---- the other programmes (codes.csv clusters IMM*): the dm+d VMP of fhir.toml [immunization.cluster]/[immunization.code]
+
+def _expected_vmp(cluster: str, key: str | None, when: dt.date) -> dict | None:
+    """fhir.toml's vaccine for a vaccination, restated in Python: its code's ([immunization.code]), else its cluster's,
+    the first dated entry whose `until` is after `when` (the last from then on); None where it names none."""
+    im = fhir.mapping()["immunization"]
+    if key in im["code"]:
+        return im["vaccine"][im["code"][key]]
+    named = im["cluster"].get(cluster, {}).get("vaccine")
+    if isinstance(named, list):
+        named = next(v["vaccine"] for v in named if "until" not in v or when < v["until"])
+    return im["vaccine"][named] if named else None
+
+
+def test_every_imm_cluster_names_a_vaccine_with_a_valid_dm_d_id():
+    """Every vaccination cluster of codes.csv (IMM*, not a declined one) has a vaccine; each VMP id is a SNOMED CT
+    extension concept of dm+d's namespace (1000001) with a valid check digit, and says where it came from."""
+    im = fhir.mapping()["immunization"]
+    clusters = {c.cluster for c in codes.table().values() if c.cluster.startswith("IMM") and not c.cluster.endswith("DECL")}
+    assert clusters and clusters <= {c for c, v in im["cluster"].items() if "vaccine" in v}
+    assert set(im["code"]) <= set(codes.table()) and set(im["code"].values()) <= set(im["vaccine"])
+    for name, v in im["vaccine"].items():
+        i = int(v["code"])
+        assert codes.verhoeff_ok(i) and codes.partition(i) == 10 and str(i)[-10:-3] == "1000001", name
+        assert v["display"] and v["source"], name
+
+
+def test_the_vaccine_follows_the_programme_s_change_on_either_side_of_its_date():
+    """Dated clusters: the pentavalent DTaP/IPV/Hib up to 31 July 2017 and the hexavalent from 1 August; the live
+    shingles vaccine up to 31 August 2023 and the recombinant from 1 September. A code that names its product
+    keeps it at any date (a pentavalent dose late in 2017, a Shingrix dose in 2021, the pre-school booster)."""
+    vac = fhir.mapping()["immunization"]["vaccine"]
+    cases = [("IMM_DTAP", None, "2017-07-31", "dtap_ipv_hib"), ("IMM_DTAP", None, "2017-08-01", "dtap_ipv_hib_hepb"),
+             ("IMM_SHINGLES", "shingles_vaccination", "2023-08-31", "zoster_live"),
+             ("IMM_SHINGLES", "shingles_vaccination", "2023-09-01", "zoster_recombinant"),
+             ("IMM_SHINGLES", "shingles_vaccination_first", "2021-10-01", "zoster_recombinant"),
+             ("IMM_DTAP", "imm_dtap_ipv_hib", "2017-11-20", "dtap_ipv_hib"),
+             ("IMM_DTAP", "imm_dtap_ipv_booster", "2021-01-05", "dtap_ipv_booster"),
+             ("IMM_MMR", "imm_mmr_1", "2010-01-05", "mmr"), ("IMM_TEST", None, "2020-01-01", None)]
+    rows = ", ".join(f"({i}, '{c}', {codes.snomed(k) if k else 'NULL'}, DATE '{d}')" for i, (c, k, d, _) in enumerate(cases))
+    got = dict(duckdb.connect().execute(f"""SELECT i, {fhir.vaccine_sql('c', 'code', None, 'd', 's')}
+        FROM (VALUES {rows}) t(i, c, s, d)""").fetchall())
+    assert got == {i: vac[name]["code"] if name else None for i, (*_, name) in enumerate(cases)}
+    assert [_expected_vmp(c, k, dt.date.fromisoformat(d)) for c, k, d, _ in cases] == [vac[n] if n else None for *_, n in cases]
+    with pytest.raises(ValueError, match="date"):
+        fhir.vaccine_sql("c", "code")  # a dated cluster cannot be read without the vaccination's date
+
+
+@pytest.fixture(scope="module")
+def programme(out, db) -> list[tuple[dict, dict]]:
+    """Each vaccination of an IMM* cluster: its record row (cluster, code key, date, date of birth) and its Immunization."""
+    keys = {c.snomed: k for k, c in codes.table().items() if c.cluster.startswith("IMM")}
+    rec = {str(r[0]): {"cluster": r[1], "key": keys.get(r[2]), "obsdate": r[3], "born": r[4]} for r in db.execute(
+        """SELECT o.obsid, d.cluster, d.snomedctconceptid, o.obsdate, i.date_of_birth FROM observation o
+           JOIN medical_dictionary d USING (medcodeid) JOIN patient_identity i USING (patid)
+           WHERE starts_with(d.cluster, 'IMM')""").fetchall()}
+    return [(rec[r["id"]], r) for r in (json.loads(line) for line in (out / "fhir" / "Immunization.ndjson").open())
+            if r["id"] in rec]
+
+
+def test_every_programme_vaccination_carries_its_dm_d_vaccine(programme):
+    """Every childhood and adult vaccination given (every IMM* cluster) names its dm+d VMP as fhir.toml gives it for its
+    code and date; the seed-23 record holds both DTaP products, the first the babies born before August 2017 had."""
+    assert programme and len({rec["cluster"] for rec, _ in programme}) >= 6
+    seen = Counter()
+    for rec, imm in programme:
+        assert imm["status"] == "completed"
+        want = _expected_vmp(rec["cluster"], rec["key"], rec["obsdate"])
+        assert want, rec
+        assert imm["vaccineCode"] == {"coding": [{"system": DMD, "code": want["code"], "display": want["display"]}],
+                                      "text": want["display"]}, rec
+        seen[rec["cluster"], want["code"], rec["born"] >= dt.date(2017, 8, 1)] += 1
+    vac = fhir.mapping()["immunization"]["vaccine"]
+    assert seen["IMM_DTAP", vac["dtap_ipv_hib"]["code"], False] > 0 and seen["IMM_DTAP", vac["dtap_ipv_hib"]["code"], True] == 0
+    assert seen["IMM_DTAP", vac["dtap_ipv_hib_hepb"]["code"], True] > 0
+    assert seen["IMM_DTAP", vac["dtap_ipv_hib_hepb"]["code"], False] == 0
+    assert sum(n for (c, code, _), n in seen.items() if code == vac["zoster_live"]["code"]) > 0
+
+
+def test_synthea_immunizations_code_is_the_fhir_vaccine_code(out, imms, programme):
+    """immunizations.csv's CODE and DESCRIPTION are the FHIR export's vaccineCode for every vaccination given (flu,
+    COVID-19 and every programme), patient by patient and day by day."""
+    con = duckdb.connect()
+    nhs = {json.loads(line)["identifier"][0]["value"]: json.loads(line)["id"] for line in (out / "fhir" / "Patient.ndjson").open()}
+    uuid_to_patid = {str(u): nhs[s] for u, s in con.execute(
+        f"SELECT Id, SSN FROM read_csv('{(out / 'csv' / 'patients.csv').as_posix()}', types={{'SSN': 'VARCHAR'}})").fetchall()}
+    csv_rows = Counter((uuid_to_patid[str(p)], str(d)[:10], c, t) for p, d, c, t in con.execute(
+        f"""SELECT PATIENT, DATE, CODE, DESCRIPTION FROM read_csv('{(out / 'csv' / 'immunizations.csv').as_posix()}',
+            types={{'CODE': 'VARCHAR'}})""").fetchall())
+    every = [json.loads(line) for line in (out / "fhir" / "Immunization.ndjson").open()]
+    fhir_rows = Counter((r["patient"]["reference"].split("/")[1], r["occurrenceDateTime"][:10],
+                         r["vaccineCode"]["coding"][0]["code"], r["vaccineCode"]["text"]) for r in every if r["status"] == "completed")
+    assert csv_rows == fhir_rows
+    assert sum(1 for k in csv_rows.elements() if k[2] == fhir.mapping()["immunization"]["vaccine"]["mmr"]["code"]) > 0

@@ -221,9 +221,9 @@ def test_a_child_s_flu_vaccine_is_the_nasal_one():
     """The children's programme gives the live attenuated nasal vaccine: its VMP below 18, the adult's from 18."""
     vac = fhir.mapping()["immunization"]["vaccine"]
     con = duckdb.connect()
-    got = dict(con.execute(f"""SELECT c || '@' || a, {fhir.vaccine_sql('c', 'code', 'a')} FROM (VALUES ('FLU', 3),
-        ('FLU', 17), ('FLU', 18), ('FLU', 70), ('COVIDVAC', 12), ('IMM_MMR', 1)) t(c, a)""").fetchall())
+    got = dict(con.execute(f"""SELECT c || '@' || a, {fhir.vaccine_sql('c', 'code', 'a', "DATE '2020-01-01'")} FROM (VALUES ('FLU', 3),
+        ('FLU', 17), ('FLU', 18), ('FLU', 70), ('COVIDVAC', 12), ('IMM_MMR', 1), ('IMM_TEST', 1)) t(c, a)""").fetchall())
     assert got == {"FLU@3": vac["influenza_child"]["code"], "FLU@17": vac["influenza_child"]["code"],
                    "FLU@18": vac["influenza"]["code"], "FLU@70": vac["influenza"]["code"],
-                   "COVIDVAC@12": vac["covid19"]["code"], "IMM_MMR@1": None}
+                   "COVIDVAC@12": vac["covid19"]["code"], "IMM_MMR@1": vac["mmr"]["code"], "IMM_TEST@1": None}
     assert vac["influenza_child"]["code"] != vac["influenza"]["code"]

@@ -384,24 +384,43 @@ FROM observation o JOIN medical_dictionary d USING (medcodeid)
 WHERE d.cluster IN ({procs}) AND {flt('o')}"""
 
 
-def vaccine_sql(cluster: str, field: str, age: str | None = None) -> str:
-    """SQL for the vaccineCode `field` (code, display) of a code of `cluster`: the dm+d VMP fhir.toml
-    [immunization.cluster] names for it (for a child, `age` years at the vaccination below
-    [immunization.child]'s limit, the child's VMP), NULL where the record names no vaccine."""
+def _dated_vaccine(vaccine: str | list, field: str, date: str | None) -> str:
+    """SQL for `field` of a cluster's [immunization.cluster] `vaccine`: one entry's name, or a dated list (each
+    entry's vaccine before its `until`, exclusive; the last one, with no `until`, from then on) read at `date`."""
+    vac = mapping()["immunization"]["vaccine"]
+    if isinstance(vaccine, str):
+        return q(vac[vaccine][field])
+    if date is None:
+        raise ValueError("a dated vaccine list needs the vaccination's date (vaccine_sql date=)")
+    if any("until" not in v for v in vaccine[:-1]) or "until" in vaccine[-1]:
+        raise ValueError(f"a dated vaccine list gives `until` on every entry but the last: {vaccine}")
+    whens = " ".join(f"WHEN {date} < DATE {q(v['until'].isoformat())} THEN {q(vac[v['vaccine']][field])}" for v in vaccine[:-1])
+    return f"CASE {whens} ELSE {q(vac[vaccine[-1]['vaccine']][field])} END"
+
+
+def vaccine_sql(cluster: str, field: str, age: str | None = None, date: str | None = None,
+                concept: str | None = None) -> str:
+    """SQL for the vaccineCode `field` (code, display) of a vaccination: the dm+d VMP fhir.toml names for it, NULL
+    where it names none. In order: the VMP of its code (`concept`, the SNOMED CT id) where [immunization.code] names
+    one; for a child (`age` years at the vaccination below [immunization.child]'s limit) the child's VMP; else its
+    `cluster`'s [immunization.cluster] VMP, chosen by the vaccination's `date` where the programme changed it."""
     im = mapping()["immunization"]
-    base = _case(cluster, {c: im["vaccine"][v["vaccine"]][field] for c, v in im["cluster"].items() if "vaccine" in v})
-    if age is None:
-        return base
-    whens = " ".join(f"WHEN {cluster} = {q(c)} AND {age} < {int(v['under_age'])} THEN {q(im['vaccine'][v['vaccine']][field])}"
-                     for c, v in im["child"].items())
-    return f"CASE {whens} ELSE {base} END"
+    whens = []
+    if concept is not None:
+        whens += [f"WHEN {concept} = {codes.snomed(k)} THEN {q(im['vaccine'][v][field])}" for k, v in im["code"].items()]
+    if age is not None:
+        whens += [f"WHEN {cluster} = {q(c)} AND {age} < {int(v['under_age'])} THEN {q(im['vaccine'][v['vaccine']][field])}"
+                  for c, v in im["child"].items()]
+    whens += [f"WHEN {cluster} = {q(c)} THEN {_dated_vaccine(v['vaccine'], field, date)}"
+              for c, v in im["cluster"].items() if "vaccine" in v]
+    return f"CASE {' '.join(whens)} END"
 
 
 def immunization(flt: Filter = everyone) -> str:
     """Observations of the immunisation clusters (immunization_status): a vaccination given at the
     practice (primary source, with its consultation and clinician), one given by another provider and
     entered from their notification (reportOrigin), or one not given (not-done, the record's code as
-    statusReason). vaccineCode is the dm+d VMP where fhir.toml names one for the cluster; otherwise the
+    statusReason). vaccineCode is the dm+d VMP where fhir.toml names one (vaccine_sql); otherwise the
     record does not say which product was given: data-absent-reason "unknown", the record's term as text
     (the vaccination procedure itself is in the VaccinationProcedure extension)."""
     m = mapping()
@@ -410,6 +429,10 @@ def immunization(flt: Filter = everyone) -> str:
     origin, fn = im["reported"]["origin"], im["performer_function"]
     procedure_code = _concept("d.snomedctconceptid", "d.term")
     age = "(year(o.obsdate) - p.yob)"
+
+    def vmp(field: str) -> str:
+        return vaccine_sql("d.cluster", field, age, "o.obsdate", "d.snomedctconceptid")
+
     unknown = f"{{'system': {_sys('data_absent_reason')}, 'code': 'unknown', 'display': 'Unknown'}}"
     vaccine = (f"CASE WHEN s.vcode IS NOT NULL THEN {{'coding': [{{'system': {_sys('dmd')}, 'code': s.vcode, "
                f"'display': s.vdisplay}}], 'text': s.vdisplay}} ELSE {{'coding': [{unknown}], 'text': d.term}} END")
@@ -435,8 +458,8 @@ SELECT o.patid, CAST(o.obsid AS VARCHAR) AS id, {_json(f'''{{
   , o.obsdate AS sdate, list_filter([s.vcode, CAST(d.snomedctconceptid AS VARCHAR)], lambda x: x IS NOT NULL) AS scodes,
   s.status AS scat
 FROM observation o JOIN medical_dictionary d USING (medcodeid) JOIN patient p ON p.patid = o.patid,
-  LATERAL (SELECT {immunization_status('d.cluster')} AS status, {vaccine_sql('d.cluster', 'code', age)} AS vcode,
-                  {vaccine_sql('d.cluster', 'display', age)} AS vdisplay, coalesce({reported}, false) AS reported) s
+  LATERAL (SELECT {immunization_status('d.cluster')} AS status, {vmp('code')} AS vcode, {vmp('display')} AS vdisplay,
+                  coalesce({reported}, false) AS reported) s
 WHERE s.status IS NOT NULL AND {flt('o')}"""
 
 

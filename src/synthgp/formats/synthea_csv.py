@@ -186,8 +186,8 @@ def _immunizations() -> str:
     return f"""
 WITH {DAY_CONS}
 SELECT {_ts('o.obsdate')} AS DATE, {uuid('patient', 'o.patid')} AS PATIENT, {_encounter('o', 'o.obsdate')} AS ENCOUNTER,
-  coalesce({fhir.vaccine_sql('d.cluster', 'code', AGE)}, CAST(d.snomedctconceptid AS VARCHAR), CAST(o.medcodeid AS VARCHAR)) AS CODE,
-  coalesce({fhir.vaccine_sql('d.cluster', 'display', AGE)}, d.term) AS DESCRIPTION,
+  coalesce({fhir.vaccine_sql('d.cluster', 'code', AGE, 'o.obsdate', 'd.snomedctconceptid')}, CAST(d.snomedctconceptid AS VARCHAR), CAST(o.medcodeid AS VARCHAR)) AS CODE,
+  coalesce({fhir.vaccine_sql('d.cluster', 'display', AGE, 'o.obsdate', 'd.snomedctconceptid')}, d.term) AS DESCRIPTION,
   coalesce({codes.sql_case('d.snomedctconceptid', im['base_cost'])}, {float(im['default_fee'])})::DOUBLE AS BASE_COST
 FROM observation o JOIN medical_dictionary d USING (medcodeid) JOIN patient p ON p.patid = o.patid
 LEFT JOIN day_cons dc ON dc.patid = o.patid AND dc.consdate = o.obsdate
