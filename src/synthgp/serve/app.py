@@ -19,7 +19,10 @@ from synthgp._version import __version__
 from synthgp.core.output import Output
 from synthgp.evaluate import covid, flu
 from synthgp.serve import coverage, overlay, search_index, smart, smart_apps, viewer
-from synthgp.serve.fhir_api import Api, FhirError, access, outcome, router
+from synthgp.serve.fhir_access import access
+from synthgp.serve.fhir_api import Api
+from synthgp.serve.fhir_params import FhirError, outcome
+from synthgp.serve.fhir_routes import router
 
 HERE = Path(__file__).parent
 

@@ -30,7 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from synthgp.serve.fhir_api import Access, outcome
+from synthgp.serve.fhir_access import Access
+from synthgp.serve.fhir_params import outcome
 from synthgp.serve.smart_apps import RESOURCE_SCOPE_RE, App, valid_scope
 
 TOKEN_SECONDS = 3600
