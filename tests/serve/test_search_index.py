@@ -91,3 +91,74 @@ def test_the_practice_is_untouched_and_written_resources_are_searched(out):
         assert httpx.get(f"{fhir}/Observation", params={"code": BP, "_count": 3}).json()["total"] == total
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
     assert not list(out.glob("*.wal"))
+
+
+def test_a_patients_searches_reads_and_everything_agree_with_the_record(out):
+    """The paths that build only some resources (a patient's search through the index sorted by patient, a read by
+    id, $everything from the shared builder) give what the export's own query gives for that patient."""
+    import duckdb
+
+    from synthgp.formats import fhir_resources as fhir
+    from synthgp.serve.fhir_params import PATIENT_SCOPED
+
+    app = create_app(out)
+    index = app.state.search_index
+    with TestClient(app) as client:
+        assert index.wait(120)
+        patid = client.get(f"/fhir/Observation?code={BP}&_count=1").json()["entry"][0]["resource"]["subject"]["reference"][8:]
+        searches = [f"/fhir/Observation?patient={patid}", f"/fhir/Observation?patient={patid}&code={BP}&_count=2&_offset=1",
+                    f"/fhir/MedicationRequest?subject=Patient/{patid}&_sort=-date&_count=5",
+                    f"/fhir/Encounter?patient={patid}&date=ge2018&_total=none",
+                    f"/fhir/Observation?patient={patid}&category=vital-signs&_sort=_id"]
+        indexed = _answers(client, searches)
+        ready = set(index._ready)
+        index._ready.clear()
+        from_record = _answers(client, searches)
+        index._ready |= ready
+        everything = client.get(f"/fhir/Patient/{patid}/$everything").json()
+    assert indexed == from_record
+    assert indexed[0][1] > 5 and indexed[1][2] and indexed[2][1] > 0  # the comparisons hold resources
+    con = duckdb.connect(str(out / "synthgp.duckdb"), read_only=True)
+    expect = [("Patient", patid)]
+    for kind in PATIENT_SCOPED:  # the export's query, the patient's rows in the search's default order
+        sql = f"SELECT id FROM ({fhir.QUERIES[kind](lambda a: f'{a}.patid = {int(patid)}')}) ORDER BY sdate, id"
+        expect += [(kind, i) for (i,) in con.execute(sql).fetchall()]
+    got = [(e["resource"]["resourceType"], e["resource"]["id"]) for e in everything["entry"]]
+    assert got == expect and everything["total"] == len(expect) > 20
+
+
+def test_concurrent_requests_share_queries_and_get_their_own_answers(out):
+    """Requests for different patients at once are built in shared queries (fewer queries than requests), and each
+    gets exactly what it gets alone."""
+    import threading
+
+    import duckdb
+
+    from synthgp.serve.fhir_build import Builder
+
+    con = duckdb.connect(str(out / "synthgp.duckdb"), read_only=True)
+    patids = [p for (p,) in con.execute("SELECT patid FROM patient ORDER BY patid LIMIT 24").fetchall()]
+    queries = []
+
+    def connect():
+        queries.append(1)
+        return con.cursor()
+
+    builder = Builder(connect)
+    alone = {p: sorted(builder.build("Observation", [p])) for p in patids}
+    n_alone = len(queries)
+    got, start = {}, threading.Barrier(len(patids))
+
+    def ask(p):
+        start.wait()
+        got[p] = sorted(builder.build("Observation", [p]))
+
+    threads = [threading.Thread(target=ask, args=(p,)) for p in patids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == alone and sum(len(v) for v in alone.values()) > 100
+    assert n_alone == len(patids) and len(queries) - n_alone < len(patids)  # shared: fewer queries than requests
+    one = alone[patids[0]][0]
+    assert builder.build("Observation", [patids[0]], [one[1]]) == [one]  # asked by id: only that one

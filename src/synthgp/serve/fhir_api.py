@@ -21,6 +21,7 @@ from fastapi import Request
 
 from synthgp.formats import fhir_resources as fhir
 from synthgp.serve.fhir_access import Access, confine
+from synthgp.serve.fhir_build import Builder, Row
 from synthgp.serve.fhir_params import ID_RE, PATIENT_SCOPED, FhirError, collect, elements, options, patients, subset
 from synthgp.serve.fhir_sql import search_sql
 
@@ -42,6 +43,7 @@ class Api:
         self._lock = threading.Lock()
         self.overlay = None  # serve/overlay.py Overlay: what apps under test wrote (--writable)
         self.index = None  # serve/search_index.py SearchIndex: the search columns, built once per server
+        self.builder = Builder(connect)  # builds patients' resources, in queries shared by concurrent requests
 
     def _load(self, text: str) -> dict:
         """A resource from its JSON, with meta.versionId and meta.lastUpdated."""
@@ -51,13 +53,12 @@ class Api:
 
     # ------------------------------------------------------------------ reading
     def _fetch(self, con, kind: str, ids: list[str], patids: list[int] | None) -> dict[str, dict]:
-        """Resources of `kind` with these ids (patient-level: of these patients), as dicts by id."""
+        """Resources of `kind` with these ids (patient-level: of these patients), as dicts by id; only these
+        are built (a patient's, in a query shared with other requests: serve/fhir_build.py)."""
         if not ids:
             return {}
         if kind in PATIENT_SCOPED or kind == "Patient":
-            flt = lambda a: f"{a}.patid IN (SELECT unnest($patids::BIGINT[]))"  # noqa: E731
-            sql = f"SELECT id, resource FROM ({fhir.QUERIES[kind](flt)}) WHERE list_contains($ids, id)"
-            rows = con.execute(sql, {"patids": sorted(set(patids or [])), "ids": ids}).fetchall()
+            rows = [(i, r) for _, i, r, _ in self.builder.build(kind, patids or [], ids)]
         else:
             sql = f"SELECT id, resource FROM ({fhir.QUERIES[kind]()}) WHERE list_contains($ids, id)"
             rows = con.execute(sql, {"ids": ids}).fetchall()
@@ -126,8 +127,15 @@ class Api:
         revincludes = self._revincludes(kind, p.get("_revinclude", []), access)
         wanted = elements(p)
         with self.connect() as con:
-            if kind in PATIENT_SCOPED and ("patient" in p or "subject" in p):
-                # one patient's matches are few: one query builds them all, and the page is cut here
+            if kind in PATIENT_SCOPED and ("patient" in p or "subject" in p) and self._indexed(kind):
+                # a patient's matches are few: the index (sorted by patient) gives them all, the page is cut here
+                # and only its resources are built
+                source, cond, params, order, _ = self._query(kind, p, indexed=True)
+                every = con.execute(f"SELECT id, patid FROM ({source}) WHERE {cond} ORDER BY {order}", params).fetchall()
+                total, found, more = len(every), every[offset:offset + count], offset + count < len(every)
+                res = self._fetch(con, kind, [i for i, _ in found], [pid for _, pid in found])
+            elif kind in PATIENT_SCOPED and ("patient" in p or "subject" in p):
+                # (before the index is built) one query builds the patients' resources, and the page is cut here
                 source, cond, params, order, _ = self._query(kind, p)
                 every = con.execute(f"SELECT id, patid, resource FROM ({source}) WHERE {cond} ORDER BY {order}",
                                     params).fetchall()
@@ -193,19 +201,20 @@ class Api:
         """Patient/{id}/$everything: the patient and every resource of their record, as a searchset."""
         patient = self.read("Patient", rid, access)
         entries = [{"fullUrl": f"{self._abs(request)}/Patient/{rid}", "resource": patient, "search": {"mode": "match"}}]
-        with self.connect() as con:
-            for kind in PATIENT_SCOPED:
-                try:
-                    if access:
-                        access.restrict(kind)
-                except FhirError:
-                    continue  # a type the token's scopes do not cover is left out
-                source, cond, params, order, _ = self._query(kind, {"patient": [rid]})
-                for i, r in con.execute(f"SELECT id, resource FROM ({source}) WHERE {cond} ORDER BY {order}", params).fetchall():
-                    entries.append({"fullUrl": f"{self._abs(request)}/{kind}/{i}", "resource": self._load(r),
-                                    "search": {"mode": "match"}})
+        for kind in PATIENT_SCOPED:
+            try:
+                if access:
+                    access.restrict(kind)
+            except FhirError:
+                continue  # a type the token's scopes do not cover is left out
+            rows = sorted(self.builder.build(kind, [int(rid)]), key=_by_date)
+            entries += [{"fullUrl": f"{self._abs(request)}/{kind}/{i}", "resource": self._load(r),
+                         "search": {"mode": "match"}} for _, i, r, _ in rows]
         return {"resourceType": "Bundle", "type": "searchset", "total": len(entries),
                 "link": [{"relation": "self", "url": str(request.url)}], "entry": entries}
+
+    def _indexed(self, kind: str) -> bool:
+        return self.index is not None and self.index.table(kind) is not None
 
     def _query(self, kind: str, p: dict[str, list[str]], indexed: bool = False) -> tuple[str, str, dict, str, str]:
         return search_sql(kind, p, self.index, self.updated, indexed)
@@ -217,3 +226,8 @@ class Api:
     def _page_url(request: Request, offset: int) -> str:
         return str(request.url.include_query_params(_offset=offset))
 
+
+
+def _by_date(row: Row) -> tuple:
+    """The order of a search without _sort (sdate, id; a resource without a date last), as DuckDB sorts them."""
+    return row[3] is None, row[3] or 0, row[1]

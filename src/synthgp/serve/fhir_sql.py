@@ -36,20 +36,25 @@ def search_sql(kind: str, p: dict[str, list[str]], index: SearchIndex | None, up
     if kind in PATIENT_SCOPED:
         flt = fhir.everyone
         patids = patients(p)
-        if patids is not None:
+        table = index.table(kind) if indexed and index is not None else None
+        if table is None and patids is not None:
             params["patids"] = sorted(patids)
             flt = lambda a: f"{a}.patid IN (SELECT unnest($patids::BIGINT[]))"  # noqa: E731
-        table = index.table(kind) if indexed and index is not None else None
         source = fhir.QUERIES[kind](flt) if table is None else f"SELECT * FROM {table}"
-        if table is not None and patids is not None:
-            where.append("patid IN (SELECT unnest($patids::BIGINT[]))")
+        if table is not None and patids is not None:  # the index sorted by patient: a row group or two read
+            source = f"SELECT * FROM {index.by_patient(kind)}"
+            params.update({f"pat_{j}": x for j, x in enumerate(sorted(patids))})
+            where.append(f"patid IN ({', '.join(f'$pat_{j}' for j in range(len(patids)))})" if patids else "FALSE")
         coded = [(name, v) for name in CODE_PARAMS for v in p.get(name, [])]
         for i, (name, v) in enumerate(coded):  # each parameter's values ORed, repeated parameters ANDed
             key = f"code_{i}"
             params[key] = [token(item, name)[1] for item in v.split(",")]
             if table is None:
                 where.append(f"list_has_any(scodes, ${key}::VARCHAR[])")
-            elif i == 0:  # the index's rows by code (sorted by code): the first code's matches are the source
+            elif i == 0 and len(params[key]) == 1:  # the index's rows by code, sorted by code then date: one code's
+                params[key] = params[key][0]  # rows are read in order, and (code, id) is unique: no DISTINCT
+                source = f"SELECT id, patid, sdate, scat FROM {index.codes(kind)} WHERE code = ${key}"
+            elif i == 0:  # several codes ORed: a resource may have two of them
                 source = (f"SELECT DISTINCT id, patid, sdate, scat FROM {index.codes(kind)} "
                           f"WHERE list_contains(${key}::VARCHAR[], code)")
             else:
