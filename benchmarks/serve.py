@@ -128,6 +128,11 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _rss(pid: int) -> int:
+    """Resident bytes of the process `pid`."""
+    return int(Path(f"/proc/{pid}/status").read_text().split("VmRSS:")[1].split()[0]) * 1024
+
+
 def _uptime() -> str:
     return "load average " + ", ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -193,7 +198,8 @@ def main() -> None:
                   f"clients, a random patient each{', with a bearer token' if a.auth else ''}")
             if built:
                 print(f"search index built in {sum(built.values()):.0f} s after the server started "
-                      f"({', '.join(f'{k} {v:.0f} s' for k, v in built.items())})")
+                      f"({', '.join(f'{k} {v:.0f} s' for k, v in built.items())}); server memory then "
+                      f"{_rss(proc.pid) / 2**30:.1f} GB")
             for clients in a.clients:
                 _run(base, work, clients, headers, proc.pid)
         finally:

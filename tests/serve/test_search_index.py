@@ -126,39 +126,3 @@ def test_a_patients_searches_reads_and_everything_agree_with_the_record(out):
     got = [(e["resource"]["resourceType"], e["resource"]["id"]) for e in everything["entry"]]
     assert got == expect and everything["total"] == len(expect) > 20
 
-
-def test_concurrent_requests_share_queries_and_get_their_own_answers(out):
-    """Requests for different patients at once are built in shared queries (fewer queries than requests), and each
-    gets exactly what it gets alone."""
-    import threading
-
-    import duckdb
-
-    from synthgp.serve.fhir_build import Builder
-
-    con = duckdb.connect(str(out / "synthgp.duckdb"), read_only=True)
-    patids = [p for (p,) in con.execute("SELECT patid FROM patient ORDER BY patid LIMIT 24").fetchall()]
-    queries = []
-
-    def connect():
-        queries.append(1)
-        return con.cursor()
-
-    builder = Builder(connect)
-    alone = {p: sorted(builder.build("Observation", [p])) for p in patids}
-    n_alone = len(queries)
-    got, start = {}, threading.Barrier(len(patids))
-
-    def ask(p):
-        start.wait()
-        got[p] = sorted(builder.build("Observation", [p]))
-
-    threads = [threading.Thread(target=ask, args=(p,)) for p in patids]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert got == alone and sum(len(v) for v in alone.values()) > 100
-    assert n_alone == len(patids) and len(queries) - n_alone < len(patids)  # shared: fewer queries than requests
-    one = alone[patids[0]][0]
-    assert builder.build("Observation", [patids[0]], [one[1]]) == [one]  # asked by id: only that one
