@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 import duckdb
 
 from synthgp.formats import fhir_resources as fhir
-from synthgp.serve.shared_queries import Shared
+from synthgp.serve.shared_queries import BIGINT, Shared
 
 Row = tuple[int, str, str, object]  # (patid, id, resource JSON, search date: None for Patient)
 
@@ -27,7 +27,7 @@ class Builder:
 
     def build(self, kind: str, patids: Iterable[int], ids: Iterable[str] | None = None) -> list[Row]:
         """The resources of `kind` of these patients: all of them, or those with these `ids`, in no particular order."""
-        ask = (frozenset(patids), None if ids is None else frozenset(ids))
+        ask = (frozenset(p for p in patids if p in BIGINT), None if ids is None else frozenset(ids))
         if not ask[0]:
             return []
         return self.shared.run(("fhir", kind), ask, lambda asks: self._query(kind, asks))
@@ -41,6 +41,8 @@ class Builder:
             built = {kind: self._query(kind, asks) for kind in kinds}
             return [{kind: built[kind][j] for kind in kinds} for j in range(len(patids))]
 
+        if patid not in BIGINT:
+            return {kind: [] for kind in kinds}
         return self.shared.run(("records", kinds), patid, execute)
 
     def _query(self, kind: str, asks: list[tuple[frozenset, frozenset | None]]) -> list[list[Row]]:

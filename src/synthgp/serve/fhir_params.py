@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from fastapi.responses import JSONResponse
 
+from synthgp.serve.shared_queries import BIGINT
+
 FHIR_JSON = "application/fhir+json"
 MAX_COUNT, DEFAULT_COUNT = 500, 50
 # what one search may ask for: no request does unbounded work
@@ -90,7 +92,7 @@ def patients(p: dict[str, list[str]]) -> set[int] | None:
     out: set[int] | None = None
     for name in ("patient", "subject"):
         for v in p.get(name, []):
-            these = {patient_ref(x, name) for x in v.split(",")}
+            these = {r for r in (patient_ref(x, name) for x in v.split(",")) if r in BIGINT}  # others are nobody
             out = these if out is None else out & these
     return out
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 MAX_BATCH = 64  # asks one run answers; more wait for the next
+BIGINT = range(-2**63, 2**63)  # a patid outside it is nobody's (and would not cast)
 
 
 class _Ask:
@@ -92,7 +93,8 @@ def patient_tables(con, sqls: dict[str, str], patid: int, shared: Shared | None 
     def execute(patids: list[int]) -> list[dict[str, list[dict]]]:
         out: list[dict[str, list[dict]]] = [{} for _ in patids]
         for name, sql in sqls.items():
-            cur = con.execute(sql.replace("$WHO", "IN (SELECT unnest($patids::BIGINT[]))"), {"patids": sorted(set(patids))})
+            cur = con.execute(sql.replace("$WHO", "IN (SELECT unnest($patids::BIGINT[]))"),
+                              {"patids": sorted({p for p in patids if p in BIGINT})})
             cols = [d[0] for d in cur.description]
             at = cols.index("_patid")
             mine: dict[int, list[tuple]] = {}
