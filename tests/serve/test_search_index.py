@@ -109,7 +109,11 @@ def test_a_patients_searches_reads_and_everything_agree_with_the_record(out):
         searches = [f"/fhir/Observation?patient={patid}", f"/fhir/Observation?patient={patid}&code={BP}&_count=2&_offset=1",
                     f"/fhir/MedicationRequest?subject=Patient/{patid}&_sort=-date&_count=5",
                     f"/fhir/Encounter?patient={patid}&date=ge2018&_total=none",
-                    f"/fhir/Observation?patient={patid}&category=vital-signs&_sort=_id"]
+                    f"/fhir/Observation?patient={patid}&category=vital-signs&_sort=_id",
+                    f"/fhir/Observation?patient={patid},{int(patid) + 1},{int(patid) + 2}&code={BP},85354-9&_sort=-date",
+                    f"/fhir/Condition?patient={patid}&_include=Condition:patient",
+                    f"/fhir/Immunization?patient={patid}&patient={int(patid) + 1}",  # ANDed: nobody
+                    f"/fhir/Procedure?patient={patid}&_id=1,2,3&_count=0"]
         indexed = _answers(client, searches)
         ready = set(index._ready)
         index._ready.clear()
