@@ -11,7 +11,6 @@ the SQL: serve/fhir_sql.py.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from typing import Callable
@@ -22,6 +21,7 @@ from fastapi import Request
 from synthgp.formats import fhir_resources as fhir
 from synthgp.serve.fhir_access import Access, confine
 from synthgp.serve.fhir_build import Builder, Row
+from synthgp.serve.fhir_json import Raw, parsed, resource
 from synthgp.serve.fhir_params import ID_RE, PATIENT_SCOPED, FhirError, collect, elements, options, patients, subset
 from synthgp.serve.fhir_sql import search_sql
 
@@ -45,14 +45,12 @@ class Api:
         self.index = None  # serve/search_index.py SearchIndex: the search columns, built once per server
         self.builder = Builder(connect)  # builds patients' resources, in queries shared by concurrent requests
 
-    def _load(self, text: str) -> dict:
-        """A resource from its JSON, with meta.versionId and meta.lastUpdated."""
-        res = json.loads(text)
-        res["meta"] = {"versionId": "1", "lastUpdated": self.updated, **res.get("meta", {})}
-        return res
+    def _load(self, text: str) -> Raw | dict:
+        """A resource from its JSON, with meta.versionId and meta.lastUpdated (as text: serve/fhir_json.py)."""
+        return resource(text, self.updated)
 
     # ------------------------------------------------------------------ reading
-    def _fetch(self, con, kind: str, ids: list[str], patids: list[int] | None) -> dict[str, dict]:
+    def _fetch(self, con, kind: str, ids: list[str], patids: list[int] | None) -> dict[str, Raw | dict]:
         """Resources of `kind` with these ids (patient-level: of these patients), as dicts by id; only these
         are built (a patient's, in a query shared with other requests: serve/fhir_build.py)."""
         if not ids:
@@ -92,7 +90,7 @@ class Api:
                 res = self._fetch(con, kind, [rid], None)
         if rid not in res:
             raise FhirError(404, "not-found", f"{kind}/{rid} is not known here")
-        return res[rid]
+        return parsed(res[rid])
 
     # ------------------------------------------------------------------ searching
     def _search_ids(self, con, kind: str, p: dict[str, list[str]], count: int, offset: int, counted: bool = True):
@@ -147,7 +145,8 @@ class Api:
                 total, found, more = self._search_ids(con, kind, p, count, offset, counted)
                 res = self._fetch(con, kind, [i for i, _ in found], [pid for _, pid in found if pid is not None])
             ids = [i for i, _ in found]
-            entries = [{"fullUrl": f"{self._abs(request)}/{kind}/{i}", "resource": subset(res[i], wanted),
+            entries = [{"fullUrl": f"{self._abs(request)}/{kind}/{i}",
+                        "resource": res[i] if wanted is None else subset(parsed(res[i]), wanted),
                         "search": {"mode": "match"}} for i in ids if i in res]
             if includes:
                 pids = sorted({pid for _, pid in found})

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from synthgp.formats import fhir_resources as fhir
 from synthgp.serve.fhir_access import access
 from synthgp.serve.fhir_api import Api
+from synthgp.serve.fhir_json import FhirResponse
 from synthgp.serve.fhir_params import COMMON, DATE_PARAMS, FHIR_JSON, OTHER, PATIENT_SCOPED
 from synthgp.serve.overlay import WRITABLE
 
@@ -58,7 +59,7 @@ def router(api: Api, security: Callable[[Request], dict | None] = lambda r: None
 
     @r.get("/Patient/{rid}/$everything", summary="Everything in one patient's record")
     def everything(rid: str, request: Request):
-        return JSONResponse(api.everything(rid, request, access(request)), media_type=FHIR_JSON)
+        return FhirResponse(api.everything(rid, request, access(request)))
 
     for kind in fhir.TYPES:
         names = list(COMMON) + list(PATIENT_SCOPED.get(kind, ((), ()))[0]) + list(OTHER.get(kind, ()))
@@ -71,7 +72,7 @@ def router(api: Api, security: Callable[[Request], dict | None] = lambda r: None
 
 def _search_endpoint(api: Api, kind: str, names: list[str]):
     def endpoint(request: Request, **_: Any):
-        return JSONResponse(api.search(kind, request, access(request)), media_type=FHIR_JSON)
+        return FhirResponse(api.search(kind, request, access(request)))
 
     params = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)]
     for n in names:
