@@ -5,6 +5,7 @@ every request of its batch."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -80,6 +81,7 @@ def test_an_error_reaches_every_request_of_its_batch():
             started.set()
             release.wait(10)
             return [v * 10 for v in values]
+        time.sleep(0.2)  # long enough for the other requests to queue behind it
         raise ValueError(f"broken batch {sorted(values)}")
 
     def ask(v):
@@ -94,3 +96,24 @@ def test_an_error_reaches_every_request_of_its_batch():
     errors = [got[v] for v in range(1, 6)]
     assert all(isinstance(e, ValueError) for e in errors)
     assert len({str(e) for e in errors}) < 5  # they were batched: fewer distinct batches than requests
+
+
+def test_two_runs_of_a_key_go_at_once_and_the_rest_wait():
+    """MAX_RUNNING (2) runs of a key at once: a lone pair of requests waits for nobody; a third waits and is answered
+    by a run of its own once one ends."""
+    shared, inside, release = Shared(), [], threading.Event()
+
+    def execute(values):
+        inside.append(values)
+        release.wait(10)
+        return values
+
+    threads = [threading.Thread(target=shared.run, args=("k", v, execute)) for v in range(3)]
+    for t in threads:
+        t.start()
+        time.sleep(0.1)
+    assert sorted(map(tuple, inside)) == [(0,), (1,)]  # two running, the third waiting
+    release.set()
+    for t in threads:
+        t.join()
+    assert sorted(map(tuple, inside)) == [(0,), (1,), (2,)]

@@ -2,9 +2,10 @@
 
 At 100,000 patients DuckDB spends most of a per-patient query planning it (about 20 ms for the FHIR
 Observation query, the same for one patient or fifty) and little reading a row group or two. So a request
-asks through `Shared.run` under a key (the query it needs); if a query of that key is running, the request
-waits for it to end, and the next run answers every waiting request at once (at most MAX_BATCH asks).
-Under 16 concurrent clients one plan serves many requests; a lone request waits for nobody.
+asks through `Shared.run` under a key (the query it needs); if MAX_RUNNING queries of that key are running, the
+request waits for one to end, and the next run answers every waiting request at once (at most MAX_BATCH asks).
+Under 16 concurrent clients one plan serves many requests; a lone request (or two, on two cores) waits for
+nobody.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 MAX_BATCH = 64  # asks one run answers; more wait for the next
+MAX_RUNNING = 2  # runs of one key at once: one a core on the machine this was measured on
 BIGINT = range(-2**63, 2**63)  # a patid outside it is nobody's (and would not cast)
 
 
@@ -32,17 +34,18 @@ class Shared:
     def __init__(self):
         self._lock = threading.Lock()
         self._waiting: dict[Hashable, list[_Ask]] = {}
-        self._running: set[Hashable] = set()
+        self._running: dict[Hashable, int] = {}
 
     def run(self, key: Hashable, value: Any, execute: Callable[[list[Any]], list[Any]]) -> Any:
         """The answer to `value`, from `execute` run on a batch of the asks of `key` (this thread's `execute`
         if it runs the batch, another waiting request's if that one does)."""
         ask = _Ask(value, execute)
         with self._lock:
-            self._waiting.setdefault(key, []).append(ask)
-            lead = key not in self._running
+            lead = self._running.get(key, 0) < MAX_RUNNING
             if lead:
-                self._running.add(key)
+                self._running[key] = self._running.get(key, 0) + 1
+            else:
+                self._waiting.setdefault(key, []).append(ask)
         if not lead:
             ask.done.wait()
             if not ask.lead:
@@ -57,11 +60,11 @@ class Shared:
         return ask.answer
 
     def _run(self, key: Hashable, me: _Ask) -> None:
-        """Answer the waiting asks of `key` (`me` first among them), then hand the lead to the next waiting one."""
+        """Answer `me` and the asks of `key` waiting, then hand the lead to the next waiting one."""
         with self._lock:
-            waiting = self._waiting[key]
-            batch = waiting[:MAX_BATCH]
-            del waiting[:MAX_BATCH]
+            waiting = self._waiting.get(key, [])
+            batch = [me, *waiting[:MAX_BATCH - 1]]
+            del waiting[:MAX_BATCH - 1]
         try:
             for a, answer in zip(batch, me.execute([a.value for a in batch]), strict=True):
                 a.answer = answer
@@ -69,12 +72,13 @@ class Shared:
             for a in batch:
                 a.error = exc
         with self._lock:
-            nxt = self._waiting[key]
+            nxt = self._waiting.get(key)
             if nxt:
-                nxt[0].lead = True  # its thread runs the next batch
-                nxt[0].done.set()
+                lead = nxt.pop(0)
+                lead.lead = True  # its thread runs the next batch
+                lead.done.set()
             else:
-                self._running.discard(key)
+                self._running[key] -= 1
         for a in batch:
             a.done.set()
 
