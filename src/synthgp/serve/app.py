@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from fastapi_offline import FastAPIOffline
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from synthgp._version import __version__
 from synthgp.core.output import Output
-from synthgp.evaluate import covid, flu
-from synthgp.serve import coverage, overlay, search_index, smart, smart_apps, viewer
-from synthgp.serve.fhir_api import Api, FhirError, access, outcome, router
+from synthgp.serve import http_errors, overlay, pages, search_index, smart, smart_apps, smart_routes
+from synthgp.serve.fhir_access import access
+from synthgp.serve.fhir_api import Api
+from synthgp.serve.fhir_params import FhirError
+from synthgp.serve.fhir_routes import router
 
 HERE = Path(__file__).parent
-
-
-MAX_URL = 8_192  # bytes of path and query a request may carry; longer ones get 414
 
 
 def create_app(out: Path, allowed_hosts: list[str] | None = None, apps: Path | None = None,
@@ -51,11 +45,15 @@ def create_app(out: Path, allowed_hosts: list[str] | None = None, apps: Path | N
                   description="A synthetic GP practice: pages for people under /, FHIR R4 under /fhir. Read-only.")
     app.state.search_index = index
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    templates = Jinja2Templates(directory=HERE / "templates")
-    templates.env.filters["d"] = lambda d: d.strftime("%d %b %Y") if d else ""
-    templates.env.filters["pct"] = lambda x: "-" if x is None else f"{100 * x:.1f}%"
     api = Api(connect, updated=output.manifest.get("created", "1970-01-01T00:00:00+00:00"))
     api.index = index
+
+    def patient_resource(patid: int) -> dict | None:
+        try:
+            return api.read("Patient", str(patid))
+        except FhirError:
+            return None
+
     if writable:
         api.overlay = overlay.Overlay(Path(out) / overlay.FILE_NAME, lambda patid: patient_resource(patid) is not None)
     app.include_router(overlay.router(api.overlay, access))
@@ -67,117 +65,16 @@ def create_app(out: Path, allowed_hosts: list[str] | None = None, apps: Path | N
     # get tokens (POST /auth/token); a bearer token goes in the Authorization header, not a cookie
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"],
                        expose_headers=["WWW-Authenticate"])
-    app.add_middleware(_LongUrl)
+    app.add_middleware(http_errors.LongUrl)
 
-    def page(request: Request, name: str, status: int = 200, **ctx):
-        return templates.TemplateResponse(request, name, {"output": Path(out).name, **ctx}, status_code=status)
-
-    @app.exception_handler(FhirError)
-    def _fhir_error(request: Request, exc: FhirError):
-        return outcome(exc.status, exc.code, exc.message)
-
-    @app.exception_handler(overlay.WriteError)
-    def _write_error(request: Request, exc: overlay.WriteError):
-        return outcome(exc.status, exc.code, exc.message)
-
-    @app.exception_handler(RequestValidationError)
-    def _invalid(request: Request, exc: RequestValidationError):
-        msg = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors())
-        if request.url.path.startswith("/fhir"):
-            return outcome(400, "invalid", msg)
-        return PlainTextResponse(f"Bad request: {msg}", status_code=400)
-
-    @app.exception_handler(StarletteHTTPException)
-    def _http(request: Request, exc: StarletteHTTPException):
-        if request.url.path.startswith("/fhir"):
-            return outcome(exc.status_code, "not-found" if exc.status_code == 404 else "processing", str(exc.detail))
-        return page(request, "error.html", exc.status_code, message=exc.detail)
-
-    def picker(request: Request, request_id: str, q: str, page_no: int):
-        with connect() as con:
-            try:
-                total, rows = viewer.patients(con, viewer.Query(q[:100], None, min(page_no, 100000)))
-                error = None
-            except ValueError as exc:
-                total, rows, error = 0, [], str(exc)
-        req = sandbox.waiting.get(request_id)
-        return page(request, "picker.html", pq=q, rows=rows, total=total, page=page_no, error=error,
-                    pages=max(1, -(-total // viewer.PAGE)), request_id=request_id, app=sandbox.apps[req["client_id"]],
-                    scope=req["scope"])
-
-    def patient_resource(patid: int) -> dict | None:
-        try:
-            return api.read("Patient", str(patid))
-        except FhirError:
-            return None
-
-    app.include_router(smart.router(sandbox, picker, patient_resource))
-
-    covered: dict = {}
-
-    def vaccination_coverage(con) -> dict:
-        """The dashboard's coverage tables, computed once: the record does not change while served (writes go
-        to the sandbox overlay, which the dashboard does not read)."""
-        if not covered:
-            covered.update(flu_seasons=coverage.flu_seasons(con), immunisations=coverage.immunisations(con))
-        return covered
+    html = pages.Pages(Path(out).name)
+    http_errors.install(app, html.page)
+    app.include_router(smart_routes.router(sandbox, pages.picker(html, connect, sandbox), patient_resource))
 
     @app.get("/status", summary="Whether the FHIR search index is built (searches are slower until it is)")
     def status():
         return {"search_index": "ready" if index.wait(0) else "building",
                 "built_seconds": {k: round(v, 1) for k, v in index.seconds.items()}}
 
-    @app.get("/", response_class=HTMLResponse, summary="Practice dashboard")
-    def dashboard(request: Request):
-        with connect() as con:
-            return page(request, "dashboard.html", practices=viewer.dashboard(con), flu_definition=flu.DEFINITION,
-                        covid_definition=covid.DEFINITION, **vaccination_coverage(con))
-
-    @app.get("/practice/{pracid}", response_class=HTMLResponse, summary="A practice's recall lists")
-    def practice(request: Request, pracid: int):
-        with connect() as con:
-            rows = [r for r in viewer.dashboard(con) if r["pracid"] == pracid]
-            if not rows:
-                raise HTTPException(404, f"No practice {pracid}")
-            return page(request, "practice.html", p=rows[0], overdue=viewer.recall(con, pracid, "overdue"),
-                        uncontrolled=viewer.recall(con, pracid, "uncontrolled"))
-
-    @app.get("/patients", response_class=HTMLResponse, summary="Find a patient")
-    def patients(request: Request, q: str = Query("", max_length=100), pracid: int | None = Query(None, ge=0),
-                 page_no: int = Query(1, ge=1, le=100000, alias="page")):
-        with connect() as con:
-            try:
-                total, rows = viewer.patients(con, viewer.Query(q, pracid, page_no))
-            except ValueError as exc:
-                return page(request, "patients.html", 400, q=q, pracid=pracid, error=str(exc), rows=[], total=0,
-                            page=1, pages=1)
-        pages = max(1, -(-total // viewer.PAGE))
-        return page(request, "patients.html", q=q, pracid=pracid, rows=rows, total=total, page=page_no,
-                    pages=pages, error=None)
-
-    @app.get("/patient/{patid}", response_class=HTMLResponse, summary="A patient's record")
-    def patient(request: Request, patid: int):
-        with connect() as con:
-            rec = viewer.record(con, patid)
-        if rec is None:
-            raise HTTPException(404, f"No patient {patid}")
-        chart = viewer.bp_chart(rec["bps"], rec["issues"], rec["target"])
-        launchable = [a for a in sandbox.apps.values() if a.launch_url]
-        return page(request, "patient.html", r=rec, chart=chart, today=dt.date.today(), apps=launchable, patid=patid)
-
+    app.include_router(pages.router(html, connect, sandbox))
     return app
-
-
-class _LongUrl:
-    """414 for a request whose path and query exceed MAX_URL (an OperationOutcome under /fhir)."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") > MAX_URL:
-            msg = f"the request's URL is longer than {MAX_URL:,} bytes; send fewer or shorter search parameters"
-            resp = outcome(414, "too-long", msg) if scope["path"].startswith("/fhir") else PlainTextResponse(msg, 414)
-            await resp(scope, receive, send)
-            return
-        await self.app(scope, receive, send)

@@ -15,6 +15,7 @@ import datetime as dt
 import duckdb
 
 from synthgp.formats import fhir_resources as fhir
+from synthgp.serve.shared_queries import patient_rows
 
 HEADINGS = ("Reason", "History", "Examination", "Results", "Immunisation", "Medication", "Referral")
 DIAGNOSIS, VALUE = 9, 7  # lookups/ObsType.txt
@@ -22,30 +23,34 @@ RESULT_CLUSTERS = {"LAB", "PANEL", "COVIDPOS", "COVIDNEG"}
 NOT_REASON = set(fhir.mapping()["cluster"]["not_condition"])  # family history: a problem, not the patient's own
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> list[dict]:
-    cur = con.execute(sql, params)
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, r)) for r in cur.fetchall()]
-
-
 def consultations(con: duckdb.DuckDBPyConnection, patid: int) -> list[dict]:
     """The patient's consultations, newest first, with who held them (name, role) and the mode."""
-    return _rows(con, f"""SELECT c.consid, c.consdate, c.staffid, cs.description AS kind,
+    return patient_rows(con, consultations_sql(), patid)
+
+
+def consultations_sql() -> str:
+    """consultations' query, for shared_queries.patient_rows."""
+    return f"""SELECT c.patid AS _patid, c.consid, c.consdate, c.staffid, cs.description AS kind,
           {fhir.encounter_mode('cs.description')} AS mode, si.title, si.given_name, si.family_name, j.description AS role
         FROM consultation c LEFT JOIN "lookup_ConsSource" cs USING (conssourceid)
         LEFT JOIN staff s ON s.staffid = c.staffid LEFT JOIN staff_identity si ON si.staffid = c.staffid
         LEFT JOIN "lookup_JobCat" j ON j.jobcatid = s.jobcatid
-        WHERE c.patid = $patid ORDER BY c.consdate DESC, c.consid DESC""", {"patid": patid})
+        WHERE c.patid $WHO ORDER BY c.consdate DESC, c.consid DESC"""
 
 
 def entries(con: duckdb.DuckDBPyConnection, patid: int) -> list[dict]:
     """Every observation of the patient, with what the journal needs to place it."""
-    return _rows(con, f"""SELECT o.obsid, o.consid, o.obsdate, o.value, o.parentobsid, o.obstypeid, o.numrangelow AS low,
+    return patient_rows(con, entries_sql(), patid)
+
+
+def entries_sql() -> str:
+    """entries' query, for shared_queries.patient_rows."""
+    return f"""SELECT o.patid AS _patid, o.obsid, o.consid, o.obsdate, o.value, o.parentobsid, o.obstypeid, o.numrangelow AS low,
           o.numrangehigh AS high, d.term, d.cluster, u.description AS unit, d.snomedctconceptid AS sct,
           pr.obsid IS NOT NULL AS problem, {fhir.immunization_status('d.cluster')} AS imm
         FROM observation o JOIN medical_dictionary d USING (medcodeid) LEFT JOIN "lookup_NumUnit" u USING (numunitid)
         LEFT JOIN problem pr ON pr.obsid = o.obsid
-        WHERE o.patid = $patid ORDER BY o.obsdate, o.obsid""", {"patid": patid})
+        WHERE o.patid $WHO ORDER BY o.obsdate, o.obsid"""
 
 
 def heading(e: dict) -> str:

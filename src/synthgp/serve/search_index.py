@@ -5,7 +5,8 @@ A search across everyone (`/fhir/Observation?code=X`) used to build every resour
 joining observation rows to the dictionary. The index holds, per patient-level type, those columns alone
 (id, patid, sdate, scodes, scat, sorted by date: a page in date order, or of a date range, reads a few
 row groups), one row per code and resource (code, sdate, id, patid, scat, sorted by code) for code
-searches, and (id, patid) sorted by id for reads, in an
+searches, the same columns as the first sorted by patient (a patient's search reads a row group or two),
+and (id, patid) sorted by id for reads, in an
 in-memory DuckDB database attached beside the practice (`sidx`). The practice file is attached read-only
 and never changes; what apps write under `--writable` lives in the overlay, which searches still add.
 
@@ -60,6 +61,10 @@ class SearchIndex:
         """The (id, patid) table of `kind`, sorted by id (a read finds its patient there)."""
         return f'{SCHEMA}.main."{kind}_ids"'
 
+    def by_patient(self, kind: str) -> str:
+        """The (id, patid, sdate, scodes, scat) table of `kind` sorted by patient, then date and id."""
+        return f'{SCHEMA}.main."{kind}_patients"'
+
     def patient_of(self, con: duckdb.DuckDBPyConnection, kind: str, rid: str) -> list[tuple[str, int]] | None:
         """[(rid, its patient)] or [] if there is no such resource; None while `kind` is not built."""
         if self.table(kind) is None:
@@ -76,6 +81,8 @@ class SearchIndex:
                 con.execute(f'CREATE OR REPLACE TABLE {SCHEMA}.main."{kind}" AS SELECT id, patid, sdate, scodes, scat '
                             f"FROM ({fhir.QUERIES[kind](fhir.everyone)}) ORDER BY sdate, id")
                 con.execute(f'CREATE OR REPLACE TABLE {self.ids(kind)} AS SELECT id, patid FROM {SCHEMA}.main."{kind}" ORDER BY id')
+                con.execute(f"CREATE OR REPLACE TABLE {self.by_patient(kind)} AS SELECT * FROM {SCHEMA}.main.\"{kind}\" "
+                            "ORDER BY patid, sdate, id")
                 con.execute(f"CREATE OR REPLACE TABLE {self.codes(kind)} AS SELECT DISTINCT unnest(scodes) AS code, sdate, id, "
                             f'patid, scat FROM {SCHEMA}.main."{kind}" ORDER BY code, sdate, id')
                 con.execute(f"CHECKPOINT {SCHEMA}")  # compresses the new tables: a sixth of the memory

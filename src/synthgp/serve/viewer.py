@@ -17,6 +17,7 @@ from synthgp.core import codes, nhs_number
 from synthgp.evaluate import covid, flu, qof, qof_registers
 from synthgp.formats import fhir_resources as fhir
 from synthgp.serve import journal
+from synthgp.serve.shared_queries import Shared, patient_rows, patient_tables
 
 PAGE = 25
 EGFR = codes.snomed("egfr")  # the lab result the record page shows beside BMI and the CV risk score
@@ -120,12 +121,25 @@ def recall(con, pracid: int, kind: str) -> list[dict]:
                  {"pracid": pracid})
 
 
-def record(con, patid: int) -> dict | None:
-    """Everything the patient page shows."""
-    head = _rows(con, """SELECT p.*, i.*, pr.name AS practice, pr.lcd, si.title AS gp_title, si.given_name AS gp_given,
+# a patient's rows the record page reads (shared_queries.patient_rows: `_patid`, `$WHO`)
+HEAD_SQL = """SELECT p.patid AS _patid, p.*, i.*, pr.name AS practice, pr.lcd, si.title AS gp_title, si.given_name AS gp_given,
           si.family_name AS gp_family
         FROM patient p JOIN patient_identity i USING (patid) JOIN practice pr ON pr.pracid = p.pracid
-        LEFT JOIN staff_identity si ON si.staffid = p.usualgpstaffid WHERE p.patid = $patid""", {"patid": patid})
+        LEFT JOIN staff_identity si ON si.staffid = p.usualgpstaffid WHERE p.patid $WHO"""
+PROBLEMS_SQL = """SELECT pr.patid AS _patid, o.obsdate, d.term, d.snomedctconceptid AS sct, pr.probenddate
+        FROM problem pr JOIN observation o ON o.obsid = pr.obsid JOIN medical_dictionary d ON d.medcodeid = o.medcodeid
+        WHERE pr.patid $WHO ORDER BY o.obsdate"""
+ISSUES_SQL = """SELECT di.patid AS _patid, di.issuedate, di.drugrecid, di.staffid, di.quantity, di.duration, di.estnhscost, pd.termfromemis AS drug,
+          pd.drugsubstancename AS substance, cd.dosage_text
+        FROM drug_issue di JOIN product_dictionary pd USING (prodcodeid)
+        LEFT JOIN "lookup_common_dosages" cd USING (dosageid) WHERE di.patid $WHO ORDER BY di.issuedate, di.issueid"""
+
+
+def record(con, patid: int, shared: Shared | None = None) -> dict | None:
+    """Everything the patient page shows. `shared`: read in queries shared with concurrent requests."""
+    t = patient_tables(con, {"head": HEAD_SQL, "obs": journal.entries_sql(), "problems": PROBLEMS_SQL, "issues": ISSUES_SQL,
+                             "vaccinations": immunisations_sql(), "cons": journal.consultations_sql()}, patid, shared)
+    head, obs, problems, issues, cons = t["head"], t["obs"], t["problems"], t["issues"], t["cons"]
     if not head:
         return None
     h = head[0]
@@ -135,20 +149,10 @@ def record(con, patid: int) -> dict | None:
               {"kind": "left", "date": h["regenddate"]} if h["regenddate"] else None)
     h["age"] = age(h["date_of_birth"], today)
     h["nhs"] = nhs_number.format_334(h["nhs_number"])
-    p = {"patid": patid}
-    obs = journal.entries(con, patid)
     dia = {o["parentobsid"]: o["value"] for o in obs if o["cluster"] == "BP" and o["parentobsid"] is not None}
     bps = [{"date": o["obsdate"], "sbp": o["value"], "dbp": dia.get(o["obsid"]), "term": o["term"], "consid": o["consid"]}
            for o in obs if o["cluster"] == "BP" and o["parentobsid"] is None]
-    problems = _rows(con, """SELECT o.obsdate, d.term, d.snomedctconceptid AS sct, pr.probenddate
-        FROM problem pr JOIN observation o ON o.obsid = pr.obsid JOIN medical_dictionary d ON d.medcodeid = o.medcodeid
-        WHERE pr.patid = $patid ORDER BY o.obsdate""", p)
-    issues = _rows(con, """SELECT di.issuedate, di.drugrecid, di.staffid, di.quantity, di.duration, di.estnhscost, pd.termfromemis AS drug,
-          pd.drugsubstancename AS substance, cd.dosage_text
-        FROM drug_issue di JOIN product_dictionary pd USING (prodcodeid)
-        LEFT JOIN "lookup_common_dosages" cd USING (dosageid) WHERE di.patid = $patid ORDER BY di.issuedate, di.issueid""", p)
-    vaccinations = immunisations(con, patid)
-    cons = journal.consultations(con, patid)
+    vaccinations = _name_vaccines(t["vaccinations"])
     # current repeats: the last issue of each course, if its supply reaches within 28 days of "today"
     last: dict[int, dict] = {}
     for i in issues:
@@ -192,11 +196,18 @@ def immunisations(con, patid: int) -> list[dict]:
     """The patient's immunisations, newest first: every code the FHIR export makes an Immunization (flu, COVID-19
     and every IMM* cluster), with the vaccine (VACCINATIONS' name, else the record's term) and where it was
     given (the practice, a pharmacy) or that it was declined."""
-    rows = _rows(con, f"""SELECT o.obsdate, o.enterdate, d.term, d.snomedctconceptid AS sct, d.cluster, si.title,
+    return _name_vaccines(patient_rows(con, immunisations_sql(), patid))
+
+
+def immunisations_sql() -> str:
+    return f"""SELECT o.patid AS _patid, o.obsdate, o.enterdate, d.term, d.snomedctconceptid AS sct, d.cluster, si.title,
           si.family_name, s.status
         FROM observation o JOIN medical_dictionary d USING (medcodeid) LEFT JOIN staff_identity si ON si.staffid = o.staffid,
           LATERAL (SELECT {fhir.immunization_status('d.cluster')} AS status) s
-        WHERE o.patid = $patid AND s.status IS NOT NULL ORDER BY o.obsdate DESC, o.obsid DESC""", {"patid": patid})
+        WHERE o.patid $WHO AND s.status IS NOT NULL ORDER BY o.obsdate DESC, o.obsid DESC"""
+
+
+def _name_vaccines(rows: list[dict]) -> list[dict]:
     by_sct = {codes.snomed(k): v for k, v in VACCINATIONS.items()}
     for v in rows:
         named = None if v["cluster"].startswith("IMM") else by_sct.get(v["sct"])  # an IMM* code is named by its term
