@@ -12,8 +12,9 @@ from synthgp.core import reference
 INDICATION = {"metformin": ("DM",), "salbutamol": ("AST", "COPD"), "beclometasone": ("AST", "COPD"),
               "levothyroxine": ("THY",), "sertraline": ("DEPR",), "donepezil": ("DEM",), "levetiracetam": ("EPIL",),
               "warfarin": ("AF",), "apixaban": ("AF",),
-              # a statin for primary prevention follows a recorded risk score (pathways/statins.py)
-              "atorvastatin": ("CHD", "MI", "STROKE", "TIA", "PAD", "QRISK"),
+              # a statin for primary prevention follows a recorded risk score (pathways/statins.py) or a type 2
+              # diabetes diagnosis (data/registers.toml [external.type2])
+              "atorvastatin": ("CHD", "MI", "STROKE", "TIA", "PAD", "QRISK", "DM"),
               "aspirin": ("CHD", "MI", "STROKE", "TIA", "PAD"),
               # secondary prevention (data/registers.toml [event_care]): ticagrelor only after an MI, dipyridamole
               # only after a stroke or TIA; a beta-blocker is a step-4 antihypertensive or care after an MI

@@ -1,5 +1,5 @@
 """Primary-prevention statins in a generated practice (20,000 patients, seed 5), read from its DuckDB file: every
-first statin issue to someone with no cardiovascular code follows a recorded risk score at or above the threshold of
+first statin issue to someone with no cardiovascular or diabetes code follows a recorded risk score at or above the threshold of
 the score's day (20% before NICE CG181, 10% after), and is 20 mg; lipids are checked after it. Statins held when the
 record starts (data/statins.toml [history]) are left out: they were started before it."""
 
@@ -10,7 +10,7 @@ from synthgp.pathways.statins import threshold
 
 from tests.simulate.test_registers_record import _record_start
 
-CVD = "'CHD', 'MI', 'STROKE', 'TIA', 'PAD'"
+CVD = "'CHD', 'MI', 'STROKE', 'TIA', 'PAD', 'DM'"  # and type 2 diabetes, whose statin is the register's
 
 
 def _levels() -> list[int]:
