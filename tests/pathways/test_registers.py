@@ -253,3 +253,26 @@ def test_angina_and_af_beta_blocker_only_in_an_empty_slot():
     assert (s[:200] == meds["spironolactone"]).all()
     share = chd.spec["antihypertensives"][0]["share"]
     assert (s[200:] == meds["bisoprolol"]).mean() == pytest.approx(share, abs=0.1)  # binomial sd at 200: 0.035
+
+
+def test_af_anticoagulation_by_era():
+    """data/registers.toml [external.af]: warfarin for half those diagnosed before NICE CG180 (June 2014), a DOAC for
+    0.78 of those diagnosed after it (GRASP-AF's rise), never both."""
+    from synthgp.pathways.registers import care
+
+    sim = make_sim(n=2600)
+    before, after = np.arange(0, 1200), np.arange(1200, 2400)
+    person(sim, before, age=75, on=day(2012, 5, 1))
+    person(sim, after, age=75, on=day(2017, 5, 1))
+    pos = np.arange(2400)
+    _clear(sim, pos)
+    days = np.where(pos < 1200, day(2012, 5, 1), day(2017, 5, 1))
+    af = sim.registers.conditions[_col(sim, "af")]
+    care.start_medicines(sim.registers, sim, af, pos, days)
+    warf = sim.rx.on_regular(pos, "warfarin", days)
+    doac = sim.rx.on_regular(pos, "apixaban", days)
+    assert not (warf & doac).any() and not warf[after].any() and not doac[before].any()
+    med = af.medicines[0]
+    # binomial sd at 1,200 is at most 0.015: 0.05 is over 3 sd
+    assert warf[before].mean() == pytest.approx(med["share"], abs=0.05)
+    assert doac[after].mean() == pytest.approx(med["then_share"], abs=0.05)

@@ -28,7 +28,10 @@ def start_medicines(r: "Registers", sim: "Sim", c: Condition, pos: np.ndarray, d
         start_slot_drugs(r, sim, name, c.spec.get("antihypertensives", []), pos, day)
     for med in c.medicines if medicines is None else medicines:
         drug = med["drug"]
-        take = sim.draws(f"reg.med.{name}.{med.get('draw', drug)}").uniform(pos) < med["share"]
+        share = med["share"]
+        if "then_share" in med:  # the successor's share, from `until_day`
+            share = np.where(day >= day_of(med["until_day"]), med["then_share"], share)
+        take = sim.draws(f"reg.med.{name}.{med.get('draw', drug)}").uniform(pos) < share
         p, d = pos[take], day[take]
         if "until_day" in med:  # the drug of its day: before the date, this one; from it, its successor (if any)
             later = d >= day_of(med["until_day"])
