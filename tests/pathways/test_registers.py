@@ -256,8 +256,8 @@ def test_angina_and_af_beta_blocker_only_in_an_empty_slot():
 
 
 def test_af_anticoagulation_by_era():
-    """data/registers.toml [external.af]: warfarin for half those diagnosed before NICE CG180 (June 2014), a DOAC for
-    0.78 of those diagnosed after it (GRASP-AF's rise), never both."""
+    """data/registers.toml [external.af]: warfarin for the share of those diagnosed before NICE CG180 (June 2014), a
+    DOAC for the larger share of those diagnosed after it (GRASP-AF's rise), never both."""
     from synthgp.pathways.registers import care
 
     sim = make_sim(n=2600)
