@@ -43,7 +43,10 @@ def start_medicines(r: "Registers", sim: "Sim", c: Condition, pos: np.ndarray, d
 
 def after_event(r: "Registers", sim: "Sim", c: Condition, event: str, spec: dict, pos: np.ndarray, day: np.ndarray) -> None:
     """The care an MI or a stroke brings when its letter comes (data/registers.toml [event_care]): its medicines,
-    and the antihypertensive-slot drugs (ACE inhibitor, beta-blocker) where the slot is free."""
+    and the antihypertensive-slot drugs (ACE inhibitor, beta-blocker) where the slot is free; nothing for someone who
+    died or left before the letter came."""
+    here = day <= r.s.lst[pos]
+    pos, day = pos[here], day[here]
     if not len(pos):
         return
     start_medicines(r, sim, c, pos, day, spec["medicines"], event)
