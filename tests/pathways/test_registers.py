@@ -183,3 +183,96 @@ def test_nothing_of_the_registers_after_death():
     for table in ("obs", "issue"):  # ...and the record holds nothing after it
         rows = getattr(fin, table)
         assert (np.asarray(rows["day"]) <= death).all(), table
+
+
+def _heart_failure_letter(sim, n: int):
+    """`n` people of 78 with heart failure this month (cardiovascular.py's event), nothing else held; the month of
+    its letter after the registers' care has run in both months."""
+    pos = np.arange(n)
+    person(sim, pos, age=78, on=ON)
+    _clear(sim, pos)
+    get(sim, "rx_drug")[pos] = -1
+    get(sim, "no_acei_arb")[pos] = False
+    m = month_at(sim, ON, act=pos)
+    put(sim, pos, heart_failure_day=np.full(n, m.day0 + 1))
+    sim.registers.care(sim, m)
+    letter = m.day0 + 1 + LETTER_DAYS
+    later = month_at(sim, letter, act=pos)
+    if later.m != m.m:
+        sim.registers.care(sim, later)
+    return pos, letter
+
+
+def test_heart_failure_brings_its_medicines_from_the_letter():
+    """NICE NG106: a loop diuretic, an ACE inhibitor and a beta-blocker (slots A and S), an MRA for some: each for its
+    share of data/registers.toml [event_care.heart_failure], from the letter, never before it."""
+    sim = make_sim(n=1200)
+    pos, letter = _heart_failure_letter(sim, 1000)
+    spec = sim.registers.event_care["heart_failure"][1]
+    shares = {m["drug"]: m["share"] for m in spec["medicines"]}
+    for drug in ("furosemide", "eplerenone"):
+        on = sim.rx.on_regular(pos, drug, np.full(len(pos), letter))
+        assert not sim.rx.on_regular(pos, drug, np.full(len(pos), letter - 1)).any()
+        assert on.mean() == pytest.approx(shares[drug], abs=0.05)  # binomial sd at 1,000 is at most 0.016
+    meds = sim.rx.meds.index
+    drug = get(sim, "rx_drug")[pos]
+    for slot, name in ((0, "ramipril"), (3, "bisoprolol")):
+        share = next(m["share"] for m in spec["antihypertensives"] if m["drug"] == name)
+        held = drug[:, slot] == meds[name]
+        assert held.mean() == pytest.approx(share, abs=0.05)
+        assert (drug[~held, slot] == -1).all()  # nothing else put in the slot
+
+
+def test_no_heart_failure_medicine_without_heart_failure():
+    sim = make_sim(n=600)
+    pos = np.arange(500)
+    person(sim, pos, age=78, on=ON)
+    _clear(sim, pos)
+    m = month_at(sim, ON, act=pos)
+    put(sim, pos, heart_failure_day=np.full(len(pos), -1))
+    sim.registers.care(sim, m)
+    for drug in ("furosemide", "eplerenone"):
+        assert not sim.rx.on_regular(pos, drug, np.full(len(pos), m.day1)).any()
+
+
+def test_angina_and_af_beta_blocker_only_in_an_empty_slot():
+    """A condition's `antihypertensives` (a beta-blocker for angina or AF) fill slot S only where it is empty: a person
+    already on spironolactone there keeps it."""
+    from synthgp.pathways.registers import care
+
+    sim = make_sim(n=600)
+    pos = np.arange(400)
+    person(sim, pos, age=70, on=ON)
+    _clear(sim, pos)
+    meds = sim.rx.meds.index
+    get(sim, "rx_drug")[pos] = -1
+    get(sim, "rx_drug")[pos[:200], 3] = meds["spironolactone"]
+    chd = sim.registers.conditions[_col(sim, "chd")]
+    care.start_slot_drugs(sim.registers, sim, "chd", chd.spec["antihypertensives"], pos, np.full(len(pos), ON))
+    s = get(sim, "rx_drug")[pos, 3]
+    assert (s[:200] == meds["spironolactone"]).all()
+    share = chd.spec["antihypertensives"][0]["share"]
+    assert (s[200:] == meds["bisoprolol"]).mean() == pytest.approx(share, abs=0.1)  # binomial sd at 200: 0.035
+
+
+def test_af_anticoagulation_by_era():
+    """data/registers.toml [external.af]: warfarin for the share of those diagnosed before NICE CG180 (June 2014), a
+    DOAC for the larger share of those diagnosed after it (GRASP-AF's rise), never both."""
+    from synthgp.pathways.registers import care
+
+    sim = make_sim(n=2600)
+    before, after = np.arange(0, 1200), np.arange(1200, 2400)
+    person(sim, before, age=75, on=day(2012, 5, 1))
+    person(sim, after, age=75, on=day(2017, 5, 1))
+    pos = np.arange(2400)
+    _clear(sim, pos)
+    days = np.where(pos < 1200, day(2012, 5, 1), day(2017, 5, 1))
+    af = sim.registers.conditions[_col(sim, "af")]
+    care.start_medicines(sim.registers, sim, af, pos, days)
+    warf = sim.rx.on_regular(pos, "warfarin", days)
+    doac = sim.rx.on_regular(pos, "apixaban", days)
+    assert not (warf & doac).any() and not warf[after].any() and not doac[before].any()
+    med = af.medicines[0]
+    # binomial sd at 1,200 is at most 0.015: 0.05 is over 3 sd
+    assert warf[before].mean() == pytest.approx(med["share"], abs=0.05)
+    assert doac[after].mean() == pytest.approx(med["then_share"], abs=0.05)

@@ -9,6 +9,7 @@ import pytest
 from synthgp.core import reference
 from synthgp.core.bank_holidays import to_working_day
 from synthgp.engine.sim import YEAR
+from synthgp.pathways.registers.onset import NEVER
 from synthgp.pathways.repeats import Medicine
 
 from tests.engine.build import day, emitted, get, make_sim, month_at, person, put
@@ -91,6 +92,58 @@ def test_citalopram_only_on_the_depression_register_and_not_beside_sertraline():
     sim.rx.start_regular(pos[1:2], "sertraline", np.array([ON - 30]))
     _review(sim, pos)
     assert sim.rx.on_regular(pos, "citalopram", np.full(3, ON + 1)).tolist() == [True, False, False]
+
+
+@pytest.mark.parametrize("drug", ["gliclazide", "sitagliptin", "dapagliflozin", "insulin_glargine"])
+def test_diabetes_medicines_only_on_the_type_2_register_and_not_before_their_era(drug):
+    """The medicines beyond metformin follow the type 2 diabetes register's diagnosis (no indication coded of their
+    own); the DPP-4 and SGLT2 inhibitors not before their first licence (their trend's scale is 0 before it)."""
+    sim = _sim()
+    pos = np.arange(3)
+    person(sim, pos, age=60, on=ON)
+    u = get(sim, "rep_u")[pos].copy()
+    u[:] = 1.0
+    u[:, _k(sim, drug)] = 0.0
+    known = get(sim, "reg_known")[pos].copy()
+    j = sim.repeats.registers.index("type2")
+    known[:, j] = [ON - 500, ON + 500, NEVER]  # the second not yet diagnosed, the third never
+    put(sim, pos, rep_u=u, reg_known=known)
+    _review(sim, pos)
+    assert sim.rx.on_regular(pos, drug, np.full(3, ON + 1)).tolist() == [True, False, False]
+    assert not emitted(sim, "obs", pos=pos)["pat"].size  # the register's diagnosis is the indication
+    first = {"sitagliptin": 2007.5, "dapagliflozin": 2013.5}.get(drug)
+    if first is not None:
+        med = sim.repeats.meds[_k(sim, drug)]
+        assert med.scale(np.array([day(int(first) - 1, 6, 1)]))[0] == 0.0
+
+
+def test_vitamin_d_codes_its_deficiency_and_leaves_the_osteoporosis_register_to_its_own():
+    """Colecalciferol starts at a GP consultation coding vitamin D deficiency; someone on the osteoporosis register has
+    calcium with vitamin D from it (data/registers.toml), not this repeat too."""
+    sim = _sim()
+    pos = np.arange(2)
+    person(sim, pos, age=80, on=ON, male=False)
+    u = get(sim, "rep_u")[pos].copy()
+    u[:] = 1.0
+    u[:, _k(sim, "colecalciferol")] = 0.0
+    known = get(sim, "reg_known")[pos].copy()
+    known[:, sim.repeats.registers.index("osteoporosis")] = [NEVER, ON - 500]
+    put(sim, pos, rep_u=u, reg_known=known)
+    _review(sim, pos)
+    assert sim.rx.on_regular(pos, "colecalciferol", np.full(2, ON + 1)).tolist() == [True, False]
+    assert emitted(sim, "obs", pos=pos, code="vitamin_d_deficiency")["pat"].tolist() == [0]
+
+
+def test_salbutamol_is_issued_as_needed_every_84_days():
+    """A reliever is not a 28-day repeat: one inhaler every 84 days (England's SABA volume, data/medicines.toml)."""
+    sim = _sim()
+    person(sim, [0], age=40, on=ON)
+    sim.rx.start_regular(np.array([0]), "salbutamol", np.array([ON]))
+    for k in range(14):
+        sim.rx.issue(sim, month_at(sim, ON + k * 28, act=[0]))
+    days = np.unique(emitted(sim, "issue", pos=[0])["day"])
+    assert len(days) >= 4
+    assert set(np.diff(days).tolist()) <= {82, 83, 84, 85, 86}
 
 
 def test_a_pill_is_issued_every_84_days():

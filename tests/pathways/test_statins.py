@@ -83,3 +83,34 @@ def test_cvd_raises_a_primary_prevention_dose_to_80mg():
     j = REGULAR.index("atorvastatin")
     assert med["level"] == 1 and (get(sim, "regular_level")[pos, j] == 1).all()
     assert _on(sim, pos, AFTER + 5000).all()  # secondary prevention does not stop
+
+
+def test_statins_held_at_entry_by_age_and_sex_without_cardiovascular_disease():
+    """data/statins.toml [history]: a share of those without known CVD at entry hold atorvastatin 20 mg from entry (so
+    its year of issues before it is written), by age band and sex; none under 40, none with CVD (the registers' 80 mg
+    is theirs)."""
+    from synthgp.core import reference
+
+    h = reference.toml("statins.toml")["history"]
+    sim = make_sim(n=6000)
+    young, old_men, old_women, cvd = np.arange(0, 1000), np.arange(1000, 3000), np.arange(3000, 5000), np.arange(5000, 5500)
+    entry = day(2015, 1, 1)
+    person(sim, young, age=30, on=entry)
+    person(sim, old_men, age=72, on=entry, male=True)
+    person(sim, old_women, age=72, on=entry, male=False)
+    person(sim, cvd, age=72, on=entry, male=True)
+    everyone = np.arange(5500)
+    put(sim, everyone, ent=np.full(5500, entry), mi_day=np.full(5500, -1), stroke_day=np.full(5500, -1))
+    get(sim, "regular_drug")[everyone] = -1
+    get(sim, "reg_known")[everyone] = NEVER
+    get(sim, "reg_known")[cvd, sim.registers.col["chd"]] = entry - 400
+    sim.statins.history(sim)
+    on = sim.rx.on_regular(everyone, "atorvastatin", np.full(5500, entry))
+    band = np.searchsorted(h["bands"], 72, side="right") - 1
+    assert not on[young].any() and not on[cvd].any()
+    # binomial sd at 2,000 people is at most 0.011: 0.04 is over 3.5 sd
+    assert on[old_men].mean() == pytest.approx(h["male"][band], abs=0.04)
+    assert on[old_women].mean() == pytest.approx(h["female"][band], abs=0.04)
+    j = REGULAR.index("atorvastatin")
+    assert (get(sim, "regular_level")[on.nonzero()[0], j] == 0).all()  # 20 mg
+    assert get(sim, "statin_primary")[everyone][on].all()

@@ -14,7 +14,9 @@ INDICATION = {"omeprazole": ("dyspepsia", "TRUE"),  # the acute item follows the
               "co_codamol": ("chronic_pain", "i.duration = 28"),  # the acute pack lasts 7 days
               "paracetamol": ("chronic_pain", "TRUE"), "gabapentin": ("neuropathic_pain", "TRUE"), "allopurinol": ("gout", "TRUE"),
               "tamsulosin": ("benign_prostatic_hyperplasia", "TRUE"), "combined_pill": ("contraception", "TRUE"),
-              "desogestrel": ("contraception", "TRUE"), "hrt": ("menopausal_flushing", "TRUE")}
+              "desogestrel": ("contraception", "TRUE"), "hrt": ("menopausal_flushing", "TRUE"),
+              "amitriptyline": ("neuropathic_pain", "TRUE"), "colecalciferol": ("vitamin_d_deficiency", "TRUE"),
+              "lactulose": ("constipation", "i.duration = 28")}  # the acute bottle lasts 15 days
 DAY = dt.date(2024, 7, 1)
 
 
@@ -81,7 +83,7 @@ def test_pills_are_issued_three_months_at_a_time(con):
 
 
 @pytest.mark.parametrize("drug", ["co_codamol", "paracetamol", "gabapentin", "allopurinol", "tamsulosin", "hrt",
-                                  "omeprazole"])
+                                  "omeprazole", "amitriptyline", "colecalciferol"])
 def test_the_record_carries_the_published_shares(con, drug):
     """Adults holding the repeat on 1 July 2024 (an issue in the 31 days before: a 28-day cycle moved to a working day)
     against the share data/repeats.toml gives their age, sex and year; within 15% (each expects a few hundred people,

@@ -165,10 +165,18 @@ def _hypertension(con: duckdb.DuckDBPyConnection, end: dt.date) -> dict[str, Any
         out["control_odds_under50"] = young[True] / (1 - young[True]) / (young[False] / (1 - young[False]))
     truth = q(f"""{base}, mi AS (SELECT o.patid, min(o.obsdate) AS d FROM observation o JOIN medical_dictionary m USING (medcodeid)
                                 WHERE m.cluster = 'MI' GROUP BY 1),
+                  own AS (SELECT o.patid, m.cluster, min(o.obsdate) AS d FROM observation o JOIN medical_dictionary m
+                          USING (medcodeid) WHERE m.cluster IN ('CHD', 'HF', 'AF') GROUP BY ALL),
                   treated AS (SELECT DISTINCT i.patid FROM drug_issue i JOIN {qof.classes_sql()} USING (prodcodeid)
-                              LEFT JOIN mi USING (patid) WHERE mi.d IS NULL OR i.issuedate < mi.d)
+                              LEFT JOIN mi USING (patid) WHERE (mi.d IS NULL OR i.issuedate < mi.d)
+                                AND NOT (cls.subclass = 'beta-blocker' AND EXISTS (SELECT 1 FROM own x WHERE x.patid = i.patid
+                                         AND x.d <= i.issuedate))
+                                AND NOT (cls.class = 'A' AND EXISTS (SELECT 1 FROM own x WHERE x.patid = i.patid
+                                         AND x.cluster = 'HF' AND x.d <= i.issuedate)))
                                        -- antihypertensives (not statins, antiplatelets or anticoagulants), not an
-                                       -- ACE inhibitor or beta-blocker begun as care after an MI (NICE CG172)
+                                       -- ACE inhibitor or beta-blocker begun as care after an MI (NICE CG172), nor a
+                                       -- beta-blocker after angina, heart failure or AF, nor an ACE inhibitor in heart
+                                       -- failure (their own indications, as the NG136 audit leaves them out)
                   SELECT avg((h.diagnosed_date IS NULL)::INT), count(*) FROM cur JOIN hypertension_truth h USING (patid)
                   WHERE cur.age >= 18 AND (h.hypertensive_at_end = 1 OR cur.patid IN (SELECT patid FROM treated))""")
     out["undiagnosed_share"] = truth[0][0]

@@ -31,6 +31,7 @@ HISTORY: list[tuple[str, str]] = [
     ("prevention", "history"),  # vaccinations between registration and entry
     ("hypertension", "last_check"),  # the last BP check before entry
     ("registers", "history"),  # long-term-condition registers: diagnoses before entry, their medicines
+    ("statins", "history"),  # primary-prevention statins held at entry
     ("repeats", "history"),  # long-term repeats held at entry (PPIs, analgesics, pills, HRT...), with their indication
     ("conditions", "medicines"),  # regular medicines and their last year of issues
     ("childhood", "plan"),  # every child's immunisation visits and baby check; vaccinations from before joining

@@ -1,11 +1,12 @@
-"""Long-term repeats of common medicines (data/repeats.toml): the PPI, analgesics (co-codamol, paracetamol, gabapentin),
-maintenance antidepressant, contraceptive pills, HRT, allopurinol and tamsulosin a real list carries beyond what the
-long-term-condition registers issue.
+"""Long-term repeats of common medicines (data/repeats.toml): the PPI, analgesics (co-codamol, paracetamol, gabapentin,
+low-dose amitriptyline), maintenance antidepressants, contraceptive pills, HRT, allopurinol, tamsulosin, vitamin D,
+laxatives, hypnotics, glaucoma drops, propranolol and bladder antimuscarinics a real list carries beyond what the
+long-term-condition registers issue, and the type 2 diabetes medicines beyond metformin (for the register's members).
 
 Each person draws a propensity for each medicine once. They are on its repeat while the propensity is below the
 published share of their age band and sex in that year (the medicine's trend), so a share rising with age starts
 people and a falling one stops them (no pill after 55). A start is a GP consultation that codes the indication
-(dyspepsia, chronic or neuropathic pain, contraception, menopausal flushing, gout, prostatic hyperplasia), or, for a
+(dyspepsia, chronic or neuropathic pain, contraception, menopausal flushing, gout, prostatic hyperplasia, ...), or, for a
 register's medicine, follows that register's diagnosis; the prescribing service issues the repeats with the person's
 other regular medicines (every 28 days; the pills 84 days at a time). Those on a repeat when their record starts
 bring it, and its indication, with them.

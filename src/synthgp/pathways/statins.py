@@ -2,7 +2,8 @@
 risk_scores.py, at NHS Health Checks and hypertension diagnoses) is seen here. A person with no known cardiovascular
 disease, not on a statin, whose score reaches the threshold of the day (20% before NICE CG181 in July 2014, then 10%)
 starts atorvastatin 20 mg for the published share of such people, with lipids checked three months on. A course
-stops for the published share (Vinogradova 2016), and most of those who stop restart. Secondary prevention (80 mg
+stops for the published share (Vinogradova 2016), and most of those who stop restart. Those on one at entry (a published
+prevalence by age and sex, data/statins.toml [history]) keep it. Secondary prevention (80 mg
 after CHD, stroke, TIA or PAD) is the registers' (pathways/registers); it raises a primary-prevention dose to 80 mg.
 """
 
@@ -43,7 +44,7 @@ class Statins(Pathway):
     fields = {"statin_primary": "started a statin for primary prevention",
               "statin_restart": "day a stopped primary-prevention statin is restarted, or NEVER",
               "statin_check": "day of the lipid check after a start, or NEVER"}
-    reads = ("dob", "ent", "lst", "mi_day", "stroke_day", "reg_known")
+    reads = ("dob", "male", "ent", "lst", "mi_day", "stroke_day", "reg_known")
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
         never = np.full(sim.n, NEVER, dtype=np.int64)
@@ -64,6 +65,23 @@ class Statins(Pathway):
         s = self.s
         events = ((s.mi_day[pos] >= 0) & (s.mi_day[pos] <= day)) | ((s.stroke_day[pos] >= 0) & (s.stroke_day[pos] <= day))
         return events | (s.reg_known[pos][:, self.cvd_cols] <= day[:, None]).any(axis=1)
+
+    def history(self, sim: "Sim") -> None:
+        """Primary-prevention statins held at entry (data/statins.toml [history]): a share of those without known
+        cardiovascular disease by age band and sex, on atorvastatin 20 mg from entry with its year of issues before."""
+        s, h = self.s, reference.toml("statins.toml")["history"]
+        bands = np.asarray(h["bands"], dtype=float)
+        share = np.array([h["female"], h["male"]], dtype=float)
+        if share.shape != (2, len(bands)) or (share < 0).any() or (share > 1).any():
+            raise ValueError(f"statins.toml [history]: male and female need {len(bands)} shares in [0, 1]")
+        pos = sim.adult(np.flatnonzero(s.ent <= s.lst))
+        day = s.ent[pos]
+        band = np.searchsorted(bands, (day - s.dob[pos]) / YEAR, side="right") - 1
+        p = np.where(band >= 0, share[s.male[pos].astype(np.int64), np.maximum(band, 0)], 0.0)
+        take = (sim.draws("statin.history").uniform(pos) < p) & ~self.known_cvd(pos, day)
+        take &= ~self.rx.on_regular(pos, "atorvastatin", day)
+        self.rx.start_regular(pos[take], "atorvastatin", None, self.course["level"])
+        s.statin_primary[pos[take]] = True
 
     def offer(self, pos: np.ndarray, day, score: np.ndarray) -> None:
         """A recorded score at or above the day's threshold, in someone without known CVD and not on a statin: a

@@ -112,7 +112,10 @@ def _out_of_clinic(h: "Hypertension", raised, raised_day, raised_s, raised_d, m:
 
 
 def diagnose(h: "Hypertension", pos, day, clinic_s, clinic_d, oc_s, oc_d, step) -> None:
-    """NG136 1.2.8 onwards: code the stage, tests (1.3.3), QRISK3 (1.3.2), whom to treat (1.4.9-1.4.13)."""
+    """NG136 1.2.8 onwards: code the stage, tests (1.3.3), QRISK3 (1.3.2), whom to treat (1.4.9-1.4.13); not for
+    someone who died or left before the day of diagnosis (a confirmation due after it)."""
+    here = day <= h.s.lst[pos]
+    pos, day, clinic_s, clinic_d, oc_s, oc_d = pos[here], day[here], clinic_s[here], clinic_d[here], oc_s[here], oc_d[here]
     if not len(pos):
         return
     s, rec, care = h.s, h.record, h.care

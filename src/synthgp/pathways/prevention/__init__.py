@@ -138,7 +138,8 @@ class Prevention(Pathway):
         # regular medicine ever started (its next issue day is set)
         look = ((s.rx_units[month.act] > 0) | (s.regular_next[month.act] < NEVER)) & (
             (s.mr_next[month.act] == NEVER) | (s.mr_next[month.act] < month.day1))
-        act, vday = month.act[look], month.vday[look]
+        act = month.act[look]
+        vday = np.minimum(month.vday[look], s.lst[act])  # a review is never after death or leaving: nor is being on one
         on = ((s.rx_units[act] > 0) & ~s.rx_stopped[act]) | ((s.regular_drug[act] >= 0) & (s.regular_from[act] <= vday[:, None])
                                                              & (vday[:, None] < s.regular_until[act])).any(axis=1)
         new = on & (s.mr_next[act] == NEVER)

@@ -24,9 +24,14 @@ def start_medicines(r: "Registers", sim: "Sim", c: Condition, pos: np.ndarray, d
     if not len(pos):
         return
     name = name or c.name
+    if medicines is None:  # the condition's own antihypertensive-slot drugs (a beta-blocker in heart failure or AF)
+        start_slot_drugs(r, sim, name, c.spec.get("antihypertensives", []), pos, day)
     for med in c.medicines if medicines is None else medicines:
         drug = med["drug"]
-        take = sim.draws(f"reg.med.{name}.{med.get('draw', drug)}").uniform(pos) < med["share"]
+        share = med["share"]
+        if "then_share" in med:  # the successor's share, from `until_day`
+            share = np.where(day >= day_of(med["until_day"]), med["then_share"], share)
+        take = sim.draws(f"reg.med.{name}.{med.get('draw', drug)}").uniform(pos) < share
         p, d = pos[take], day[take]
         if "until_day" in med:  # the drug of its day: before the date, this one; from it, its successor (if any)
             later = d >= day_of(med["until_day"])
@@ -38,14 +43,23 @@ def start_medicines(r: "Registers", sim: "Sim", c: Condition, pos: np.ndarray, d
 
 def after_event(r: "Registers", sim: "Sim", c: Condition, event: str, spec: dict, pos: np.ndarray, day: np.ndarray) -> None:
     """The care an MI or a stroke brings when its letter comes (data/registers.toml [event_care]): its medicines,
-    and the antihypertensive-slot drugs (ACE inhibitor, beta-blocker) where the slot is free."""
+    and the antihypertensive-slot drugs (ACE inhibitor, beta-blocker) where the slot is free; nothing for someone who
+    died or left before the letter came."""
+    here = day <= r.s.lst[pos]
+    pos, day = pos[here], day[here]
     if not len(pos):
         return
     start_medicines(r, sim, c, pos, day, spec["medicines"], event)
+    start_slot_drugs(r, sim, event, spec.get("antihypertensives", []), pos, day)
+
+
+def start_slot_drugs(r: "Registers", sim: "Sim", name: str, meds: list[dict], pos: np.ndarray, day: np.ndarray) -> None:
+    """Drugs of the prescribing service's antihypertensive slots (`slot` A: ACE inhibitor, S: beta-blocker), each for
+    its `share` of `pos` (streams named after `name`), started on `day` where the slot is empty."""
     rx = sim.rx
-    for med in spec.get("antihypertensives", []):
+    for med in meds:
         k = SLOTS.index(med["slot"])
-        take = sim.draws(f"reg.med.{event}.{med['drug']}").uniform(pos) < med["share"]
+        take = sim.draws(f"reg.med.{name}.{med['drug']}").uniform(pos) < med["share"]
         take &= rx.s.rx_drug[pos, k] < 0
         if med["slot"] == "A":  # not after an ACE inhibitor or ARB was stopped for potassium or kidney function
             take &= ~r.s.no_acei_arb[pos]
