@@ -21,6 +21,7 @@ from synthgp.core import dates, reference
 from synthgp.engine.component import Pathway
 from synthgp.engine.truth import TruthRows
 from synthgp.pathways.hypertension import diagnosis, history, review
+from synthgp.pathways.registers import onset
 
 if TYPE_CHECKING:
     from synthgp.engine.sim import Month, Sim
@@ -49,7 +50,7 @@ class Hypertension(Pathway):
              "known_type2", "known_ckd", "stroke_day", "mi_day", "heart_failure_day", "bp_response", "bp_white_coat_sbp",
              "bp_arm_diff", "bp_arm",
              "adherence", "repeat_days", "rx_drug", "rx_level", "rx_course", "rx_stopped", "rx_stop_day",
-             "sample_acr", "sample_egfr")
+             "sample_acr", "sample_egfr", "known_af", "reg_known")
     truth = ("hypertension_truth", "decision_truth")
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
@@ -72,6 +73,8 @@ class Hypertension(Pathway):
         self.th, self.fu, self.staffing = cfg["thresholds"], cfg["follow_up"], cfg["review_staff"]
         self.hbpm_start = dates.to_days(self.fu["hbpm_review_start"])
         self.postural = cfg["postural"]
+        names = [c.name for c in onset.load()[1]]  # registers whose own care may bring a beta-blocker
+        self.own_bb_cols = [names.index(n) for n in ("chd", "heart_failure")]
         self.stopping = cfg["stopping_by_age"]
         self.record, self.rx, self.vitals, self.labs, self.contacts = sim.record, sim.rx, sim.vitals, sim.labs, sim.contacts
         self.decisions = TruthRows("pat", "day", "decision", "drug", "rule")

@@ -144,6 +144,15 @@ def step4(h: "Hypertension", pos: np.ndarray, day, potassium: np.ndarray, step) 
         h.decide(sel, sd, "add", name, "1.4.49 K+ > 4.5")
 
 
+def beta_blocker_indication(h: "Hypertension", pos: np.ndarray, day) -> np.ndarray:
+    """Which of `pos` have, by `day`, a condition calling for a beta-blocker of its own: an MI or heart failure (events),
+    angina or ischaemic heart disease or heart failure (registers), or AF."""
+    s, day = h.s, np.broadcast_to(day, len(pos))
+    known = lambda d: (d >= 0) & (d <= day)  # noqa: E731
+    return (known(s.mi_day[pos]) | known(s.heart_failure_day[pos]) | (s.known_af[pos] <= day)
+            | (s.reg_known[pos][:, h.own_bb_cols] <= day[:, None]).any(axis=1))
+
+
 def step_up(h: "Hypertension", pos: np.ndarray, day, diabetic_on: np.ndarray | None = None,
             bloods: list[Monitoring] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The next class for each of `pos` (1.4.41-1.4.45): adds A, C or D; returns (positions due step 4,
@@ -155,9 +164,10 @@ def step_up(h: "Hypertension", pos: np.ndarray, day, diabetic_on: np.ndarray | N
     nxt = ng136.next_class(drug[:, 0] >= 0, drug[:, 1] >= 0, drug[:, 2] >= 0, s.black[pos], diabetic, day,
                            no_c=s.no_ccb[pos], no_a=s.no_acei_arb[pos])
     on_s4 = drug[:, 3] >= 0
-    # a beta-blocker begun after an MI (the registers' care after the event) is not a step of hypertension care: A, C
-    # and D are still added before step 4 (NG136 1.4.45); it stands in for step 4's beta-blocker when that comes
-    after_mi = (drug[:, 3] == h.rx.meds.index["bisoprolol"]) & (s.mi_day[pos] >= 0) & (s.mi_day[pos] <= day)
+    # a beta-blocker for its own indication (after an MI; angina, heart failure or AF: the registers' care) is not a
+    # step of hypertension care: A, C and D are still added before step 4 (NG136 1.4.45); it stands in for step 4's
+    # beta-blocker when that comes
+    after_mi = (drug[:, 3] == h.rx.meds.index["bisoprolol"]) & beta_blocker_indication(h, pos, day)
     mine = bloods is None
     bloods = [] if mine else bloods
     for c in ("A", "C", "D"):
