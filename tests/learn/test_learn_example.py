@@ -24,7 +24,8 @@ def test_the_worked_example_runs_and_says_what_the_text_says():
     # coincidences on a coarse table (see the page): a handful at most, and nothing linkable
     assert ns["p"]["exact_copy_share_synthetic"] < 0.005 and ns["p"]["linkability"]["risk"] < 0.05
     assert s["trtr_auc"] - s["tstr_auc"] <= 0.05
-    # against the truth: the latent's states separate truly hypertensive people from the rest
+    # against the truth: the latent's states separate truly hypertensive people from the rest (a state with few, and
+    # one with several times as many; the shares move with the practice's content: 0.13-0.73, then 0.10-0.52)
     share = ns["by_state"]["mean"]
-    assert share.min() < 0.2 and share.max() > 0.5, share
+    assert share.min() < 0.2 and share.max() > 2.5 * share.min(), share
     assert not (ns["synth"].query("gender == 'F'")["impot"] == 1).any()
