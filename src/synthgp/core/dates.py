@@ -27,3 +27,9 @@ def month_of(days: np.ndarray) -> np.ndarray:
 def arrow(days: np.ndarray, missing: np.ndarray | None = None) -> pa.Array:
     """date32 array from day numbers; `missing` marks nulls."""
     return pa.array(np.asarray(days, dtype=np.int32), type=pa.date32(), mask=missing)
+
+
+def happened_by(event_day, day):
+    """Whether an event's day (a day number, negative where there is none) falls on or before `day`."""
+    event_day = np.asarray(event_day)
+    return (event_day >= 0) & (event_day <= day)

@@ -108,11 +108,8 @@ class Covid(Pathway):
         """In a clinical risk group, as the record shows it on `day` (as the flu programme's groups)."""
         s = self.s
 
-        def known(event):
-            return (event[pos] >= 0) & (event[pos] <= day)
-
-        return ((s.known_type2[pos] <= day) | s.rf_type1[pos] | (s.known_ckd[pos] <= day) | known(s.stroke_day)
-                | known(s.mi_day) | known(s.heart_failure_day) | s.rf_corticosteroids[pos]
+        return ((s.known_type2[pos] <= day) | s.rf_type1[pos] | (s.known_ckd[pos] <= day) | dates.happened_by(s.stroke_day[pos], day)
+                | dates.happened_by(s.mi_day[pos], day) | dates.happened_by(s.heart_failure_day[pos], day) | s.rf_corticosteroids[pos]
                 | (self.sim.life.bmi_at(pos, day) >= 40))
 
     def extremely_vulnerable(self, pos: np.ndarray, day) -> np.ndarray:

@@ -97,11 +97,8 @@ class Flu(Pathway):
         s, e, day, y = self.s, self.cfg["eligibility"], season.start, season.year
         # aged 65 or over on 31 March: born on or before that day 65 years earlier (calendar age)
         born_by = _day(dt.date(y + 1 - e["age_from"], e["age_by_month"], e["age_by_day"]))
-        def known(event: np.ndarray) -> np.ndarray:
-            return (event[pos] >= 0) & (event[pos] <= day)
-
-        risk = ((s.known_type2[pos] <= day) | s.rf_type1[pos] | (s.known_ckd[pos] <= day) | known(s.stroke_day)
-                | known(s.mi_day) | known(s.heart_failure_day) | s.rf_corticosteroids[pos])
+        risk = ((s.known_type2[pos] <= day) | s.rf_type1[pos] | (s.known_ckd[pos] <= day) | dates.happened_by(s.stroke_day[pos], day)
+                | dates.happened_by(s.mi_day[pos], day) | dates.happened_by(s.heart_failure_day[pos], day) | s.rf_corticosteroids[pos])
         if y >= e["morbid_obesity_from_season"]:
             risk |= self.sim.life.bmi_at(pos, day) >= e["morbid_obesity_bmi"]
         group = np.where(s.dob[pos] <= born_by, 0, np.where(risk, 1, -1))

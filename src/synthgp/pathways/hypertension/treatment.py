@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from synthgp.clinical import ng136
+from synthgp.core import dates
 from synthgp.engine.sim import YEAR
 
 if TYPE_CHECKING:
@@ -148,8 +149,7 @@ def beta_blocker_indication(h: "Hypertension", pos: np.ndarray, day) -> np.ndarr
     """Which of `pos` have, by `day`, a condition calling for a beta-blocker of its own: an MI or heart failure (events),
     angina or ischaemic heart disease or heart failure (registers), or AF."""
     s, day = h.s, np.broadcast_to(day, len(pos))
-    known = lambda d: (d >= 0) & (d <= day)  # noqa: E731
-    return (known(s.mi_day[pos]) | known(s.heart_failure_day[pos]) | (s.known_af[pos] <= day)
+    return (dates.happened_by(s.mi_day[pos], day) | dates.happened_by(s.heart_failure_day[pos], day) | (s.known_af[pos] <= day)
             | (s.reg_known[pos][:, h.own_bb_cols] <= day[:, None]).any(axis=1))
 
 
@@ -167,15 +167,15 @@ def step_up(h: "Hypertension", pos: np.ndarray, day, diabetic_on: np.ndarray | N
     # a beta-blocker for its own indication (after an MI; angina, heart failure or AF: the registers' care) is not a
     # step of hypertension care: A, C and D are still added before step 4 (NG136 1.4.45); it stands in for step 4's
     # beta-blocker when that comes
-    after_mi = (drug[:, 3] == h.rx.meds.index["bisoprolol"]) & beta_blocker_indication(h, pos, day)
+    own_bb = (drug[:, 3] == h.rx.meds.index["bisoprolol"]) & beta_blocker_indication(h, pos, day)
     mine = bloods is None
     bloods = [] if mine else bloods
     for c in ("A", "C", "D"):
-        sel = (nxt == c) & ~(on_s4 & ~after_mi)
+        sel = (nxt == c) & ~(on_s4 & ~own_bb)
         add_class(h, pos[sel], c, _each(day, sel), STEP_UP, bloods)
     if mine:
         monitor_all(h, bloods)
-    return (nxt == "4") & ~on_s4, on_s4 & (~after_mi | (nxt == "4"))
+    return (nxt == "4") & ~on_s4, on_s4 & (~own_bb | (nxt == "4"))
 
 
 def refer(h: "Hypertension", pos: np.ndarray, day, urgency: int, rule: str) -> None:

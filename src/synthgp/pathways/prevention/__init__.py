@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from synthgp.core import reference
+from synthgp.core import dates, reference
 from synthgp.engine.component import Pathway
 from synthgp.engine.sim import YEAR
 from synthgp.pathways.prevention import screening, vaccines
@@ -102,10 +102,8 @@ class Prevention(Pathway):
         """A clinical risk group for PPV23 the record shows: diabetes, CKD 3-5, heart failure, coronary heart
         disease (an MI), long-term oral corticosteroids."""
         s = self.s
-        def known(event: np.ndarray) -> np.ndarray:
-            return (event[pos] >= 0) & (event[pos] <= day)
-        return ((s.known_type2[pos] <= day) | s.rf_type1[pos] | (s.known_ckd[pos] <= day) | known(s.heart_failure_day)
-                | known(s.mi_day) | s.rf_corticosteroids[pos])
+        return ((s.known_type2[pos] <= day) | s.rf_type1[pos] | (s.known_ckd[pos] <= day) | dates.happened_by(s.heart_failure_day[pos], day)
+                | dates.happened_by(s.mi_day[pos], day) | s.rf_corticosteroids[pos])
 
     def _give(self, sim: "Sim", kind: str, pos: np.ndarray, day: np.ndarray, step: int, transferred: bool = False) -> None:
         """A nurse's vaccination of `kind` (ppv, shx1: Zostavax or first Shingrix dose, shx2) on `day`; or one
