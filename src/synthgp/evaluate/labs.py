@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 
 from synthgp.core import codes
+from synthgp.evaluate.sampling import Share
 
 ANAEMIA_BANDS = (("women 18-49", 2, 18, 50), ("men 65-74", 1, 65, 75), ("women 65-74", 2, 65, 75),
                  ("men 85+", 1, 85, 200), ("women 85+", 2, 85, 200))  # (part, gender, from age, below age)
@@ -44,7 +45,7 @@ def anaemia_prevalence(con: duckdb.DuckDBPyConnection, end: dt.date) -> dict[str
         n = sum(c for g, a, c, _ in rows if g == sex and lo <= a < hi)
         k = sum(x for g, a, _, x in rows if g == sex and lo <= a < hi)
         if n:
-            out[part] = k / n
+            out[part] = Share(k / n, n)
     return out
 
 

@@ -181,7 +181,7 @@ def evaluate(out: Path) -> dict[str, Any]:
     report["calibration"] = [
         {"id": r.id, "what": r.what, "part": r.part, "target": list(r.target) if isinstance(r.target, tuple) else r.target,
          "generated": r.generated, "tolerance": r.tolerance, "relative": r.relative, "role": r.role,
-         "source": r.source, "passed": r.passed} for r in rows]
+         "source": r.source, "passed": r.passed, "status": r.status, "n": r.n, "noise": r.noise} for r in rows]
     report["summary"] = summary(report)
     report["timings_s"] = timings
     return html.json_ready(report)
@@ -192,6 +192,7 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
     viol = {k: v for k, v in report["integrity"].items() if v}
     return {
         "calibration_passed": sum(r["passed"] for r in cal), "calibration_figures": len(cal),
+        "calibration_noise": sum(r["status"] == "noise" for r in cal),
         "validation_passed": sum(r["passed"] for r in cal if r["role"] == "validation"),
         "validation_figures": sum(r["role"] == "validation" for r in cal),
         "integrity_violations": sum(viol.values()), "integrity_failed_checks": sorted(viol),

@@ -30,6 +30,7 @@ from typing import Any
 import duckdb
 
 from synthgp.core import codes
+from synthgp.evaluate.sampling import share
 
 SCREENED = codes.sql("cervical_screening_done")
 BMI = codes.sql("bmi")
@@ -52,7 +53,7 @@ def _share(con: duckdb.DuckDBPyConnection, end: dt.date, who: str, has: str) -> 
         SELECT count(*), count(*) FILTER (WHERE EXISTS (
             SELECT 1 FROM observation o JOIN medical_dictionary m USING (medcodeid) WHERE o.patid = l.patid AND {has}))
         FROM l WHERE {who}""", [end, end]).fetchone()
-    return k / n if n else None
+    return share(k / n, n) if n else None
 
 
 def _on_list_share(con: duckdb.DuckDBPyConnection, at: dt.date, since: dt.date, ids: str) -> float | None:
@@ -65,7 +66,7 @@ def _on_list_share(con: duckdb.DuckDBPyConnection, at: dt.date, since: dt.date, 
             SELECT 1 FROM observation o JOIN medical_dictionary m USING (medcodeid)
             WHERE o.patid = l.patid AND m.snomedctconceptid IN ({ids}) AND o.obsdate BETWEEN ?::DATE AND ?::DATE)) FROM l""",
                          [at, at, at, at, since, at]).fetchone()
-    return k / n if n else None
+    return share(k / n, n) if n else None
 
 
 def _smoking_first_year(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> float | None:
@@ -79,7 +80,7 @@ def _smoking_first_year(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.
             SELECT 1 FROM observation o JOIN medical_dictionary m USING (medcodeid) WHERE o.patid = j.patid
               AND m.snomedctconceptid IN ({SMOKING}) AND o.obsdate BETWEEN j.reg AND j.reg + INTERVAL 365 DAY)) FROM j""",
                          [start, end]).fetchone()
-    return k / n if n else None
+    return share(k / n, n) if n else None
 
 
 def _first_year_70(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dict[int, float] | None:
@@ -103,7 +104,7 @@ def _cohort_70(con: duckdb.DuckDBPyConnection, s: dt.date, e: dt.date) -> float 
             SELECT 1 FROM observation o JOIN medical_dictionary m USING (medcodeid)
             WHERE o.patid = c.patid AND m.cluster = 'IMM_SHINGLES' AND o.obsdate BETWEEN ?::DATE AND ?::DATE)) FROM c""",
                          [s, e, e, s, s, s, e]).fetchone()
-    return k / n if n else None
+    return share(k / n, n) if n else None
 
 
 def measure(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dict[str, Any]:

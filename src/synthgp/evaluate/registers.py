@@ -12,6 +12,8 @@ from typing import Any
 
 import duckdb
 
+from synthgp.evaluate.sampling import share
+
 # register -> (code clusters, youngest age counted in the denominator)
 REGISTERS: dict[str, tuple[tuple[str, ...], int]] = {
     "hypertension": (("HYP",), 0), "diabetes": (("DM",), 17), "asthma": (("AST",), 0), "copd": (("COPD",), 0),
@@ -45,9 +47,10 @@ FROM cur LEFT JOIN dx USING (patid)"""
 
 def prevalence(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
     """Each register as a share of the list of its ages on the end date."""
-    sel = ", ".join(f"avg({n}) FILTER (WHERE age >= {lo})" for n, (_, lo) in REGISTERS.items())
+    sel = ", ".join(f"avg({n}) FILTER (WHERE age >= {lo}), count(*) FILTER (WHERE age >= {lo})"
+                    for n, (_, lo) in REGISTERS.items())
     row = con.execute(f"SELECT {sel} FROM ({_flags_sql()})").fetchone()
-    return dict(zip(REGISTERS, row))
+    return {name: share(row[2 * i], row[2 * i + 1]) for i, name in enumerate(REGISTERS)}
 
 
 def multimorbidity(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -56,9 +59,9 @@ def multimorbidity(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     band = "CASE " + " ".join(f"WHEN age < {hi} THEN '{label}'" for _, hi, label in BANDS) + " END"
     rows = con.execute(f"""SELECT {band} AS band, avg(({count} >= 2)::INT), avg({count}), count(*)
                            FROM ({_flags_sql()}) GROUP BY 1""").fetchall()
-    whole = con.execute(f"SELECT avg(({count} >= 2)::INT) FROM ({_flags_sql()})").fetchone()[0]
-    return {"by_band": {b: v for b, v, _, _ in rows}, "mean_by_band": {b: m for b, _, m, _ in rows},
-            "people_by_band": {b: n for b, _, _, n in rows}, "all_ages": whole}
+    whole = con.execute(f"SELECT avg(({count} >= 2)::INT), count(*) FROM ({_flags_sql()})").fetchone()
+    return {"by_band": {b: share(v, n) for b, v, _, n in rows}, "mean_by_band": {b: m for b, _, m, _ in rows},
+            "people_by_band": {b: n for b, _, _, n in rows}, "all_ages": share(*whole)}
 
 
 def measure(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:

@@ -1,0 +1,38 @@
+"""How far a generated share can stray from its target by sampling alone, at the size of the run.
+
+A figure measured over a small group (a 0.4% register band of a few thousand people, women aged 85 and over) has a
+binomial standard error of sqrt(p(1-p)/n): at 20,000 patients it can exceed the figure's tolerance, which is sized
+for 200,000. `Share` carries the denominator with the value, so the calibration table can say whether a miss is
+within the noise of the run (`noise`) or a real one (`FAIL`). The strict within-tolerance test is unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+
+Z = 1.96  # two-sided 95%
+
+
+class Share(float):
+    """A proportion that knows how many people it was measured over."""
+
+    __slots__ = ("n",)
+
+    def __new__(cls, value: float, n: int) -> Share:
+        obj = super().__new__(cls, value)
+        obj.n = int(n)
+        return obj
+
+
+def share(value: float | None, n: int | None) -> Share | float | None:
+    """`Share(value, n)`, or the bare value when either is missing (no rows: nothing to carry)."""
+    if value is None or not n:
+        return value
+    return Share(value, n)
+
+
+def margin(p: float, n: int | None) -> float:
+    """Half-width of the 95% sampling interval of a share p measured over n people (0 when n is unknown)."""
+    if not n or not 0 <= p <= 1:
+        return 0.0
+    return Z * math.sqrt(p * (1 - p) / n)

@@ -1,0 +1,63 @@
+"""The calibration table's sampling margin (evaluate/sampling.py): a share carries its denominator, and a figure outside
+its tolerance is marked `noise` only when the miss is within the run's 95% sampling margin."""
+
+import math
+
+import duckdb
+import pytest
+
+from synthgp.evaluate import calibration
+from synthgp.evaluate.calibration import Row
+from synthgp.evaluate.sampling import Share, margin
+from tests.conftest import generate
+
+
+def row(generated, target=0.004, tolerance=0.25, relative=True, n=None) -> Row:
+    return Row(id="register_by_age", what="", part="20-29", target=target, generated=generated, tolerance=tolerance,
+               role="calibration", source="", relative=relative, n=n)
+
+
+def test_margin_is_the_binomial_interval():
+    assert margin(0.004, 2_600) == pytest.approx(1.96 * math.sqrt(0.004 * 0.996 / 2_600))
+    assert margin(0.5, None) == 0 and margin(0.5, 0) == 0
+
+
+def test_status_pass_noise_fail():
+    # 0.004 +- 25% is 0.003-0.005; at 2,600 people the margin is 0.0024, so 0.002 is noise, 0.0005 below it fails
+    assert row(0.0045, n=2_600).status == "pass"
+    assert row(0.002, n=2_600).status == "noise" and not row(0.002, n=2_600).passed
+    assert row(0.0002, n=2_600).status == "FAIL"
+    # the same miss over 260,000 people is a real one; and with no denominator there is no margin to allow
+    assert row(0.002, n=260_000).status == "FAIL"
+    assert row(0.002).status == "FAIL"
+    # a range widens at both ends by the margin of its middle; absolute tolerances likewise
+    r = Row(id="x", what="", part="", target=(0.67, 0.78), generated=0.80, tolerance=None, role="calibration",
+            source="", n=400)
+    assert r.status == "noise" and Row(**{**r.__dict__, "n": 40_000}).status == "FAIL"
+    assert row(0.62, target=0.56, tolerance=0.05, relative=False, n=500).status == "noise"
+
+
+def test_share_is_a_float_with_its_denominator():
+    s = Share(0.25, 40)
+    assert s == 0.25 and s * 4 == 1.0 and s.n == 40 and isinstance(s, float)
+
+
+def test_a_small_practice_marks_shares_with_their_people(tmp_path):
+    """A real 3,000-patient practice: the register bands carry the number of people in each band, counted here
+    again from the record, and the table marks any miss within noise as `noise`."""
+    out = generate(tmp_path / "out", 3_000, seed=7)
+    rows = [r for r in calibration.for_output(out) if r.id == "register_by_age"]
+    assert len(rows) == 7 and all(r.n for r in rows)
+    con = duckdb.connect(str(out / "synthgp.duckdb"), read_only=True)
+    end = con.execute("SELECT max(lcd) FROM practice").fetchone()[0]
+    n_20s = con.execute("""SELECT count(*) FROM patient p JOIN person_truth t USING (patid)
+        WHERE p.regenddate IS NULL AND p.cprd_ddate IS NULL AND p.patienttypeid = 3
+          AND date_diff('year', t.date_of_birth, ?::DATE) - (strftime(t.date_of_birth, '%m%d') > strftime(?::DATE, '%m%d'))::INT
+              BETWEEN 20 AND 29""", [end, end]).fetchone()[0]
+    con.close()
+    assert rows[0].n == n_20s
+    for r in rows:
+        assert r.status == ("pass" if r.passed else "noise" if abs(r.generated - r.target) <= 0.25 * r.target + r.noise
+                            else "FAIL")
+    table = calibration.format_table(calibration.for_output(out), 3_000)
+    assert "sampling noise" in table and " noise " in table.splitlines()[0]
