@@ -226,16 +226,16 @@ class Childhood(Pathway):
         sel = (day >= month.day0) & (day < month.day1) & (day >= self.s.first[kids]) & (day <= self.s.lst[kids])
         return kids[sel], day[sel]
 
-    def _weekday(self, sim: "Sim", day: np.ndarray) -> np.ndarray:
-        move = getattr(sim.contacts, "weekday", None)  # the consult part's working-day rule, where present
-        return day if move is None else move(day)
+    def _weekday(self, sim: "Sim", day: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        move = getattr(sim.contacts, "weekday", None)  # the consult part's working-day rule for a clinic, where present
+        return day if move is None else move(day, pos)
 
     def vaccinate(self, sim: "Sim", month: "Month") -> None:
         """This month's immunisation clinics: a practice nurse gives each visit's vaccines."""
         for v in range(len(self.visits)):
             pos, day = self._due(sim, month, self.s.child_visit_day[:, v])
             if len(pos):
-                day = self._weekday(sim, day)
+                day = self._weekday(sim, day, pos)
                 cons = sim.contacts.book(pos, day, "nurse", "childhood.imm", month.m, "Clinic")
                 self._give(sim, pos, day, v, cons)
 
@@ -262,7 +262,7 @@ class Childhood(Pathway):
                 continue  # the month is outside the season (September to January, a weekend into February)
             pos, day = self._due(sim, month, self.s.child_flu_day[:, k])
             if len(pos):
-                day = self._weekday(sim, day)
+                day = self._weekday(sim, day, pos)
                 cons = sim.contacts.book(pos, day, "nurse", "childhood.flu", month.m, "Clinic")
                 rec.observation(pos, day, rec.code("flu_vaccination"), cons=cons, obstype=rec.obstype("Immunisation"))
 
@@ -272,7 +272,7 @@ class Childhood(Pathway):
         if not len(pos):
             return
         rec, b = sim.record, self.cfg["baby_check"]
-        day = self._weekday(sim, day)
+        day = self._weekday(sim, day, pos)
         cons = sim.contacts.book(pos, day, "gp", "childhood.check", month.m, "Face to face consultation")
         rec.observation(pos, day, rec.code("baby_check"), cons=cons, obstype=rec.obstype("Observation"))
         months = (day - self.s.dob[pos]) / (365.25 / 12)
