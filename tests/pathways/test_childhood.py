@@ -6,10 +6,9 @@ import pytest
 
 from synthgp import pathways
 from synthgp.core import codes, dates, reference
+from synthgp.core.ids import PATID_MULT
 from synthgp.engine.sim import MONTH, YEAR, Month
 from synthgp.pathways.childhood import NEVER, Childhood, delay_cdf, financial_year, schedule
-
-from synthgp.core.ids import PATID_MULT
 
 from tests.engine.build import day, emitted, get, make_sim, person, put
 
@@ -288,7 +287,7 @@ def test_mothers_postnatal_check_follows_births_at_the_published_rates():
     born = sim.start + (sim.end - sim.start) // 2 - int(32 * YEAR)
     person(sim, pos, age=0.0, on=born)
     put(sim, pos, male=pos % 2 == 1, first_allowed=sim.start, ent=sim.start, lst=sim.end, first=sim.start)
-    checks, births = [], []
+    births = []
     m = 0
     while sim.start + int(round(m * MONTH)) <= sim.end:
         day0, day1 = sim.start + int(round(m * MONTH)), min(sim.start + int(round((m + 1) * MONTH)), sim.end + 1)
