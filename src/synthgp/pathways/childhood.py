@@ -230,7 +230,7 @@ class Childhood(Pathway):
         sel = (day >= month.day0) & (day < month.day1) & (day >= self.s.first[kids]) & (day <= self.s.lst[kids])
         return kids[sel], day[sel]
 
-    def _weekday(self, sim: "Sim", day: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    def _weekday(self, sim: "Sim", day: np.ndarray, pos: np.ndarray | None) -> np.ndarray:
         move = getattr(sim.contacts, "weekday", None)  # the consult part's working-day rule for a clinic, where present
         return day if move is None else move(day, pos)
 
@@ -276,7 +276,8 @@ class Childhood(Pathway):
         if not len(pos):
             return
         rec, b = sim.record, self.cfg["baby_check"]
-        day = self._weekday(sim, day, pos)
+        held = self._weekday(sim, day, pos)  # spread over the next week; the next working day where that passes 8 weeks
+        day = np.where(held - self.s.dob[pos] > b["to_days"], self._weekday(sim, day, None), held)
         cons = sim.contacts.book(pos, day, "gp", "childhood.check", month.m, "Face to face consultation")
         rec.observation(pos, day, rec.code("baby_check"), cons=cons, obstype=rec.obstype("Observation"))
         months = (day - self.s.dob[pos]) / (365.25 / 12)
