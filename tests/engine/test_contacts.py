@@ -84,12 +84,32 @@ def test_bank_holidays_are_not_working_days():
     assert is_holiday(np.array([day(2020, 5, 8), day(2020, 5, 4)])).tolist() == [True, False]  # VE Day moved
 
 
-def test_a_weekend_booking_moves_to_the_monday_after():
+def test_weekend_bookings_spread_evenly_over_the_next_working_week():
+    """A clinic due on a Saturday or Sunday goes to one of the next five working days, each about a fifth (so Monday
+    is not the week's busiest day by the weekend's bookings); a working day's booking stays; urgent care (no pos)
+    still takes the next working day."""
     sim = make_sim()
-    person(sim, [3, 4], age=50, on=ON)
-    saturday = day(2017, 9, 16)
-    sim.contacts.book(np.array([3, 4]), np.array([saturday, saturday + 1]), "gp", "test", 0, "Clinic")
-    assert emitted(sim, "cons")["day"].tolist() == [saturday + 2, saturday + 2]
+    pos = np.arange(sim.n)
+    person(sim, pos, age=50, on=ON)
+    saturday = day(2017, 9, 16)  # the next five working days are 18-22 September (no bank holiday)
+    got = []
+    for k in range(40):  # 40 weekends of bookings for everyone
+        d = saturday + 7 * k + (pos % 2)
+        sat = d - (d - saturday) % 7
+        moved = sim.contacts.weekday(d, pos)
+        assert (moved > d).all() and (moved - sat <= 13).all()
+        got.append(weekday(moved))
+    got = np.concatenate(got)
+    assert not (got >= 5).any()
+    share = np.bincount(got, minlength=5)[:5] / len(got)
+    se = np.sqrt(0.2 * 0.8 / len(got))
+    assert np.abs(share - 0.2).max() < 4 * se, share  # four standard errors: the draw is uniform over five days
+    wednesday = saturday + 4
+    assert (sim.contacts.weekday(np.full(sim.n, wednesday), pos) == wednesday).all()
+    assert sim.contacts.weekday(np.array([saturday, saturday + 1])).tolist() == [saturday + 2, saturday + 2]
+    keys = sim.contacts.book(pos[:50], np.full(50, saturday), "gp", "test", 0, "Clinic")
+    held = emitted(sim, "cons")["day"]
+    assert len(keys) == 50 and ((held >= saturday + 2) & (held <= saturday + 6)).all() and len(np.unique(held)) > 1
 
 
 def test_poisson_counts_have_the_mean_and_variance_asked_for():
@@ -233,4 +253,6 @@ def test_an_entry_at_a_booking_moved_off_a_weekend_takes_the_consultations_day()
     sim.record.observation(np.array([3]), np.array([saturday]), code)  # at no consultation: its own day
     sim.record.blood_pressure(np.array([3]), np.array([saturday]), [150.0], [90.0], k[:1])
     obs = emitted(sim, "obs")
-    assert obs["day"].tolist() == [saturday + 2, saturday - 1, saturday, saturday + 2, saturday + 2]
+    held = emitted(sim, "cons")["day"][0]
+    assert saturday + 2 <= held <= saturday + 6
+    assert obs["day"].tolist() == [held, saturday - 1, saturday, held, held]

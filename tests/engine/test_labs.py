@@ -262,3 +262,35 @@ def test_the_egfr_hook_is_called_with_every_samples_reported_egfr_and_potassium(
     assert len(seen) == 1
     p, d, egfr, k = seen[0]
     assert p.tolist() == pos.tolist() and (d == ON).all() and np.array_equal(egfr, r["egfr"]) and np.array_equal(k, r["k"])
+
+
+def test_childrens_results_carry_the_childrens_range_of_their_age_and_sit_inside_it():
+    """Children of 1, 4 and 9 (and young people of 14) get the [labs.child_ranges] range of their age band for the
+    counts, ALP and albumin (the adult range from the band's end: 12 for the counts, 16 for ALP), both sexes; their
+    results are healthy children's, so about 95% inside the range (at least 85% of 30 at a fixed seed), where the
+    adults' ALP (30-130 U/L) would flag nearly every child's high."""
+    child = CFG["labs"]["child_ranges"]
+    n = 30  # the test sim's 120 positions
+    sim = lab_sim(range(4 * n))
+    pos = np.arange(4 * n)
+    ages = np.repeat([1.0, 4.0, 9.0, 14.0], n)
+    put(sim, pos, dob=ON - np.round(ages * 365.25).astype(np.int64), male=pos % 2 == 0)
+    for panel in ("fbc", "lft"):
+        sim.labs.order(pos, ON, panel)
+    for key, band in (("haemoglobin", [0, 1, 2, None]), ("mcv", [0, 1, 2, None]), ("platelet_count", [0, 1, 2, None]),
+                      ("white_cell_count", [0, 1, 2, None]), ("alp", [0, 0, 0, 0]), ("albumin", [0, 0, 0, 0])):
+        row = emitted(sim, "obs", code=key)
+        assert row["pat"].tolist() == pos.tolist(), key
+        for a, b in enumerate(band):
+            sel = slice(a * n, (a + 1) * n)
+            if b is None:  # 14: the adult range (haemoglobin's by sex)
+                adult = CFG["labs"]["ranges"][key]
+                female = pos[sel] % 2 == 1
+                assert (row["low"][sel] == np.where(female, adult.get("low_female", adult["low"]), adult["low"])).all(), key
+                continue
+            lo, hi = child[key]["low"][b], child[key]["high"][b]
+            assert (row["low"][sel] == lo).all() and (row["high"][sel] == hi).all(), (key, a)
+            inside = ((row["value"][sel] >= lo) & (row["value"][sel] <= hi)).mean()
+            assert inside >= 0.85, (key, a, inside)
+    alp = emitted(sim, "obs", code="alp")["value"]
+    assert (alp > CFG["labs"]["ranges"]["alp"]["high"]).mean() > 0.9  # children's ALP is above the adults' range

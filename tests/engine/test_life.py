@@ -136,9 +136,14 @@ def test_history_records_bmi_and_smoking_at_the_history_day_of_those_who_enter_a
     assert np.isin(missed, adults[joined]).all() and len(missed) < joined.sum() / 2
     adults = adults[np.isin(adults, bmi["pat"])]
     assert bmi["pat"].tolist() == adults.tolist()
-    # the new-patient check is booked on a working day: a weekend history day moves to the Monday after
+    # the new-patient check is booked on a working day: a history day on a closed day moves to one of the next five
+    # working days (contacts.weekday with pos), never earlier (a weighing at no consultation keeps its day)
     hd_all = get(sim, "history_day")[adults]
-    assert ((bmi["day"] == hd_all) | (bmi["day"] == to_working_day(hd_all))).all()
+    moved = bmi["day"] != hd_all
+    assert (to_working_day(hd_all[~moved]) == hd_all[~moved]).mean() > 0.6
+    assert ((bmi["day"][moved] > hd_all[moved]) & (bmi["day"][moved] <= hd_all[moved] + 13)).all()
+    assert (to_working_day(bmi["day"][moved]) == bmi["day"][moved]).all()
+    assert len(np.unique(bmi["day"][moved] - to_working_day(hd_all[moved]))) > 2  # spread, not all the next day
     # a weighing varies about the true weight (data/prevention.toml [bmi] weighing_sd, capped at 3 sd)
     assert np.allclose(bmi["value"], sim.life.bmi_at(adults, sim.ent[adults]), rtol=0.05, atol=0.05)
     hd = get(sim, "history_day")[adults]

@@ -6,10 +6,13 @@ import pytest
 
 from synthgp import pathways
 from synthgp.core import codes, dates, reference
+from synthgp.core.ids import PATID_MULT
 from synthgp.engine.sim import MONTH, YEAR, Month
 from synthgp.pathways.childhood import NEVER, Childhood, delay_cdf, financial_year, schedule
 
 from tests.engine.build import day, emitted, get, make_sim, person, put
+
+JOBS = reference.toml("aurum_lookups.toml")["JobCat"]["job_keys"]
 
 VISITS, DOSES = schedule()
 VISIT = {v.key: i for i, v in enumerate(VISITS)}
@@ -268,3 +271,62 @@ def test_childrens_flu_by_season_age_and_uptake():
         assert got == pytest.approx(f["uptake"][k], abs=0.06), year
     assert flu["day"].min() >= day(2013, 9, 1), "children's flu before the programme started"
     assert set(dates.month_of(flu["day"])) <= {9, 10, 11, 12, 1, 2}  # September to January (a weekend into February)
+
+
+# ------------------------------------------------------------ the mother's postnatal check
+
+
+def test_mothers_postnatal_check_follows_births_at_the_published_rates():
+    """Women born on one day (and men of the same age) over the study, from their early twenties to their forties:
+    births at immunisation.toml's rate for each month's age band (within 4 Poisson SEs and 2%), none within gap_days
+    of the last, and a GP's face-to-face postnatal check on a working day 35-90 days after (a closed day's booking up
+    to 13 days later) for about the bands' shares (Li et al. 2021: 56-67%), none for men; a fixed seed."""
+    c = reference.toml("immunisation.toml")["mother_check"]
+    sim = child_sim(4000, seed=3)
+    pos = sim.everyone
+    born = sim.start + (sim.end - sim.start) // 2 - int(32 * YEAR)
+    person(sim, pos, age=0.0, on=born)
+    put(sim, pos, male=pos % 2 == 1, first_allowed=sim.start, ent=sim.start, lst=sim.end, first=sim.start)
+    births = []
+    m = 0
+    while sim.start + int(round(m * MONTH)) <= sim.end:
+        day0, day1 = sim.start + int(round(m * MONTH)), min(sim.start + int(round((m + 1) * MONTH)), sim.end + 1)
+        month = Month(m, day0, day1, pos)
+        month.all, month.all_vday, month.all_age = pos, np.full(len(pos), day0), (day0 - born) / YEAR * np.ones(len(pos))
+        before = get(sim, "last_birth").copy()
+        sim.childhood.postnatal(sim, month)
+        new = np.flatnonzero(get(sim, "last_birth") != before)
+        births.append((new, get(sim, "last_birth")[new]))
+        m += 1
+    obs = emitted(sim, "obs", code="postnatal_check")
+    cons = emitted(sim, "cons")
+    assert not (get(sim, "male")[obs["pat"]]).any() and not any((get(sim, "male")[b[0]]).any() for b in births)
+    women_years = (pos % 2 == 0).sum() * (sim.end - sim.start) / YEAR
+    ages = (np.arange(m) * MONTH + sim.start - born) / YEAR  # each month's age
+    n_births = sum(len(b[0]) for b in births)
+    assert ages[0] < 25 and ages[-1] >= 40  # the women pass through the bands from 20-24 to 40-44
+    # births per woman-year over all months (the bands on either side at their own rates)
+    expect = women_years * sum(np.asarray(c["births_per_year"])[np.clip(np.searchsorted(c["ages"], a, "right") - 1, 0, 5)]
+                               for a in ages) / m
+    assert abs(n_births - expect) < 4 * np.sqrt(expect) + 0.02 * expect, (n_births, expect)
+    last = {}
+    for who, when in births:
+        for p, d in zip(who, when):
+            assert d - last.get(p, -10**9) >= c["gap_days"]
+            last[p] = d
+    # each check 35-90 days after that woman's latest birth before it, by a GP, face to face, on a working day
+    birth_of = {}
+    for who, when in births:
+        for p, d in zip(who, when):
+            birth_of.setdefault(p, []).append(d)
+    gaps = [obs["day"][i] - max(d for d in birth_of[p] if d < obs["day"][i]) for i, p in enumerate(obs["pat"])]
+    assert min(gaps) >= 35 and max(gaps) <= 90 + 13  # a check due on a closed day moves up to 13 days on
+    assert ((obs["day"] + 3) % 7 < 5).all()  # a working day
+    at = np.isin(np.arange(len(cons["pat"])), obs["cons"])
+    assert at.sum() == len(obs["pat"]) and (cons["source"][at] == sim.record.source("Face to face consultation")).all()
+    gp, prac = JOBS.index("gp"), sim.state.array("practice")[cons["pat"][at]]
+    k = cons["staff"][at] // PATID_MULT
+    assert ((k >= sim.plan.staff_first[prac, gp]) & (k < sim.plan.staff_first[prac, gp] + sim.plan.staff_count[prac, gp])).all()
+    # the checked share: 65% at 30-34, 67% at 35-39, 60% at 25-29 (births weighted to 30-34)
+    share = len(obs["pat"]) / n_births
+    assert 0.58 < share < 0.70 and n_births > 300, (share, n_births)

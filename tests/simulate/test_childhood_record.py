@@ -56,3 +56,38 @@ def test_childhood_coverage_calibrates(south_west_200k):
     assert len(rows) == 8
     failed = [r for r in rows if not r.passed]
     assert not failed, calibration.format_table(failed)
+
+
+def test_postnatal_checks_are_womens_of_childbearing_age_by_a_gp_inside_registration(small):
+    """The mother's 6-8 week check: women only, aged 15-50 at it, by a GP at a face-to-face consultation on a working
+    day, inside registration and before death; about 0.6 births' worth a year per 100 women of 15-44 (ONS's general
+    fertility rate of 5.6% times the 62% checked, so 2.2-4.5 in a 20,000-patient record: a wide band for its few
+    hundred checks)."""
+    con = duckdb.connect(str(small / "synthgp.duckdb"), read_only=True)
+    try:
+        rows = con.execute(f"""
+            SELECT p.gender, date_diff('day', i.date_of_birth, o.obsdate) / 365.25, o.obsdate, p.regstartdate, p.regenddate,
+                   p.cprd_ddate, s.jobcatid, c.conssourceid, c.consdate
+            FROM observation o JOIN patient p USING (patid) JOIN patient_identity i USING (patid)
+            JOIN consultation c ON c.consid = o.consid AND c.patid = o.patid JOIN staff s ON s.staffid = c.staffid
+            WHERE o.medcodeid = {codes.medcode("postnatal_check")}""").fetchall()
+        woman_years = con.execute("""
+            SELECT sum(date_diff('day', greatest(p.regstartdate, i.date_of_birth + INTERVAL 15 YEAR, DATE '2015-01-01'),
+                                 least(coalesce(p.regenddate, DATE '2024-12-31'), coalesce(p.cprd_ddate, DATE '2024-12-31'),
+                                       i.date_of_birth + INTERVAL 45 YEAR, DATE '2024-12-31')) / 365.25)
+            FROM patient p JOIN patient_identity i USING (patid) WHERE p.gender = 2
+              AND least(coalesce(p.regenddate, DATE '2024-12-31'), coalesce(p.cprd_ddate, DATE '2024-12-31'),
+                        i.date_of_birth + INTERVAL 45 YEAR, DATE '2024-12-31')
+                  > greatest(p.regstartdate, i.date_of_birth + INTERVAL 15 YEAR, DATE '2015-01-01')""").fetchone()[0]
+        gp = con.execute("SELECT jobcatid FROM lookup_JobCat WHERE description = 'General Medical Practitioner'").fetchone()[0]
+    finally:
+        con.close()
+    assert len(rows) > 100
+    recent = 0
+    for gender, age, on, reg, regend, death, job, source, consdate in rows:
+        assert gender == 2 and 15 <= age < 50.5
+        assert reg <= on <= min(x for x in (regend, death, dt.date(2100, 1, 1)) if x is not None)
+        assert job == gp and source == 1 and on == consdate and on.weekday() < 5
+        recent += on >= dt.date(2015, 1, 1)
+    per_100 = 100 * recent / woman_years
+    assert 2.2 < per_100 < 4.5, per_100

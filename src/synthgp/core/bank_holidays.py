@@ -101,6 +101,15 @@ def to_working_day(day) -> np.ndarray:
     return day + np.where(inside, shift[np.clip(i, 0, len(shift) - 1)], weekend)
 
 
+def working_days_on(day, k) -> np.ndarray:
+    """The working day `k` working days after `to_working_day(day)` (k = 0: that day itself)."""
+    out = to_working_day(day)
+    k = np.broadcast_to(np.asarray(k, dtype=np.int64), out.shape)
+    for i in range(int(k.max()) if k.size else 0):
+        out = np.where(k > i, to_working_day(out + 1), out)
+    return out
+
+
 def to_working_day_before(day) -> np.ndarray:
     """`day`, or the last working day before it (for what must not come later). Outside 1974-2100 only
     weekends are skipped."""

@@ -115,7 +115,6 @@ class Care(_Strict):
     restart_after_stopping: float = Field(ge=0, le=1)
     refer_under40: float = Field(ge=0, le=1)
     step4_alpha_share: float = Field(ge=0, le=1)
-    telephone_share: float = Field(ge=0, le=1)
     diabetes_review_bp: float = Field(ge=0, le=1)
     acei_cough: float = Field(ge=0, le=1)
     condition_known_at_entry: float = Field(ge=0, le=1)

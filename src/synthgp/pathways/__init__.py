@@ -64,6 +64,7 @@ MONTHLY: list[tuple[str, str]] = [
     ("covid", "infect"),  # from February 2020: infections, tests, admissions, deaths
     ("covid", "vaccinate"),  # from December 2020: JCVI groups offered in order, doses given (after this month's deaths)
     ("childhood", "baby_check"),  # the 6-8 week check by a GP (children of every age: month.all)
+    ("childhood", "postnatal"),  # births to the list's women, the mother's 6-8 week check by a GP
     ("childhood", "vaccinate"),  # the routine immunisation schedule, by a practice nurse
     ("childhood", "flu"),  # from 2013/14: nasal flu vaccine for children aged 2 and 3
 ]

@@ -11,7 +11,8 @@ age COVER measures it (12 months, 24 months, 5 years) is the published figure of
 A visit is given promptly or late (data/immunisation.toml [timing]), never within four weeks of the last.
 
 Vaccinations are given by a practice nurse at an immunisation clinic; the baby check by a GP, with the
-baby's weight (WHO growth standards). A child who joins the practice after a visit brings the vaccinations
+baby's weight (WHO growth standards). Women of the list give birth at their age's rate, and a GP sees most mothers
+6-8 weeks after (the maternal postnatal check, data/immunisation.toml [mother_check]; not linked to a baby's record). A child who joins the practice after a visit brings the vaccinations
 given elsewhere as transferred history (dated as given, entered after registration). Nothing is recorded
 after death or leaving.
 """
@@ -94,7 +95,9 @@ class Childhood(Pathway):
     all_ages = True
     fields = {"child_visit_day": "day each immunisation visit is attended (one column per visit), or NEVER",
               "baby_check_day": "day of the 6-8 week baby check, or NEVER",
-              "child_flu_day": "day of each season's nasal flu vaccination (one column per season), or NEVER"}
+              "child_flu_day": "day of each season's nasal flu vaccination (one column per season), or NEVER",
+              "last_birth": "day a woman last gave birth (in the simulated months), or -NEVER",
+              "mother_check_day": "day of her pending 6-8 week postnatal check, or NEVER"}
     reads = ("dob", "male", "imd", "first_allowed", "first", "lst")
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
@@ -102,7 +105,8 @@ class Childhood(Pathway):
         n_seasons = len(reference.toml("immunisation.toml")["child_flu"]["season"])
         return {"child_visit_day": np.full((sim.n, n_visits), NEVER, dtype=np.int64),
                 "baby_check_day": np.full(sim.n, NEVER, dtype=np.int64),
-                "child_flu_day": np.full((sim.n, n_seasons), NEVER, dtype=np.int64)}
+                "child_flu_day": np.full((sim.n, n_seasons), NEVER, dtype=np.int64),
+                "last_birth": np.full(sim.n, -NEVER, dtype=np.int64), "mother_check_day": np.full(sim.n, NEVER, dtype=np.int64)}
 
     def bind(self, sim: "Sim") -> None:
         super().bind(sim)
@@ -226,16 +230,16 @@ class Childhood(Pathway):
         sel = (day >= month.day0) & (day < month.day1) & (day >= self.s.first[kids]) & (day <= self.s.lst[kids])
         return kids[sel], day[sel]
 
-    def _weekday(self, sim: "Sim", day: np.ndarray) -> np.ndarray:
-        move = getattr(sim.contacts, "weekday", None)  # the consult part's working-day rule, where present
-        return day if move is None else move(day)
+    def _weekday(self, sim: "Sim", day: np.ndarray, pos: np.ndarray | None) -> np.ndarray:
+        move = getattr(sim.contacts, "weekday", None)  # the consult part's working-day rule for a clinic, where present
+        return day if move is None else move(day, pos)
 
     def vaccinate(self, sim: "Sim", month: "Month") -> None:
         """This month's immunisation clinics: a practice nurse gives each visit's vaccines."""
         for v in range(len(self.visits)):
             pos, day = self._due(sim, month, self.s.child_visit_day[:, v])
             if len(pos):
-                day = self._weekday(sim, day)
+                day = self._weekday(sim, day, pos)
                 cons = sim.contacts.book(pos, day, "nurse", "childhood.imm", month.m, "Clinic")
                 self._give(sim, pos, day, v, cons)
 
@@ -262,7 +266,7 @@ class Childhood(Pathway):
                 continue  # the month is outside the season (September to January, a weekend into February)
             pos, day = self._due(sim, month, self.s.child_flu_day[:, k])
             if len(pos):
-                day = self._weekday(sim, day)
+                day = self._weekday(sim, day, pos)
                 cons = sim.contacts.book(pos, day, "nurse", "childhood.flu", month.m, "Clinic")
                 rec.observation(pos, day, rec.code("flu_vaccination"), cons=cons, obstype=rec.obstype("Immunisation"))
 
@@ -272,7 +276,8 @@ class Childhood(Pathway):
         if not len(pos):
             return
         rec, b = sim.record, self.cfg["baby_check"]
-        day = self._weekday(sim, day)
+        held = self._weekday(sim, day, pos)  # spread over the next week; the next working day where that passes 8 weeks
+        day = np.where(held - self.s.dob[pos] > b["to_days"], self._weekday(sim, day, None), held)
         cons = sim.contacts.book(pos, day, "gp", "childhood.check", month.m, "Face to face consultation")
         rec.observation(pos, day, rec.code("baby_check"), cons=cons, obstype=rec.obstype("Observation"))
         months = (day - self.s.dob[pos]) / (365.25 / 12)
@@ -289,3 +294,37 @@ class Childhood(Pathway):
         cm = np.round(hmed + hsd * hz, 1)
         rec.observation(pos, day, rec.code("body_weight"), cons=cons, value=kg, unit=rec.unit("kg"), obstype=rec.obstype("Value"))
         rec.observation(pos, day, rec.code("head_circumference"), cons=cons, value=cm, unit=rec.unit("cm"), obstype=rec.obstype("Value"))
+
+    def postnatal(self, sim: "Sim", month: "Month") -> None:
+        """This month's births to the list's women (at their age band's rate, not within `gap_days` of the last), each
+        with a GP's postnatal check 5-13 weeks after for the share of her age band; and the checks due this month."""
+        c, s = self.cfg["mother_check"], self.s
+        ages = np.asarray(c["ages"], dtype=float)
+        pos, age = month.all, month.all_age
+        if len(age) != len(pos):  # a month built by hand, without everyone's ages
+            return
+        band = np.searchsorted(ages, age, side="right") - 1
+        w = np.flatnonzero(~s.male[pos] & (band >= 0) & (age < ages[-1] + 5))
+        pos, band = pos[w], band[w]
+        frac = (month.day1 - month.day0) / 365.25
+        born = sim.draws("mother.birth").uniform(pos, month.m) < np.asarray(c["births_per_year"])[band] * frac
+        pos, band = pos[born], band[born]
+        day = month.day0 + sim.draws("mother.birth.day").integers(pos, month.day1 - month.day0, month.m)
+        ok = (day - s.last_birth[pos] >= c["gap_days"]) & (day >= s.first[pos]) & (day <= s.lst[pos])
+        pos, band, day = pos[ok], band[ok], day[ok]
+        s.last_birth[pos] = day
+        seen = sim.draws("mother.check").uniform(pos, month.m) < np.asarray(c["share"])[band]
+        when = sim.draws("mother.check.when").categorical(pos, np.asarray(c["timing_share"]), month.m)
+        lo, hi = np.asarray(c["timing_days"]).T
+        after = lo[when] + sim.draws("mother.check.day").integers(pos, hi[when] - lo[when] + 1, month.m)
+        s.mother_check_day[pos[seen]] = day[seen] + after[seen]
+        due = month.all[(s.mother_check_day[month.all] >= month.day0) & (s.mother_check_day[month.all] < month.day1)]
+        day = s.mother_check_day[due]
+        s.mother_check_day[due] = NEVER
+        keep = day <= s.lst[due]
+        due, day = due[keep], day[keep]
+        if len(due):
+            day = self._weekday(sim, day, due)
+            cons = sim.contacts.book(due, day, "gp", "childhood.mother", month.m, "Face to face consultation")
+            sim.record.observation(due, day, sim.record.code("postnatal_check"), cons=cons,
+                                   obstype=sim.record.obstype("Observation"))

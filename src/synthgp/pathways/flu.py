@@ -168,7 +168,7 @@ class Flu(Pathway):
         due = due[s.flu_due[due] <= s.lst[due]]
         day, season = s.flu_due[due], s.flu_season[due]
         pharmacy = s.flu_place[due] == 1
-        day = np.where(pharmacy, day, sim.contacts.weekday(day))  # the practice's clinics run on working days
+        day = np.where(pharmacy, day, sim.contacts.weekday(day, due))  # the practice's clinics run on working days
         gp = due[~pharmacy]
         cons = sim.contacts.book(gp, day[~pharmacy], "nurse", "flu", month.m, "Clinic")
         rec.observation(gp, day[~pharmacy], rec.code("flu_vaccination"), cons=cons, obstype=rec.obstype("Immunisation"))

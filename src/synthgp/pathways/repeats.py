@@ -1,6 +1,7 @@
 """Long-term repeats of common medicines (data/repeats.toml): the PPI, analgesics (co-codamol, paracetamol, gabapentin,
 low-dose amitriptyline), maintenance antidepressants, contraceptive pills, HRT, allopurinol, tamsulosin, vitamin D,
-laxatives, hypnotics, glaucoma drops, propranolol and bladder antimuscarinics a real list carries beyond what the
+laxatives, hypnotics, glaucoma drops, propranolol, bladder antimuscarinics, an emollient and a topical steroid for
+eczema, a nasal steroid and an antihistamine for allergic rhinitis a real list carries beyond what the
 long-term-condition registers issue, and the type 2 diabetes medicines beyond metformin (for the register's members).
 
 Each person draws a propensity for each medicine once. They are on its repeat while the propensity is below the

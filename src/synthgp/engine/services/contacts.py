@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from synthgp.core import dates, reference
-from synthgp.core.bank_holidays import is_holiday, to_working_day
+from synthgp.core.bank_holidays import is_holiday, to_working_day, working_days_on
 from synthgp.core.ids import PATID_MULT
 from synthgp.engine.component import Service
 from synthgp.engine.sim import YEAR, Consults
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from synthgp.engine.sim import Month, Sim
 
 MAX_PER_MONTH = 12  # everyday consultations a person can have in a month (the Poisson tail beyond is cut)
+SPREAD_DAYS = 5  # a booking due on a closed day goes to one of the next this many working days, evenly
 
 
 def weekday(day):
@@ -170,18 +171,32 @@ class Contacts(Service):
         k = self.staff_first[prac, j] + self.sim.draws(f"staff.{purpose}").integers(pos, self.staff_count[prac, j], step)
         return k * PATID_MULT + self.pracid[pos]
 
-    @staticmethod
-    def weekday(day):
-        """`day` moved to a working day (a weekend day or bank holiday to the next working day)."""
-        return to_working_day(day)
+    def weekday(self, day, pos: np.ndarray | None = None):
+        """`day` moved to a working day. Without `pos` the next one (urgent care: what must not wait); with `pos`
+        (one each) a booked clinic: a day due on a weekend or bank holiday goes to one of the next SPREAD_DAYS working
+        days, evenly (a clinic list fills over the week, not all on the Monday), or to the next one where that would
+        fall after the person leaves or dies."""
+        if pos is None:
+            return to_working_day(day)
+        day = np.broadcast_to(np.asarray(day, dtype=np.int64), len(pos))
+        closed = to_working_day(day) != day
+        if not closed.any():
+            return day
+        out = day.copy()
+        p, d = pos[closed], day[closed]
+        k = self.sim.draws("contacts.spread").integers(p, SPREAD_DAYS, d)
+        moved = working_days_on(d, k)
+        out[closed] = np.where(moved <= self.s.lst[p], moved, to_working_day(d))
+        return out
 
     def book(self, pos: np.ndarray, day, job: str, purpose: str, step, source: str) -> np.ndarray:
-        """Book and hold a consultation with `job` for each of `pos` on `day`, moved to a working day (what
-        is recorded at it takes its day: `day_at`); returns their keys."""
+        """Book and hold a consultation with `job` for each of `pos` on `day`, moved to a working day (`weekday`
+        with `pos`: a closed day's bookings spread over the next week; what is recorded at it takes its day:
+        `day_at`); returns their keys."""
         if not len(pos):
             return np.empty(0, dtype=np.int64)
         day = np.broadcast_to(np.asarray(day, dtype=np.int64), len(pos))
-        held = to_working_day(day)
+        held = self.weekday(day, pos)
         keys = self.record.consultation(pos, held, self.staff(job, pos, purpose, step), self.record.source(source))
         moved = held != day
         if moved.any():

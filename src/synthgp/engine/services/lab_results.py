@@ -23,6 +23,35 @@ if TYPE_CHECKING:
     from synthgp.engine.sim import Sim
 
 NEVER = np.iinfo(np.int64).max // 4
+Z95 = 3.92  # a reference range's width in standard deviations (its central 95%)
+
+
+class ChildRanges:
+    """Children's reference ranges by age (data/labs.toml [labs.child_ranges]): `at(key, age)` gives (child, low,
+    high) for results of `key` at each age, child False from the last `until` on (the adult range applies)."""
+
+    def __init__(self, cfg: dict) -> None:
+        self.table = {}
+        for key, r in cfg["labs"].get("child_ranges", {}).items():
+            until, low, high = (np.asarray(r[k], dtype=float) for k in ("until", "low", "high"))
+            if key not in cfg["labs"]["ranges"] or not (len(until) == len(low) == len(high)) or (np.diff(until) <= 0).any() \
+                    or (low >= high).any():
+                raise ValueError(f"labs.toml [labs.child_ranges] {key}: a result of [labs.ranges], with rising `until` ages "
+                                 "and one low below one high for each")
+            self.table[key] = (until, low, high)
+
+    def at(self, key: str, age: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        age = np.asarray(age, dtype=float)
+        if key not in self.table:
+            return np.zeros(len(age), dtype=bool), np.full(len(age), np.nan), np.full(len(age), np.nan)
+        until, low, high = self.table[key]
+        i = np.minimum(np.searchsorted(until, age, side="right"), len(until) - 1)
+        return age < until[-1], low[i], high[i]
+
+    def healthy(self, key: str, value: np.ndarray, age: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """`value` with each child's replaced by a healthy child's: about the middle of the range, its width Z95 SDs."""
+        child, low, high = self.at(key, age)
+        return np.where(child, (low + high) / 2 + (high - low) / Z95 * z, value)
 
 
 def person_truth(sim: "Sim", cfg: dict) -> dict[str, np.ndarray]:
@@ -53,6 +82,7 @@ class Results:
         inv = NormalDist().inv_cdf  # the anaemia threshold of each sex and age band, on the propensity's scale
         self.cut = {sex: np.array([inv(p) for p in a[sex]]) for sex in ("male", "female")}
         self.mid_year = np.array([dates.to_days(dt.date(y, 7, 1)) for y in range(1900, 2100)])  # by year - 1900
+        self.child = ChildRanges(cfg)
         self.hypo_onset = None
         reg = sim.components.get("registers")
         if reg is not None and "reg_onset" in sim.state and "hypothyroidism" in getattr(reg, "col", {}):
@@ -163,6 +193,9 @@ class Results:
         mcv = np.where(iron, f["mcv_iron_mean"] + f["mcv_iron_sd"] * z[1], f["mcv_mean"] + f["mcv_sd"] * z[1])
         wbc = np.exp(np.log(f["wbc_median"]) + f["wbc_log_sd"] * z[2])
         plt = f["platelet_mean"] + f["platelet_iron_extra"] * iron + f["platelet_sd"] * z[3]
+        age, kid = (day - s.dob[pos]) / YEAR, self.child.healthy  # children: healthy children's counts (no anaemia truth)
+        hb, mcv = kid("haemoglobin", hb, age, z[0]), kid("mcv", mcv, age, z[1])
+        wbc, plt = kid("white_cell_count", wbc, age, z[2]), kid("platelet_count", plt, age, z[3])
         return {"haemoglobin": np.round(np.clip(hb, 50, 200)), "white_cell_count": np.round(wbc, 1),
                 "platelet_count": np.round(np.clip(plt, 20, 900)), "mcv": np.round(np.clip(mcv, 55, 120))}
 
@@ -189,9 +222,11 @@ class Results:
         med = np.where(s.male[pos], lv["alt_median_male"], lv["alt_median_female"])
         alt = np.exp(np.log(med) + lv["alt_log_sd"] * (np.sqrt(r) * s.alt_z[pos] + np.sqrt(1 - r) * z[0]) + lv["alt_log_obese"] * obese)
         bili = np.exp(np.log(lv["bilirubin_median"]) + lv["bilirubin_log_sd"] * z[2])
+        age = (day - s.dob[pos]) / YEAR  # children: a growing child's ALP (bone) and albumin
+        alp = self.child.healthy("alp", lv["alp_mean"] + lv["alp_sd"] * z[1], age, z[1])
+        albumin = self.child.healthy("albumin", lv["albumin_mean"] + lv["albumin_sd"] * z[3], age, z[3])
         return {"bilirubin": np.round(np.clip(bili, 2, 80)), "alt": np.round(np.clip(alt, 4, 500)),
-                "alp": np.round(np.clip(lv["alp_mean"] + lv["alp_sd"] * z[1], 20, 400)),
-                "albumin": np.round(np.clip(lv["albumin_mean"] + lv["albumin_sd"] * z[3], 20, 55))}
+                "alp": np.round(np.clip(alp, 20, 900)), "albumin": np.round(np.clip(albumin, 20, 60))}
 
 
 def truth_rows(labs: "Labs", sim: "Sim") -> dict[str, np.ndarray]:

@@ -207,7 +207,14 @@ class Labs(Service):
             female = np.tile(~self.s.male[pos[sel]], k)
             rsel = np.tile(sel, k)
             parent = np.tile(parents[panel], k) if panel in parents else np.full(n * k, -1)
-            for lst, x in zip(parts, (rsel, code, unit, np.where(female, lo_f, lo_m), np.where(female, hi_f, hi_m),
+            low, high = np.where(female, lo_f, lo_m), np.where(female, hi_f, hi_m)
+            age = (day[sel] - self.s.dob[pos[sel]]) / YEAR
+            for j, key in enumerate(results):  # a child's result: the children's range of that age
+                child, clo, chi = self.results.child.at(key, age)
+                if child.any():
+                    low[j * n:(j + 1) * n] = np.where(child, clo, low[j * n:(j + 1) * n])
+                    high[j * n:(j + 1) * n] = np.where(child, chi, high[j * n:(j + 1) * n])
+            for lst, x in zip(parts, (rsel, code, unit, low, high,
                                       np.concatenate(list(results.values())), parent)):
                 lst.append(x)
         rsel, code, unit, low, high, value, parent = (np.concatenate(x) for x in parts)

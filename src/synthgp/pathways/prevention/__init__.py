@@ -114,7 +114,10 @@ class Prevention(Pathway):
         if transferred:
             cons, kw = None, {"enter_delay": self.s.first_allowed[pos] - day, "transferred": True}
         else:
-            cons, kw = sim.contacts.book(pos, day, "nurse", f"prev.{kind}", step, "Clinic"), {}
+            held = sim.contacts.weekday(day, pos)  # the clinic's working day, spread over the week after a closed day
+            if kind == "shx1":  # ... but a live-vaccine (Zostavax) clinic not moved past the switch to Shingrix
+                held = np.where(~self.shingrix[pos] & (held >= self.shingrix_from), sim.contacts.weekday(day), held)
+            cons, kw, day = sim.contacts.book(pos, held, "nurse", f"prev.{kind}", step, "Clinic"), {}, held
         if kind == "ppv":
             code = np.full(len(pos), rec.code("pneumococcal_vaccination"))
             self.s.ppv_day[pos], self.s.ppv_risk[pos] = NEVER, True

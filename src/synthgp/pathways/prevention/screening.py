@@ -79,9 +79,9 @@ def screen(pv: "Prevention", sim: "Sim", month: "Month") -> None:
     _missed(pv, sim, pos[~go], due[~go], m)
     pos, due, end_age, old = pos[go], due[go], end_age[go], old[go]
     lo, hi = cfg["delay_days"]
-    day = np.minimum(due + lo + sim.stream("prev.cx.delay").integers(pos, hi - lo + 1, m), end_age - 3)
+    day = np.minimum(due + lo + sim.stream("prev.cx.delay").integers(pos, hi - lo + 1, m), end_age - 14)
     day = np.maximum(day, birthday(s.dob[pos], cfg["first_invitation_age"]))
-    day = sim.contacts.weekday(day)  # the clinic's working day (at most two days on: still before 65), for the result too
+    day = sim.contacts.weekday(day, pos)  # the clinic's working day (at most 13 days on: still before 65), for the result too
     cons = sim.contacts.book(pos, day, "nurse", "cx", m, "Clinic")
     rec.observation(pos, day, rec.code("cervical_screening_done"), cons=cons, obstype=rec.obstype("Observation"))
     hpv = day >= pv.hpv_from
