@@ -19,7 +19,13 @@ INDICATION = {"omeprazole": ("dyspepsia", "TRUE"),  # the acute item follows the
               "lactulose": ("constipation", "i.duration = 28"),  # the acute bottle lasts 15 days
               # the skin and allergy repeats: the acute items (30, 14, 50 and 30 days) also follow a rash or hay fever
               "emollient": ("eczema", "i.duration = 28"), "hydrocortisone_cream": ("eczema", "i.duration = 56"),
-              "beclometasone_nasal": ("hay_fever", "i.duration = 56"), "cetirizine": ("hay_fever", "i.duration = 28")}
+              "beclometasone_nasal": ("hay_fever", "i.duration = 56"), "cetirizine": ("hay_fever", "i.duration = 28"),
+              # the common conditions' repeats (England's 2019 volumes), and two keyed on a register's diagnosis
+              "tramadol": ("chronic_pain", "TRUE"), "morphine_mr": ("chronic_pain", "TRUE"), "diazepam": ("anxiety", "TRUE"),
+              "finasteride": ("benign_prostatic_hyperplasia", "TRUE"), "ranitidine": ("dyspepsia", "TRUE"),
+              "mebeverine": ("irritable_bowel_syndrome", "TRUE"), "ibuprofen_gel": ("osteoarthritis", "TRUE"),
+              "hypromellose_eye_drops": ("dry_eyes", "TRUE"),
+              "montelukast": ("asthma", "TRUE"), "carbocisteine": ("copd", "TRUE")}
 REPEAT_ONLY = {"co_codamol", "emollient", "cetirizine"}  # their acute packs are issued too: the repeat is the 28-day one
 DAY = dt.date(2024, 7, 1)
 
@@ -113,3 +119,14 @@ def test_the_record_carries_the_published_shares(con, drug):
     assert expected > 50, (drug, expected)
     hi = 1.35 if drug == "omeprazole" else 1.15
     assert 0.85 * expected <= observed <= hi * expected, (drug, observed, round(expected))
+
+
+def test_finasteride_for_men_only_and_ranitidine_ends_after_its_recall(con):
+    """Finasteride goes to men only; ranitidine (every product recalled from October 2019) is not issued
+    from 2021, and was issued before the recall (data/repeats.toml's trend)."""
+    for drug in ("finasteride",):
+        sexes = dict(con.execute(f"SELECT sex, count(*) FROM ({_age_sex_sql(drug)}) GROUP BY 1").fetchall())
+        assert sexes.get("male", 0) > 100 and "female" not in sexes, (drug, sexes)
+    before, after = con.execute(f"""SELECT count(*) FILTER (WHERE issuedate < DATE '2019-10-01'),
+        count(*) FILTER (WHERE issuedate >= DATE '2021-01-01') FROM drug_issue WHERE prodcodeid IN ({_prods("ranitidine")})""").fetchone()
+    assert before > 100 and after == 0, (before, after)
