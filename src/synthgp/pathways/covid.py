@@ -6,12 +6,13 @@ Infection: each month an adult's chance of a new infection follows the national 
 both waning. Severity: the infection fatality ratio by age (Levin 2020) times the OpenSAFELY hazard ratios
 (Williamson 2020: male sex, ethnicity, deprivation, obesity, diabetes, CKD, immunosuppression), the
 variant's severity, and protection from vaccination and earlier infection; admissions are a multiple of
-deaths by age, and every death is admitted first. A death ends the life through the life service.
+deaths by age, and every death is admitted first; care-home residents' severity is raised by the published
+hazard ratio. A death ends the life through the life service.
 What reaches the record, by date: a positive test (PCR, or lateral flow from April 2021) if the infection
 was tested and the result reached the practice (`covid.results_recorded`), a PCR positive with "confirmed
 by laboratory test"; negative tests among the uninfected, far more of them; suspected COVID-19 from a
-telephone consultation (mostly in spring 2020); the discharge letter of an admission (pneumonia caused by
-SARS-CoV-2). Every infection is in `covid_truth`, recorded or not.
+telephone consultation (mostly in spring 2020); the hospital's letter of an admission (the admission,
+pneumonia caused by SARS-CoV-2, critical care, the discharge of those who leave alive). Every infection is in `covid_truth`, recorded or not.
 Vaccination: from 8 December 2020 the JCVI priority groups are offered in order, by age on 31 March 2021 and
 clinical risk as the record shows it; a first dose follows the published uptake of the person's age,
 lower in Black and more deprived people, then a second dose 8-12 weeks later; then boosters and seasonal
@@ -130,6 +131,9 @@ class Covid(Pathway):
         m = m * np.where((s.onset_type2[pos] <= day) | s.rf_type1[pos], sv["hr_diabetes"], 1.0)
         m = m * np.where(s.onset_ckd[pos] <= day, sv["hr_ckd"], 1.0)
         m = m * np.where(s.rf_corticosteroids[pos], sv["hr_immunosuppressed"], 1.0)
+        age = (np.asarray(day) - s.dob[pos]) / YEAR  # care homes: higher odds of death at 60, none by 90 (Paranthaman)
+        home = np.exp(np.interp(age, sv["care_home_ages"], np.log(sv["care_home_or"])))
+        m = m * np.where(self.care_home(pos), home, 1.0)
         return m / sv["population_average_multiplier"]
 
     def death_risk(self, pos: np.ndarray, day, age, doses, previous) -> tuple[np.ndarray, np.ndarray]:
@@ -234,13 +238,23 @@ class Covid(Pathway):
         self.care.consult(sim, who, when, sim.contacts.book(who, when, "gp", "covid", m, "Telephone consultation"), m)
 
     def _admissions(self, sim: "Sim", pos, admit, age, last_day, m: int) -> np.ndarray:
-        """An admission reaches the record with the discharge letter (pneumonia caused by SARS-CoV-2, and critical
-        care for some); returns who went to critical care."""
+        """An admission reaches the record with the hospital's letter: the admission, pneumonia caused by SARS-CoV-2,
+        critical care for some and, for those who leave alive, the discharge (`last_day`: the day before a death in
+        hospital, else beyond reach); returns who went to critical care."""
         h, rec = self.cfg["hospital"], sim.record
         llo, lhi = h["letter_days"]
         delay = llo + sim.stream("covid.letter").integers(pos, lhi - llo + 1, m)
+        obs = rec.obstype("Observation")
+        rec.observation(pos, admit, rec.code("hospital_admission"), obstype=obs, enter_delay=delay)
         rec.diagnosis(pos, admit, rec.code("covid_pneumonia"), enter_delay=delay)
-        return self.care.icu(sim, pos, admit, age, last_day, delay, m)
+        icu = self.care.icu(sim, pos, admit, age, last_day, delay, m)
+        slo, shi = h["length_of_stay"]
+        stay = slo + sim.stream("covid.stay").integers(pos, shi - slo + 1, m) + np.where(icu, h["icu_extra_stay"], 0)
+        out = admit + stay
+        home = (last_day >= NEVER) & (out <= self.s.lst[pos])  # survivors; a death in hospital has no discharge
+        rec.observation(pos[home], out[home], rec.code("hospital_discharge"), obstype=obs,
+                        enter_delay=np.maximum(delay[home] - stay[home], 0))
+        return icu
 
     def _negative_tests(self, sim: "Sim", pos, day, m: int) -> None:
         """Negative results among the uninfected (PCR, or lateral flow from April 2021)."""
