@@ -157,6 +157,18 @@ def test_death_and_admission_risk_rise_with_age_and_risk_factors():
     assert (admit >= p).all() and admit[0] / p[0] > admit[1] / p[1]  # the young are admitted more often per death
 
 
+def test_other_recorded_conditions_raise_the_risk():
+    """Chronic heart disease (an MI or heart failure) 1.17 and a stroke 2.16 (Williamson 2020), from their day on."""
+    sim = covid_sim()
+    pos, on = np.arange(4), day(2020, 4, 1)
+    put(sim, pos, dob=on - int(60 * 365.25), male=False, covid_home=0)
+    put(sim, 1, mi_day=day(2015, 1, 1))
+    put(sim, 2, heart_failure_day=day(2018, 1, 1), stroke_day=day(2019, 1, 1))
+    put(sim, 3, stroke_day=on + 30)  # not yet
+    m = sim.covid.multiplier(pos, on)
+    assert m[1] / m[0] == pytest.approx(1.17) and m[2] / m[0] == pytest.approx(1.17 * 2.16) and m[3] == m[0]
+
+
 def test_vaccination_and_an_earlier_infection_lower_the_risk():
     sim = covid_sim()
     pos, on = np.array([0]), day(2021, 6, 1)

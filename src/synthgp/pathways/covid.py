@@ -4,7 +4,8 @@ scenario [covid]).
 Infection: each month an adult's chance of a new infection follows the national wave of the calendar month
 (`covid.wave_scale` scales it), their age, and the protection of an earlier infection and of vaccination,
 both waning. Severity: the infection fatality ratio by age (Levin 2020) times the OpenSAFELY hazard ratios
-(Williamson 2020: male sex, ethnicity, deprivation, obesity, diabetes, CKD, immunosuppression), the
+(Williamson 2020: male sex, ethnicity, deprivation, obesity, diabetes, CKD, immunosuppression, chronic heart
+disease, stroke), the
 variant's severity, and protection from vaccination and earlier infection; admissions are a multiple of
 deaths by age, and every death is admitted first; care-home residents' severity is raised by the published
 hazard ratio. A death ends the life through the life service.
@@ -131,6 +132,8 @@ class Covid(Pathway):
         m = m * np.where((s.onset_type2[pos] <= day) | s.rf_type1[pos], sv["hr_diabetes"], 1.0)
         m = m * np.where(s.onset_ckd[pos] <= day, sv["hr_ckd"], 1.0)
         m = m * np.where(s.rf_corticosteroids[pos], sv["hr_immunosuppressed"], 1.0)
+        heart = dates.happened_by(s.mi_day[pos], day) | dates.happened_by(s.heart_failure_day[pos], day)
+        m = m * np.where(heart, sv["hr_chronic_heart"], 1.0) * np.where(dates.happened_by(s.stroke_day[pos], day), sv["hr_stroke"], 1.0)
         age = (np.asarray(day) - s.dob[pos]) / YEAR  # care homes: higher odds of death at 60, none by 90 (Paranthaman)
         home = np.exp(np.interp(age, sv["care_home_ages"], np.log(sv["care_home_or"])))
         m = m * np.where(self.care_home(pos), home, 1.0)
