@@ -2,10 +2,10 @@
 scenario [covid]).
 
 Infection: each month an adult's chance of a new infection follows the national wave of the calendar month
-(`covid.wave_scale` scales it), their age, and the protection of an earlier infection and of vaccination,
-both waning. Severity: the infection fatality ratio by age (Levin 2020) times the OpenSAFELY hazard ratios
-(Williamson 2020: male sex, ethnicity, deprivation, obesity, diabetes, CKD, immunosuppression, chronic heart
-disease, stroke), the
+(`covid.wave_scale` scales it), their age and ethnicity, and the protection of an earlier infection and of
+vaccination, both waning. Severity: the infection fatality ratio by age (Levin 2020) times the OpenSAFELY hazard ratios
+(Williamson 2020: male sex, deprivation, obesity, diabetes, CKD, immunosuppression, chronic heart disease,
+stroke; ethnicity's acts through infection, REACT-2), the
 variant's severity, and protection from vaccination and earlier infection; admissions are a multiple of
 deaths by age, and every death is admitted first; care-home residents' severity is raised by the published
 hazard ratio. A death ends the life through the life service.
@@ -126,7 +126,6 @@ class Covid(Pathway):
         bmi = self.sim.life.bmi_at(pos, day)
         obese = np.searchsorted(np.asarray(sv["obesity_bmi"]), bmi, side="right")
         m = np.where(s.male[pos], sv["hr_male"], 1.0)
-        m = m * np.where(s.black[pos], sv["hr_black"], np.where(s.south_asian[pos], sv["hr_south_asian"], 1.0))
         m = m * np.exp(np.log(sv["hr_most_deprived"]) * (5 - s.imd[pos]) / 4)
         m = m * np.concatenate([[1.0], sv["hr_obesity"]])[obese]
         m = m * np.where((s.onset_type2[pos] <= day) | s.rf_type1[pos], sv["hr_diabetes"], 1.0)
@@ -165,6 +164,8 @@ class Covid(Pathway):
         sus = self.cfg["susceptibility"]
         inc = np.where(inside, self.incidence[np.clip(k, 0, len(self.incidence) - 1)], 0.0)
         rate = -np.log1p(-inc) * np.interp(age, sus["ages"], sus["relative"])
+        rate = rate * np.where(s.black[act], sus["rr_black"], np.where(s.south_asian[act], sus["rr_south_asian"], 1.0))
+        rate = rate / sus["ethnicity_average"]
         wane = np.log(2) / sus["protection_half_life_days"]
         omicron = vday >= self.omicron
         last, dose_day = s.covid_infected[act], s.covid_dose_day[act]
