@@ -167,3 +167,36 @@ def test_groups_truth_and_care_home_uptake():
     first = emitted(sim, "obs", code="covid_vaccination_first")
     home_vacc = np.isin(np.arange(0, 800, 2), first["pat"]).mean()
     assert home_vacc == pytest.approx(CFG["vaccination"]["care_home_uptake"], abs=0.05)
+
+
+def test_admission_and_discharge_letters(pandemic):
+    """Every admission's letter codes the admission on its day (with the pneumonia); survivors' letters code the
+    discharge some days on, entered with the letter; those who died have no discharge."""
+    sim = pandemic
+    t = truth(sim, "covid_truth")
+    adm, pneu, out = rows(sim, "hospital_admission"), rows(sim, "covid_pneumonia"), rows(sim, "hospital_discharge")
+    assert len(adm["pat"]) == (t["admitted"] == 1).sum() > 5
+    assert sorted(zip(adm["pat"], adm["day"])) == sorted(zip(pneu["pat"], pneu["day"]))
+    assert (adm["enter"] >= adm["day"] + CFG["hospital"]["letter_days"][0]).all()
+    died = set(np.searchsorted(sim.P, t["pat"][t["died"] == 1]))
+    assert len(out["pat"]) and not set(out["pat"]) & died
+    stay = {}
+    for p, d in zip(adm["pat"], adm["day"]):
+        stay.setdefault(p, []).append(d)
+    lo, hi = CFG["hospital"]["length_of_stay"]
+    for p, d, e in zip(out["pat"], out["day"], out["enter"]):
+        assert any(lo <= d - a <= hi + CFG["hospital"]["icu_extra_stay"] for a in stay[p]) and e >= d
+    assert codes.get("hospital_admission").cluster == "HOSPADM" and codes.get("hospital_discharge").cluster == "HOSPDISCH"
+
+
+def test_care_home_residents_more_severe_at_60_less_by_90():
+    """Paranthaman et al. (covid.toml severity.care_home_or): a care-home resident's multiplier over the same person
+    at home is 2.64 at 60, 0.80 at 90, and in between on the log scale."""
+    sim = covid_sim(n=6)
+    on = day(2020, 11, 1)
+    for p, age in zip(sim.everyone, (60, 60, 75, 75, 90, 90)):
+        put(sim, p, dob=on - round(age * 365.25))
+    put(sim, sim.everyone, male=False, covid_home=np.array([1, 0, 1, 0, 1, 0], dtype=np.int8), covid_worker=0)
+    m = sim.covid.multiplier(sim.everyone, on)
+    ratio = m[0::2] / m[1::2]
+    assert ratio == pytest.approx([2.64, np.sqrt(2.64 * 0.80), 0.80], rel=0.01)

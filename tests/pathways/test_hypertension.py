@@ -19,7 +19,7 @@ CARE = {"did_not_attend": 0.0, "inertia": 0.0, "restart_after_stopping": 1.0, "d
 
 
 def htn_sim(**care):
-    return make_sim(care={**CARE, **care})
+    return make_sim(care={**CARE, **care}, covid={"disruption_scale": 0.0})  # ON is in the pandemic: no postponing
 
 
 def decisions(sim, pos=None) -> list[tuple]:

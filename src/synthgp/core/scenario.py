@@ -135,6 +135,7 @@ class Covid(_Strict):
 
     wave_scale: float = Field(ge=0, le=5)
     results_recorded: float = Field(ge=0, le=1)
+    disruption_scale: float = Field(ge=0, le=1)
 
 
 MATCHABLE = ("sex", "age", "imd", "ethnicity")

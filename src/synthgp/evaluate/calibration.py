@@ -143,7 +143,7 @@ def measure(con: duckdb.DuckDBPyConnection, end: dt.date, years: float) -> dict[
     out.update(prevention.measure(con, end - dt.timedelta(days=round(years * 365.25) - 1), end))
     if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'hypertension_truth'").fetchone()[0]:
         out.update(registers.measure(con))
-    out.update(labs.measure(con, end))  # blood tests (evaluate/labs.py)
+    out.update(labs.measure(con, end, end - dt.timedelta(days=round(years * 365.25) - 1)))  # blood tests (evaluate/labs.py)
     deaths = q("SELECT count(*) FROM patient WHERE cprd_ddate IS NOT NULL")[0][0]
     out["crude_death_rate"] = 1000 * deaths / years / n
     return out

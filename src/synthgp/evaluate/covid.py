@@ -12,12 +12,15 @@ from typing import Any
 
 import duckdb
 
+from synthgp.core import codes
+
 VACCINATED = "COVIDVAC"  # codes.csv cluster of a COVID-19 vaccination given
 UPTAKE_BANDS = ((18, 30, "18-29"), (30, 40, "30-39"), (40, 50, "40-49"), (50, 60, "50-59"), (60, 70, "60-69"),
                 (70, 80, "70-79"), (80, 200, "80+"))
 LONG_COVID = "LONGCOVID"  # codes.csv cluster of a post-COVID-19 syndrome diagnosis
 LONG_COVID_BY = dt.date(2021, 5, 25)  # the end of Walker et al.'s count (OpenSAFELY, BJGP 2021)
 UPTAKE_ON = dt.date(2021, 12, 31)  # first doses by this date (NHS England statistics, end of 2021)
+DISRUPTION_DAYS = (dt.date(2020, 3, 1), dt.date(2021, 2, 1))  # before the pandemic, and its low (Wiedemann et al. 2024)
 DEFINITION = ("patients aged 18 or over on the day, registered and alive on it, with a COVID-19 vaccination code "
               "(first dose, second dose or booster) on or before it")
 
@@ -42,6 +45,49 @@ vac AS (
 SELECT c.pracid, {band} AS band, count(*) AS people,
        count(v.patid) AS vaccinated
 FROM cohort c LEFT JOIN vac v USING (patid) WHERE c.a >= 18 GROUP BY ALL ORDER BY 1, 2"""
+
+
+def hypertension_care_sql(on: dt.date) -> str:
+    """On `on`, among adults on the hypertension register (a HYP code by then, registered and alive): under 80
+    (0/1), people, with a BP recorded in the preceding 12 months, treated to target (the latest such BP at most
+    140/90 under 80, 150/90 at 80+; QOF HYP003/HYP007 and HYP008/HYP009 logic, no exceptions)."""
+    d = on.isoformat()
+    systolic = codes.sql("bp_systolic", "abpm_systolic", "hbpm_systolic")
+    return f"""
+WITH reg AS (
+  SELECT p.patid, {_age(d)} AS a FROM patient p JOIN patient_identity i USING (patid)
+  WHERE p.patienttypeid = 3 AND p.regstartdate <= DATE '{d}' AND (p.regenddate IS NULL OR p.regenddate > DATE '{d}')
+    AND (p.cprd_ddate IS NULL OR p.cprd_ddate > DATE '{d}')
+    AND p.patid IN (SELECT o.patid FROM observation o JOIN medical_dictionary m USING (medcodeid)
+                    WHERE m.cluster = 'HYP' AND o.obsdate <= DATE '{d}')),
+bp AS (
+  SELECT o.patid, o.value AS sbp, dd.value AS dbp,
+         row_number() OVER (PARTITION BY o.patid ORDER BY o.obsdate DESC, o.obsid DESC) AS rn
+  FROM observation o JOIN observation dd ON dd.parentobsid = o.obsid AND dd.patid = o.patid
+  JOIN medical_dictionary m ON m.medcodeid = o.medcodeid
+  WHERE m.snomedctconceptid IN ({systolic}) AND o.obsdate > DATE '{d}' - INTERVAL 12 MONTH AND o.obsdate <= DATE '{d}')
+SELECT (reg.a < 80)::INT AS under80, count(*) AS people, count(bp.patid) AS recorded,
+       sum(CASE WHEN bp.patid IS NULL THEN 0 WHEN reg.a >= 80 THEN (bp.sbp <= 150 AND bp.dbp <= 90)::INT
+                ELSE (bp.sbp <= 140 AND bp.dbp <= 90)::INT END) AS to_target
+FROM reg LEFT JOIN bp ON bp.patid = reg.patid AND bp.rn = 1 WHERE reg.a >= 18 GROUP BY 1 ORDER BY 1"""
+
+
+def disruption(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The pandemic's dip in hypertension care: on the register, the share with a BP recorded in the preceding 12
+    months and the shares treated to target (under 80, 80+), on 1 February 2021 over 1 March 2020."""
+    got = {}
+    for on in DISRUPTION_DAYS:
+        rows = con.execute(hypertension_care_sql(on)).fetchall()
+        people = sum(r[1] for r in rows)
+        if not people:
+            return {}
+        by = {r[0]: r for r in rows}
+        got[on] = (sum(r[2] for r in rows) / people,
+                   *(by[u][3] / by[u][1] if u in by and by[u][1] else float("nan") for u in (1, 0)))
+    before, low = (got[on] for on in DISRUPTION_DAYS)
+    return {"covid_disruption_bp_recorded": low[0] / before[0],
+            "covid_disruption_controlled_under80": low[1] / before[1],
+            "covid_disruption_controlled_80_plus": low[2] / before[2]}
 
 
 def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -86,6 +132,8 @@ def measure(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dic
         icu = q("SELECT avg(icu) FROM covid_truth WHERE admitted = 1 AND date < DATE '2020-08-01'")[0][0]
         if icu is not None:
             out["covid_icu_share_wave1"] = icu
+    if start <= DISRUPTION_DAYS[0] - dt.timedelta(days=366) and DISRUPTION_DAYS[1] <= end:
+        out.update(disruption(con))
     if start <= dt.date(2020, 2, 1) and LONG_COVID_BY <= end:
         d = LONG_COVID_BY.isoformat()
         people = q(f"""SELECT count(*) FROM patient p WHERE p.patienttypeid = 3 AND p.regstartdate <= DATE '{d}'

@@ -16,6 +16,7 @@ ANAEMIA_BANDS = (("women 18-49", 2, 18, 50), ("men 65-74", 1, 65, 75), ("women 6
                  ("men 85+", 1, 85, 200), ("women 85+", 2, 85, 200))  # (part, gender, from age, below age)
 LTC_PANELS = {"ue": "ue_panel", "lft": "lft_panel", "fbc": "fbc_panel"}  # figure part -> codes.csv key
 LTC_YEARS = 5  # the window of the test-rate figure, ending at the study's end (the published study: 5 years)
+PANDEMIC = dt.date(2020, 3, 1)  # the published window (June 2013 - May 2018) is before it: so is ours, where the study allows
 
 
 def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -96,13 +97,16 @@ def ltc_test_rates(con: duckdb.DuckDBPyConnection, end: dt.date) -> dict[str, fl
     return {part: 1000 * got.get(codes.medcode(k), (0, years))[0] / years for part, k in LTC_PANELS.items()}
 
 
-def measure(con: duckdb.DuckDBPyConnection, end: dt.date) -> dict[str, Any]:
-    """The blood-test figures of calibration.toml (keys as its ids)."""
+def measure(con: duckdb.DuckDBPyConnection, end: dt.date, start: dt.date | None = None) -> dict[str, Any]:
+    """The blood-test figures of calibration.toml (keys as its ids). The test rates' window ends before the
+    pandemic when the study (from `start`) holds five years before it, as the published one did."""
     if not _has(con, "lab_truth"):
         return {}
     out: dict[str, Any] = {"anaemia_prevalence": anaemia_prevalence(con, end)}
     out.update(hba1c_figures(con, end))
-    rates = ltc_test_rates(con, end)
+    before = PANDEMIC - dt.timedelta(days=1)  # the pandemic postponed routine reviews and their bloods (covid.toml)
+    held = start is not None and start <= before - dt.timedelta(days=round(LTC_YEARS * 365.25) - 1) and end > before
+    rates = ltc_test_rates(con, before if held else end)
     if rates:
         out["ltc_blood_tests_per_1000py"] = rates
     return out

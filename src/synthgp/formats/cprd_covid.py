@@ -77,6 +77,8 @@ COLUMNS: tuple[Col, ...] = (
     Col("hospitalised", "int", "0, 1", "admitted with COVID-19 around the index date",
         "a COVID-19 admission letter code dated 14 days before to 28 days after the index date"),
     Col("hospital_date", "date", "", "date of that admission", ""),
+    Col("discharge_date", "date", "", "discharged alive from that admission",
+        "the first hospital discharge code on or after the admission, up to 60 days on; missing if none (died in hospital)"),
     Col("icu", "int", "0, 1", "critical care (HDU or ICU) in that admission",
         "an intensive care admission code dated 14 days before to 35 days after the index date"),
     Col("died_28d", "int", "0, 1", "died within 28 days of the index date", "Patient.cprd_ddate 0-28 days after the index date"),
@@ -149,6 +151,8 @@ def _query(start: dt.date, end: dt.date) -> str:
             FROM obs o, w WHERE o.cluster = 'COVIDVAC' AND o.obsdate <= w.e GROUP BY 1),
     hosp AS (SELECT o.patid, min(o.obsdate) AS hospital_date FROM obs o
              WHERE o.cluster = 'COVIDHOSP' AND o.obsdate BETWEEN o.index_date - 14 AND o.index_date + 28 GROUP BY 1),
+    disch AS (SELECT o.patid, min(o.obsdate) AS discharge_date FROM obs o JOIN hosp USING (patid)
+              WHERE o.cluster = 'HOSPDISCH' AND o.obsdate BETWEEN hosp.hospital_date AND hosp.hospital_date + 60 GROUP BY 1),
     episode AS (SELECT o.patid, {symptoms},
                        max((o.cluster = 'COVIDADV')::INT) AS isolation_advice,
                        max((o.cluster = 'SPO2' AND o.obsdate >= o.index_date)::INT) AS oximetry,
@@ -175,14 +179,15 @@ def _query(start: dt.date, end: dt.date) -> str:
            coalesce(e.fever, 0) AS fever, coalesce(e.cough, 0) AS cough, coalesce(e.smell_taste, 0) AS smell_taste,
            coalesce(e.breathless, 0) AS breathless, coalesce(e.isolation_advice, 0) AS isolation_advice,
            coalesce(e.oximetry, 0) AS oximetry,
-           (hosp.hospital_date IS NOT NULL)::INT AS hospitalised, hosp.hospital_date, coalesce(e.icu, 0) AS icu,
+           (hosp.hospital_date IS NOT NULL)::INT AS hospitalised, hosp.hospital_date, disch.discharge_date,
+           coalesce(e.icu, 0) AS icu,
            (pop.cprd_ddate IS NOT NULL AND pop.cprd_ddate BETWEEN pop.index_date AND pop.index_date + 28)::INT AS died_28d,
            CASE WHEN pop.cprd_ddate >= pop.index_date THEN pop.cprd_ddate END AS death_date,
            (lc.long_covid_date IS NOT NULL)::INT AS long_covid, lc.long_covid_date,
            coalesce(lc.post_covid_referral, 0) AS post_covid_referral,
            date_diff('day', pop.index_date, pop.fu_end)::INT AS followup_days
     FROM pop LEFT JOIN flags f USING (patid) LEFT JOIN latest l USING (patid) LEFT JOIN eth_map em ON em.medcodeid = l.eth_code
-    LEFT JOIN vac USING (patid) LEFT JOIN hosp USING (patid) LEFT JOIN rx USING (patid)
+    LEFT JOIN vac USING (patid) LEFT JOIN hosp USING (patid) LEFT JOIN disch USING (patid) LEFT JOIN rx USING (patid)
     LEFT JOIN episode e USING (patid) LEFT JOIN longc lc USING (patid)
     ORDER BY pop.patid"""
 

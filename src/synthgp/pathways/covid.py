@@ -2,16 +2,18 @@
 scenario [covid]).
 
 Infection: each month an adult's chance of a new infection follows the national wave of the calendar month
-(`covid.wave_scale` scales it), their age, and the protection of an earlier infection and of vaccination,
-both waning. Severity: the infection fatality ratio by age (Levin 2020) times the OpenSAFELY hazard ratios
-(Williamson 2020: male sex, ethnicity, deprivation, obesity, diabetes, CKD, immunosuppression), the
+(`covid.wave_scale` scales it), their age and ethnicity, and the protection of an earlier infection and of
+vaccination, both waning. Severity: the infection fatality ratio by age (Levin 2020) times the OpenSAFELY hazard ratios
+(Williamson 2020: male sex, deprivation, obesity, diabetes, CKD, immunosuppression, chronic heart disease,
+stroke; ethnicity's acts through infection, REACT-2), the
 variant's severity, and protection from vaccination and earlier infection; admissions are a multiple of
-deaths by age, and every death is admitted first. A death ends the life through the life service.
+deaths by age, and every death is admitted first; care-home residents' severity is raised by the published
+hazard ratio. A death ends the life through the life service.
 What reaches the record, by date: a positive test (PCR, or lateral flow from April 2021) if the infection
 was tested and the result reached the practice (`covid.results_recorded`), a PCR positive with "confirmed
 by laboratory test"; negative tests among the uninfected, far more of them; suspected COVID-19 from a
-telephone consultation (mostly in spring 2020); the discharge letter of an admission (pneumonia caused by
-SARS-CoV-2). Every infection is in `covid_truth`, recorded or not.
+telephone consultation (mostly in spring 2020); the hospital's letter of an admission (the admission,
+pneumonia caused by SARS-CoV-2, critical care, the discharge of those who leave alive). Every infection is in `covid_truth`, recorded or not.
 Vaccination: from 8 December 2020 the JCVI priority groups are offered in order, by age on 31 March 2021 and
 clinical risk as the record shows it; a first dose follows the published uptake of the person's age,
 lower in Black and more deprived people, then a second dose 8-12 weeks later; then boosters and seasonal
@@ -124,12 +126,16 @@ class Covid(Pathway):
         bmi = self.sim.life.bmi_at(pos, day)
         obese = np.searchsorted(np.asarray(sv["obesity_bmi"]), bmi, side="right")
         m = np.where(s.male[pos], sv["hr_male"], 1.0)
-        m = m * np.where(s.black[pos], sv["hr_black"], np.where(s.south_asian[pos], sv["hr_south_asian"], 1.0))
         m = m * np.exp(np.log(sv["hr_most_deprived"]) * (5 - s.imd[pos]) / 4)
         m = m * np.concatenate([[1.0], sv["hr_obesity"]])[obese]
         m = m * np.where((s.onset_type2[pos] <= day) | s.rf_type1[pos], sv["hr_diabetes"], 1.0)
         m = m * np.where(s.onset_ckd[pos] <= day, sv["hr_ckd"], 1.0)
         m = m * np.where(s.rf_corticosteroids[pos], sv["hr_immunosuppressed"], 1.0)
+        heart = dates.happened_by(s.mi_day[pos], day) | dates.happened_by(s.heart_failure_day[pos], day)
+        m = m * np.where(heart, sv["hr_chronic_heart"], 1.0) * np.where(dates.happened_by(s.stroke_day[pos], day), sv["hr_stroke"], 1.0)
+        age = (np.asarray(day) - s.dob[pos]) / YEAR  # care homes: higher odds of death at 60, none by 90 (Paranthaman)
+        home = np.exp(np.interp(age, sv["care_home_ages"], np.log(sv["care_home_or"])))
+        m = m * np.where(self.care_home(pos), home, 1.0)
         return m / sv["population_average_multiplier"]
 
     def death_risk(self, pos: np.ndarray, day, age, doses, previous) -> tuple[np.ndarray, np.ndarray]:
@@ -158,6 +164,8 @@ class Covid(Pathway):
         sus = self.cfg["susceptibility"]
         inc = np.where(inside, self.incidence[np.clip(k, 0, len(self.incidence) - 1)], 0.0)
         rate = -np.log1p(-inc) * np.interp(age, sus["ages"], sus["relative"])
+        rate = rate * np.where(s.black[act], sus["rr_black"], np.where(s.south_asian[act], sus["rr_south_asian"], 1.0))
+        rate = rate / sus["ethnicity_average"]
         wane = np.log(2) / sus["protection_half_life_days"]
         omicron = vday >= self.omicron
         last, dose_day = s.covid_infected[act], s.covid_dose_day[act]
@@ -234,13 +242,23 @@ class Covid(Pathway):
         self.care.consult(sim, who, when, sim.contacts.book(who, when, "gp", "covid", m, "Telephone consultation"), m)
 
     def _admissions(self, sim: "Sim", pos, admit, age, last_day, m: int) -> np.ndarray:
-        """An admission reaches the record with the discharge letter (pneumonia caused by SARS-CoV-2, and critical
-        care for some); returns who went to critical care."""
+        """An admission reaches the record with the hospital's letter: the admission, pneumonia caused by SARS-CoV-2,
+        critical care for some and, for those who leave alive, the discharge (`last_day`: the day before a death in
+        hospital, else beyond reach); returns who went to critical care."""
         h, rec = self.cfg["hospital"], sim.record
         llo, lhi = h["letter_days"]
         delay = llo + sim.stream("covid.letter").integers(pos, lhi - llo + 1, m)
+        obs = rec.obstype("Observation")
+        rec.observation(pos, admit, rec.code("hospital_admission"), obstype=obs, enter_delay=delay)
         rec.diagnosis(pos, admit, rec.code("covid_pneumonia"), enter_delay=delay)
-        return self.care.icu(sim, pos, admit, age, last_day, delay, m)
+        icu = self.care.icu(sim, pos, admit, age, last_day, delay, m)
+        slo, shi = h["length_of_stay"]
+        stay = slo + sim.stream("covid.stay").integers(pos, shi - slo + 1, m) + np.where(icu, h["icu_extra_stay"], 0)
+        out = admit + stay
+        home = (last_day >= NEVER) & (out <= self.s.lst[pos])  # survivors; a death in hospital has no discharge
+        rec.observation(pos[home], out[home], rec.code("hospital_discharge"), obstype=obs,
+                        enter_delay=np.maximum(delay[home] - stay[home], 0))
+        return icu
 
     def _negative_tests(self, sim: "Sim", pos, day, m: int) -> None:
         """Negative results among the uninfected (PCR, or lateral flow from April 2021)."""

@@ -43,6 +43,8 @@ class HealthCheck(Pathway):
         go = sim.draws("hc.uptake").uniform(elig, m) < sim.care.health_check_uptake
         pos, day = elig[go], day[go]
         pos, day = pos[day >= self.start], day[day >= self.start]
+        held, _ = sim.contacts.routine(pos, day, "hc", m)  # the pandemic paused the programme: that invitation lapses
+        pos, day = pos[held], day[held]
         rec = sim.record
         cons = sim.contacts.book(pos, day, "nurse", "hc", m, "Clinic")
         rec.observation(pos, day, rec.code("health_check"), cons=cons, obstype=rec.obstype("Observation"))

@@ -18,6 +18,7 @@ from synthgp.core import dates, reference
 from synthgp.core.bank_holidays import is_holiday, to_working_day, working_days_on
 from synthgp.core.ids import PATID_MULT
 from synthgp.engine.component import Service
+from synthgp.engine.services.disruption import Disruption
 from synthgp.engine.sim import YEAR, Consults
 
 if TYPE_CHECKING:
@@ -161,6 +162,7 @@ class Contacts(Service):
         self.seen: Seen | None = None
         self._moved_keys: list[np.ndarray] = []  # bookings moved off a weekend: their keys and days
         self._moved_days: list[np.ndarray] = []
+        self.disruption = Disruption(scale=sim.scenario.covid.disruption_scale)
 
     def staff(self, job: str, pos: np.ndarray, purpose: str, step) -> np.ndarray:
         """A member of staff of the patient's practice, of `job`, drawn for `purpose` (staffid)."""
@@ -203,6 +205,11 @@ class Contacts(Service):
             self._moved_keys.append(keys[moved])
             self._moved_days.append(held[moved])
         return keys
+
+    def routine(self, pos: np.ndarray, day, purpose: str, step) -> tuple[np.ndarray, np.ndarray]:
+        """(whether each routine contact due on `day` goes ahead, the day a deferred one is asked again): the
+        pandemic's disruption of routine care (engine/services/disruption.py)."""
+        return self.disruption.routine(self.sim.draws, pos, day, purpose, step)
 
     def day_at(self, cons, day):
         """The day of an entry made at consultation `cons` on `day`: the consultation's own day where a

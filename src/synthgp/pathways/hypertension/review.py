@@ -27,6 +27,9 @@ def reviews(h: "Hypertension", month: "Month") -> None:
         return
     # the review's working day (what the record shows it on, and what the decisions are dated)
     rday = h.contacts.weekday(np.clip(np.maximum(s.next_review[due], month.day0), s.ent[due], s.lst[due]))
+    held, retry = h.contacts.routine(due, rday, "htn.review", m)  # the pandemic postponed routine reviews
+    s.next_review[due[~held]] = retry[~held]
+    due, rday = due[held], rday[held]
     dna = h.draws("dna").uniform(due, m) < care.did_not_attend
     rec.observation(due[dna], rday[dna], rec.code("did_not_attend"), obstype=rec.obstype("Observation"))
     s.next_review[due[dna]] = rday[dna] + h.fu["missed_review_rebook_days"]

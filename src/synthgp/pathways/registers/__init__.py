@@ -105,9 +105,10 @@ class Registers(Pathway):
         if len(r):  # every review of the month in one batch; a person who attends one tends to attend all
             pos = due[r]
             day = np.maximum(s.reg_review[pos, j], day0)
-            went = sim.draws("reg.attend").uniform(pos, m) < self.reviews.attend[j]
+            held, retry = sim.contacts.routine(pos, day, "reg.review", m)  # the pandemic postponed routine reviews
+            went = held & (sim.draws("reg.attend").uniform(pos, m) < self.reviews.attend[j])
             self.reviews.run(self, sim, pos[went], j[went], day[went], month)
-            s.reg_review[pos, j] = day + 335 + sim.draws("reg.review.day").integers(pos, 61, day)
+            s.reg_review[pos, j] = np.where(held, day + 335 + sim.draws("reg.review.day").integers(pos, 61, day), retry)
         for field, median, full in (("reg_tsh_due", self.cfg["tsh"]["start_median"], None), ("reg_lipid_due", None, True)):
             arr = getattr(s, field)
             pos = due[arr[due] < day1]
