@@ -9,6 +9,7 @@ import pytest
 from synthgp.evaluate import calibration
 from synthgp.evaluate.calibration import Row
 from synthgp.evaluate.sampling import Share, margin
+
 from tests.conftest import generate
 
 

@@ -265,3 +265,16 @@ def test_new_registrants_are_not_overdue_on_day_one(out, server, db, tmp_path):
             page.goto(f"{server}/practice/{pracid}")  # the same practice as generated: listed while not new
             page.wait_for_selector("#overdue")
             assert page.locator(f"#overdue + table a[href='/patient/{patid}']").count() == 1
+
+
+def test_the_covid_section_holds_the_hospital_letter(server, db):
+    """A patient admitted with COVID-19: the patient page's COVID-19 section shows the admission and, for a survivor,
+    the discharge, beside the test and the diagnosis (the letter's entries, not only its pneumonia code)."""
+    patid = db.execute("""SELECT o.patid FROM observation o JOIN medical_dictionary m USING (medcodeid)
+                          WHERE m.cluster = 'HOSPDISCH' ORDER BY o.patid LIMIT 1""").fetchone()
+    assert patid, "seed 31 at 1,500 patients holds a COVID-19 admission that was discharged"
+    html = httpx.get(f"{server}/patient/{patid[0]}", timeout=30).text
+    section = html[html.index('id="covid"'):]
+    section = section[:section.index("</table>")]
+    assert "Hospital admission" in section and "Patient discharged alive" in section
+    assert "hospadm" in section and "hospdisch" in section  # rows classed by their cluster

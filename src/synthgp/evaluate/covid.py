@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 
 from synthgp.core import codes
+from synthgp.evaluate.sampling import share
 
 VACCINATED = "COVIDVAC"  # codes.csv cluster of a COVID-19 vaccination given
 UPTAKE_BANDS = ((18, 30, "18-29"), (30, 40, "30-39"), (40, 50, "40-49"), (50, 60, "50-59"), (60, 70, "60-69"),
@@ -117,7 +118,7 @@ def measure(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dic
                     FROM covid_truth t JOIN patient p USING (patid) JOIN patient_identity i USING (patid)
                     WHERE t.died = 1 AND t.date < DATE '2022-01-01'""")[0]
         if died[0]:
-            out["covid_deaths_aged_60_plus"], out["covid_deaths_male"] = died[1], died[2]
+            out["covid_deaths_aged_60_plus"], out["covid_deaths_male"] = share(died[1], died[0]), share(died[2], died[0])
         mid = "2020-07-01"
         adults = q(f"""SELECT count(*) FROM patient p JOIN patient_identity i USING (patid)
                        WHERE p.patienttypeid = 3 AND p.regstartdate <= DATE '{mid}' AND (p.regenddate IS NULL OR p.regenddate > DATE '{mid}')
@@ -129,9 +130,9 @@ def measure(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dic
                    JOIN patient_identity i USING (patid) WHERE t.admitted = 1 AND t.date < DATE '2020-08-01'""")[0][0]
         if adm is not None:
             out["covid_admission_median_age_wave1"] = adm
-        icu = q("SELECT avg(icu) FROM covid_truth WHERE admitted = 1 AND date < DATE '2020-08-01'")[0][0]
+        icu, admitted = q("SELECT avg(icu), count(*) FROM covid_truth WHERE admitted = 1 AND date < DATE '2020-08-01'")[0]
         if icu is not None:
-            out["covid_icu_share_wave1"] = icu
+            out["covid_icu_share_wave1"] = share(icu, admitted)
     if start <= DISRUPTION_DAYS[0] - dt.timedelta(days=366) and DISRUPTION_DAYS[1] <= end:
         out.update(disruption(con))
     if start <= dt.date(2020, 2, 1) and LONG_COVID_BY <= end:
@@ -151,5 +152,5 @@ def measure(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dic
             g = got.setdefault(band, [0, 0])
             g[0] += people
             g[1] += vac
-        out["covid_vaccine_uptake_by_age"] = {b: v / n for b, (n, v) in got.items() if n}
+        out["covid_vaccine_uptake_by_age"] = {b: share(v / n, n) for b, (n, v) in got.items() if n}
     return out

@@ -28,7 +28,10 @@ VACCINATIONS = {"flu_vaccination": ("Seasonal influenza", "practice"),
                 "covid_vaccination_first": ("COVID-19, first dose", "practice"),
                 "covid_vaccination_second": ("COVID-19, second dose", "practice"),
                 "covid_vaccination_booster": ("COVID-19, booster", "practice")}
-COVID_CLUSTERS = ("COVIDPOS", "COVIDNEG", "COVIDSUSP", "COVID", "COVIDHOSP")  # tests, suspicion, diagnoses, admissions
+# tests, suspicion, diagnoses, the hospital letter (pneumonia, admission, critical care, discharge), long COVID;
+# HOSPADM/HOSPDISCH are coded only from the COVID-19 admission letter today: revisit if another pathway codes them
+COVID_CLUSTERS = ("COVIDPOS", "COVIDNEG", "COVIDSUSP", "COVID", "COVIDHOSP", "HOSPADM", "COVIDICU", "HOSPDISCH",
+                  "LONGCOVID", "LONGCOVIDREF")
 
 
 @dataclass
