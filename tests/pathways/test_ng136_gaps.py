@@ -71,6 +71,10 @@ def test_resistant_hypertension_is_confirmed_out_of_clinic_before_step_4():
     abpm = emitted(sim, "obs", code="abpm_systolic")
     assert len(abpm["day"]) == 1 and ON + 7 <= abpm["day"][0] <= ON + 21
     assert emitted(sim, "obs", code="hypertension_resistant")["day"].tolist() == abpm["day"].tolist()
+    # 1.4.47: at the review before it, a standing reading and adherence discussed (a medication review)
+    review_day = emitted(sim, "obs", code="bp_systolic")["day"].min()
+    assert emitted(sim, "obs", code="standing_systolic")["day"].tolist() == [review_day]
+    assert emitted(sim, "obs", code="medication_review")["day"].tolist() == [review_day]
     assert held(sim, 0)["S"][0] == "spironolactone"
     assert [d[3] for d in decisions(sim) if d[1] == "add"] == ["1.4.48 K+ <= 4.5"]
 

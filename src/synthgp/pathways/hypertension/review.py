@@ -168,13 +168,15 @@ def _step_up(h: "Hypertension", tr: np.ndarray, tr_day: np.ndarray, m: int, seat
 
 def _confirm_resistant(h: "Hypertension", pos: np.ndarray, day: np.ndarray, m: int, sbp, dbp, cons) -> tuple[np.ndarray, ...]:
     """Before step 4 (NG136 1.4.46-1.4.47; CG127 1.7.1): confirm resistant hypertension out of clinic
-    (ABPM, or HBPM), once, with a standing reading at the review. A mean below the out-of-clinic target (5 mmHg under the clinic one) is not
+    (ABPM, or HBPM), once, with a standing reading and a medication review (adherence) at the review. A mean below the out-of-clinic target (5 mmHg under the clinic one) is not
     resistant hypertension: no fourth drug. Confirmed, it is coded and step 4 follows when the reading
     is back. Before CG127 (no ABPM) step 4 followed the clinic readings. Returns (positions, days) for
     step 4, and the positions found not resistant."""
-    s = h.s
+    s, rec = h.s, h.record
     need = ng136.abpm_required(day) & ~s.resistant[pos]
     diagnosis.postural(h, pos, day, sbp, dbp, cons, need)
+    # adherence discussed at the same review (1.4.47), coded as the medication review it is held in
+    rec.observation(pos[need], day[need], rec.code("medication_review"), cons=cons[need], obstype=rec.obstype("Observation"))
     oc, oc_day = pos[need], day[need] + 7 + h.draws("resistant.day").integers(pos[need], 15, m)
     home = h.draws("resistant.home").uniform(oc, m) < h.care.hbpm_share
     os_, od = h.vitals.out_of_clinic(oc, oc_day, 7 * m + 6, home)
@@ -185,6 +187,5 @@ def _confirm_resistant(h: "Hypertension", pos: np.ndarray, day: np.ndarray, m: i
     h.decide(oc[~resistant], oc_day[~resistant], "no_change", None, "1.4.46 ABPM/HBPM at target: not resistant")
     rs, rs_day = oc[resistant], oc_day[resistant]
     s.resistant[rs] = True
-    rec = h.record
     rec.observation(rs, rs_day, rec.code("hypertension_resistant"), obstype=rec.obstype("Observation"))
     return np.concatenate([pos[~need], rs]), np.concatenate([day[~need], rs_day]), oc[~resistant]
