@@ -43,12 +43,18 @@ def reviews(h: "Hypertension", month: "Month") -> None:
                     obstype=rec.obstype("Observation"))
     h.vitals.lifestyle(rv[annual], rv_day[annual], bmi[annual], cons[annual])
     _bloods(h, rv[annual], rv_day[annual])
-    diagnosis.postural(h, rv, rv_day, sbp, dbp, cons, annual & ~home & diagnosis.postural_due(h, rv, rv_day, age))
+    # a standing reading at the annual review in diabetes and at 80+ (1.4.16), and at every clinic review once
+    # postural hypotension is found: then the target is judged on the standing BP
+    post = ~home & diagnosis.postural_due(h, rv, rv_day, age) & (annual | s.postural_hypo[rv])
+    st_s, st_d = diagnosis.postural(h, rv, rv_day, sbp, dbp, cons, post)
+    with np.errstate(invalid="ignore"):
+        drop = post & ((sbp - st_s >= h.postural["hypotension_sbp"]) | (dbp - st_d >= h.postural["hypotension_dbp"]))
+    s.postural_hypo[rv[drop]] = True
     # the ACR that tightens the target is the latest one measured (NaN if never)
     tgt_s, tgt_d = ng136.target(age, s.rf_type1[rv], s.sample_acr[rv], rv_day)
     oc_s, oc_d = ng136.target_out_of_clinic(age, s.rf_type1[rv], s.sample_acr[rv], rv_day)
     tgt_s, tgt_d = np.where(home, oc_s, tgt_s), np.where(home, oc_d, tgt_d)  # home readings, home targets
-    ok = ng136.controlled(sbp, dbp, tgt_s, tgt_d)
+    ok = ng136.controlled(np.where(drop, st_s, sbp), np.where(drop, st_d, dbp), tgt_s, tgt_d)
     on_any = h.rx.on_any(rv)  # before today's changes
     switched = _side_effects(h, rv, rv_day, cons)  # a drug changed for a side effect is the day's change
     # a patient who stopped is found out (their BP is back up): restarted, not stepped up on a reading
