@@ -304,7 +304,7 @@ def test_a_significant_postural_drop_is_treated_to_the_standing_bp():
 def test_younger_people_take_their_treatment_only_partly_more_often():
     """Adherence by age (ng136.toml [adherence_by_age]): the odds of partial adherence fall 0.97-fold a year of age
     (Rao et al. 2021, UK), the scenario's share at the reference age. 1,000 people aged 40 and 1,000 aged 80 in a
-    month's track: the expected shares at the default 25% (age 65) are 45% and 17%, each with an SE of about 1.5
+    month's track: the expected shares at the default 25% (age 70) are 45% and 20%, each with an SE of about 1.5
     points; the bounds are 4 SE. Each person keeps their place within the partial or full range."""
     from tests.engine.build import make_sim, month_at
 
