@@ -95,6 +95,16 @@ class Hypertension(Pathway):
         return (p["sbp_drop_mean"] + p["sbp_drop_sd"] * self.draws("postural.sbp").normal(pos),
                 p["dbp_drop_mean"] + p["dbp_drop_sd"] * self.draws("postural.dbp").normal(pos))
 
+    def keep_own_adherence(self) -> None:
+        """Take each person's propensity and place from the adherence the prescribing service drew (its class and its
+        place in the range), so that at the reference age everyone takes what they took before age mattered."""
+        s, care = self.s, self.care
+        (plo, phi), (flo, fhi), share = care.adherence_partial, care.adherence_full, care.nonadherent_share
+        partial = s.adherence < flo
+        s.adherence_f[:] = np.clip(np.where(partial, (s.adherence - plo) / max(phi - plo, 1e-9),
+                                            (s.adherence - flo) / max(fhi - flo, 1e-9)), 0.0, 1.0)
+        s.adherence_u[:] = np.where(partial, share * s.adherence_u, share + (1.0 - share) * s.adherence_u)
+
     def set_adherence(self, pos: np.ndarray, age: np.ndarray) -> None:
         """Each person's share of doses taken at this age: partly adherent while their own propensity lies
         below the share partly adherent at their age (the odds falling with each year of age, data/ng136.toml
