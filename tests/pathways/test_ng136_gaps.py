@@ -324,3 +324,21 @@ def test_younger_people_take_their_treatment_only_partly_more_often():
     assert partial[young].mean() > partial[old].mean() + 0.15
     lo, hi = care.adherence_partial
     assert ((a[pos][partial[pos]] >= lo) & (a[pos][partial[pos]] <= hi)).all()
+
+
+def test_at_the_reference_age_everyone_keeps_the_adherence_the_prescribing_service_drew():
+    """Adherence by age moves people only through the age gradient: at entry, someone at the reference age takes
+    exactly what the prescribing service drew for them; younger people are partly adherent more often."""
+    from tests.engine.build import make_sim
+
+    sim = make_sim(2000)
+    h, pos = sim.hypertension, sim.everyone[:2000]
+    ref = h.adherence_by_age["reference_age"]
+    person(sim, pos[:1000], age=ref, on=sim.start)
+    person(sim, pos[1000:], age=35.0, on=sim.start)
+    before = get(sim, "adherence").copy()
+    h.history(sim)
+    after = get(sim, "adherence")
+    assert np.allclose(after[pos[:1000]], before[pos[:1000]])
+    full = sim.care.adherence_full[0]
+    assert (after[pos[1000:]] < full).mean() > (before[pos[1000:]] < full).mean() + 0.1
