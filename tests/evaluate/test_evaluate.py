@@ -286,7 +286,7 @@ def test_the_inertia_the_audit_finds_is_the_inertia_in_the_truth(practice):
         flagged, inert = con.execute(care_gaps.base_sql() + """
             SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM decision_truth t WHERE t.patid = j.patid
                    AND t.date = j.d AND t.rule = 'inertia'))
-            FROM judged_step j WHERE NOT changed AND NOT referred AND NOT confirmed""").fetchone()
+            FROM judged_step j WHERE NOT changed AND NOT referred AND NOT confirmed AND NOT standing_ok""").fetchone()
         # inertia in someone already referred for specialist advice is not counted against the practice (1.4.52)
         truth, found = con.execute(care_gaps.base_sql() + """
             SELECT count(*), count(*) FILTER (WHERE NOT j.changed AND NOT j.confirmed)

@@ -7,13 +7,13 @@ import pytest
 from synthgp.pathways.hypertension import diagnosis, treatment
 
 from tests.engine.build import day, emitted, get, make_sim, month_at, person, put
-from tests.pathways.test_hypertension import CARE, held, quiet_acr
+from tests.pathways.test_hypertension import CARE, held, htn_sim, quiet_acr
 
 STAGE_CODES = ("hypertension_stage1", "hypertension_stage1_organ_damage", "hypertension_stage2", "hypertension_severe")
 
 
 def _diagnosed(on):
-    sim = make_sim(care=dict(CARE))
+    sim = htn_sim()
     p = quiet_acr(sim, 1)
     person(sim, p, age=58, on=on)
     put(sim, p, egfr=90.0)
@@ -83,7 +83,7 @@ def test_abpm_confirms_a_raised_reading_only_from_cg127(on, abpm):
     (day(2020, 6, 1), "amlodipine"),
 ])
 def test_first_line_at_60_follows_the_guidance_of_the_day(on, drug):
-    sim = make_sim(care=dict(CARE))
+    sim = htn_sim()
     person(sim, 0, age=60, on=on, black=False)
     treatment.start_first_line(sim.hypertension, np.array([0]), on)
     assert [v[0] for v in held(sim, 0).values()] == [drug]
@@ -92,7 +92,7 @@ def test_first_line_at_60_follows_the_guidance_of_the_day(on, drug):
 def test_a_thiazide_started_before_cg127_is_kept_and_new_diuretics_are_thiazide_like():
     """Bendroflumethiazide started under CG34 stays through later steps; a diuretic started after CG127
     (here first line with heart failure) is indapamide."""
-    sim = make_sim(care=dict(CARE))
+    sim = htn_sim()
     person(sim, 0, age=60, on=day(2008, 6, 1), black=False)
     treatment.start_first_line(sim.hypertension, np.array([0]), day(2008, 6, 1))
     treatment.step_up(sim.hypertension, np.array([0]), day(2014, 6, 1))
@@ -105,7 +105,7 @@ def test_a_thiazide_started_before_cg127_is_kept_and_new_diuretics_are_thiazide_
 
 @pytest.mark.parametrize("on, drug", [(day(2015, 6, 1), "ramipril"), (day(2020, 6, 1), "losartan")])
 def test_an_arb_for_black_people_from_ng136(on, drug):
-    sim = make_sim(care=dict(CARE))
+    sim = htn_sim()
     person(sim, 0, age=60, on=on, black=True)
     put(sim, 0, known_type2=on - 100, onset_type2=on - 400)
     treatment.start_first_line(sim.hypertension, np.array([0]), on)

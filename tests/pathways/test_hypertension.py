@@ -19,7 +19,9 @@ CARE = {"did_not_attend": 0.0, "inertia": 0.0, "restart_after_stopping": 1.0, "d
 
 
 def htn_sim(**care):
-    return make_sim(care={**CARE, **care}, covid={"disruption_scale": 0.0})  # ON is in the pandemic: no postponing
+    sim = make_sim(care={**CARE, **care}, covid={"disruption_scale": 0.0})  # ON is in the pandemic: no postponing
+    sim.hypertension.arb_choice = 0.0  # an ACE inhibitor wherever NG136 leaves A to the prescriber (test_arb_choice below)
+    return sim
 
 
 def decisions(sim, pos=None) -> list[tuple]:
@@ -84,6 +86,23 @@ def test_first_line_matches_the_rule_for_many_people():
                             get(sim, "heart_failure_day") >= 0, ON)
     got = np.array([next(iter(held(sim, p))) for p in pos])
     assert (got == want).all() and len(set(got)) == 3
+
+
+def test_a_share_of_a_starts_are_an_arb_by_the_prescribers_choice():
+    """NG136 1.4.33: 'an ACE inhibitor or an ARB'. The data file's share (about 30% of ACEi + ARB prescribing in
+    English primary care) of non-Black people starting A get losartan."""
+    from synthgp.core import reference
+
+    share = reference.toml("ng136.toml")["first_line"]["arb_choice_share"]
+    sim = make_sim(care=CARE)
+    pos = sim.everyone
+    for p in pos:
+        person(sim, p, age=45, on=ON)
+    put(sim, pos, black=False)
+    treatment.start_first_line(sim.hypertension, pos, ON)
+    arb = np.mean([held(sim, p)["A"][0] == "losartan" for p in pos])
+    # binomial SE at n people: sqrt(p(1-p)/n); 4 SE
+    assert abs(arb - share) < 4 * np.sqrt(share * (1 - share) / len(pos)) and 0 < arb < 1
 
 
 def test_an_acei_added_to_a_diuretic_starts_low():

@@ -71,6 +71,10 @@ def test_resistant_hypertension_is_confirmed_out_of_clinic_before_step_4():
     abpm = emitted(sim, "obs", code="abpm_systolic")
     assert len(abpm["day"]) == 1 and ON + 7 <= abpm["day"][0] <= ON + 21
     assert emitted(sim, "obs", code="hypertension_resistant")["day"].tolist() == abpm["day"].tolist()
+    # 1.4.47: at the review before it, a standing reading and adherence discussed (a medication review)
+    review_day = emitted(sim, "obs", code="bp_systolic")["day"].min()
+    assert emitted(sim, "obs", code="standing_systolic")["day"].tolist() == [review_day]
+    assert emitted(sim, "obs", code="medication_review")["day"].tolist() == [review_day]
     assert held(sim, 0)["S"][0] == "spironolactone"
     assert [d[3] for d in decisions(sim) if d[1] == "add"] == ["1.4.48 K+ <= 4.5"]
 
@@ -271,3 +275,70 @@ def test_accelerated_hypertension_is_referred_the_same_day_coded_with_the_findin
     assert referral["referral"][0] == 3
     fundo = emitted(sim, "obs", code="fundoscopy")
     assert visit[0] in fundo["day"][fundo["pat"] == 0]
+
+
+def test_a_significant_postural_drop_is_treated_to_the_standing_bp():
+    """NG136 1.4.16: with a fall of >= 20 systolic (or >= 10 diastolic) on standing, the target is judged on the
+    standing BP. Two 85-year-olds at an annual review with the same seated BP above 150/90: the one whose BP
+    falls 40/20 on standing is at target standing and is not stepped up; the one with no fall is."""
+    sim = htn_sim(hbpm_share=0.0)
+    sim.hypertension.fu = {**sim.hypertension.fu, "hbpm_review_share": 0.0}
+    pos = np.arange(40)
+    for_review(sim, pos, [("C", "amlodipine", 0)])
+    person(sim, pos, age=85, on=ON)
+    put(sim, pos, dx=True, dx_day=ON - 400, next_review=ON, bp_level_sbp=35.0, bp_level_dbp=0.0, adherence=1.0)
+    drop = np.where(pos < 20, 40.0, 0.0)
+    sim.hypertension.postural_drop = lambda p: (drop[p], drop[p] / 2)
+    bp = review(sim, pos)
+    seated = dict(zip(bp["pat"], bp["value"]))
+    standing = emitted(sim, "obs", code="standing_systolic")
+    assert sorted(standing["pat"].tolist()) == pos.tolist()  # at 80+, a standing reading at the annual review
+    acted = {d[0] for d in decisions(sim)}
+    high = [p for p in pos if 155 <= seated[p] < 180]
+    assert len([p for p in high if p < 20]) >= 5 and len([p for p in high if p >= 20]) >= 5
+    for p in high:
+        assert (p in acted) == (p >= 20), (p, seated[p])
+    assert get(sim, "postural_hypo")[pos].tolist() == (pos < 20).tolist()
+
+
+def test_younger_people_take_their_treatment_only_partly_more_often():
+    """Adherence by age (ng136.toml [adherence_by_age]): the odds of partial adherence fall 0.97-fold a year of age
+    (Rao et al. 2021, UK), the scenario's share at the reference age. 1,000 people aged 40 and 1,000 aged 80 in a
+    month's track: the expected shares at the default 25% (age 70) are 45% and 20%, each with an SE of about 1.5
+    points; the bounds are 4 SE. Each person keeps their place within the partial or full range."""
+    from tests.engine.build import make_sim, month_at
+
+    sim = make_sim(2000)
+    h, pos = sim.hypertension, sim.everyone[:2000]
+    young, old = pos[:1000], pos[1000:]
+    person(sim, young, age=40, on=ON)
+    person(sim, old, age=80, on=ON)
+    h.track(sim, month_at(sim, ON, act=pos))
+    a, care, cfg = get(sim, "adherence"), sim.care, h.adherence_by_age
+    partial = a < care.adherence_full[0]
+    odds0 = care.nonadherent_share / (1 - care.nonadherent_share)
+    for grp, age in ((young, 40), (old, 80)):
+        odds = odds0 * cfg["odds_ratio_per_year"] ** (age - cfg["reference_age"])
+        want = odds / (1 + odds)
+        assert abs(partial[grp].mean() - want) < 4 * np.sqrt(want * (1 - want) / len(grp)), (age, partial[grp].mean(), want)
+    assert partial[young].mean() > partial[old].mean() + 0.15
+    lo, hi = care.adherence_partial
+    assert ((a[pos][partial[pos]] >= lo) & (a[pos][partial[pos]] <= hi)).all()
+
+
+def test_at_the_reference_age_everyone_keeps_the_adherence_the_prescribing_service_drew():
+    """Adherence by age moves people only through the age gradient: at entry, someone at the reference age takes
+    exactly what the prescribing service drew for them; younger people are partly adherent more often."""
+    from tests.engine.build import make_sim
+
+    sim = make_sim(2000)
+    h, pos = sim.hypertension, sim.everyone[:2000]
+    ref = h.adherence_by_age["reference_age"]
+    person(sim, pos[:1000], age=ref, on=sim.start)
+    person(sim, pos[1000:], age=35.0, on=sim.start)
+    before = get(sim, "adherence").copy()
+    h.history(sim)
+    after = get(sim, "adherence")
+    assert np.allclose(after[pos[:1000]], before[pos[:1000]])
+    full = sim.care.adherence_full[0]
+    assert (after[pos[1000:]] < full).mean() > (before[pos[1000:]] < full).mean() + 0.1

@@ -11,8 +11,9 @@ inertia, missed ABPM and slipping recalls show. Windows and dates are in data/au
                        window (a product not issued in the regimen look-back before the review: a new class, a
                        dose change, a switch or a restart), a referral for specialist advice (1.4.52: made
                        before the review or within the window), or ABPM/HBPM within the window to confirm the
-                       clinic reading before a further step (1.4.47; at target, nothing more is due). None of
-                       these is clinical inertia.
+                       clinic reading before a further step (1.4.47; at target, nothing more is due), or a standing
+                       reading that day at target after a postural drop of 20/10 or more (1.4.16: the target is
+                       judged standing). None of these is clinical inertia.
   review_on_time     - each diagnosis and each coded annual review, followed within the window by the next annual
                        review or at least a clinic BP (section 5: review at least annually; a recall that slips
                        past both is a gap); the note gives the share followed by a coded annual review.
@@ -33,6 +34,7 @@ from synthgp.core import codes, reference
 from synthgp.evaluate import qof
 
 CLINIC_SBP = codes.snomed("bp_systolic")
+STANDING_SBP = codes.snomed("standing_systolic")
 OUT_OF_CLINIC = codes.sql("abpm_systolic", "hbpm_systolic")
 HTN_REFERRAL = codes.sql("hypertension_referral")  # specialist advice (1.4.52): not a referral for anything else
 
@@ -44,6 +46,8 @@ def windows() -> dict[str, Any]:
     w.update(raised_sbp=th["clinic_sbp"], raised_dbp=th["clinic_dbp"], severe_sbp=th["severe_sbp"], severe_dbp=th["severe_dbp"])
     w["settle_days"] = reference.toml("ng136.toml")["audit"]["settle_days"]
     w["lookback_days"] = reference.toml("ng136.toml")["audit"]["regimen_lookback_days"]
+    post = reference.toml("ng136.toml")["postural"]
+    w.update(postural_sbp=post["hypotension_sbp"], postural_dbp=post["hypotension_dbp"])
     return w
 
 
@@ -58,6 +62,8 @@ coded AS (SELECT o.patid, o.obsid, o.obsdate, o.value, o.parentobsid, m.cluster,
           FROM observation o JOIN medical_dictionary m USING (medcodeid)),
 clinic AS (SELECT s.patid, s.obsid, s.obsdate, s.value AS sbp, d.value AS dbp
            FROM coded s JOIN observation d ON d.parentobsid = s.obsid WHERE s.sct = {CLINIC_SBP}),
+standing AS (SELECT s.patid, s.obsdate, s.value AS sbp, d.value AS dbp
+              FROM coded s JOIN observation d ON d.parentobsid = s.obsid WHERE s.sct = {STANDING_SBP}),
 oc AS (SELECT patid, obsdate FROM coded WHERE sct IN ({OUT_OF_CLINIC})),
 dx AS (SELECT patid, min(obsdate) AS d FROM coded WHERE cluster = 'HYP' GROUP BY ALL),
 rx AS (SELECT i.patid, i.issuedate, i.prodcodeid FROM drug_issue i JOIN {qof.classes_sql()} USING (prodcodeid)),
@@ -91,7 +97,11 @@ judged_step AS (
     EXISTS (SELECT 1 FROM coded f WHERE f.patid = v.patid AND f.sct IN ({HTN_REFERRAL})
               AND f.obsdate <= v.d + INTERVAL {int(w['step_up_days'])} DAY) AS referred,
     EXISTS (SELECT 1 FROM oc WHERE oc.patid = v.patid AND oc.obsdate >= v.d
-              AND oc.obsdate <= v.d + INTERVAL {int(w['step_up_days'])} DAY) AS confirmed
+              AND oc.obsdate <= v.d + INTERVAL {int(w['step_up_days'])} DAY) AS confirmed,
+    EXISTS (SELECT 1 FROM standing st WHERE st.patid = v.patid AND st.obsdate = v.d
+              AND (v.sbp - st.sbp >= {w['postural_sbp']} OR v.dbp - st.dbp >= {w['postural_dbp']})
+              AND st.sbp <= CASE WHEN v.age < 80 THEN {t['under80_sbp']} ELSE {t['over80_sbp']} END
+              AND st.dbp <= CASE WHEN v.age < 80 THEN {t['under80_dbp']} ELSE {t['over80_dbp']} END) AS standing_ok
   FROM reviews v JOIN pat USING (patid)
   WHERE v.sbp IS NOT NULL
     AND (v.sbp > CASE WHEN v.age < 80 THEN {t['under80_sbp']} ELSE {t['over80_sbp']} END
@@ -143,15 +153,16 @@ def gaps(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
     raised = _result("1.2.3 (ABPM or HBPM to confirm)", "first raised clinic reading, not diagnosed or treated",
                      n, oc_done + dx_only, {f"no ABPM/HBPM and no diagnosis within {days} days": n - oc_done - dx_only},
                      f"from {w['abpm_from']} (CG127); {dx_only:,} followed by a diagnosis without ABPM/HBPM")
-    n, changed, referred, confirmed = q("""SELECT count(*), count(*) FILTER (WHERE changed),
+    n, changed, referred, confirmed, standing = q("""SELECT count(*), count(*) FILTER (WHERE changed),
         count(*) FILTER (WHERE referred AND NOT changed),
-        count(*) FILTER (WHERE confirmed AND NOT changed AND NOT referred) FROM judged_step""")
+        count(*) FILTER (WHERE confirmed AND NOT changed AND NOT referred),
+        count(*) FILTER (WHERE standing_ok AND NOT confirmed AND NOT changed AND NOT referred) FROM judged_step""")
     days = int(w["step_up_days"])
+    done = changed + referred + confirmed + standing
     step = _result("1.4.41-1.4.45, 1.4.47, 1.4.52 (step up when not at target)", "annual reviews above target, on treatment",
-                   n, changed + referred + confirmed,
-                   {f"no change, ABPM/HBPM or referral within {days} days (clinical inertia)": n - changed - referred - confirmed},
+                   n, done, {f"no change, ABPM/HBPM or referral within {days} days (clinical inertia)": n - done},
                    f"{referred:,} unchanged but referred for specialist advice (1.4.52); {confirmed:,} checked by "
-                   "ABPM/HBPM before a further step (1.4.47)")
+                   f"ABPM/HBPM before a further step (1.4.47); {standing:,} at target standing with a postural drop (1.4.16)")
     n, seen, coded = q("""SELECT count(*), count(*) FILTER (WHERE review_on_time OR bp_on_time),
                                    count(*) FILTER (WHERE review_on_time) FROM judged_recall""")
     months = int(w["review_overdue_months"])

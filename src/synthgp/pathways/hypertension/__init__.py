@@ -45,7 +45,11 @@ class Hypertension(Pathway):
         "resistant": "resistant hypertension confirmed out of clinic before step 4",
         "full_bloods_day": "day of the last lipids, HbA1c and urine ACR (the full panel)",
         "annual_day": "day of the last annual review (coded, with lifestyle and bloods)",
+        "postural_hypo": "postural hypotension found at a review (standing fall >= 20/10): treated to the standing BP",
+        "adherence_u": "propensity to take treatment only partly (uniform; partly adherent while below the age's share)",
+        "adherence_f": "where the person's share of doses taken lies within the partial or the full range",
     }
+    writes = ("adherence",)  # partial adherence by age (data/ng136.toml [adherence_by_age])
     reads = ("dob", "male", "black", "ent", "lst", "first_allowed", "age_entry", "rf_type1", "last_bp",
              "known_type2", "known_ckd", "stroke_day", "mi_day", "heart_failure_day", "bp_response", "bp_white_coat_sbp",
              "bp_arm_diff", "bp_arm",
@@ -64,6 +68,9 @@ class Hypertension(Pathway):
             "usual_sbp_entry": np.full(n, np.nan), "no_ccb": np.zeros(n, dtype=bool),
             "no_acei_arb": np.zeros(n, dtype=bool), "resistant": np.zeros(n, dtype=bool),
             "full_bloods_day": np.full(n, -NEVER, dtype=np.int64), "annual_day": np.full(n, -NEVER, dtype=np.int64),
+            "postural_hypo": np.zeros(n, dtype=bool),
+            "adherence_u": sim.draws("adherence.by_age").uniform(sim.everyone),
+            "adherence_f": sim.draws("adherence.position").uniform(sim.everyone),
         }
 
     def bind(self, sim: "Sim") -> None:
@@ -76,6 +83,8 @@ class Hypertension(Pathway):
         names = [c.name for c in onset.load()[1]]  # registers whose own care may bring a beta-blocker
         self.own_bb_cols = [names.index(n) for n in ("chd", "heart_failure")]
         self.stopping = cfg["stopping_by_age"]
+        self.adherence_by_age = cfg["adherence_by_age"]
+        self.arb_choice = cfg["first_line"]["arb_choice_share"]
         self.record, self.rx, self.vitals, self.labs, self.contacts = sim.record, sim.rx, sim.vitals, sim.labs, sim.contacts
         self.decisions = TruthRows("pat", "day", "decision", "drug", "rule")
         self.checks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # this month's opportunistic checks
@@ -85,6 +94,27 @@ class Hypertension(Pathway):
         p = self.postural
         return (p["sbp_drop_mean"] + p["sbp_drop_sd"] * self.draws("postural.sbp").normal(pos),
                 p["dbp_drop_mean"] + p["dbp_drop_sd"] * self.draws("postural.dbp").normal(pos))
+
+    def keep_own_adherence(self) -> None:
+        """Take each person's propensity and place from the adherence the prescribing service drew (its class and its
+        place in the range), so that at the reference age everyone takes what they took before age mattered."""
+        s, care = self.s, self.care
+        (plo, phi), (flo, fhi), share = care.adherence_partial, care.adherence_full, care.nonadherent_share
+        partial = s.adherence < flo
+        s.adherence_f[:] = np.clip(np.where(partial, (s.adherence - plo) / max(phi - plo, 1e-9),
+                                            (s.adherence - flo) / max(fhi - flo, 1e-9)), 0.0, 1.0)
+        s.adherence_u[:] = np.where(partial, share * s.adherence_u, share + (1.0 - share) * s.adherence_u)
+
+    def set_adherence(self, pos: np.ndarray, age: np.ndarray) -> None:
+        """Each person's share of doses taken at this age: partly adherent while their own propensity lies
+        below the share partly adherent at their age (the odds falling with each year of age, data/ng136.toml
+        [adherence_by_age]), at their own place within the partial or the full range."""
+        a, care, s = self.adherence_by_age, self.care, self.s
+        share = care.nonadherent_share
+        odds = share / max(1.0 - share, 1e-9) * a["odds_ratio_per_year"] ** (np.asarray(age, dtype=float) - a["reference_age"])
+        partial = s.adherence_u[pos] < odds / (1.0 + odds)
+        (plo, phi), (flo, fhi), f = care.adherence_partial, care.adherence_full, s.adherence_f[pos]
+        s.adherence[pos] = np.where(partial, plo + (phi - plo) * f, flo + (fhi - flo) * f)
 
     def draws(self, purpose: str):
         return self.sim.draws(purpose)
@@ -101,9 +131,10 @@ class Hypertension(Pathway):
         history.last_check(self)
 
     def track(self, sim: "Sim", month: "Month") -> None:
-        """The truth of onset; and people who stop taking their treatment (unseen until a review), the
-        younger more often (data/ng136.toml [stopping_by_age])."""
+        """The truth of onset; adherence at this age; and people who stop taking their treatment (unseen until
+        a review), the younger more often (data/ng136.toml [stopping_by_age])."""
         s, act = self.s, month.act
+        self.set_adherence(act, month.age)
         now = (month.usual_sbp >= self.th["clinic_sbp"]) | (month.usual_dbp >= self.th["clinic_dbp"])
         new = now & (s.onset_htn[act] == dates.NONE)
         s.onset_htn[act[new]] = month.vday[new]

@@ -168,10 +168,15 @@ def postural_due(h: "Hypertension", pos: np.ndarray, day, age: np.ndarray) -> np
     return (h.s.known_type2[pos] <= day) | (age >= h.postural["age_from"])
 
 
-def postural(h: "Hypertension", pos: np.ndarray, day, sbp: np.ndarray, dbp: np.ndarray, cons: np.ndarray, due: np.ndarray) -> None:
+def postural(h: "Hypertension", pos: np.ndarray, day, sbp: np.ndarray, dbp: np.ndarray, cons: np.ndarray,
+             due: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A standing BP after the seated one, for those `due` (1.1.6): the seated reading less their own fall,
-    inside the physiological bounds every reading keeps (clinical/bp.py)."""
+    inside the physiological bounds every reading keeps (clinical/bp.py). Returns the standing (SBP, DBP)
+    for each of `pos` (NaN where not taken)."""
     sel = pos[due]
     ds, dd = h.postural_drop(sel)
     st_s, st_d = bp.bound(np.round(sbp[due] - ds), np.round(dbp[due] - dd))
     h.record.blood_pressure(sel, np.broadcast_to(day, len(pos))[due], st_s, st_d, cons[due], "standing")
+    out_s, out_d = np.full(len(pos), np.nan), np.full(len(pos), np.nan)
+    out_s[due], out_d[due] = st_s, st_d
+    return out_s, out_d

@@ -23,6 +23,8 @@ def at_entry(h: "Hypertension") -> None:
     share of them treated with as many classes as their BP needed (less inertia)."""
     s, th, care, n = h.s, h.th, h.care, h.sim.n
     s0, d0, _, _ = h.vitals.usual_at(np.arange(n), s.ent)
+    h.keep_own_adherence()
+    h.set_adherence(np.arange(n), s.age_entry)  # the regimen carried in is sized by what they take
     s.usual_sbp_entry[:] = s0
     htn0 = ((s0 >= th["clinic_sbp"]) | (d0 >= th["clinic_dbp"])) & (s.ent <= s.lst)  # of those who enter as adults
     s.onset_htn[htn0] = s.ent[htn0]

@@ -46,12 +46,18 @@ def reviews(h: "Hypertension", month: "Month") -> None:
                     obstype=rec.obstype("Observation"))
     h.vitals.lifestyle(rv[annual], rv_day[annual], bmi[annual], cons[annual])
     _bloods(h, rv[annual], rv_day[annual])
-    diagnosis.postural(h, rv, rv_day, sbp, dbp, cons, annual & ~home & diagnosis.postural_due(h, rv, rv_day, age))
+    # a standing reading at the annual review in diabetes and at 80+ (1.4.16), and at every clinic review once
+    # postural hypotension is found: then the target is judged on the standing BP
+    post = ~home & diagnosis.postural_due(h, rv, rv_day, age) & (annual | s.postural_hypo[rv])
+    st_s, st_d = diagnosis.postural(h, rv, rv_day, sbp, dbp, cons, post)
+    with np.errstate(invalid="ignore"):
+        drop = post & ((sbp - st_s >= h.postural["hypotension_sbp"]) | (dbp - st_d >= h.postural["hypotension_dbp"]))
+    s.postural_hypo[rv[drop]] = True
     # the ACR that tightens the target is the latest one measured (NaN if never)
     tgt_s, tgt_d = ng136.target(age, s.rf_type1[rv], s.sample_acr[rv], rv_day)
     oc_s, oc_d = ng136.target_out_of_clinic(age, s.rf_type1[rv], s.sample_acr[rv], rv_day)
     tgt_s, tgt_d = np.where(home, oc_s, tgt_s), np.where(home, oc_d, tgt_d)  # home readings, home targets
-    ok = ng136.controlled(sbp, dbp, tgt_s, tgt_d)
+    ok = ng136.controlled(np.where(drop, st_s, sbp), np.where(drop, st_d, dbp), tgt_s, tgt_d)
     on_any = h.rx.on_any(rv)  # before today's changes
     switched = _side_effects(h, rv, rv_day, cons)  # a drug changed for a side effect is the day's change
     # a patient who stopped is found out (their BP is back up): restarted, not stepped up on a reading
@@ -171,13 +177,15 @@ def _step_up(h: "Hypertension", tr: np.ndarray, tr_day: np.ndarray, m: int, seat
 
 def _confirm_resistant(h: "Hypertension", pos: np.ndarray, day: np.ndarray, m: int, sbp, dbp, cons) -> tuple[np.ndarray, ...]:
     """Before step 4 (NG136 1.4.46-1.4.47; CG127 1.7.1): confirm resistant hypertension out of clinic
-    (ABPM, or HBPM), once, with a standing reading at the review. A mean below the out-of-clinic target (5 mmHg under the clinic one) is not
+    (ABPM, or HBPM), once, with a standing reading and a medication review (adherence) at the review. A mean below the out-of-clinic target (5 mmHg under the clinic one) is not
     resistant hypertension: no fourth drug. Confirmed, it is coded and step 4 follows when the reading
     is back. Before CG127 (no ABPM) step 4 followed the clinic readings. Returns (positions, days) for
     step 4, and the positions found not resistant."""
-    s = h.s
+    s, rec = h.s, h.record
     need = ng136.abpm_required(day) & ~s.resistant[pos]
     diagnosis.postural(h, pos, day, sbp, dbp, cons, need)
+    # adherence discussed at the same review (1.4.47), coded as the medication review it is held in
+    rec.observation(pos[need], day[need], rec.code("medication_review"), cons=cons[need], obstype=rec.obstype("Observation"))
     oc, oc_day = pos[need], day[need] + 7 + h.draws("resistant.day").integers(pos[need], 15, m)
     home = h.draws("resistant.home").uniform(oc, m) < h.care.hbpm_share
     os_, od = h.vitals.out_of_clinic(oc, oc_day, 7 * m + 6, home)
@@ -188,6 +196,5 @@ def _confirm_resistant(h: "Hypertension", pos: np.ndarray, day: np.ndarray, m: i
     h.decide(oc[~resistant], oc_day[~resistant], "no_change", None, "1.4.46 ABPM/HBPM at target: not resistant")
     rs, rs_day = oc[resistant], oc_day[resistant]
     s.resistant[rs] = True
-    rec = h.record
     rec.observation(rs, rs_day, rec.code("hypertension_resistant"), obstype=rec.obstype("Observation"))
     return np.concatenate([pos[~need], rs]), np.concatenate([day[~need], rs_day]), oc[~resistant]

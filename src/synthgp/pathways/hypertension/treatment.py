@@ -62,7 +62,9 @@ def add_class(h: "Hypertension", pos: np.ndarray, cls: str, day, rule: str, bloo
 
 def _add_acei_or_arb(h: "Hypertension", pos: np.ndarray, day, rule: str, what: str, bloods: list[Monitoring] | None) -> None:
     s, meds = h.s, h.rx.meds
-    arb = ng136.prefer_arb(s.black[pos], day)
+    # an ARB for Black people under NG136; otherwise the prescriber's choice of an ACEi or an ARB (1.4.33)
+    chosen = h.draws("arb.choice").uniform(pos, np.broadcast_to(day, len(pos))) < h.arb_choice
+    arb = ng136.prefer_arb(s.black[pos], day) | chosen
     for use_arb, name in ((False, "ramipril"), (True, "losartan")):
         sel = pos[arb == use_arb]
         if not len(sel):
