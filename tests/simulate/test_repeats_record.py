@@ -32,7 +32,8 @@ INDICATION = {"omeprazole": ("dyspepsia", "TRUE"),  # the acute item follows the
               "pregabalin": ("neuropathic_pain", "TRUE"), "quetiapine": ("schizophrenia", "TRUE"),
               "sildenafil": ("erectile_dysfunction", "TRUE"), "sumatriptan": ("migraine", "TRUE"),
               "methotrexate": ("rheumatoid_arthritis", "TRUE"), "folic_acid": ("rheumatoid_arthritis", "TRUE"),
-              "glucose_test_strips": ("type2_diabetes", "TRUE"), "lymecycline": ("acne", "TRUE"), "ferrous_fumarate": ("iron_deficiency_anaemia", "TRUE")}
+              "glucose_test_strips": ("type2_diabetes", "TRUE"), "lymecycline": ("acne", "TRUE"),
+              "memantine": ("dementia", "TRUE"), "loperamide": ("irritable_bowel_syndrome", "TRUE"), "ferrous_fumarate": ("iron_deficiency_anaemia", "TRUE")}
 REPEAT_ONLY = {"co_codamol", "emollient", "cetirizine"}  # their acute packs are issued too: the repeat is the 28-day one
 DAY = dt.date(2024, 7, 1)
 
