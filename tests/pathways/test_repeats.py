@@ -174,7 +174,9 @@ def test_a_start_is_issued_on_its_day_even_when_the_cycle_fell_earlier_that_mont
 
 
 @pytest.mark.parametrize("spec, message", [
-    ({"female": [0.1] * 9, "male": [0.1] * 9}, "indication or a register"),
+    ({"female": [0.1] * 9, "male": [0.1] * 9}, "an indication, a register or a truth"),
+    ({"female": [0.1] * 9, "male": [0.1] * 9, "indication": "gout", "truth": "ra"}, "an indication, a register or a truth"),
+    ({"female": [0.1] * 9, "male": [0.1] * 9, "truth": "gout"}, "none of"),
     ({"female": [0.1] * 8, "male": [0.1] * 9, "indication": "gout"}, "9 shares"),
     ({"female": [0.1] * 9, "male": [0.1] * 9, "register": "gout"}, "no register"),
 ])
@@ -186,3 +188,51 @@ def test_a_malformed_medicine_fails_clearly(spec, message):
 def test_an_unknown_medicine_fails_clearly():
     with pytest.raises(ValueError, match="not a regular medicine"):
         Medicine("aspirin_gel", {"female": [0.1] * 9, "male": [0.1] * 9, "indication": "gout"}, np.arange(18.0, 90.0, 8.0), [])
+
+
+def test_a_truth_medicine_only_with_the_risk_factor_and_without_a_consultation():
+    """Sildenafil: for a man whose truth has erectile dysfunction (coded from entry by the conditions pathway), not
+    for one without it; nothing new is coded at the start."""
+    sim = _sim()
+    pos = np.arange(2)
+    person(sim, pos, age=60, on=ON, male=True)
+    u = get(sim, "rep_u").copy()
+    u[pos] = 1.0
+    u[pos, _k(sim, "sildenafil")] = 0.0
+    put(sim, pos, rep_u=u[pos], rf_impotence=np.array([1, 0], dtype=get(sim, "rf_impotence").dtype))
+    _review(sim, pos)
+    assert sim.rx.on_regular(pos, "sildenafil", np.full(2, ON + 1)).tolist() == [True, False]
+    assert len(emitted(sim, "obs", pos=pos, code="erectile_dysfunction")["pat"]) == 0
+
+
+def test_folic_acid_only_beside_methotrexate():
+    """Folic acid (`with` methotrexate): on with it, off without it, whatever the person's own propensity."""
+    sim = _sim()
+    pos = np.arange(2)
+    person(sim, pos, age=55, on=ON, male=False)
+    u = get(sim, "rep_u").copy()
+    u[pos] = 1.0
+    u[pos, _k(sim, "folic_acid")] = 0.0
+    u[0, _k(sim, "methotrexate")] = 0.0  # the first on methotrexate
+    put(sim, pos, rep_u=u[pos], rf_ra=np.ones(2, dtype=get(sim, "rf_ra").dtype))
+    _review(sim, pos)
+    at = np.full(2, ON + 1)
+    assert sim.rx.on_regular(pos, "methotrexate", at).tolist() == [True, False]
+    assert sim.rx.on_regular(pos, "folic_acid", at).tolist() == [True, False]
+
+
+def test_iron_deficiency_on_a_blood_count_starts_a_course_of_iron():
+    """A low haemoglobin in iron-deficiency anaemia: the anaemia coded and ferrous fumarate for the course, a week
+    after the draw; anaemia of another cause starts nothing, and a second result during the course no second one."""
+    sim = _sim()
+    pos = np.arange(3)
+    person(sim, pos, age=40, on=ON, male=False)
+    cfg = reference.toml("repeats.toml")["iron"]
+    sim.repeats.on_fbc(pos, np.full(3, ON), np.array([100.0, 105.0, 100.0]), np.array([True, True, False]))
+    start = ON + cfg["after_days"]
+    assert sim.rx.on_regular(pos, "ferrous_fumarate", np.full(3, start)).tolist() == [True, True, False]
+    assert not sim.rx.on_regular(pos[:1], "ferrous_fumarate", np.array([start + cfg["course_days"]]))[0]
+    coded = emitted(sim, "obs", pos=pos, code="iron_deficiency_anaemia")
+    assert sorted(coded["pat"].tolist()) == [0, 1] and set(coded["day"].tolist()) == {start}
+    sim.repeats.on_fbc(pos[:1], np.array([ON + 60]), np.array([101.0]), np.array([True]))
+    assert len(emitted(sim, "obs", pos=pos, code="iron_deficiency_anaemia")["pat"]) == 2

@@ -25,7 +25,15 @@ INDICATION = {"omeprazole": ("dyspepsia", "TRUE"),  # the acute item follows the
               "finasteride": ("benign_prostatic_hyperplasia", "TRUE"), "ranitidine": ("dyspepsia", "TRUE"),
               "mebeverine": ("irritable_bowel_syndrome", "TRUE"), "ibuprofen_gel": ("osteoarthritis", "TRUE"),
               "hypromellose_eye_drops": ("dry_eyes", "TRUE"),
-              "montelukast": ("asthma", "TRUE"), "carbocisteine": ("copd", "TRUE")}
+              "montelukast": ("asthma", "TRUE"), "carbocisteine": ("copd", "TRUE"),
+              # h17e: two more on the epilepsy register, one beside gabapentin, those keyed on the truth's risk factors
+              # (coded from entry), the strips on the type 2 register, and oral iron after a low haemoglobin
+              "lamotrigine": ("epilepsy", "TRUE"), "sodium_valproate": ("epilepsy", "TRUE"),
+              "pregabalin": ("neuropathic_pain", "TRUE"), "quetiapine": ("schizophrenia", "TRUE"),
+              "sildenafil": ("erectile_dysfunction", "TRUE"), "sumatriptan": ("migraine", "TRUE"),
+              "methotrexate": ("rheumatoid_arthritis", "TRUE"), "folic_acid": ("rheumatoid_arthritis", "TRUE"),
+              "glucose_test_strips": ("type2_diabetes", "TRUE"), "lymecycline": ("acne", "TRUE"),
+              "memantine": ("dementia", "TRUE"), "loperamide": ("irritable_bowel_syndrome", "TRUE"), "ferrous_fumarate": ("iron_deficiency_anaemia", "TRUE")}
 REPEAT_ONLY = {"co_codamol", "emollient", "cetirizine"}  # their acute packs are issued too: the repeat is the 28-day one
 DAY = dt.date(2024, 7, 1)
 
@@ -130,3 +138,58 @@ def test_finasteride_for_men_only_and_ranitidine_ends_after_its_recall(con):
     before, after = con.execute(f"""SELECT count(*) FILTER (WHERE issuedate < DATE '2019-10-01'),
         count(*) FILTER (WHERE issuedate >= DATE '2021-01-01') FROM drug_issue WHERE prodcodeid IN ({_prods("ranitidine")})""").fetchone()
     assert before > 100 and after == 0, (before, after)
+
+
+def test_truth_repeats_go_only_to_those_with_the_risk_factor(con):
+    """Sildenafil to men whose truth has erectile dysfunction, quetiapine to those with SMI and never with olanzapine,
+    methotrexate to those with rheumatoid arthritis, sumatriptan to those with migraine (risk_factor_truth)."""
+    for drug, flag in (("sildenafil", "impotence"), ("quetiapine", "semi"), ("methotrexate", "ra"), ("sumatriptan", "migraine")):
+        issued, outside = con.execute(f"""SELECT count(*), count(*) FILTER (WHERE NOT coalesce(t."{flag}"::BOOLEAN, FALSE))
+            FROM drug_issue d LEFT JOIN risk_factor_truth t USING (patid) WHERE d.prodcodeid IN ({_prods(drug)})""").fetchone()
+        assert issued > 100 and outside == 0, (drug, issued, outside)
+    women = con.execute(f"SELECT count(*) FROM ({_age_sex_sql('sildenafil')}) WHERE sex = 'female'").fetchone()[0]
+    assert women == 0
+    both = con.execute(f"""SELECT count(*) FROM drug_issue q JOIN drug_issue o USING (patid, issuedate)
+        WHERE q.prodcodeid IN ({_prods("quetiapine")}) AND o.prodcodeid IN ({_prods("olanzapine")})""").fetchone()[0]
+    assert both == 0
+
+
+def test_folic_acid_and_strips_come_with_their_partner(con):
+    """Folic acid only while methotrexate is issued, the glucose strips only while gliclazide or insulin is: each
+    issue has one of its partner's within the 31 days before or on its day (regular medicines share a cycle; a
+    later start is issued on its own day first)."""
+    for drug, partners in (("folic_acid", ["methotrexate"]), ("glucose_test_strips", ["gliclazide", "insulin_glargine"])):
+        prods = ", ".join(_prods(p) for p in partners)
+        issued, alone = con.execute(f"""SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM drug_issue p
+                WHERE p.patid = d.patid AND p.prodcodeid IN ({prods})
+                  AND p.issuedate BETWEEN d.issuedate - INTERVAL 31 DAY AND d.issuedate))
+            FROM drug_issue d WHERE d.prodcodeid IN ({_prods(drug)})""").fetchone()
+        assert issued > 100 and alone == 0, (drug, issued, alone)
+
+
+def test_iron_follows_a_low_haemoglobin_in_iron_deficiency_and_is_a_course(con):
+    """Each course of oral iron starts a week after a full blood count whose haemoglobin is below the sex's threshold
+    (data/labs.toml), in a year the truth's anaemia is of iron deficiency (lab_truth), and lasts data/repeats.toml's
+    course (six or seven issues: the first on its day, then the person's 28-day cycle; fewer at a death or a move). Its first issue is on the start day, or
+    on the person's next repeat-cycle day when the month's issues were already made (up to 28 days later)."""
+    iron, anaemia = reference.toml("repeats.toml")["iron"], reference.toml("labs.toml")["anaemia"]
+    first = con.execute(f"""WITH i AS (SELECT patid, issuedate, lag(issuedate) OVER (PARTITION BY patid ORDER BY issuedate) AS prev
+                                       FROM drug_issue WHERE prodcodeid IN ({_prods("ferrous_fumarate")}))
+        SELECT patid, issuedate FROM i WHERE prev IS NULL OR issuedate > prev + INTERVAL {iron["course_days"]} DAY""").df()
+    assert len(first) > 200, len(first)
+    con.register("first_iron", first)
+    unexplained = con.execute(f"""SELECT count(*) FROM first_iron f WHERE NOT EXISTS (
+        SELECT 1 FROM observation o JOIN patient_identity pi USING (patid)
+        JOIN lab_truth t ON t.patid = o.patid AND t.condition = 'anaemia_iron_deficiency' AND o.obsdate BETWEEN t.start AND t."end"
+        WHERE o.patid = f.patid AND o.medcodeid = {codes.medcode("haemoglobin")}
+          AND o.value < CASE WHEN pi.sex = 'male' THEN {anaemia["threshold_male"]} ELSE {anaemia["threshold_female"]} END
+          AND o.obsdate BETWEEN f.issuedate - INTERVAL {iron["after_days"] + 28 + 5} DAY AND f.issuedate)""").fetchone()[0]
+    assert unexplained == 0, f"{unexplained} of {len(first)} iron courses without a low haemoglobin before"
+    # runs of issues (gaps of at most 35 days): a course is six; a low haemoglobin as one ends starts another at once
+    runs = con.execute(f"""WITH i AS (SELECT patid, issuedate, CASE WHEN issuedate - lag(issuedate) OVER w <= 35 THEN 0 ELSE 1
+                                      END AS new FROM drug_issue WHERE prodcodeid IN ({_prods("ferrous_fumarate")})
+                                      WINDOW w AS (PARTITION BY patid ORDER BY issuedate)),
+        r AS (SELECT patid, sum(new) OVER (PARTITION BY patid ORDER BY issuedate) AS run FROM i)
+        SELECT count(*) AS n FROM r GROUP BY patid, run""").df().n
+    course = iron["course_days"] // 28
+    assert runs.median() in (course, course + 1) and (runs <= course + 1).mean() > 0.9, str(runs.value_counts().sort_index().to_dict())

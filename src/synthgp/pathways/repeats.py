@@ -30,6 +30,7 @@ from synthgp.pathways.registers import onset
 if TYPE_CHECKING:
     from synthgp.engine.sim import Month, Sim
 
+TRUTH_FLAGS = ("impotence", "semi", "ra", "migraine")  # risk factors of the truth a medicine may follow (`truth`), coded at entry
 CURRENT_SMOKER = 2  # life service's smoking levels from this one up are current smokers
 INDICATION_YEARS_BEFORE = 2.0  # mean years a repeat held at entry had been started before it (synthgp's)
 
@@ -54,8 +55,11 @@ class Medicine:
         self.trend_years, self.trend_scale = trend[:, 0], trend[:, 1]
         self.indication = spec.get("indication")
         self.register = spec.get("register")
-        if (self.indication is None) == (self.register is None):
-            raise ValueError(f"repeats.toml [medicine.{name}]: give an indication or a register, one of them")
+        self.truth = spec.get("truth")
+        if sum(x is not None for x in (self.indication, self.register, self.truth)) != 1:
+            raise ValueError(f"repeats.toml [medicine.{name}]: give an indication, a register or a truth, one of them")
+        if self.truth is not None and self.truth not in TRUTH_FLAGS:
+            raise ValueError(f"repeats.toml [medicine.{name}] truth: {self.truth!r} is none of {TRUTH_FLAGS}")
         self.exclude = spec.get("exclude_registers", [])
         for reg in [*self.exclude, *([self.register] if self.register else [])]:
             if reg not in registers:
@@ -64,6 +68,7 @@ class Medicine:
         for other in self.not_with:
             if other not in REGULAR:
                 raise ValueError(f"repeats.toml [medicine.{name}] not_with: {other!r} is no regular medicine")
+        self.with_any = spec.get("with", [])  # on only while on one of these [medicine]s of this file
         self.smokers_from_age = spec.get("smokers_from_age")
         self.not_with_hypertension = bool(spec.get("not_with_hypertension", False))
 
@@ -80,15 +85,20 @@ class Repeats(Pathway):
     name = "repeats"
     fields = {"rep_u": "per repeat medicine (data/repeats.toml): the person's propensity, uniform",
               "rep_on": "per repeat medicine: prescribed by this pathway now"}
-    reads = ("dob", "male", "ent", "lst", "first_allowed", "smoking", "dx", "reg_known")
+    reads = ("dob", "male", "ent", "lst", "first_allowed", "smoking", "dx", "reg_known", *(f"rf_{f}" for f in TRUTH_FLAGS))
 
     def __init__(self) -> None:
         cfg = reference.toml("repeats.toml")
         self.bands = np.asarray(cfg["bands"], dtype=float)
         self.registers = [c.name for c in onset.load()[1]]
         self.meds = [Medicine(k, v, self.bands, self.registers) for k, v in cfg["medicine"].items()]
+        names = [m.name for m in self.meds]
+        for m in self.meds:
+            if not set(m.with_any) <= set(names):
+                raise ValueError(f"repeats.toml [medicine.{m.name}] with: {m.with_any} are not all [medicine]s here")
+        self.partners = [(k, [names.index(o) for o in m.with_any]) for k, m in enumerate(self.meds) if m.with_any]
         self.shares = np.stack([m.share for m in self.meds], axis=2)  # (male, female) x band x medicine
-        self.conditional = [k for k, m in enumerate(self.meds) if m.register or m.exclude or m.not_with
+        self.conditional = [k for k, m in enumerate(self.meds) if m.register or m.truth or m.exclude or m.not_with
                             or m.smokers_from_age is not None or m.not_with_hypertension]
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
@@ -98,6 +108,27 @@ class Repeats(Pathway):
     def bind(self, sim: "Sim") -> None:
         super().bind(sim)
         self.sim, self.rx, self.rec = sim, sim.rx, sim.record
+        iron = reference.toml("repeats.toml")["iron"]
+        if iron["medicine"] not in REGULAR:
+            raise ValueError(f"repeats.toml [iron] medicine: {iron['medicine']!r} is no regular medicine")
+        self.iron, self.iron_code = iron, self.rec.code(iron["indication"])
+        sim.labs.on_fbc(self.on_fbc)
+
+    def on_fbc(self, pos: np.ndarray, day: np.ndarray, hb: np.ndarray, iron: np.ndarray) -> None:
+        """Iron-deficiency anaemia on a full blood count (a low haemoglobin in a year the truth's anaemia is of iron
+        deficiency): the anaemia coded and a course of oral iron started when the GP reviews the result, unless one
+        runs already (data/repeats.toml [iron])."""
+        s, cfg = self.s, self.iron
+        start = day + cfg["after_days"]
+        sel = np.flatnonzero(iron & (day >= s.ent[pos]) & (start <= s.lst[pos]))
+        pos, start = pos[sel], start[sel]
+        pos, first = np.unique(pos, return_index=True)  # one course a person, from their first such result
+        start = start[first]
+        fresh = ~self.rx.on_regular(pos, cfg["medicine"], start)
+        pos, start = pos[fresh], start[fresh]
+        if len(pos):
+            self.rec.diagnosis(pos, start, self.iron_code)
+            self.rx.start_regular(pos, cfg["medicine"], start, until=start + cfg["course_days"])
 
     def wanted(self, pos: np.ndarray, days: list, scale_day=None) -> np.ndarray:
         """(person, medicine): whether each of `pos` is to be on each medicine on every one of `days` (their
@@ -124,6 +155,8 @@ class Repeats(Pathway):
             for d, a in zip(days, ages):
                 ok &= self._allowed(k, pos[r], d[r], a[r])
             want[r[~ok], k] = False
+        for k, j in self.partners:  # `with`: only while on one of its partners
+            want[:, k] &= want[:, j].any(axis=1)
         return want
 
     def _allowed(self, k: int, pos: np.ndarray, day: np.ndarray, age: np.ndarray) -> np.ndarray:
@@ -131,10 +164,13 @@ class Repeats(Pathway):
         ok = np.ones(len(pos), dtype=bool)
         if m.register:
             ok &= s.reg_known[pos, self.registers.index(m.register)] <= day
+        if m.truth:
+            ok &= getattr(s, f"rf_{m.truth}")[pos].astype(bool)
         for reg in m.exclude:
             ok &= s.reg_known[pos, self.registers.index(reg)] > day
         for other in m.not_with:
             ok &= ~self.rx.on_regular(pos, other, day)
+
         if m.smokers_from_age is not None:
             ok &= ~((s.smoking[pos] >= CURRENT_SMOKER) & (age >= m.smokers_from_age))
         if m.not_with_hypertension:
@@ -152,7 +188,7 @@ class Repeats(Pathway):
             if not len(p):
                 continue
             s.rep_on[p, k] = True
-            if not m.indication:  # a register's medicine: from entry (its first course may have run to it)
+            if not m.indication:  # a register's or the truth's medicine: from entry (its first course may have run to it)
                 self.rx.start_regular(p, m.name, s.ent[p], carried=True)
                 continue
             # started some time before entry, not before the first age with a share (no pill before 18, HRT before 45)

@@ -194,6 +194,9 @@ class Results:
         wbc = np.exp(np.log(f["wbc_median"]) + f["wbc_log_sd"] * z[2])
         plt = f["platelet_mean"] + f["platelet_iron_extra"] * iron + f["platelet_sd"] * z[3]
         age, kid = (day - s.dob[pos]) / YEAR, self.child.healthy  # children: healthy children's counts (no anaemia truth)
+        adult = age >= 18
+        for hook in self.labs.fbc_hooks:  # adults' results (children have no anaemia truth)
+            hook(pos[adult], day[adult], np.round(hb[adult]), iron[adult])
         hb, mcv = kid("haemoglobin", hb, age, z[0]), kid("mcv", mcv, age, z[1])
         wbc, plt = kid("white_cell_count", wbc, age, z[2]), kid("platelet_count", plt, age, z[3])
         return {"haemoglobin": np.round(np.clip(hb, 50, 200)), "white_cell_count": np.round(wbc, 1),

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from synthgp.engine.sim import Month, Sim
 
 EgfrHook = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]  # (pos, day, reported egfr, potassium)
+FbcHook = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]  # (pos, day, haemoglobin, iron-deficient)
 
 ORDERABLE = ("fbc", "lft", "tft", "lipids", "hba1c", "ue")
 PANELS = ("ue", "lipids", "hba1c", "acr", "fbc", "lft", "tft")  # drawing order; the urine ACR (with a "full"
@@ -76,6 +77,7 @@ class Labs(Service):
         cfg = self.cfg = reference.toml("labs.toml")
         self.visit_sd = reference.toml("blood_pressure.toml")["kidney"]["visit_sd"]
         self.egfr_hooks: list[EgfrHook] = []
+        self.fbc_hooks: list[FbcHook] = []
         self.k_per_egfr = reference.toml("kidney.toml")["drugs"]["potassium_per_egfr_below_30"]
         self.with_ue = dict(cfg["monitoring"]["with_ue"])  # panel -> share of a condition's U&E draws it joins
         rec = self.record
@@ -93,6 +95,11 @@ class Labs(Service):
     def on_egfr(self, hook: EgfrHook) -> None:
         """Call `hook(pos, day, egfr, k)` with every sample's reported eGFR and potassium, before the results are recorded."""
         self.egfr_hooks.append(hook)
+
+    def on_fbc(self, hook: FbcHook) -> None:
+        """Call `hook(pos, day, hb, iron)` with every adult's full blood count: its reported haemoglobin and whether the
+        truth's anaemia that year is of iron deficiency (what the MCV and a ferritin would show)."""
+        self.fbc_hooks.append(hook)
 
     # ------------------------------------------------------------ ordering
     def order(self, pos: np.ndarray, day, panel: str, cons=None) -> None:
