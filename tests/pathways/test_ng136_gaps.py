@@ -142,7 +142,8 @@ def test_annual_reviews_are_mostly_by_nurses_and_hcas_and_bring_lipids_and_acr_w
 
     # a practice large enough to employ healthcare assistants
     sim = make_sim(8000, care=dict(CARE), population={"list_size_mean": 9000, "list_size_sd": 10, "list_size_min": 8000,
-                                                "list_size_max": 10000})
+                                                "list_size_max": 10000},
+                   covid={"disruption_scale": 0.0})  # ON is in the pandemic: no postponed reviews here
     pos = np.arange(60)
     for_review(sim, pos, [("C", "amlodipine", 0)], high=False)
     put(sim, pos, dx_day=ON - 800)  # an annual review
