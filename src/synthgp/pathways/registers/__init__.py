@@ -6,7 +6,8 @@ Onsets are drawn once (onset.py, data/registers.toml). A diagnosis is coded in t
 (one made before entry is history, dated as made); myocardial infarctions, strokes and heart failure from
 cardiovascular.py's events join the CHD, stroke and heart-failure registers from their discharge letter. A
 diagnosis starts the condition's medicines (statin and aspirin after CHD, stroke or TIA; metformin; inhalers;
-levothyroxine; an antidepressant course; a DOAC or, before NICE CG180, warfarin) and an annual review with the
+levothyroxine; an antidepressant course; a DOAC or, before NICE CG180, warfarin, by CHA2DS2-VASc, and the move from
+warfarin to a DOAC later: af.py) and an annual review with the
 measurements QOF asks for; a medicine that needs a test after it starts gets one (TSH after levothyroxine, lipids
 after a statin). One pass a month touches only the people with something due (`reg_next`).
 """
@@ -20,7 +21,7 @@ import numpy as np
 from synthgp.core import reference
 from synthgp.engine.component import Pathway
 from synthgp.pathways.conditions import _transferred
-from synthgp.pathways.registers import care, onset
+from synthgp.pathways.registers import af, care, onset
 from synthgp.pathways.registers.onset import NEVER
 
 if TYPE_CHECKING:
@@ -38,14 +39,16 @@ class Registers(Pathway):
               "reg_review": "per register condition: day of the next annual review, or NEVER",
               "reg_next": "first day anything of the registers is due for the person",
               "reg_tsh_due": "day of the TSH check after starting levothyroxine, or NEVER",
-              "reg_lipid_due": "day of the lipid check after starting a statin, or NEVER"}
+              "reg_lipid_due": "day of the lipid check after starting a statin, or NEVER",
+              "reg_doac_switch": "day someone on warfarin would move to a DOAC, or NEVER (af.py)"}
     reads = ("dob", "ent", "lst", "first_allowed", "male", "imd", "rf_smoking", "rf_bmi", "rf_onset_type2", "rf_onset_af",
-             "onset_type2", "known_type2", "onset_af", "known_af", "dx", "no_acei_arb", *EVENTS)
+             "onset_type2", "known_type2", "onset_af", "known_af", "dx", "dx_day", "no_acei_arb", *EVENTS)
 
     def __init__(self) -> None:
         self.cfg, self.conditions = onset.load()
         self.col = {c.name: j for j, c in enumerate(self.conditions)}
         self.reviews = care.Reviews(self.conditions)
+        self.anticoagulation = af.Anticoagulation(self.cfg)
         drugs = reference.toml("kidney.toml")["drugs"]
         self.metformin_below = drugs["metformin_stop_below"]
         self.metformin_reduce_below, self.metformin_reduced_per_day = drugs["metformin_reduce_below"], drugs["metformin_reduced_per_day"]
@@ -64,6 +67,7 @@ class Registers(Pathway):
                 out["reg_code"][:, self.col[c.name]] = -1
         never = np.full(n, NEVER, dtype=np.int64)
         out.update(reg_review=np.full((n, C), NEVER, dtype=np.int64), reg_tsh_due=never.copy(), reg_lipid_due=never.copy(),
+                   reg_doac_switch=never.copy(),
                    reg_next=np.where(out["reg_known"] >= sim.ent[:, None], out["reg_known"], NEVER).min(axis=1))
         return out
 
@@ -83,6 +87,8 @@ class Registers(Pathway):
             care.start_medicines(self, sim, c, sel, known[sel])
             if c.review is not None:
                 s.reg_review[sel, j] = s.ent[sel] + sim.draws(f"reg.review.first.{c.name}").integers(sel, 365)
+        switched = np.flatnonzero(s.reg_doac_switch < s.ent)  # moved from warfarin to a DOAC before the record starts
+        self.anticoagulation.switch(self, sim, switched)
         s.reg_tsh_due[:] = NEVER  # a check after a start before entry is not ours to make
         s.reg_lipid_due[:] = NEVER
         self._update_next(sim.everyone, s.ent)
@@ -90,6 +96,7 @@ class Registers(Pathway):
     def care(self, sim: "Sim", month: "Month") -> None:
         """This month's diagnoses, reviews and checks after a start, for those with something due."""
         s, act, m, day0, day1 = self.s, month.act, month.m, month.day0, month.day1
+        self.anticoagulation.month(self, sim, month)  # people on warfarin moving to a DOAC
         for jj, pos, letter in self._events(act, day0, day1):  # already on the register: the event's care all the same
             c = self.conditions[jj]
             care.after_event(self, sim, c, *self.event_care[c.name], pos, letter)

@@ -31,6 +31,8 @@ def start_medicines(r: "Registers", sim: "Sim", c: Condition, pos: np.ndarray, d
         share = med["share"]
         if "then_share" in med:  # the successor's share, from `until_day`
             share = np.where(day >= day_of(med["until_day"]), med["then_share"], share)
+        if med.get("chads_vasc"):  # the share of a CHA2DS2-VASc of 2 or more; less below it (af.py)
+            share = share * r.anticoagulation.factor(r, sim, pos, day)
         take = sim.draws(f"reg.med.{name}.{med.get('draw', drug)}").uniform(pos) < share
         p, d = pos[take], day[take]
         if "until_day" in med:  # the drug of its day: before the date, this one; from it, its successor (if any)
@@ -96,6 +98,8 @@ def _start(r: "Registers", sim: "Sim", name: str, med: dict, drug: str, pos: np.
         rx.set_regular_per_day(pos[mid], drug, r.metformin_reduced_per_day)
     if med.get("monitor") == "tsh":
         r.s.reg_tsh_due[pos] = np.minimum(r.s.reg_tsh_due[pos], day + med["monitor_days"])
+    if drug == "warfarin":  # the day they will move to a DOAC (af.py)
+        r.anticoagulation.plan(r, sim, pos, day)
     if drug == "atorvastatin":
         r.s.reg_lipid_due[pos] = np.minimum(r.s.reg_lipid_due[pos], day + r.cfg["statin_monitoring"]["monitor_days"])
 
