@@ -42,7 +42,7 @@ class Registers(Pathway):
               "reg_lipid_due": "day of the lipid check after starting a statin, or NEVER",
               "reg_doac_switch": "day someone on warfarin would move to a DOAC, or NEVER (af.py)"}
     reads = ("dob", "ent", "lst", "first_allowed", "male", "imd", "rf_smoking", "rf_bmi", "rf_onset_type2", "rf_onset_af",
-             "onset_type2", "known_type2", "onset_af", "known_af", "dx", "dx_day", "no_acei_arb", *EVENTS)
+             "onset_type2", "known_type2", "onset_af", "known_af", "dx", "dx_day", "no_acei_arb", "rf_semi", *EVENTS)
 
     def __init__(self) -> None:
         self.cfg, self.conditions = onset.load()
@@ -85,7 +85,7 @@ class Registers(Pathway):
                 at = sel[code == mc]
                 _transferred(rec, at, known[at], s.first_allowed[at], _key_of(mc))
             care.start_medicines(self, sim, c, sel, known[sel])
-            if c.review is not None:
+            if c.review is not None and not c.review.get("once"):  # a review once after diagnosis was done before
                 s.reg_review[sel, j] = s.ent[sel] + sim.draws(f"reg.review.first.{c.name}").integers(sel, 365)
         switched = np.flatnonzero(s.reg_doac_switch < s.ent)  # moved from warfarin to a DOAC before the record starts
         self.anticoagulation.switch(self, sim, switched)
@@ -114,7 +114,8 @@ class Registers(Pathway):
             day = np.maximum(s.reg_review[pos, j], day0)
             went = sim.draws("reg.attend").uniform(pos, m) < self.reviews.attend[j]
             self.reviews.run(self, sim, pos[went], j[went], day[went], month)
-            s.reg_review[pos, j] = day + 335 + sim.draws("reg.review.day").integers(pos, 61, day)
+            again = day + 335 + sim.draws("reg.review.day").integers(pos, 61, day)
+            s.reg_review[pos, j] = np.where(self.reviews.once[j] & went, NEVER, again)  # a review once: until done
         for field, median, full in (("reg_tsh_due", self.cfg["tsh"]["start_median"], None), ("reg_lipid_due", None, True)):
             arr = getattr(s, field)
             pos = due[arr[due] < day1]
@@ -143,8 +144,9 @@ class Registers(Pathway):
                 care.start_medicines(self, sim, c, p[~event], d[~event])
             else:
                 care.start_medicines(self, sim, c, p, d)
-            if c.review is not None:  # the register's annual review, however it was joined
-                s.reg_review[p, jj] = d + 335 + sim.draws("reg.review.day").integers(p, 61, d)
+            if c.review is not None:  # the register's annual review (or `first_days` on), however it was joined
+                lo, hi = c.review.get("first_days", (335, 395))
+                s.reg_review[p, jj] = d + lo + sim.draws("reg.review.day").integers(p, hi - lo + 1, d)
 
     def _events(self, act: np.ndarray, day0: int, day1: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
         """MI, stroke and heart failure join their register when the letter comes (coded by cardiovascular.py,

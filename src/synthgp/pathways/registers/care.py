@@ -123,6 +123,7 @@ class Reviews:
 
         specs = [c.review or {} for c in conditions]
         self.attend = np.array([sp.get("attend", 0.0) for sp in specs])
+        self.once = np.array([bool(sp.get("once")) for sp in specs])  # one review after diagnosis (cancer care review)
         self.jobs = [sp.get("job", "nurse") for sp in specs]
         width = max([1, *(len(sp.get("codes", [])) for sp in specs)])
         self.codes = np.full((len(specs), width), -1, dtype=np.int64)
@@ -148,7 +149,7 @@ class Reviews:
             sel = code >= 0
             rec.observation(pos[sel], day[sel], code[sel], cons=cons[sel], obstype=rec.obstype("Observation"))
         bp = _first(pos, self.bp[j] & ~r.s.dx[pos])
-        sbp, dbp, _, _ = sim.vitals.measure(pos[bp], day[bp], cons[bp], day[bp])
+        sbp, dbp, _, _ = sim.vitals.measure(pos[bp], day[bp], cons[bp], m)  # one a person this month (_first)
         month.bp_screens.append((pos[bp], day[bp], sbp, dbp))
         full = self.full[j]
         sim.labs.sample(pos[full], day[full], True)

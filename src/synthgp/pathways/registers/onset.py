@@ -99,6 +99,10 @@ def draw(sim: "Sim", cfg: dict, conditions: list[Condition]) -> dict[str, np.nda
     code = np.full((n, C), -1, dtype=np.int64)
     care = sim.care
     for j, c in enumerate(conditions):
+        if c.external and "flag" in c.spec:  # on the register from the day they are simulated as adults (coded at
+            has = st.array(f"rf_{c.spec['flag']}").astype(bool) & (ent <= st.array("lst"))  # entry: conditions.py)
+            onset[:, j] = known[:, j] = np.where(has, ent, NEVER)
+            continue
         if c.external:
             onset[:, j], known[:, j] = st.array(f"onset_{c.name}"), st.array(f"known_{c.name}")
             continue
