@@ -98,3 +98,37 @@ def test_a_switch_stops_warfarin_and_starts_a_doac_that_day():
     assert rx.on_regular(pos, "warfarin", after).tolist() == [False, False, True, True]
     assert rx.on_regular(pos[:2], "warfarin", after[:2] - 1).all()  # until the day before
     assert (get(sim, "reg_doac_switch")[:2] == NEVER).all()  # once
+
+
+def test_a_review_offers_anticoagulation_as_the_score_rises():
+    """Men diagnosed at 63 with nothing else (score 0) are offered it at Adderley's low-risk fraction; at a review at
+    68 (score 1) the share anticoagulated becomes a man-at-1's, and with hypertension diagnosed (score 2) the share of
+    a score of 2; nobody gets a second anticoagulant."""
+    from synthgp.pathways.registers import care
+
+    sim = make_sim(n=3000)
+    pos = np.arange(3000)
+    dx = day(2015, 3, 1)
+    person(sim, pos, age=63, on=dx, male=True)
+    _clear(sim, pos)
+    put(sim, pos, dx_day=dates.NONE)
+    r, rx = sim.registers, sim.rx
+    c, med = r.af_medicine
+    care.start_medicines(r, sim, c, pos, np.full(3000, dx))
+    a, share = r.anticoagulation, med["then_share"]
+
+    def anticoagulated(on):
+        return rx.on_regular(pos, "apixaban", np.full(3000, on)) | rx.on_regular(pos, "warfarin", np.full(3000, on))
+
+    # binomial sd at 3,000 is at most 0.009: 0.03 is over 3 sd
+    assert anticoagulated(dx).mean() == pytest.approx(share * a.low, abs=0.03)
+    at65 = day(2020, 3, 1)
+    a.reassess(r, sim, pos, np.full(3000, at65))
+    assert anticoagulated(at65).mean() == pytest.approx(share * a.male_one, abs=0.03)
+    put(sim, pos, dx_day=at65 + 10)
+    later = day(2021, 3, 1)
+    a.reassess(r, sim, pos, np.full(3000, later))
+    assert anticoagulated(later).mean() == pytest.approx(share, abs=0.03)
+    assert not (rx.on_regular(pos, "apixaban", np.full(3000, later)) & rx.on_regular(pos, "warfarin", np.full(3000, later))).any()
+    a.reassess(r, sim, pos, np.full(3000, later + 400))  # no rise: nobody more
+    assert anticoagulated(later + 400).mean() == pytest.approx(anticoagulated(later).mean(), abs=1e-9)

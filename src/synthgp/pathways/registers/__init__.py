@@ -40,7 +40,8 @@ class Registers(Pathway):
               "reg_next": "first day anything of the registers is due for the person",
               "reg_tsh_due": "day of the TSH check after starting levothyroxine, or NEVER",
               "reg_lipid_due": "day of the lipid check after starting a statin, or NEVER",
-              "reg_doac_switch": "day someone on warfarin would move to a DOAC, or NEVER (af.py)"}
+              "reg_doac_switch": "day someone on warfarin would move to a DOAC, or NEVER (af.py)",
+              "reg_af_factor": "AF: the fraction of the anticoagulant share their CHA2DS2-VASc last gave (af.py)"}
     reads = ("dob", "ent", "lst", "first_allowed", "male", "imd", "rf_smoking", "rf_bmi", "rf_onset_type2", "rf_onset_af",
              "onset_type2", "known_type2", "onset_af", "known_af", "dx", "dx_day", "no_acei_arb", "rf_semi", *EVENTS)
 
@@ -49,6 +50,8 @@ class Registers(Pathway):
         self.col = {c.name: j for j, c in enumerate(self.conditions)}
         self.reviews = care.Reviews(self.conditions)
         self.anticoagulation = af.Anticoagulation(self.cfg)
+        c_af = next(c for c in self.conditions if c.name == "af")
+        self.af_medicine = (c_af, next(m for m in c_af.medicines if m.get("chads_vasc")))  # reassessed at reviews
         drugs = reference.toml("kidney.toml")["drugs"]
         self.metformin_below = drugs["metformin_stop_below"]
         self.metformin_reduce_below, self.metformin_reduced_per_day = drugs["metformin_reduce_below"], drugs["metformin_reduced_per_day"]
@@ -67,7 +70,7 @@ class Registers(Pathway):
                 out["reg_code"][:, self.col[c.name]] = -1
         never = np.full(n, NEVER, dtype=np.int64)
         out.update(reg_review=np.full((n, C), NEVER, dtype=np.int64), reg_tsh_due=never.copy(), reg_lipid_due=never.copy(),
-                   reg_doac_switch=never.copy(),
+                   reg_doac_switch=never.copy(), reg_af_factor=np.zeros(n),
                    reg_next=np.where(out["reg_known"] >= sim.ent[:, None], out["reg_known"], NEVER).min(axis=1))
         return out
 
@@ -114,6 +117,8 @@ class Registers(Pathway):
             day = np.maximum(s.reg_review[pos, j], day0)
             went = sim.draws("reg.attend").uniform(pos, m) < self.reviews.attend[j]
             self.reviews.run(self, sim, pos[went], j[went], day[went], month)
+            at = went & (j == self.col["af"])  # an AF review weighs the stroke risk again
+            self.anticoagulation.reassess(self, sim, pos[at], day[at])
             again = day + 335 + sim.draws("reg.review.day").integers(pos, 61, day)
             s.reg_review[pos, j] = np.where(self.reviews.once[j] & went, NEVER, again)  # a review once: until done
         for field, median, full in (("reg_tsh_due", self.cfg["tsh"]["start_median"], None), ("reg_lipid_due", None, True)):

@@ -49,6 +49,26 @@ class Anticoagulation:
         score = chads_vasc(r, sim, pos, day)
         return np.where(score >= 2, 1.0, np.where((score == 1) & r.s.male[pos], self.male_one, self.low))
 
+    def reassess(self, r: "Registers", sim: "Sim", pos: np.ndarray, day: np.ndarray) -> None:
+        """At an AF review, someone not anticoagulated whose score has risen since it was last weighed (age 65 or 75,
+        a new diagnosis: NICE CG180 1.5.x, NG196 1.6.x) is offered it now, so that the share anticoagulated is the
+        share of their score today: (share x f_now - share x f_before) / (1 - share x f_before)."""
+        if not len(pos):
+            return
+        from synthgp.pathways.registers import care
+
+        s, rx, (c, med) = r.s, sim.rx, r.af_medicine
+        f_now, f_before = self.factor(r, sim, pos, day), s.reg_af_factor[pos]
+        s.reg_af_factor[pos] = np.maximum(f_now, f_before)
+        share = np.where(day >= day_of(med["until_day"]), med["then_share"], med["share"])
+        p = np.clip((share * f_now - share * f_before) / np.maximum(1 - share * f_before, 1e-9), 0, 1)
+        free = ~(rx.on_regular(pos, FROM, day) | rx.on_regular(pos, TO, day))
+        take = free & (f_now > f_before) & (sim.draws("reg.af.reassess").uniform(pos, day) < p)
+        pos, day = pos[take], day[take]
+        later = day >= day_of(med["until_day"])
+        care._start(r, sim, c.name, med, med["then"], pos[later], day[later])
+        care._start(r, sim, c.name, med, med["drug"], pos[~later], day[~later])
+
     def switch_day(self, sim: "Sim", pos: np.ndarray, day: np.ndarray) -> np.ndarray:
         """The day each of `pos`, on warfarin from `day`, would switch to a DOAC (NEVER: never), by inverting the
         cumulative hazard at one exponential draw."""

@@ -32,7 +32,9 @@ def start_medicines(r: "Registers", sim: "Sim", c: Condition, pos: np.ndarray, d
         if "then_share" in med:  # the successor's share, from `until_day`
             share = np.where(day >= day_of(med["until_day"]), med["then_share"], share)
         if med.get("chads_vasc"):  # the share of a CHA2DS2-VASc of 2 or more; less below it (af.py)
-            share = share * r.anticoagulation.factor(r, sim, pos, day)
+            f = r.anticoagulation.factor(r, sim, pos, day)
+            r.s.reg_af_factor[pos] = f  # weighed now; reassessed at reviews as the score rises
+            share = share * f
         take = sim.draws(f"reg.med.{name}.{med.get('draw', drug)}").uniform(pos) < share
         p, d = pos[take], day[take]
         if "until_day" in med:  # the drug of its day: before the date, this one; from it, its successor (if any)
