@@ -170,3 +170,18 @@ def test_cancer_care_review_within_a_year_of_a_recent_diagnosis(con):
     m.code(3, "cancer_lung", OLD)  # diagnosed over 24 months ago: not in the denominator
     r = _row(con, "cancer")
     assert (r["indicator"], r["num"], r["den"], r["count"]) == ("CAN004", 1, 2, 3)
+
+
+def test_doac_share_of_anticoagulant_issues_by_year(con):
+    """evaluate/registers.py doac_share: DOAC issues over DOAC and warfarin issues, each calendar year (the
+    calibrate validation against Ho et al. 2020); other drugs do not count."""
+    from synthgp.evaluate import registers
+
+    m = Maker(con)
+    m.person(1, 70)
+    for d in (dt.date(2014, 3, 1), dt.date(2014, 4, 1), dt.date(2014, 5, 1)):
+        m.issue(1, "warfarin", d)
+    m.issue(1, "apixaban", dt.date(2014, 6, 1))
+    m.issue(1, "apixaban", dt.date(2019, 6, 1))
+    m.issue(1, "atorvastatin", dt.date(2019, 6, 1))
+    assert registers.doac_share(con) == {"2014": 0.25, "2019": 1.0}
