@@ -118,3 +118,70 @@ def test_prevalence_uses_the_registers_age_floor(con):
     r = _row(con, "ckd")
     assert (r["count"], r["list"], r["prevalence"]) == (1, 2, 0.5)
     assert _row(con, "asthma")["list"] == 3
+
+
+def test_every_register_shows_an_indicator_or_says_why_not(con):
+    """The dashboard and report cover every register: each has an indicator or a note (evaluate/qof_registers.py)."""
+    Maker(con).person(1, 60)
+    rows = qof_registers.by_practice(con)[1]
+    assert {r["register"] for r in rows} == set(qof_registers.REGISTERS)
+    for r in rows:
+        assert r["indicator"] or r["what"], r["register"]
+
+
+def test_pad_statin_osteoporosis_bone_agent_smi_bp(con):
+    m = Maker(con)
+    m.person(1, 70)
+    m.code(1, "peripheral_arterial_disease")
+    m.issue(1, "atorvastatin")
+    m.person(2, 70)
+    m.code(2, "peripheral_arterial_disease")
+    m.person(3, 70, "female")
+    m.code(3, "osteoporosis")
+    m.issue(3, "alendronic_acid")
+    m.person(4, 45, "female")  # under QOF's 50: not in the denominator
+    m.code(4, "osteoporosis")
+    m.person(5, 40)
+    m.code(5, "schizophrenia")
+    m.code(5, "bp_systolic", RECENT, 130)
+    m.person(6, 40)
+    m.code(6, "schizophrenia")
+    m.code(6, "bp_systolic", OLD, 130)
+    m.person(7, 40)  # clopidogrel alone after a stroke: an antiplatelet (P2Y12 inhibitor) for STIA007
+    m.code(7, "stroke")
+    m.issue(7, "clopidogrel")
+    pad, ost, smi, stia = _row(con, "pad"), _row(con, "osteoporosis"), _row(con, "smi"), _row(con, "stroke_tia")
+    assert (pad["indicator"], pad["num"], pad["den"]) == ("CHOL003", 1, 2)
+    assert (ost["indicator"], ost["num"], ost["den"]) == ("OST", 1, 1)
+    assert (smi["indicator"], smi["num"], smi["den"]) == ("MH003", 1, 2)
+    assert (stia["num"], stia["den"]) == (1, 1)
+
+
+def test_cancer_care_review_within_a_year_of_a_recent_diagnosis(con):
+    m = Maker(con)
+    recent = dt.date(2024, 1, 10)
+    m.person(1, 60)
+    m.code(1, "cancer_breast", recent)
+    m.code(1, "cancer_care_review", dt.date(2024, 6, 1))
+    m.person(2, 60)
+    m.code(2, "cancer_colon", dt.date(2023, 3, 1))
+    m.code(2, "cancer_care_review", dt.date(2024, 6, 1))  # more than 12 months after: not met
+    m.person(3, 60)
+    m.code(3, "cancer_lung", OLD)  # diagnosed over 24 months ago: not in the denominator
+    r = _row(con, "cancer")
+    assert (r["indicator"], r["num"], r["den"], r["count"]) == ("CAN004", 1, 2, 3)
+
+
+def test_doac_share_of_anticoagulant_issues_by_year(con):
+    """evaluate/registers.py doac_share: DOAC issues over DOAC and warfarin issues, each calendar year (the
+    calibrate validation against Ho et al. 2020); other drugs do not count."""
+    from synthgp.evaluate import registers
+
+    m = Maker(con)
+    m.person(1, 70)
+    for d in (dt.date(2014, 3, 1), dt.date(2014, 4, 1), dt.date(2014, 5, 1)):
+        m.issue(1, "warfarin", d)
+    m.issue(1, "apixaban", dt.date(2014, 6, 1))
+    m.issue(1, "apixaban", dt.date(2019, 6, 1))
+    m.issue(1, "atorvastatin", dt.date(2019, 6, 1))
+    assert registers.doac_share(con) == {"2014": 0.25, "2019": 1.0}

@@ -203,3 +203,31 @@ def test_treathyp_counts_antihypertensives_only(small, tmp_path):
     con.close()
     assert [after[p]["treathyp"] for p, _ in plant] == [0, 0, 0, 1]
     assert sum(r["treathyp"] for r in after.values()) == sum(r["treathyp"] for r in before.values()) + 1
+
+
+def test_treathyp_stays_0_with_the_registers_other_chapter_2_medicines(small, tmp_path):
+    """The register pathways' cardiovascular medicines that are not antihypertensives (statin, antiplatelets,
+    anticoagulants, loop diuretic, nitrate) and their other medicines leave treathyp 0; a beta-blocker given for
+    angina or AF, or eplerenone for heart failure, is an antihypertensive agent by BNF section, as QRISK3 counts it."""
+    import shutil
+
+    import duckdb
+
+    from synthgp.core import reference
+
+    meds = reference.toml("medicines.toml")
+    shutil.copy(small / "synthgp.duckdb", tmp_path / "synthgp.duckdb")
+    con = duckdb.connect(str(tmp_path / "synthgp.duckdb"))
+    before = {r["patid"]: r for r in cprd_cvd.table(con, BASELINE).to_pylist()}
+    others = ["atorvastatin", "aspirin", "clopidogrel", "ticagrelor", "dipyridamole", "warfarin", "apixaban", "furosemide",
+              "isosorbide_mononitrate", "metformin", "levothyroxine"]
+    treat = ["bisoprolol", "eplerenone"]
+    untreated = sorted(p for p, r in before.items() if r["treathyp"] == 0)[:len(others) + len(treat)]
+    for k, (patid, drug) in enumerate(zip(untreated, others + treat)):
+        con.execute("""INSERT INTO drug_issue (patid, issueid, pracid, issuedate, enterdate, prodcodeid, quantity, duration)
+                       SELECT patid, ?, pracid, ?, ?, ?, 28, 28 FROM patient WHERE patid = ?""",
+                    [10**13 + k, BASELINE - dt.timedelta(days=20), BASELINE - dt.timedelta(days=20),
+                     meds[drug]["levels"][0]["prodcodeid"], patid])
+    after = {r["patid"]: r for r in cprd_cvd.table(con, BASELINE).to_pylist()}
+    con.close()
+    assert [after[p]["treathyp"] for p in untreated] == [0] * len(others) + [1] * len(treat)

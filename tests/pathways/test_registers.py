@@ -276,3 +276,21 @@ def test_af_anticoagulation_by_era():
     # binomial sd at 1,200 is at most 0.015: 0.05 is over 3 sd
     assert warf[before].mean() == pytest.approx(med["share"], abs=0.05)
     assert doac[after].mean() == pytest.approx(med["then_share"], abs=0.05)
+
+
+@pytest.mark.parametrize("name", ["dementia", "cancer"])
+def test_a_share_of_deaths_has_the_condition_diagnosed_before_it(name):
+    """data/registers.toml `deaths`: at least the published share of the population's deaths (ONS: dementia 11.6%,
+    cancers 29%) have the condition before they die, diagnosed before the death; nobody's death moves."""
+    sim = make_sim(n=6000)
+    spec = sim.registers.conditions[_col(sim, name)].spec["deaths"]
+    death = sim.people.death[sim.P]
+    dob = get(sim, "dob")
+    dies = (death >= 0) & (death - dob >= spec["min_age"] * 365.25)
+    on, known = get(sim, "reg_onset")[:, _col(sim, name)], get(sim, "reg_known")[:, _col(sim, name)]
+    have = dies & (on <= death)
+    sd = np.sqrt(spec["share"] * (1 - spec["share"]) / dies.sum())
+    assert dies.sum() > 200 and have.sum() / dies.sum() >= spec["share"] - 3 * sd
+    assert (known[have] <= death[have]).mean() > 0.95
+    gap = (death - on)[have] / 365.25
+    assert np.median(gap) < 2.5 * spec["median_years"]  # most came near the death (dementia 5.8, cancer 1.9 years)

@@ -13,9 +13,14 @@ register's members (of the ages named):
   STIA007 stroke or TIA: an antiplatelet or anticoagulant issued in the last 12 months;
   CKD005  CKD (retired from QOF in 2019; NICE NG203's yearly ACR): a urine ACR in the last 12 months;
   AST007, COPD010, HF008, DEM004, THY (retired): asthma, COPD, heart failure, dementia and hypothyroidism reviews coded
-          in the last 12 months.
-Registers without an indicator here (depression, SMI, cancer, epilepsy, learning disability, osteoporosis, PAD,
-rheumatoid arthritis) show their prevalence alone.
+          in the last 12 months;
+  CHOL003 PAD as well (QOF's CHOL003 counts CHD, PAD and stroke/TIA): a statin issued in the last 12 months;
+  OST     osteoporosis (OST004/OST005): a bone-sparing agent (bisphosphonate) issued in the last 12 months;
+  MH003   severe mental illness: a BP reading in the last 12 months;
+  CAN004  cancer first coded in the last 24 months (NICE IND223's window): a cancer care review within 12 months of it.
+Depression (DEP003 asks for a review 10-56 days after a new diagnosis: no depression review code was confirmed, so
+none is written), epilepsy, learning disability and rheumatoid arthritis (registers only in QOF 2023/24) show their
+prevalence and a note saying why.
 """
 
 from __future__ import annotations
@@ -42,10 +47,24 @@ INDICATORS: dict[str, tuple[str, str, int, int, str]] = {
     "heart_failure": ("HF008", "heart failure review in 12 months", 0, 200, "review_heart_failure > lcd - INTERVAL 12 MONTH"),
     "dementia": ("DEM004", "dementia review in 12 months", 0, 200, "review_dementia > lcd - INTERVAL 12 MONTH"),
     "hypothyroidism": ("THY", "hypothyroidism review in 12 months", 0, 200, "review_hypothyroidism > lcd - INTERVAL 12 MONTH"),
+    "pad": ("CHOL003", "statin issued in 12 months", 0, 200, "statin > lcd - INTERVAL 12 MONTH"),
+    "osteoporosis": ("OST", "bone-sparing agent issued in 12 months", 50, 200, "bone > lcd - INTERVAL 12 MONTH"),
+    "smi": ("MH003", "BP recorded in 12 months", 0, 200, "bp_d > lcd - INTERVAL 12 MONTH"),
+    "cancer": ("CAN004", "diagnosed in 24 months: cancer care review within 12 months of it", 0, 200,
+               "review_cancer >= can_d AND review_cancer <= can_d + INTERVAL 12 MONTH"),
 }
+# more to an indicator's denominator than the register and its ages
+DENOMINATOR = {"cancer": "can_d > lcd - INTERVAL 24 MONTH"}
+# registers with no indicator here, and why
+NO_INDICATOR = {"depression": "DEP003 (review 10-56 days after diagnosis): no depression review code confirmed",
+                "epilepsy": "register only in QOF 2023/24", "learning_disability": "register only in QOF 2023/24",
+                "rheumatoid_arthritis": "register only in QOF 2023/24"}
 REVIEWS = {"asthma": "asthma_annual_review", "copd": "copd_annual_review", "heart_failure": "heart_failure_annual_review",
-           "dementia": "dementia_annual_review", "hypothyroidism": "hypothyroidism_annual_review"}
-DRUG_GROUPS = {"statin": ("statin",), "antiplatelet": ("antiplatelet",), "anticoagulant": ("DOAC", "vitamin K antagonist")}
+           "dementia": "dementia_annual_review", "hypothyroidism": "hypothyroidism_annual_review",
+           "cancer": "cancer_care_review"}
+DRUG_GROUPS = {"statin": ("statin",), "antiplatelet": ("antiplatelet", "antiplatelet (P2Y12 inhibitor)",
+                                                          "antiplatelet (modified-release dipyridamole)"),
+               "anticoagulant": ("DOAC", "vitamin K antagonist"), "bone": ("bisphosphonate",)}
 # CHA2DS2-VASc from the record: (registers, points)
 CHADS_VASC = ((("heart_failure",), 1), (("hypertension",), 1), (("diabetes",), 1), (("stroke_tia",), 2), (("chd", "pad"), 1))
 
@@ -74,7 +93,8 @@ WITH cur AS (
   WHERE p.regenddate IS NULL AND p.cprd_ddate IS NULL AND p.patienttypeid = 3),
 dx AS (
   SELECT o.patid,
-  {regs}
+  {regs},
+  min(o.obsdate) FILTER (WHERE m.cluster = 'CAN') AS can_d
   FROM observation o JOIN medical_dictionary m USING (medcodeid) JOIN cur USING (patid)
   WHERE o.obsdate <= cur.lcd AND m.cluster IN ({', '.join(repr(c) for c in clusters)}) GROUP BY 1),
 rx AS (SELECT i.patid, {drugs} FROM drug_issue i JOIN {_drugs_sql()} USING (prodcodeid) JOIN cur USING (patid)
@@ -84,10 +104,12 @@ obs AS (SELECT o.patid,
     max(o.obsdate) FILTER (WHERE o.medcodeid = {acr}) AS acr_d, {rev}
   FROM observation o JOIN cur USING (patid)
   WHERE o.obsdate <= cur.lcd AND o.medcodeid IN ({hba1c}, {acr}, {', '.join(str(codes.medcode(k)) for k in REVIEWS.values())})
-  GROUP BY 1)
-SELECT cur.*, {', '.join(f'coalesce(dx.{n}, 0) AS {n}' for n in REGISTERS)},
-  {', '.join(f'rx.{g}' for g in DRUG_GROUPS)}, obs.* EXCLUDE (patid)
-FROM cur LEFT JOIN dx USING (patid) LEFT JOIN rx USING (patid) LEFT JOIN obs USING (patid)"""
+  GROUP BY 1),
+bp AS (SELECT o.patid, max(o.obsdate) AS bp_d FROM observation o JOIN medical_dictionary m USING (medcodeid) JOIN cur USING (patid)
+       WHERE m.cluster = 'BP' AND o.obsdate <= cur.lcd GROUP BY 1)
+SELECT cur.*, {', '.join(f'coalesce(dx.{n}, 0) AS {n}' for n in REGISTERS)}, dx.can_d,
+  {', '.join(f'rx.{g}' for g in DRUG_GROUPS)}, obs.* EXCLUDE (patid), bp.bp_d
+FROM cur LEFT JOIN dx USING (patid) LEFT JOIN rx USING (patid) LEFT JOIN obs USING (patid) LEFT JOIN bp USING (patid)"""
 
 
 def chads_vasc_sql() -> str:
@@ -106,6 +128,7 @@ def by_practice(con: duckdb.DuckDBPyConnection) -> dict[int, list[dict[str, Any]
         ind = []
         for n, (_, _, lo, hi, num) in INDICATORS.items():
             extra = f" AND {chads_vasc_sql()} >= 2" if n == "af" else ""
+            extra += f" AND {DENOMINATOR[n]}" if n in DENOMINATOR else ""
             den = f"{n} = 1 AND age >= {lo} AND age < {hi}{extra}"
             ind.append(f"count(*) FILTER (WHERE {den}) AS iden_{n}, count(*) FILTER (WHERE {den} AND coalesce({num}, false)) AS inum_{n}")
         rows = con.execute(f"SELECT pracid, {regs}, {', '.join(ind)} FROM qof_pat GROUP BY pracid ORDER BY pracid").fetchall()
@@ -126,6 +149,8 @@ def by_practice(con: duckdb.DuckDBPyConnection) -> dict[int, list[dict[str, Any]
                 item.update(indicator="HYP008", what="under 80: last BP in 12 months <= 140/90", num=num, den=iden)
             elif n in INDICATORS:
                 item.update(indicator=INDICATORS[n][0], what=INDICATORS[n][1], num=r[f"inum_{n}"], den=r[f"iden_{n}"])
+            elif n in NO_INDICATOR:
+                item.update(what=NO_INDICATOR[n])
             if item["den"]:
                 item["share"] = item["num"] / item["den"]
             table.append(item)

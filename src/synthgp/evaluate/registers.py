@@ -64,9 +64,25 @@ def multimorbidity(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             "people_by_band": {b: n for b, _, _, n in rows}, "all_ages": share(*whole)}
 
 
+def doac_share(con: duckdb.DuckDBPyConnection, years=(2014, 2019)) -> dict[str, float]:
+    """DOACs as a share of the oral anticoagulant issues (DOAC or vitamin K antagonist, data/medicines.toml's
+    subclasses) of each calendar year the record holds."""
+    from synthgp.core import reference
+
+    meds = reference.toml("medicines.toml")
+    prods = {sub: [lv["prodcodeid"] for v in meds.values() if isinstance(v, dict) and v.get("subclass") == sub
+                   for lv in v["levels"]] for sub in ("DOAC", "vitamin K antagonist")}
+    doac, every = ", ".join(map(str, prods["DOAC"])), ", ".join(map(str, prods["DOAC"] + prods["vitamin K antagonist"]))
+    rows = con.execute(f"""SELECT year(issuedate), avg((prodcodeid IN ({doac}))::INT) FROM drug_issue
+                           WHERE prodcodeid IN ({every}) GROUP BY 1""").fetchall()
+    got = dict(rows)
+    return {str(y): got[y] for y in years if y in got}
+
+
 def measure(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """The figures calibration.toml asks of the registers, keyed by its ids."""
     prev = prevalence(con)
     mm = multimorbidity(con)
     return {"register_prevalence": prev, "multimorbidity_by_age": mm["by_band"], "multimorbidity_all_ages": mm["all_ages"],
-            "af_register": prev["af"], "cancer_register": prev["cancer"], "diabetes_register_17": prev["diabetes"]}
+            "af_register": prev["af"], "cancer_register": prev["cancer"], "diabetes_register_17": prev["diabetes"],
+            "doac_share_of_anticoagulants": doac_share(con)}

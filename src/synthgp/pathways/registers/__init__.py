@@ -6,7 +6,8 @@ Onsets are drawn once (onset.py, data/registers.toml). A diagnosis is coded in t
 (one made before entry is history, dated as made); myocardial infarctions, strokes and heart failure from
 cardiovascular.py's events join the CHD, stroke and heart-failure registers from their discharge letter. A
 diagnosis starts the condition's medicines (statin and aspirin after CHD, stroke or TIA; metformin; inhalers;
-levothyroxine; an antidepressant course; a DOAC or, before NICE CG180, warfarin) and an annual review with the
+levothyroxine; an antidepressant course; a DOAC or, before NICE CG180, warfarin, by CHA2DS2-VASc, and the move from
+warfarin to a DOAC later: af.py) and an annual review with the
 measurements QOF asks for; a medicine that needs a test after it starts gets one (TSH after levothyroxine, lipids
 after a statin). One pass a month touches only the people with something due (`reg_next`).
 """
@@ -20,7 +21,7 @@ import numpy as np
 from synthgp.core import reference
 from synthgp.engine.component import Pathway
 from synthgp.pathways.conditions import _transferred
-from synthgp.pathways.registers import care, onset
+from synthgp.pathways.registers import af, care, onset
 from synthgp.pathways.registers.onset import NEVER
 
 if TYPE_CHECKING:
@@ -38,14 +39,19 @@ class Registers(Pathway):
               "reg_review": "per register condition: day of the next annual review, or NEVER",
               "reg_next": "first day anything of the registers is due for the person",
               "reg_tsh_due": "day of the TSH check after starting levothyroxine, or NEVER",
-              "reg_lipid_due": "day of the lipid check after starting a statin, or NEVER"}
+              "reg_lipid_due": "day of the lipid check after starting a statin, or NEVER",
+              "reg_doac_switch": "day someone on warfarin would move to a DOAC, or NEVER (af.py)",
+              "reg_af_factor": "AF: the fraction of the anticoagulant share their CHA2DS2-VASc last gave (af.py)"}
     reads = ("dob", "ent", "lst", "first_allowed", "male", "imd", "rf_smoking", "rf_bmi", "rf_onset_type2", "rf_onset_af",
-             "onset_type2", "known_type2", "onset_af", "known_af", "dx", "no_acei_arb", *EVENTS)
+             "onset_type2", "known_type2", "onset_af", "known_af", "dx", "dx_day", "no_acei_arb", "rf_semi", *EVENTS)
 
     def __init__(self) -> None:
         self.cfg, self.conditions = onset.load()
         self.col = {c.name: j for j, c in enumerate(self.conditions)}
         self.reviews = care.Reviews(self.conditions)
+        self.anticoagulation = af.Anticoagulation(self.cfg)
+        c_af = next(c for c in self.conditions if c.name == "af")
+        self.af_medicine = (c_af, next(m for m in c_af.medicines if m.get("chads_vasc")))  # reassessed at reviews
         drugs = reference.toml("kidney.toml")["drugs"]
         self.metformin_below = drugs["metformin_stop_below"]
         self.metformin_reduce_below, self.metformin_reduced_per_day = drugs["metformin_reduce_below"], drugs["metformin_reduced_per_day"]
@@ -64,6 +70,7 @@ class Registers(Pathway):
                 out["reg_code"][:, self.col[c.name]] = -1
         never = np.full(n, NEVER, dtype=np.int64)
         out.update(reg_review=np.full((n, C), NEVER, dtype=np.int64), reg_tsh_due=never.copy(), reg_lipid_due=never.copy(),
+                   reg_doac_switch=never.copy(), reg_af_factor=np.zeros(n),
                    reg_next=np.where(out["reg_known"] >= sim.ent[:, None], out["reg_known"], NEVER).min(axis=1))
         return out
 
@@ -81,8 +88,10 @@ class Registers(Pathway):
                 at = sel[code == mc]
                 _transferred(rec, at, known[at], s.first_allowed[at], _key_of(mc))
             care.start_medicines(self, sim, c, sel, known[sel])
-            if c.review is not None:
+            if c.review is not None and not c.review.get("once"):  # a review once after diagnosis was done before
                 s.reg_review[sel, j] = s.ent[sel] + sim.draws(f"reg.review.first.{c.name}").integers(sel, 365)
+        switched = np.flatnonzero(s.reg_doac_switch < s.ent)  # moved from warfarin to a DOAC before the record starts
+        self.anticoagulation.switch(self, sim, switched)
         s.reg_tsh_due[:] = NEVER  # a check after a start before entry is not ours to make
         s.reg_lipid_due[:] = NEVER
         self._update_next(sim.everyone, s.ent)
@@ -90,6 +99,7 @@ class Registers(Pathway):
     def care(self, sim: "Sim", month: "Month") -> None:
         """This month's diagnoses, reviews and checks after a start, for those with something due."""
         s, act, m, day0, day1 = self.s, month.act, month.m, month.day0, month.day1
+        self.anticoagulation.month(self, sim, month)  # people on warfarin moving to a DOAC
         for jj, pos, letter in self._events(act, day0, day1):  # already on the register: the event's care all the same
             c = self.conditions[jj]
             care.after_event(self, sim, c, *self.event_care[c.name], pos, letter)
@@ -108,7 +118,11 @@ class Registers(Pathway):
             held, retry = sim.contacts.routine(pos, day, "reg.review", m)  # the pandemic postponed routine reviews
             went = held & (sim.draws("reg.attend").uniform(pos, m) < self.reviews.attend[j])
             self.reviews.run(self, sim, pos[went], j[went], day[went], month)
-            s.reg_review[pos, j] = np.where(held, day + 335 + sim.draws("reg.review.day").integers(pos, 61, day), retry)
+            at = went & (j == self.col["af"])  # an AF review weighs the stroke risk again
+            self.anticoagulation.reassess(self, sim, pos[at], day[at])
+            again = day + 335 + sim.draws("reg.review.day").integers(pos, 61, day)
+            again = np.where(self.reviews.once[j] & went, NEVER, again)  # a review once: until done
+            s.reg_review[pos, j] = np.where(held, again, retry)
         for field, median, full in (("reg_tsh_due", self.cfg["tsh"]["start_median"], None), ("reg_lipid_due", None, True)):
             arr = getattr(s, field)
             pos = due[arr[due] < day1]
@@ -137,8 +151,9 @@ class Registers(Pathway):
                 care.start_medicines(self, sim, c, p[~event], d[~event])
             else:
                 care.start_medicines(self, sim, c, p, d)
-            if c.review is not None:  # the register's annual review, however it was joined
-                s.reg_review[p, jj] = d + 335 + sim.draws("reg.review.day").integers(p, 61, d)
+            if c.review is not None:  # the register's annual review (or `first_days` on), however it was joined
+                lo, hi = c.review.get("first_days", (335, 395))
+                s.reg_review[p, jj] = d + lo + sim.draws("reg.review.day").integers(p, hi - lo + 1, d)
 
     def _events(self, act: np.ndarray, day0: int, day1: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
         """MI, stroke and heart failure join their register when the letter comes (coded by cardiovascular.py,

@@ -31,6 +31,10 @@ def start_medicines(r: "Registers", sim: "Sim", c: Condition, pos: np.ndarray, d
         share = med["share"]
         if "then_share" in med:  # the successor's share, from `until_day`
             share = np.where(day >= day_of(med["until_day"]), med["then_share"], share)
+        if med.get("chads_vasc"):  # the share of a CHA2DS2-VASc of 2 or more; less below it (af.py)
+            f = r.anticoagulation.factor(r, sim, pos, day)
+            r.s.reg_af_factor[pos] = f  # weighed now; reassessed at reviews as the score rises
+            share = share * f
         take = sim.draws(f"reg.med.{name}.{med.get('draw', drug)}").uniform(pos) < share
         p, d = pos[take], day[take]
         if "until_day" in med:  # the drug of its day: before the date, this one; from it, its successor (if any)
@@ -96,6 +100,8 @@ def _start(r: "Registers", sim: "Sim", name: str, med: dict, drug: str, pos: np.
         rx.set_regular_per_day(pos[mid], drug, r.metformin_reduced_per_day)
     if med.get("monitor") == "tsh":
         r.s.reg_tsh_due[pos] = np.minimum(r.s.reg_tsh_due[pos], day + med["monitor_days"])
+    if drug == "warfarin":  # the day they will move to a DOAC (af.py)
+        r.anticoagulation.plan(r, sim, pos, day)
     if drug == "atorvastatin":
         r.s.reg_lipid_due[pos] = np.minimum(r.s.reg_lipid_due[pos], day + r.cfg["statin_monitoring"]["monitor_days"])
 
@@ -119,6 +125,7 @@ class Reviews:
 
         specs = [c.review or {} for c in conditions]
         self.attend = np.array([sp.get("attend", 0.0) for sp in specs])
+        self.once = np.array([bool(sp.get("once")) for sp in specs])  # one review after diagnosis (cancer care review)
         self.jobs = [sp.get("job", "nurse") for sp in specs]
         width = max([1, *(len(sp.get("codes", [])) for sp in specs)])
         self.codes = np.full((len(specs), width), -1, dtype=np.int64)
@@ -144,7 +151,7 @@ class Reviews:
             sel = code >= 0
             rec.observation(pos[sel], day[sel], code[sel], cons=cons[sel], obstype=rec.obstype("Observation"))
         bp = _first(pos, self.bp[j] & ~r.s.dx[pos])
-        sbp, dbp, _, _ = sim.vitals.measure(pos[bp], day[bp], cons[bp], day[bp])
+        sbp, dbp, _, _ = sim.vitals.measure(pos[bp], day[bp], cons[bp], m)  # one a person this month (_first)
         month.bp_screens.append((pos[bp], day[bp], sbp, dbp))
         full = self.full[j]
         sim.labs.sample(pos[full], day[full], True)

@@ -99,6 +99,10 @@ def draw(sim: "Sim", cfg: dict, conditions: list[Condition]) -> dict[str, np.nda
     code = np.full((n, C), -1, dtype=np.int64)
     care = sim.care
     for j, c in enumerate(conditions):
+        if c.external and "flag" in c.spec:  # on the register from the day they are simulated as adults (coded at
+            has = st.array(f"rf_{c.spec['flag']}").astype(bool) & (ent <= st.array("lst"))  # entry: conditions.py)
+            onset[:, j] = known[:, j] = np.where(has, ent, NEVER)
+            continue
         if c.external:
             onset[:, j], known[:, j] = st.array(f"onset_{c.name}"), st.array(f"known_{c.name}")
             continue
@@ -118,12 +122,30 @@ def draw(sim: "Sim", cfg: dict, conditions: list[Condition]) -> dict[str, np.nda
             gone = sim.draws(f"reg.after_entry.{c.name}").uniform(sim.everyone) >= sp["after_entry_share"]
             on[(on > ent) & (on < NEVER) & gone] = NEVER
         delay = np.round(sim.draws(f"reg.delay.{c.name}").exponential(sim.everyone, max(sp["delay_years"], 1e-9) * YEAR)).astype(np.int64)
+        if "deaths" in sp:  # the condition behind its share of the population's deaths: there before the death
+            on, delay = _before_death(sim, c, on, delay)
         at_entry = (on <= ent) & (sim.draws(f"reg.known.{c.name}").uniform(sim.everyone) < care.condition_known_at_entry)
         k = np.where(at_entry, on, np.minimum(on + delay, NEVER))
         k = np.where(k < ent, np.maximum(k, dob), np.maximum(k, first))
         onset[:, j], known[:, j] = on, np.where(on < NEVER, k, NEVER)
         code[:, j] = _codes(sim, c, male, on > ent)
     return {"reg_onset": onset, "reg_known": known, "reg_code": code}
+
+
+def _before_death(sim: "Sim", c: Condition, on: np.ndarray, delay: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`deaths`: of the people who die in the record (the population's deaths) at `min_age` or over, `share` die of
+    the condition: one who would not have it by then has its onset `median_years` (exponential) before the death,
+    diagnosed within half that time. Nobody's death moves: the list, and the crude death rate, stay the population's."""
+    d = c.spec["deaths"]
+    dob, death = sim.state.array("dob"), sim.people.death[sim.P]
+    dies = (death >= 0) & (death - dob >= d["min_age"] * YEAR)
+    pick = dies & (sim.draws(f"reg.death.{c.name}").uniform(sim.everyone) < d["share"]) & (on > death)
+    gap = np.round(sim.draws(f"reg.death.gap.{c.name}").exponential(sim.everyone, d["median_years"] / np.log(2) * YEAR))
+    gap = np.minimum(gap.astype(np.int64), death - dob - int(d["min_age"] * YEAR))  # not before the condition's ages
+    on, delay = on.copy(), delay.copy()
+    on[pick] = death[pick] - gap[pick]
+    delay[pick] = np.minimum(delay[pick], gap[pick] // 2)
+    return on, delay
 
 
 def _codes(sim: "Sim", c: Condition, male: np.ndarray, after_entry: np.ndarray) -> np.ndarray:
