@@ -40,7 +40,15 @@ def test_status_pass_noise_fail():
 
 def test_share_is_a_float_with_its_denominator():
     s = Share(0.25, 40)
-    assert s == 0.25 and s * 4 == 1.0 and s.n == 40 and isinstance(s, float)
+    assert s == 0.25 and s * 4 == 1.0 and s.n == 40 and s.per == 1 and isinstance(s, float)
+
+
+def test_a_rate_per_100000_takes_the_margin_of_its_proportion():
+    # 100 per 100,000 over 20,000 people is 20 cases: the margin is that of 0.001 over 20,000, scaled back up
+    r = Row(id="x", what="", part="", target=100.0, generated=55.0, tolerance=0.25, role="validation", source="",
+            relative=True, n=20_000, per=100_000)
+    assert r.noise == pytest.approx(100_000 * margin(0.001, 20_000))
+    assert r.status == "noise" and Row(**{**r.__dict__, "n": 2_000_000}).status == "FAIL"
 
 
 def test_a_small_practice_marks_shares_with_their_people(tmp_path):

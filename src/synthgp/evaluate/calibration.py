@@ -34,6 +34,7 @@ class Row:
     source: str
     relative: bool = False
     n: int | None = None  # people the generated share was measured over, where it is a share
+    per: float = 1.0  # the share's scale: 100,000 for a rate per 100,000 people
 
     @property
     def passed(self) -> bool:
@@ -46,7 +47,7 @@ class Row:
         if self.n is None:
             return 0.0
         t = self.target
-        return sampling.margin(sum(t) / 2 if isinstance(t, tuple) else t, self.n)
+        return self.per * sampling.margin((sum(t) / 2 if isinstance(t, tuple) else t) / self.per, self.n)
 
     @property
     def status(self) -> str:
@@ -249,23 +250,28 @@ def compare(db_path: Path, region: str, end: dt.date, years: float) -> list[Row]
         common = dict(id=f["id"], what=f["what"], tolerance=f.get("relative_tolerance", f.get("tolerance")),
                       role=f["role"], source=f["source"], relative=rel)
         if "season" in f:
-            rows.append(Row(part=flu.season_label(f["season"]), target=target, generated=g, n=_n(g), **common))
+            rows.append(Row(part=flu.season_label(f["season"]), target=target, generated=g, n=_n(g), per=_per(g), **common))
         elif isinstance(target, list) and len(target) == 2 and not isinstance(g, list):
-            rows.append(Row(part="", target=(target[0], target[1]), generated=g, n=_n(g), **common))
+            rows.append(Row(part="", target=(target[0], target[1]), generated=g, n=_n(g), per=_per(g), **common))
         elif isinstance(target, list):
             parts = {"age_band_share": AGE_BANDS, "register_by_age": AGE_BANDS[1:], **consultations.PARTS}.get(
                 f["id"], [str(i) for i in range(1, len(target) + 1)])
             rows += [Row(part=p, target=t, generated=v, n=_n(v), **common) for p, t, v in zip(parts, target, g)]
         elif isinstance(target, dict):
-            rows += [Row(part=k, target=t, generated=g[k], n=_n(g[k]), **common) for k, t in target.items() if k in g]
+            rows += [Row(part=k, target=t, generated=g[k], n=_n(g[k]), per=_per(g[k]), **common) for k, t in target.items() if k in g]
         else:
-            rows.append(Row(part="", target=target, generated=g, n=_n(g), **common))
+            rows.append(Row(part="", target=target, generated=g, n=_n(g), per=_per(g), **common))
     return rows
 
 
 def _n(g: Any) -> int | None:
     """The denominator a generated share carries (evaluate/sampling.Share), or None."""
     return getattr(g, "n", None)
+
+
+def _per(g: Any) -> float:
+    """The scale a generated share carries (100,000 for a rate per 100,000), 1 for a plain share."""
+    return getattr(g, "per", 1.0)
 
 
 def list_size(out: Path) -> int:

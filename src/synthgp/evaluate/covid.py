@@ -144,7 +144,7 @@ def measure(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dic
                       WHERE m.cluster = '{LONG_COVID}' AND o.obsdate <= DATE '{d}' AND p.regstartdate <= DATE '{d}'
                         AND (p.regenddate IS NULL OR p.regenddate > DATE '{d}') AND (p.cprd_ddate IS NULL OR p.cprd_ddate > DATE '{d}')""")[0][0]
         if people:
-            out["covid_long_covid_coded_per_100000"] = 100_000 * coded / people
+            out["covid_long_covid_coded_per_100000"] = share(100_000 * coded / people, people, per=100_000)
     if start <= dt.date(2020, 12, 8) and UPTAKE_ON <= end:
         rows = q(coverage_sql(UPTAKE_ON))
         got: dict[str, list[int]] = {}

@@ -14,21 +14,23 @@ Z = 1.96  # two-sided 95%
 
 
 class Share(float):
-    """A proportion that knows how many people it was measured over."""
+    """A proportion that knows how many people it was measured over; `per` scales it (100,000 for a rate per 100,000
+    people, whose proportion is value / per)."""
 
-    __slots__ = ("n",)
+    __slots__ = ("n", "per")
 
-    def __new__(cls, value: float, n: int) -> Share:
+    def __new__(cls, value: float, n: int, per: float = 1.0) -> Share:
         obj = super().__new__(cls, value)
         obj.n = int(n)
+        obj.per = float(per)
         return obj
 
 
-def share(value: float | None, n: int | None) -> Share | float | None:
-    """`Share(value, n)`, or the bare value when either is missing (no rows: nothing to carry)."""
+def share(value: float | None, n: int | None, per: float = 1.0) -> Share | float | None:
+    """`Share(value, n, per)`, or the bare value when either is missing (no rows: nothing to carry)."""
     if value is None or not n:
         return value
-    return Share(value, n)
+    return Share(value, n, per)
 
 
 def margin(p: float, n: int | None) -> float:
