@@ -2,10 +2,11 @@
 scenario [covid]).
 
 Infection: each month an adult's chance of a new infection follows the national wave of the calendar month
-(`covid.wave_scale` scales it), their age and ethnicity, and the protection of an earlier infection and of
-vaccination, both waning. Severity: the infection fatality ratio by age (Levin 2020) times the OpenSAFELY hazard ratios
-(Williamson 2020: male sex, deprivation, obesity, diabetes, CKD, immunosuppression, chronic heart disease,
-stroke; ethnicity's acts through infection, REACT-2), the
+(`covid.wave_scale` scales it), their age, ethnicity, deprivation and sex, frontline health or social care work
+(REACT-2, REACT-1), and the protection of an earlier infection and of vaccination, both waning. Severity: the infection
+fatality ratio by age (Levin 2020) times the OpenSAFELY hazard ratios (Williamson 2020: male sex, deprivation less its
+share through infection, obesity, diabetes, CKD, immunosuppression, chronic heart disease, stroke; ethnicity's acts
+through infection, REACT-2), the
 variant's severity, and protection from vaccination and earlier infection; admissions are a multiple of
 deaths by age, and every death is admitted first; care-home residents' severity is raised by the published
 hazard ratio. A death ends the life through the life service.
@@ -89,6 +90,7 @@ class Covid(Pathway):
                                       for k in range(n + 1)], dtype=np.int64)
         self.incidence = np.minimum(np.asarray(c["waves"]["monthly"], dtype=float) * self.par.wave_scale, 0.95)
         self.omicron = _day(c["susceptibility"]["omicron_from"])
+        self.worker_from = _days(c["susceptibility"]["worker_from_dates"])
         self.variant_from = _days(c["variants"]["from_dates"])
         self.test_from = _days(c["testing"]["from_dates"])
         self.symptom_from = _days(c["symptoms"]["from_dates"])
@@ -126,7 +128,8 @@ class Covid(Pathway):
         bmi = self.sim.life.bmi_at(pos, day)
         obese = np.searchsorted(np.asarray(sv["obesity_bmi"]), bmi, side="right")
         m = np.where(s.male[pos], sv["hr_male"], 1.0)
-        m = m * np.exp(np.log(sv["hr_most_deprived"]) * (5 - s.imd[pos]) / 4)
+        # Williamson's HR is of death in the whole population: the part deprivation plays through infection is divided out
+        m = m * np.exp(np.log(sv["hr_most_deprived"] / self.cfg["susceptibility"]["rr_most_deprived"]) * (5 - s.imd[pos]) / 4)
         m = m * np.concatenate([[1.0], sv["hr_obesity"]])[obese]
         m = m * np.where((s.onset_type2[pos] <= day) | s.rf_type1[pos], sv["hr_diabetes"], 1.0)
         m = m * np.where(s.onset_ckd[pos] <= day, sv["hr_ckd"], 1.0)
@@ -151,6 +154,18 @@ class Covid(Pathway):
         return p, admit
 
     # ------------------------------------------------------------ infection
+    def exposure(self, pos: np.ndarray, day) -> np.ndarray:
+        """Relative rate of infection of `pos` on `day` by deprivation, sex and frontline health or social care work
+        (REACT-2, REACT-1), each centred so that the population's (and the working ages') infections stay on the waves."""
+        s, sus, v = self.s, self.cfg["susceptibility"], self.cfg["vaccination"]
+        r = np.exp(np.log(sus["rr_most_deprived"]) * (3 - s.imd[pos]) / 4)  # quintile 1 most deprived
+        r = r * np.where(s.male[pos], sus["rr_male"], 1.0) / ((1 + sus["rr_male"]) / 2)
+        rr = np.asarray(sus["rr_worker"], dtype=float)[np.maximum(_period(self.worker_from, day), 0)]
+        lo, hi = v["worker_ages"]
+        age = (self.vacc_start - s.dob[pos]) / YEAR  # the flag's own ages
+        work = np.where(self.health_worker(pos), rr, 1.0) / (1 + v["worker_share"] * (rr - 1))
+        return r * np.where((age >= lo) & (age < hi), work, 1.0)
+
     def infect(self, sim: "Sim", month: "Month") -> None:
         """New infections this month, what becomes of them and what the record learns; negative tests."""
         if month.day1 <= self.month_starts[0]:
@@ -165,7 +180,7 @@ class Covid(Pathway):
         inc = np.where(inside, self.incidence[np.clip(k, 0, len(self.incidence) - 1)], 0.0)
         rate = -np.log1p(-inc) * np.interp(age, sus["ages"], sus["relative"])
         rate = rate * np.where(s.black[act], sus["rr_black"], np.where(s.south_asian[act], sus["rr_south_asian"], 1.0))
-        rate = rate / sus["ethnicity_average"]
+        rate = rate / sus["ethnicity_average"] * self.exposure(act, vday)
         wane = np.log(2) / sus["protection_half_life_days"]
         omicron = vday >= self.omicron
         last, dose_day = s.covid_infected[act], s.covid_dose_day[act]
@@ -306,7 +321,8 @@ class Covid(Pathway):
         return s.covid_home[pos] == 1
 
     def health_worker(self, pos: np.ndarray) -> np.ndarray:
-        """A frontline health or social care worker when the programme started (truth; drawn once, working ages)."""
+        """A frontline health or social care worker in 2020-21 (truth; drawn once, by age at the programme's start; it raises
+        infection from 2020 and sets the JCVI group)."""
         s, v = self.s, self.cfg["vaccination"]
         new = pos[s.covid_worker[pos] < 0]
         if len(new):
