@@ -14,7 +14,7 @@ from synthgp import cli
 from synthgp.core import codes
 from synthgp.evaluate import compare
 from synthgp.evaluate import practice as evaluate
-from synthgp.evaluate.registers import REGISTERS
+from synthgp.evaluate.qof_registers import ROWS
 from synthgp.formats import aurum
 
 from tests.conftest import SHOTS, chromium_page, generate
@@ -50,7 +50,7 @@ def _copy(src: Path, dest: Path) -> Path:
 def test_good_output_passes_integrity_and_reports_every_section(good):
     assert set(good) >= {"picture", "calibration", "audit", "integrity", "truth", "summary", "qof_registers"}
     regs = {q["register"]: q for q in good["qof_registers"]}  # every register, each indicator a share of its register
-    assert set(regs) == set(REGISTERS) and all(q["den"] is None or 0 <= q["num"] <= q["den"] <= q["count"] for q in regs.values())
+    assert set(regs) == set(ROWS) and all(q["den"] is None or 0 <= q["num"] <= q["den"] <= q["count"] for q in regs.values())
     assert good["summary"]["integrity_violations"] == 0
     assert len(good["calibration"]) >= 15 and all(c["role"] in ("calibration", "validation") for c in good["calibration"])
     ng = good["audit"]["ng136"]

@@ -278,10 +278,10 @@ def test_af_anticoagulation_by_era():
     assert doac[after].mean() == pytest.approx(med["then_share"], abs=0.05)
 
 
-@pytest.mark.parametrize("name", ["dementia", "cancer"])
+@pytest.mark.parametrize("name", ["dementia", "cancer", "copd"])
 def test_a_share_of_deaths_has_the_condition_diagnosed_before_it(name):
     """data/registers.toml `deaths`: at least the published share of the population's deaths (ONS: dementia 11.6%,
-    cancers 29%) have the condition before they die, diagnosed before the death; nobody's death moves."""
+    cancers 29%; COPD about 5%, BLF) have the condition before they die, diagnosed before the death; nobody's death moves."""
     sim = make_sim(n=6000)
     spec = sim.registers.conditions[_col(sim, name)].spec["deaths"]
     death = sim.people.death[sim.P]
@@ -293,4 +293,25 @@ def test_a_share_of_deaths_has_the_condition_diagnosed_before_it(name):
     assert dies.sum() > 200 and have.sum() / dies.sum() >= spec["share"] - 3 * sd
     assert (known[have] <= death[have]).mean() > 0.95
     gap = (death - on)[have] / 365.25
-    assert np.median(gap) < 2.5 * spec["median_years"]  # most came near the death (dementia 5.8, cancer 1.9 years)
+    if name != "copd":  # COPD's own onset curve already puts it on more decedents (6.7%) than its 5% share, years before
+        assert np.median(gap) < 2.5 * spec["median_years"]  # most came near the death (dementia 5.8, cancer 1.9 years)
+
+
+def test_copd_is_behind_its_share_of_deaths_when_nobody_had_it():
+    """onset._before_death with COPD's `deaths` (about 5% of deaths at 40+, BLF/Snell 2016): with nobody on the curve,
+    the share of those deaths given COPD before them is the published one, a median 5 years before (exponential,
+    capped at age 40), and diagnosed within half that gap."""
+    sim = make_sim(n=20_000)  # about 1,200 deaths at 40+, about 60 given COPD
+    c = sim.registers.conditions[_col(sim, "copd")]
+    d = c.spec["deaths"]
+    n = len(get(sim, "dob"))
+    on, delay = onset._before_death(sim, c, np.full(n, NEVER, dtype=np.int64), np.full(n, 10_000, dtype=np.int64))
+    death, dob = sim.people.death[sim.P], get(sim, "dob")
+    dies = (death >= 0) & (death - dob >= d["min_age"] * 365.25)
+    got = on < NEVER
+    assert not (got & ~dies).any() and (on[got] <= death[got]).all() and (on[got] >= dob[got] + 40 * 365).all()
+    sd = np.sqrt(d["share"] * (1 - d["share"]) / dies.sum())
+    assert dies.sum() > 300 and abs(got.sum() / dies.sum() - d["share"]) < 3 * sd
+    gap = (death - on)[got] / 365.25
+    assert 0.5 * d["median_years"] < np.median(gap) < 1.5 * d["median_years"]  # an exponential's median from ~60 draws: SE about 15%
+    assert (delay[got] <= (death - on)[got] // 2).all()

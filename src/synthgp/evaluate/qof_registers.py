@@ -18,6 +18,8 @@ register's members (of the ages named):
   OST     osteoporosis (OST004/OST005): a bone-sparing agent (bisphosphonate) issued in the last 12 months;
   MH003   severe mental illness: a BP reading in the last 12 months;
   CAN004  cancer first coded in the last 24 months (NICE IND223's window): a cancer care review within 12 months of it.
+Obesity (OB002) is kept from the record's BMI values, not a code: adults 18+ whose latest BMI in the last 12 months is
+30 or more (evaluate/registers.py); QOF 2023/24 has no obesity indicator beyond the register.
 Depression (DEP003 asks for a review 10-56 days after a new diagnosis: no depression review code was confirmed, so
 none is written), epilepsy, learning disability and rheumatoid arthritis (registers only in QOF 2023/24) show their
 prevalence and a note saying why.
@@ -30,7 +32,7 @@ from typing import Any
 import duckdb
 
 from synthgp.core import codes, reference
-from synthgp.evaluate import qof
+from synthgp.evaluate import qof, registers
 from synthgp.evaluate.registers import REGISTERS
 
 # register -> (indicator id, what it asks, youngest age in its denominator, oldest + 1, numerator SQL on the patient row)
@@ -53,12 +55,15 @@ INDICATORS: dict[str, tuple[str, str, int, int, str]] = {
     "cancer": ("CAN004", "diagnosed in 24 months: cancer care review within 12 months of it", 0, 200,
                "review_cancer >= can_d AND review_cancer <= can_d + INTERVAL 12 MONTH"),
 }
+# the rows of each practice's table, in order: the diagnosis registers, then obesity (kept from BMI values)
+ROWS = (*REGISTERS, "obesity")
 # more to an indicator's denominator than the register and its ages
 DENOMINATOR = {"cancer": "can_d > lcd - INTERVAL 24 MONTH"}
 # registers with no indicator here, and why
 NO_INDICATOR = {"depression": "DEP003 (review 10-56 days after diagnosis): no depression review code confirmed",
                 "epilepsy": "register only in QOF 2023/24", "learning_disability": "register only in QOF 2023/24",
-                "rheumatoid_arthritis": "register only in QOF 2023/24"}
+                "rheumatoid_arthritis": "register only in QOF 2023/24",
+                "obesity": "OB002: aged 18+, latest BMI in 12 months >= 30 (register only in QOF 2023/24)"}
 REVIEWS = {"asthma": "asthma_annual_review", "copd": "copd_annual_review", "heart_failure": "heart_failure_annual_review",
            "dementia": "dementia_annual_review", "hypothyroidism": "hypothyroidism_annual_review",
            "cancer": "cancer_care_review"}
@@ -136,6 +141,8 @@ def by_practice(con: duckdb.DuckDBPyConnection) -> dict[int, list[dict[str, Any]
     finally:
         con.execute("DROP TABLE IF EXISTS qof_pat")
     hyp = {r[0]: r for r in con.execute("SELECT pracid, hyp008_num, hyp008_den FROM (" + qof.indicators_sql() + ")").fetchall()}
+    obese = {r[0]: r[1:] for r in con.execute(f"""SELECT pracid, count(*), sum(obese) FROM ({registers.obesity_sql()})
+                                                  WHERE age >= {registers.OBESITY_AGE} GROUP BY 1""").fetchall()}
     out: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         r = dict(zip(names, row))
@@ -154,6 +161,9 @@ def by_practice(con: duckdb.DuckDBPyConnection) -> dict[int, list[dict[str, Any]
             if item["den"]:
                 item["share"] = item["num"] / item["den"]
             table.append(item)
+        den, on = obese.get(r["pracid"], (0, 0))
+        table.append({"register": "obesity", "list": den, "count": on or 0, "prevalence": (on or 0) / den if den else None,
+                      "indicator": None, "what": NO_INDICATOR["obesity"], "num": None, "den": None, "share": None})
         out[r["pracid"]] = table
     return out
 

@@ -4,14 +4,20 @@ A patient is on a register when the record holds a diagnosis code of the registe
 `cluster`), at any date up to the end; QOF's denominators are the list on the end date, of the register's ages
 (diabetes 17+, CKD, depression and epilepsy 18+, osteoporosis 50+, rheumatoid arthritis 16+; all ages otherwise).
 Multimorbidity counts the registers (hypertension included) a patient is on.
+
+The obesity register (QOF OB002) is the one register kept from a value, not a diagnosis: patients aged 18+ on the list
+whose latest BMI recorded in the 12 months up to the end date is 30 or more. It is not counted in multimorbidity
+(Barnett 2012's 40 conditions do not include obesity).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import duckdb
 
+from synthgp.core import codes
 from synthgp.evaluate.sampling import share
 
 # register -> (code clusters, youngest age counted in the denominator)
@@ -22,6 +28,8 @@ REGISTERS: dict[str, tuple[tuple[str, ...], int]] = {
     "smi": (("SMI",), 0), "epilepsy": (("EPIL",), 18), "cancer": (("CAN",), 0), "learning_disability": (("LD",), 0),
     "osteoporosis": (("OST",), 50), "rheumatoid_arthritis": (("RA",), 16), "hypothyroidism": (("THY",), 0),
 }
+OBESITY_AGE, OBESITY_BMI = 18, 30.0  # QOF OB002: aged 18+, BMI >= 30 in the preceding 12 months
+OBESITY_YEARS = {"2016-17": "2017-03-31", "2022-23": "2023-03-31"}  # QOF years a figure is published for: their last day
 BANDS = ((0, 25, "0-24"), (25, 35, "25-34"), (35, 45, "35-44"), (45, 55, "45-54"), (55, 65, "55-64"),
          (65, 75, "65-74"), (75, 200, "75+"))
 
@@ -33,7 +41,7 @@ def _flags_sql() -> str:
     return f"""
 WITH cur AS (
   SELECT p.patid, date_diff('year', t.date_of_birth, pr.lcd) - (strftime(t.date_of_birth, '%m%d') > strftime(pr.lcd, '%m%d'))::INT AS age
-  FROM patient p JOIN person_truth t USING (patid) JOIN practice pr USING (pracid)
+  FROM patient p JOIN patient_identity t USING (patid) JOIN practice pr USING (pracid)
   WHERE p.regenddate IS NULL AND p.cprd_ddate IS NULL AND p.patienttypeid = 3),
 dx AS (
   SELECT o.patid,
@@ -45,12 +53,56 @@ SELECT cur.patid, cur.age, {', '.join(f'coalesce(dx.{n}, 0) AS {n}' for n in REG
 FROM cur LEFT JOIN dx USING (patid)"""
 
 
+def obesity_sql(on: str | None = None) -> str:
+    """One row per patient on a list (at its end, or on the ISO date `on`): pracid, age, and `obese` (0/1): aged 18+
+    with a latest BMI in the 12 months up to that date of 30 or more (QOF OB002), from the record alone."""
+    if on is None:
+        at, listed = "pr.lcd", "p.regenddate IS NULL AND p.cprd_ddate IS NULL"
+    else:
+        at = f"DATE '{dt.date.fromisoformat(on)}'"  # a clear error for a bad date
+        listed = (f"p.regstartdate <= {at} AND (p.regenddate IS NULL OR p.regenddate > {at}) "
+                  f"AND (p.cprd_ddate IS NULL OR p.cprd_ddate > {at}) AND pr.lcd >= {at}")
+    return f"""
+WITH cur AS (
+  SELECT p.patid, p.pracid, {at} AS lcd,
+    date_diff('year', i.date_of_birth, {at}) - (strftime(i.date_of_birth, '%m%d') > strftime({at}, '%m%d'))::INT AS age
+  FROM patient p JOIN patient_identity i USING (patid) JOIN practice pr USING (pracid)
+  WHERE {listed} AND p.patienttypeid = 3),
+bmi AS (
+  SELECT o.patid, arg_max(o.value, o.obsdate) AS bmi FROM observation o JOIN cur USING (patid)
+  WHERE o.medcodeid = {codes.medcode("bmi")} AND o.value IS NOT NULL
+    AND o.obsdate <= cur.lcd AND o.obsdate > cur.lcd - INTERVAL 12 MONTH
+  GROUP BY 1)
+SELECT cur.patid, cur.pracid, cur.age, (cur.age >= {OBESITY_AGE} AND coalesce(bmi.bmi >= {OBESITY_BMI}, false))::INT AS obese
+FROM cur LEFT JOIN bmi USING (patid)"""
+
+
+def obesity(con: duckdb.DuckDBPyConnection, on: str | None = None) -> float | None:
+    """The obesity register (QOF OB002) as a share of the list aged 18+, at the end or on the ISO date `on`."""
+    return share(*con.execute(f"SELECT avg(obese), count(*) FROM ({obesity_sql(on)}) WHERE age >= {OBESITY_AGE}").fetchone())
+
+
+def obesity_by_year(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The obesity register on the last day of each QOF year of OBESITY_YEARS that the record holds whole (12 months
+    of observations before it, and a list on it)."""
+    first = con.execute("SELECT min(obsdate) FROM observation").fetchone()[0]
+    out = {}
+    for year, day in OBESITY_YEARS.items():
+        if first is not None and first <= dt.date.fromisoformat(day) - dt.timedelta(days=365):
+            got = obesity(con, day)
+            if got is not None:
+                out[year] = got
+    return out
+
+
 def prevalence(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
-    """Each register as a share of the list of its ages on the end date."""
+    """Each register as a share of the list of its ages on the end date (obesity: of those 18+)."""
     sel = ", ".join(f"avg({n}) FILTER (WHERE age >= {lo}), count(*) FILTER (WHERE age >= {lo})"
                     for n, (_, lo) in REGISTERS.items())
     row = con.execute(f"SELECT {sel} FROM ({_flags_sql()})").fetchone()
-    return {name: share(row[2 * i], row[2 * i + 1]) for i, name in enumerate(REGISTERS)}
+    out = {name: share(row[2 * i], row[2 * i + 1]) for i, name in enumerate(REGISTERS)}
+    out["obesity"] = obesity(con)
+    return out
 
 
 def multimorbidity(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -85,4 +137,4 @@ def measure(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     mm = multimorbidity(con)
     return {"register_prevalence": prev, "multimorbidity_by_age": mm["by_band"], "multimorbidity_all_ages": mm["all_ages"],
             "af_register": prev["af"], "cancer_register": prev["cancer"], "diabetes_register_17": prev["diabetes"],
-            "doac_share_of_anticoagulants": doac_share(con)}
+            "doac_share_of_anticoagulants": doac_share(con), "obesity_register": obesity_by_year(con)}
