@@ -1,0 +1,72 @@
+"""FHIR requests: ServiceRequest (referrals) and MedicationRequest (drug issues)."""
+
+from __future__ import annotations
+
+from synthgp.formats.fhir_common import Filter, _case, _concept, _json, _meta, _ref, _sys, everyone, mapping, q
+
+
+def service_request(flt: Filter = everyone) -> str:
+    pri = _case("r.refurgencyid", mapping()["priority"], cast="::INTEGER")
+    return f"""
+SELECT r.patid, CAST(r.obsid AS VARCHAR) AS id, {_json(f'''{{
+  'resourceType': 'ServiceRequest', 'id': CAST(r.obsid AS VARCHAR), 'meta': {_meta('ServiceRequest')},
+  'status': 'active', 'intent': 'order',
+  'priority': {pri},
+  'code': {_concept('d.snomedctconceptid', 'd.term')},
+  'subject': {{'reference': 'Patient/' || CAST(r.patid AS VARCHAR)}},
+  'encounter': {_ref('Encounter', 'o.consid')},
+  'authoredOn': o.obsdate,
+  'requester': {_ref('Practitioner', 'o.staffid')},
+  'performerType': CASE WHEN st.description IS NOT NULL THEN {{'text': st.description}} END,
+  'reasonReference': CASE WHEN o.probobsid IS NOT NULL THEN [{_ref('Condition', 'o.probobsid')}] END
+}}''')}
+  , o.obsdate AS sdate, [CAST(d.snomedctconceptid AS VARCHAR)] AS scodes, NULL::VARCHAR AS scat
+FROM referral r JOIN observation o ON o.obsid = r.obsid JOIN medical_dictionary d ON d.medcodeid = o.medcodeid
+LEFT JOIN "lookup_RefServiceType" st USING (refservicetypeid)
+WHERE {flt('r')}"""
+
+
+def medication_request(flt: Filter = everyone) -> str:
+    """One per issue; `encounter` the consultation the prescriber held with the patient that day, if any (an
+    acute item prescribed at it, a course started at a review)."""
+    course, disp = acute_sql()
+    return f"""
+SELECT di.patid, CAST(di.issueid AS VARCHAR) AS id, {_json(f'''{{
+  'resourceType': 'MedicationRequest', 'id': CAST(di.issueid AS VARCHAR), 'meta': {_meta('MedicationRequest')},
+  'status': 'completed', 'intent': 'order',
+  'medicationCodeableConcept': {{'coding': [{{'system': {_sys('dmd')}, 'code': CAST(pd.dmdid AS VARCHAR),
+      'display': pd.termfromemis}}], 'text': pd.termfromemis}},
+  'subject': {{'reference': 'Patient/' || CAST(di.patid AS VARCHAR)}},
+  'encounter': {_ref('Encounter', 'ec.consid')},
+  'authoredOn': di.issuedate,
+  'requester': {_ref('Practitioner', 'di.staffid')},
+  'reasonReference': CASE WHEN di.probobsid IS NOT NULL THEN [{_ref('Condition', 'di.probobsid')}] END,
+  'courseOfTherapyType': {{'coding': [{{'system': {_sys('course_of_therapy')}, 'code': {course}, 'display': {_case(course, disp)}}}]}},
+  'dosageInstruction': CASE WHEN cd.dosage_text IS NOT NULL THEN [{{
+      'text': cd.dosage_text,
+      'timing': CASE WHEN cd.dose_frequency >= 1 THEN {{'repeat': {{'frequency': CAST(cd.dose_frequency AS INTEGER),
+                                                                     'period': cd.dose_interval, 'periodUnit': 'd'}}}} END,
+      'doseAndRate': CASE WHEN cd.dose_number > 0 THEN [{{'doseQuantity': {{'value': cd.dose_number, 'unit': lower(cd.dose_unit)}}}}] END}}] END,
+  'substitution': {{'allowedBoolean': {str(mapping()['uk_core']['substitution_allowed']).lower()}}},
+  'dispenseRequest': {{
+      'quantity': {{'value': di.quantity, 'unit': qu.description}},
+      'expectedSupplyDuration': CASE WHEN di.duration IS NOT NULL THEN
+          {{'value': di.duration, 'unit': 'days', 'system': {_sys('ucum')}, 'code': 'd'}} END}}
+}}''')}
+  , di.issuedate AS sdate, [CAST(pd.dmdid AS VARCHAR)] AS scodes, NULL::VARCHAR AS scat
+FROM drug_issue di JOIN product_dictionary pd USING (prodcodeid)
+LEFT JOIN "lookup_common_dosages" cd USING (dosageid) LEFT JOIN "lookup_QuantUnit" qu USING (quantunitid)
+LEFT JOIN (SELECT drugrecid, count(*) AS n FROM drug_issue di WHERE {flt('di')} GROUP BY drugrecid) cn USING (drugrecid)
+LEFT JOIN (SELECT patid, consdate, staffid, min(consid) AS consid FROM consultation c WHERE {flt('c')} GROUP BY ALL) ec
+  ON ec.patid = di.patid AND ec.consdate = di.issuedate AND ec.staffid = di.staffid
+WHERE {flt('di')}"""
+
+
+def acute_sql() -> tuple[str, dict[str, str]]:
+    """SQL for the courseOfTherapyType code of an issue `di` (needing `cn.n`, its course's issue count), and
+    the display of each code (fhir.toml [medication_request]): acute for the one issue of a course shorter
+    than any repeat, else continuous."""
+    mr = mapping()["medication_request"]
+    code = (f"CASE WHEN cn.n = 1 AND di.duration < {int(mr['acute_below_days'])} THEN {q(mr['acute']['code'])} "
+            f"ELSE {q(mr['continuous']['code'])} END")
+    return code, {mr[k]["code"]: mr[k]["display"] for k in ("acute", "continuous")}
