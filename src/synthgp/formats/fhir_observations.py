@@ -32,8 +32,8 @@ def immunization_status(cluster: str) -> str:
 
 
 def _observation_rows(flt: Filter, leave: str = "FALSE") -> str:
-    """Observations that are FHIR Observations: not ethnicity (Patient), referrals (ServiceRequest),
-    procedures, panel headers (DiagnosticReport) or problems (Condition); a diastolic is folded into its
+    """Observations that are FHIR Observations: not ethnicity (Patient), referrals (ServiceRequest), care plans
+    (CarePlan), procedures, panel headers (DiagnosticReport) or problems (Condition); a diastolic is folded into its
     systolic's panel. `leave`: a SQL condition on `cluster` of more to leave out (the FHIR export leaves
     out the immunisations, which are Immunizations)."""
     procs = ", ".join(q(c) for c in mapping()["cluster"]["procedure"])
@@ -48,7 +48,7 @@ probs AS (SELECT pr.obsid FROM problem pr WHERE {flt('pr')}),
 dia AS (SELECT * FROM obs WHERE cluster = 'BP' AND parentobsid IS NOT NULL),
 main AS (
   SELECT obs.* FROM obs
-  WHERE cluster NOT IN ('ETH', 'REFERRAL', 'PANEL', {procs}) AND NOT (cluster = 'BP' AND parentobsid IS NOT NULL)
+  WHERE cluster NOT IN ('ETH', 'REFERRAL', 'PANEL', {q(mapping()['care_plan']['cluster'])}, {procs}) AND NOT (cluster = 'BP' AND parentobsid IS NOT NULL)
     AND NOT coalesce({leave}, false)
     AND (cluster IN {_not_condition()} OR obsid NOT IN (SELECT obsid FROM probs)))"""
 

@@ -13,7 +13,8 @@ Mapping (record -> FHIR):
   a systolic/diastolic pair -> one blood-pressure panel Observation; immunisations (a flu vaccination given,
   or declined) -> Immunization; other observations -> Observation, or Procedure for reviews, health checks
   and tests of organ damage; referral -> ServiceRequest;
-  drug_issue -> MedicationRequest (dm+d coded, one per issue).
+  drug_issue -> MedicationRequest (dm+d coded, one per issue); a care plan agreed (an observation of the
+  [care_plan] cluster) -> CarePlan.
 Ids are the record's own ids (Patient/<patid>, Observation/<obsid>, ...), so a FHIR resource and its
 Aurum row are found by the same number. Patient-level queries also give search columns (sdate, scodes,
 scat) for the FHIR API; a query that does not select them (or the resource) does not compute them.
@@ -54,11 +55,11 @@ from synthgp.formats.fhir_observations import (  # noqa: F401
 )
 from synthgp.formats.fhir_patient import _class_display, condition, encounter, encounter_mode, patient, reasons_sql  # noqa: F401
 from synthgp.formats.fhir_practice import organization, practitioner, practitioner_role
-from synthgp.formats.fhir_requests import acute_sql, medication_request, service_request  # noqa: F401
+from synthgp.formats.fhir_requests import acute_sql, care_plan, care_plan_rows, medication_request, service_request  # noqa: F401
 
 # resource types in the order a bundle lists them (referenced before referencing)
 PATIENT_TYPES = ("Patient", "Encounter", "Condition", "Observation", "DiagnosticReport", "Procedure", "Immunization",
-                 "ServiceRequest", "MedicationRequest")
+                 "ServiceRequest", "MedicationRequest", "CarePlan")
 PRACTICE_TYPES = ("Organization", "Practitioner", "PractitionerRole")
 TYPES = PRACTICE_TYPES + PATIENT_TYPES
 
@@ -67,7 +68,7 @@ QUERIES: dict[str, Callable[[Filter], str]] = {
     "Organization": organization, "Practitioner": practitioner, "PractitionerRole": practitioner_role,
     "Patient": patient, "Encounter": encounter, "Condition": condition, "Observation": observation,
     "DiagnosticReport": diagnostic_report, "Procedure": procedure, "Immunization": immunization, "ServiceRequest": service_request,
-    "MedicationRequest": medication_request,
+    "MedicationRequest": medication_request, "CarePlan": care_plan,
 }
 
 
