@@ -102,6 +102,7 @@ def test_a_plan_runs_until_the_next_one_or_the_patient_s_end(db, plans):
         for r, nxt in zip(rs, rs[1:] + [None]):
             end = nxt["period"]["start"] if nxt is not None else last
             assert r["period"].get("end") == end
+            assert end is None or r["period"]["start"] <= end  # nothing agreed after the patient's death or leaving
             assert r["status"] == ("active" if end is None else "completed")
             n_replaced += nxt is not None
     assert n_replaced > 20  # yearly reviews: many people have a plan replaced by the next
