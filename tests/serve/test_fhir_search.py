@@ -284,3 +284,32 @@ def test_meta_last_updated_etag_and_last_updated_search(server, small):
         got = httpx.get(f"{server}/fhir/Observation", params={"patient": a, "_lastUpdated": value, "_summary": "count"})
         assert got.json()["total"] == n, value
     assert httpx.get(f"{server}/fhir/Observation", params={"_lastUpdated": "yesterday"}).status_code == 400
+
+
+def test_careplans_are_served_and_searched_by_patient_category_and_date(server, db):
+    """The API serves the record's care plans (the asthma self-management plans) as the export builds them: a read,
+    a search by patient (the same plans the record holds), by category (the plan's SNOMED CT code) and by date; and
+    the CapabilityStatement lists CarePlan with those parameters."""
+    from synthgp.core import codes
+
+    rows = db.execute("""SELECT o.patid, o.obsid, o.obsdate FROM observation o JOIN medical_dictionary d USING (medcodeid)
+                         WHERE d.cluster = 'CAREPLAN' ORDER BY o.patid, o.obsid""").fetchall()
+    assert len(rows) > 500  # 20,000 patients' asthma reviews over ten years
+    patid = rows[0][0]
+    mine = sorted(str(r[1]) for r in rows if r[0] == patid)
+    sct = str(codes.snomed("asthma_self_management_plan"))
+    found = httpx.get(f"{server}/fhir/CarePlan", params={"patient": patid, "_count": 500}).json()
+    assert sorted(_ids(found)) == mine
+    read = httpx.get(f"{server}/fhir/CarePlan/{mine[0]}").json()
+    assert read["resourceType"] == "CarePlan" and read["category"][0]["coding"][0]["code"] == sct
+    by_cat = httpx.get(f"{server}/fhir/CarePlan", params={"patient": patid, "category": f"http://snomed.info/sct|{sct}"}).json()
+    assert sorted(_ids(by_cat)) == mine
+    assert _ids(httpx.get(f"{server}/fhir/CarePlan", params={"patient": patid, "category": "1234"}).json()) == []
+    day = rows[0][2].isoformat()
+    dated = httpx.get(f"{server}/fhir/CarePlan", params={"patient": patid, "date": day}).json()
+    assert _ids(dated) and all(e["resource"]["period"]["start"] == day for e in dated["entry"])
+    total = httpx.get(f"{server}/fhir/CarePlan", params={"_summary": "count"}).json()["total"]
+    assert total == len(rows)
+    cap = httpx.get(f"{server}/fhir/metadata").json()
+    (res,) = [r for r in cap["rest"][0]["resource"] if r["type"] == "CarePlan"]
+    assert {"patient", "category", "date"} <= {p["name"] for p in res["searchParam"]}

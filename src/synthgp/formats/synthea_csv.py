@@ -8,7 +8,8 @@ YYYY-MM-DD, the other times ISO 8601 in UTC (`2020-03-01T00:00:00Z`; the record 
 GENDER is M/F, RACE one of Synthea's races and ETHNICITY hispanic/nonhispanic, conditions and procedures
 carry SYSTEM `SNOMED-CT`, observations.csv has one row per value (a blood pressure is a systolic row and
 a diastolic row) with TYPE numeric or text, medications.csv has one row per course (a drug record) with
-DISPENSES the number of issues, immunizations.csv one row per vaccination given, and every row of a
+DISPENSES the number of issues, immunizations.csv one row per vaccination given, careplans.csv one row per care
+plan agreed (as FHIR's CarePlan: STOP when the next one of its code replaced it, REASONCODE the condition), and every row of a
 patient's record names its ENCOUNTER and every encounter and course its PAYER (payers.csv: the NHS).
 An entry made without a consultation belongs to the consultation of that patient and day if there is
 one, else to an encounter of its own (class and cost of CPRD's "Administration" consultation source).
@@ -33,7 +34,7 @@ SUBDIR = "csv"
 _OPTIONS = "HEADER, DELIMITER ','"
 
 # first group of the UUID-shaped id, per kind of record id; an "entry" id is of a patient and a day
-_TAG = {"patient": 1, "consultation": 2, "practice": 3, "staff": 4, "entry": 5, "payer": 6}
+_TAG = {"patient": 1, "consultation": 2, "practice": 3, "staff": 4, "entry": 5, "payer": 6, "careplan": 7}
 ADMIN_SOURCE = 5  # lookups/ConsSource.txt: Administration, the kind of an encounter made for lone entries
 
 
@@ -164,6 +165,14 @@ SELECT {_ts('o.obsdate')} AS DATE, {uuid('patient', 'o.patid')} AS PATIENT, {_en
   o.unit AS UNITS, CASE WHEN o.value IS NOT NULL THEN 'numeric' ELSE 'text' END AS TYPE
 FROM rows o LEFT JOIN day_cons dc ON dc.patid = o.patid AND dc.consdate = o.obsdate ORDER BY o.patid, o.obsdate, o.obsid""",
         "immunizations": _immunizations(),
+        "careplans": f"""
+WITH {DAY_CONS}
+SELECT {uuid('careplan', 'cp.obsid')} AS Id, cp.obsdate AS START, cp.stop AS STOP, {uuid('patient', 'cp.patid')} AS PATIENT,
+  {_encounter('cp', 'cp.obsdate')} AS ENCOUNTER, cp.sct AS CODE, cp.term AS DESCRIPTION,
+  d.snomedctconceptid AS REASONCODE, d.term AS REASONDESCRIPTION
+FROM ({fhir.care_plan_rows(fhir.everyone)}) cp LEFT JOIN day_cons dc ON dc.patid = cp.patid AND dc.consdate = cp.obsdate
+LEFT JOIN observation o ON o.obsid = cp.condid LEFT JOIN medical_dictionary d ON d.medcodeid = o.medcodeid
+ORDER BY cp.patid, cp.obsdate, cp.obsid""",
         "procedures": f"""
 WITH {DAY_CONS}
 SELECT {_ts('o.obsdate')} AS START, {_ts('o.obsdate')} AS STOP, {uuid('patient', 'o.patid')} AS PATIENT,

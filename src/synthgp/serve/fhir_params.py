@@ -122,6 +122,7 @@ PATIENT_SCOPED = {
     "Procedure": (("patient", "subject", "code", "date"), ("Procedure:patient", "Procedure:subject")),
     "ServiceRequest": (("patient", "subject", "code", "authored"), ("ServiceRequest:patient", "ServiceRequest:subject")),
     "Immunization": (("patient", "vaccine-code", "date", "status"), ("Immunization:patient",)),
+    "CarePlan": (("patient", "subject", "category", "date"), ("CarePlan:patient", "CarePlan:subject")),
 }
 OTHER = {"Patient": ("identifier", "name", "family", "given", "birthdate", "gender"),
          "Practitioner": ("name", "family", "given"), "Organization": ("name",)}

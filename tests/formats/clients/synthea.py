@@ -36,6 +36,8 @@ DICTIONARY: dict[str, list[tuple[str, str, bool]]] = {
     "procedures": [("START", T, True), ("STOP", T, False), ("PATIENT", U, True), ("ENCOUNTER", U, True),
                    ("CODE", S, True), ("DESCRIPTION", S, True), ("BASE_COST", N, True), ("REASONCODE", S, False),
                    ("REASONDESCRIPTION", S, False)],
+    "careplans": [("Id", U, True), ("START", D, True), ("STOP", D, False), ("PATIENT", U, True), ("ENCOUNTER", U, True),
+                  ("CODE", S, True), ("DESCRIPTION", S, True), ("REASONCODE", S, False), ("REASONDESCRIPTION", S, False)],
     "immunizations": [("DATE", T, True), ("PATIENT", U, True), ("ENCOUNTER", U, True), ("CODE", S, True),
                       ("DESCRIPTION", S, True), ("BASE_COST", N, True)],
     "organizations": [("Id", U, True), ("NAME", S, True), ("ADDRESS", S, True), ("CITY", S, True),
@@ -66,8 +68,8 @@ ENUMS = {("patients", "GENDER"): {"M", "F"}, ("patients", "ETHNICITY"): {"hispan
 KEYS = {("encounters", "PATIENT"): "patients", ("encounters", "ORGANIZATION"): "organizations",
         ("encounters", "PROVIDER"): "providers", ("encounters", "PAYER"): "payers",
         ("medications", "PAYER"): "payers", ("providers", "ORGANIZATION"): "organizations",
-        **{(f, "PATIENT"): "patients" for f in ("conditions", "medications", "observations", "procedures", "immunizations")},
-        **{(f, "ENCOUNTER"): "encounters" for f in ("conditions", "medications", "observations", "procedures", "immunizations")}}
+        **{(f, "PATIENT"): "patients" for f in ("conditions", "medications", "observations", "procedures", "immunizations", "careplans")},
+        **{(f, "ENCOUNTER"): "encounters" for f in ("conditions", "medications", "observations", "procedures", "immunizations", "careplans")}}
 PATTERN = {U: re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"),
            D: re.compile(r"^\d{4}-\d{2}-\d{2}$"), T: re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?Z$"),
            N: re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")}

@@ -17,7 +17,7 @@ NS = {"f": "http://hl7.org/fhir"}
 PROFILES = ("Patient", "Organization", "Practitioner", "PractitionerRole", "Encounter", "Condition", "Observation",
             "Observation-VitalSigns", "Observation-VitalSigns-BloodPressure", "Observation-VitalSigns-BMI",
             "Observation-VitalSigns-BodyHeight", "Observation-VitalSigns-BodyWeight", "Procedure", "Immunization",
-            "ServiceRequest", "MedicationRequest", "DiagnosticReport", "DiagnosticReport-Lab")
+            "ServiceRequest", "MedicationRequest", "DiagnosticReport", "DiagnosticReport-Lab", "CarePlan")
 
 
 def extract(path: Path) -> dict:

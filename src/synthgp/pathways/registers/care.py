@@ -11,6 +11,7 @@ import numpy as np
 from synthgp.engine.services.prescribing import REGULAR, SLOTS
 from synthgp.engine.sim import YEAR
 from synthgp.pathways.registers.onset import Condition, day_of
+from synthgp.pathways.registers.plans import CarePlans
 
 if TYPE_CHECKING:
     from synthgp.engine.sim import Month, Sim
@@ -135,6 +136,7 @@ class Reviews:
         flag = lambda name, value=True: np.array([sp.get(name) == value for sp in specs])  # noqa: E731
         self.bp, self.full, self.ue, self.tsh, self.lifestyle = (flag("bp"), flag("bloods", "full"), flag("bloods", "ue"),
                                                                   flag("tsh"), flag("lifestyle"))
+        self.plans = CarePlans(conditions)  # care plans agreed at a review (the asthma self-management plan)
 
     def run(self, r: "Registers", sim: "Sim", pos: np.ndarray, j: np.ndarray, day: np.ndarray, month: "Month") -> None:
         """Reviews of condition column `j` for each of `pos` on `day`."""
@@ -150,6 +152,7 @@ class Reviews:
             code = self.codes[j, k]
             sel = code >= 0
             rec.observation(pos[sel], day[sel], code[sel], cons=cons[sel], obstype=rec.obstype("Observation"))
+        self.plans.code(sim, pos, j, day, cons, m)
         bp = _first(pos, self.bp[j] & ~r.s.dx[pos])
         sbp, dbp, _, _ = sim.vitals.measure(pos[bp], day[bp], cons[bp], m)  # one a person this month (_first)
         month.bp_screens.append((pos[bp], day[bp], sbp, dbp))
