@@ -1,6 +1,6 @@
 """The long-term repeats added for England's 2019 volume (h17f): each follows its register or codes its indication at
 the consultation that starts it, never for the wrong sex, never beside its alternative, the pen needles only with
-insulin, the packs that last longer than 28 days issued at their interval; and hypertension reviews due on a weekend
+insulin, thiamine only for higher-risk drinkers, the packs that last longer than 28 days issued at their interval; and hypertension reviews due on a weekend
 spread over the next working week."""
 
 import numpy as np
@@ -136,3 +136,23 @@ def test_hypertension_reviews_due_on_a_weekend_spread_over_the_next_working_week
     assert (to_working_day(days) == days).all()
     assert np.bincount(weekday(days), minlength=5)[0] < len(days) / 2  # the Monday about a fifth, not all
     assert len(np.unique(weekday(days))) == 5
+
+
+def test_thiamine_only_for_higher_risk_drinkers_at_a_consultation_coding_alcohol_misuse():
+    sim = make_sim(n=50)
+    pos = np.arange(2)
+    person(sim, pos, age=50, on=ON, male=True)
+    _only(sim, pos, "thiamine")
+    levels = np.array([3, 2], dtype=get(sim, "alcohol").dtype)  # higher risk, increasing risk (life.ALCOHOL_LEVELS)
+    put(sim, pos, alcohol=levels)
+    _review(sim, pos)
+    assert sim.rx.on_regular(pos, "thiamine", np.full(2, ON + 7)).tolist() == [True, False]
+    assert emitted(sim, "obs", pos=pos, code="alcohol_misuse")["pat"].tolist() == [0]
+
+
+def test_an_unknown_drinking_level_fails_clearly():
+    from synthgp.pathways.repeats import Medicine
+
+    spec = {"indication": "alcohol_misuse", "drinkers": "heavy", "female": [0.1] * 9, "male": [0.1] * 9}
+    with pytest.raises(ValueError, match="drinkers"):
+        Medicine("thiamine", spec, np.arange(9.0), ["af"])
