@@ -90,3 +90,14 @@ def test_the_measures_read_the_record_alone(con):
     assert got["face_to_face_share"]["2020"] < got["face_to_face_share"]["2019"] - 0.1  # the pandemic's move to remote
     anti = got["antibiotic_items_per_person_year"]
     assert anti["2017"] < anti["2014"]
+
+
+def test_acute_items_are_the_issues_of_drug_records_issued_once(con):
+    """acute_items_share (Petty et al. 2014's split, a validation): the share of a year's issues whose drug record has
+    a single issue, counted here again by hand; a repeat's record holds many, so the share is well under a half."""
+    got = consultations.measure(con, dt.date(2015, 1, 1), dt.date(2024, 12, 31))["acute_items_share"]["2019"]
+    df = con.execute("SELECT drugrecid, issuedate FROM drug_issue").df()
+    once = df.drugrecid.map(df.drugrecid.value_counts()) == 1
+    year = df.issuedate.dt.year == 2019
+    assert got == pytest.approx((once & year).sum() / year.sum())
+    assert 0 < got < 0.5

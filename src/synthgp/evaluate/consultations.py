@@ -75,7 +75,7 @@ def measure(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dic
     first = q("SELECT min(consdate) FROM consultation")[0][0]
     years = [y for y in YEARS if dt.date(y, 1, 1) >= first and dt.date(y, 12, 31) <= end]
     out: dict[str, Any] = {"consultations_per_person_year": {}, "gp_share": {}, "face_to_face_share": {},
-                           "antibiotic_items_per_person_year": {}, "items_per_person_year": {},
+                           "antibiotic_items_per_person_year": {}, "items_per_person_year": {}, "acute_items_share": {},
                            **{f"{name}_items_share": {} for name in CHAPTERS}}
     gp = _lookup("JobCat", "General Medical Practitioner")
     for y in years:
@@ -96,6 +96,11 @@ def measure(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dic
                                USING (prodcodeid) WHERE i.issuedate BETWEEN ?::DATE AND ?::DATE GROUP BY 1""", lo, hi))
         items = sum(by_chapter.values())
         out["items_per_person_year"][str(y)] = items / pyears
+        # acute: an issue whose drug record was issued once (a repeat's record carries all its issues)
+        acute = q("""WITH once AS (SELECT drugrecid FROM drug_issue GROUP BY 1 HAVING count(*) = 1)
+                     SELECT count(*) FROM drug_issue i SEMI JOIN once USING (drugrecid)
+                     WHERE i.issuedate BETWEEN ?::DATE AND ?::DATE""", lo, hi)[0][0]
+        out["acute_items_share"][str(y)] = acute / items if items else float("nan")
         for name, chapter in CHAPTERS.items():
             out[f"{name}_items_share"][str(y)] = by_chapter.get(chapter, 0) / items if items else float("nan")
     last = (dt.date(end.year, 1, 1), dt.date(end.year, 12, 31)) if end.month == 12 and end.day == 31 else (

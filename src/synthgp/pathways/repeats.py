@@ -22,6 +22,7 @@ import numpy as np
 from synthgp.core import reference
 from synthgp.engine.component import Pathway
 from synthgp.engine.services.contacts import decimal_year
+from synthgp.engine.services.life import ALCOHOL_LEVELS
 from synthgp.engine.services.prescribing import REGULAR
 from synthgp.engine.sim import YEAR
 from synthgp.pathways.conditions import _transferred
@@ -70,6 +71,9 @@ class Medicine:
                 raise ValueError(f"repeats.toml [medicine.{name}] not_with: {other!r} is no regular medicine")
         self.with_any = spec.get("with", [])  # on only while on one of these [medicine]s of this file
         self.smokers_from_age = spec.get("smokers_from_age")
+        self.drinkers = spec.get("drinkers")  # only for people whose usual drinking is at this level of life.py or above
+        if self.drinkers is not None and self.drinkers not in ALCOHOL_LEVELS:
+            raise ValueError(f"repeats.toml [medicine.{name}] drinkers: {self.drinkers!r} is none of {ALCOHOL_LEVELS}")
         self.not_with_hypertension = bool(spec.get("not_with_hypertension", False))
 
     @property
@@ -85,7 +89,7 @@ class Repeats(Pathway):
     name = "repeats"
     fields = {"rep_u": "per repeat medicine (data/repeats.toml): the person's propensity, uniform",
               "rep_on": "per repeat medicine: prescribed by this pathway now"}
-    reads = ("dob", "male", "ent", "lst", "first_allowed", "smoking", "dx", "reg_known", *(f"rf_{f}" for f in TRUTH_FLAGS))
+    reads = ("dob", "male", "ent", "lst", "first_allowed", "smoking", "alcohol", "dx", "reg_known", *(f"rf_{f}" for f in TRUTH_FLAGS))
 
     def __init__(self) -> None:
         cfg = reference.toml("repeats.toml")
@@ -99,7 +103,7 @@ class Repeats(Pathway):
         self.partners = [(k, [names.index(o) for o in m.with_any]) for k, m in enumerate(self.meds) if m.with_any]
         self.shares = np.stack([m.share for m in self.meds], axis=2)  # (male, female) x band x medicine
         self.conditional = [k for k, m in enumerate(self.meds) if m.register or m.truth or m.exclude or m.not_with
-                            or m.smokers_from_age is not None or m.not_with_hypertension]
+                            or m.smokers_from_age is not None or m.not_with_hypertension or m.drinkers]
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
         u = np.stack([sim.draws(f"repeats.{m.name}").uniform(sim.everyone) for m in self.meds], axis=1)
@@ -175,6 +179,8 @@ class Repeats(Pathway):
             ok &= ~((s.smoking[pos] >= CURRENT_SMOKER) & (age >= m.smokers_from_age))
         if m.not_with_hypertension:
             ok &= ~s.dx[pos]
+        if m.drinkers:
+            ok &= s.alcohol[pos] >= ALCOHOL_LEVELS.index(m.drinkers)
         return ok
 
     def history(self, sim: "Sim") -> None:

@@ -26,7 +26,7 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     if not len(due):
         return
     # the review's working day (what the record shows it on, and what the decisions are dated)
-    rday = h.contacts.weekday(np.clip(np.maximum(s.next_review[due], month.day0), s.ent[due], s.lst[due]))
+    rday = h.contacts.weekday(np.clip(np.maximum(s.next_review[due], month.day0), s.ent[due], s.lst[due]), due)
     held, retry = h.contacts.routine(due, rday, "htn.review", m)  # the pandemic postponed routine reviews
     s.next_review[due[~held]] = retry[~held]
     due, rday = due[held], rday[held]
