@@ -42,6 +42,8 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     cons = _book(h, rv, rv_day, annual, home, m)
     _, _, age, bmi = h.vitals.usual_at(rv, rv_day)
     sbp, dbp = _reading(h, rv, rv_day, cons, home, m)
+    severe = ~home & ng136.clinic_severe(sbp, dbp, rv_day)  # fundoscopy, and the signs of accelerated hypertension
+    diagnosis.accelerated(h, rv[severe], rv_day[severe], cons[severe], m, "review")
     rec.observation(rv[annual], rv_day[annual], rec.code("hypertension_annual_review"), cons=cons[annual],
                     obstype=rec.obstype("Observation"))
     h.vitals.lifestyle(rv[annual], rv_day[annual], bmi[annual], cons[annual])
