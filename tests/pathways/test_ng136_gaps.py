@@ -379,3 +379,25 @@ def test_at_the_reference_age_everyone_keeps_the_adherence_the_prescribing_servi
     assert np.allclose(after[pos[:1000]], before[pos[:1000]])
     full = sim.care.adherence_full[0]
     assert (after[pos[1000:]] < full).mean() > (before[pos[1000:]] < full).mean() + 0.1
+
+
+def test_reviews_are_missed_more_often_at_16_30_and_over_90():
+    """Missed reviews by age (data/ng136.toml [did_not_attend_by_age], Ellis et al. 2017): 1.21 times the scenario's
+    rate under 31 and 2.20 times at 90 and over. 600 people a band at a 40% base rate: the shares' standard errors
+    are 0.013-0.020, so 0.05 is 2.5 or more of them, and the bands are 0.08 and more apart."""
+    from tests.engine.build import make_sim
+    from tests.pathways.test_hypertension import CARE
+
+    k = 600
+    sim = make_sim(n=3 * k, care={**CARE, "did_not_attend": 0.4}, covid={"disruption_scale": 0.0})
+    bands = {25: 0.4 * 1.21, 60: 0.4, 92: 0.4 * 2.20}
+    pos = np.arange(k * len(bands))
+    for_review(sim, pos, [("C", "amlodipine", 0)])
+    for i, age in enumerate(bands):
+        person(sim, pos[k * i:k * (i + 1)], age=age, on=ON)
+    review(sim, pos)
+    missed = emitted(sim, "obs", code="did_not_attend")["pat"]
+    shares = [np.isin(pos[k * i:k * (i + 1)], missed).mean() for i in range(len(bands))]
+    for share, (age, expect) in zip(shares, bands.items()):
+        assert abs(share - expect) < 0.05, (age, share, expect)
+    assert shares[0] > shares[1] < shares[2]
