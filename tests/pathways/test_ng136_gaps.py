@@ -402,23 +402,3 @@ def test_reviews_are_missed_more_often_at_16_30_and_over_90():
         assert abs(share - expect) < 0.05, (age, share, expect)
     assert shares[0] > shares[1] < shares[2]
 
-
-def test_treatment_is_intensified_less_often_at_80_and_over():
-    """data/ng136.toml [inertia_by_age]: at an uncontrolled review, intensified at intensify_ratio times the rate below
-    age_from. Set here to 0.5 with care.inertia 0.2: inertia 0.2 at 60, 1 - 0.8 * 0.5 = 0.6 at 85. 300 people an age:
-    standard errors under 0.03, so 0.08 is over 2.5 of them, and the two are 0.4 apart."""
-    from tests.engine.build import make_sim
-    from tests.pathways.test_hypertension import CARE
-
-    k = 300
-    sim = make_sim(n=2 * k, care={**CARE, "inertia": 0.2}, covid={"disruption_scale": 0.0})
-    sim.hypertension.fu = {**sim.hypertension.fu, "hbpm_review_share": 0.0}
-    sim.hypertension.inertia_by_age = {"age_from": 80.0, "intensify_ratio": 0.5}
-    pos = np.arange(2 * k)
-    for_review(sim, pos, [("C", "amlodipine", 0)])
-    person(sim, pos[:k], age=60, on=ON)
-    person(sim, pos[k:], age=85, on=ON)
-    review(sim, pos)
-    inert = {d[0] for d in decisions(sim) if d[3] == "inertia"}
-    shares = [np.isin(pos[:k], list(inert)).mean(), np.isin(pos[k:], list(inert)).mean()]
-    assert abs(shares[0] - 0.2) < 0.08 and abs(shares[1] - 0.6) < 0.08, shares

@@ -83,7 +83,6 @@ class Hypertension(Pathway):
         self.accel = cfg["accelerated"]
         self.dna_by_age = cfg["did_not_attend_by_age"]
         self.prior_ramp = cfg["prior_diagnosis"]
-        self.inertia_by_age = cfg["inertia_by_age"]
         names = [c.name for c in onset.load()[1]]  # registers whose own care may bring a beta-blocker
         self.own_bb_cols = [names.index(n) for n in ("chd", "heart_failure")]
         self.stopping = cfg["stopping_by_age"]

@@ -71,9 +71,7 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     h.decide(restart, restart_day, "restart", None, "1.4.40 adherence discussed")
     h.rx.restart(restart, restart_day)
     uncontrolled = ~ok & ~off_treatment
-    old = h.inertia_by_age
-    p_inert = np.where(age >= old["age_from"], 1 - (1 - care.inertia) * old["intensify_ratio"], care.inertia)
-    inert = uncontrolled & (h.draws("inertia").uniform(rv, m) < p_inert)
+    inert = uncontrolled & (h.draws("inertia").uniform(rv, m) < care.inertia)
     h.decide(rv[inert], rv_day[inert], "no_change", None, "inertia")
     act_on = uncontrolled & ~inert
     # untreated: (re)offer
