@@ -86,9 +86,10 @@ def follow_up_readings(h: "Hypertension", month: "Month") -> None:
 
 
 def accelerated(h: "Hypertension", pos: np.ndarray, day, cons: np.ndarray, m: int, where: str) -> np.ndarray:
-    """Fundoscopy at a clinic reading of 180/120 or more (NG136 1.5.3); retinal haemorrhage, with papilloedema in
-    some, found with a fitted probability (data/ng136.toml [accelerated]): the finding and accelerated (malignant)
-    hypertension coded at the visit, and a same-day referral (1.5.1). Returns which of `pos` were referred."""
+    """Fundoscopy at a severe clinic reading (180/120 or more; 180/110 before NG136) (1.5.3); retinal haemorrhage,
+    with papilloedema in some, found with a fitted probability (data/ng136.toml [accelerated]): the finding and
+    accelerated (malignant) hypertension coded at the visit, and a same-day referral (1.5.1). Returns a mask of
+    `pos`: those referred."""
     rec, a = h.record, h.accel
     rec.observation(pos, day, rec.code("fundoscopy"), cons=cons, obstype=rec.obstype("Investigation"))
     found = h.draws(f"accelerated.{where}").uniform(pos, m) < a["finding_probability"]
