@@ -1,6 +1,7 @@
 """The calibration table's sampling margin (evaluate/sampling.py): a share carries its denominator, and a figure outside
 its tolerance is marked `noise` only when the miss is within the run's 95% sampling margin."""
 
+import datetime as dt
 import math
 
 import duckdb
@@ -70,3 +71,43 @@ def test_a_small_practice_marks_shares_with_their_people(tmp_path):
                             else "FAIL")
     table = calibration.format_table(calibration.for_output(out), 3_000)
     assert "sampling noise" in table and " noise " in table.splitlines()[0]
+
+
+def test_a_rate_has_a_poisson_margin_and_is_marked_noise_within_it():
+    """2.6 per 100,000 over 112,000 person-years expects 2.9 cases: the 95% margin is 1.96 * sqrt(2.9) cases, in the
+    rate's unit 3.0 per 100,000; over 100 times the person-years it is a tenth of that."""
+    from synthgp.evaluate.sampling import Rate, rate_margin
+
+    expected = 2.6 * 112_000 / 100_000
+    assert rate_margin(2.6, 112_000, 100_000) == pytest.approx(1.96 * math.sqrt(expected) * 100_000 / 112_000)
+    assert rate_margin(2.6, 11_200_000, 100_000) == pytest.approx(rate_margin(2.6, 112_000, 100_000) / 10)
+    assert rate_margin(2.6, 0, 100_000) == 0
+    r = Rate(5.3, 112_000, 100_000)
+    assert r == 5.3 and r.years == 112_000 and r.per == 100_000
+    common = dict(id="accelerated_hypertension_incidence", what="", part="", target=2.6, tolerance=0.9,
+                  role="calibration", source="")
+    assert Row(generated=r, per_years=(r.years, r.per), **common).status == "noise"  # 5.3 < 2.6 + 0.9 + 3.0
+    assert Row(generated=r, per_years=(100 * r.years, r.per), **common).status == "FAIL"
+    assert Row(generated=r, **common).status == "FAIL"  # no person-years: no margin
+
+
+def test_accelerated_incidence_counts_first_codes_in_the_window_over_person_years(tmp_path):
+    """A DuckDB file with the record's tables: two people registered all of 2020 (731 days over 2020-2021), one
+    joining on 1 January 2021; the first malignant-hypertension code of person 1 is in the window (a second one
+    later is not a new case), person 2's is before it; person 3 has none."""
+    from synthgp.core import codes
+    from synthgp.evaluate import care_gaps
+
+    con = duckdb.connect(str(tmp_path / "r.duckdb"))
+    con.execute("CREATE TABLE patient (patid BIGINT, regstartdate DATE, regenddate DATE, cprd_ddate DATE)")
+    con.execute("INSERT INTO patient VALUES (1, '2010-01-01', NULL, NULL), (2, '2010-01-01', NULL, NULL), "
+                "(3, '2021-01-01', NULL, NULL)")
+    con.execute("CREATE TABLE medical_dictionary (medcodeid BIGINT, snomedctconceptid BIGINT)")
+    con.execute("INSERT INTO medical_dictionary VALUES (?, ?)",
+                [codes.medcode("hypertension_malignant"), codes.snomed("hypertension_malignant")])
+    con.execute("CREATE TABLE observation (patid BIGINT, obsdate DATE, medcodeid BIGINT)")
+    m = codes.medcode("hypertension_malignant")
+    con.execute("INSERT INTO observation VALUES (1, '2020-06-01', ?), (1, '2021-03-01', ?), (2, '2019-06-01', ?)", [m, m, m])
+    got = care_gaps.accelerated_incidence(con, dt.date(2020, 1, 1), dt.date(2021, 12, 31))["accelerated_hypertension_incidence"]
+    years = (731 + 731 + 365) / 365.25
+    assert got.years == pytest.approx(years) and got == pytest.approx(100_000 / years)

@@ -256,26 +256,62 @@ def test_younger_treated_people_stop_their_treatment_more_often():
     assert 2.0 <= ratio <= 4.5, ratio
 
 
+def _same_day_pairs(sim, code):
+    """(person, day) of each `code` observation."""
+    e = emitted(sim, "obs", code=code)
+    return set(zip(e["pat"].tolist(), e["day"].tolist()))
+
+
+def _severe_days(sim):
+    """(person, day) of each clinic reading of 180/120 or more."""
+    s, d = emitted(sim, "obs", code="bp_systolic"), emitted(sim, "obs", code="bp_diastolic")
+    return {(p, day) for p, day, v, w in zip(s["pat"].tolist(), s["day"].tolist(), s["value"], d["value"]) if v >= 180 or w >= 120}
+
+
 def test_accelerated_hypertension_is_referred_the_same_day_coded_with_the_finding():
-    """Severe, with the retinal signs of accelerated (malignant) hypertension on fundoscopy (usually above
-    220/120): same-day referral (1.5.1), the fundoscopy and the finding coded at that visit."""
+    """A repeat reading of 180/120 or more brings fundoscopy; with its retinal signs found (probability 1 here),
+    accelerated hypertension is coded with the finding and referred the same day (1.5.1). A severe first reading
+    not confirmed at the repeat brings neither. With probability 0, no one is referred."""
     from tests.engine.build import month_at
 
+    for p_find, expect in ((1.0, [0]), (0.0, [])):
+        sim = htn_sim()
+        sim.hypertension.accel = {**sim.hypertension.accel, "finding_probability": p_find, "papilloedema_share": 1.0}
+        person(sim, [0, 1], age=50, on=ON)
+        put(sim, [0, 1], bp_level_sbp=[120.0, 0.0], bp_level_dbp=[50.0, 0.0], bp_white_coat_sbp=0.0, bp_white_coat_dbp=0.0)
+        m = month_at(sim, ON, act=[0, 1])
+        sim.hypertension.checks = (np.empty(0, np.int64),) * 3
+        m.bp_screens.append((np.array([0, 1]), np.array([ON, ON]), np.array([235.0, 185.0]), np.array([125.0, 100.0])))
+        sim.hypertension.diagnose(sim, m)
+        malignant = emitted(sim, "obs", code="hypertension_malignant")
+        referral = emitted(sim, "obs", code="hypertension_referral")
+        assert malignant["pat"].tolist() == expect and referral["pat"].tolist() == expect
+        assert referral["referral"].tolist() == [3] * len(expect)
+        found = _same_day_pairs(sim, "hypertension_malignant")
+        assert found == _same_day_pairs(sim, "hypertension_referral") == _same_day_pairs(sim, "retinal_haemorrhage")
+        assert found == _same_day_pairs(sim, "papilloedema")
+        assert found <= _severe_days(sim) and found <= _same_day_pairs(sim, "fundoscopy")
+        # the fundoscopy is at the severe repeat reading only, once, and not for person 1 (not confirmed severe)
+        fundo = emitted(sim, "obs", code="fundoscopy")
+        assert fundo["pat"].tolist() == [0] and _same_day_pairs(sim, "fundoscopy") <= _severe_days(sim)
+
+
+def test_a_severe_reading_at_a_review_brings_fundoscopy_and_the_signs_a_same_day_referral():
+    """At a review, a clinic reading of 180/120 or more: fundoscopy, and with the signs found (probability 1 here)
+    the finding, accelerated hypertension and a same-day referral, all on the review's day; a review below
+    180/120 brings none of them."""
     sim = htn_sim()
-    person(sim, [0, 1], age=50, on=ON)
-    put(sim, [0, 1], bp_level_sbp=[120.0, 50.0], bp_level_dbp=[50.0, 25.0], bp_white_coat_sbp=0.0, bp_white_coat_dbp=0.0)
-    m = month_at(sim, ON, act=[0, 1])
-    sim.hypertension.checks = (np.empty(0, np.int64),) * 3
-    m.bp_screens.append((np.array([0, 1]), np.array([ON, ON]), np.array([235.0, 185.0]), np.array([125.0, 100.0])))
-    sim.hypertension.diagnose(sim, m)
-    visit = emitted(sim, "cons")["day"][:2]
-    malignant = emitted(sim, "obs", code="hypertension_malignant")
-    referral = emitted(sim, "obs", code="hypertension_referral")
-    assert malignant["pat"].tolist() == [0] and referral["pat"].tolist() == [0]
-    assert malignant["day"][0] == referral["day"][0] == visit[0]
-    assert referral["referral"][0] == 3
-    fundo = emitted(sim, "obs", code="fundoscopy")
-    assert visit[0] in fundo["day"][fundo["pat"] == 0]
+    sim.hypertension.fu = {**sim.hypertension.fu, "hbpm_review_share": 0.0}
+    sim.hypertension.accel = {**sim.hypertension.accel, "finding_probability": 1.0, "papilloedema_share": 0.0}
+    for_review(sim, [0, 1], [("C", "amlodipine", 0)])
+    put(sim, 1, bp_level_sbp=10.0, bp_level_dbp=0.0)  # below 180/120
+    review(sim, [0, 1])
+    severe = _severe_days(sim)
+    found = _same_day_pairs(sim, "hypertension_malignant")
+    assert {p for p, _ in severe} == {0} and found == severe
+    assert found == _same_day_pairs(sim, "retinal_haemorrhage") == _same_day_pairs(sim, "fundoscopy")
+    assert found == {(p, d) for p, d in _same_day_pairs(sim, "hypertension_referral")}
+    assert not _same_day_pairs(sim, "papilloedema")
 
 
 def test_a_significant_postural_drop_is_treated_to_the_standing_bp():
@@ -343,3 +379,26 @@ def test_at_the_reference_age_everyone_keeps_the_adherence_the_prescribing_servi
     assert np.allclose(after[pos[:1000]], before[pos[:1000]])
     full = sim.care.adherence_full[0]
     assert (after[pos[1000:]] < full).mean() > (before[pos[1000:]] < full).mean() + 0.1
+
+
+def test_reviews_are_missed_more_often_at_16_30_and_over_90():
+    """Missed reviews by age (data/ng136.toml [did_not_attend_by_age], Ellis et al. 2017): 1.21 times the scenario's
+    rate under 31 and 2.20 times at 90 and over. 600 people a band at a 40% base rate: the shares' standard errors
+    are 0.013-0.020, so 0.05 is 2.5 or more of them, and the bands are 0.08 and more apart."""
+    from tests.engine.build import make_sim
+    from tests.pathways.test_hypertension import CARE
+
+    k = 600
+    sim = make_sim(n=3 * k, care={**CARE, "did_not_attend": 0.4}, covid={"disruption_scale": 0.0})
+    bands = {25: 0.4 * 1.21, 60: 0.4, 92: 0.4 * 2.20}
+    pos = np.arange(k * len(bands))
+    for_review(sim, pos, [("C", "amlodipine", 0)])
+    for i, age in enumerate(bands):
+        person(sim, pos[k * i:k * (i + 1)], age=age, on=ON)
+    review(sim, pos)
+    missed = emitted(sim, "obs", code="did_not_attend")["pat"]
+    shares = [np.isin(pos[k * i:k * (i + 1)], missed).mean() for i in range(len(bands))]
+    for share, (age, expect) in zip(shares, bands.items()):
+        assert abs(share - expect) < 0.05, (age, share, expect)
+    assert shares[0] > shares[1] < shares[2]
+

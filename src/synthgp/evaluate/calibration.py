@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 
 from synthgp.core import codes, reference
-from synthgp.evaluate import childhood, consultations, covid, flu, labs, prevention, qof, registers, sampling
+from synthgp.evaluate import care_gaps, childhood, consultations, covid, flu, labs, prevention, qof, registers, sampling
 from synthgp.evaluate.sampling import share
 
 AGE_BANDS = ("0-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80+")
@@ -34,7 +34,8 @@ class Row:
     source: str
     relative: bool = False
     n: int | None = None  # people the generated share was measured over, where it is a share
-    per: float = 1.0  # the share's scale: 100,000 for a rate per 100,000 people
+    per: float = 1.0  # the share's scale: 100,000 for a share of people given per 100,000
+    per_years: tuple[float, float] | None = None  # a rate's (person-years, per): its margin is Poisson's
 
     @property
     def passed(self) -> bool:
@@ -43,7 +44,10 @@ class Row:
 
     @property
     def noise(self) -> float:
-        """The 95% sampling margin of the generated share at this run's size (0 when not a share)."""
+        """The 95% sampling margin of the generated share (or rate) at this run's size (0 when neither)."""
+        if self.per_years is not None:
+            return sampling.rate_margin(sum(self.target) / 2 if isinstance(self.target, tuple) else self.target,
+                                        *self.per_years)
         if self.n is None:
             return 0.0
         t = self.target
@@ -142,6 +146,7 @@ def measure(con: duckdb.DuckDBPyConnection, end: dt.date, years: float) -> dict[
     out.update(childhood.measure(con, end - dt.timedelta(days=round(years * 365.25) - 1), end))
     out.update(consultations.measure(con, end - dt.timedelta(days=round(years * 365.25) - 1), end))
     out.update(prevention.measure(con, end - dt.timedelta(days=round(years * 365.25) - 1), end))
+    out.update(care_gaps.accelerated_incidence(con, end - dt.timedelta(days=round(years * 365.25) - 1), end))
     if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'hypertension_truth'").fetchone()[0]:
         out.update(registers.measure(con))
     out.update(labs.measure(con, end, end - dt.timedelta(days=round(years * 365.25) - 1)))  # blood tests (evaluate/labs.py)
@@ -260,7 +265,8 @@ def compare(db_path: Path, region: str, end: dt.date, years: float) -> list[Row]
         elif isinstance(target, dict):
             rows += [Row(part=k, target=t, generated=g[k], n=_n(g[k]), per=_per(g[k]), **common) for k, t in target.items() if k in g]
         else:
-            rows.append(Row(part="", target=target, generated=g, n=_n(g), per=_per(g), **common))
+            rate = (g.years, g.per) if isinstance(g, sampling.Rate) else None
+            rows.append(Row(part="", target=target, generated=g, n=_n(g), per=_per(g), per_years=rate, **common))
     return rows
 
 
@@ -304,7 +310,7 @@ def format_table(rows: list[Row], list_size: int | None = None) -> str:
     lines = [head, "-" * len(head)]
     for r in rows:
         tol = "" if r.tolerance is None else (f"{r.tolerance:.0%}" if r.relative else _num(r.tolerance))
-        noise = _num(r.noise) if r.n else ""
+        noise = _num(r.noise) if r.n or r.per_years else ""
         lines.append(f"{r.id:<24} {r.part:<{w}} {fmt(r.target):>11} {_num(r.generated):>10} {tol:>6} {noise:>6}  "
                      f"{r.role:<11} {r.status}")
     counts = {k: sum(r.status == k for r in rows) for k in ("pass", "noise", "FAIL")}

@@ -26,16 +26,18 @@ registration (history brought by a new registrant is not the practice's own care
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import duckdb
 
 from synthgp.core import codes, reference
-from synthgp.evaluate import qof
+from synthgp.evaluate import qof, sampling
 
 CLINIC_SBP = codes.snomed("bp_systolic")
 STANDING_SBP = codes.snomed("standing_systolic")
 OUT_OF_CLINIC = codes.sql("abpm_systolic", "hbpm_systolic")
+MALIGNANT = codes.sql("hypertension_malignant")
 HTN_REFERRAL = codes.sql("hypertension_referral")  # specialist advice (1.4.52): not a referral for anything else
 
 
@@ -174,3 +176,20 @@ def gaps(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
     qrisk = _result("1.3.2 (QRISK at diagnosis)", "diagnoses at 25-84 without prior stroke or MI",
                     n, scored, {f"no QRISK score within {days} days of the diagnosis": n - scored}, f"diagnoses from {w['qrisk_from']}")
     return {"raised_followed_up": raised, "stepped_up": step, "review_on_time": recall, "qrisk_at_diagnosis": qrisk}
+
+
+def accelerated_incidence(con: duckdb.DuckDBPyConnection, lo: dt.date, hi: dt.date) -> dict[str, Any]:
+    """Accelerated (malignant) hypertension: people whose first such code falls in [lo, hi], per 100,000
+    person-years registered and alive in it (NG136 1.5.1; calibration.toml accelerated_hypertension_incidence)."""
+    events, years = con.execute(f"""
+        WITH first AS (SELECT o.patid, min(o.obsdate) AS d FROM observation o JOIN medical_dictionary m USING (medcodeid)
+                       WHERE m.snomedctconceptid IN ({MALIGNANT}) GROUP BY 1),
+        span AS (SELECT p.patid, greatest(p.regstartdate, ?::DATE) AS s,
+                        least(coalesce(p.regenddate, ?::DATE), coalesce(p.cprd_ddate, ?::DATE), ?::DATE) AS e
+                 FROM patient p)
+        SELECT count(*) FILTER (WHERE f.d BETWEEN span.s AND span.e),
+               sum(greatest(date_diff('day', span.s, span.e) + 1, 0)) / 365.25
+        FROM span LEFT JOIN first f USING (patid)""", [lo, hi, hi, hi]).fetchone()
+    if not years:
+        return {}
+    return {"accelerated_hypertension_incidence": sampling.Rate(100_000 * events / years, years, 100_000)}

@@ -4,6 +4,8 @@ A figure measured over a small group (a 0.4% register band of a few thousand peo
 binomial standard error of sqrt(p(1-p)/n): at 20,000 patients it can exceed the figure's tolerance, which is sized
 for 200,000. `Share` carries the denominator with the value, so the calibration table can say whether a miss is
 within the noise of the run (`noise`) or a real one (`FAIL`). The strict within-tolerance test is unchanged.
+A rate of rare events (per 100,000 person-years) is a `Rate`, with the person-years behind it: its margin is
+Poisson's, sqrt(expected events) at the target rate.
 """
 
 from __future__ import annotations
@@ -38,3 +40,22 @@ def margin(p: float, n: int | None) -> float:
     if not n or not 0 <= p <= 1:
         return 0.0
     return Z * math.sqrt(p * (1 - p) / n)
+
+
+class Rate(float):
+    """Events per `per` person-years that know how many person-years they were counted over."""
+
+    __slots__ = ("years", "per")
+
+    def __new__(cls, value: float, years: float, per: float) -> Rate:
+        obj = super().__new__(cls, value)
+        obj.years, obj.per = float(years), float(per)
+        return obj
+
+
+def rate_margin(rate: float, years: float, per: float) -> float:
+    """Half-width of the 95% Poisson interval of a rate expected at `rate` per `per` person-years, counted over
+    `years` person-years: Z * sqrt(expected events), in the rate's own unit (0 when `years` is not positive)."""
+    if years <= 0 or rate < 0:
+        return 0.0
+    return Z * math.sqrt(rate * years / per) * per / years

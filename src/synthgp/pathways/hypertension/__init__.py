@@ -80,6 +80,9 @@ class Hypertension(Pathway):
         self.th, self.fu, self.staffing = cfg["thresholds"], cfg["follow_up"], cfg["review_staff"]
         self.hbpm_start = dates.to_days(self.fu["hbpm_review_start"])
         self.postural = cfg["postural"]
+        self.accel = cfg["accelerated"]
+        self.dna_by_age = cfg["did_not_attend_by_age"]
+        self.prior_ramp = cfg["prior_diagnosis"]
         names = [c.name for c in onset.load()[1]]  # registers whose own care may bring a beta-blocker
         self.own_bb_cols = [names.index(n) for n in ("chd", "heart_failure")]
         self.stopping = cfg["stopping_by_age"]

@@ -69,13 +69,7 @@ def follow_up_readings(h: "Hypertension", month: "Month") -> None:
     sv_cons = h.contacts.book(sv, sv_day, "nurse", "severe", m, "Clinic")
     s2r, d2r, s2, d2 = h.vitals.measure(sv, sv_day, sv_cons, 7 * m + 2)
     still = ng136.clinic_severe(s2r, d2r, sv_day)
-    # accelerated (malignant) hypertension: retinal haemorrhage or papilloedema on fundoscopy, usually
-    # above 220/120 (1.5.1): the finding coded at the visit and a same-day referral
-    accelerated = still & (s2 >= h.th["accelerated_sbp"])
-    rec = h.record
-    rec.observation(sv[accelerated], sv_day[accelerated], rec.code("hypertension_malignant"), cons=sv_cons[accelerated],
-                    obstype=rec.obstype("Observation"))
-    treatment.refer(h, sv[accelerated], sv_day[accelerated], 3, "1.5.1 accelerated hypertension: same-day referral")
+    accelerated(h, sv[still], sv_day[still], sv_cons[still], m, "dx")
     severe_dx = (sv[still], sv_day[still], s2r[still], d2r[still], s2[still] + 0.0, d2[still] + 0.0)
 
     first_raised = ~severe & ng136.clinic_raised(r_s, r_d, r_day)
@@ -89,6 +83,23 @@ def follow_up_readings(h: "Hypertension", month: "Month") -> None:
     # those diagnosed on a repeated severe reading and those confirmed out of clinic are different people:
     # one diagnosis step for both
     diagnose(h, *(np.concatenate(x) for x in zip(severe_dx, confirmed)), m)
+
+
+def accelerated(h: "Hypertension", pos: np.ndarray, day, cons: np.ndarray, m: int, where: str) -> np.ndarray:
+    """Fundoscopy at a severe clinic reading (180/120 or more; 180/110 before NG136) (1.5.3); retinal haemorrhage,
+    with papilloedema in some, found with a fitted probability (data/ng136.toml [accelerated]): the finding and
+    accelerated (malignant) hypertension coded at the visit, and a same-day referral (1.5.1). Returns a mask of
+    `pos`: those referred."""
+    rec, a = h.record, h.accel
+    rec.observation(pos, day, rec.code("fundoscopy"), cons=cons, obstype=rec.obstype("Investigation"))
+    found = h.draws(f"accelerated.{where}").uniform(pos, m) < a["finding_probability"]
+    f, f_day, f_cons = pos[found], np.broadcast_to(day, len(pos))[found], cons[found]
+    pap = h.draws(f"papilloedema.{where}").uniform(f, m) < a["papilloedema_share"]
+    for key, sel in (("retinal_haemorrhage", slice(None)), ("papilloedema", pap)):
+        rec.observation(f[sel], f_day[sel], rec.code(key), cons=f_cons[sel], obstype=rec.obstype("Observation"))
+    rec.observation(f, f_day, rec.code("hypertension_malignant"), cons=f_cons, obstype=rec.obstype("Observation"))
+    treatment.refer(h, f, f_day, 3, "1.5.1 accelerated hypertension: same-day referral")
+    return found
 
 
 def _out_of_clinic(h: "Hypertension", raised, raised_day, raised_s, raised_d, m: int) -> tuple[np.ndarray, ...]:
@@ -127,7 +138,8 @@ def diagnose(h: "Hypertension", pos, day, clinic_s, clinic_d, oc_s, oc_d, step) 
     lab = h.labs.sample(pos, lab_day, True)
     s.full_bloods_day[pos] = lab_day
     rec.observation(pos, lab_day, rec.code("ecg"), obstype=rec.obstype("Investigation"))
-    rec.observation(pos, day, rec.code("fundoscopy"), cons=cons, obstype=rec.obstype("Investigation"))
+    fundo = st != ng136.SEVERE  # the severe had theirs at the reading that confirmed it (`accelerated`)
+    rec.observation(pos[fundo], day[fundo], rec.code("fundoscopy"), cons=cons[fundo], obstype=rec.obstype("Investigation"))
     tod = (lab["egfr"] < 60) | (lab["acr"] >= 3)
     h.rx.link_problem(pos, rec.diagnosis(pos, day, stage_code(h, st, tod, day), cons=cons))
     _, _, age, bmi = h.vitals.usual_at(pos, day)

@@ -28,7 +28,8 @@ def at_entry(h: "Hypertension") -> None:
     s.usual_sbp_entry[:] = s0
     htn0 = ((s0 >= th["clinic_sbp"]) | (d0 >= th["clinic_dbp"])) & (s.ent <= s.lst)  # of those who enter as adults
     s.onset_htn[htn0] = s.ent[htn0]
-    p_prior = care.prior_diagnosis * np.clip((s.age_entry - 20) / 45, 0.0, 1.0)
+    ramp = h.prior_ramp  # data/ng136.toml [prior_diagnosis]: the share of care.prior_diagnosis by age at entry
+    p_prior = care.prior_diagnosis * np.interp(s.age_entry, ramp["ages"], ramp["factor"])
     pri = np.flatnonzero(htn0 & (h.draws("prior").uniform(h.sim.everyone) < p_prior))
     if not len(pri):
         return

@@ -30,7 +30,7 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     held, retry = h.contacts.routine(due, rday, "htn.review", m)  # the pandemic postponed routine reviews
     s.next_review[due[~held]] = retry[~held]
     due, rday = due[held], rday[held]
-    dna = h.draws("dna").uniform(due, m) < care.did_not_attend
+    dna = h.draws("dna").uniform(due, m) < care.did_not_attend * dna_ratio(h, (rday - s.dob[due]) / YEAR)
     rec.observation(due[dna], rday[dna], rec.code("did_not_attend"), obstype=rec.obstype("Observation"))
     s.next_review[due[dna]] = rday[dna] + h.fu["missed_review_rebook_days"]
     rv, rv_day = due[~dna], rday[~dna]
@@ -42,6 +42,8 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     cons = _book(h, rv, rv_day, annual, home, m)
     _, _, age, bmi = h.vitals.usual_at(rv, rv_day)
     sbp, dbp = _reading(h, rv, rv_day, cons, home, m)
+    severe = ~home & ng136.clinic_severe(sbp, dbp, rv_day)  # fundoscopy, and the signs of accelerated hypertension
+    diagnosis.accelerated(h, rv[severe], rv_day[severe], cons[severe], m, "review")
     rec.observation(rv[annual], rv_day[annual], rec.code("hypertension_annual_review"), cons=cons[annual],
                     obstype=rec.obstype("Observation"))
     h.vitals.lifestyle(rv[annual], rv_day[annual], bmi[annual], cons[annual])
@@ -81,6 +83,13 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     slip = np.round(h.draws("review.slip").exponential(rv, care.review_delay_mean_days, m)).astype(np.int64)
     yearly = ok | inert | np.isin(rv, not_resistant)  # at target out of clinic: reviewed as controlled
     s.next_review[rv] = np.where(yearly, rv_day + h.fu["annual_review_days"] + slip, rv_day + h.fu["step_up_days"])
+
+
+def dna_ratio(h: "Hypertension", age: np.ndarray) -> np.ndarray:
+    """How much more often than the scenario's care.did_not_attend a review is missed at `age` (data/ng136.toml
+    [did_not_attend_by_age]: the rate ratio of the age band)."""
+    d = h.dna_by_age
+    return np.asarray(d["rate_ratio"])[np.searchsorted(d["age_from"], age, side="right") - 1]
 
 
 def _reading(h: "Hypertension", rv, rv_day, cons, home, m: int) -> tuple[np.ndarray, np.ndarray]:
