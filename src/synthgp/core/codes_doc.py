@@ -67,7 +67,7 @@ def medicine_rows() -> list[str]:
         if not isinstance(v, dict):
             continue
         for lv in v["levels"]:
-            product = f"{name.capitalize()} {lv['mg']:g}mg {v['form']}s"
+            product = lv.get("term") or f"{name.capitalize()} {lv['mg']:g}mg {v['form']}s"  # its dm+d name, if given
             out.append(f"| {product} | dm+d | {lv['dmd']} | {lv.get('dmd_alt', '')} | {v['status']} | "
                        f"{_link(v['source'])} | {_medcode(lv['prodcodeid'])} | {_link(v['prodcode_source'])} | "
                        f"{v['bnf']} | {_link(v['bnf_source']) or 'unconfirmed'} |")

@@ -38,7 +38,7 @@ class Reasons:
     antibiotic: np.ndarray  # probability in 2013-15
     abx_adult: np.ndarray  # medicine index for adults (and children 12 and over), or -1
     abx_child: np.ndarray  # medicine index for children under 12, or -1
-    items: list[list[tuple[int, float]]]  # per reason: (medicine index, probability)
+    items: list[list[tuple[int, float, int]]]  # per reason: (medicine index, probability, minimum age)
     panels: list[list[tuple[str, float]]]
     fit_note: np.ndarray
     referral: list[tuple[str, float] | None]
@@ -81,7 +81,7 @@ def load_reasons(data: dict, medicine_index: dict[str, int]) -> Reasons:
         if "antibiotic" in spec:
             p, adult, child = spec["antibiotic"]
             abx[r], abx_adult[r], abx_child[r] = p, med(adult), med(child)
-        items.append([(med(name), float(p)) for name, p in spec.get("items", [])])
+        items.append([_item(key, med, *x) for x in spec.get("items", [])])
         bad = [p for p, _ in spec.get("panels", []) if p not in PANELS]
         if bad:
             raise ValueError(f"reason {key!r}: unknown panels {bad}; panels are {PANELS}")
@@ -96,6 +96,14 @@ def load_reasons(data: dict, medicine_index: dict[str, int]) -> Reasons:
     cdf /= cdf[:, :, -1:]
     return Reasons(keys, cdf, allowed, np.array([k in symptom for k in keys]), abx, abx_adult, abx_child, items,
                    panels, fit, referral)
+
+
+def _item(reason: str, med, name: str, p: float, min_age: int = 0, *extra) -> tuple[int, float, int]:
+    """One acute item of a reason, [medicine, probability] or [medicine, probability, minimum age], checked."""
+    if extra or not 0.0 <= float(p) <= 1.0 or not 0 <= int(min_age) <= MAX_AGE:
+        raise ValueError(f"reason {reason!r}: item {[name, p, min_age, *extra]} is not [medicine, probability in 0-1, "
+                         f"minimum age in 0-{MAX_AGE}]")
+    return med(name), float(p), int(min_age)
 
 
 class Consultations(Pathway):
@@ -118,9 +126,13 @@ class Consultations(Pathway):
         R = self.table
         k = max([len(x) for x in R.items] + [0])  # items a reason may give, each drawn on its own
         self.item_p, self.item_med = np.zeros((len(R.keys), k)), np.full((len(R.keys), k), -1, dtype=np.int64)
+        self.item_age = np.zeros((len(R.keys), k))
         for x, items in enumerate(R.items):
-            for j, (mi, p) in enumerate(items):
-                self.item_med[x, j], self.item_p[x, j] = mi, p
+            for j, (mi, p, lo) in enumerate(items):
+                if mi not in self.rx.meds.pack:
+                    raise ValueError(f"reason {R.keys[x]!r}: medicine {self.rx.meds.names[mi]!r} has no `pack` in "
+                                     "data/medicines.toml, so cannot be an acute item")
+                self.item_med[x, j], self.item_p[x, j], self.item_age[x, j] = mi, p, lo
         self.referral_p = np.array([0.0 if ref is None else float(ref[1]) for ref in R.referral])
         self.referral_code = np.array([-1 if ref is None else self.record.code(ref[0]) for ref in R.referral],
                                       dtype=np.int64)
@@ -157,9 +169,9 @@ class Consultations(Pathway):
         drug = np.where(age < 12, R.abx_child[r], R.abx_adult[r])
         abx &= drug >= 0
         meds.append(drug[abx]), who.append(np.flatnonzero(abx))
-        # other acute items, up to three a reason
+        # other acute items, each drawn on its own, at or above its minimum age
         for k in range(self.item_p.shape[1]):
-            give = sim.draws(f"reason.item{k}").uniform(pos, st) < self.item_p[r, k]
+            give = (sim.draws(f"reason.item{k}").uniform(pos, st) < self.item_p[r, k]) & (age >= self.item_age[r, k])
             meds.append(self.item_med[r[give], k]), who.append(np.flatnonzero(give))
         sel = np.concatenate(who)
         if len(sel):

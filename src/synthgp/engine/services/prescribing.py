@@ -65,7 +65,11 @@ class Medicines:
                 self.units[i, j] = DOSE_UNITS[max(-2, min(2, j - s["standard_level"]))]
         acute = [k for k in self.names if self.spec[k]["class"] == "acute"]
         self.acute = np.array([self.index[k] for k in acute], dtype=np.int64)  # acute items' medicine indices
-        self.pack = {self.index[k]: self.spec[k]["pack"] for k in acute}  # quantity, unit, days, dosage id
+        missing = [k for k in acute if "pack" not in self.spec[k]]
+        if missing:
+            raise ValueError(f"medicines.toml: acute items {missing} have no `pack`")
+        # quantity, unit, days, dosage id of an acute issue: every acute item's, and a regular medicine's with a `pack`
+        self.pack = {self.index[k]: self.spec[k]["pack"] for k in self.names if "pack" in self.spec[k]}
         units = {d: i for i, d in reference.toml("aurum_lookups.toml")["QuantUnit"]["rows"]}
         # each regular medicine's repeat: quantity, unit, days, dosage (default 28 of them, once a day)
         packs = [self.spec[k].get("repeat_pack", [28.0, "tablet", CYCLE, "OD1"]) for k in REGULAR]
@@ -343,7 +347,8 @@ class Prescribing(Service):
 
     # ------------------------------------------------------------ acute items
     def acute(self, pos: np.ndarray, day, med: np.ndarray, staff: np.ndarray) -> None:
-        """One issue of acute medicine `med` (a medicines.toml index of class "acute") to each of `pos`
+        """One issue of acute medicine `med` (a medicines.toml index with a `pack`: an acute item, or a
+        regular medicine's short course) to each of `pos`
         on `day`: its pack (quantity, unit, days, dosage) and price, a course of its own."""
         if not len(pos):
             return
