@@ -70,7 +70,8 @@ def _regimen(h: "Hypertension", treated: np.ndarray, s0: np.ndarray) -> None:
         if len(s4):
             # the potassium that chose step 4 predates the issues carried over from before the record
             k_day = np.maximum(ent[s4] - 3 * s.repeat_days[s4] - 7, s.first_allowed[s4])
-            treatment.step4(h, s4, ent[s4], h.labs.sample(s4, k_day, False)["k"], 0)
+            got = h.labs.sample(s4, k_day, False)
+            treatment.step4(h, s4, ent[s4], got["k"], got["egfr"], 0)
     s.cough_pending[treated] = False  # a tolerated regimen is what carries over
     s.oedema_pending[treated] = False
     h.rx.history(treated, repeats=3)

@@ -174,8 +174,8 @@ def _step_up(h: "Hypertension", tr: np.ndarray, tr_day: np.ndarray, m: int, seat
     if due4.any():
         sbp, dbp, cons = (x[~can_titrate][due4] for x in seated)
         s4, s4_day, not_resistant = _confirm_resistant(h, add_pos[due4], add_day[due4], m, sbp, dbp, cons)
-        potassium = h.labs.sample(s4, s4_day, False)["k"] if len(s4) else np.empty(0)
-        treatment.step4(h, s4, s4_day, potassium, m)
+        got = h.labs.sample(s4, s4_day, False) if len(s4) else {"k": np.empty(0), "egfr": np.empty(0)}
+        treatment.step4(h, s4, s4_day, got["k"], got["egfr"], m)
     else:
         not_resistant = np.empty(0, dtype=np.int64)
     ref = on_s4 & ~s.referred[add_pos]

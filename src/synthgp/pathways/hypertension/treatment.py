@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from synthgp.clinical import ng136
-from synthgp.core import dates
+from synthgp.core import dates, reference
 from synthgp.engine.sim import YEAR
 
 if TYPE_CHECKING:
     from synthgp.pathways.hypertension import Hypertension
+
+SPIRONOLACTONE_EGFR = reference.toml("kidney.toml")["drugs"]["spironolactone_stop_below"]  # eGFR it is stopped below
 
 FIRST_LINE = "1.4.32-1.4.37 first line"
 STEP_UP = "1.4.41-1.4.45 step up"
@@ -128,13 +130,15 @@ def stop_if_unsafe(h: "Hypertension", pos: np.ndarray, day, k: np.ndarray, egfr:
         h.decide(stop, sd, "stop", names, "K+ > 6.0 or eGFR fall >= 25%: ACEi/ARB stopped")
 
 
-def step4(h: "Hypertension", pos: np.ndarray, day, potassium: np.ndarray, step) -> None:
-    """Step 4 (1.4.47-1.4.49): spironolactone if K+ <= 4.5, else an alpha- or beta-blocker."""
+def step4(h: "Hypertension", pos: np.ndarray, day, potassium: np.ndarray, egfr: np.ndarray, step) -> None:
+    """Step 4 (1.4.47-1.4.49): spironolactone if K+ <= 4.5, else an alpha- or beta-blocker; not spironolactone below
+    the eGFR at which the kidney pathway stops it (BNF: avoid in severe renal impairment; data/kidney.toml [drugs])."""
     if not len(pos):
         return
     meds = h.rx.meds
     which = ng136.step4_drug(potassium, day)
-    spiro = which == "spironolactone"
+    with np.errstate(invalid="ignore"):
+        spiro = (which == "spironolactone") & ~(egfr < SPIRONOLACTONE_EGFR)
     sp = pos[spiro]
     h.rx.set_drug(sp, "S", meds.index["spironolactone"], np.zeros(len(sp), dtype=np.int64), _each(day, spiro))
     h.decide(sp, _each(day, spiro), "add", "spironolactone", "1.4.48 K+ <= 4.5")
@@ -144,7 +148,7 @@ def step4(h: "Hypertension", pos: np.ndarray, day, potassium: np.ndarray, step) 
         sel = ab[pick == name]
         sd = _each(_each(day, ~spiro), pick == name)
         h.rx.set_drug(sel, "S", meds.index[name], np.zeros(len(sel), dtype=np.int64), sd)
-        h.decide(sel, sd, "add", name, "1.4.49 K+ > 4.5")
+        h.decide(sel, sd, "add", name, "1.4.49 K+ > 4.5 (or eGFR < 30)")
 
 
 def beta_blocker_indication(h: "Hypertension", pos: np.ndarray, day) -> np.ndarray:
