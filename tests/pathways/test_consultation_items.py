@@ -52,14 +52,14 @@ def test_an_acute_item_is_issued_only_at_a_consultation_whose_reason_lists_it_an
             continue
         assert med in allowed_meds(seen.get((int(p), int(d)), set())), (med, seen.get((int(p), int(d))))
     given = {name[int(x)] for x in issues["prod"]}
-    # minimum ages: codeine and short courses of prednisolone from 18 and 16, NSAID tablets from 12
+    # minimum ages: codeine from 18, cyclizine from 16, NSAID tablets from 12; prednisolone is never an acute item
     if age < 16:
         assert not given & {"codeine", "prednisolone", "cyclizine", "metoclopramide"}, given
     else:
-        assert {"codeine", "prednisolone"} <= given, given
+        assert "codeine" in given and "prednisolone" not in given, given
 
 
-@pytest.mark.parametrize("reason,med,age", [("low_back_pain", "codeine", 40.0), ("lrti", "prednisolone", 70.0),
+@pytest.mark.parametrize("reason,med,age", [("low_back_pain", "codeine", 40.0), ("knee_pain", "naproxen", 70.0),
                                             ("conjunctivitis", "chloramphenicol_eye_drops", 2.0),
                                             ("menorrhagia", "tranexamic_acid", 35.0)])
 def test_the_share_of_a_reasons_consultations_given_an_item_is_its_probability(reason, med, age):
