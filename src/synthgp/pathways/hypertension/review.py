@@ -12,6 +12,7 @@ import numpy as np
 
 from synthgp.clinical import ng136
 from synthgp.core import dates
+from synthgp.core.bank_holidays import to_working_day
 from synthgp.engine.sim import YEAR
 from synthgp.pathways.hypertension import diagnosis, treatment
 
@@ -195,7 +196,8 @@ def _confirm_resistant(h: "Hypertension", pos: np.ndarray, day: np.ndarray, m: i
     diagnosis.postural(h, pos, day, sbp, dbp, cons, need)
     # adherence discussed at the same review (1.4.47), coded as the medication review it is held in
     rec.observation(pos[need], day[need], rec.code("medication_review"), cons=cons[need], obstype=rec.obstype("Observation"))
-    oc, oc_day = pos[need], day[need] + 7 + h.draws("resistant.day").integers(pos[need], 15, m)
+    # the ABPM/HBPM result is read, and step 4's bloods drawn, on a working day
+    oc, oc_day = pos[need], to_working_day(day[need] + 7 + h.draws("resistant.day").integers(pos[need], 15, m))
     home = h.draws("resistant.home").uniform(oc, m) < h.care.hbpm_share
     os_, od = h.vitals.out_of_clinic(oc, oc_day, 7 * m + 6, home)
     age = (oc_day - s.dob[oc]) / YEAR
