@@ -6,8 +6,8 @@ prophylaxis counted among the antibiotics of the Sun & Gulliford calibration."""
 import numpy as np
 import pytest
 
-from synthgp.evaluate.consultations import antibiotic_products
 from synthgp.core import reference
+from synthgp.evaluate.consultations import antibiotic_products
 from synthgp.pathways.registers.onset import NEVER
 
 from tests.engine.build import day, emitted, get, make_sim, person, put
