@@ -1,7 +1,8 @@
 """The cardiovascular repeats added for England's 2019 volume (h17h): anticoagulation after a venous thromboembolism
 and a loop diuretic for oedema start at a consultation coding their indication; the angina medicines and ezetimibe follow
 the CHD register; no anticoagulant beside another, no oedema furosemide on the heart failure register, no diltiazem
-while an antihypertensive slot holds a calcium-channel blocker or beta-blocker (each stops when the other starts)."""
+while an antihypertensive slot holds a calcium-channel blocker or beta-blocker (each stops when the other starts), no
+flecainide beside CHD or heart failure."""
 
 import numpy as np
 import pytest
@@ -117,3 +118,18 @@ def test_an_unknown_slot_fails_clearly():
     spec = {"female": [0.1] * 9, "male": [0.1] * 9, "register": "chd", "not_with_slots": ["C", "X"]}
     with pytest.raises(ValueError, match="not_with_slots"):
         Medicine("diltiazem_mr", spec, np.arange(18.0, 90.0, 8.0), ["chd"])
+
+
+def test_flecainide_only_on_the_af_register_without_chd_or_heart_failure():
+    sim = make_sim(n=50)
+    pos = np.arange(4)
+    person(sim, pos, age=70, on=ON, male=True)
+    _only(sim, pos, "flecainide")
+    known = get(sim, "reg_known")[pos].copy()
+    regs = sim.repeats.registers
+    known[:, regs.index("af")] = [ON - 500, ON - 500, ON - 500, NEVER]
+    known[1, regs.index("chd")] = ON - 100
+    known[2, regs.index("heart_failure")] = ON - 100
+    put(sim, pos, reg_known=known)
+    _review(sim, pos, ON)
+    assert sim.rx.on_regular(pos, "flecainide", np.full(4, ON + 1)).tolist() == [True, False, False, False]
