@@ -23,7 +23,7 @@ from synthgp.core import reference
 from synthgp.engine.component import Pathway
 from synthgp.engine.services.contacts import decimal_year
 from synthgp.engine.services.life import ALCOHOL_LEVELS
-from synthgp.engine.services.prescribing import REGULAR
+from synthgp.engine.services.prescribing import REGULAR, SLOTS
 from synthgp.engine.sim import YEAR
 from synthgp.pathways.conditions import _transferred
 from synthgp.pathways.registers import onset
@@ -69,6 +69,9 @@ class Medicine:
         for other in self.not_with:
             if other not in REGULAR:
                 raise ValueError(f"repeats.toml [medicine.{name}] not_with: {other!r} is no regular medicine")
+        self.not_with_slots = [SLOTS.index(k) for k in spec.get("not_with_slots", []) if k in SLOTS]
+        if len(self.not_with_slots) != len(spec.get("not_with_slots", [])):
+            raise ValueError(f"repeats.toml [medicine.{name}] not_with_slots: {spec['not_with_slots']} are not all of {SLOTS}")
         self.with_any = spec.get("with", [])  # on only while on one of these [medicine]s of this file
         self.smokers_from_age = spec.get("smokers_from_age")
         self.drinkers = spec.get("drinkers")  # only for people whose usual drinking is at this level of life.py or above
@@ -89,7 +92,8 @@ class Repeats(Pathway):
     name = "repeats"
     fields = {"rep_u": "per repeat medicine (data/repeats.toml): the person's propensity, uniform",
               "rep_on": "per repeat medicine: prescribed by this pathway now"}
-    reads = ("dob", "male", "ent", "lst", "first_allowed", "smoking", "alcohol", "dx", "reg_known", *(f"rf_{f}" for f in TRUTH_FLAGS))
+    reads = ("dob", "male", "ent", "lst", "first_allowed", "smoking", "alcohol", "dx", "reg_known", "rx_drug",
+             *(f"rf_{f}" for f in TRUTH_FLAGS))
 
     def __init__(self) -> None:
         cfg = reference.toml("repeats.toml")
@@ -103,7 +107,7 @@ class Repeats(Pathway):
         self.partners = [(k, [names.index(o) for o in m.with_any]) for k, m in enumerate(self.meds) if m.with_any]
         self.shares = np.stack([m.share for m in self.meds], axis=2)  # (male, female) x band x medicine
         self.conditional = [k for k, m in enumerate(self.meds) if m.register or m.truth or m.exclude or m.not_with
-                            or m.smokers_from_age is not None or m.not_with_hypertension or m.drinkers]
+                            or m.not_with_slots or m.smokers_from_age is not None or m.not_with_hypertension or m.drinkers]
 
     def init(self, sim: "Sim") -> dict[str, np.ndarray]:
         u = np.stack([sim.draws(f"repeats.{m.name}").uniform(sim.everyone) for m in self.meds], axis=1)
@@ -174,7 +178,8 @@ class Repeats(Pathway):
             ok &= s.reg_known[pos, self.registers.index(reg)] > day
         for other in m.not_with:
             ok &= ~self.rx.on_regular(pos, other, day)
-
+        for k in m.not_with_slots:  # the antihypertensive slot holds no drug now (its state is today's, whatever `day`)
+            ok &= s.rx_drug[pos, k] < 0
         if m.smokers_from_age is not None:
             ok &= ~((s.smoking[pos] >= CURRENT_SMOKER) & (age >= m.smokers_from_age))
         if m.not_with_hypertension:
