@@ -263,6 +263,23 @@ def test_a_restarted_patient_is_not_stepped_up_on_the_reading_taken_off_treatmen
     assert held(sim, 0) == {"C": ("amlodipine", 0)}
 
 
+@pytest.mark.parametrize("potassium, step4", [(3.6, "spironolactone"), (5.4, None)])
+def test_a_restarted_regimen_with_spironolactone_checks_potassium_first(potassium, step4):
+    """Stopped on four drugs and found out: the restart draws U&E that day, and a K+ above 4.5 puts an alpha- or
+    beta-blocker in spironolactone's place (1.4.48) rather than reissuing it on a K+ months old (E11 had one)."""
+    sim = htn_sim()
+    regimen = [("A", "ramipril", 3), ("C", "amlodipine", 1), ("D", "indapamide", 0), ("S", "spironolactone", 0)]
+    for_review(sim, 0, regimen)
+    sim.rx.stop_taking(np.array([0]), ON - 150)
+    put(sim, 0, potassium_level=potassium)
+    review(sim, 0)
+    assert [d[1] for d in decisions(sim)][0] == "restart"
+    k = emitted(sim, "obs", code="potassium")
+    assert k["day"].tolist() == [ON] and (k["value"][0] <= 4.5) == (step4 == "spironolactone")
+    s4 = held(sim, 0)["S"][0]
+    assert s4 == step4 if step4 else s4 in ("doxazosin", "bisoprolol")
+
+
 @pytest.mark.parametrize("side_effect, regimen, after, code", [
     ("cough_pending", [("A", "ramipril", 2)], {"A": ("losartan", 1)}, "cough"),
     ("oedema_pending", [("A", "ramipril", 1), ("C", "amlodipine", 0)], {"A": ("ramipril", 1), "D": ("indapamide", 0)},

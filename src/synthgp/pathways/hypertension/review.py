@@ -71,6 +71,7 @@ def reviews(h: "Hypertension", month: "Month") -> None:
     restart, restart_day = rv[back], rv_day[back]
     h.decide(restart, restart_day, "restart", None, "1.4.40 adherence discussed")
     h.rx.restart(restart, restart_day)
+    treatment.potassium_on_restart(h, restart, restart_day, m)
     uncontrolled = ~ok & ~off_treatment
     inert = uncontrolled & (h.draws("inertia").uniform(rv, m) < care.inertia)
     h.decide(rv[inert], rv_day[inert], "no_change", None, "inertia")

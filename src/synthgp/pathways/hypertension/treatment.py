@@ -12,6 +12,7 @@ import numpy as np
 
 from synthgp.clinical import ng136
 from synthgp.core import dates, reference
+from synthgp.engine.services.prescribing import SLOTS
 from synthgp.engine.sim import YEAR
 
 if TYPE_CHECKING:
@@ -149,6 +150,21 @@ def step4(h: "Hypertension", pos: np.ndarray, day, potassium: np.ndarray, egfr: 
         sd = _each(_each(day, ~spiro), pick == name)
         h.rx.set_drug(sel, "S", meds.index[name], np.zeros(len(sel), dtype=np.int64), sd)
         h.decide(sel, sd, "add", name, "1.4.49 K+ > 4.5 (or eGFR < 30)")
+
+
+def potassium_on_restart(h: "Hypertension", pos: np.ndarray, day, step) -> None:
+    """A regimen holding spironolactone restarted after the person stopped it: U&E on the day (its K+ is what 1.4.48
+    weighs, and the last one may be months old and higher since); above 4.5, or an eGFR below the kidney pathway's
+    limit, step 4 chooses again (an alpha- or beta-blocker in its place)."""
+    s, day = h.s, np.broadcast_to(np.asarray(day, dtype=np.int64), len(pos))
+    on = s.rx_drug[pos, SLOTS.index("S")] == h.rx.meds.index["spironolactone"]
+    p, d = pos[on], day[on]
+    if not len(p):
+        return
+    got = h.labs.sample(p, d, False)
+    with np.errstate(invalid="ignore"):
+        bad = (ng136.step4_drug(got["k"], d) != "spironolactone") | (got["egfr"] < SPIRONOLACTONE_EGFR)
+    step4(h, p[bad], d[bad], got["k"][bad], got["egfr"][bad], step)
 
 
 def beta_blocker_indication(h: "Hypertension", pos: np.ndarray, day) -> np.ndarray:
