@@ -18,20 +18,6 @@ ON = day(2019, 3, 4)
 NEXT = day(2019, 4, 1)
 
 
-@pytest.mark.parametrize("drug, code", [("rivaroxaban", "venous_thromboembolism"), ("furosemide_20", "peripheral_oedema")])
-def test_an_indication_medicine_starts_at_a_consultation_coding_it(drug, code):
-    sim = make_sim(n=50)
-    pos = np.arange(2)
-    person(sim, pos, age=80, on=ON, male=False)
-    _only(sim, pos[:1], drug)
-    u = get(sim, "rep_u")[pos[1:]].copy()
-    u[:] = 1.0  # the second wants nothing
-    put(sim, pos[1:], rep_u=u)
-    _review(sim, pos, ON)
-    assert sim.rx.on_regular(pos, drug, np.full(2, ON + 7)).tolist() == [True, False]
-    assert emitted(sim, "obs", pos=pos, code=code)["pat"].tolist() == [0]
-
-
 @pytest.mark.parametrize("drug", ["isosorbide_mononitrate_mr", "nicorandil", "diltiazem_mr", "ezetimibe"])
 def test_a_chd_medicine_follows_the_diagnosis_and_codes_nothing(drug):
     sim = make_sim(n=50)

@@ -1,5 +1,6 @@
 """The long-term repeats added for England's 2019 volume (h17f): each follows its register or codes its indication at
-the consultation that starts it, never for the wrong sex, never beside its alternative, the pen needles only with
+the consultation that starts it (every medicine of repeats.toml keyed on a consultation's indication, those added since
+too), never for the wrong sex, never beside its alternative, the pen needles only with
 insulin, thiamine only for higher-risk drinkers, the packs that last longer than 28 days issued at their interval; and hypertension reviews due on a weekend
 spread over the next working week."""
 
@@ -64,20 +65,25 @@ def test_letrozole_and_estriol_never_for_men():
     assert not sim.rx.on_regular(pos, "letrozole", at).any() and not sim.rx.on_regular(pos, "estriol_cream", at).any()
 
 
-@pytest.mark.parametrize("drug, code", [
-    ("hydroxocobalamin", "cobalamin_deficiency"), ("estriol_cream", "atrophic_vaginitis"), ("betahistine", "vertigo"),
-    ("alginate", "dyspepsia"),
+@pytest.mark.parametrize("drug, code, age, on", [
+    ("hydroxocobalamin", "cobalamin_deficiency", 70, ON), ("estriol_cream", "atrophic_vaginitis", 70, ON),
+    ("betahistine", "vertigo", 70, ON), ("alginate", "dyspepsia", 70, ON),
+    # conditions' medicines (BNF chapters 1, 4, 5), the cardiovascular ones (chapter 2, in their years), the appliances
+    ("fluoxetine", "anxiety", 70, ON), ("mesalazine", "ulcerative_colitis", 70, ON),
+    ("co_beneldopa", "parkinsons_disease", 70, ON), ("trimethoprim_100", "recurrent_urinary_tract_infection", 70, ON),
+    ("rivaroxaban", "venous_thromboembolism", 80, day(2019, 3, 4)), ("furosemide_20", "peripheral_oedema", 80, day(2019, 3, 4)),
+    ("film_dressing", "leg_ulcer", 80, ON), ("ileostomy_bag", "ileostomy", 80, ON),
 ])
-def test_an_indication_medicine_starts_at_a_consultation_coding_it(drug, code):
+def test_an_indication_medicine_starts_at_a_consultation_coding_it(drug, code, age, on):
     sim = make_sim(n=50)
     pos = np.arange(2)
-    person(sim, pos, age=70, on=ON, male=False)
+    person(sim, pos, age=age, on=on, male=False)
     _only(sim, pos[:1], drug)
     u = get(sim, "rep_u")[pos[1:]].copy()
     u[:] = 1.0  # the second wants nothing
     put(sim, pos[1:], rep_u=u)
-    _review(sim, pos)
-    assert sim.rx.on_regular(pos, drug, np.full(2, ON + 7)).tolist() == [True, False]
+    _review(sim, pos, on)
+    assert sim.rx.on_regular(pos, drug, np.full(2, on + 7)).tolist() == [True, False]
     coded = emitted(sim, "obs", pos=pos, code=code)
     assert coded["pat"].tolist() == [0]
 

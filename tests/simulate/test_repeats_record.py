@@ -1,6 +1,8 @@
 """Long-term repeats (pathways/repeats.py) in the shared 20,000-patient practice, read from its DuckDB file: each
-repeat follows its coded indication, the pills and HRT go to women of the age, and the record carries the shares of
-data/repeats.toml (a check of the pathway against its own input, not a validation)."""
+repeat follows its coded indication, the pills and HRT go to women of the age, trimethoprim prophylaxis to women only,
+fluoxetine for anxiety stops once depression is diagnosed, the stoma bag reaches about the published share of the list,
+and the record carries the shares of data/repeats.toml (a check of the pathway against its own input, not a
+validation)."""
 
 import datetime as dt
 
@@ -33,7 +35,14 @@ INDICATION = {"omeprazole": ("dyspepsia", "TRUE"),  # the acute item follows the
               "sildenafil": ("erectile_dysfunction", "TRUE"), "sumatriptan": ("migraine", "TRUE"),
               "methotrexate": ("rheumatoid_arthritis", "TRUE"), "folic_acid": ("rheumatoid_arthritis", "TRUE"),
               "glucose_test_strips": ("type2_diabetes", "TRUE"), "lymecycline": ("acne", "TRUE"),
-              "memantine": ("dementia", "TRUE"), "loperamide": ("irritable_bowel_syndrome", "TRUE"), "ferrous_fumarate": ("iron_deficiency_anaemia", "TRUE")}
+              "memantine": ("dementia", "TRUE"), "loperamide": ("irritable_bowel_syndrome", "TRUE"), "ferrous_fumarate": ("iron_deficiency_anaemia", "TRUE"),
+              # h17i: conditions' medicines beyond the registers' own, and two more keyed on a register's diagnosis
+              "fluoxetine": ("anxiety", "TRUE"), "mesalazine": ("ulcerative_colitis", "TRUE"),
+              "co_beneldopa": ("parkinsons_disease", "TRUE"), "trimethoprim_100": ("recurrent_urinary_tract_infection", "TRUE"),
+              "hydroxychloroquine": ("rheumatoid_arthritis", "TRUE"), "topiramate": ("migraine", "TRUE"),
+              "carbamazepine": ("epilepsy", "TRUE"), "levothyroxine_25": ("hypothyroidism", "TRUE"),
+              # h17j: the dressing and the stoma bag
+              "film_dressing": ("leg_ulcer", "TRUE"), "ileostomy_bag": ("ileostomy", "TRUE")}
 REPEAT_ONLY = {"co_codamol", "emollient", "cetirizine"}  # their acute packs are issued too: the repeat is the 28-day one
 DAY = dt.date(2024, 7, 1)
 
@@ -193,3 +202,35 @@ def test_iron_follows_a_low_haemoglobin_in_iron_deficiency_and_is_a_course(con):
         SELECT count(*) AS n FROM r GROUP BY patid, run""").df().n
     course = iron["course_days"] // 28
     assert runs.median() in (course, course + 1) and (runs <= course + 1).mean() > 0.9, str(runs.value_counts().sort_index().to_dict())
+
+
+def test_trimethoprim_prophylaxis_for_women_only(con):
+    sexes = dict(con.execute(f"""SELECT i.sex, count(*) FROM drug_issue d JOIN patient_identity i USING (patid)
+        WHERE d.prodcodeid IN ({_prods("trimethoprim_100")}) GROUP BY 1""").fetchall())
+    assert sexes.get("female", 0) > 0 and "male" not in sexes, sexes
+
+
+def test_fluoxetine_for_anxiety_stops_once_depression_is_diagnosed(con):
+    """The pathway reviews each person monthly, so an issue may follow a depression code within the month it was
+    made in, never later."""
+    late = con.execute(f"""
+        WITH dx AS (SELECT o.patid, min(o.obsdate) AS first FROM observation o JOIN medical_dictionary m USING (medcodeid)
+                    WHERE m.cluster = 'DEPR' GROUP BY 1)
+        SELECT count(*) FROM drug_issue i JOIN dx USING (patid)
+        WHERE i.prodcodeid IN ({_prods("fluoxetine")}) AND i.issuedate > dx.first + INTERVAL 62 DAY""").fetchone()[0]
+    assert late == 0
+
+
+def test_in_a_practice_the_stoma_bag_reaches_about_the_published_share(con):
+    """Colostomy UK 2022: 0.3% of the UK lives with a stoma; repeats.toml gives that share by age (not fitted to a run).
+    On 1 July 2019 about 12,000 are registered, so about 36 expected; 0.15%-0.45% is about three Poisson sds."""
+    on, share = con.execute("""
+        WITH reg AS (SELECT p.patid FROM patient p JOIN person_truth t USING (patid)
+                     WHERE p.regstartdate <= DATE '2019-07-01' AND t.date_of_birth <= DATE '2019-07-01'
+                       AND coalesce(p.regenddate, DATE '9999-01-01') > DATE '2019-07-01'
+                       AND coalesce(p.cprd_ddate, DATE '9999-01-01') > DATE '2019-07-01'),
+             bag AS (SELECT DISTINCT i.patid FROM drug_issue i JOIN product_dictionary p USING (prodcodeid)
+                     WHERE p.dmdid = ? AND i.issuedate BETWEEN DATE '2019-06-01' AND DATE '2019-07-05')
+        SELECT count(b.patid), count(b.patid) / count(*) FROM reg r LEFT JOIN bag b USING (patid)""",
+        [reference.toml("medicines.toml")["ileostomy_bag"]["levels"][0]["dmd"]]).fetchone()
+    assert on > 10 and 0.0015 <= share <= 0.0045

@@ -1,4 +1,4 @@
-"""The long-term repeats h17i added for England's 2019 volume (BNF chapters 1, 4-6, 9, 10, 13): each codes its
+"""The long-term repeats added for England's 2019 volume (BNF chapters 1, 4-6, 9, 10, 13): each codes its
 indication at the consultation that starts it or follows its register or the truth's risk factor, fluoxetine never on
 the depression register (its medicines are the register's), trimethoprim prophylaxis never for men, and that
 prophylaxis counted among the antibiotics of the Sun & Gulliford calibration."""
@@ -14,23 +14,6 @@ from tests.engine.build import day, emitted, get, make_sim, person, put
 from tests.pathways.test_repeats_more import _k, _only, _review
 
 ON = day(2018, 3, 5)
-
-
-@pytest.mark.parametrize("drug, code", [
-    ("fluoxetine", "anxiety"), ("mesalazine", "ulcerative_colitis"), ("co_beneldopa", "parkinsons_disease"),
-    ("trimethoprim_100", "recurrent_urinary_tract_infection"),
-])
-def test_an_indication_medicine_starts_at_a_consultation_coding_it(drug, code):
-    sim = make_sim(n=50)
-    pos = np.arange(2)
-    person(sim, pos, age=70, on=ON, male=False)
-    _only(sim, pos[:1], drug)
-    u = get(sim, "rep_u")[pos[1:]].copy()
-    u[:] = 1.0  # the second wants nothing
-    put(sim, pos[1:], rep_u=u)
-    _review(sim, pos)
-    assert sim.rx.on_regular(pos, drug, np.full(2, ON + 7)).tolist() == [True, False]
-    assert emitted(sim, "obs", pos=pos, code=code)["pat"].tolist() == [0]
 
 
 @pytest.mark.parametrize("drug, register", [("carbamazepine", "epilepsy"), ("levothyroxine_25", "hypothyroidism")])
