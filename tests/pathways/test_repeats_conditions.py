@@ -10,24 +10,10 @@ from synthgp.core import reference
 from synthgp.evaluate.consultations import antibiotic_products
 from synthgp.pathways.registers.onset import NEVER
 
-from tests.engine.build import day, emitted, get, make_sim, person, put
+from tests.engine.build import day, get, make_sim, person, put
 from tests.pathways.test_repeats_more import _k, _only, _review
 
 ON = day(2018, 3, 5)
-
-
-@pytest.mark.parametrize("drug, register", [("carbamazepine", "epilepsy"), ("levothyroxine_25", "hypothyroidism")])
-def test_a_register_medicine_follows_the_diagnosis_and_codes_nothing(drug, register):
-    sim = make_sim(n=50)
-    pos = np.arange(3)
-    person(sim, pos, age=60, on=ON, male=False)
-    _only(sim, pos, drug)
-    known = get(sim, "reg_known")[pos].copy()
-    known[:, sim.repeats.registers.index(register)] = [ON - 500, ON + 500, NEVER]  # diagnosed, not yet, never
-    put(sim, pos, reg_known=known)
-    _review(sim, pos)
-    assert sim.rx.on_regular(pos, drug, np.full(3, ON + 1)).tolist() == [True, False, False]
-    assert not emitted(sim, "obs", pos=pos)["pat"].size
 
 
 @pytest.mark.parametrize("drug, flag", [("hydroxychloroquine", "rf_ra"), ("topiramate", "rf_migraine")])

@@ -35,6 +35,7 @@ def _review(sim, pos, on=ON):
 
 @pytest.mark.parametrize("drug, register, male", [
     ("digoxin", "af", True), ("tiotropium", "copd", False), ("gtn_spray", "chd", True), ("letrozole", "cancer", False),
+    ("carbamazepine", "epilepsy", False), ("levothyroxine_25", "hypothyroidism", False),
 ])
 def test_a_register_medicine_follows_the_diagnosis_and_codes_nothing(drug, register, male):
     sim = make_sim(n=50)
