@@ -137,9 +137,7 @@ def step4(h: "Hypertension", pos: np.ndarray, day, potassium: np.ndarray, egfr: 
     if not len(pos):
         return
     meds = h.rx.meds
-    which = ng136.step4_drug(potassium, day)
-    with np.errstate(invalid="ignore"):
-        spiro = (which == "spironolactone") & ~(egfr < SPIRONOLACTONE_EGFR)
+    spiro = _spironolactone_allowed(potassium, egfr, day)
     sp = pos[spiro]
     h.rx.set_drug(sp, "S", meds.index["spironolactone"], np.zeros(len(sp), dtype=np.int64), _each(day, spiro))
     h.decide(sp, _each(day, spiro), "add", "spironolactone", "1.4.48 K+ <= 4.5")
@@ -162,9 +160,14 @@ def potassium_on_restart(h: "Hypertension", pos: np.ndarray, day, step) -> None:
     if not len(p):
         return
     got = h.labs.sample(p, d, False)
-    with np.errstate(invalid="ignore"):
-        bad = (ng136.step4_drug(got["k"], d) != "spironolactone") | (got["egfr"] < SPIRONOLACTONE_EGFR)
+    bad = ~_spironolactone_allowed(got["k"], got["egfr"], d)
     step4(h, p[bad], d[bad], got["k"][bad], got["egfr"][bad], step)
+
+
+def _spironolactone_allowed(potassium: np.ndarray, egfr: np.ndarray, day) -> np.ndarray:
+    """Step 4's choice of spironolactone: K+ at or below 1.4.48's limit and an eGFR not below the kidney pathway's."""
+    with np.errstate(invalid="ignore"):
+        return (ng136.step4_drug(potassium, day) == "spironolactone") & ~(egfr < SPIRONOLACTONE_EGFR)
 
 
 def beta_blocker_indication(h: "Hypertension", pos: np.ndarray, day) -> np.ndarray:
