@@ -69,9 +69,10 @@ class Medicine:
         for other in self.not_with:
             if other not in REGULAR:
                 raise ValueError(f"repeats.toml [medicine.{name}] not_with: {other!r} is no regular medicine")
-        self.not_with_slots = [SLOTS.index(k) for k in spec.get("not_with_slots", []) if k in SLOTS]
-        if len(self.not_with_slots) != len(spec.get("not_with_slots", [])):
-            raise ValueError(f"repeats.toml [medicine.{name}] not_with_slots: {spec['not_with_slots']} are not all of {SLOTS}")
+        slots = spec.get("not_with_slots", [])
+        if any(k not in SLOTS for k in slots):
+            raise ValueError(f"repeats.toml [medicine.{name}] not_with_slots: {slots} are not all of {SLOTS}")
+        self.not_with_slots = [SLOTS.index(k) for k in slots]
         self.with_any = spec.get("with", [])  # on only while on one of these [medicine]s of this file
         self.smokers_from_age = spec.get("smokers_from_age")
         self.drinkers = spec.get("drinkers")  # only for people whose usual drinking is at this level of life.py or above
