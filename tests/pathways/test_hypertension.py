@@ -449,6 +449,33 @@ def test_history_brings_a_prior_diagnosis_and_its_regimen():
     assert get(sim, "onset_htn")[0] == ON and get(sim, "usual_sbp_entry")[0] > 140
 
 
+def test_a_regimen_from_before_cg34_keeps_its_beta_blocker_and_care_still_adds_a_c_and_d():
+    sim = htn_sim()
+    h = sim.hypertension
+    h.prior_ramp["beta_blocker_share"] = 1.0
+    cg34 = dates.to_days(h.prior_ramp["beta_blocker_before"])
+    pos = np.array([0, 1])
+    person(sim, pos, age=70, on=ON)
+    # diagnosed before 28 June 2006 (0) or after it (1), carried in at entry on one class
+    put(sim, pos, ent=ON, dx=True, prior=True, dx_day=[cg34 - 400, cg34 + 400], first_allowed=ON - 9000,
+        bp_response=1.0, adherence=1.0)
+    history._regimen(h, pos, np.array([141.0, 141.0]))
+    assert held(sim, 0)["S"] == ("atenolol", 0) and "S" not in held(sim, 1)
+    assert [d[1:3] for d in decisions(sim, 0)][-1] == ("carried", "atenolol")
+    iss = emitted(sim, "issue", pos=0)
+    assert len(iss["day"]) == 3 * len(held(sim, 0)) and (iss["day"] < ON).all()  # its repeats came with the regimen
+    # at a review, uncontrolled on atenolol and one class: the next of A, C, D is added, not step 4
+    first = set(held(sim, 0)) - {"S"}
+    put(sim, 0, next_review=ON, bp_level_sbp=100.0, bp_level_dbp=30.0, bp_white_coat_sbp=0.0, bp_white_coat_dbp=0.0,
+        cough_pending=False, oedema_pending=False, black=False)
+    for k in first:  # at its highest dose: the next review adds a class
+        sim.rx.set_drug(np.array([0]), k, get(sim, "rx_drug")[0, SLOTS.index(k)], np.array([1 if k == "C" else 3]), ON - 200)
+    review(sim, 0)
+    now = held(sim, 0)
+    assert now["S"] == ("atenolol", 0) and len(set(now) - {"S"}) == len(first) + 1
+    assert decisions(sim, 0)[-1][1] == "add"
+
+
 def test_last_check_is_a_reading_before_entry_while_registered_and_adult():
     sim = htn_sim()
     pos = np.array([0, 1, 2])

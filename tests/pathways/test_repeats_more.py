@@ -73,7 +73,7 @@ def test_letrozole_and_estriol_never_for_men():
     ("fluoxetine", "anxiety", 70, ON), ("mesalazine", "ulcerative_colitis", 70, ON),
     ("co_beneldopa", "parkinsons_disease", 70, ON), ("trimethoprim_100", "recurrent_urinary_tract_infection", 70, ON),
     ("rivaroxaban", "venous_thromboembolism", 80, day(2019, 3, 4)), ("furosemide_20", "peripheral_oedema", 80, day(2019, 3, 4)),
-    ("film_dressing", "leg_ulcer", 80, ON), ("ileostomy_bag", "ileostomy", 80, ON),
+    ("film_dressing", "leg_ulcer", 80, ON), ("ileostomy_bag", "ileostomy", 80, ON), ("quinine", "leg_cramps", 80, ON),
 ])
 def test_an_indication_medicine_starts_at_a_consultation_coding_it(drug, code, age, on):
     sim = make_sim(n=50)

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from synthgp.clinical import ng136
-from synthgp.core import reference
+from synthgp.core import dates, reference
+from synthgp.engine.services.prescribing import SLOTS
 from synthgp.engine.sim import YEAR
 from synthgp.pathways.hypertension import diagnosis, treatment
 
@@ -72,9 +73,22 @@ def _regimen(h: "Hypertension", treated: np.ndarray, s0: np.ndarray) -> None:
             k_day = np.maximum(ent[s4] - 3 * s.repeat_days[s4] - 7, s.first_allowed[s4])
             got = h.labs.sample(s4, k_day, False)
             treatment.step4(h, s4, ent[s4], got["k"], got["egfr"], 0)
+    _legacy_beta_blocker(h, treated)
     s.cough_pending[treated] = False  # a tolerated regimen is what carries over
     s.oedema_pending[treated] = False
     h.rx.history(treated, repeats=3)
+
+
+def _legacy_beta_blocker(h: "Hypertension", treated: np.ndarray) -> None:
+    """Diagnosed before NICE CG34 took beta-blockers out of routine care: a share keep the atenolol of their day in the
+    S slot, where it is empty (data/ng136.toml [prior_diagnosis])."""
+    s, cfg = h.s, h.prior_ramp
+    k = SLOTS.index("S")
+    old = treated[(s.dx_day[treated] < dates.to_days(cfg["beta_blocker_before"])) & (s.rx_drug[treated, k] < 0)]
+    keep = old[h.draws("prior.beta_blocker").uniform(old) < cfg["beta_blocker_share"]]
+    if len(keep):
+        h.rx.set_drug(keep, "S", h.rx.meds.index["atenolol"], np.zeros(len(keep), dtype=np.int64), s.ent[keep])
+        h.decide(keep, s.ent[keep], "carried", "atenolol", "CG18 era: a beta-blocker started before CG34 (2006), kept")
 
 
 def last_check(h: "Hypertension") -> None:

@@ -189,10 +189,11 @@ def step_up(h: "Hypertension", pos: np.ndarray, day, diabetic_on: np.ndarray | N
     nxt = ng136.next_class(drug[:, 0] >= 0, drug[:, 1] >= 0, drug[:, 2] >= 0, s.black[pos], diabetic, day,
                            no_c=s.no_ccb[pos], no_a=s.no_acei_arb[pos])
     on_s4 = drug[:, 3] >= 0
-    # a beta-blocker for its own indication (after an MI; angina, heart failure or AF: the registers' care) is not a
-    # step of hypertension care: A, C and D are still added before step 4 (NG136 1.4.45); it stands in for step 4's
-    # beta-blocker when that comes
-    own_bb = (drug[:, 3] == h.rx.meds.index["bisoprolol"]) & beta_blocker_indication(h, pos, day)
+    # a beta-blocker for its own indication (after an MI; angina, heart failure or AF: the registers' care), or one
+    # carried from before CG34 (atenolol: history.py), is not a step of hypertension care: A, C and D are still added
+    # before step 4 (NG136 1.4.45); it stands in for step 4's beta-blocker when that comes
+    own_bb = (((drug[:, 3] == h.rx.meds.index["bisoprolol"]) & beta_blocker_indication(h, pos, day))
+              | (drug[:, 3] == h.rx.meds.index["atenolol"]))
     mine = bloods is None
     bloods = [] if mine else bloods
     for c in ("A", "C", "D"):
