@@ -119,10 +119,12 @@ def test_nothing_is_issued_after_the_last_day_or_when_nothing_is_held():
     assert get(sim, "rx_next_issue")[6] == NEVER  # nothing held: never due again
 
 
-@pytest.mark.parametrize("adherence, gap", [(1.0, 28), (0.9, 31), (0.7, 40), (0.5, 56), (0.2, 80)])
-def test_lower_adherence_spaces_issues_further_apart(adherence, gap):
+@pytest.mark.parametrize("delay, adherence, gap", [(1.0, 1.0, 28), (1.0, 0.9, 31), (1.0, 0.7, 40), (1.0, 0.5, 56),
+                                                     (1.0, 0.2, 80), (0.5, 0.5, 37), (0.0, 0.2, 28), (0.0, 1.0, 28)])
+def test_untaken_doses_delay_the_next_issue_by_the_share_set(delay, adherence, gap):
     pos = np.array([7])
     sim = sim_with(pos)
+    sim.care = sim.care.model_copy(update={"refill_delay_share": delay})
     put(sim, 7, adherence=adherence)
     m = month_at(sim, ON)
     sim.rx.set_drug(pos, "D", med(sim, "indapamide"), 0, m.day0 + 5)

@@ -212,7 +212,7 @@ def test_bmi_follows_a_trajectory_not_one_value(con):
 
 def test_medication_reviews_only_for_people_on_repeats(con):
     # an issue in the 400 days before the review or soon after: a new registrant's regimen may not have been
-    # issued yet, and the least adherent collect a 56-day repeat every 160 days (prescribing: gap / adherence >= 0.35)
+    # issued yet, and a 56-day repeat may be late (prescribing: care.refill_delay_share)
     rows = con.execute("""
         SELECT o.patid, o.obsdate, EXISTS (SELECT 1 FROM drug_issue d WHERE d.patid = o.patid
                AND d.issuedate BETWEEN o.obsdate - INTERVAL 400 DAY AND o.obsdate + INTERVAL 170 DAY)

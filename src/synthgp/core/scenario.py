@@ -111,6 +111,7 @@ class Care(_Strict):
         return v
     stop_per_year: float = Field(ge=0, le=1)
     repeat_56_day_share: float = Field(ge=0, le=1)
+    refill_delay_share: float = Field(ge=0, le=1)
     prior_treated: float = Field(ge=0, le=1)
     restart_after_stopping: float = Field(ge=0, le=1)
     refer_under40: float = Field(ge=0, le=1)

@@ -233,7 +233,10 @@ class Prescribing(Service):
             for k in range(4):
                 has = s.rx_drug[iss, k] >= 0
                 self._issue_slot(iss[has], iday[has], k, self.contacts.staff("gp", iss[has], "rx", m))
-            gap = np.round(s.repeat_days[iss] / np.maximum(s.adherence[iss], 0.35)).astype(np.int64)
+            # the next request comes late by the doses left untaken, for the share of them that delay it
+            # (care.refill_delay_share)
+            late = 1.0 - self.sim.care.refill_delay_share * (1.0 - s.adherence[iss])
+            gap = np.round(s.repeat_days[iss] / np.maximum(late, 0.35)).astype(np.int64)
             s.rx_next_issue[iss] = np.where(self.on_any(iss), due + gap, NEVER)  # the cycle keeps its own days
         act = month.act[s.regular_next[month.act] < month.day1]
         for _ in range(2):
