@@ -452,7 +452,7 @@ def test_history_brings_a_prior_diagnosis_and_its_regimen():
 def test_a_regimen_from_before_cg34_keeps_its_beta_blocker_and_care_still_adds_a_c_and_d():
     sim = htn_sim()
     h = sim.hypertension
-    h.prior_ramp["beta_blocker_share"] = 1.0
+    h.prior_ramp = {**h.prior_ramp, "beta_blocker_share": 1.0}  # this sim's own (the packaged file's dict is shared)
     cg34 = dates.to_days(h.prior_ramp["beta_blocker_before"])
     pos = np.array([0, 1])
     person(sim, pos, age=70, on=ON)

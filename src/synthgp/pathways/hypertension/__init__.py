@@ -82,7 +82,7 @@ class Hypertension(Pathway):
         self.postural = cfg["postural"]
         self.accel = cfg["accelerated"]
         self.dna_by_age = cfg["did_not_attend_by_age"]
-        self.prior_ramp = cfg["prior_diagnosis"]
+        self.prior_ramp = dict(cfg["prior_diagnosis"])  # a copy: reference.toml's dict is shared by every sim
         names = [c.name for c in onset.load()[1]]  # registers whose own care may bring a beta-blocker
         self.own_bb_cols = [names.index(n) for n in ("chd", "heart_failure")]
         self.stopping = cfg["stopping_by_age"]
