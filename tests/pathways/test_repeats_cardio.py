@@ -12,7 +12,7 @@ from synthgp.pathways.registers.onset import NEVER
 from synthgp.pathways.repeats import Medicine
 
 from tests.engine.build import day, emitted, get, make_sim, month_at, person, put
-from tests.pathways.test_repeats_more import _only, _review
+from tests.pathways.test_repeats_more import _diagnosed, _only, _review
 
 ON = day(2019, 3, 4)
 NEXT = day(2019, 4, 1)
@@ -24,9 +24,7 @@ def test_a_chd_medicine_follows_the_diagnosis_and_codes_nothing(drug):
     pos = np.arange(3)
     person(sim, pos, age=70, on=ON, male=True)
     _only(sim, pos, drug)
-    known = get(sim, "reg_known")[pos].copy()
-    known[:, sim.repeats.registers.index("chd")] = [ON - 500, ON + 500, NEVER]  # diagnosed, not yet, never
-    put(sim, pos, reg_known=known)
+    _diagnosed(sim, pos, "chd", [ON - 500, ON + 500, NEVER])  # diagnosed, not yet, never
     _review(sim, pos, ON)
     assert sim.rx.on_regular(pos, drug, np.full(3, ON + 1)).tolist() == [True, False, False]
     assert not emitted(sim, "obs", pos=pos)["pat"].size
@@ -44,9 +42,7 @@ def test_diltiazem_never_beside_a_calcium_channel_blocker_or_beta_blocker_and_st
     pos = np.arange(4)
     person(sim, pos, age=70, on=ON, male=True)
     _only(sim, pos, "diltiazem_mr")
-    known = get(sim, "reg_known")[pos].copy()
-    known[:, sim.repeats.registers.index("chd")] = ON - 500
-    put(sim, pos, reg_known=known)
+    _diagnosed(sim, pos, "chd", ON - 500)
     _slots(sim, pos[1:2], C="amlodipine")
     _slots(sim, pos[2:3], S="bisoprolol")
     _slots(sim, pos[3:4], A="ramipril")  # an ACE inhibitor does not stop it
@@ -88,14 +84,10 @@ def test_oedema_furosemide_never_on_the_heart_failure_register_and_stops_at_its_
     pos = np.arange(2)
     person(sim, pos, age=85, on=ON, male=False)
     _only(sim, pos, "furosemide_20")
-    known = get(sim, "reg_known")[pos].copy()
-    hf = sim.repeats.registers.index("heart_failure")
-    known[:, hf] = [ON - 500, NEVER]
-    put(sim, pos, reg_known=known)
+    _diagnosed(sim, pos, "heart_failure", [ON - 500, NEVER])
     _review(sim, pos, ON)
     assert sim.rx.on_regular(pos, "furosemide_20", np.full(2, ON + 7)).tolist() == [False, True]
-    known[1, hf] = ON + 20  # heart failure diagnosed: its own furosemide 40 mg follows
-    put(sim, pos, reg_known=known)
+    _diagnosed(sim, pos, "heart_failure", [ON - 500, ON + 20])  # diagnosed: its own furosemide 40 mg follows
     sim.repeats.review(sim, month_at(sim, NEXT, act=pos))
     assert not sim.rx.on_regular(pos, "furosemide_20", np.full(2, NEXT + 7)).any()
 

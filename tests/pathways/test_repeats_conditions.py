@@ -11,7 +11,7 @@ from synthgp.evaluate.consultations import antibiotic_products
 from synthgp.pathways.registers.onset import NEVER
 
 from tests.engine.build import day, get, make_sim, person, put
-from tests.pathways.test_repeats_more import _k, _only, _review
+from tests.pathways.test_repeats_more import _diagnosed, _k, _only, _review
 
 ON = day(2018, 3, 5)
 
@@ -32,9 +32,7 @@ def test_fluoxetine_for_anxiety_never_on_the_depression_register():
     pos = np.arange(2)
     person(sim, pos, age=30, on=ON, male=False)
     _only(sim, pos, "fluoxetine")
-    known = get(sim, "reg_known")[pos].copy()
-    known[:, sim.repeats.registers.index("depression")] = [ON - 500, NEVER]
-    put(sim, pos, reg_known=known)
+    _diagnosed(sim, pos, "depression", [ON - 500, NEVER])
     _review(sim, pos)
     assert sim.rx.on_regular(pos, "fluoxetine", np.full(2, ON + 7)).tolist() == [False, True]
 

@@ -29,6 +29,13 @@ def _only(sim, pos, name: str) -> None:
     put(sim, pos, rep_u=u)
 
 
+def _diagnosed(sim, pos, register: str, days) -> None:
+    """`pos` known on `register`'s list from `days` (one day, or one each; NEVER: never)."""
+    known = get(sim, "reg_known")[pos].copy()
+    known[:, sim.repeats.registers.index(register)] = days
+    put(sim, pos, reg_known=known)
+
+
 def _review(sim, pos, on=ON):
     sim.repeats.review(sim, month_at(sim, on, act=pos))
 
@@ -42,9 +49,7 @@ def test_a_register_medicine_follows_the_diagnosis_and_codes_nothing(drug, regis
     pos = np.arange(3)
     person(sim, pos, age=70, on=ON, male=male)
     _only(sim, pos, drug)
-    known = get(sim, "reg_known")[pos].copy()
-    known[:, sim.repeats.registers.index(register)] = [ON - 500, ON + 500, NEVER]  # diagnosed, not yet, never
-    put(sim, pos, reg_known=known)
+    _diagnosed(sim, pos, register, [ON - 500, ON + 500, NEVER])  # diagnosed, not yet, never
     _review(sim, pos)
     assert sim.rx.on_regular(pos, drug, np.full(3, ON + 1)).tolist() == [True, False, False]
     assert not emitted(sim, "obs", pos=pos)["pat"].size  # the register's diagnosis is the indication
@@ -54,9 +59,7 @@ def test_letrozole_and_estriol_never_for_men():
     sim = make_sim(n=50)
     pos = np.arange(2)
     person(sim, pos, age=65, on=ON, male=True)
-    known = get(sim, "reg_known")[pos].copy()
-    known[:, sim.repeats.registers.index("cancer")] = ON - 500
-    put(sim, pos, reg_known=known)
+    _diagnosed(sim, pos, "cancer", ON - 500)
     u = get(sim, "rep_u")[pos].copy()
     u[:] = 1.0
     u[:, [_k(sim, "letrozole"), _k(sim, "estriol_cream")]] = 0.0
